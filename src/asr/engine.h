@@ -1,0 +1,78 @@
+/* engine.h - the speech recognizer seam.
+ *
+ * An engine is opened once per process (loading a model is slow), then
+ * decodes chunks one at a time. Contract every engine keeps:
+ *
+ *  - Reset state: before each chunk the decoder returns to exactly the state
+ *    it had after open (adaptive state such as live CMN included), so a
+ *    chunk's words depend only on its samples and the configuration. This
+ *    is DESIGN.md invariant 3: chunks may be decoded in any order, on any
+ *    worker, any number of times, with byte-identical results.
+ *  - Check-ins: audio is fed in blocks of at most ASR_BLOCK_SAMPLES (100 ms).
+ *    Between blocks the engine calls the check-in callback; a nonzero return
+ *    abandons the chunk (partial results are dropped) and decode returns that
+ *    value. This is where preemption, deadlines and cancel take effect.
+ *  - Times are absolute in the recording (seconds from sample 0 of the PCM
+ *    file), and every word has a confidence in [0, 1].
+ *
+ * One engine is used by one thread at a time.
+ */
+#ifndef HARK_ASR_ENGINE_H
+#define HARK_ASR_ENGINE_H
+
+#include "media/pcm.h"
+#include "util/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ASR_BLOCK_SAMPLES (PCM_RATE / 10) /* 100 ms */
+
+typedef struct asr_config {
+    const char *engine;    /* "pocketsphinx" (the default when NULL) */
+    const char *model_dir; /* directory holding en-us/, en-us.lm.bin, cmudict-en-us.dict */
+    const char *hmm;       /* acoustic model dir; NULL: <model_dir>/en-us */
+    const char *lm;        /* language model; NULL: <model_dir>/en-us.lm.bin */
+    const char *dict;      /* dictionary; NULL: <model_dir>/cmudict-en-us.dict */
+} asr_config;
+
+typedef struct asr_word {
+    char *text;       /* the word, as the dictionary spells it (no alternates "(2)") */
+    double start_s;   /* absolute start time */
+    double end_s;     /* absolute end time */
+    float confidence; /* posterior probability in [0, 1] */
+} asr_word;
+
+typedef struct asr_result {
+    asr_word *words;
+    size_t n_words;
+    double audio_s;  /* seconds of audio decoded */
+    double decode_s; /* seconds of wall time the decode took */
+} asr_result;
+
+/* Called between blocks with the seconds of this chunk fed so far.
+ * Nonzero stops the decode; decode returns that value. */
+typedef int (*asr_checkin_fn)(void *ctx, double fed_s);
+
+typedef struct asr_engine asr_engine;
+
+/* Defaults: pocketsphinx with HARK_MODEL_DIR or $HARK_MODEL_DIR. */
+void asr_config_default(asr_config *c);
+
+/* Load the model. Returns 0 with *out set, or HARK_EENGINE/HARK_EINVAL with err set. */
+int asr_engine_open(const asr_config *c, asr_engine **out, hark_err *err);
+
+/* Decode samples [start, end) of pcm from the reset state. On success
+ * returns 0 with *res filled (release it with asr_result_release). If
+ * checkin returned nonzero, returns that value and *res is empty. Other
+ * failures return a negative code with err set. */
+int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t end,
+                      asr_checkin_fn checkin, void *ctx, asr_result *res, hark_err *err);
+
+/* The engine's name and model identity, for output metadata ("pocketsphinx en-us"). */
+const char *asr_engine_name(const asr_engine *e);
+
+void asr_result_release(asr_result *r);
+void asr_engine_close(asr_engine *e);
+
+#endif

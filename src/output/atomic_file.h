@@ -1,0 +1,20 @@
+/* atomic_file.h - files appear whole or not at all (DESIGN.md invariant 6).
+ *
+ * The data goes to a temporary file in the same directory, is flushed and
+ * fsynced, renamed over the final name, and the directory is fsynced. A
+ * crash at any point leaves either the old file (or none) or the new one,
+ * never a half-written file; the temporary is removed on every error path.
+ */
+#ifndef HARK_OUTPUT_ATOMIC_FILE_H
+#define HARK_OUTPUT_ATOMIC_FILE_H
+
+#include "util/err.h"
+
+#include <stddef.h>
+
+/* Write n bytes to path atomically with the given permission bits.
+ * Returns 0 or HARK_EIO with err naming path and the cause. */
+int atomic_write_file(const char *path, const void *data, size_t n, unsigned mode,
+                      hark_err *err);
+
+#endif

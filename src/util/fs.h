@@ -1,0 +1,31 @@
+/* fs.h - small filesystem helpers: directories, removal, durability. */
+#ifndef HARK_UTIL_FS_H
+#define HARK_UTIL_FS_H
+
+#include "util/err.h"
+
+#include <stddef.h>
+
+/* Create dir and any missing parents with the given mode (like mkdir -p).
+ * Existing directories are fine. Returns 0 or HARK_EIO with err set. */
+int fs_mkdir_p(const char *dir, unsigned mode, hark_err *err);
+
+/* Remove path recursively (a file or a directory tree). Missing is fine.
+ * Does not follow symlinks. Returns 0 or HARK_EIO. */
+int fs_rmtree(const char *path);
+
+/* fsync a directory so a rename or create inside it is durable. */
+int fs_fsync_dir(const char *dir);
+
+/* The final component of path without its last extension, into out
+ * ("/a/b/talk.en.mp3" -> "talk.en"). Truncates to outlen. */
+void fs_stem(const char *path, char *out, size_t outlen);
+
+/* The directory part of path into out ("a/b.txt" -> "a", "b.txt" -> "."). */
+void fs_dirname(const char *path, char *out, size_t outlen);
+
+/* A per-user state directory: $XDG_STATE_HOME/hark, else $HOME/.local/state/hark,
+ * else /tmp/hark-<uid>. Written to out; returns 0 or HARK_EINVAL if it does not fit. */
+int fs_default_state_dir(char *out, size_t outlen);
+
+#endif
