@@ -1,13 +1,39 @@
 /* main.c - hark's command-line entry: dispatch to one file per subcommand. */
+#include "cli/cli.h"
+#include "util/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: hark <command> [options]\n"
+                "\n"
+                "commands:\n"
+                "  transcribe FILE...   transcribe audio/video files to timed text\n"
+                "\n"
+                "Run 'hark <command> --help' for a command's options.\n");
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("hark %s\n", HARK_VERSION);
-        return 0;
+    log_init_from_env();
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
     }
-    fprintf(stderr, "usage: hark transcribe [options] FILE...\n");
-    return 2;
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("hark %s\n", HARK_VERSION);
+        return EXIT_ALL_OK;
+    }
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return EXIT_ALL_OK;
+    }
+    if (strcmp(cmd, "transcribe") == 0)
+        return cli_transcribe(argc - 1, argv + 1);
+    fprintf(stderr, "hark: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
 }

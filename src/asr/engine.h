@@ -46,8 +46,9 @@ typedef struct asr_word {
 typedef struct asr_result {
     asr_word *words;
     size_t n_words;
-    double audio_s;  /* seconds of audio decoded */
-    double decode_s; /* seconds of wall time the decode took */
+    size_t cap_words; /* allocated entries in words */
+    double audio_s;   /* seconds of audio decoded */
+    double decode_s;  /* seconds of wall time the decode took */
 } asr_result;
 
 /* Called between blocks with the seconds of this chunk fed so far.

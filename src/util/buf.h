@@ -12,10 +12,10 @@
 #include <stddef.h>
 
 typedef struct buf {
-    char *data;  /* NULL until the first append */
-    size_t len;  /* bytes used, excluding the trailing NUL */
-    size_t cap;  /* bytes allocated */
-    size_t max;  /* the most len may ever reach */
+    char *data; /* NULL until the first append */
+    size_t len; /* bytes used, excluding the trailing NUL */
+    size_t cap; /* bytes allocated */
+    size_t max; /* the most len may ever reach */
 } buf;
 
 /* Start an empty buffer that may hold at most max bytes. */

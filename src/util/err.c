@@ -26,16 +26,27 @@ void err_clear(hark_err *err)
 const char *err_code_name(int code)
 {
     switch (code) {
-    case HARK_OK: return "ok";
-    case HARK_EIO: return "io";
-    case HARK_ENOMEM: return "nomem";
-    case HARK_EINVAL: return "invalid";
-    case HARK_EMEDIA: return "media";
-    case HARK_ETOOLONG: return "too-long";
-    case HARK_ETIMEDOUT: return "timeout";
-    case HARK_ECANCELED: return "canceled";
-    case HARK_EENGINE: return "engine";
-    case HARK_ENOENT: return "not-found";
-    default: return "unknown";
+    case HARK_OK:
+        return "ok";
+    case HARK_EIO:
+        return "io";
+    case HARK_ENOMEM:
+        return "nomem";
+    case HARK_EINVAL:
+        return "invalid";
+    case HARK_EMEDIA:
+        return "media";
+    case HARK_ETOOLONG:
+        return "too-long";
+    case HARK_ETIMEDOUT:
+        return "timeout";
+    case HARK_ECANCELED:
+        return "canceled";
+    case HARK_EENGINE:
+        return "engine";
+    case HARK_ENOENT:
+        return "not-found";
+    default:
+        return "unknown";
     }
 }

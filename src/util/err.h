@@ -14,26 +14,25 @@
 
 enum {
     HARK_OK = 0,
-    HARK_EIO = -1,        /* read/write/fsync failed */
-    HARK_ENOMEM = -2,     /* allocation failed or a cap was hit */
-    HARK_EINVAL = -3,     /* bad argument or bad configuration */
-    HARK_EMEDIA = -4,     /* input is not decodable audio (bad, truncated, no stream) */
-    HARK_ETOOLONG = -5,   /* input longer than the configured maximum */
-    HARK_ETIMEDOUT = -6,  /* a deadline passed */
-    HARK_ECANCELED = -7,  /* the caller asked to stop (check-in said so) */
-    HARK_EENGINE = -8,    /* the recognizer failed */
-    HARK_ENOENT = -9,     /* a path does not exist */
+    HARK_EIO = -1,       /* read/write/fsync failed */
+    HARK_ENOMEM = -2,    /* allocation failed or a cap was hit */
+    HARK_EINVAL = -3,    /* bad argument or bad configuration */
+    HARK_EMEDIA = -4,    /* input is not decodable audio (bad, truncated, no stream) */
+    HARK_ETOOLONG = -5,  /* input longer than the configured maximum */
+    HARK_ETIMEDOUT = -6, /* a deadline passed */
+    HARK_ECANCELED = -7, /* the caller asked to stop (check-in said so) */
+    HARK_EENGINE = -8,   /* the recognizer failed */
+    HARK_ENOENT = -9,    /* a path does not exist */
 };
 
 typedef struct hark_err {
-    int code;       /* the HARK_E* code of the last error, 0 if none */
-    char msg[512];  /* one line, NUL-terminated, empty if none */
+    int code;      /* the HARK_E* code of the last error, 0 if none */
+    char msg[512]; /* one line, NUL-terminated, empty if none */
 } hark_err;
 
 /* Record code and a printf-style message in err (which may be NULL).
  * Returns code, so callers can write `return err_set(err, HARK_EIO, ...)`. */
-int err_set(hark_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int err_set(hark_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Clear err to "no error". */
 void err_clear(hark_err *err);

@@ -21,8 +21,7 @@ int fs_mkdir_p(const char *dir, unsigned mode, hark_err *err)
             continue;
         *p = '\0';
         if (mkdir(tmp, mode) != 0 && errno != EEXIST)
-            return err_set(err, HARK_EIO, "cannot create directory '%s': %s", tmp,
-                           strerror(errno));
+            return err_set(err, HARK_EIO, "cannot create directory '%s': %s", tmp, strerror(errno));
         *p = '/';
     }
     if (mkdir(tmp, mode) != 0 && errno != EEXIST)

@@ -1,0 +1,29 @@
+/* engine_impl.h - what a recognizer backend provides (curl's vtls pattern).
+ * Only asr/ includes this; everyone else uses engine.h. */
+#ifndef HARK_ASR_ENGINE_IMPL_H
+#define HARK_ASR_ENGINE_IMPL_H
+
+#include "asr/engine.h"
+
+typedef struct asr_engine_ops {
+    const char *name;
+    int (*open)(const asr_config *c, asr_engine **out, hark_err *err);
+    /* [start, end) is already validated against the PCM file. */
+    int (*decode)(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t end,
+                  asr_checkin_fn checkin, void *ctx, asr_result *res, hark_err *err);
+    const char *(*describe)(const asr_engine *e);
+    void (*close)(asr_engine *e);
+} asr_engine_ops;
+
+/* Every backend's engine struct begins with this. */
+struct asr_engine {
+    const asr_engine_ops *ops;
+};
+
+/* Append a word to res (text copied). Returns 0 or HARK_ENOMEM. */
+int asr_result_add_word(asr_result *res, const char *text, size_t text_len, double start_s,
+                        double end_s, float confidence);
+
+extern const asr_engine_ops asr_pocketsphinx_ops;
+
+#endif
