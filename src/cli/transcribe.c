@@ -241,17 +241,17 @@ static int transcribe_one(transcribe_cmd *c, const char *input, hark_err *err)
         rc = unique_stem(c, input, stem, sizeof stem);
     if (rc == 0)
         rc = write_outputs(c, &t, stem, &written, err);
-    if (rc == 0 && !c->quiet) {
+    if (rc == 0 && t.n_words == 0) {
+        /* Said even with -q: an empty result must never look like a success
+         * that lost the words. */
+        fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n", input,
+                prep.info.duration_s, c->to_stdout ? "" : " written");
+    } else if (rc == 0 && !c->quiet) {
         double took = clock_now_s() - t0;
-        if (t.n_words == 0)
-            fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n",
-                    input, prep.info.duration_s, c->to_stdout ? "" : " written");
-        else
-            fprintf(stderr,
-                    "hark: %s: %.1f s of audio, %zu words in %.1f s (%.2fx real time)%s%s\n", input,
-                    prep.info.duration_s, t.n_words, took,
-                    took > 0 ? prep.info.duration_s / took : 0.0, written.len ? " ->" : "",
-                    written.len ? written.data : "");
+        fprintf(stderr, "hark: %s: %.1f s of audio, %zu words in %.1f s (%.2fx real time)%s%s\n",
+                input, prep.info.duration_s, t.n_words, took,
+                took > 0 ? prep.info.duration_s / took : 0.0, written.len ? " ->" : "",
+                written.len ? written.data : "");
     }
 
     for (size_t i = 0; results && i < prep.plan.n; i++)

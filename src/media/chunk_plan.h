@@ -36,11 +36,11 @@ typedef struct chunk_plan {
 } chunk_plan;
 
 typedef struct chunk_plan_opts {
-    double min_s;    /* try to make chunks at least this long (5) */
-    double target_s; /* prefer to cut before a chunk grows past this (15) */
-    double max_s;    /* never exceed this; cut at the quietest point (30) */
+    double min_s;     /* try to make chunks at least this long (5) */
+    double target_s;  /* prefer to cut before a chunk grows past this (15) */
+    double max_s;     /* never exceed this; cut at the quietest point (30) */
     double max_gap_s; /* a pause longer than this always ends a chunk and is skipped (1.5) */
-    double pad_s;    /* silence kept around speech at chunk edges (0.25) */
+    double pad_s;     /* silence kept around speech at chunk edges (0.25) */
 } chunk_plan_opts;
 
 void chunk_plan_opts_default(chunk_plan_opts *o);
@@ -49,8 +49,7 @@ void chunk_plan_opts_default(chunk_plan_opts *o);
  * filled (out->n may be 0: no speech at all), HARK_EINVAL for options that
  * make no sense (need 0 < min <= target <= max and target >= 2 pad + 1 s),
  * HARK_EIO if the file cannot be read, or HARK_ENOMEM. */
-int chunk_plan_build(const pcm_file *pcm, const chunk_plan_opts *o, chunk_plan *out,
-                     hark_err *err);
+int chunk_plan_build(const pcm_file *pcm, const chunk_plan_opts *o, chunk_plan *out, hark_err *err);
 
 void chunk_plan_release(chunk_plan *p);
 

@@ -35,7 +35,9 @@ typedef struct media_decode_opts {
 typedef struct media_info {
     double duration_s;          /* seconds of PCM written */
     int64_t n_samples;          /* samples of PCM written */
-    double declared_duration_s; /* what the container said, 0 if unknown */
+    double declared_duration_s; /* what the container said, 0 if unknown (may be FFmpeg's
+                                   estimate from the bitrate; only a duration the header
+                                   itself declares is used to detect truncation) */
     int src_rate;               /* the source stream's sample rate */
     int src_channels;           /* the source stream's channel count */
     char codec[32];             /* the source codec's short name, e.g. "mp3" */
@@ -54,8 +56,7 @@ int media_decode_file(const char *input, const char *pcm_path, const media_decod
 
 /* The same over bytes in memory, for the fuzzer and tests; `name` is used in
  * messages. */
-int media_decode_memory(const uint8_t *data, size_t size, const char *name,
-                        const char *pcm_path, const media_decode_opts *o, media_info *info,
-                        hark_err *err);
+int media_decode_memory(const uint8_t *data, size_t size, const char *name, const char *pcm_path,
+                        const media_decode_opts *o, media_info *info, hark_err *err);
 
 #endif

@@ -15,8 +15,8 @@ int pcm_open(const char *path, pcm_file *out, hark_err *err)
     out->n_samples = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot open '%s': %s",
-                       path, strerror(errno));
+        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot open '%s': %s", path,
+                       strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;

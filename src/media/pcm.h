@@ -48,7 +48,7 @@ void pcm_close(pcm_file *f);
 typedef struct pcm_writer {
     int fd;
     int64_t n_samples;
-    size_t used;            /* bytes in buffer */
+    size_t used; /* bytes in buffer */
     unsigned char buffer[65536];
     char path[4096];
     char part[4100];

@@ -14,7 +14,6 @@
 
 /* Write n bytes to path atomically with the given permission bits.
  * Returns 0 or HARK_EIO with err naming path and the cause. */
-int atomic_write_file(const char *path, const void *data, size_t n, unsigned mode,
-                      hark_err *err);
+int atomic_write_file(const char *path, const void *data, size_t n, unsigned mode, hark_err *err);
 
 #endif

@@ -28,23 +28,23 @@ typedef struct tr_segment {
 } tr_segment;
 
 typedef struct transcript {
-    char *source;     /* the input's name as the user gave it */
-    char *language;   /* "en" */
-    double duration;  /* seconds of audio in the recording */
+    char *source;    /* the input's name as the user gave it */
+    char *language;  /* "en" */
+    double duration; /* seconds of audio in the recording */
     tr_word *words;
     size_t n_words;
     size_t cap_words;
     tr_segment *segments;
     size_t n_segments;
-    char *text;       /* all segment texts joined by single spaces ("" when no speech) */
+    char *text; /* all segment texts joined by single spaces ("" when no speech) */
 } transcript;
 
 /* Start an empty transcript for `source` lasting duration seconds. */
 int transcript_init(transcript *t, const char *source, double duration);
 
 /* Append one word (copied). Words must come in time order. Returns 0 or HARK_ENOMEM. */
-int transcript_add_word(transcript *t, const char *text, double start, double end,
-                        float confidence, int chunk);
+int transcript_add_word(transcript *t, const char *text, double start, double end, float confidence,
+                        int chunk);
 
 /* Group words into segments and build text. Call once after the last word. */
 int transcript_finish(transcript *t);

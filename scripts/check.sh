@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make check: the whole suite, as CI runs it.
+#  1. house rules (banned calls, signal timeouts, clang-format)
+#  2. -Werror build, every test (unit + integration)
+#  3. ASan+UBSan build (LeakSanitizer on), every test again
+#  4. a bounded libFuzzer run over the media decode path
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NPROC=$(nproc 2>/dev/null || echo 2)
+FUZZ_SECONDS=${HARK_FUZZ_SECONDS:-60}
+start=$(date +%s)
+step() { printf '\n== %s (%ds)\n' "$*" $(( $(date +%s) - start )); }
+
+step "house rules"
+scripts/checksrc.sh
+
+total=0
+run_ctest() { # dir
+  local log; log=$(mktemp)
+  if ! (cd "$1" && ctest --output-on-failure -j"$NPROC" 2>&1 | tee "$log"); then rm -f "$log"; return 1; fi
+  if ! grep -q '100% tests passed' "$log"; then rm -f "$log"; return 1; fi
+  total=$(( total + $(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log") ))
+  rm -f "$log"
+}
+
+step "build with -Werror"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_WERROR=ON >/dev/null
+cmake --build build -j"$NPROC"
+step "tests"
+run_ctest build
+
+step "build with AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_WERROR=ON -DHARK_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$NPROC"
+step "tests under ASan+UBSan"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+run_ctest build-asan
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+
+step "libFuzzer: media decode, ${FUZZ_SECONDS}s"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null
+cmake --build build-fuzz -j"$NPROC" --target fuzz_decode
+corpus=build-fuzz/corpus-decode
+rm -rf "$corpus" && mkdir -p "$corpus"
+tests/corpus/make-bad-inputs.sh build-fuzz/bad >/dev/null
+tests/corpus/make-conversions.sh build-fuzz/conv >/dev/null
+# Seeds: small files of every kind (large ones only slow the fuzzer down).
+find build-fuzz/bad build-fuzz/conv -type f -size -200k -exec cp {} "$corpus"/ \;
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
+  build-fuzz/fuzz_decode -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=20 \
+  -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+total=$(( total + 1 ))
+
+step "done"
+echo "$total passed, 0 failed"

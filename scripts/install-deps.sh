@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what hark needs to build, test and benchmark, from Debian 12's
+# packages. Idempotent and fast: when everything is present it only asks
+# dpkg and exits. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  # recognizer, model, and the LibriVox test clips with their transcripts
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx pocketsphinx-testdata
+  # media decode and resample
+  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
+  # JSON
+  libjansson-dev
+  # test fixtures and tools: media conversion, synthetic audio, JSON checks,
+  # peak memory, leak checks
+  ffmpeg sox jq time valgrind
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = "installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done" >&2
