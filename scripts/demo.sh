@@ -12,7 +12,7 @@ for f in "$DATA"/*.wav; do
   name=$(basename "$f" .wav)
   echo "== $name"
   echo "   text:     $(tr '\n' ' ' < "$OUT/$name.txt")"
-  echo "   expected: $(grep "($name)" "$DATA/transcription" | sed -e 's/<[^>]*>//g' -e 's/([^)]*)//' -e 's/  */ /g')"
+  echo "   expected: $(grep "($name)" "$DATA/transcription" | sed -e 's/<[^>]*>//g' -e 's/([^)]*)//' -e 's/  */ /g' -e 's/^ //')"
 done
 echo
 echo "Output files are in $(cd "$OUT" && pwd):"

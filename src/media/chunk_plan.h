@@ -37,7 +37,7 @@ typedef struct chunk_plan {
 
 typedef struct chunk_plan_opts {
     double min_s;     /* try to make chunks at least this long (5) */
-    double target_s;  /* prefer to cut before a chunk grows past this (15) */
+    double target_s;  /* prefer to cut before a chunk grows past this (10) */
     double max_s;     /* never exceed this; cut at the quietest point (30) */
     double max_gap_s; /* a pause longer than this always ends a chunk and is skipped (1.5) */
     double pad_s;     /* silence kept around speech at chunk edges (0.25) */

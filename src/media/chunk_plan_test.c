@@ -417,7 +417,7 @@ static void test_bad_opts(void)
     chunk_plan p;
     ASSERT_EQ(pcm_open("in.pcm", &f, &err), 0);
     chunk_plan_opts o = defaults();
-    o.max_s = 10; /* below the target */
+    o.max_s = o.target_s - 1; /* below the target */
     ASSERT_EQ(chunk_plan_build(&f, &o, &p, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "invalid chunk plan options"));
     o = defaults();
