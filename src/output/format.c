@@ -191,6 +191,26 @@ static int has_text(const char *s)
     return 0;
 }
 
+/* One subtitle cue's timing line and text: "A --> B\ntext\n\n", with sep
+ * before the milliseconds (',' for srt, '.' for vtt). */
+static int put_cue(buf *dst, const tr_segment *s, char sep, int esc)
+{
+    long long a, b;
+    cue_times(s, &a, &b);
+    int rc = put_timestamp(dst, a, sep);
+    if (!rc)
+        rc = buf_puts(dst, " --> ");
+    if (!rc)
+        rc = put_timestamp(dst, b, sep);
+    if (!rc)
+        rc = buf_puts(dst, "\n");
+    if (!rc)
+        rc = put_text(dst, s->text, esc);
+    if (!rc)
+        rc = buf_puts(dst, "\n\n");
+    return rc;
+}
+
 static int render_srt(const transcript *t, buf *dst)
 {
     int rc = 0;
@@ -199,21 +219,9 @@ static int render_srt(const transcript *t, buf *dst)
         const tr_segment *s = &t->segments[i];
         if (!has_text(s->text))
             continue;
-        long long a, b;
-        cue_times(s, &a, &b);
         rc = buf_printf(dst, "%lld\n", ++cue);
         if (!rc)
-            rc = put_timestamp(dst, a, ',');
-        if (!rc)
-            rc = buf_puts(dst, " --> ");
-        if (!rc)
-            rc = put_timestamp(dst, b, ',');
-        if (!rc)
-            rc = buf_puts(dst, "\n");
-        if (!rc)
-            rc = put_text(dst, s->text, ESC_LINE);
-        if (!rc)
-            rc = buf_puts(dst, "\n\n");
+            rc = put_cue(dst, s, ',', ESC_LINE);
     }
     return rc;
 }
@@ -225,21 +233,8 @@ static int render_vtt(const transcript *t, buf *dst)
     int rc = buf_puts(dst, "WEBVTT\n\n");
     for (size_t i = 0; i < t->n_segments && !rc; i++) {
         const tr_segment *s = &t->segments[i];
-        if (!has_text(s->text))
-            continue;
-        long long a, b;
-        cue_times(s, &a, &b);
-        rc = put_timestamp(dst, a, '.');
-        if (!rc)
-            rc = buf_puts(dst, " --> ");
-        if (!rc)
-            rc = put_timestamp(dst, b, '.');
-        if (!rc)
-            rc = buf_puts(dst, "\n");
-        if (!rc)
-            rc = put_text(dst, s->text, ESC_LINE | ESC_HTML);
-        if (!rc)
-            rc = buf_puts(dst, "\n\n");
+        if (has_text(s->text))
+            rc = put_cue(dst, s, '.', ESC_LINE | ESC_HTML);
     }
     return rc;
 }

@@ -23,22 +23,7 @@
 #   long.flac             120 s of low noise (valid)            -> ETOOLONG with a 60 s max
 #   multichannel.mp4      aac 8 channels 96 kHz (valid)         -> OK
 #   multichannel.mov      pcm_f32le 8 channels 96 kHz, 1.5 s   -> OK
-set -euo pipefail
-
-if [ $# -ne 1 ]; then
-    echo "usage: $0 OUTDIR" >&2
-    exit 2
-fi
-out=$1
-data=${HARK_TESTDATA:-/usr/share/pocketsphinx/test/data/librivox}
-speech=$data/sense_and_sensibility_01_austen_64kb-0870.wav
-[ -r "$speech" ] || { echo "$0: missing $speech (install pocketsphinx-testdata)" >&2; exit 1; }
-mkdir -p "$out"
-cd "$out"
-
-ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
-# Bit-exact output so the corpus is the same on every run.
-bx=(-fflags +bitexact -flags:v +bitexact -flags:a +bitexact -map_metadata -1)
+. "$(dirname "$0")/common.sh"
 
 # Cut a file to a percentage of its bytes.
 cut_to() { # src dst percent

@@ -6,21 +6,8 @@
 #   speech.flac speech.mp3 speech.opus (ogg) speech.m4a (aac) speech.ogg (vorbis)
 #   speech-44k-stereo.wav speech-8k.wav speech-24bit.wav speech-float.wav
 #   speech.mp4 (mpeg4 + aac) speech.mkv (h264 + flac ... see below) speech.webm (vp8 + opus)
-set -euo pipefail
-
-if [ $# -ne 1 ]; then
-    echo "usage: $0 OUTDIR" >&2
-    exit 2
-fi
-out=$1
-data=${HARK_TESTDATA:-/usr/share/pocketsphinx/test/data/librivox}
-src=$data/sense_and_sensibility_01_austen_64kb-0870.wav
-[ -r "$src" ] || { echo "$0: missing $src (install pocketsphinx-testdata)" >&2; exit 1; }
-mkdir -p "$out"
-cd "$out"
-
-ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
-bx=(-fflags +bitexact -flags:v +bitexact -flags:a +bitexact -map_metadata -1)
+. "$(dirname "$0")/common.sh"
+src=$speech
 has_encoder() { ffmpeg -hide_banner -encoders 2>/dev/null | awk '{print $2}' | grep -qx "$1"; }
 
 ff -i "$src" "${bx[@]}" -c:a flac speech.flac
