@@ -73,6 +73,11 @@ int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t
 /* The engine's name and model identity, for output metadata ("pocketsphinx en-us"). */
 const char *asr_engine_name(const asr_engine *e);
 
+/* Append a word to res (text_len bytes of text, copied). Returns 0 or
+ * HARK_ENOMEM (res unchanged). Backends and decoders of stored results use it. */
+int asr_result_add_word(asr_result *res, const char *text, size_t text_len, double start_s,
+                        double end_s, float confidence);
+
 void asr_result_release(asr_result *r);
 void asr_engine_close(asr_engine *e);
 

@@ -20,10 +20,6 @@ struct asr_engine {
     const asr_engine_ops *ops;
 };
 
-/* Append a word to res (text copied). Returns 0 or HARK_ENOMEM. */
-int asr_result_add_word(asr_result *res, const char *text, size_t text_len, double start_s,
-                        double end_s, float confidence);
-
 extern const asr_engine_ops asr_pocketsphinx_ops;
 
 #endif
