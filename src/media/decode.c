@@ -86,6 +86,13 @@ typedef struct decoder {
     double total_s; /* for check-ins: the best known duration, 0 if unknown */
     int packets, errors;
     int refused_open; /* the input tried to open another file or URL */
+
+    /* What open_input and choose_stream found. */
+    int64_t *open_durations; /* each stream's duration as the header declared it */
+    unsigned n_open;
+    int idx; /* the audio stream we decode */
+    const AVCodec *codec;
+    double header_s; /* declared duration the truncation check trusts, 0 if none */
 } decoder;
 
 /* ---- FFmpeg's own logging: dropped unless HARK_LOG=debug ---- */
@@ -488,13 +495,11 @@ static double stream_seconds(const AVStream *st, int64_t t)
     return (double)t * av_q2d(st->time_base);
 }
 
-static int decode_all(decoder *d, const char *pcm_path, media_info *info)
+/* Open the input through our AVIO, refusing demuxers that follow lists of
+ * other files, and remember each stream's declared duration before
+ * avformat_find_stream_info replaces missing ones with estimates. */
+static int open_input(decoder *d)
 {
-    int ret, rc;
-    double header_s = 0; /* a duration the header declares, for the truncation check */
-    int64_t *open_durations = NULL;
-    unsigned n_open = 0;
-
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
     d->fmt = avformat_alloc_context();
     if (iobuf)
@@ -514,7 +519,7 @@ static int decode_all(decoder *d, const char *pcm_path, media_info *info)
     /* Probe first, to refuse the demuxers whose input is a list of other
      * files or network addresses. */
     const AVInputFormat *ifmt = NULL;
-    ret = av_probe_input_buffer2(d->avio, &ifmt, d->name, d->fmt, 0, 0);
+    int ret = av_probe_input_buffer2(d->avio, &ifmt, d->name, d->fmt, 0, 0);
     if (ret >= 0 && ifmt && refers_to_others(ifmt->name))
         return refused_error(d);
     /* Demuxers that open nested inputs themselves (concat) do not use
@@ -538,49 +543,44 @@ static int decode_all(decoder *d, const char *pcm_path, media_info *info)
         return err_set(d->err, HARK_EMEDIA,
                        "cannot decode '%s': not a media file FFmpeg can read (%s)", d->name, cause);
     }
-    /* What the header declared, before find_stream_info fills in estimates. */
-    n_open = d->fmt->nb_streams;
-    if (n_open) {
-        open_durations = calloc(n_open, sizeof *open_durations);
-        if (!open_durations)
+    d->n_open = d->fmt->nb_streams;
+    if (d->n_open) {
+        d->open_durations = calloc(d->n_open, sizeof *d->open_durations);
+        if (!d->open_durations)
             return err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
-        for (unsigned i = 0; i < n_open; i++)
-            open_durations[i] = d->fmt->streams[i]->duration;
+        for (unsigned i = 0; i < d->n_open; i++)
+            d->open_durations[i] = d->fmt->streams[i]->duration;
     }
+    return 0;
+}
 
-    ret = avformat_find_stream_info(d->fmt, NULL);
-    if (ret < 0) {
-        rc = av_error(d, ret, "cannot read stream information");
-        goto out;
-    }
-    if (should_stop(d)) {
-        rc = stop_error(d);
-        goto out;
-    }
+/* Pick the best audio stream (so video files work) and discard the rest;
+ * say precisely why when there is none we can use. */
+static int choose_stream(decoder *d)
+{
+    int ret = avformat_find_stream_info(d->fmt, NULL);
+    if (ret < 0)
+        return av_error(d, ret, "cannot read stream information");
+    if (should_stop(d))
+        return stop_error(d);
 
-    const AVCodec *codec = NULL;
-    int idx = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &codec, 0);
+    int idx = av_find_best_stream(d->fmt, AVMEDIA_TYPE_AUDIO, -1, -1, &d->codec, 0);
     if (idx == AVERROR_STREAM_NOT_FOUND) {
         /* av_find_best_stream skips audio streams with no channels or no
          * rate: say so rather than "no audio stream". */
         for (unsigned i = 0; i < d->fmt->nb_streams; i++) {
             const AVCodecParameters *p = d->fmt->streams[i]->codecpar;
-            if (p->codec_type == AVMEDIA_TYPE_AUDIO) {
-                rc = err_set(d->err, HARK_EMEDIA,
-                             "cannot decode '%s': unusable %s audio stream (%d channels, %d Hz)",
-                             d->name, avcodec_get_name(p->codec_id), p->ch_layout.nb_channels,
-                             p->sample_rate);
-                goto out;
-            }
+            if (p->codec_type == AVMEDIA_TYPE_AUDIO)
+                return err_set(d->err, HARK_EMEDIA,
+                               "cannot decode '%s': unusable %s audio stream (%d channels, %d Hz)",
+                               d->name, avcodec_get_name(p->codec_id), p->ch_layout.nb_channels,
+                               p->sample_rate);
         }
-        rc = err_set(d->err, HARK_EMEDIA, "cannot decode '%s': no audio stream", d->name);
-        goto out;
+        return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': no audio stream", d->name);
     }
-    if (idx < 0 && idx != AVERROR_DECODER_NOT_FOUND) {
-        rc = av_error(d, idx, NULL);
-        goto out;
-    }
-    if (idx < 0 || !codec) {
+    if (idx < 0 && idx != AVERROR_DECODER_NOT_FOUND)
+        return av_error(d, idx, NULL);
+    if (idx < 0 || !d->codec) {
         /* An audio stream whose codec this FFmpeg cannot decode. */
         const char *cname = "unknown";
         for (unsigned i = 0; i < d->fmt->nb_streams; i++)
@@ -588,30 +588,33 @@ static int decode_all(decoder *d, const char *pcm_path, media_info *info)
                 cname = avcodec_get_name(d->fmt->streams[i]->codecpar->codec_id);
                 break;
             }
-        rc = err_set(d->err, HARK_EMEDIA, "cannot decode '%s': unsupported audio codec '%s'",
-                     d->name, cname);
-        goto out;
+        return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': unsupported audio codec '%s'",
+                       d->name, cname);
     }
     for (unsigned i = 0; i < d->fmt->nb_streams; i++)
         d->fmt->streams[i]->discard = (int)i == idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
-    AVStream *st = d->fmt->streams[idx];
-    AVCodecParameters *par = st->codecpar;
+    d->idx = idx;
+    return 0;
+}
 
-    /* Durations: the stream's, else the container's. */
+/* The durations the input declares: the best known one (for progress and
+ * the max-duration check) and, when it is not an estimate, the one the
+ * truncation check compares against. */
+static int read_durations(decoder *d, media_info *info)
+{
+    AVStream *st = d->fmt->streams[d->idx];
+    AVCodecParameters *par = st->codecpar;
     double declared = stream_seconds(st, st->duration);
     if (declared <= 0 && d->fmt->duration != AV_NOPTS_VALUE && d->fmt->duration > 0)
         declared = (double)d->fmt->duration / AV_TIME_BASE;
     int estimated = d->fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE;
-    if ((unsigned)idx < n_open && !estimated)
-        header_s = stream_seconds(st, open_durations[idx]);
+    if ((unsigned)d->idx < d->n_open && !estimated)
+        d->header_s = stream_seconds(st, d->open_durations[d->idx]);
     if (strcmp(d->fmt->iformat->name, "wav") == 0)
-        header_s = wav_declared_if_short(d);
-    if (d->io_errno) {
-        rc = err_set(d->err, HARK_EIO, "cannot decode '%s': %s", d->name, strerror(d->io_errno));
-        goto out;
-    }
+        d->header_s = wav_declared_if_short(d);
+    if (d->io_errno)
+        return err_set(d->err, HARK_EIO, "cannot decode '%s': %s", d->name, strerror(d->io_errno));
     d->total_s = declared;
-
     if (info) {
         snprintf(info->codec, sizeof info->codec, "%s", avcodec_get_name(par->codec_id));
         snprintf(info->container, sizeof info->container, "%s", d->fmt->iformat->name);
@@ -619,142 +622,137 @@ static int decode_all(decoder *d, const char *pcm_path, media_info *info)
         info->src_channels = par->ch_layout.nb_channels;
         info->declared_duration_s = declared;
     }
+    if (d->o->max_duration_s > 0 && !estimated && declared > d->o->max_duration_s)
+        return too_long_error(d);
+    return 0;
+}
 
-    if (d->o->max_duration_s > 0 && !estimated && declared > d->o->max_duration_s) {
-        rc = too_long_error(d);
-        goto out;
-    }
-
-    d->dec = avcodec_alloc_context3(codec);
-    if (!d->dec) {
-        rc = err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
-        goto out;
-    }
-    ret = avcodec_parameters_to_context(d->dec, par);
+static int open_codec(decoder *d)
+{
+    AVStream *st = d->fmt->streams[d->idx];
+    AVCodecParameters *par = st->codecpar;
+    d->dec = avcodec_alloc_context3(d->codec);
+    if (!d->dec)
+        return err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
+    int ret = avcodec_parameters_to_context(d->dec, par);
     if (ret >= 0) {
         d->dec->pkt_timebase = st->time_base;
         d->dec->thread_count = 1;
-        ret = avcodec_open2(d->dec, codec, NULL);
+        ret = avcodec_open2(d->dec, d->codec, NULL);
     }
     if (ret < 0) {
         char what[160];
         snprintf(what, sizeof what, "unusable %s audio stream (%d channels, %d Hz)",
                  avcodec_get_name(par->codec_id), par->ch_layout.nb_channels, par->sample_rate);
-        rc = av_error(d, ret, what);
-        goto out;
+        return av_error(d, ret, what);
     }
-
     d->pkt = av_packet_alloc();
     d->frame = av_frame_alloc();
-    d->w = malloc(sizeof *d->w);
-    if (!d->pkt || !d->frame || !d->w) {
-        free(d->w);
-        d->w = NULL;
-        rc = err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
-        goto out;
-    }
-    rc = pcm_writer_open(d->w, pcm_path, d->err);
-    if (rc) {
-        free(d->w);
-        d->w = NULL;
-        goto out;
-    }
-    if (checkin(d, 0)) {
-        rc = stop_error(d);
-        goto out;
-    }
+    if (!d->pkt || !d->frame)
+        return err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
+    return 0;
+}
 
-    /* Demux, decode, resample, write. */
+/* Demux, decode, resample, write; then flush the decoder and resampler. */
+static int pump_packets(decoder *d)
+{
+    int rc;
     for (;;) {
-        if (should_stop(d)) {
-            rc = stop_error(d);
-            goto out;
-        }
-        ret = av_read_frame(d->fmt, d->pkt);
+        if (should_stop(d))
+            return stop_error(d);
+        int ret = av_read_frame(d->fmt, d->pkt);
         if (ret == AVERROR_EOF)
             break;
         if (ret < 0) {
-            if (d->stop || ret == AVERROR_EXIT || d->io_errno || ret == AVERROR(ENOMEM)) {
-                rc = av_error(d, ret, NULL);
-                goto out;
-            }
+            if (d->stop || ret == AVERROR_EXIT || d->io_errno || ret == AVERROR(ENOMEM))
+                return av_error(d, ret, NULL);
             if (ret == AVERROR(EAGAIN))
                 continue;
             /* Damaged data that the demuxer cannot get past: the end of what
-             * is decodable; the checks below judge what we got. */
+             * is decodable; check_result judges what we got. */
             log_debug("decode %s: demuxer stopped: %s", d->name, av_err2str(ret));
             break;
         }
-        if (d->pkt->stream_index != idx) {
+        if (d->pkt->stream_index != d->idx) {
             av_packet_unref(d->pkt);
             continue;
         }
         d->packets++;
         ret = avcodec_send_packet(d->dec, d->pkt);
         av_packet_unref(d->pkt);
-        if (ret == AVERROR(ENOMEM)) {
-            rc = av_error(d, ret, NULL);
-            goto out;
-        }
+        if (ret == AVERROR(ENOMEM))
+            return av_error(d, ret, NULL);
         if (ret < 0)
             d->errors++;
-        rc = drain_frames(d);
-        if (rc)
-            goto out;
+        if ((rc = drain_frames(d)) != 0)
+            return rc;
     }
-    /* Flush the decoder, then the resampler. */
-    ret = avcodec_send_packet(d->dec, NULL);
-    if (ret >= 0) {
-        rc = drain_frames(d);
-        if (rc)
-            goto out;
-    }
-    if (d->swr) {
-        rc = resample(d, NULL, 0);
-        if (rc)
-            goto out;
-    }
-    if (should_stop(d)) {
-        rc = stop_error(d);
-        goto out;
-    }
+    if (avcodec_send_packet(d->dec, NULL) >= 0 && (rc = drain_frames(d)) != 0)
+        return rc;
+    if (d->swr && (rc = resample(d, NULL, 0)) != 0)
+        return rc;
+    return should_stop(d) ? stop_error(d) : 0;
+}
 
+/* Is what we decoded the recording, or a damaged or truncated part of it? */
+static int check_result(decoder *d, media_info *info)
+{
     double decoded = pcm_seconds(d->w->n_samples);
     if (info) {
         info->n_samples = d->w->n_samples;
         info->duration_s = decoded;
         info->decode_errors = d->errors;
     }
-    if (d->w->n_samples == 0 && d->refused_open) {
-        rc = refused_error(d);
-        goto out;
+    if (d->w->n_samples == 0 && d->refused_open)
+        return refused_error(d);
+    if (d->w->n_samples == 0)
+        return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': no decodable audio", d->name);
+    if (d->errors > 2 && d->errors * 2 > d->packets)
+        return err_set(d->err, HARK_EMEDIA,
+                       "cannot decode '%s': no decodable audio (%d of %d packets rejected)",
+                       d->name, d->errors, d->packets);
+    if (d->header_s > 0 && decoded < d->header_s * TRUNC_RATIO - TRUNC_SLACK_S)
+        return err_set(d->err, HARK_EMEDIA,
+                       "cannot decode '%s': truncated: header says %.1f s, only %.1f s decodable",
+                       d->name, d->header_s, decoded);
+    return 0;
+}
+
+static int decode_all(decoder *d, const char *pcm_path, media_info *info)
+{
+    int rc = open_input(d);
+    if (!rc)
+        rc = choose_stream(d);
+    if (!rc)
+        rc = read_durations(d, info);
+    if (!rc)
+        rc = open_codec(d);
+    if (rc)
+        return rc;
+    d->w = malloc(sizeof *d->w);
+    if (!d->w)
+        return err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
+    if ((rc = pcm_writer_open(d->w, pcm_path, d->err)) != 0) {
+        free(d->w);
+        d->w = NULL;
+        return rc;
     }
-    if (d->w->n_samples == 0) {
-        rc = err_set(d->err, HARK_EMEDIA, "cannot decode '%s': no decodable audio", d->name);
-        goto out;
+    if (checkin(d, 0))
+        return stop_error(d);
+    rc = pump_packets(d);
+    if (!rc)
+        rc = check_result(d, info);
+    if (!rc) {
+        rc = pcm_writer_finish(d->w, d->err);
+        free(d->w);
+        d->w = NULL;
     }
-    if (d->errors > 2 && d->errors * 2 > d->packets) {
-        rc = err_set(d->err, HARK_EMEDIA,
-                     "cannot decode '%s': no decodable audio (%d of %d packets rejected)", d->name,
-                     d->errors, d->packets);
-        goto out;
-    }
-    if (header_s > 0 && decoded < header_s * TRUNC_RATIO - TRUNC_SLACK_S) {
-        rc = err_set(d->err, HARK_EMEDIA,
-                     "cannot decode '%s': truncated: header says %.1f s, only %.1f s decodable",
-                     d->name, header_s, decoded);
-        goto out;
-    }
-    rc = pcm_writer_finish(d->w, d->err);
-    free(d->w);
-    d->w = NULL;
-out:
-    free(open_durations);
     return rc;
 }
 
 static void decoder_free(decoder *d)
 {
+    free(d->open_durations);
     if (d->w) {
         pcm_writer_abort(d->w);
         free(d->w);
