@@ -3,7 +3,7 @@
 #  1. house rules (banned calls, signal timeouts, clang-format)
 #  2. -Werror build, every test (unit + integration)
 #  3. ASan+UBSan build (LeakSanitizer on), every test again
-#  4. a bounded libFuzzer run over the media decode path
+#  4. bounded libFuzzer runs over the media decode path and the worker framing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -51,6 +51,14 @@ find build-fuzz/bad build-fuzz/conv -type f -size -200k -exec cp {} "$corpus"/ \
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
   build-fuzz/fuzz_decode -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=20 \
   -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
+total=$(( total + 1 ))
+
+step "libFuzzer: worker message framing, 20s"
+cmake --build build-fuzz -j"$NPROC" --target fuzz_frame
+mkdir -p build-fuzz/corpus-frame
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
+  build-fuzz/fuzz_frame -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
+  -print_final_stats=1 build-fuzz/corpus-frame 2>&1 | tail -n 6
 total=$(( total + 1 ))
 
 step "done"

@@ -1,5 +1,7 @@
 /* main.c - hark's command-line entry: dispatch to one file per subcommand. */
 #include "cli/cli.h"
+#include "runtime/protocol.h"
+#include "runtime/worker.h"
 #include "util/log.h"
 
 #include <stdio.h>
@@ -33,6 +35,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);
+    /* Not for people: the supervisor starts workers with fork+exec. */
+    if (strcmp(cmd, "worker") == 0)
+        return worker_main(WORKER_FD);
     fprintf(stderr, "hark: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

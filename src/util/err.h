@@ -23,6 +23,7 @@ enum {
     HARK_ECANCELED = -7, /* the caller asked to stop (check-in said so) */
     HARK_EENGINE = -8,   /* the recognizer failed */
     HARK_ENOENT = -9,    /* a path does not exist */
+    HARK_ESTALE = -10,   /* a lease token that no longer holds its lease (fencing) */
 };
 
 typedef struct hark_err {

@@ -1,0 +1,54 @@
+/* protocol.h - messages between the daemon (or embedded runtime) and its
+ * worker processes, over one socketpair per worker (frame.h framing; the
+ * payload of every frame is one JSON object).
+ *
+ *   daemon -> worker                      worker -> daemon
+ *   MSG_PREPARE  {token, job, input,      MSG_READY     {pid, engine}
+ *                 work_dir, max_duration, MSG_HEARTBEAT {token, done_s}
+ *                 timeout}                MSG_PREPARED  {token, duration, plan}
+ *   MSG_DECODE   {token, job, index,      MSG_RESULT    {token, index, words,
+ *                 work_dir, start, end}                  decode_s}
+ *   MSG_YIELD    {token}                  MSG_YIELDED   {token}
+ *   MSG_SHUTDOWN {}                       MSG_FAILED    {token, code, message}
+ *
+ * A worker runs one task at a time. While it runs, it checks in at every
+ * block boundary (at most 100 ms of audio): it reads any pending message
+ * without blocking, stops at once on MSG_YIELD for its token (dropping the
+ * partial chunk) and answers MSG_YIELDED, and sends MSG_HEARTBEAT at most
+ * every HEARTBEAT_INTERVAL_MS. The daemon renews the task's lease on each
+ * heartbeat and kills the worker (SIGKILL through its pidfd) when
+ * heartbeats stop or the task's watchdog passes: no signal is ever used
+ * as a timer. Every answer carries the task's fencing token; the daemon
+ * commits a result only if the token still holds its lease.
+ */
+#ifndef HARK_RUNTIME_PROTOCOL_H
+#define HARK_RUNTIME_PROTOCOL_H
+
+#include "runtime/proc.h"
+
+enum msg_type {
+    MSG_READY = 1,
+    MSG_PREPARE = 2,
+    MSG_DECODE = 3,
+    MSG_YIELD = 4,
+    MSG_SHUTDOWN = 5,
+    MSG_HEARTBEAT = 6,
+    MSG_PREPARED = 7,
+    MSG_RESULT = 8,
+    MSG_YIELDED = 9,
+    MSG_FAILED = 10,
+};
+
+/* How often a busy worker says it is alive, and how long the daemon waits
+ * before it declares a silent worker hung. */
+#define HEARTBEAT_INTERVAL_MS 200
+#define HEARTBEAT_TIMEOUT_MS 5000
+
+/* The file descriptor number a worker finds its socket on, and the exit
+ * status of a worker that ran out of memory (malloc failed under its
+ * address-space limit): proc.h's conventions. */
+#define WORKER_FD PROC_CHILD_FD
+#define WORKER_EXIT_OOM PROC_EXIT_OOM
+
+
+#endif

@@ -1,0 +1,697 @@
+/* runtime.c - scheduler and supervisor (see runtime.h).
+ *
+ * Worker slot states:
+ *
+ *   DEAD --spawn--> STARTING --READY--> IDLE --claim+send--> BUSY
+ *     ^                 |                 ^                    |
+ *     |                 |                 +--RESULT/PREPARED---+
+ *     |                 |                 +--YIELDED/FAILED----+
+ *     +----exit (pidfd readable), reaped, task released as failed----+
+ *
+ * Only this thread touches the slots. A slot is killed (SIGKILL via pidfd)
+ * when its heartbeats stop for HEARTBEAT_TIMEOUT_MS, its task passes its
+ * watchdog, or it breaks the protocol; its exit is then seen on the pidfd
+ * like any crash, so there is one path for every way a worker dies.
+ */
+#include "runtime/runtime.h"
+
+#include "jobs/chunk_result.h"
+#include "runtime/frame.h"
+#include "runtime/protocol.h"
+#include "util/clock.h"
+#include "util/fs.h"
+#include "util/log.h"
+#include "util/sigwatch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define STARTUP_TIMEOUT_S 120.0 /* loading the model */
+#define SEND_TIMEOUT_S 5.0
+#define TICK_MS 250       /* the longest poll sleep: store housekeeping */
+#define RENEW_EVERY_S 1.0 /* lease renewals, driven by heartbeats */
+#define SHUTDOWN_GRACE_S 3.0
+#define CLOSED_GRACE_S                                                                             \
+    2.0 /* a worker that closed its socket must exit by then */ /* for yields at a signal, and for \
+                                                                   exits */
+#define CHUNK_WATCHDOG_BASE_S 30.0
+#define CHUNK_WATCHDOG_PER_S 4.0 /* seconds of wall time allowed per second of audio */
+#define RESPAWN_BACKOFF_MAX_S 10.0
+
+enum slot_state { SLOT_DEAD, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY };
+
+typedef struct slot {
+    int n; /* 1-based, for names and logs */
+    char name[24];
+    enum slot_state state;
+    proc_t proc;
+    int fd;
+    frame_reader reader;
+    double since;    /* entered the current state (monotonic s) */
+    store_task task; /* valid when BUSY */
+    double deadline; /* the task's watchdog */
+    double last_beat, last_renew;
+    bool yielding;        /* asked to yield; stays BUSY until it answers */
+    double closed_at;     /* its socket closed (0: open); the pidfd tells why */
+    char kill_cause[160]; /* why we killed it, for the released task */
+    int failures;         /* deaths in a row without a task done: respawn backoff */
+    double respawn_at;
+} slot;
+
+struct runtime {
+    store *st;
+    runtime_opts o;
+    runtime_hooks h;
+    slot *slots;
+    int n;
+    int signo;
+    bool stopping;
+    double last_housekeeping;
+    runtime_stats stats;
+};
+
+void runtime_opts_default(runtime_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->workers = 2;
+    o->lease_ms = 10000;
+    o->max_duration_s = 12 * 3600;
+    o->decode_timeout_s = 30 * 60;
+#if defined(__SANITIZE_ADDRESS__)
+    /* An ASan build's workers reserve terabytes of address space for shadow
+     * memory; an address-space limit would stop them from starting. */
+    o->limits.as_bytes = 0;
+#else
+    o->limits.as_bytes = 4ull << 30;
+#endif
+    o->sigfd = -1;
+}
+
+static void work_dir_of(const runtime *rt, const char *job_id, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", rt->o.work_root, job_id);
+}
+
+/* ---- workers: start, send, kill, exit ---- */
+
+static void slot_spawn(runtime *rt, slot *s)
+{
+    int sv[2];
+    hark_err err = {0};
+    s->fd = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        log_error("%s: cannot create a socket pair: %s", s->name, strerror(errno));
+        s->respawn_at = clock_now_s() + 1;
+        return;
+    }
+    const char *argv[] = {rt->o.worker_path, "worker", NULL};
+    if (proc_spawn(argv, &rt->o.limits, sv[1], &s->proc, &err) != 0) {
+        log_error("%s: %s", s->name, err.msg);
+        close(sv[0]);
+        close(sv[1]);
+        s->failures++;
+        s->respawn_at = clock_now_s() + 1;
+        return;
+    }
+    close(sv[1]);
+    s->fd = sv[0];
+    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    frame_reader_init(&s->reader, 0);
+    s->state = SLOT_STARTING;
+    s->since = clock_now_s();
+    s->yielding = false;
+    s->closed_at = 0;
+    s->kill_cause[0] = '\0';
+    log_debug("%s: started pid %d", s->name, (int)s->proc.pid);
+}
+
+static void slot_kill(runtime *rt, slot *s, const char *cause)
+{
+    if (s->state == SLOT_DEAD || s->kill_cause[0])
+        return;
+    snprintf(s->kill_cause, sizeof s->kill_cause, "%s", cause);
+    log_warn("%s: killing pid %d: %s", s->name, (int)s->proc.pid, cause);
+    proc_kill(&s->proc);
+    rt->stats.deadline_kills++;
+}
+
+static int slot_send(runtime *rt, slot *s, int type, json_t *msg)
+{
+    hark_err err = {0};
+    int rc = frame_write_json(s->fd, (uint16_t)type, msg, deadline_in(SEND_TIMEOUT_S), &err);
+    json_decref(msg);
+    if (rc)
+        slot_kill(rt, s, "cannot talk to the worker");
+    return rc;
+}
+
+static void job_finished(runtime *rt, const char *job_id, int state)
+{
+    char dir[4096];
+    work_dir_of(rt, job_id, dir, sizeof dir);
+    fs_rmtree(dir);
+    if (rt->h.finished)
+        rt->h.finished(rt->h.ctx, job_id, state);
+}
+
+/* Every chunk is in: let the owner assemble outputs, then close the job. */
+static void complete_job(runtime *rt, const char *job_id)
+{
+    hark_err err = {0};
+    int rc = rt->h.complete(rt->h.ctx, rt->st, job_id, &err);
+    int state = STORE_SUCCEEDED;
+    if (rc) {
+        state = STORE_FAILED;
+        hark_err e2 = {0};
+        if (store_fail(rt->st, job_id, err.msg[0] ? err.msg : "cannot write the results", &e2))
+            log_error("job %s: %s", job_id, e2.msg);
+    } else if (store_succeed(rt->st, job_id, &err)) {
+        log_error("job %s: %s", job_id, err.msg);
+        return;
+    }
+    job_finished(rt, job_id, state);
+}
+
+/* Release a task as failed with cause; tell the owner if the job died of it. */
+static void release_failed(runtime *rt, const store_task *t, const char *cause)
+{
+    store_release_info ri;
+    hark_err err = {0};
+    int rc = store_release(rt->st, t->token, STORE_RELEASE_FAILED, cause, &ri, &err);
+    if (rc == 0 && ri.job_failed)
+        job_finished(rt, t->job_id, STORE_FAILED);
+    else if (rc && rc != HARK_ESTALE)
+        log_error("job %s: %s", t->job_id, err.msg);
+}
+
+/* The worker process is gone (its pidfd is readable). */
+static void slot_exited(runtime *rt, slot *s)
+{
+    proc_status ps;
+    proc_reap(&s->proc, &ps);
+    char cause[200], what[64];
+    proc_status_describe(&ps, what, sizeof what);
+    if (s->kill_cause[0])
+        snprintf(cause, sizeof cause, "%s", s->kill_cause);
+    else
+        snprintf(cause, sizeof cause, "worker %s", what);
+    if (s->state == SLOT_BUSY) {
+        log_warn("%s: task of job %s lost: %s", s->name, s->task.job_id, cause);
+        release_failed(rt, &s->task, cause);
+    } else if (!rt->stopping) {
+        log_warn("%s: exited (%s)", s->name, cause);
+    }
+    close(s->fd);
+    s->fd = -1;
+    frame_reader_release(&s->reader);
+    proc_release(&s->proc);
+    s->state = SLOT_DEAD;
+    s->failures++;
+    double backoff =
+        s->failures <= 1 ? 0 : 0.5 * (double)(1 << (s->failures < 6 ? s->failures : 6));
+    s->respawn_at =
+        clock_now_s() + (backoff < RESPAWN_BACKOFF_MAX_S ? backoff : RESPAWN_BACKOFF_MAX_S);
+    if (!rt->stopping)
+        rt->stats.worker_restarts++;
+}
+
+/* ---- tasks: dispatch and answers ---- */
+
+static void dispatch(runtime *rt, slot *s, const store_task *t)
+{
+    store_job job;
+    hark_err err = {0};
+    if (store_get_job(rt->st, t->job_id, &job, &err)) {
+        log_error("job %s: %s", t->job_id, err.msg);
+        store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "job vanished", NULL, NULL);
+        return;
+    }
+    char dir[4096];
+    work_dir_of(rt, t->job_id, dir, sizeof dir);
+    json_t *msg;
+    double now = clock_now_s();
+    s->task = *t;
+    s->state = SLOT_BUSY;
+    s->since = s->last_beat = s->last_renew = now;
+    s->yielding = false;
+    if (t->kind == STORE_TASK_PREPARE) {
+        if (fs_mkdir_p(dir, 0700, &err)) {
+            store_job_release(&job);
+            s->state = SLOT_IDLE;
+            release_failed(rt, t, err.msg);
+            return;
+        }
+        msg = json_pack("{s:I, s:s, s:s, s:s, s:f, s:f}", "token", (json_int_t)t->token, "job",
+                        t->job_id, "input", job.input, "work_dir", dir, "max_duration",
+                        rt->o.max_duration_s, "timeout", rt->o.decode_timeout_s);
+        s->deadline = now + rt->o.decode_timeout_s + CHUNK_WATCHDOG_BASE_S;
+    } else {
+        double secs = (double)(t->end_sample - t->start_sample) / STORE_SAMPLE_RATE;
+        msg = json_pack("{s:I, s:s, s:i, s:s, s:s, s:I, s:I}", "token", (json_int_t)t->token, "job",
+                        t->job_id, "index", t->idx, "work_dir", dir, "input", job.input, "start",
+                        (json_int_t)t->start_sample, "end", (json_int_t)t->end_sample);
+        s->deadline = now + CHUNK_WATCHDOG_BASE_S + CHUNK_WATCHDOG_PER_S * secs;
+    }
+    store_job_release(&job);
+    log_debug("%s: job %s task %d (token %lld)", s->name, t->job_id, t->idx, (long long)t->token);
+    slot_send(rt, s, t->kind == STORE_TASK_PREPARE ? MSG_PREPARE : MSG_DECODE, msg);
+}
+
+/* Faults that are the input's, not the worker's: retrying cannot help. */
+static bool input_fault(int code)
+{
+    return code == HARK_EMEDIA || code == HARK_ETOOLONG || code == HARK_ENOENT ||
+           code == HARK_EINVAL;
+}
+
+static void on_prepared(runtime *rt, slot *s, json_t *m)
+{
+    chunk_plan plan;
+    hark_err err = {0};
+    if (chunk_plan_from_json(json_object_get(m, "plan"), &plan, &err)) {
+        slot_kill(rt, s, err.msg);
+        return;
+    }
+    store_span *spans = calloc(plan.n ? plan.n : 1, sizeof *spans);
+    for (size_t i = 0; spans && i < plan.n; i++)
+        spans[i] = (store_span){plan.chunks[i].start, plan.chunks[i].end};
+    store_commit_info info = {0};
+    int rc = spans ? store_commit_prepare(rt->st, s->task.token,
+                                          json_number_value(json_object_get(m, "duration")), spans,
+                                          plan.n, &info, &err)
+                   : HARK_ENOMEM;
+    free(spans);
+    chunk_plan_release(&plan);
+    s->state = SLOT_IDLE;
+    if (rc == HARK_ESTALE)
+        rt->stats.stale_commits++;
+    else if (rc)
+        log_error("job %s: %s", s->task.job_id, err.msg);
+    else if (info.job_complete)
+        complete_job(rt, s->task.job_id);
+}
+
+static void on_result(runtime *rt, slot *s, json_t *m)
+{
+    char *text = json_dumps(json_object_get(m, "words"), JSON_COMPACT | JSON_REAL_PRECISION(9));
+    asr_result check;
+    hark_err err = {0};
+    if (!text || chunk_result_loads(text, &check, &err)) {
+        free(text);
+        slot_kill(rt, s, "the worker sent a malformed result");
+        return;
+    }
+    asr_result_release(&check);
+    store_commit_info info = {0};
+    int rc = store_commit_chunk(rt->st, s->task.token, text,
+                                json_number_value(json_object_get(m, "decode_s")), &info, &err);
+    free(text);
+    s->state = SLOT_IDLE;
+    s->failures = 0;
+    if (rc == HARK_ESTALE) {
+        rt->stats.stale_commits++;
+        log_info("%s: refused a stale result for job %s chunk %d", s->name, s->task.job_id,
+                 s->task.idx);
+    } else if (rc) {
+        log_error("job %s: %s", s->task.job_id, err.msg);
+    } else if (info.job_complete) {
+        complete_job(rt, s->task.job_id);
+    }
+}
+
+static void on_failed(runtime *rt, slot *s, json_t *m)
+{
+    int code = (int)json_integer_value(json_object_get(m, "code"));
+    const char *msg = json_string_value(json_object_get(m, "message"));
+    if (!msg)
+        msg = "unknown error";
+    s->state = SLOT_IDLE;
+    if (s->task.kind == STORE_TASK_PREPARE && input_fault(code)) {
+        hark_err err = {0};
+        if (store_fail(rt->st, s->task.job_id, msg, &err) == 0)
+            job_finished(rt, s->task.job_id, STORE_FAILED);
+        return;
+    }
+    release_failed(rt, &s->task, msg);
+}
+
+static void on_heartbeat(runtime *rt, slot *s, json_t *m)
+{
+    double now = clock_now_s();
+    s->last_beat = now;
+    if (rt->h.progress)
+        rt->h.progress(rt->h.ctx, s->task.job_id, s->task.idx,
+                       json_number_value(json_object_get(m, "done_s")));
+    if (now - s->last_renew < RENEW_EVERY_S || s->yielding)
+        return;
+    s->last_renew = now;
+    hark_err err = {0};
+    int rc = store_renew(rt->st, s->task.token, rt->o.lease_ms, &err);
+    if (rc == HARK_ESTALE) {
+        /* Paused, cancelled, failed or expired under us: stop now. */
+        s->yielding = true;
+        slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
+    }
+}
+
+static void slot_message(runtime *rt, slot *s, int type, json_t *m)
+{
+    bool busy = s->state == SLOT_BUSY;
+    bool ours = busy && json_integer_value(json_object_get(m, "token")) == s->task.token;
+    switch (type) {
+    case MSG_READY:
+        if (s->state == SLOT_STARTING) {
+            s->state = SLOT_IDLE;
+            log_debug("%s: ready (%s)", s->name, json_string_value(json_object_get(m, "engine")));
+        }
+        return;
+    case MSG_FAILED:
+        if (s->state == SLOT_STARTING) { /* could not load the model */
+            slot_kill(rt, s, json_string_value(json_object_get(m, "message")));
+            return;
+        }
+        if (ours)
+            on_failed(rt, s, m);
+        return;
+    case MSG_HEARTBEAT:
+        if (ours)
+            on_heartbeat(rt, s, m);
+        return;
+    case MSG_PREPARED:
+        if (ours && s->task.kind == STORE_TASK_PREPARE)
+            on_prepared(rt, s, m);
+        return;
+    case MSG_RESULT:
+        if (ours && s->task.kind == STORE_TASK_CHUNK)
+            on_result(rt, s, m);
+        return;
+    case MSG_YIELDED:
+        if (ours) {
+            store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, NULL);
+            rt->stats.preemptions++;
+            s->state = SLOT_IDLE;
+        }
+        return;
+    default:
+        slot_kill(rt, s, "the worker broke the protocol");
+    }
+}
+
+static void slot_readable(runtime *rt, slot *s)
+{
+    hark_err err = {0};
+    int rc = frame_reader_read_fd(&s->reader, s->fd, &err);
+    for (;;) {
+        uint16_t type;
+        const void *payload;
+        size_t len;
+        int got = frame_reader_next(&s->reader, &type, &payload, &len);
+        if (got == 1)
+            break;
+        json_t *m = NULL;
+        if (got < 0 || frame_parse_json(payload, len, &m, &err)) {
+            slot_kill(rt, s, "the worker sent a malformed message");
+            return;
+        }
+        slot_message(rt, s, type, m);
+        json_decref(m);
+        if (s->state == SLOT_DEAD || s->kill_cause[0])
+            return;
+    }
+    if (rc != 0 && !s->closed_at) /* closed: the exit, and its cause, follow on the pidfd */
+        s->closed_at = clock_now_s();
+}
+
+/* ---- scheduling ---- */
+
+static void schedule(runtime *rt)
+{
+    if (rt->stopping)
+        return;
+    bool starting = false, idle_left = false;
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        starting |= s->state == SLOT_STARTING;
+        if (s->state != SLOT_IDLE || s->kill_cause[0])
+            continue;
+        store_task t;
+        hark_err err = {0};
+        if (store_claim(rt->st, s->name, rt->o.lease_ms, &t, &err)) {
+            log_error("claim: %s", err.msg);
+            return;
+        }
+        if (t.kind == STORE_TASK_NONE) {
+            idle_left = true;
+            break;
+        }
+        dispatch(rt, s, &t);
+    }
+    if (idle_left || starting)
+        return;
+    /* Every worker is busy: does a better task wait? */
+    store_peek_info pk;
+    if (store_peek(rt->st, &pk, NULL) || pk.best_priority < 0)
+        return;
+    slot *victim = NULL;
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state != SLOT_BUSY)
+            continue;
+        if (s->yielding)
+            return; /* one yield at a time; the freed worker takes the better task */
+        if (s->task.priority <= pk.best_priority)
+            continue;
+        if (!victim || s->task.priority > victim->task.priority ||
+            (s->task.priority == victim->task.priority && s->since > victim->since))
+            victim = s; /* the lowest class; among equals the least work lost */
+    }
+    if (victim) {
+        victim->yielding = true;
+        log_info("%s: yield job %s chunk %d for a %s task", victim->name, victim->task.job_id,
+                 victim->task.idx, store_priority_name(pk.best_priority));
+        slot_send(rt, victim, MSG_YIELD,
+                  json_pack("{s:I}", "token", (json_int_t)victim->task.token));
+    }
+}
+
+static void watchdogs(runtime *rt)
+{
+    double now = clock_now_s();
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        char cause[160];
+        if (s->state == SLOT_DEAD) {
+            if (!rt->stopping && now >= s->respawn_at)
+                slot_spawn(rt, s);
+        } else if (s->closed_at && now - s->closed_at > CLOSED_GRACE_S) {
+            slot_kill(rt, s, "the worker closed its socket but did not exit");
+        } else if (s->state == SLOT_STARTING && now - s->since > STARTUP_TIMEOUT_S) {
+            slot_kill(rt, s, "the worker did not start in time");
+        } else if (s->state == SLOT_BUSY && now - s->last_beat > HEARTBEAT_TIMEOUT_MS / 1000.0) {
+            snprintf(cause, sizeof cause,
+                     "timeout: the worker stopped responding (no heartbeat for %.0f s)",
+                     now - s->last_beat);
+            slot_kill(rt, s, cause);
+        } else if (s->state == SLOT_BUSY && now > s->deadline) {
+            snprintf(cause, sizeof cause, "timeout: the task ran past its %.0f s watchdog",
+                     s->deadline - s->since);
+            slot_kill(rt, s, cause);
+        }
+    }
+}
+
+static void housekeeping(runtime *rt)
+{
+    double now = clock_now_s();
+    if (now - rt->last_housekeeping < TICK_MS / 1000.0)
+        return;
+    rt->last_housekeeping = now;
+    store_expire_leases(rt->st, NULL, NULL);
+    int n = 0;
+    store_fail_overdue(rt->st, &n, NULL);
+}
+
+/* Finish jobs whose chunks were all committed before a crash or restart. */
+static void finish_ready_jobs(runtime *rt)
+{
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.ready_only = true;
+    f.limit = 1000;
+    store_job_list l;
+    if (store_list_jobs(rt->st, &f, &l, NULL))
+        return;
+    for (size_t i = 0; i < l.n; i++)
+        complete_job(rt, l.jobs[i].id);
+    store_job_list_release(&l);
+}
+
+/* ---- the loop ---- */
+
+static int poll_once(runtime *rt, int timeout_ms)
+{
+    struct pollfd pf[1 + 2 * 64];
+    slot *owner[1 + 2 * 64];
+    int n = 0;
+    if (rt->o.sigfd >= 0) {
+        pf[n] = (struct pollfd){.fd = rt->o.sigfd, .events = POLLIN};
+        owner[n++] = NULL;
+    }
+    for (int i = 0; i < rt->n && n + 2 <= (int)(sizeof pf / sizeof pf[0]); i++) {
+        slot *s = &rt->slots[i];
+        if (s->state == SLOT_DEAD)
+            continue;
+        pf[n] = (struct pollfd){.fd = proc_pidfd(&s->proc), .events = POLLIN};
+        owner[n++] = s;
+        if (s->closed_at)
+            continue;
+        pf[n] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+        owner[n++] = s;
+    }
+    int ready = poll(pf, (nfds_t)n, timeout_ms);
+    if (ready < 0)
+        return errno == EINTR ? 0 : HARK_EIO;
+    for (int i = 0; i < n && ready > 0; i++) {
+        if (!pf[i].revents)
+            continue;
+        slot *s = owner[i];
+        if (!s) {
+            int sig = sigwatch_pending(rt->o.sigfd);
+            if (sig && !rt->signo)
+                rt->signo = sig;
+        } else if (s->state == SLOT_DEAD) {
+            continue;
+        } else if (pf[i].fd == proc_pidfd(&s->proc)) {
+            slot_exited(rt, s);
+        } else {
+            slot_readable(rt, s);
+        }
+    }
+    return 0;
+}
+
+int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtime **out,
+                hark_err *err)
+{
+    if (!o->worker_path || !o->work_root || o->workers < 1 || o->workers > 64 || !h->complete)
+        return err_set(err, HARK_EINVAL, "runtime: bad options");
+    runtime *rt = calloc(1, sizeof *rt);
+    slot *slots = calloc((size_t)o->workers, sizeof *slots);
+    if (!rt || !slots) {
+        free(rt);
+        free(slots);
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    }
+    int rc = fs_mkdir_p(o->work_root, 0700, err);
+    if (rc) {
+        free(rt);
+        free(slots);
+        return rc;
+    }
+    rt->st = st;
+    rt->o = *o;
+    rt->h = *h;
+    rt->slots = slots;
+    rt->n = o->workers;
+    for (int i = 0; i < rt->n; i++) {
+        slots[i].n = i + 1;
+        snprintf(slots[i].name, sizeof slots[i].name, "worker-%d", i + 1);
+        slots[i].fd = -1;
+        slot_spawn(rt, &slots[i]);
+    }
+    *out = rt;
+    return 0;
+}
+
+static bool any_busy(const runtime *rt)
+{
+    for (int i = 0; i < rt->n; i++)
+        if (rt->slots[i].state == SLOT_BUSY)
+            return true;
+    return false;
+}
+
+/* A signal: ask every busy worker to yield, give them a moment, then kill
+ * the rest. Their tasks go back to the queue uncounted either way. */
+static void drain(runtime *rt)
+{
+    rt->stopping = true;
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state == SLOT_BUSY && !s->yielding) {
+            s->yielding = true;
+            slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
+        }
+    }
+    deadline dl = deadline_in(SHUTDOWN_GRACE_S);
+    while (any_busy(rt) && !deadline_passed(dl))
+        poll_once(rt, 50);
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state == SLOT_BUSY) {
+            store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "shutdown", NULL, NULL);
+            s->state = SLOT_IDLE;
+            slot_kill(rt, s, "shutdown");
+        }
+    }
+}
+
+int runtime_run(runtime *rt, hark_err *err)
+{
+    finish_ready_jobs(rt);
+    while (!rt->signo) {
+        if (rt->h.done && rt->h.done(rt->h.ctx))
+            return 0;
+        schedule(rt);
+        int rc = poll_once(rt, TICK_MS);
+        if (rc)
+            return err_set(err, rc, "runtime: poll failed: %s", strerror(errno));
+        watchdogs(rt);
+        housekeeping(rt);
+    }
+    drain(rt);
+    return err_set(err, HARK_ECANCELED, "interrupted");
+}
+
+int runtime_signal(const runtime *rt)
+{
+    return rt->signo;
+}
+
+void runtime_get_stats(const runtime *rt, runtime_stats *out)
+{
+    *out = rt->stats;
+}
+
+void runtime_free(runtime *rt)
+{
+    if (!rt)
+        return;
+    rt->stopping = true;
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state != SLOT_DEAD && !s->kill_cause[0])
+            slot_send(rt, s, MSG_SHUTDOWN, json_object());
+    }
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state == SLOT_DEAD)
+            continue;
+        proc_status ps;
+        if (proc_wait(&s->proc, deadline_in(SHUTDOWN_GRACE_S), &ps, NULL) != 0) {
+            proc_kill(&s->proc);
+            proc_wait(&s->proc, deadline_in(SHUTDOWN_GRACE_S), &ps, NULL);
+        }
+        close(s->fd);
+        frame_reader_release(&s->reader);
+        proc_release(&s->proc);
+    }
+    free(rt->slots);
+    free(rt);
+}

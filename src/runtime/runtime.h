@@ -1,0 +1,87 @@
+/* runtime.h - the job runtime: a scheduler and a supervisor of worker
+ * processes over the job store. The daemon (`hark serve`) and the embedded
+ * `hark transcribe` both run one.
+ *
+ * One thread, one poll loop: worker sockets, worker pidfds and the
+ * signalfd. Workers are started with fork+exec (`hark worker`), each with
+ * its own model; they take tasks (prepare a job, decode a chunk) that the
+ * runtime claims from the store under a lease with a fencing token.
+ *
+ *  - Priority: idle workers get the best waiting task (class, then FIFO).
+ *    When a better task waits and no worker is free, the worker running the
+ *    lowest-class task is asked to yield; it stops at its next block
+ *    boundary (<= 100 ms of audio) and its chunk goes back to the queue
+ *    uncounted. Nobody blocks holding anything (DESIGN.md invariant 2).
+ *  - Fencing: results are committed with the task's token; the store
+ *    refuses a token whose lease expired or was revoked (invariant 4).
+ *  - Deadlines, never signals as timers (invariant 1): a worker whose
+ *    heartbeats stop, or whose task passes its watchdog (derived from the
+ *    chunk's length), is killed with SIGKILL through its pidfd, reaped and
+ *    replaced; the task is released as failed with the cause, and retried
+ *    with backoff by the store until its attempts run out.
+ */
+#ifndef HARK_RUNTIME_RUNTIME_H
+#define HARK_RUNTIME_RUNTIME_H
+
+#include "runtime/proc.h"
+#include "store/store.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+
+typedef struct runtime runtime;
+
+typedef struct runtime_hooks {
+    /* Every chunk of job_id is committed: assemble its outputs. Return 0 and
+     * the runtime marks the job succeeded; nonzero with err set fails it
+     * with err's message. Required. */
+    int (*complete)(void *ctx, store *st, const char *job_id, hark_err *err);
+    /* A job reached a terminal state (succeeded, failed, cancelled). May be NULL. */
+    void (*finished)(void *ctx, const char *job_id, int state);
+    /* Progress of a running task (seconds of audio done in it). May be NULL. */
+    void (*progress)(void *ctx, const char *job_id, int idx, double done_s);
+    /* The runtime asks after each event whether to stop; NULL: run until a signal. */
+    bool (*done)(void *ctx);
+    void *ctx;
+} runtime_hooks;
+
+typedef struct runtime_opts {
+    const char *worker_path; /* the hark binary to exec as `worker_path worker` */
+    int workers;             /* worker processes, >= 1 */
+    const char *work_root;   /* jobs' work directories: <work_root>/<job id> */
+    int64_t lease_ms;        /* lease length, renewed by heartbeats [10000] */
+    double max_duration_s;   /* inputs longer than this fail [43200] */
+    double decode_timeout_s; /* prepare watchdog [1800] */
+    proc_limits limits;      /* per worker [4 GiB address space, no CPU limit] */
+    int sigfd;               /* INT/TERM arrive here (util/sigwatch.h); -1: none */
+} runtime_opts;
+
+/* Defaults for everything but worker_path, work_root and sigfd. */
+void runtime_opts_default(runtime_opts *o);
+
+/* Start the workers (they load their models in parallel). The store must
+ * have been recovered (store_recover) by the caller. */
+int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtime **out,
+                hark_err *err);
+
+/* Serve until hooks->done() says so (returns 0) or a signal arrives: then
+ * running tasks are asked to yield and released as preempted, so they
+ * resume on the next run, and it returns HARK_ECANCELED with
+ * runtime_signal() set. Other failures (the store) return their code. */
+int runtime_run(runtime *rt, hark_err *err);
+
+/* The signal that stopped runtime_run, 0 if none. */
+int runtime_signal(const runtime *rt);
+
+typedef struct runtime_stats {
+    int preemptions; /* yields asked for and honoured */
+    int worker_restarts;
+    int deadline_kills; /* workers killed for missing heartbeats or a watchdog */
+    int stale_commits;  /* results the store refused */
+} runtime_stats;
+void runtime_get_stats(const runtime *rt, runtime_stats *out);
+
+/* Shut the workers down (ask, then kill after a grace period) and free. */
+void runtime_free(runtime *rt);
+
+#endif

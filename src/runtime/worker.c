@@ -1,0 +1,305 @@
+/* worker.c - the worker's loop: one task at a time, check-ins between
+ * blocks, heartbeats, yield on request. */
+#include "runtime/worker.h"
+
+#include "asr/engine.h"
+#include "jobs/chunk_result.h"
+#include "jobs/transcription.h"
+#include "runtime/frame.h"
+#include "runtime/protocol.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SEND_TIMEOUT_S 10.0 /* the daemon reads continuously; this is a backstop */
+
+typedef struct worker {
+    int fd;
+    frame_reader reader;
+    asr_engine *engine;
+    long long token;   /* the running task's token, 0 when idle */
+    int stop;          /* the running task must stop: HARK_ECANCELED */
+    int shutdown;      /* MSG_SHUTDOWN or EOF seen */
+    double last_beat;  /* monotonic seconds of the last heartbeat */
+    double done_s;     /* progress of the running task, for heartbeats */
+    const char *fault; /* HARK_FAULT, NULL normally */
+    int fault_chunk;
+    int fault_armed; /* this task is the one to misbehave */
+} worker;
+
+static int send_msg(worker *w, int type, json_t *obj)
+{
+    hark_err err = {0};
+    int rc = frame_write_json(w->fd, (uint16_t)type, obj, deadline_in(SEND_TIMEOUT_S), &err);
+    json_decref(obj);
+    if (rc) {
+        /* The daemon is gone or wedged: nobody will read our results. */
+        w->shutdown = 1;
+        w->stop = HARK_ECANCELED;
+    }
+    return rc;
+}
+
+static void handle(worker *w, int type, json_t *msg, json_t **task, int *task_type)
+{
+    switch (type) {
+    case MSG_YIELD:
+        if (w->token && json_integer_value(json_object_get(msg, "token")) == w->token)
+            w->stop = HARK_ECANCELED;
+        json_decref(msg);
+        return;
+    case MSG_SHUTDOWN:
+        w->shutdown = 1;
+        w->stop = HARK_ECANCELED;
+        json_decref(msg);
+        return;
+    case MSG_PREPARE:
+    case MSG_DECODE:
+        if (task && !*task) {
+            /* Take the token now: a yield for this task may be in the same
+             * read, right behind it. */
+            *task = msg;
+            *task_type = type;
+            w->token = json_integer_value(json_object_get(msg, "token"));
+            w->stop = 0;
+            w->done_s = 0;
+            w->last_beat = clock_now_s();
+            return;
+        }
+        /* A second task while busy is a daemon bug; refuse it loudly. */
+        send_msg(w, MSG_FAILED,
+                 json_pack("{s:O?, s:i, s:s}", "token", json_object_get(msg, "token"), "code",
+                           HARK_EINVAL, "message", "worker is busy"));
+        json_decref(msg);
+        return;
+    default:
+        log_warn("worker: ignoring message type %d", type);
+        json_decref(msg);
+    }
+}
+
+/* Read whatever is pending (timeout_ms: 0 to poll, -1 to block). Tasks that
+ * arrive are returned through task (only when task != NULL). */
+static void pump(worker *w, int timeout_ms, json_t **task, int *task_type)
+{
+    struct pollfd p = {.fd = w->fd, .events = POLLIN};
+    int n = poll(&p, 1, timeout_ms);
+    if (n <= 0)
+        return;
+    hark_err err = {0};
+    int rc = frame_reader_read_fd(&w->reader, w->fd, &err);
+    if (rc != 0) {
+        w->shutdown = 1; /* closed or broken: the daemon is gone */
+        w->stop = HARK_ECANCELED;
+    }
+    for (;;) {
+        uint16_t type = 0;
+        const void *payload;
+        size_t len;
+        int got = frame_reader_next(&w->reader, &type, &payload, &len);
+        json_t *msg = NULL;
+        if (got == 0 && frame_parse_json(payload, len, &msg, &err) != 0)
+            got = HARK_EINVAL;
+        if (got != 0) {
+            if (got < 0) {
+                log_error("worker: bad message from the daemon: %s", err.msg);
+                w->shutdown = 1;
+                w->stop = HARK_ECANCELED;
+            }
+            break;
+        }
+        handle(w, type, msg, task, task_type);
+    }
+}
+
+static void heartbeat(worker *w)
+{
+    double now = clock_now_s();
+    if (now - w->last_beat < HEARTBEAT_INTERVAL_MS / 1000.0)
+        return;
+    w->last_beat = now;
+    send_msg(w, MSG_HEARTBEAT,
+             json_pack("{s:I, s:f}", "token", (json_int_t)w->token, "done_s", w->done_s));
+}
+
+/* Test-only misbehaviour, see worker.h. */
+static void inject_fault(worker *w)
+{
+    if (!w->fault_armed)
+        return;
+    if (strcmp(w->fault, "hang") == 0) {
+        for (;;) /* no check-ins, no heartbeats: the watchdog must kill us */
+            poll(NULL, 0, 1000);
+    } else if (strcmp(w->fault, "crash") == 0) {
+        /* The default action, not a sanitizer's handler: the supervisor must
+         * see exactly what a real segfault looks like from outside. */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+    } else if (strcmp(w->fault, "oom") == 0) {
+        for (;;) {
+            char *p = malloc(16 << 20);
+            if (!p)
+                _exit(WORKER_EXIT_OOM);
+            memset(p, 1, 16 << 20);
+        }
+    } else if (strcmp(w->fault, "stall") == 0) {
+        w->last_beat = clock_now_s() + 1e9; /* never beat again, keep working slowly */
+        poll(NULL, 0, 100);
+    }
+}
+
+/* The check-in between blocks: messages, stop requests, heartbeats. */
+static int checkin(void *ctx, double done_s)
+{
+    worker *w = ctx;
+    if (done_s > 0)
+        w->done_s = done_s;
+    inject_fault(w);
+    pump(w, 0, NULL, NULL);
+    if (!w->stop)
+        heartbeat(w);
+    return w->stop;
+}
+
+static int decode_checkin(void *ctx, double decoded_s, double total_s)
+{
+    (void)total_s;
+    return checkin(ctx, decoded_s);
+}
+
+static void answer_failure(worker *w, int code, const char *message)
+{
+    if (code == HARK_ECANCELED && !w->shutdown) {
+        send_msg(w, MSG_YIELDED, json_pack("{s:I}", "token", (json_int_t)w->token));
+        return;
+    }
+    if (code == HARK_ENOMEM) {
+        /* Memory is short in this process; a fresh worker may do better. */
+        send_msg(w, MSG_FAILED,
+                 json_pack("{s:I, s:i, s:s}", "token", (json_int_t)w->token, "code", code,
+                           "message", "out of memory"));
+        _exit(WORKER_EXIT_OOM);
+    }
+    send_msg(w, MSG_FAILED,
+             json_pack("{s:I, s:i, s:s}", "token", (json_int_t)w->token, "code", code, "message",
+                       message));
+}
+
+static void run_prepare(worker *w, json_t *t)
+{
+    const char *input = json_string_value(json_object_get(t, "input"));
+    const char *work = json_string_value(json_object_get(t, "work_dir"));
+    if (!input || !work) {
+        answer_failure(w, HARK_EINVAL, "malformed prepare task");
+        return;
+    }
+    media_decode_opts d;
+    media_decode_opts_default(&d);
+    json_t *v;
+    if ((v = json_object_get(t, "max_duration")) && json_is_number(v))
+        d.max_duration_s = json_number_value(v);
+    if ((v = json_object_get(t, "timeout")) && json_is_number(v))
+        d.timeout_s = json_number_value(v);
+    d.checkin = decode_checkin;
+    d.checkin_ctx = w;
+    chunk_plan_opts p;
+    chunk_plan_opts_default(&p);
+    prepared_audio prep;
+    hark_err err = {0};
+    int rc = transcription_prepare(input, work, &d, &p, &prep, &err);
+    if (rc) {
+        answer_failure(w, rc, err.msg);
+        return;
+    }
+    json_t *plan = chunk_plan_to_json(&prep.plan);
+    send_msg(w, MSG_PREPARED,
+             json_pack("{s:I, s:f, s:o?}", "token", (json_int_t)w->token, "duration",
+                       prep.info.duration_s, "plan", plan));
+    prepared_audio_release(&prep);
+}
+
+static void run_decode(worker *w, json_t *t)
+{
+    const char *work = json_string_value(json_object_get(t, "work_dir"));
+    json_int_t index = json_integer_value(json_object_get(t, "index"));
+    json_int_t start = json_integer_value(json_object_get(t, "start"));
+    json_int_t end = json_integer_value(json_object_get(t, "end"));
+    if (!work) {
+        answer_failure(w, HARK_EINVAL, "malformed decode task");
+        return;
+    }
+    const char *match = getenv("HARK_FAULT_MATCH");
+    const char *input = json_string_value(json_object_get(t, "input"));
+    w->fault_armed =
+        w->fault && index == w->fault_chunk && (!match || (input && strstr(input, match)));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", work, TRANSCRIPTION_PCM_NAME);
+    pcm_file pcm;
+    hark_err err = {0};
+    int rc = pcm_open(path, &pcm, &err);
+    if (rc) {
+        answer_failure(w, rc, err.msg);
+        return;
+    }
+    asr_result res;
+    rc = asr_engine_decode(w->engine, &pcm, start, end, checkin, w, &res, &err);
+    pcm_close(&pcm);
+    if (rc) {
+        answer_failure(w, rc, err.msg);
+        return;
+    }
+    json_t *words = chunk_result_to_json(&res);
+    send_msg(w, MSG_RESULT,
+             json_pack("{s:I, s:I, s:o?, s:f}", "token", (json_int_t)w->token, "index", index,
+                       "words", words, "decode_s", res.decode_s));
+    asr_result_release(&res);
+}
+
+int worker_main(int fd)
+{
+    worker w = {.fd = fd};
+    frame_reader_init(&w.reader, 0);
+    w.fault = getenv("HARK_FAULT");
+    if (w.fault && !*w.fault)
+        w.fault = NULL;
+    w.fault_chunk = w.fault && getenv("HARK_FAULT_CHUNK")
+                        ? (int)strtol(getenv("HARK_FAULT_CHUNK"), NULL, 10)
+                        : 0;
+
+    asr_config c;
+    asr_config_default(&c);
+    hark_err err = {0};
+    if (asr_engine_open(&c, &w.engine, &err)) {
+        send_msg(&w, MSG_FAILED,
+                 json_pack("{s:I, s:i, s:s}", "token", (json_int_t)0, "code", err.code, "message",
+                           err.msg));
+        frame_reader_release(&w.reader);
+        return 1;
+    }
+    send_msg(&w, MSG_READY,
+             json_pack("{s:i, s:s}", "pid", (int)getpid(), "engine", asr_engine_name(w.engine)));
+    while (!w.shutdown) {
+        json_t *task = NULL;
+        int type = 0;
+        pump(&w, -1, &task, &type);
+        if (!task)
+            continue;
+        if (type == MSG_PREPARE)
+            run_prepare(&w, task);
+        else
+            run_decode(&w, task);
+        w.token = 0;
+        w.fault_armed = 0;
+        json_decref(task);
+    }
+    asr_engine_close(w.engine);
+    frame_reader_release(&w.reader);
+    return 0;
+}

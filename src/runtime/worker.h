@@ -1,0 +1,21 @@
+/* worker.h - the worker process: `hark worker` (started by the supervisor
+ * with fork+exec, never by hand) serves tasks on fd WORKER_FD until it is
+ * told to shut down or the socket closes. See protocol.h for the messages.
+ *
+ * FFmpeg and PocketSphinx run only here, so a hostile input that crashes
+ * or hangs them takes down one worker, which the supervisor replaces.
+ */
+#ifndef HARK_RUNTIME_WORKER_H
+#define HARK_RUNTIME_WORKER_H
+
+/* Serve on fd. Returns the process exit status (0 after MSG_SHUTDOWN or a
+ * closed socket; 1 if the model cannot be loaded; WORKER_EXIT_OOM when out
+ * of memory). */
+int worker_main(int fd);
+
+/* Test-only fault injection, off unless HARK_FAULT is set (documented in
+ * docs/operations.md): HARK_FAULT=hang|crash|oom|stall, applied when
+ * decoding chunk HARK_FAULT_CHUNK (default 0) of a job whose input path
+ * contains HARK_FAULT_MATCH (default: any). */
+
+#endif

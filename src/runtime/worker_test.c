@@ -1,0 +1,225 @@
+/* The worker process over the real protocol: `hark worker` started with
+ * proc_spawn, driven with frames over a socketpair, as the daemon will. */
+#include "jobs/chunk_result.h"
+#include "runtime/frame.h"
+#include "runtime/proc.h"
+#include "runtime/protocol.h"
+#include "util/test.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+typedef struct peer {
+    proc_t proc;
+    int fd;
+    frame_reader r;
+} peer;
+
+static void start(peer *p)
+{
+    const char *hark = getenv("HARK");
+    ASSERT(hark != NULL);
+    int sv[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    const char *argv[] = {hark, "worker", NULL};
+    proc_limits lim = {0};
+    hark_err err = {0};
+    if (proc_spawn(argv, &lim, sv[1], &p->proc, &err))
+        TEST_FAIL_("spawn: %s", err.msg);
+    close(sv[1]);
+    p->fd = sv[0];
+    frame_reader_init(&p->r, 0);
+}
+
+/* The next message, skipping heartbeats (counted in *beats if given). */
+static json_t *next(peer *p, int want, int *beats)
+{
+    for (;;) {
+        uint16_t type;
+        json_t *m = NULL;
+        hark_err err = {0};
+        int rc = frame_read_json(&p->r, p->fd, deadline_in(60), &type, &m, &err);
+        if (rc)
+            TEST_FAIL_("read (want %d): %s", want, err.msg);
+        if (type == MSG_HEARTBEAT && want != MSG_HEARTBEAT) {
+            if (beats)
+                (*beats)++;
+            json_decref(m);
+            continue;
+        }
+        if (type != want)
+            TEST_FAIL_("got message %d, want %d: %s", type, want, json_dumps(m, 0));
+        return m;
+    }
+}
+
+static void send_msg(peer *p, int type, json_t *m)
+{
+    hark_err err = {0};
+    if (frame_write_json(p->fd, (uint16_t)type, m, deadline_in(10), &err))
+        TEST_FAIL_("write: %s", err.msg);
+    json_decref(m);
+}
+
+static void make_recording(void)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "sox '%s'/*.wav rec.wav && mkdir -p work", test_data_dir());
+    ASSERT_EQ(system(cmd), 0);
+}
+
+static json_t *prepare(peer *p, int token)
+{
+    char cwd[2048], input[4200], work[4200];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(input, sizeof input, "%s/rec.wav", cwd);
+    snprintf(work, sizeof work, "%s/work", cwd);
+    send_msg(p, MSG_PREPARE,
+             json_pack("{s:i, s:s, s:s, s:s}", "token", token, "job", "j1", "input", input,
+                       "work_dir", work));
+    json_t *m = next(p, MSG_PREPARED, NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(m, "token")), token);
+    return m;
+}
+
+static void decode_msg(peer *p, int token, const json_t *plan, size_t i)
+{
+    char cwd[2048], work[4200];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(work, sizeof work, "%s/work", cwd);
+    const json_t *c = json_array_get(json_object_get(plan, "chunks"), i);
+    send_msg(p, MSG_DECODE,
+             json_pack("{s:i, s:s, s:I, s:s, s:O, s:O}", "token", token, "job", "j1", "index",
+                       (json_int_t)i, "work_dir", work, "start", json_array_get(c, 0), "end",
+                       json_array_get(c, 1)));
+}
+
+static void test_prepare_decode_yield_shutdown(void)
+{
+    make_recording();
+    peer p;
+    start(&p);
+    json_decref(next(&p, MSG_READY, NULL));
+
+    json_t *prep = prepare(&p, 7);
+    const json_t *plan = json_object_get(prep, "plan");
+    chunk_plan cp;
+    ASSERT_EQ(chunk_plan_from_json(plan, &cp, NULL), 0);
+    ASSERT(cp.n >= 2);
+    ASSERT(json_number_value(json_object_get(prep, "duration")) > 20);
+    struct stat st;
+    ASSERT_EQ(stat("work/audio.pcm", &st), 0);
+
+    /* A chunk decodes to words with absolute times inside the chunk, and the
+     * worker sends heartbeats while it works. */
+    int beats = 0;
+    decode_msg(&p, 8, plan, 1);
+    json_t *res = next(&p, MSG_RESULT, &beats);
+    ASSERT_EQ(json_integer_value(json_object_get(res, "token")), 8);
+    ASSERT_EQ(json_integer_value(json_object_get(res, "index")), 1);
+    asr_result r;
+    ASSERT_EQ(chunk_result_from_json(json_object_get(res, "words"), &r, NULL), 0);
+    ASSERT(r.n_words > 5);
+    ASSERT(r.words[0].start_s >= pcm_seconds(cp.chunks[1].start) - 1e-6);
+    ASSERT(r.words[r.n_words - 1].end_s <= pcm_seconds(cp.chunks[1].end) + 1e-6);
+    printf("chunk 1: %zu words, %d heartbeats\n", r.n_words, beats);
+    ASSERT(beats >= 1);
+    asr_result_release(&r);
+    json_decref(res);
+
+    /* Yield: asked right after the task starts, the worker stops at its next
+     * block boundary, drops the chunk and says so. A yield for another token
+     * is ignored. */
+    decode_msg(&p, 9, plan, 0);
+    send_msg(&p, MSG_YIELD, json_pack("{s:i}", "token", 1234));
+    double t0 = clock_now_s();
+    send_msg(&p, MSG_YIELD, json_pack("{s:i}", "token", 9));
+    json_t *y = next(&p, MSG_YIELDED, NULL);
+    double took = clock_now_s() - t0;
+    printf("yielded %.0f ms after the request\n", took * 1000);
+    ASSERT_EQ(json_integer_value(json_object_get(y, "token")), 9);
+    ASSERT_LE(took, 2.0);
+    json_decref(y);
+
+    /* The worker is free again: the same chunk decodes fully. */
+    decode_msg(&p, 10, plan, 0);
+    json_decref(next(&p, MSG_RESULT, NULL));
+
+    /* A bad input fails alone, with the decoder's message. */
+    send_msg(&p, MSG_PREPARE,
+             json_pack("{s:i, s:s, s:s, s:s}", "token", 11, "job", "j2", "input",
+                       "/nonexistent.wav", "work_dir", "/tmp"));
+    json_t *f = next(&p, MSG_FAILED, NULL);
+    ASSERT(strstr(json_string_value(json_object_get(f, "message")), "/nonexistent.wav") != NULL);
+    json_decref(f);
+
+    send_msg(&p, MSG_SHUTDOWN, json_object());
+    proc_status s;
+    ASSERT_EQ(proc_wait(&p.proc, deadline_in(30), &s, NULL), 0);
+    ASSERT_EQ(s.cause, PROC_EXITED);
+    ASSERT_EQ(s.code, 0);
+    proc_release(&p.proc);
+    chunk_plan_release(&cp);
+    json_decref(prep);
+    frame_reader_release(&p.r);
+    close(p.fd);
+}
+
+/* Fault injection reaches the worker through its environment. */
+static void run_fault(const char *fault, proc_status *out, int *beats_after_start)
+{
+    make_recording();
+    setenv("HARK_FAULT", fault, 1);
+    setenv("HARK_FAULT_CHUNK", "0", 1);
+    peer p;
+    start(&p);
+    unsetenv("HARK_FAULT");
+    json_decref(next(&p, MSG_READY, NULL));
+    json_t *prep = prepare(&p, 1);
+    decode_msg(&p, 2, json_object_get(prep, "plan"), 0);
+    /* A hung or stalled worker goes silent: read with a short deadline. */
+    *beats_after_start = 0;
+    for (;;) {
+        uint16_t type;
+        json_t *m = NULL;
+        int rc = frame_read_json(&p.r, p.fd, deadline_in(1.5), &type, &m, NULL);
+        if (rc)
+            break;
+        if (type == MSG_HEARTBEAT)
+            (*beats_after_start)++;
+        json_decref(m);
+    }
+    proc_kill(&p.proc);
+    ASSERT_EQ(proc_wait(&p.proc, deadline_in(10), out, NULL), 0);
+    proc_release(&p.proc);
+    json_decref(prep);
+    frame_reader_release(&p.r);
+    close(p.fd);
+}
+
+static void test_fault_crash(void)
+{
+    proc_status s;
+    int beats;
+    run_fault("crash", &s, &beats);
+    ASSERT_EQ(s.cause, PROC_SIGNALED);
+    ASSERT_EQ(s.code, SIGSEGV);
+}
+
+static void test_fault_hang_stops_heartbeats(void)
+{
+    proc_status s;
+    int beats;
+    run_fault("hang", &s, &beats);
+    ASSERT_EQ(beats, 0);
+    ASSERT_EQ(s.cause, PROC_SIGNALED);
+    ASSERT_EQ(s.code, SIGKILL);
+}
+
+int main(void)
+{
+    RUN(test_prepare_decode_yield_shutdown);
+    RUN(test_fault_crash);
+    RUN(test_fault_hang_stops_heartbeats);
+    TEST_DONE();
+}

@@ -1,0 +1,93 @@
+/* migrations.c - the SQLite store's schema, as a list of migrations.
+ *
+ * RULE: if you change the schema, ADD a migration at the end of the list
+ * below. NEVER edit a migration that has been applied: databases in the field
+ * already ran it, and it will not run again (their PRAGMA user_version says
+ * so). Each migration runs in its own transaction and sets user_version to
+ * its number; a database whose version is newer than the last entry here is
+ * refused (an older hark must not write a newer schema).
+ *
+ * Tables (version 1):
+ *   meta(key, value)          persisted counters: next_seq, last_token,
+ *                             refused_commits, refused_renewals,
+ *                             expired_leases, recovered_tasks
+ *   jobs                      one row per job; (state, priority, seq) is the
+ *                             scheduling order; deadline_ms 0 = none
+ *   tasks                     (job_id, idx): idx -1 is the prepare task, 0..
+ *                             the chunks; lease_* set iff state = 'leased';
+ *                             result set iff a chunk is 'done'
+ *   events                    append-only log, id global and increasing
+ *                             (AUTOINCREMENT: never reused, even after delete)
+ *   schema_migrations         which migrations ran, when
+ */
+#include "store/migrations.h"
+
+static const store_migration migrations[] = {
+    {1, "jobs, tasks, events, counters",
+     "CREATE TABLE meta ("
+     "  key TEXT PRIMARY KEY,"
+     "  value INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     "INSERT INTO meta(key, value) VALUES ('next_seq', 0), ('last_token', 0),"
+     "  ('refused_commits', 0), ('refused_renewals', 0), ('expired_leases', 0),"
+     "  ('recovered_tasks', 0);"
+     "CREATE TABLE jobs ("
+     "  id TEXT PRIMARY KEY,"
+     "  kind TEXT NOT NULL,"
+     "  state TEXT NOT NULL CHECK (state IN"
+     "    ('queued','running','paused','succeeded','failed','cancelled')),"
+     "  priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 3),"
+     "  seq INTEGER NOT NULL UNIQUE,"
+     "  created_ms INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL,"
+     "  started_ms INTEGER,"
+     "  finished_ms INTEGER,"
+     "  input TEXT NOT NULL,"
+     "  source TEXT NOT NULL,"
+     "  options TEXT NOT NULL,"
+     "  timeout_s REAL NOT NULL DEFAULT 0,"
+     "  deadline_ms INTEGER NOT NULL DEFAULT 0,"
+     "  prepared INTEGER NOT NULL DEFAULT 0,"
+     "  duration_s REAL NOT NULL DEFAULT 0,"
+     "  n_chunks INTEGER NOT NULL DEFAULT 0,"
+     "  chunks_done INTEGER NOT NULL DEFAULT 0 CHECK (chunks_done <= n_chunks),"
+     "  error TEXT NOT NULL DEFAULT '',"
+     "  result_ready INTEGER NOT NULL DEFAULT 0"
+     ");"
+     "CREATE INDEX jobs_sched ON jobs(state, priority, seq);"
+     "CREATE INDEX jobs_created ON jobs(created_ms);"
+     "CREATE TABLE tasks ("
+     "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+     "  idx INTEGER NOT NULL CHECK (idx >= -1),"
+     "  start_sample INTEGER NOT NULL DEFAULT 0,"
+     "  end_sample INTEGER NOT NULL DEFAULT 0,"
+     "  state TEXT NOT NULL CHECK (state IN ('pending','leased','done')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  last_error TEXT NOT NULL DEFAULT '',"
+     "  not_before_ms INTEGER NOT NULL DEFAULT 0,"
+     "  lease_token INTEGER,"
+     "  lease_owner TEXT,"
+     "  lease_expires_ms INTEGER,"
+     "  result TEXT,"
+     "  decode_s REAL NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (job_id, idx),"
+     "  CHECK ((state = 'leased') = (lease_token IS NOT NULL))"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX tasks_token ON tasks(lease_token) WHERE lease_token IS NOT NULL;"
+     "CREATE INDEX tasks_state ON tasks(state, job_id, idx);"
+     "CREATE TABLE events ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+     "  type TEXT NOT NULL,"
+     "  data TEXT NOT NULL,"
+     "  time_ms INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX events_job ON events(job_id, id);"},
+    /* Add new migrations here: {2, "what it does", "ALTER TABLE ..."}. */
+};
+
+const store_migration *store_migrations(size_t *n)
+{
+    *n = sizeof migrations / sizeof migrations[0];
+    return migrations;
+}

@@ -1,0 +1,1848 @@
+/* sqlite_store.c - the SQLite backend of store.h.
+ *
+ * JOB STATES
+ *
+ *   submit ─► QUEUED ──claim──► RUNNING ──store_succeed (every chunk committed)──► SUCCEEDED
+ *               ▲  ▲              │  │  │
+ *               │  └─preempted────┘  │  └─attempts exhausted / store_fail / deadline──► FAILED
+ *               │   (no lease left)  │
+ *               │   recover          │
+ *    resume ◄── PAUSED ◄──pause──────┘ (pause also from QUEUED)
+ *
+ *   any non-terminal ──cancel──► CANCELLED.  SUCCEEDED, FAILED, CANCELLED are
+ *   terminal: nothing leaves them (store_delete_job removes them).
+ *
+ * TASKS. A job has a prepare task (idx -1) from submit, and chunk tasks
+ * (idx 0..n-1) once the prepare commits its plan. A task is
+ *
+ *   PENDING ──claim──► LEASED ──commit under its token──► DONE
+ *      ▲                 │
+ *      └─────────────────┘ preempt (attempts kept) / failure or lease expiry
+ *                          (attempts + 1, backoff) / revoke (pause, cancel,
+ *                          fail, recover: attempts kept)
+ *
+ * INVARIANTS (store_check tests the ones the schema cannot):
+ *   1. A task has a lease token, owner and expiry iff it is LEASED (schema
+ *      CHECK), and only tasks of QUEUED/RUNNING jobs are leased.
+ *   2. Tokens come from meta.last_token, incremented in the same transaction
+ *      that grants the lease: strictly increasing and never reused, across
+ *      restarts too, since the counter is committed with the lease.
+ *   3. A chunk has a result iff it is DONE, and jobs.chunks_done is the
+ *      number of DONE chunks: both change in the same transaction.
+ *   4. A task is claimable iff it is PENDING, its attempts < max_attempts,
+ *      its not_before_ms <= now, its job is QUEUED/RUNNING and the job's
+ *      deadline (if any) has not passed. Claim order: priority, job seq
+ *      (submission order), idx; the prepare task (idx -1) exists only until
+ *      the job is prepared, so it always comes first.
+ *
+ * LEASES AND FENCING
+ *   - store_claim grants a lease (token T, owner, expiry now + lease_ms).
+ *   - store_renew(T) extends it while it is live; refused once expired.
+ *   - store_commit_chunk(T) / store_commit_prepare(T) are accepted only if T
+ *     is the token of a LEASED task and now < its expiry. Anything else (a
+ *     revoked, expired, already committed or unknown token) is refused with
+ *     HARK_ESTALE and counted in meta.refused_commits; nothing else changes.
+ *     A commit clears the lease, so the same token cannot commit twice.
+ *   - Revoking a lease (pause, cancel, fail, recover, expiry) clears the
+ *     token from the task. Since tokens are never reused, the old token can
+ *     never match again: a zombie worker's result is refused forever.
+ *   - An expired lease stays LEASED (and unclaimable) until
+ *     store_expire_leases turns it into a failed attempt ("lease expired").
+ *
+ * DURABILITY
+ *   The database runs in WAL mode with PRAGMA synchronous=FULL, so every
+ *   COMMIT fsyncs the WAL before it returns: every mutating store_* call
+ *   (one transaction each, BEGIN IMMEDIATE ... COMMIT) is durable when it
+ *   returns 0 (and a refused stale commit's counter bump too). Checkpoints
+ *   (automatic, every ~1000 WAL pages) fsync the WAL and then the database
+ *   file. SQLite fsyncs the directory when it creates the WAL; store_open
+ *   fsyncs the directory when it creates the database file. Reads take no
+ *   write lock. Several connections may use one file: writers wait up to
+ *   busy_timeout_ms for each other.
+ */
+#include "store/store.h"
+
+#include "store/migrations.h"
+#include "util/fs.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Longest failure message the store composes (causes are capped at 4096). */
+#define STORE_MSG_MAX 8192
+
+struct store {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+    char *path;
+    int64_t (*now_ms)(void *ctx);
+    void *now_ctx;
+    int max_attempts;
+    int64_t backoff_base_ms, backoff_max_ms;
+};
+
+static const char *const state_names[] = {"queued",    "running", "paused",
+                                          "succeeded", "failed",  "cancelled"};
+static const char *const prio_names[] = {"realtime", "high", "normal", "low"};
+static const char *const chunk_state_names[] = {"pending", "leased", "done"};
+
+#define N_STATES 6
+#define N_PRIOS 4
+
+const char *store_state_name(int state)
+{
+    return state >= 0 && state < N_STATES ? state_names[state] : "?";
+}
+
+const char *store_priority_name(int prio)
+{
+    return prio >= 0 && prio < N_PRIOS ? prio_names[prio] : "?";
+}
+
+int store_state_parse(const char *name, int *out, hark_err *err)
+{
+    for (int i = 0; name && i < N_STATES; i++) {
+        if (strcmp(name, state_names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return err_set(err, HARK_EINVAL, "unknown job state '%s'", name ? name : "");
+}
+
+int store_priority_parse(const char *name, int *out, hark_err *err)
+{
+    for (int i = 0; name && i < N_PRIOS; i++) {
+        if (strcmp(name, prio_names[i]) == 0) {
+            *out = i;
+            return 0;
+        }
+    }
+    return err_set(err, HARK_EINVAL,
+                   "unknown priority '%s' (expected realtime, high, normal or low)",
+                   name ? name : "");
+}
+
+bool store_state_terminal(int state)
+{
+    return state == STORE_SUCCEEDED || state == STORE_FAILED || state == STORE_CANCELLED;
+}
+
+static int state_from_text(const unsigned char *s)
+{
+    for (int i = 0; s && i < N_STATES; i++)
+        if (strcmp((const char *)s, state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+static int chunk_state_from_text(const unsigned char *s)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp((const char *)s, chunk_state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int store_schema_version(void)
+{
+    size_t n;
+    store_migrations(&n);
+    return (int)n;
+}
+
+/* ---- small SQLite helpers ------------------------------------------------ */
+
+static int64_t real_now_ms(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t now_of(store *st)
+{
+    return st->now_ms(st->now_ctx);
+}
+
+static int db_error(store *st, int rc, const char *what, hark_err *err)
+{
+    int code = rc == SQLITE_NOMEM ? HARK_ENOMEM : HARK_EIO;
+    return err_set(err, code, "store '%s': %s: %s", st->path, what, sqlite3_errmsg(st->db));
+}
+
+/* Prepare sql and bind the arguments described by types, one character per
+ * parameter ?1, ?2 ...: 't' const char * (NULL binds NULL), 'i' int,
+ * 'I' int64_t, 'd' double. */
+static int q_vopen(store *st, sqlite3_stmt **out, hark_err *err, const char *sql, const char *types,
+                   va_list ap)
+{
+    sqlite3_stmt *s = NULL;
+    int ret = 0;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        ret = db_error(st, rc, "prepare", err);
+        goto out;
+    }
+    for (int i = 0; types[i]; i++) {
+        int col = i + 1;
+        switch (types[i]) {
+        case 't': {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(s, col, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, col);
+            break;
+        }
+        case 'i':
+            rc = sqlite3_bind_int(s, col, va_arg(ap, int));
+            break;
+        case 'I':
+            rc = sqlite3_bind_int64(s, col, va_arg(ap, int64_t));
+            break;
+        case 'd':
+            rc = sqlite3_bind_double(s, col, va_arg(ap, double));
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+            break;
+        }
+        if (rc != SQLITE_OK) {
+            ret = db_error(st, rc, "bind", err);
+            goto out;
+        }
+    }
+out:
+    if (ret) {
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    *out = s;
+    return ret;
+}
+
+static int q_open(store *st, sqlite3_stmt **out, hark_err *err, const char *sql, const char *types,
+                  ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = q_vopen(st, out, err, sql, types, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Step: 1 for a row, 0 when done, a negative code on error. */
+static int q_step(store *st, sqlite3_stmt *s, hark_err *err)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    return db_error(st, rc, "step", err);
+}
+
+/* Run a statement to completion; *changes (may be NULL) gets the rows changed. */
+static int q_exec(store *st, int *changes, hark_err *err, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *s = NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = q_vopen(st, &s, err, sql, types, ap);
+    va_end(ap);
+    if (rc)
+        goto out;
+    while ((rc = q_step(st, s, err)) == 1)
+        ;
+    if (rc == 0 && changes)
+        *changes = sqlite3_changes(st->db);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Run a statement that yields one integer (a SELECT or an UPDATE ... RETURNING).
+ * *found (may be NULL) says whether there was a row; *out is 0 if not. */
+static int q_int64(store *st, int64_t *out, bool *found, hark_err *err, const char *sql,
+                   const char *types, ...)
+{
+    sqlite3_stmt *s = NULL;
+    va_list ap;
+    va_start(ap, types);
+    int rc = q_vopen(st, &s, err, sql, types, ap);
+    va_end(ap);
+    *out = 0;
+    if (found)
+        *found = false;
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 1) {
+        *out = sqlite3_column_int64(s, 0);
+        if (found)
+            *found = true;
+        while ((rc = q_step(st, s, err)) == 1)
+            ;
+    }
+out:
+    sqlite3_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+static int exec_plain(store *st, const char *sql, hark_err *err)
+{
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_error(st, rc, sql, err);
+}
+
+static void lock(store *st)
+{
+    pthread_mutex_lock(&st->mu);
+}
+
+static void unlock(store *st)
+{
+    pthread_mutex_unlock(&st->mu);
+}
+
+/* Every mutating call: BEGIN IMMEDIATE (take the write lock now, so two
+ * connections never deadlock upgrading a read), the body, then tx_end. */
+static int tx_begin(store *st, hark_err *err)
+{
+    return exec_plain(st, "BEGIN IMMEDIATE", err);
+}
+
+/* Commit when the body returned 0 or HARK_ESTALE (a refused commit keeps its
+ * counter bump and nothing else: bodies change nothing else before they
+ * return HARK_ESTALE); roll back on any other error. Returns the body's code
+ * or the commit's error. */
+static int tx_end(store *st, int rc, hark_err *err)
+{
+    if (rc == 0 || rc == HARK_ESTALE) {
+        int c = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+        if (c == SQLITE_OK)
+            return rc;
+        rc = db_error(st, c, "commit", err);
+    }
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static char *dup_col(sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    return strdup(t ? (const char *)t : "");
+}
+
+static void copy_id(char dst[STORE_ID_SIZE], sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, STORE_ID_SIZE, "%s", t ? (const char *)t : "");
+}
+
+static int check_text(const char *what, const char *s, size_t max, bool empty_ok, hark_err *err)
+{
+    if (!s)
+        return err_set(err, HARK_EINVAL, "%s is missing", what);
+    size_t n = strnlen(s, max + 1);
+    if (n > max)
+        return err_set(err, HARK_EINVAL, "%s is too long (over %zu bytes)", what, max);
+    if (n == 0 && !empty_ok)
+        return err_set(err, HARK_EINVAL, "%s is empty", what);
+    return 0;
+}
+
+static int check_id(const char *id, hark_err *err)
+{
+    if (!id || strnlen(id, STORE_ID_SIZE) >= STORE_ID_SIZE || !id[0])
+        return err_set(err, HARK_EINVAL, "bad job id '%.40s'", id ? id : "");
+    return 0;
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+/* Append an event; data (stolen, may be NULL for {}) is serialized here. */
+static int add_event(store *st, const char *job_id, const char *type, json_t *data, int64_t now,
+                     int64_t *event_id, hark_err *err)
+{
+    char *text = NULL;
+    int rc = 0;
+    if (data) {
+        text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(data);
+        if (!text) {
+            rc = err_set(err, HARK_ENOMEM, "cannot encode event '%s' of job %s", type, job_id);
+            goto out;
+        }
+    }
+    rc = q_exec(st, NULL, err,
+                "INSERT INTO events(job_id, type, data, time_ms) VALUES (?1, ?2, ?3, ?4)", "tttI",
+                job_id, type, text ? text : "{}", now);
+    if (rc == 0 && event_id)
+        *event_id = sqlite3_last_insert_rowid(st->db);
+out:
+    free(text);
+    return rc;
+}
+
+/* ---- open, migrate, close ------------------------------------------------- */
+
+static int user_version(store *st, int *v, hark_err *err)
+{
+    int64_t x;
+    int rc = q_int64(st, &x, NULL, err, "PRAGMA user_version", "");
+    *v = (int)x;
+    return rc;
+}
+
+static int migrate(store *st, hark_err *err)
+{
+    size_t n;
+    const store_migration *m = store_migrations(&n);
+    int v, rc = user_version(st, &v, err);
+    if (rc)
+        return rc;
+    if (v < 0 || (size_t)v > n)
+        return err_set(err, HARK_EINVAL,
+                       "store '%s' has schema version %d, newer than this hark knows (%zu): "
+                       "upgrade hark",
+                       st->path, v, n);
+    for (size_t i = (size_t)v; i < n; i++) {
+        if (m[i].version != (int)i + 1)
+            return err_set(err, HARK_EINVAL, "migration %zu is numbered %d", i + 1, m[i].version);
+        rc = tx_begin(st, err);
+        if (rc)
+            return rc;
+        int cur;
+        rc = user_version(st, &cur, err);
+        if (rc == 0 && cur >= m[i].version) /* another connection migrated meanwhile */
+            goto end;
+        if (rc == 0)
+            rc = exec_plain(st,
+                            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                            "version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                            " applied_ms INTEGER NOT NULL)",
+                            err);
+        if (rc == 0) {
+            int c = sqlite3_exec(st->db, m[i].sql, NULL, NULL, NULL);
+            if (c != SQLITE_OK)
+                rc = db_error(st, c, "migration", err);
+        }
+        if (rc == 0)
+            rc = q_exec(st, NULL, err,
+                        "INSERT INTO schema_migrations(version, name, applied_ms)"
+                        " VALUES (?1, ?2, ?3)",
+                        "itI", m[i].version, m[i].name, now_of(st));
+        if (rc == 0) {
+            /* PRAGMA takes no parameters; the value is our own integer. */
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA user_version = %d", m[i].version);
+            rc = exec_plain(st, sql, err);
+        }
+    end:
+        rc = tx_end(st, rc, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int store_open(const char *path, const store_options *opt, store **out, hark_err *err)
+{
+    store *st = NULL;
+    int rc = 0;
+    bool mu_init = false;
+    store_options o = {0};
+    if (opt)
+        o = *opt;
+    *out = NULL;
+    if (!path || !path[0]) {
+        rc = err_set(err, HARK_EINVAL, "store path is empty");
+        goto out;
+    }
+    if (o.max_attempts == 0)
+        o.max_attempts = 3;
+    if (o.backoff_base_ms == 0)
+        o.backoff_base_ms = 1000;
+    if (o.backoff_max_ms == 0)
+        o.backoff_max_ms = 30000;
+    if (o.busy_timeout_ms == 0)
+        o.busy_timeout_ms = 10000;
+    if (o.max_attempts < 1 || o.max_attempts > 20 || o.backoff_base_ms < 0 ||
+        o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0) {
+        rc = err_set(err, HARK_EINVAL, "bad store options for '%s'", path);
+        goto out;
+    }
+    st = calloc(1, sizeof *st);
+    if (!st || !(st->path = strdup(path))) {
+        rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", path);
+        goto out;
+    }
+    if (pthread_mutex_init(&st->mu, NULL) != 0) {
+        rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': no mutex", path);
+        goto out;
+    }
+    mu_init = true;
+    st->now_ms = o.now_ms ? o.now_ms : real_now_ms;
+    st->now_ctx = o.now_ctx;
+    st->max_attempts = o.max_attempts;
+    st->backoff_base_ms = o.backoff_base_ms;
+    st->backoff_max_ms = o.backoff_max_ms;
+
+    bool existed = access(path, F_OK) == 0;
+    int c = sqlite3_open_v2(
+        path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (c != SQLITE_OK) {
+        rc = err_set(err, c == SQLITE_NOMEM ? HARK_ENOMEM : HARK_EIO, "cannot open store '%s': %s",
+                     path, st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(c));
+        goto out;
+    }
+    sqlite3_busy_timeout(st->db, o.busy_timeout_ms);
+    /* Check the file is a database before changing anything in it. */
+    c = sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+    if (c != SQLITE_OK) {
+        rc = err_set(err, c == SQLITE_NOMEM ? HARK_ENOMEM : HARK_EIO, "cannot open store '%s': %s",
+                     path, sqlite3_errmsg(st->db));
+        goto out;
+    }
+    {
+        sqlite3_stmt *s = NULL;
+        rc = q_open(st, &s, err, "PRAGMA journal_mode = WAL", "");
+        if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+            const unsigned char *mode = sqlite3_column_text(s, 0);
+            rc = mode && strcmp((const char *)mode, "wal") == 0
+                     ? 0
+                     : err_set(err, HARK_EIO, "store '%s': cannot use WAL mode (got '%s')", path,
+                               mode ? (const char *)mode : "");
+        } else if (rc == 0) {
+            rc = err_set(err, HARK_EIO, "store '%s': cannot use WAL mode", path);
+        }
+        sqlite3_finalize(s);
+        if (rc)
+            goto out;
+    }
+    rc = exec_plain(st, "PRAGMA synchronous = FULL", err);
+    if (rc == 0)
+        rc = exec_plain(st, "PRAGMA foreign_keys = ON", err);
+    if (rc == 0)
+        rc = migrate(st, err);
+    if (rc)
+        goto out;
+    if (!existed) {
+        char dir[4096];
+        fs_dirname(path, dir, sizeof dir);
+        if (fs_fsync_dir(dir) != 0) {
+            rc = err_set(err, HARK_EIO, "store '%s': cannot sync directory '%s'", path, dir);
+            goto out;
+        }
+    }
+    *out = st;
+    st = NULL;
+out:
+    if (st) {
+        sqlite3_close_v2(st->db);
+        if (mu_init)
+            pthread_mutex_destroy(&st->mu);
+        free(st->path);
+        free(st);
+    }
+    return rc;
+}
+
+void store_close(store *st)
+{
+    if (!st)
+        return;
+    sqlite3_close_v2(st->db);
+    pthread_mutex_destroy(&st->mu);
+    free(st->path);
+    free(st);
+}
+
+/* ---- submit ---------------------------------------------------------------- */
+
+static int new_id(char id[STORE_ID_SIZE], hark_err *err)
+{
+    unsigned char r[8];
+    size_t got = 0;
+    while (got < sizeof r) {
+        ssize_t n = getrandom(r + got, sizeof r - got, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return err_set(err, HARK_EIO, "cannot make a job id: getrandom: %s", strerror(errno));
+        got += (size_t)n;
+    }
+    id[0] = 'j';
+    for (size_t i = 0; i < sizeof r; i++)
+        snprintf(id + 1 + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err)
+{
+    int64_t t = now_of(st), seq, exists = 1;
+    const char *source = spec->source && spec->source[0] ? spec->source : spec->input;
+    int rc = 0;
+    for (int tries = 0; exists && tries < 4; tries++) {
+        rc = new_id(id, err);
+        if (rc == 0)
+            rc =
+                q_int64(st, &exists, NULL, err, "SELECT count(*) FROM jobs WHERE id = ?1", "t", id);
+        if (rc)
+            return rc;
+    }
+    if (exists)
+        return err_set(err, HARK_EIO, "cannot make a unique job id");
+    rc = q_int64(st, &seq, NULL, err,
+                 "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value", "");
+    if (rc)
+        return rc;
+    int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
+    rc = q_exec(st, NULL, err,
+                "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
+                " source, options, timeout_s, deadline_ms)"
+                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "ttiIItttdI", id, spec->kind, spec->priority, seq, t, spec->input, source,
+                spec->options ? spec->options : "{}", spec->timeout_s, deadline);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
+    if (rc == 0)
+        rc = add_event(st, id, "queued",
+                       json_pack("{s:s, s:s, s:I}", "priority", store_priority_name(spec->priority),
+                                 "source", source, "seq", (json_int_t)seq),
+                       t, NULL, err);
+    return rc;
+}
+
+int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err)
+{
+    int rc = 0;
+    id[0] = '\0';
+    if (!spec)
+        return err_set(err, HARK_EINVAL, "no job to submit");
+    if ((rc = check_text("job kind", spec->kind, 64, false, err)) ||
+        (rc = check_text("job input", spec->input, 4096, false, err)) ||
+        (spec->source && (rc = check_text("job source name", spec->source, 4096, true, err))) ||
+        (spec->options &&
+         (rc = check_text("job options", spec->options, STORE_MAX_TEXT, true, err))))
+        return rc;
+    if (spec->priority < 0 || spec->priority >= N_PRIOS)
+        return err_set(err, HARK_EINVAL, "bad priority %d", spec->priority);
+    if (!isfinite(spec->timeout_s) || spec->timeout_s < 0 || spec->timeout_s > 1e9)
+        return err_set(err, HARK_EINVAL, "bad timeout %g s", spec->timeout_s);
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, submit_tx(st, spec, id, err), err);
+    unlock(st);
+    if (rc)
+        id[0] = '\0';
+    return rc;
+}
+
+/* ---- jobs: read ------------------------------------------------------------ */
+
+#define JOB_COLS                                                                                   \
+    "j.id, j.kind, j.state, j.priority, j.seq, j.created_ms, j.updated_ms,"                        \
+    " COALESCE(j.started_ms, 0), COALESCE(j.finished_ms, 0), j.input, j.source, j.options,"        \
+    " j.timeout_s, j.deadline_ms, j.prepared, COALESCE(p.attempts, 0),"                            \
+    " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
+    " j.result_ready"                                                                              \
+    " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"
+
+void store_job_release(store_job *job)
+{
+    if (!job)
+        return;
+    free(job->kind);
+    free(job->input);
+    free(job->source);
+    free(job->options);
+    free(job->prepare_error);
+    free(job->error);
+    memset(job, 0, sizeof *job);
+}
+
+static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
+{
+    memset(j, 0, sizeof *j);
+    copy_id(j->id, s, 0);
+    j->kind = dup_col(s, 1);
+    j->state = state_from_text(sqlite3_column_text(s, 2));
+    j->priority = sqlite3_column_int(s, 3);
+    j->seq = sqlite3_column_int64(s, 4);
+    j->created_ms = sqlite3_column_int64(s, 5);
+    j->updated_ms = sqlite3_column_int64(s, 6);
+    j->started_ms = sqlite3_column_int64(s, 7);
+    j->finished_ms = sqlite3_column_int64(s, 8);
+    j->input = dup_col(s, 9);
+    j->source = dup_col(s, 10);
+    j->options = dup_col(s, 11);
+    j->timeout_s = sqlite3_column_double(s, 12);
+    j->deadline_ms = sqlite3_column_int64(s, 13);
+    j->prepared = sqlite3_column_int(s, 14) != 0;
+    j->prepare_attempts = sqlite3_column_int(s, 15);
+    j->prepare_error = dup_col(s, 16);
+    j->duration_s = sqlite3_column_double(s, 17);
+    j->n_chunks = sqlite3_column_int(s, 18);
+    j->chunks_done = sqlite3_column_int(s, 19);
+    j->error = dup_col(s, 20);
+    j->result_ready = sqlite3_column_int(s, 21) != 0;
+    if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error) {
+        store_job_release(j);
+        return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->path);
+    }
+    return 0;
+}
+
+int store_get_job(store *st, const char *id, store_job *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_id(id, err)))
+        return rc;
+    lock(st);
+    rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1", "t", id);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 1)
+        rc = read_job(st, s, out, err);
+    else if (rc == 0)
+        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+out:
+    sqlite3_finalize(s);
+    unlock(st);
+    return rc;
+}
+
+void store_job_filter_init(store_job_filter *f)
+{
+    memset(f, 0, sizeof *f);
+    f->state = -1;
+    f->priority = -1;
+}
+
+void store_job_list_release(store_job_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        store_job_release(&list->jobs[i]);
+    free(list->jobs);
+    memset(list, 0, sizeof *list);
+}
+
+int store_list_jobs(store *st, const store_job_filter *filter, store_job_list *out, hark_err *err)
+{
+    store_job_filter f;
+    sqlite3_stmt *s = NULL;
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    if (filter)
+        f = *filter;
+    else
+        store_job_filter_init(&f);
+    if (f.limit == 0)
+        f.limit = 100;
+    if (f.limit < 1 || f.limit > 1000 || f.state < -1 || f.state >= N_STATES || f.priority < -1 ||
+        f.priority >= N_PRIOS || f.after_seq < 0)
+        return err_set(err, HARK_EINVAL, "bad job list filter");
+    out->jobs = calloc((size_t)f.limit, sizeof *out->jobs);
+    if (!out->jobs)
+        return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
+    lock(st);
+    rc = q_open(st, &s, err,
+                f.newest_first
+                    ? "SELECT " JOB_COLS " WHERE (?1 IS NULL OR j.state = ?1)"
+                      " AND (?2 < 0 OR j.priority = ?2) AND j.created_ms >= ?3"
+                      " AND (?4 = 0 OR (j.state IN ('queued','running') AND j.prepared = 1"
+                      " AND j.chunks_done = j.n_chunks))"
+                      " AND (?5 = 0 OR j.seq < ?5) ORDER BY j.seq DESC LIMIT ?6"
+                    : "SELECT " JOB_COLS " WHERE (?1 IS NULL OR j.state = ?1)"
+                      " AND (?2 < 0 OR j.priority = ?2) AND j.created_ms >= ?3"
+                      " AND (?4 = 0 OR (j.state IN ('queued','running') AND j.prepared = 1"
+                      " AND j.chunks_done = j.n_chunks))"
+                      " AND (?5 = 0 OR j.seq > ?5) ORDER BY j.seq LIMIT ?6",
+                "tiIiIi", f.state < 0 ? NULL : state_names[f.state], f.priority, f.created_since,
+                (int)f.ready_only, f.after_seq, f.limit + 1);
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        if (out->n == (size_t)f.limit) { /* one more exists: there is a next page */
+            out->next_after = out->jobs[out->n - 1].seq;
+            rc = 0;
+            break;
+        }
+        rc = read_job(st, s, &out->jobs[out->n], err);
+        if (rc == 0)
+            out->n++;
+    }
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_job_list_release(out);
+    return rc;
+}
+
+/* ---- claim and peek ---------------------------------------------------------- */
+
+/* The claimable tasks in claim order (invariant 4). ?1 now, ?2 max_attempts. */
+#define SQL_CLAIMABLE                                                                              \
+    " FROM jobs j JOIN tasks t ON t.job_id = j.id"                                                 \
+    " WHERE j.state IN ('queued','running') AND (j.deadline_ms = 0 OR j.deadline_ms > ?1)"         \
+    " AND t.state = 'pending' AND t.attempts < ?2 AND t.not_before_ms <= ?1"                       \
+    " ORDER BY j.priority, j.seq, t.idx LIMIT 1"
+
+static int claim_tx(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t t = now_of(st), token;
+    bool first_start = false, was_queued = false;
+    int rc = q_open(st, &s, err,
+                    "SELECT t.job_id, t.idx, t.start_sample, t.end_sample, t.attempts,"
+                    " j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE,
+                    "Ii", t, st->max_attempts);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc <= 0)
+        goto out; /* 0: nothing claimable, out->kind stays NONE */
+    copy_id(out->job_id, s, 0);
+    out->idx = sqlite3_column_int(s, 1);
+    out->kind = out->idx < 0 ? STORE_TASK_PREPARE : STORE_TASK_CHUNK;
+    out->start_sample = sqlite3_column_int64(s, 2);
+    out->end_sample = sqlite3_column_int64(s, 3);
+    out->attempt = sqlite3_column_int(s, 4) + 1;
+    out->priority = sqlite3_column_int(s, 5);
+    was_queued = state_from_text(sqlite3_column_text(s, 6)) == STORE_QUEUED;
+    first_start = sqlite3_column_int(s, 7) != 0;
+    sqlite3_finalize(s);
+    s = NULL;
+
+    rc = q_int64(st, &token, NULL, err,
+                 "UPDATE meta SET value = value + 1 WHERE key = 'last_token' RETURNING value", "");
+    if (rc)
+        goto out;
+    out->token = token;
+    out->expires_ms = t + lease_ms;
+    int changed = 0;
+    rc = q_exec(st, &changed, err,
+                "UPDATE tasks SET state = 'leased', lease_token = ?1, lease_owner = ?2,"
+                " lease_expires_ms = ?3 WHERE job_id = ?4 AND idx = ?5 AND state = 'pending'",
+                "ItIti", token, owner, out->expires_ms, out->job_id, out->idx);
+    if (rc == 0 && changed != 1)
+        rc = err_set(err, HARK_EIO, "store '%s': claim of job %s task %d lost its row", st->path,
+                     out->job_id, out->idx);
+    if (rc == 0 && was_queued)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET state = 'running', updated_ms = ?1,"
+                    " started_ms = COALESCE(started_ms, ?1) WHERE id = ?2",
+                    "It", t, out->job_id);
+    if (rc == 0 && first_start)
+        rc = add_event(st, out->job_id, "started", json_pack("{s:s}", "worker", owner), t, NULL,
+                       err);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_text("worker id", owner, 256, false, err)))
+        return rc;
+    if (lease_ms <= 0 || lease_ms > 86400000LL)
+        return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, claim_tx(st, owner, lease_ms, out, err), err);
+    unlock(st);
+    if (rc)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int store_peek(store *st, store_peek_info *out, hark_err *err)
+{
+    int64_t t, v;
+    bool found;
+    int rc;
+    out->best_priority = -1;
+    out->wake_ms = 0;
+    lock(st);
+    t = now_of(st);
+    rc = exec_plain(st, "BEGIN", err); /* one snapshot for both queries */
+    if (rc)
+        goto out;
+    rc = q_int64(st, &v, &found, err, "SELECT j.priority" SQL_CLAIMABLE, "Ii", t, st->max_attempts);
+    if (rc == 0 && found)
+        out->best_priority = (int)v;
+    if (rc == 0)
+        rc = q_int64(st, &v, NULL, err,
+                     "SELECT COALESCE(MIN(x), 0) FROM ("
+                     " SELECT MIN(t.not_before_ms) AS x FROM jobs j JOIN tasks t ON t.job_id = j.id"
+                     "  WHERE j.state IN ('queued','running') AND t.state = 'pending'"
+                     "  AND t.attempts < ?2 AND t.not_before_ms > ?1"
+                     " UNION ALL SELECT MIN(lease_expires_ms) FROM tasks WHERE state = 'leased'"
+                     " UNION ALL SELECT MIN(deadline_ms) FROM jobs"
+                     "  WHERE state IN ('queued','running') AND deadline_ms > 0)",
+                     "Ii", t, st->max_attempts);
+    if (rc == 0)
+        out->wake_ms = v;
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+out:
+    unlock(st);
+    return rc;
+}
+
+/* ---- leases ---------------------------------------------------------------- */
+
+typedef struct lease {
+    char job_id[STORE_ID_SIZE];
+    int idx;
+    int64_t expires_ms;
+} lease;
+
+/* Find the LEASED task holding token. Returns 0 with *l filled, or
+ * HARK_ESTALE (err says why) when no task holds it. Expiry is not checked. */
+static int find_lease(store *st, int64_t token, lease *l, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = q_open(st, &s, err,
+                    "SELECT job_id, idx, lease_expires_ms FROM tasks"
+                    " WHERE lease_token = ?1 AND state = 'leased'",
+                    "I", token);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 1) {
+        copy_id(l->job_id, s, 0);
+        l->idx = sqlite3_column_int(s, 1);
+        l->expires_ms = sqlite3_column_int64(s, 2);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = err_set(err, HARK_ESTALE,
+                     "stale lease token %lld: revoked, expired or already committed",
+                     (long long)token);
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* find_lease, and refuse an expired lease too. */
+static int find_live_lease(store *st, int64_t token, int64_t t, lease *l, hark_err *err)
+{
+    int rc = find_lease(st, token, l, err);
+    if (rc == 0 && l->expires_ms <= t)
+        rc =
+            err_set(err, HARK_ESTALE, "stale lease token %lld: the lease of job %s task %d expired",
+                    (long long)token, l->job_id, l->idx);
+    return rc;
+}
+
+static int bump_counter(store *st, const char *key, int64_t by, hark_err *err)
+{
+    return q_exec(st, NULL, err, "UPDATE meta SET value = value + ?1 WHERE key = ?2", "It", by,
+                  key);
+}
+
+/* Count a refused commit and keep the HARK_ESTALE (tx_end commits it). */
+static int refuse(store *st, const char *counter, hark_err *err)
+{
+    hark_err keep = {0};
+    if (err)
+        keep = *err;
+    int rc = bump_counter(st, counter, 1, err);
+    if (rc)
+        return rc;
+    if (err)
+        *err = keep;
+    return HARK_ESTALE;
+}
+
+static int renew_tx(store *st, int64_t token, int64_t lease_ms, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == HARK_ESTALE)
+        return refuse(st, "refused_renewals", err);
+    if (rc)
+        return rc;
+    return q_exec(st, NULL, err, "UPDATE tasks SET lease_expires_ms = ?1 WHERE lease_token = ?2",
+                  "II", t + lease_ms, token);
+}
+
+int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
+{
+    if (lease_ms <= 0 || lease_ms > 86400000LL)
+        return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, renew_tx(st, token, lease_ms, err), err);
+    unlock(st);
+    return rc;
+}
+
+static void clear_info(store_commit_info *info)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+}
+
+static int commit_chunk_tx(store *st, int64_t token, const char *result, double decode_s,
+                           store_commit_info *info, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    sqlite3_stmt *s = NULL;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == HARK_ESTALE)
+        return refuse(st, "refused_commits", err);
+    if (rc)
+        return rc;
+    if (l.idx < 0)
+        return err_set(err, HARK_EINVAL, "token %lld is a prepare lease, not a chunk lease",
+                       (long long)token);
+    rc = q_exec(st, NULL, err,
+                "UPDATE tasks SET state = 'done', result = ?1, decode_s = ?2, lease_token = NULL,"
+                " lease_owner = NULL, lease_expires_ms = NULL WHERE job_id = ?3 AND idx = ?4",
+                "tdti", result, decode_s, l.job_id, l.idx);
+    if (rc)
+        goto out;
+    rc = q_open(st, &s, err,
+                "UPDATE jobs SET chunks_done = chunks_done + 1, updated_ms = ?1 WHERE id = ?2"
+                " RETURNING chunks_done, n_chunks",
+                "It", t, l.job_id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->path, l.job_id);
+    if (rc < 0)
+        goto out;
+    int done = sqlite3_column_int(s, 0), n = sqlite3_column_int(s, 1);
+    while ((rc = q_step(st, s, err)) == 1)
+        ;
+    if (rc)
+        goto out;
+    if (info) {
+        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
+        info->idx = l.idx;
+        info->chunks_done = done;
+        info->n_chunks = n;
+        info->job_complete = done == n;
+    }
+    rc = add_event(st, l.job_id, "chunk_committed",
+                   json_pack("{s:i, s:i, s:i, s:f}", "chunk", l.idx, "chunks_done", done,
+                             "n_chunks", n, "progress", n > 0 ? (double)done / n : 1.0),
+                   t, NULL, err);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_commit_chunk(store *st, int64_t token, const char *result, double decode_s,
+                       store_commit_info *info, hark_err *err)
+{
+    int rc;
+    clear_info(info);
+    if ((rc = check_text("chunk result", result, STORE_MAX_RESULT, false, err)))
+        return rc;
+    if (!isfinite(decode_s) || decode_s < 0)
+        return err_set(err, HARK_EINVAL, "bad decode time %g s", decode_s);
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, commit_chunk_tx(st, token, result, decode_s, info, err), err);
+    unlock(st);
+    if (rc)
+        clear_info(info);
+    return rc;
+}
+
+static int commit_prepare_tx(store *st, int64_t token, double duration_s, const store_span *plan,
+                             size_t n, store_commit_info *info, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    sqlite3_stmt *s = NULL;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == HARK_ESTALE)
+        return refuse(st, "refused_commits", err);
+    if (rc)
+        return rc;
+    if (l.idx >= 0)
+        return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a prepare lease",
+                       (long long)token);
+    rc = q_open(st, &s, err,
+                "INSERT INTO tasks(job_id, idx, start_sample, end_sample, state)"
+                " VALUES (?1, ?2, ?3, ?4, 'pending')",
+                "t", l.job_id);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_reset(s);
+        if (sqlite3_bind_int(s, 2, (int)i) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 3, plan[i].start_sample) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 4, plan[i].end_sample) != SQLITE_OK)
+            rc = db_error(st, SQLITE_ERROR, "bind", err);
+        else if ((rc = q_step(st, s, err)) > 0)
+            rc = 0;
+    }
+    if (rc)
+        goto out;
+    rc = q_exec(st, NULL, err,
+                "UPDATE tasks SET state = 'done', lease_token = NULL, lease_owner = NULL,"
+                " lease_expires_ms = NULL WHERE job_id = ?1 AND idx = -1",
+                "t", l.job_id);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET prepared = 1, duration_s = ?1, n_chunks = ?2, updated_ms = ?3"
+                    " WHERE id = ?4",
+                    "diIt", duration_s, (int)n, t, l.job_id);
+    if (rc == 0)
+        rc = add_event(st, l.job_id, "progress",
+                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", (int)n,
+                                 "duration_s", duration_s, "chunks_done", 0),
+                       t, NULL, err);
+    if (rc == 0 && info) {
+        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
+        info->idx = -1;
+        info->n_chunks = (int)n;
+        info->job_complete = n == 0;
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_commit_prepare(store *st, int64_t token, double duration_s, const store_span *plan,
+                         size_t n, store_commit_info *info, hark_err *err)
+{
+    int rc;
+    clear_info(info);
+    if (n > STORE_MAX_CHUNKS)
+        return err_set(err, HARK_EINVAL, "chunk plan too long: %zu chunks (at most %d)", n,
+                       STORE_MAX_CHUNKS);
+    if (n > 0 && !plan)
+        return err_set(err, HARK_EINVAL, "chunk plan is missing");
+    if (!isfinite(duration_s) || duration_s < 0)
+        return err_set(err, HARK_EINVAL, "bad duration %g s", duration_s);
+    for (size_t i = 0; i < n; i++) {
+        if (plan[i].start_sample < 0 || plan[i].end_sample <= plan[i].start_sample ||
+            (i > 0 && plan[i].start_sample < plan[i - 1].end_sample))
+            return err_set(err, HARK_EINVAL, "bad chunk plan: chunk %zu spans %lld-%lld", i,
+                           (long long)plan[i].start_sample, (long long)plan[i].end_sample);
+    }
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, commit_prepare_tx(st, token, duration_s, plan, n, info, err), err);
+    unlock(st);
+    if (rc)
+        clear_info(info);
+    return rc;
+}
+
+/* ---- failing: a task's attempt, a whole job ---------------------------------- */
+
+static int revoke_job_leases(store *st, const char *id, int *n, hark_err *err)
+{
+    return q_exec(st, n, err,
+                  "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                  " lease_expires_ms = NULL WHERE job_id = ?1 AND state = 'leased'",
+                  "t", id);
+}
+
+static int job_state(store *st, const char *id, int *state, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = q_open(st, &s, err, "SELECT state FROM jobs WHERE id = ?1", "t", id);
+    if (rc == 0) {
+        rc = q_step(st, s, err);
+        if (rc == 1) {
+            *state = state_from_text(sqlite3_column_text(s, 0));
+            rc = 0;
+        } else if (rc == 0) {
+            rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Move job id to a terminal state: revoke its leases, set state, message,
+ * finished time, and log event `type` with data (stolen). */
+static int finish_job(store *st, const char *id, int state, const char *error, json_t *data,
+                      int64_t t, hark_err *err)
+{
+    int rc = revoke_job_leases(st, id, NULL, err);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET state = ?1, error = ?2, updated_ms = ?3, finished_ms = ?3,"
+                    " result_ready = ?4 WHERE id = ?5",
+                    "ttIit", state_names[state], error ? error : "", t,
+                    (int)(state == STORE_SUCCEEDED), id);
+    if (rc == 0)
+        return add_event(st, id, state_names[state], data, t, NULL, err);
+    json_decref(data);
+    return rc;
+}
+
+static int fail_job(store *st, const char *id, const char *message, int64_t t, hark_err *err)
+{
+    return finish_job(st, id, STORE_FAILED, message, json_pack("{s:s}", "error", message), t, err);
+}
+
+/* Count a failed attempt of a LEASED task (job_id, idx) with cause: back to
+ * pending after the backoff, or fail the job at max_attempts. Returns 0, 1
+ * if the task was no longer leased (nothing done), or an error. */
+static int fail_task(store *st, const char *job_id, int idx, const char *cause, int64_t t,
+                     store_release_info *info, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    char *msg = NULL;
+    int rc = q_open(st, &s, err,
+                    "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                    " lease_expires_ms = NULL, attempts = attempts + 1, last_error = ?3,"
+                    " not_before_ms = ?4 + MIN(?5, ?6 << MIN(attempts, 20))"
+                    " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
+                    " RETURNING attempts, not_before_ms, start_sample, end_sample",
+                    "titIII", job_id, idx, cause, t, st->backoff_max_ms, st->backoff_base_ms);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 0)
+        rc = 1;
+    if (rc < 0)
+        goto out;
+    int attempts = sqlite3_column_int(s, 0);
+    int64_t not_before = sqlite3_column_int64(s, 1);
+    int64_t start = sqlite3_column_int64(s, 2), end = sqlite3_column_int64(s, 3);
+    while ((rc = q_step(st, s, err)) == 1)
+        ;
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc)
+        goto out;
+    if (info) {
+        snprintf(info->job_id, sizeof info->job_id, "%s", job_id);
+        info->idx = idx;
+        info->attempts = attempts;
+        info->not_before_ms = not_before;
+    }
+    if (attempts < st->max_attempts)
+        goto out;
+    msg = malloc(STORE_MSG_MAX);
+    if (!msg) {
+        rc = err_set(err, HARK_ENOMEM, "out of memory failing job %s", job_id);
+        goto out;
+    }
+    if (idx >= 0) {
+        snprintf(msg, STORE_MSG_MAX, "chunk %d (%.1f-%.1f s) failed %d time%s: %s", idx,
+                 (double)start / STORE_SAMPLE_RATE, (double)end / STORE_SAMPLE_RATE, attempts,
+                 attempts == 1 ? "" : "s", cause);
+    } else {
+        rc = q_open(st, &s, err, "SELECT source FROM jobs WHERE id = ?1", "t", job_id);
+        if (rc == 0 && (rc = q_step(st, s, err)) >= 0) {
+            const unsigned char *src = rc == 1 ? sqlite3_column_text(s, 0) : NULL;
+            snprintf(msg, STORE_MSG_MAX, "prepare of '%s' failed %d time%s: %s",
+                     src ? (const char *)src : job_id, attempts, attempts == 1 ? "" : "s", cause);
+            rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = fail_job(st, job_id, msg, t, err);
+    if (rc == 0 && info)
+        info->job_failed = true;
+out:
+    sqlite3_finalize(s);
+    free(msg);
+    return rc;
+}
+
+static int release_tx(store *st, int64_t token, int kind, const char *cause,
+                      store_release_info *info, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    int rc = find_lease(st, token, &l, err);
+    if (rc)
+        return rc;
+    if (kind == STORE_RELEASE_FAILED) {
+        rc = fail_task(st, l.job_id, l.idx, cause, t, info, err);
+        return rc == 1 ? err_set(err, HARK_EIO, "lease %lld vanished", (long long)token) : rc;
+    }
+    rc = q_exec(st, NULL, err,
+                "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                " lease_expires_ms = NULL WHERE job_id = ?1 AND idx = ?2",
+                "ti", l.job_id, l.idx);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET state = 'queued', updated_ms = ?1"
+                    " WHERE id = ?2 AND state = 'running' AND NOT EXISTS"
+                    " (SELECT 1 FROM tasks WHERE job_id = ?2 AND state = 'leased')",
+                    "It", t, l.job_id);
+    if (rc == 0)
+        rc = add_event(st, l.job_id, "preempted", json_pack("{s:i}", "chunk", l.idx), t, NULL, err);
+    if (rc == 0 && info) {
+        int64_t a;
+        rc = q_int64(st, &a, NULL, err, "SELECT attempts FROM tasks WHERE job_id = ?1 AND idx = ?2",
+                     "ti", l.job_id, l.idx);
+        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
+        info->idx = l.idx;
+        info->attempts = (int)a;
+        info->not_before_ms = t;
+    }
+    return rc;
+}
+
+int store_release(store *st, int64_t token, int kind, const char *cause, store_release_info *info,
+                  hark_err *err)
+{
+    int rc;
+    if (info)
+        memset(info, 0, sizeof *info);
+    if (kind != STORE_RELEASE_PREEMPTED && kind != STORE_RELEASE_FAILED)
+        return err_set(err, HARK_EINVAL, "bad release kind %d", kind);
+    if (kind == STORE_RELEASE_FAILED && (rc = check_text("failure cause", cause, 4096, false, err)))
+        return rc;
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, release_tx(st, token, kind, cause, info, err), err);
+    unlock(st);
+    if (rc && info)
+        memset(info, 0, sizeof *info);
+    return rc;
+}
+
+/* Collect up to max ids (or (id, idx) pairs) from a query with those columns. */
+typedef struct task_ref {
+    char job_id[STORE_ID_SIZE];
+    int idx;
+} task_ref;
+
+static int collect(store *st, sqlite3_stmt *s, task_ref **out, size_t *n, hark_err *err)
+{
+    size_t cap = 0;
+    int rc;
+    *out = NULL;
+    *n = 0;
+    while ((rc = q_step(st, s, err)) == 1) {
+        if (*n == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            task_ref *p = ncap <= 1000000 ? realloc(*out, ncap * sizeof *p) : NULL;
+            if (!p) {
+                rc = err_set(err, HARK_ENOMEM, "out of memory collecting tasks");
+                break;
+            }
+            *out = p;
+            cap = ncap;
+        }
+        copy_id((*out)[*n].job_id, s, 0);
+        (*out)[*n].idx = sqlite3_column_count(s) > 1 ? sqlite3_column_int(s, 1) : 0;
+        (*n)++;
+    }
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int expire_tx(store *st, int *count, hark_err *err)
+{
+    int64_t t = now_of(st);
+    sqlite3_stmt *s = NULL;
+    task_ref *refs = NULL;
+    size_t n = 0;
+    int rc =
+        q_open(st, &s, err,
+               "SELECT job_id, idx FROM tasks WHERE state = 'leased' AND lease_expires_ms <= ?1"
+               " ORDER BY lease_expires_ms",
+               "I", t);
+    if (rc == 0)
+        rc = collect(st, s, &refs, &n, err);
+    sqlite3_finalize(s);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = fail_task(st, refs[i].job_id, refs[i].idx, "lease expired", t, NULL, err);
+        if (rc == 0)
+            (*count)++;
+        else if (rc == 1) /* its job failed on an earlier task: revoked */
+            rc = 0;
+    }
+    if (rc == 0 && *count)
+        rc = bump_counter(st, "expired_leases", *count, err);
+    free(refs);
+    return rc;
+}
+
+int store_expire_leases(store *st, int *n, hark_err *err)
+{
+    int count = 0;
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, expire_tx(st, &count, err), err);
+    unlock(st);
+    if (n)
+        *n = rc ? 0 : count;
+    return rc;
+}
+
+static int overdue_tx(store *st, int *count, hark_err *err)
+{
+    int64_t t = now_of(st);
+    sqlite3_stmt *s = NULL;
+    task_ref *refs = NULL;
+    size_t n = 0;
+    int rc = q_open(st, &s, err,
+                    "SELECT id FROM jobs WHERE state IN ('queued','running') AND deadline_ms > 0"
+                    " AND deadline_ms <= ?1 ORDER BY seq",
+                    "I", t);
+    if (rc == 0)
+        rc = collect(st, s, &refs, &n, err);
+    sqlite3_finalize(s);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        store_job j;
+        rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1", "t", refs[i].job_id);
+        if (rc == 0 && (rc = q_step(st, s, err)) == 1)
+            rc = read_job(st, s, &j, err);
+        else if (rc == 0)
+            rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->path, refs[i].job_id);
+        sqlite3_finalize(s);
+        s = NULL;
+        if (rc)
+            break;
+        char msg[128];
+        snprintf(msg, sizeof msg, "timed out after %g s", j.timeout_s);
+        store_job_release(&j);
+        rc = fail_job(st, refs[i].job_id, msg, t, err);
+        if (rc == 0)
+            (*count)++;
+    }
+    free(refs);
+    return rc;
+}
+
+int store_fail_overdue(store *st, int *n, hark_err *err)
+{
+    int count = 0;
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, overdue_tx(st, &count, err), err);
+    unlock(st);
+    if (n)
+        *n = rc ? 0 : count;
+    return rc;
+}
+
+static int recover_tx(store *st, int *count, hark_err *err)
+{
+    int64_t t = now_of(st);
+    sqlite3_stmt *s = NULL;
+    task_ref *refs = NULL;
+    size_t n = 0;
+    int rc = q_exec(st, count, err,
+                    "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                    " lease_expires_ms = NULL WHERE state = 'leased'",
+                    "");
+    if (rc == 0)
+        rc = q_open(st, &s, err, "SELECT id FROM jobs WHERE state = 'running' ORDER BY seq", "");
+    if (rc == 0)
+        rc = collect(st, s, &refs, &n, err);
+    sqlite3_finalize(s);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc =
+            q_exec(st, NULL, err, "UPDATE jobs SET state = 'queued', updated_ms = ?1 WHERE id = ?2",
+                   "It", t, refs[i].job_id);
+        if (rc == 0)
+            rc = add_event(st, refs[i].job_id, "preempted", json_pack("{s:s}", "reason", "restart"),
+                           t, NULL, err);
+    }
+    if (rc == 0 && *count)
+        rc = bump_counter(st, "recovered_tasks", *count, err);
+    free(refs);
+    return rc;
+}
+
+int store_recover(store *st, int *n, hark_err *err)
+{
+    int count = 0;
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, recover_tx(st, &count, err), err);
+    unlock(st);
+    if (n)
+        *n = rc ? 0 : count;
+    return rc;
+}
+
+/* ---- job control -------------------------------------------------------------- */
+
+enum ctl { CTL_PAUSE, CTL_RESUME, CTL_CANCEL, CTL_FAIL, CTL_SUCCEED, CTL_DELETE };
+
+static const char *const ctl_verbs[] = {"pause", "resume", "cancel", "fail", "finish", "delete"};
+
+static int control_tx(store *st, const char *id, enum ctl op, const char *message, hark_err *err)
+{
+    int64_t t = now_of(st);
+    int state, rc = job_state(st, id, &state, err);
+    bool ok;
+    if (rc)
+        return rc;
+    switch (op) {
+    case CTL_PAUSE:
+        ok = state == STORE_QUEUED || state == STORE_RUNNING;
+        break;
+    case CTL_RESUME:
+        ok = state == STORE_PAUSED;
+        break;
+    case CTL_DELETE:
+        ok = store_state_terminal(state);
+        break;
+    case CTL_SUCCEED:
+        ok = state == STORE_QUEUED || state == STORE_RUNNING;
+        break;
+    default:
+        ok = !store_state_terminal(state);
+        break;
+    }
+    if (!ok)
+        return err_set(err, HARK_EINVAL, "cannot %s job %s: it is %s", ctl_verbs[op], id,
+                       store_state_name(state));
+    switch (op) {
+    case CTL_PAUSE: {
+        int revoked = 0;
+        rc = revoke_job_leases(st, id, &revoked, err);
+        if (rc == 0)
+            rc = q_exec(st, NULL, err,
+                        "UPDATE jobs SET state = 'paused', updated_ms = ?1 WHERE id = ?2", "It", t,
+                        id);
+        if (rc == 0)
+            rc = add_event(st, id, "paused", json_pack("{s:i}", "revoked", revoked), t, NULL, err);
+        return rc;
+    }
+    case CTL_RESUME:
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET state = 'queued', updated_ms = ?1 WHERE id = ?2", "It", t, id);
+        if (rc == 0)
+            rc = add_event(st, id, "resumed", NULL, t, NULL, err);
+        return rc;
+    case CTL_CANCEL:
+        return finish_job(st, id, STORE_CANCELLED, NULL, NULL, t, err);
+    case CTL_FAIL:
+        return fail_job(st, id, message, t, err);
+    case CTL_SUCCEED: {
+        int64_t done, total, prepared;
+        rc = q_int64(st, &prepared, NULL, err, "SELECT prepared FROM jobs WHERE id = ?1", "t", id);
+        if (rc == 0)
+            rc = q_int64(st, &done, NULL, err, "SELECT chunks_done FROM jobs WHERE id = ?1", "t",
+                         id);
+        if (rc == 0)
+            rc = q_int64(st, &total, NULL, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
+        if (rc)
+            return rc;
+        if (!prepared)
+            return err_set(err, HARK_EINVAL, "cannot finish job %s: it is not prepared", id);
+        if (done != total)
+            return err_set(err, HARK_EINVAL, "cannot finish job %s: %lld of %lld chunks committed",
+                           id, (long long)done, (long long)total);
+        return finish_job(st, id, STORE_SUCCEEDED, NULL,
+                          json_pack("{s:I}", "n_chunks", (json_int_t)total), t, err);
+    }
+    case CTL_DELETE:
+        return q_exec(st, NULL, err, "DELETE FROM jobs WHERE id = ?1", "t", id);
+    }
+    return HARK_EINVAL;
+}
+
+static int control(store *st, const char *id, enum ctl op, const char *message, hark_err *err)
+{
+    int rc = check_id(id, err);
+    if (rc)
+        return rc;
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, control_tx(st, id, op, message, err), err);
+    unlock(st);
+    return rc;
+}
+
+int store_pause(store *st, const char *id, hark_err *err)
+{
+    return control(st, id, CTL_PAUSE, NULL, err);
+}
+
+int store_resume(store *st, const char *id, hark_err *err)
+{
+    return control(st, id, CTL_RESUME, NULL, err);
+}
+
+int store_cancel(store *st, const char *id, hark_err *err)
+{
+    return control(st, id, CTL_CANCEL, NULL, err);
+}
+
+int store_fail(store *st, const char *id, const char *message, hark_err *err)
+{
+    int rc = check_text("failure message", message, 4096, false, err);
+    return rc ? rc : control(st, id, CTL_FAIL, message, err);
+}
+
+int store_succeed(store *st, const char *id, hark_err *err)
+{
+    return control(st, id, CTL_SUCCEED, NULL, err);
+}
+
+int store_delete_job(store *st, const char *id, hark_err *err)
+{
+    return control(st, id, CTL_DELETE, NULL, err);
+}
+
+/* ---- chunks and events -------------------------------------------------------- */
+
+void store_chunk_list_release(store_chunk_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->chunks[i].last_error);
+        free(list->chunks[i].result);
+    }
+    free(list->chunks);
+    memset(list, 0, sizeof *list);
+}
+
+int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t n_chunks = 0;
+    bool found = false;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_id(id, err)))
+        return rc;
+    lock(st);
+    rc = exec_plain(st, "BEGIN", err);
+    if (rc)
+        goto unlock;
+    rc = q_int64(st, &n_chunks, &found, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
+    if (rc == 0 && !found)
+        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+    if (rc == 0 && n_chunks > 0 && !(out->chunks = calloc((size_t)n_chunks, sizeof *out->chunks)))
+        rc = err_set(err, HARK_ENOMEM, "out of memory listing chunks of %s", id);
+    if (rc == 0)
+        rc = q_open(st, &s, err,
+                    "SELECT idx, start_sample, end_sample, state, attempts, last_error,"
+                    " COALESCE(result, ''), decode_s FROM tasks WHERE job_id = ?1 AND idx >= 0"
+                    " ORDER BY idx",
+                    "t", id);
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        if (out->n == (size_t)n_chunks) {
+            rc = err_set(err, HARK_EIO, "store '%s': job %s has more chunks than n_chunks",
+                         st->path, id);
+            break;
+        }
+        store_chunk *c = &out->chunks[out->n++];
+        c->idx = sqlite3_column_int(s, 0);
+        c->start_sample = sqlite3_column_int64(s, 1);
+        c->end_sample = sqlite3_column_int64(s, 2);
+        c->state = chunk_state_from_text(sqlite3_column_text(s, 3));
+        c->attempts = sqlite3_column_int(s, 4);
+        c->last_error = dup_col(s, 5);
+        c->result = dup_col(s, 6);
+        c->decode_s = sqlite3_column_double(s, 7);
+        if (!c->last_error || !c->result)
+            rc = err_set(err, HARK_ENOMEM, "out of memory listing chunks of %s", id);
+        else
+            rc = 0;
+    }
+    sqlite3_finalize(s);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+unlock:
+    unlock(st);
+    if (rc)
+        store_chunk_list_release(out);
+    return rc;
+}
+
+void store_event_list_release(store_event_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++) {
+        free(list->events[i].type);
+        free(list->events[i].data);
+    }
+    free(list->events);
+    memset(list, 0, sizeof *list);
+}
+
+int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
+                      hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_id(id, err)))
+        return rc;
+    if (limit == 0)
+        limit = 1000;
+    if (limit < 0 || limit > 10000)
+        return err_set(err, HARK_EINVAL, "bad event list limit %d", limit);
+    out->events = calloc((size_t)limit, sizeof *out->events);
+    if (!out->events)
+        return err_set(err, HARK_ENOMEM, "out of memory listing events");
+    lock(st);
+    rc = q_open(st, &s, err,
+                "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = ?1 AND id > ?2"
+                " ORDER BY id LIMIT ?3",
+                "tIi", id, after_id, limit);
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        store_event *e = &out->events[out->n++];
+        e->id = sqlite3_column_int64(s, 0);
+        copy_id(e->job_id, s, 1);
+        e->type = dup_col(s, 2);
+        e->data = dup_col(s, 3);
+        e->time_ms = sqlite3_column_int64(s, 4);
+        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
+    }
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_event_list_release(out);
+    return rc;
+}
+
+static int add_event_tx(store *st, const char *id, const char *type, json_t *data,
+                        int64_t *event_id, hark_err *err)
+{
+    int state, rc = job_state(st, id, &state, err);
+    if (rc) {
+        json_decref(data);
+        return rc;
+    }
+    return add_event(st, id, type, data, now_of(st), event_id, err);
+}
+
+int store_add_event(store *st, const char *id, const char *type, const char *data,
+                    int64_t *event_id, hark_err *err)
+{
+    json_t *obj = NULL;
+    int rc;
+    if ((rc = check_id(id, err)) || (rc = check_text("event type", type, 64, false, err)))
+        return rc;
+    if (data) {
+        if ((rc = check_text("event data", data, STORE_MAX_TEXT, false, err)))
+            return rc;
+        obj = json_loads(data, 0, NULL);
+        if (!json_is_object(obj)) {
+            json_decref(obj);
+            return err_set(err, HARK_EINVAL, "event data for job %s is not a JSON object", id);
+        }
+    }
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, add_event_tx(st, id, type, obj, event_id, err), err);
+    else
+        json_decref(obj);
+    unlock(st);
+    return rc;
+}
+
+/* ---- counters and checks ---------------------------------------------------- */
+
+int store_get_counters(store *st, store_counters *out, hark_err *err)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } keys[] = {
+        {"refused_commits", offsetof(store_counters, refused_commits)},
+        {"refused_renewals", offsetof(store_counters, refused_renewals)},
+        {"expired_leases", offsetof(store_counters, expired_leases)},
+        {"recovered_tasks", offsetof(store_counters, recovered_tasks)},
+        {"last_token", offsetof(store_counters, last_token)},
+    };
+    sqlite3_stmt *s = NULL;
+    int rc;
+    memset(out, 0, sizeof *out);
+    lock(st);
+    rc = q_open(st, &s, err, "SELECT key, value FROM meta", "");
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        const char *k = (const char *)sqlite3_column_text(s, 0);
+        for (size_t i = 0; k && i < sizeof keys / sizeof keys[0]; i++)
+            if (strcmp(k, keys[i].key) == 0)
+                *(int64_t *)((char *)out + keys[i].off) = sqlite3_column_int64(s, 1);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    unlock(st);
+    return rc;
+}
+
+int store_check(store *st, hark_err *err)
+{
+    static const struct {
+        const char *what, *sql;
+    } checks[] = {
+        {"foreign keys", "SELECT count(*) FROM pragma_foreign_key_check"},
+        {"chunks_done differs from the done chunks",
+         "SELECT count(*) FROM jobs j WHERE j.chunks_done != (SELECT count(*) FROM tasks t"
+         " WHERE t.job_id = j.id AND t.idx >= 0 AND t.state = 'done')"},
+        {"a done chunk has no result",
+         "SELECT count(*) FROM tasks WHERE idx >= 0 AND state = 'done' AND result IS NULL"},
+        {"an unfinished chunk has a result",
+         "SELECT count(*) FROM tasks WHERE state != 'done' AND result IS NOT NULL"},
+        {"n_chunks differs from the chunk rows",
+         "SELECT count(*) FROM jobs j WHERE j.n_chunks != (SELECT count(*) FROM tasks t"
+         " WHERE t.job_id = j.id AND t.idx >= 0)"},
+        {"a lease is held in a job that is not queued or running",
+         "SELECT count(*) FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE t.state = 'leased'"
+         " AND j.state NOT IN ('queued','running')"},
+        {"a lease token is above the last token handed out",
+         "SELECT count(*) FROM tasks WHERE lease_token >"
+         " (SELECT value FROM meta WHERE key = 'last_token')"},
+    };
+    sqlite3_stmt *s = NULL;
+    int rc;
+    lock(st);
+    rc = q_open(st, &s, err, "PRAGMA integrity_check", "");
+    if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        const char *r = (const char *)sqlite3_column_text(s, 0);
+        rc = r && strcmp(r, "ok") == 0
+                 ? 0
+                 : err_set(err, HARK_EIO, "store '%s' is damaged: %s", st->path, r ? r : "?");
+    }
+    sqlite3_finalize(s);
+    for (size_t i = 0; rc == 0 && i < sizeof checks / sizeof checks[0]; i++) {
+        int64_t bad;
+        rc = q_int64(st, &bad, NULL, err, checks[i].sql, "");
+        if (rc == 0 && bad)
+            rc = err_set(err, HARK_EIO, "store '%s' is inconsistent: %s (%lld rows)", st->path,
+                         checks[i].what, (long long)bad);
+    }
+    unlock(st);
+    return rc;
+}

@@ -1,0 +1,363 @@
+/* store.h - the durable state of the job runtime: jobs, their tasks (one
+ * prepare task, then one task per chunk), leases with fencing tokens, and a
+ * per-job event log.
+ *
+ * The daemon owns the store; worker processes never touch it (the daemon
+ * commits on their behalf). The interface is backend-neutral: SQLite today
+ * (sqlite_store.c), PostgreSQL later behind the same functions.
+ *
+ * Conventions (util/err.h): every function returns 0 or a negative HARK_E*
+ * code with err (may be NULL) set to one line; results go through
+ * out-parameters. Every mutating function is ONE transaction: on error
+ * nothing changed, except where a contract says otherwise (a refused stale
+ * commit still bumps the persisted refused-commits counter). A function
+ * returns only after its transaction is durable (see "Durability" at the
+ * top of sqlite_store.c).
+ *
+ * Thread safety: one store handle may be shared by threads (calls are
+ * serialized on a mutex inside); several handles (threads or processes) may
+ * open the same file at once and see each other's commits.
+ *
+ * Times are wall-clock milliseconds since the epoch ("ms"), taken from the
+ * clock in store_options (tests inject one). Sample positions are in the
+ * job's 16 kHz PCM (STORE_SAMPLE_RATE).
+ *
+ * Lease and fencing rules in short (full text in sqlite_store.c):
+ * store_claim grants a lease with a new token, strictly increasing and never
+ * reused; a commit, renewal or release must carry that token while the lease
+ * is live; pause, cancel, fail, recover and expiry revoke leases, after
+ * which their tokens are refused with HARK_ESTALE.
+ */
+#ifndef HARK_STORE_STORE_H
+#define HARK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define STORE_ID_SIZE 18             /* "j" + 16 hex digits + NUL */
+#define STORE_SAMPLE_RATE 16000      /* chunk start/end are samples at this rate */
+#define STORE_MAX_CHUNKS 200000      /* a chunk plan longer than this is refused */
+#define STORE_MAX_TEXT (1u << 20)    /* cap on options and event data */
+#define STORE_MAX_RESULT (16u << 20) /* cap on one chunk's result text */
+
+typedef struct store store;
+
+/* Job states (see the diagram in sqlite_store.c). */
+enum store_job_state {
+    STORE_QUEUED = 0,
+    STORE_RUNNING = 1,
+    STORE_PAUSED = 2,
+    STORE_SUCCEEDED = 3,
+    STORE_FAILED = 4,
+    STORE_CANCELLED = 5,
+};
+
+/* Priority classes, strictly ordered: a lower number always goes first. */
+enum store_priority {
+    STORE_PRIO_REALTIME = 0,
+    STORE_PRIO_HIGH = 1,
+    STORE_PRIO_NORMAL = 2,
+    STORE_PRIO_LOW = 3,
+};
+
+enum store_chunk_state { STORE_CHUNK_PENDING = 0, STORE_CHUNK_LEASED = 1, STORE_CHUNK_DONE = 2 };
+
+enum store_task_kind { STORE_TASK_NONE = 0, STORE_TASK_PREPARE = 1, STORE_TASK_CHUNK = 2 };
+
+/* "queued", "running", ...; "?" for an unknown value. Never NULL. */
+const char *store_state_name(int state);
+/* "realtime", "high", "normal", "low"; "?" for an unknown value. */
+const char *store_priority_name(int prio);
+/* Parse a name back. Returns 0 with *out set, or HARK_EINVAL (err set). */
+int store_state_parse(const char *name, int *out, hark_err *err);
+int store_priority_parse(const char *name, int *out, hark_err *err);
+/* True for succeeded, failed and cancelled. */
+bool store_state_terminal(int state);
+
+/* Open options. Zero fields take the defaults in brackets. */
+typedef struct store_options {
+    int64_t (*now_ms)(void *ctx); /* wall clock in ms [CLOCK_REALTIME] */
+    void *now_ctx;
+    int max_attempts;        /* failed attempts before a job fails, 1..20 [3] */
+    int64_t backoff_base_ms; /* retry n waits base * 2^(n-1) ... [1000] */
+    int64_t backoff_max_ms;  /* ... at most this [30000] */
+    int busy_timeout_ms;     /* wait for another writer [10000] */
+} store_options;
+
+/* Open (creating if missing) the store at path and migrate its schema to
+ * the latest version, each migration in its own transaction. opt may be
+ * NULL. Returns 0 with *out set, or HARK_EIO (cannot open, corrupt),
+ * HARK_EINVAL (bad options, or the file's schema is newer than this code:
+ * it is left untouched), HARK_ENOMEM; *out is NULL then. */
+int store_open(const char *path, const store_options *opt, store **out, hark_err *err);
+
+/* Close the handle (NULL is fine). Nothing is lost: every commit was
+ * already durable. */
+void store_close(store *st);
+
+/* The schema version this code migrates to. */
+int store_schema_version(void);
+
+/* ---- jobs ------------------------------------------------------------ */
+
+/* What a client asks for. Strings are copied; the caller keeps them. */
+typedef struct store_job_spec {
+    const char *kind;    /* "transcribe" */
+    const char *input;   /* server-side path of the input, non-empty */
+    const char *source;  /* user-facing name (upload name); NULL = input */
+    const char *options; /* JSON text, opaque to the store; NULL = "{}" */
+    int priority;        /* enum store_priority */
+    double timeout_s;    /* wall-clock limit from submit; 0 = none */
+} store_job_spec;
+
+/* Create a queued job with its prepare task and a "queued" event. On
+ * return 0 the job is durable and id (STORE_ID_SIZE bytes) holds its new
+ * random id. HARK_EINVAL for a bad spec, HARK_EIO on storage errors: no job
+ * exists then. */
+int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err);
+
+/* A job as stored. Every string is malloc'ed and non-NULL ("" when unset);
+ * free them with store_job_release. */
+typedef struct store_job {
+    char id[STORE_ID_SIZE];
+    char *kind, *input, *source, *options;
+    int state, priority;
+    int64_t seq; /* submission order, the FIFO key within a class; list cursor */
+    int64_t created_ms, updated_ms;
+    int64_t started_ms;  /* first claim, 0 if never */
+    int64_t finished_ms; /* entered a terminal state, 0 if not */
+    double timeout_s;
+    int64_t deadline_ms; /* created + timeout, 0 = none */
+    bool prepared;
+    int prepare_attempts; /* failed prepare attempts */
+    char *prepare_error;  /* cause of the last failed prepare attempt */
+    double duration_s;    /* set by store_commit_prepare */
+    int n_chunks, chunks_done;
+    char *error;       /* why it failed, "" otherwise */
+    bool result_ready; /* outputs assembled: set by store_succeed */
+} store_job;
+
+void store_job_release(store_job *job);
+
+/* Fetch one job. 0 with *out filled (release it), HARK_ENOENT if there is
+ * no such job (*out zeroed), HARK_EIO. */
+int store_get_job(store *st, const char *id, store_job *out, hark_err *err);
+
+typedef struct store_job_filter {
+    int state;             /* -1 = any */
+    int priority;          /* -1 = any */
+    int64_t created_since; /* ms, 0 = any */
+    bool ready_only;       /* only queued/running jobs whose every chunk is committed */
+    bool newest_first;     /* order by seq descending */
+    int64_t after_seq;     /* cursor: jobs after this seq in the chosen order, 0 = from start */
+    int limit;             /* 1..1000, 0 = 100 */
+} store_job_filter;
+
+/* A filter that matches everything, oldest first, 100 at a time. */
+void store_job_filter_init(store_job_filter *f);
+
+typedef struct store_job_list {
+    store_job *jobs;
+    size_t n;
+    int64_t next_after; /* pass as after_seq for the next page; 0 = no more */
+} store_job_list;
+
+void store_job_list_release(store_job_list *list);
+
+/* List jobs matching f (NULL = everything, see store_job_filter_init).
+ * 0 with *out filled (release it; n may be 0), HARK_EINVAL, HARK_EIO. */
+int store_list_jobs(store *st, const store_job_filter *f, store_job_list *out, hark_err *err);
+
+/* ---- tasks and leases ------------------------------------------------- */
+
+typedef struct store_task {
+    int kind; /* enum store_task_kind; STORE_TASK_NONE = nothing to do */
+    char job_id[STORE_ID_SIZE];
+    int idx; /* chunk index, -1 for prepare */
+    int64_t start_sample, end_sample;
+    int priority;
+    int64_t token;      /* the fencing token of this lease */
+    int attempt;        /* 1 for the first try, counts failed attempts + 1 */
+    int64_t expires_ms; /* lease expiry */
+} store_task;
+
+/* Atomically take the next task for worker `owner` with a lease of lease_ms:
+ * the best priority class first, FIFO (submission order) within a class,
+ * among queued/running jobs whose deadline has not passed; an unprepared job
+ * gives its prepare task, a prepared one its lowest-index pending chunk that
+ * is out of backoff and under max_attempts. Sets the job running (event
+ * "started" the first time). 0 with out->kind = STORE_TASK_NONE when
+ * nothing is claimable; HARK_EINVAL, HARK_EIO (nothing claimed). */
+int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err);
+
+typedef struct store_peek_info {
+    int best_priority; /* class of the task store_claim would give now, -1 = none */
+    int64_t wake_ms;   /* earliest future moment something time-driven happens (a
+                          backoff ends, a lease expires, a deadline passes), 0 = none;
+                          may be <= now when store_expire_leases is due */
+} store_peek_info;
+
+/* Look without claiming (the scheduler's preemption and sleep decisions). */
+int store_peek(store *st, store_peek_info *out, hark_err *err);
+
+/* Extend the lease of token to now + lease_ms. HARK_ESTALE (counted as a
+ * refused renewal) if the lease was revoked, committed or has expired: the
+ * worker must drop the task. */
+int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err);
+
+typedef struct store_commit_info {
+    char job_id[STORE_ID_SIZE];
+    int idx;
+    int chunks_done, n_chunks;
+    bool job_complete; /* every chunk committed: assemble, then store_succeed */
+} store_commit_info;
+
+/* Commit a chunk's result (JSON text, opaque, copied) decoded under token,
+ * with the job's progress, in one transaction: the chunk becomes done,
+ * chunks_done + 1, event "chunk_committed". Accepted only if token is the
+ * live (unexpired) lease of a chunk task; otherwise HARK_ESTALE: nothing
+ * changed except the persisted refused-commits counter. info may be NULL. */
+int store_commit_chunk(store *st, int64_t token, const char *result, double decode_s,
+                       store_commit_info *info, hark_err *err);
+
+typedef struct store_span {
+    int64_t start_sample, end_sample;
+} store_span;
+
+/* Commit a prepare task: the chunk plan (n spans, copied; n may be 0), the
+ * duration, prepared = true, event "progress". Same fencing as
+ * store_commit_chunk. HARK_EINVAL for a bad plan (nothing changed).
+ * info->job_complete is true when the plan is empty. */
+int store_commit_prepare(store *st, int64_t token, double duration_s, const store_span *plan,
+                         size_t n, store_commit_info *info, hark_err *err);
+
+enum store_release_kind {
+    STORE_RELEASE_PREEMPTED = 0, /* yielded: back to pending, attempt not counted */
+    STORE_RELEASE_FAILED = 1,    /* attempt counted, cause kept, backoff */
+};
+
+typedef struct store_release_info {
+    char job_id[STORE_ID_SIZE];
+    int idx;
+    int attempts;          /* failed attempts so far */
+    int64_t not_before_ms; /* when the task may be claimed again */
+    bool job_failed;       /* that was the last allowed attempt */
+} store_release_info;
+
+/* End the lease of token without a result. PREEMPTED: the task is pending
+ * again with its attempts unchanged, event "preempted"; the job goes back to
+ * queued when it holds no other lease. FAILED: attempts + 1, last error =
+ * cause, claimable again after the backoff; at max_attempts the job fails
+ * with "chunk 4 (40.0-49.8 s) failed 3 times: <cause>" (or "prepare of
+ * '<source>' failed ..."). An expired but not yet reclaimed lease may still
+ * be released. HARK_ESTALE if token holds no lease (nothing changed).
+ * info may be NULL. */
+int store_release(store *st, int64_t token, int kind, const char *cause, store_release_info *info,
+                  hark_err *err);
+
+/* Treat every lease whose expiry has passed as a failed attempt with cause
+ * "lease expired" (the worker missed its heartbeats). *n (may be NULL) gets
+ * the number expired. Call it periodically (store_peek's wake_ms says when). */
+int store_expire_leases(store *st, int *n, hark_err *err);
+
+/* Fail every queued/running job whose deadline has passed with "timed out
+ * after N s", revoking its leases. *n (may be NULL) gets the count. */
+int store_fail_overdue(store *st, int *n, hark_err *err);
+
+/* At daemon start, before anything is claimed: revoke every lease (tasks back
+ * to pending, attempts not counted; their tokens become stale) and put
+ * running jobs back to queued (event "preempted" {"reason":"restart"}).
+ * *n (may be NULL) gets the number of tasks recovered. Jobs whose chunks were
+ * all committed stay for the daemon to finish (store_list_jobs ready_only). */
+int store_recover(store *st, int *n, hark_err *err);
+
+/* ---- job control: HARK_ENOENT for an unknown job, HARK_EINVAL (with a
+ * message naming the job and its state) for an illegal transition; nothing
+ * changes on error. ----------------------------------------------------- */
+
+/* queued/running -> paused; leases revoked (their commits will be refused). */
+int store_pause(store *st, const char *id, hark_err *err);
+/* paused -> queued, event "resumed". */
+int store_resume(store *st, const char *id, hark_err *err);
+/* any non-terminal -> cancelled; leases revoked. */
+int store_cancel(store *st, const char *id, hark_err *err);
+/* any non-terminal -> failed with message (e.g. a bad input); leases revoked. */
+int store_fail(store *st, const char *id, const char *message, hark_err *err);
+/* queued/running with every chunk committed -> succeeded, result_ready. */
+int store_succeed(store *st, const char *id, hark_err *err);
+/* Delete a job in a terminal state with its chunks and events. */
+int store_delete_job(store *st, const char *id, hark_err *err);
+
+/* ---- chunks ------------------------------------------------------------ */
+
+typedef struct store_chunk {
+    int idx;
+    int64_t start_sample, end_sample;
+    int state; /* enum store_chunk_state */
+    int attempts;
+    char *last_error; /* "" if none */
+    char *result;     /* the committed JSON text, "" unless done */
+    double decode_s;
+} store_chunk;
+
+typedef struct store_chunk_list {
+    store_chunk *chunks;
+    size_t n;
+} store_chunk_list;
+
+void store_chunk_list_release(store_chunk_list *list);
+
+/* Every chunk of job id in index order (done or not; assemble the done
+ * ones). 0 with *out filled (release it), HARK_ENOENT, HARK_EIO. */
+int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err);
+
+/* ---- events ------------------------------------------------------------ */
+
+typedef struct store_event {
+    int64_t id; /* global, strictly increasing: the SSE Last-Event-ID */
+    char job_id[STORE_ID_SIZE];
+    char *type; /* queued, started, progress, preempted, resumed, ... */
+    char *data; /* JSON object text */
+    int64_t time_ms;
+} store_event;
+
+typedef struct store_event_list {
+    store_event *events;
+    size_t n;
+} store_event_list;
+
+void store_event_list_release(store_event_list *list);
+
+/* Events of job id with id > after_id, oldest first, at most limit (1..10000,
+ * 0 = 1000). 0 with *out filled (may be empty), HARK_EIO. */
+int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
+                      hark_err *err);
+
+/* Append an event (e.g. "progress" from a heartbeat). data is JSON object
+ * text or NULL for "{}". *event_id may be NULL. HARK_ENOENT, HARK_EINVAL. */
+int store_add_event(store *st, const char *id, const char *type, const char *data,
+                    int64_t *event_id, hark_err *err);
+
+/* ---- counters and checks ------------------------------------------------ */
+
+typedef struct store_counters {
+    int64_t refused_commits;  /* commits refused for a stale token */
+    int64_t refused_renewals; /* renewals refused for a stale token */
+    int64_t expired_leases;   /* leases ended by store_expire_leases */
+    int64_t recovered_tasks;  /* leases revoked by store_recover */
+    int64_t last_token;       /* the last fencing token handed out */
+} store_counters;
+
+/* Read the persisted counters. */
+int store_get_counters(store *st, store_counters *out, hark_err *err);
+
+/* Check the file (PRAGMA integrity_check, foreign keys) and the store's own
+ * invariants (chunks_done = done chunks; results exactly on done chunks;
+ * leases only in queued/running jobs, each with a token). 0 if all hold,
+ * HARK_EIO naming the first violation. */
+int store_check(store *st, hark_err *err);
+
+#endif

@@ -1,0 +1,1113 @@
+/* store_test.c - the SQLite job store: scheduling order, leases and fencing,
+ * retries, control transitions, crash recovery, events, migrations.
+ *
+ * Time is injected (fake_now) except where real concurrency is tested, so no
+ * test sleeps its way to a pass. */
+#include "store/store.h"
+#include "util/test.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <time.h>
+
+#define DB "store.db"
+#define T0 1700000000000LL
+#define LONG_LEASE 600000 /* 10 min: never expires within a test */
+
+static int64_t fake_now = T0;
+
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+static store *open_db(void)
+{
+    store_options o = {.now_ms = fake_clock};
+    store *st = NULL;
+    hark_err err = {0};
+    int rc = store_open(DB, &o, &st, &err);
+    if (rc)
+        TEST_FAIL_("store_open: %s", err.msg);
+    return st;
+}
+
+static void submit(store *st, int prio, const char *input, char id[STORE_ID_SIZE])
+{
+    store_job_spec spec = {.kind = "transcribe", .input = input, .priority = prio};
+    hark_err err = {0};
+    if (store_submit(st, &spec, id, &err))
+        TEST_FAIL_("store_submit: %s", err.msg);
+    ASSERT_EQ(strlen(id), STORE_ID_SIZE - 1);
+}
+
+static store_task claim(store *st, const char *worker, int64_t lease_ms)
+{
+    store_task t;
+    hark_err err = {0};
+    if (store_claim(st, worker, lease_ms, &t, &err))
+        TEST_FAIL_("store_claim: %s", err.msg);
+    return t;
+}
+
+/* Claim the prepare task of id (it must be next) and commit a plan of n
+ * chunks of 10 s each. */
+static void prepare(store *st, const char *id, int n)
+{
+    store_span plan[16];
+    ASSERT(n <= 16);
+    for (int i = 0; i < n; i++) {
+        plan[i].start_sample = (int64_t)i * 10 * STORE_SAMPLE_RATE;
+        plan[i].end_sample = (int64_t)(i + 1) * 10 * STORE_SAMPLE_RATE;
+    }
+    store_task t = claim(st, "prep", LONG_LEASE);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    ASSERT_STREQ(t.job_id, id);
+    hark_err err = {0};
+    store_commit_info info;
+    if (store_commit_prepare(st, t.token, 10.0 * n, plan, (size_t)n, &info, &err))
+        TEST_FAIL_("store_commit_prepare: %s", err.msg);
+    ASSERT_EQ(info.n_chunks, n);
+}
+
+static store_job get(store *st, const char *id)
+{
+    store_job j;
+    hark_err err = {0};
+    if (store_get_job(st, id, &j, &err))
+        TEST_FAIL_("store_get_job: %s", err.msg);
+    return j;
+}
+
+static int job_state_of(store *st, const char *id)
+{
+    store_job j = get(st, id);
+    int s = j.state;
+    store_job_release(&j);
+    return s;
+}
+
+static store_counters counters(store *st)
+{
+    store_counters c;
+    ASSERT_EQ(store_get_counters(st, &c, NULL), 0);
+    return c;
+}
+
+static int commit(store *st, int64_t token, const char *result, hark_err *err)
+{
+    return store_commit_chunk(st, token, result, 0.5, NULL, err);
+}
+
+/* ---- scheduling order --------------------------------------------------- */
+
+static void test_priority_order_and_fifo_within_class(void)
+{
+    store *st = open_db();
+    static const int prios[] = {3, 2, 1, 0, 2, 3, 0, 1, 2, 3, 1, 0, 2, 2, 3};
+    enum { N = sizeof prios / sizeof prios[0] };
+    char ids[N][STORE_ID_SIZE];
+    for (int i = 0; i < N; i++) {
+        submit(st, prios[i], "in.wav", ids[i]);
+        fake_now++;
+    }
+    /* Expected: by class, then submission order. */
+    int order[N], k = 0;
+    for (int p = 0; p < 4; p++)
+        for (int i = 0; i < N; i++)
+            if (prios[i] == p)
+                order[k++] = i;
+    for (int i = 0; i < N; i++) {
+        store_peek_info pk;
+        ASSERT_EQ(store_peek(st, &pk, NULL), 0);
+        ASSERT_EQ(pk.best_priority, prios[order[i]]);
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        ASSERT_STREQ(t.job_id, ids[order[i]]);
+        ASSERT_EQ(t.priority, prios[order[i]]);
+        ASSERT_EQ(t.attempt, 1);
+        ASSERT_EQ(job_state_of(st, t.job_id), STORE_RUNNING);
+    }
+    store_peek_info pk;
+    ASSERT_EQ(store_peek(st, &pk, NULL), 0);
+    ASSERT_EQ(pk.best_priority, -1);
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    store_close(st);
+}
+
+static void test_prepare_first_then_chunks_in_index_order(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "talk.mp3", id);
+    store_task p = claim(st, "w1", LONG_LEASE);
+    ASSERT_EQ(p.kind, STORE_TASK_PREPARE);
+    ASSERT_EQ(p.idx, -1);
+    /* Nothing else until the plan exists. */
+    ASSERT_EQ(claim(st, "w2", LONG_LEASE).kind, STORE_TASK_NONE);
+    /* A prepare token cannot commit a chunk. */
+    ASSERT_EQ(commit(st, p.token, "[]", &err), HARK_EINVAL);
+    store_span plan[3] = {{0, 1000}, {1000, 5000}, {5000, 9000}};
+    store_commit_info info;
+    ASSERT_EQ(store_commit_prepare(st, p.token, 0.5625, plan, 3, &info, &err), 0);
+    ASSERT(!info.job_complete);
+    store_job j = get(st, id);
+    ASSERT(j.prepared);
+    ASSERT_EQ(j.n_chunks, 3);
+    ASSERT_NEAR(j.duration_s, 0.5625, 1e-9);
+    store_job_release(&j);
+    /* Committing the prepare twice is refused. */
+    ASSERT_EQ(store_commit_prepare(st, p.token, 1, plan, 3, NULL, &err), HARK_ESTALE);
+
+    store_task c[3];
+    for (int i = 0; i < 3; i++) {
+        c[i] = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(c[i].kind, STORE_TASK_CHUNK);
+        ASSERT_EQ(c[i].idx, i);
+        ASSERT_EQ(c[i].start_sample, plan[i].start_sample);
+        ASSERT_EQ(c[i].end_sample, plan[i].end_sample);
+        ASSERT(c[i].token > (i ? c[i - 1].token : p.token));
+    }
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "0 of 3 chunks") != NULL);
+    /* Commit out of order; the list comes back in index order. */
+    const char *res[3] = {"[[\"a\",0,1,1]]", "[[\"b\",1,2,1]]", "[]"};
+    for (int k = 2; k >= 0; k--) {
+        ASSERT_EQ(store_commit_chunk(st, c[k].token, res[k], 0.25, &info, &err), 0);
+        ASSERT_EQ(info.idx, k);
+        ASSERT_EQ(info.chunks_done, 3 - k);
+        ASSERT_EQ(info.job_complete, k == 0);
+    }
+    store_chunk_list cl;
+    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_EQ(cl.n, 3);
+    for (int k = 0; k < 3; k++) {
+        ASSERT_EQ(cl.chunks[k].idx, k);
+        ASSERT_EQ(cl.chunks[k].state, STORE_CHUNK_DONE);
+        ASSERT_STREQ(cl.chunks[k].result, res[k]);
+    }
+    store_chunk_list_release(&cl);
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.ready_only = true;
+    store_job_list jl;
+    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(jl.n, 1);
+    store_job_list_release(&jl);
+    ASSERT_EQ(store_succeed(st, id, &err), 0);
+    j = get(st, id);
+    ASSERT_EQ(j.state, STORE_SUCCEEDED);
+    ASSERT(j.result_ready);
+    ASSERT_EQ(j.chunks_done, 3);
+    store_job_release(&j);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_sequential_claims_get_distinct_tasks(void)
+{
+    store *st = open_db();
+    char ids[3][STORE_ID_SIZE];
+    store_task p[3];
+    for (int i = 0; i < 3; i++)
+        submit(st, STORE_PRIO_NORMAL, "x.wav", ids[i]);
+    /* Three workers take the three prepares (a leased prepare is not offered twice). */
+    for (int i = 0; i < 3; i++) {
+        p[i] = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(p[i].kind, STORE_TASK_PREPARE);
+        ASSERT_STREQ(p[i].job_id, ids[i]);
+    }
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    store_span plan[4] = {{0, 1}, {1, 2}, {2, 3}, {3, 4}};
+    for (int i = 2; i >= 0; i--)
+        ASSERT_EQ(store_commit_prepare(st, p[i].token, 1, plan, 4, NULL, NULL), 0);
+    char seen[3][4] = {{0}};
+    int64_t last = 0;
+    for (int k = 0; k < 12; k++) {
+        char w[8];
+        snprintf(w, sizeof w, "w%d", k % 4);
+        store_task t = claim(st, w, LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+        int j = -1;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(t.job_id, ids[i]) == 0)
+                j = i;
+        ASSERT(j >= 0);
+        ASSERT_EQ(seen[j][t.idx], 0);
+        seen[j][t.idx] = 1;
+        ASSERT(t.token > last);
+        last = t.token;
+        /* FIFO: the first job's chunks all go before the second's. */
+        ASSERT_EQ(j, k / 4);
+    }
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    store_close(st);
+}
+
+/* Two threads, each with its own handle on the same file, claim and commit
+ * until every job is done; no task may be handed out twice. */
+enum { TH_JOBS = 6, TH_CHUNKS = 5, TH_MAX = 64 };
+
+static struct {
+    pthread_mutex_t mu;
+    char ids[TH_JOBS][STORE_ID_SIZE];
+    int claimed[TH_JOBS][TH_CHUNKS + 1]; /* [.][0] prepare, [.][i+1] chunk i */
+    int errors;
+} th;
+
+static int th_job(const char *id)
+{
+    for (int i = 0; i < TH_JOBS; i++)
+        if (strcmp(id, th.ids[i]) == 0)
+            return i;
+    return -1;
+}
+
+static void *th_worker(void *arg)
+{
+    const char *name = arg;
+    store *st = NULL;
+    hark_err err = {0};
+    int done = 0;
+    if (store_open(DB, NULL, &st, &err)) {
+        fprintf(stderr, "%s: %s\n", name, err.msg);
+        pthread_mutex_lock(&th.mu);
+        th.errors++;
+        pthread_mutex_unlock(&th.mu);
+        return NULL;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec > 20) {
+            fprintf(stderr, "%s: gave up\n", name);
+            goto fail;
+        }
+        store_task t;
+        if (store_claim(st, name, LONG_LEASE, &t, &err))
+            goto fail;
+        if (t.kind == STORE_TASK_NONE) {
+            store_job_filter f;
+            store_job_filter_init(&f);
+            f.state = STORE_SUCCEEDED;
+            store_job_list jl;
+            if (store_list_jobs(st, &f, &jl, &err))
+                goto fail;
+            done = (int)jl.n;
+            store_job_list_release(&jl);
+            if (done == TH_JOBS)
+                break;
+            sched_yield();
+            continue;
+        }
+        int j = th_job(t.job_id);
+        pthread_mutex_lock(&th.mu);
+        int dup = j < 0 || th.claimed[j][t.idx + 1]++;
+        pthread_mutex_unlock(&th.mu);
+        if (dup) {
+            fprintf(stderr, "%s: task %s/%d handed out twice\n", name, t.job_id, t.idx);
+            goto fail;
+        }
+        store_commit_info info;
+        if (t.kind == STORE_TASK_PREPARE) {
+            store_span plan[TH_CHUNKS];
+            for (int i = 0; i < TH_CHUNKS; i++)
+                plan[i] = (store_span){i * 100, i * 100 + 100};
+            if (store_commit_prepare(st, t.token, 1, plan, TH_CHUNKS, &info, &err))
+                goto fail;
+        } else {
+            char res[64];
+            snprintf(res, sizeof res, "[\"%s\",%d]", name, t.idx);
+            if (store_commit_chunk(st, t.token, res, 0.1, &info, &err))
+                goto fail;
+            if (info.job_complete && store_succeed(st, t.job_id, &err))
+                goto fail;
+        }
+    }
+    store_close(st);
+    return NULL;
+fail:
+    fprintf(stderr, "%s: %s\n", name, err.msg);
+    pthread_mutex_lock(&th.mu);
+    th.errors++;
+    pthread_mutex_unlock(&th.mu);
+    store_close(st);
+    return NULL;
+}
+
+static void test_two_handles_in_threads_never_share_a_task(void)
+{
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, NULL, &st, &err), 0);
+    pthread_mutex_init(&th.mu, NULL);
+    for (int i = 0; i < TH_JOBS; i++) {
+        store_job_spec spec = {.kind = "transcribe", .input = "x", .priority = i % 4};
+        ASSERT_EQ(store_submit(st, &spec, th.ids[i], &err), 0);
+    }
+    pthread_t a, b;
+    ASSERT_EQ(pthread_create(&a, NULL, th_worker, "alpha"), 0);
+    ASSERT_EQ(pthread_create(&b, NULL, th_worker, "beta"), 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    ASSERT_EQ(th.errors, 0);
+    for (int i = 0; i < TH_JOBS; i++) {
+        for (int k = 0; k <= TH_CHUNKS; k++)
+            ASSERT_EQ(th.claimed[i][k], 1);
+        store_job j = get(st, th.ids[i]);
+        ASSERT_EQ(j.state, STORE_SUCCEEDED);
+        ASSERT_EQ(j.chunks_done, TH_CHUNKS);
+        store_job_release(&j);
+    }
+    ASSERT_EQ(counters(st).refused_commits, 0);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+/* ---- fencing ----------------------------------------------------------------- */
+
+static void test_expired_lease_cannot_renew_or_commit(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    prepare(st, id, 2);
+    store_task t = claim(st, "w", 50);
+    ASSERT_EQ(t.idx, 0);
+    ASSERT_EQ(t.expires_ms, fake_now + 50);
+    fake_now += 30;
+    ASSERT_EQ(store_renew(st, t.token, 50, &err), 0); /* now expires at +80 */
+    fake_now += 49;
+    ASSERT_EQ(store_renew(st, t.token, 50, &err), 0); /* +129 */
+    fake_now += 50;                                   /* exactly at expiry: gone */
+    ASSERT_EQ(store_renew(st, t.token, 50, &err), HARK_ESTALE);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), HARK_ESTALE);
+    ASSERT(strstr(err.msg, "expired") != NULL);
+    store_counters c = counters(st);
+    ASSERT_EQ(c.refused_commits, 1);
+    ASSERT_EQ(c.refused_renewals, 1);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.chunks_done, 0);
+    store_job_release(&j);
+
+    /* Expiry counts an attempt and backs off. */
+    int n = -1;
+    ASSERT_EQ(store_expire_leases(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    store_chunk_list cl;
+    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_EQ(cl.chunks[0].state, STORE_CHUNK_PENDING);
+    ASSERT_EQ(cl.chunks[0].attempts, 1);
+    ASSERT_STREQ(cl.chunks[0].last_error, "lease expired");
+    store_chunk_list_release(&cl);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), HARK_ESTALE);
+
+    store_task t1 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t1.idx, 1); /* chunk 0 is backing off */
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    fake_now += 999;
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    fake_now += 1;
+    store_task t2 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t2.idx, 0);
+    ASSERT_EQ(t2.attempt, 2);
+    ASSERT(t2.token > t1.token);
+    ASSERT_EQ(commit(st, t2.token, "[\"late\"]", &err), 0);
+    ASSERT_EQ(commit(st, t.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, 3);
+    store_close(st);
+
+    /* The counter is durable. */
+    st = open_db();
+    ASSERT_EQ(counters(st).refused_commits, 3);
+    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_STREQ(cl.chunks[0].result, "[\"late\"]");
+    store_chunk_list_release(&cl);
+    store_close(st);
+}
+
+static void test_pause_and_cancel_revoke_leases(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_HIGH, "a.wav", id);
+    prepare(st, id, 3);
+    store_task a = claim(st, "w1", LONG_LEASE), b = claim(st, "w2", LONG_LEASE);
+    ASSERT_EQ(store_pause(st, id, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_PAUSED);
+    ASSERT_EQ(commit(st, a.token, "[]", &err), HARK_ESTALE);
+    ASSERT_EQ(store_renew(st, b.token, 1000, &err), HARK_ESTALE);
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE); /* paused: not claimable */
+    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_QUEUED);
+    store_task a2 = claim(st, "w1", LONG_LEASE);
+    ASSERT_EQ(a2.idx, 0);
+    ASSERT_EQ(a2.attempt, 1); /* revocation is not a failed attempt */
+    ASSERT_EQ(commit(st, a2.token, "[]", &err), 0);
+    store_task b2 = claim(st, "w2", LONG_LEASE);
+    ASSERT_EQ(b2.idx, 1);
+    ASSERT_EQ(store_cancel(st, id, &err), 0);
+    ASSERT_EQ(commit(st, b2.token, "[]", &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, 2);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_CANCELLED);
+    ASSERT_EQ(j.chunks_done, 1);
+    ASSERT(j.finished_ms > 0);
+    store_job_release(&j);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_recover_makes_old_tokens_stale_and_never_reuses_them(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    prepare(st, id, 2);
+    store_task a = claim(st, "w1", LONG_LEASE);
+    store_task b = claim(st, "w2", LONG_LEASE);
+    ASSERT_EQ(commit(st, b.token, "[\"b\"]", &err), 0);
+    store_close(st); /* the daemon dies with chunk 0 leased */
+
+    st = open_db();
+    int n = -1;
+    ASSERT_EQ(store_recover(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_QUEUED);
+    ASSERT_EQ(j.chunks_done, 1);
+    store_job_release(&j);
+    ASSERT_EQ(commit(st, a.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    store_task a2 = claim(st, "w1", LONG_LEASE);
+    ASSERT_EQ(a2.idx, 0);
+    ASSERT_EQ(a2.attempt, 1);
+    ASSERT(a2.token > b.token);
+    ASSERT_EQ(commit(st, a2.token, "[\"a\"]", &err), 0);
+    /* The same token cannot commit twice; b's chunk cannot be committed again. */
+    ASSERT_EQ(commit(st, a2.token, "[\"again\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(commit(st, b.token, "[\"again\"]", &err), HARK_ESTALE);
+    j = get(st, id);
+    ASSERT_EQ(j.chunks_done, 2);
+    store_job_release(&j);
+    store_counters c = counters(st);
+    ASSERT_EQ(c.refused_commits, 3);
+    ASSERT_EQ(c.recovered_tasks, 1);
+    ASSERT_EQ(c.last_token, a2.token);
+    store_close(st);
+
+    st = open_db();
+    ASSERT_EQ(counters(st).refused_commits, 3);
+    char id2[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "b.wav", id2);
+    store_task p = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(p.token, a2.token + 1);
+    store_close(st);
+}
+
+/* ---- releases and retries ---------------------------------------------------- */
+
+static void test_preempt_keeps_attempts_failure_counts_with_backoff(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_release_info ri;
+    submit(st, STORE_PRIO_LOW, "meeting.wav", id);
+    store_task p = claim(st, "w", LONG_LEASE);
+    store_span plan[2] = {{0, 640000}, {640000, 796800}}; /* 0-40 s, 40.0-49.8 s */
+    ASSERT_EQ(store_commit_prepare(st, p.token, 49.8, plan, 2, NULL, &err), 0);
+
+    store_task c0 = claim(st, "w", LONG_LEASE), c1 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(c1.idx, 1);
+    ASSERT_EQ(store_release(st, c0.token, STORE_RELEASE_PREEMPTED, NULL, &ri, &err), 0);
+    ASSERT_EQ(ri.attempts, 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_RUNNING); /* c1 still leased */
+    ASSERT_EQ(store_release(st, c1.token, STORE_RELEASE_PREEMPTED, NULL, &ri, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_QUEUED); /* no lease left: back to the queue */
+    ASSERT_EQ(commit(st, c1.token, "[]", &err), HARK_ESTALE);
+    ASSERT_EQ(store_release(st, c1.token, STORE_RELEASE_PREEMPTED, NULL, &ri, &err), HARK_ESTALE);
+
+    c0 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(c0.idx, 0);
+    ASSERT_EQ(c0.attempt, 1);
+    ASSERT_EQ(commit(st, c0.token, "[]", &err), 0);
+
+    /* Chunk 1 fails three times: 1 s, then 2 s of backoff, then the job fails. */
+    int64_t backoff[] = {1000, 2000};
+    for (int a = 1; a <= 3; a++) {
+        store_task c = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(c.idx, 1);
+        ASSERT_EQ(c.attempt, a);
+        const char *cause = a == 3 ? "timeout" : "crash with signal 11";
+        ASSERT_EQ(store_release(st, c.token, STORE_RELEASE_FAILED, cause, &ri, &err), 0);
+        ASSERT_EQ(ri.attempts, a);
+        ASSERT_EQ(ri.job_failed, a == 3);
+        if (a < 3) {
+            ASSERT_EQ(ri.not_before_ms, fake_now + backoff[a - 1]);
+            store_peek_info pk;
+            ASSERT_EQ(store_peek(st, &pk, NULL), 0);
+            ASSERT_EQ(pk.best_priority, -1);
+            ASSERT_EQ(pk.wake_ms, ri.not_before_ms);
+            fake_now += backoff[a - 1] - 1;
+            ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+            fake_now += 1;
+        }
+    }
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT_STREQ(j.error, "chunk 1 (40.0-49.8 s) failed 3 times: timeout");
+    store_job_release(&j);
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_STREQ(el.events[el.n - 1].type, "failed");
+    ASSERT(strstr(el.events[el.n - 1].data, "40.0-49.8 s") != NULL);
+    store_event_list_release(&el);
+    store_close(st);
+}
+
+static void test_failed_job_revokes_other_leases(void)
+{
+    store *st = open_db();
+    store_options o = {.now_ms = fake_clock, .max_attempts = 1};
+    store_close(st);
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    prepare(st, id, 3);
+    store_task a = claim(st, "w1", LONG_LEASE), b = claim(st, "w2", LONG_LEASE);
+    store_release_info ri;
+    ASSERT_EQ(store_release(st, a.token, STORE_RELEASE_FAILED, "out of memory", &ri, &err), 0);
+    ASSERT(ri.job_failed);
+    ASSERT_EQ(commit(st, b.token, "[]", &err), HARK_ESTALE);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_prepare_failures_fail_the_job(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_job_spec spec = {.kind = "transcribe", .input = "/srv/up/123", .source = "talk.mp3"};
+    ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
+    for (int a = 1; a <= 3; a++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_FAILED, "worker crashed", NULL, &err),
+                  0);
+        store_job j = get(st, id);
+        ASSERT_EQ(j.prepare_attempts, a);
+        ASSERT_STREQ(j.prepare_error, "worker crashed");
+        store_job_release(&j);
+        fake_now += 60000;
+    }
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT_STREQ(j.error, "prepare of 'talk.mp3' failed 3 times: worker crashed");
+    store_job_release(&j);
+    store_close(st);
+}
+
+/* ---- control ------------------------------------------------------------------ */
+
+static void test_control_transitions(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE], id2[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    submit(st, STORE_PRIO_NORMAL, "b.wav", id2);
+    ASSERT_EQ(store_resume(st, id, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "it is queued") != NULL);
+    ASSERT_EQ(store_pause(st, id, &err), 0);
+    ASSERT_EQ(store_pause(st, id, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "cannot pause job") && strstr(err.msg, "it is paused"));
+    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_delete_job(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_QUEUED);
+    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "not prepared"));
+    ASSERT_EQ(store_cancel(st, id, &err), 0);
+    ASSERT_EQ(store_cancel(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_resume(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_pause(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_fail(st, id, "x", &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "it is cancelled"));
+    ASSERT_EQ(store_pause(st, "jnope", &err), HARK_ENOENT);
+    ASSERT_EQ(store_pause(st, "", &err), HARK_EINVAL);
+
+    /* A running job can be paused and failed. */
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, id2);
+    ASSERT_EQ(store_fail(st, id2, "cannot decode 'b.wav': no audio stream", &err), 0);
+    store_job j = get(st, id2);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT_STREQ(j.error, "cannot decode 'b.wav': no audio stream");
+    store_job_release(&j);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, NULL, 0, NULL, &err), HARK_ESTALE);
+
+    ASSERT_EQ(store_delete_job(st, id, &err), 0);
+    ASSERT_EQ(store_get_job(st, id, &j, &err), HARK_ENOENT);
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 0);
+    store_event_list_release(&el);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_bad_arguments_change_nothing(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_job_spec bad[] = {
+        {.kind = "transcribe", .input = ""},
+        {.kind = "transcribe", .input = NULL},
+        {.kind = "", .input = "a"},
+        {.kind = "transcribe", .input = "a", .priority = 4},
+        {.kind = "transcribe", .input = "a", .timeout_s = -1},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ASSERT_EQ(store_submit(st, &bad[i], id, &err), HARK_EINVAL);
+        ASSERT_EQ(id[0], '\0');
+    }
+    store_job_list jl;
+    ASSERT_EQ(store_list_jobs(st, NULL, &jl, &err), 0);
+    ASSERT_EQ(jl.n, 0);
+    store_job_list_release(&jl);
+
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    store_task t = claim(st, "w", LONG_LEASE);
+    store_span overlap[2] = {{0, 100}, {50, 200}}, empty[1] = {{10, 10}};
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, overlap, 2, NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, empty, 1, NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_claim(st, "w", 0, &t, &err), HARK_EINVAL);
+    ASSERT_EQ(store_claim(st, "", 10, &t, &err), HARK_EINVAL);
+    int v;
+    ASSERT_EQ(store_priority_parse("urgent", &v, &err), HARK_EINVAL);
+    ASSERT_EQ(store_priority_parse("realtime", &v, &err), 0);
+    ASSERT_EQ(v, STORE_PRIO_REALTIME);
+    ASSERT_EQ(counters(st).refused_commits, 0);
+    store_close(st);
+}
+
+/* ---- deadlines ---------------------------------------------------------------- */
+
+static void test_overdue_job_is_not_claimable_and_fails(void)
+{
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_job_spec spec = {
+        .kind = "transcribe", .input = "a.wav", .priority = STORE_PRIO_REALTIME, .timeout_s = 30};
+    ASSERT_EQ(store_submit(st, &spec, a, &err), 0);
+    submit(st, STORE_PRIO_NORMAL, "b.wav", b);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.deadline_ms, T0 + 30000);
+    store_job_release(&j);
+    store_peek_info pk;
+    ASSERT_EQ(store_peek(st, &pk, NULL), 0);
+    ASSERT_EQ(pk.best_priority, STORE_PRIO_REALTIME);
+    ASSERT_EQ(pk.wake_ms, T0 + 30000);
+    fake_now = T0 + 29999;
+    ASSERT_EQ(store_fail_overdue(st, NULL, &err), 0);
+    ASSERT_EQ(job_state_of(st, a), STORE_QUEUED);
+    fake_now = T0 + 30000;
+    ASSERT_EQ(store_peek(st, &pk, NULL), 0);
+    ASSERT_EQ(pk.best_priority, STORE_PRIO_NORMAL);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, b);
+    int n = -1;
+    ASSERT_EQ(store_fail_overdue(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    j = get(st, a);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT_STREQ(j.error, "timed out after 30 s");
+    store_job_release(&j);
+    ASSERT_EQ(store_fail_overdue(st, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    store_close(st);
+}
+
+/* ---- events and listing ------------------------------------------------------- */
+
+static void test_events_replay_after_id(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE], other[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    submit(st, STORE_PRIO_LOW, "b.wav", other);
+    prepare(st, id, 2);
+    store_task c = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_add_event(st, id, "progress", "{\"done_s\":1.5}", NULL, &err), 0);
+    ASSERT_EQ(store_add_event(st, id, "progress", "[1]", NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_add_event(st, "jmissing", "progress", NULL, NULL, &err), HARK_ENOENT);
+    ASSERT_EQ(commit(st, c.token, "[]", &err), 0);
+    ASSERT_EQ(store_pause(st, id, &err), 0);
+    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(store_cancel(st, id, &err), 0);
+
+    static const char *want[] = {"queued",          "started", "progress", "progress",
+                                 "chunk_committed", "paused",  "resumed",  "cancelled"};
+    enum { NW = sizeof want / sizeof want[0] };
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, NW);
+    for (size_t i = 0; i < el.n; i++) {
+        ASSERT_STREQ(el.events[i].type, want[i]);
+        ASSERT_STREQ(el.events[i].job_id, id);
+        if (i)
+            ASSERT(el.events[i].id > el.events[i - 1].id);
+    }
+    ASSERT(strstr(el.events[4].data, "\"chunks_done\":1") != NULL);
+    for (size_t k = 0; k < el.n; k++) {
+        store_event_list after;
+        ASSERT_EQ(store_list_events(st, id, el.events[k].id, 0, &after, &err), 0);
+        ASSERT_EQ(after.n, el.n - k - 1);
+        for (size_t i = 0; i < after.n; i++)
+            ASSERT_EQ(after.events[i].id, el.events[k + 1 + i].id);
+        store_event_list_release(&after);
+    }
+    store_event_list lim;
+    ASSERT_EQ(store_list_events(st, id, el.events[1].id, 2, &lim, &err), 0);
+    ASSERT_EQ(lim.n, 2);
+    ASSERT_STREQ(lim.events[0].type, "progress");
+    store_event_list_release(&lim);
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events(st, other, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 1);
+    ASSERT_STREQ(el.events[0].type, "queued");
+    store_event_list_release(&el);
+    store_close(st);
+}
+
+static void test_list_jobs_filters_and_pages(void)
+{
+    store *st = open_db();
+    char ids[7][STORE_ID_SIZE];
+    hark_err err = {0};
+    for (int i = 0; i < 7; i++) {
+        fake_now = T0 + i * 1000;
+        submit(st, i % 2 ? STORE_PRIO_HIGH : STORE_PRIO_LOW, "x", ids[i]);
+    }
+    ASSERT_EQ(store_pause(st, ids[1], &err), 0);
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.limit = 3;
+    store_job_list jl;
+    int seen = 0;
+    for (int page = 0; page < 3; page++) {
+        ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+        ASSERT_EQ(jl.n, page < 2 ? 3 : 1);
+        for (size_t i = 0; i < jl.n; i++)
+            ASSERT_STREQ(jl.jobs[i].id, ids[seen++]);
+        f.after_seq = jl.next_after;
+        ASSERT_EQ(jl.next_after == 0, page == 2);
+        store_job_list_release(&jl);
+    }
+    store_job_filter_init(&f);
+    f.newest_first = true;
+    f.priority = STORE_PRIO_HIGH;
+    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(jl.n, 3);
+    ASSERT_STREQ(jl.jobs[0].id, ids[5]);
+    ASSERT_STREQ(jl.jobs[2].id, ids[1]);
+    store_job_list_release(&jl);
+    f.state = STORE_QUEUED;
+    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(jl.n, 2);
+    store_job_list_release(&jl);
+    store_job_filter_init(&f);
+    f.created_since = T0 + 4000;
+    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(jl.n, 3);
+    ASSERT_STREQ(jl.jobs[0].id, ids[4]);
+    store_job_list_release(&jl);
+    store_close(st);
+}
+
+/* ---- migrations ------------------------------------------------------------- */
+
+static int64_t raw_int(const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void raw_text(const char *sql, char *out, size_t outlen)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    snprintf(out, outlen, "%s", t ? (const char *)t : "");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+}
+
+static void raw_exec(const char *sql)
+{
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void test_migrations_fresh_reopen_and_newer(void)
+{
+    int latest = store_schema_version();
+    ASSERT(latest >= 1);
+    fake_now = 1000;
+    store *st = open_db();
+    store_close(st);
+    ASSERT_EQ(raw_int("PRAGMA user_version"), latest);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM schema_migrations"), latest);
+    ASSERT_EQ(raw_int("SELECT max(applied_ms) FROM schema_migrations"), 1000);
+    char text[64];
+    raw_text("PRAGMA journal_mode", text, sizeof text);
+    ASSERT_STREQ(text, "wal");
+
+    fake_now = 2000; /* reopening runs nothing again */
+    st = open_db();
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "x", id);
+    store_close(st);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM schema_migrations"), latest);
+    ASSERT_EQ(raw_int("SELECT max(applied_ms) FROM schema_migrations"), 1000);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), 1);
+
+    raw_exec("PRAGMA user_version = 999");
+    hark_err err = {0};
+    st = (store *)&err; /* must be reset to NULL */
+    ASSERT_EQ(store_open(DB, NULL, &st, &err), HARK_EINVAL);
+    ASSERT(st == NULL);
+    ASSERT(strstr(err.msg, "schema version 999, newer than this hark") != NULL);
+    ASSERT_EQ(raw_int("PRAGMA user_version"), 999);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), 1);
+
+    /* Not a database at all. */
+    FILE *f = fopen("junk.db", "w");
+    ASSERT(f != NULL);
+    fputs("this is not sqlite, just some text that is long enough to matter.......\n", f);
+    for (int i = 0; i < 100; i++)
+        fputs("junk junk junk junk junk junk junk junk junk junk junk junk junk\n", f);
+    fclose(f);
+    ASSERT_EQ(store_open("junk.db", NULL, &st, &err), HARK_EIO);
+    ASSERT(strstr(err.msg, "cannot open store 'junk.db': file is not a database") != NULL);
+}
+
+/* ---- crash recovery ------------------------------------------------------------- */
+
+/* The child loops: submit, claim, commit, finish, and reports each
+ * acknowledged step on fd as one line, after the store call returned. */
+static void crash_child(int fd, unsigned seed)
+{
+    store *st = NULL;
+    hark_err err = {0};
+    char line[128];
+    if (store_open(DB, NULL, &st, &err))
+        _exit(3);
+    srand(seed);
+    for (;;) {
+        store_task t;
+        if (rand() % 3 == 0) {
+            char id[STORE_ID_SIZE];
+            store_job_spec spec = {.kind = "transcribe", .input = "x", .priority = rand() % 4};
+            if (store_submit(st, &spec, id, &err))
+                _exit(4);
+            int n = snprintf(line, sizeof line, "S %s\n", id);
+            if (write(fd, line, (size_t)n) != n)
+                _exit(5);
+        }
+        if (store_claim(st, "child", LONG_LEASE, &t, &err))
+            _exit(6);
+        if (t.kind == STORE_TASK_PREPARE) {
+            store_span plan[4] = {{0, 10}, {10, 20}, {20, 30}, {30, 40}};
+            if (store_commit_prepare(st, t.token, 1, plan, 4, NULL, &err))
+                _exit(7);
+        } else if (t.kind == STORE_TASK_CHUNK) {
+            char res[96];
+            store_commit_info info;
+            snprintf(res, sizeof res, "[\"%s\",%d,%lld]", t.job_id, t.idx, (long long)t.token);
+            if (rand() % 5 == 0) /* sometimes a worker walks away mid-chunk */
+                continue;
+            if (store_commit_chunk(st, t.token, res, 0.1, &info, &err))
+                _exit(8);
+            int n =
+                snprintf(line, sizeof line, "C %s %d %lld\n", t.job_id, t.idx, (long long)t.token);
+            if (write(fd, line, (size_t)n) != n)
+                _exit(5);
+            if (info.job_complete) {
+                if (store_succeed(st, t.job_id, &err))
+                    _exit(9);
+                n = snprintf(line, sizeof line, "D %s\n", t.job_id);
+                if (write(fd, line, (size_t)n) != n)
+                    _exit(5);
+            }
+        }
+    }
+}
+
+enum { CR_MAX = 20000 };
+
+static struct {
+    char kind[CR_MAX];
+    char id[CR_MAX][STORE_ID_SIZE];
+    int idx[CR_MAX];
+    long long token[CR_MAX];
+    int n;
+} cr;
+
+static void crash_record(const char *line)
+{
+    ASSERT(cr.n < CR_MAX);
+    char kind = line[0];
+    char id[STORE_ID_SIZE + 8] = "";
+    int idx = 0;
+    long long token = 0;
+    int got = sscanf(line + 2, "%18s %d %lld", id, &idx, &token);
+    ASSERT(got >= 1);
+    ASSERT_EQ(strlen(id), STORE_ID_SIZE - 1);
+    cr.kind[cr.n] = kind;
+    memcpy(cr.id[cr.n], id, STORE_ID_SIZE);
+    cr.idx[cr.n] = idx;
+    cr.token[cr.n] = token;
+    cr.n++;
+}
+
+static void test_kill_9_at_random_points_then_recover(void)
+{
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    fprintf(stderr, "crash test seed %u\n", seed);
+    srand(seed);
+    long long max_token = 0;
+    for (int round = 0; round < 8; round++) {
+        int p[2];
+        ASSERT_EQ(pipe(p), 0);
+        unsigned child_seed = (unsigned)rand();
+        int kill_after = 5 + rand() % 80; /* acknowledged steps before the kill */
+        fflush(NULL);
+        pid_t pid = fork();
+        ASSERT(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            crash_child(p[1], child_seed);
+        }
+        close(p[1]);
+        FILE *in = fdopen(p[0], "r");
+        ASSERT(in != NULL);
+        char line[256];
+        int got = 0;
+        bool killed = false;
+        while (fgets(line, sizeof line, in)) {
+            crash_record(line);
+            if (++got == kill_after && !killed) {
+                ASSERT_EQ(kill(pid, SIGKILL), 0);
+                killed = true;
+            }
+        }
+        fclose(in);
+        int status = 0;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        /* The daemon restarts. */
+        char text[256];
+        raw_text("PRAGMA integrity_check", text, sizeof text);
+        ASSERT_STREQ(text, "ok");
+        int64_t leased = raw_int("SELECT count(*) FROM tasks WHERE state = 'leased'");
+        store *st = NULL;
+        hark_err err = {0};
+        ASSERT_EQ(store_open(DB, NULL, &st, &err), 0);
+        int n = -1;
+        ASSERT_EQ(store_recover(st, &n, &err), 0);
+        ASSERT_EQ(n, leased);
+        if (store_check(st, &err))
+            TEST_FAIL_("store_check after round %d: %s", round, err.msg);
+        ASSERT_EQ(raw_int("SELECT count(*) FROM tasks WHERE state = 'leased'"), 0);
+        ASSERT_EQ(raw_int("SELECT count(*) FROM jobs WHERE state = 'running'"), 0);
+        /* Every acknowledged step is there, each chunk committed exactly once
+         * with the result of the lease that committed it. */
+        for (int i = 0; i < cr.n; i++) {
+            store_job j = get(st, cr.id[i]);
+            if (cr.kind[i] == 'D')
+                ASSERT_EQ(j.state, STORE_SUCCEEDED);
+            if (cr.kind[i] == 'C') {
+                store_chunk_list cl;
+                ASSERT_EQ(store_list_chunks(st, cr.id[i], &cl, &err), 0);
+                ASSERT(cr.idx[i] >= 0 && (size_t)cr.idx[i] < cl.n);
+                char want[96];
+                snprintf(want, sizeof want, "[\"%s\",%d,%lld]", cr.id[i], cr.idx[i], cr.token[i]);
+                ASSERT_EQ(cl.chunks[cr.idx[i]].state, STORE_CHUNK_DONE);
+                ASSERT_STREQ(cl.chunks[cr.idx[i]].result, want);
+                store_chunk_list_release(&cl);
+                if (cr.token[i] > max_token)
+                    max_token = cr.token[i];
+            }
+            store_job_release(&j);
+        }
+        /* A new lease never reuses a token. */
+        store_counters c = counters(st);
+        ASSERT(c.last_token >= max_token);
+        char id[STORE_ID_SIZE];
+        submit(st, STORE_PRIO_LOW, "after", id);
+        store_task t = claim(st, "parent", LONG_LEASE);
+        ASSERT(t.kind != STORE_TASK_NONE);
+        ASSERT_EQ(t.token, c.last_token + 1);
+        ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_PREEMPTED, NULL, NULL, &err), 0);
+        store_close(st);
+    }
+    /* No (job, chunk) was acknowledged twice across all rounds. */
+    for (int i = 0; i < cr.n; i++)
+        for (int k = i + 1; k < cr.n; k++)
+            if (cr.kind[i] == 'C' && cr.kind[k] == 'C' && cr.idx[i] == cr.idx[k] &&
+                strcmp(cr.id[i], cr.id[k]) == 0)
+                TEST_FAIL_("chunk %s/%d committed twice", cr.id[i], cr.idx[i]);
+}
+
+int main(void)
+{
+    RUN(test_priority_order_and_fifo_within_class);
+    RUN(test_prepare_first_then_chunks_in_index_order);
+    RUN(test_sequential_claims_get_distinct_tasks);
+    RUN(test_two_handles_in_threads_never_share_a_task);
+    RUN(test_expired_lease_cannot_renew_or_commit);
+    RUN(test_pause_and_cancel_revoke_leases);
+    RUN(test_recover_makes_old_tokens_stale_and_never_reuses_them);
+    RUN(test_preempt_keeps_attempts_failure_counts_with_backoff);
+    RUN(test_failed_job_revokes_other_leases);
+    RUN(test_prepare_failures_fail_the_job);
+    RUN(test_control_transitions);
+    RUN(test_bad_arguments_change_nothing);
+    RUN(test_overdue_job_is_not_claimable_and_fails);
+    RUN(test_events_replay_after_id);
+    RUN(test_list_jobs_filters_and_pages);
+    RUN(test_migrations_fresh_reopen_and_newer);
+    RUN(test_kill_9_at_random_points_then_recover);
+    TEST_DONE();
+}
