@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ struct runtime {
     slot *slots;
     int n;
     int signo;
+    int wakefd; /* eventfd: runtime_wake() from other threads */
     bool stopping;
     double last_housekeeping;
     runtime_stats stats;
@@ -480,6 +482,27 @@ static void schedule(runtime *rt)
     }
 }
 
+/* A job paused or cancelled by another thread revoked its leases in the
+ * store; stop its chunks now rather than at the next lease renewal. */
+static void revoke_check(runtime *rt)
+{
+    for (int i = 0; i < rt->n; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state != SLOT_BUSY || s->yielding || s->kill_cause[0])
+            continue;
+        store_job job;
+        if (store_get_job(rt->st, s->task.job_id, &job, NULL))
+            continue;
+        bool live = job.state == STORE_QUEUED || job.state == STORE_RUNNING;
+        store_job_release(&job);
+        if (!live) {
+            s->yielding = true;
+            log_info("%s: job %s was paused or ended: stopping its task", s->name, s->task.job_id);
+            slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
+        }
+    }
+}
+
 static void watchdogs(runtime *rt)
 {
     double now = clock_now_s();
@@ -543,6 +566,8 @@ static int poll_once(runtime *rt, int timeout_ms)
         pf[n] = (struct pollfd){.fd = rt->o.sigfd, .events = POLLIN};
         owner[n++] = NULL;
     }
+    pf[n] = (struct pollfd){.fd = rt->wakefd, .events = POLLIN};
+    owner[n++] = NULL;
     for (int i = 0; i < rt->n && n + 2 <= (int)(sizeof pf / sizeof pf[0]); i++) {
         slot *s = &rt->slots[i];
         if (s->state == SLOT_DEAD)
@@ -561,7 +586,12 @@ static int poll_once(runtime *rt, int timeout_ms)
         if (!pf[i].revents)
             continue;
         slot *s = owner[i];
-        if (!s) {
+        if (!s && pf[i].fd == rt->wakefd) {
+            uint64_t v;
+            if (read(rt->wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
+                log_warn("runtime: wake read: %s", strerror(errno));
+            revoke_check(rt);
+        } else if (!s) {
             int sig = sigwatch_pending(rt->o.sigfd);
             if (sig && !rt->signo)
                 rt->signo = sig;
@@ -589,6 +619,8 @@ int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtim
         return err_set(err, HARK_ENOMEM, "out of memory");
     }
     int rc = fs_mkdir_p(o->work_root, 0700, err);
+    if (rc == 0 && (rt->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        rc = err_set(err, HARK_EIO, "runtime: eventfd: %s", strerror(errno));
     if (rc) {
         free(rt);
         free(slots);
@@ -692,6 +724,14 @@ void runtime_free(runtime *rt)
         frame_reader_release(&s->reader);
         proc_release(&s->proc);
     }
+    close(rt->wakefd);
     free(rt->slots);
     free(rt);
+}
+
+void runtime_wake(runtime *rt)
+{
+    uint64_t one = 1;
+    ssize_t w = write(rt->wakefd, &one, sizeof one);
+    (void)w; /* EAGAIN: the counter is saturated, a wake is pending anyway */
 }

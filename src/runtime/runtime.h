@@ -70,6 +70,12 @@ int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtim
  * runtime_signal() set. Other failures (the store) return their code. */
 int runtime_run(runtime *rt, hark_err *err);
 
+/* Wake runtime_run from any thread (or a signal handler: one write to an
+ * eventfd): the store changed under it (a submit, pause, cancel, resume),
+ * so schedule now and stop tasks of jobs that were paused or ended, rather
+ * than at the next tick or lease renewal. */
+void runtime_wake(runtime *rt);
+
 /* The signal that stopped runtime_run, 0 if none. */
 int runtime_signal(const runtime *rt);
 

@@ -91,6 +91,8 @@ struct store {
     void *now_ctx;
     int max_attempts;
     int64_t backoff_base_ms, backoff_max_ms;
+    void (*on_commit)(void *ctx);
+    void *commit_ctx;
 };
 
 static const char *const state_names[] = {"queued",    "running", "paused",
@@ -331,8 +333,11 @@ static int tx_end(store *st, int rc, hark_err *err)
 {
     if (rc == 0 || rc == HARK_ESTALE) {
         int c = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
-        if (c == SQLITE_OK)
+        if (c == SQLITE_OK) {
+            if (st->on_commit)
+                st->on_commit(st->commit_ctx);
             return rc;
+        }
         rc = db_error(st, c, "commit", err);
     }
     if (!sqlite3_get_autocommit(st->db))
@@ -500,6 +505,8 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
     st->max_attempts = o.max_attempts;
     st->backoff_base_ms = o.backoff_base_ms;
     st->backoff_max_ms = o.backoff_max_ms;
+    st->on_commit = o.on_commit;
+    st->commit_ctx = o.commit_ctx;
 
     bool existed = access(path, F_OK) == 0;
     int c = sqlite3_open_v2(

@@ -85,6 +85,11 @@ typedef struct store_options {
     int64_t backoff_base_ms; /* retry n waits base * 2^(n-1) ... [1000] */
     int64_t backoff_max_ms;  /* ... at most this [30000] */
     int busy_timeout_ms;     /* wait for another writer [10000] */
+    /* Called after every transaction this handle committed (under the
+     * handle's mutex: it must only signal, never call the store). Lets a
+     * server wake waiters (event streams) without polling. [none] */
+    void (*on_commit)(void *ctx);
+    void *commit_ctx;
 } store_options;
 
 /* Open (creating if missing) the store at path and migrate its schema to

@@ -1,0 +1,26 @@
+/* job_result.h - a stored job's transcript: its committed chunk results
+ * assembled in plan order. The one place that turns store rows into a
+ * transcript, so `hark transcribe`, the server's result endpoint and the
+ * tests cannot disagree about what a job produced.
+ */
+#ifndef HARK_JOBS_JOB_RESULT_H
+#define HARK_JOBS_JOB_RESULT_H
+
+#include "output/format.h"
+#include "output/transcript.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+/* Build job id's transcript from its committed chunks into t (initialised
+ * here; release it with transcript_release). The job must be prepared and
+ * every chunk committed (HARK_EINVAL naming the job otherwise). source is
+ * the name shown in outputs (NULL: the job's source). A stored result that
+ * does not parse is HARK_EIO naming the chunk. */
+int job_result_transcript(store *st, const char *id, const char *source, transcript *t,
+                          hark_err *err);
+
+/* Render job id in format f into dst (appended). */
+int job_result_render(store *st, const char *id, out_format f, buf *dst, hark_err *err);
+
+#endif

@@ -1,0 +1,43 @@
+/* server.h - the HTTP JSON API of `hark serve` (docs/api.md), on
+ * libmicrohttpd's own threads.
+ *
+ * The server only talks to the store: a submit, cancel, pause or resume is
+ * one store transaction, acknowledged after it is durable, followed by a
+ * call to wake() so the runtime (another thread) acts on it at once. Event
+ * streams wait on the notify counter that the store bumps on every commit.
+ * The server never touches workers or the runtime's state.
+ */
+#ifndef HARK_SERVER_SERVER_H
+#define HARK_SERVER_SERVER_H
+
+#include "store/store.h"
+#include "util/err.h"
+#include "util/notify.h"
+
+#include <stdint.h>
+
+typedef struct server server;
+
+typedef struct server_opts {
+    const char *listen;    /* "HOST:PORT"; loopback only in this version; port 0 = any */
+    const char *state_dir; /* uploads are stored under <state_dir>/uploads (0700 dir, 0600 files) */
+    store *st;             /* shared with the runtime; thread-safe */
+    notify *changes;       /* bumped after every store commit */
+    void (*wake)(void *ctx); /* after a submit/cancel/pause/resume committed */
+    void *wake_ctx;
+    int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
+    double default_timeout_s; /* job timeout when the request gives none [0 = none] */
+    int max_connections;      /* [256] */
+} server_opts;
+
+/* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,
+ * HARK_EIO when the address cannot be bound (err names it). */
+int server_start(const server_opts *o, server **out, hark_err *err);
+
+/* The bound port (useful with port 0). */
+int server_port(const server *s);
+
+/* Stop accepting, end event streams, wait for handlers, free. */
+void server_stop(server *s);
+
+#endif
