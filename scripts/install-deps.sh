@@ -15,7 +15,7 @@ PACKAGES=(
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks
-  ffmpeg sox jq time valgrind
+  ffmpeg sox jq time valgrind sqlite3
 )
 
 missing=()

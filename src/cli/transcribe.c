@@ -1,17 +1,25 @@
 /* transcribe.c - `hark transcribe [options] FILE...`
  *
- * For each file: decode to PCM in a private work directory, plan chunks,
- * recognise them with one engine (loaded once, lazily, for the whole batch),
- * and write the asked formats atomically to DIR/<name>.<ext>. A bad file is
- * reported in one line and skipped; the exit status says whether any failed.
- * Ctrl-C (or TERM) is noticed at the next check-in (at most 100 ms of audio
- * later), the work directory is removed and no partial output is left.
+ * The same runtime as `hark serve`, embedded: a job store in the state
+ * directory, one job per file, and worker processes (one per core) that
+ * decode each file once and then share its chunks, so one long file runs
+ * on every core. Outputs are written atomically to DIR/<name>.<ext> as each
+ * job completes. A bad file fails alone in one line; the exit status says
+ * whether any failed.
+ *
+ * Ctrl-C (or TERM, or a crash) keeps what was done: the committed chunks
+ * stay in the store and the decoded audio in the work directory, and the
+ * same command later resumes from there (a job is matched to its file by
+ * path, size and modification time). Jobs of earlier runs that this run did
+ * not ask for are paused, never worked on behind the user's back.
  */
 #include "cli/cli.h"
 
-#include "jobs/transcription.h"
+#include "jobs/job_result.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -20,14 +28,37 @@
 #include "util/sigwatch.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define OUTPUT_MAX (256u << 20) /* cap on one rendered output */
+#define MAX_WORKERS 64
+
+/* One input of the batch and its job. */
+typedef struct tjob {
+    const char *input;
+    char key[PATH_MAX + 64]; /* realpath|size|mtime: what makes a job resumable */
+    char id[STORE_ID_SIZE];
+    char stem[256];
+    int resumed_chunks, n_chunks; /* committed before this run */
+    bool resumed;
+    bool submitted;
+    bool finished;
+    int state;
+    size_t n_words;
+    double duration;
+    char *written; /* " path path" of the outputs, malloc'ed */
+    char *printed; /* --stdout: the rendered text, until its turn comes */
+} tjob;
 
 typedef struct transcribe_cmd {
     const char *out_dir;
@@ -35,16 +66,19 @@ typedef struct transcribe_cmd {
     bool to_stdout;
     bool quiet;
     bool tty;
-    char work_root[4096];
-    media_decode_opts decode;
-    chunk_plan_opts plan;
-    asr_config asr;
-    asr_engine *engine; /* opened on first use */
-    int sigfd;
-    int interrupted; /* signal number once INT/TERM arrived */
+    int workers;
+    char state_dir[4096];
+    double max_duration_s, decode_timeout_s;
+    store *st;
+    tjob *jobs;
+    int n_jobs;
+    int n_failed;
+    int current;    /* the job the progress display follows */
+    int next_print; /* --stdout: outputs go out in input order */
+    double last_poll;
     progress prog;
-    double prog_base, prog_total; /* chunk-seconds done before this chunk, total */
-    char (*stems)[256];           /* output names used so far in this batch */
+    const tjob *prog_job; /* the job prog shows */
+    char (*stems)[256];   /* output names used so far in this batch */
     size_t n_stems;
 } transcribe_cmd;
 
@@ -61,14 +95,16 @@ static void usage(FILE *to)
             "      --stdout             print the first format to stdout, write no files\n"
             "      --max-duration SEC   refuse longer inputs (default: 43200 = 12 h)\n"
             "      --decode-timeout SEC give up decoding a file after SEC (default: 1800)\n"
-            "      --work-dir DIR       scratch space for decoded audio\n"
-            "                           (default: $XDG_STATE_HOME/hark/work)\n"
+            "  -j, --workers N          worker processes (default: the number of cores)\n"
+            "      --state-dir DIR      job store and decoded audio, kept for resuming\n"
+            "                           (default: $XDG_STATE_HOME/hark)\n"
             "      --model-dir DIR      PocketSphinx model directory\n"
             "                           (default: $HARK_MODEL_DIR or %s)\n"
             "  -q, --quiet              no progress output\n"
             "  -v, --verbose            log details (HARK_LOG=debug for everything)\n"
             "  -h, --help               this help\n"
             "\n"
+            "After Ctrl-C or a crash, the same command resumes where it stopped.\n"
             "Exit status: 0 all files done, 1 some failed, 2 usage, 130 interrupted.\n",
             HARK_MODEL_DIR);
 }
@@ -82,29 +118,6 @@ int cli_parse_seconds(const char *s, double *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static int check_signal(transcribe_cmd *c)
-{
-    if (!c->interrupted)
-        c->interrupted = sigwatch_pending(c->sigfd);
-    return c->interrupted ? HARK_ECANCELED : 0;
-}
-
-static int decode_checkin(void *ctx, double decoded_s, double total_s)
-{
-    transcribe_cmd *c = ctx;
-    if (total_s > 0)
-        progress_update(&c->prog, decoded_s / total_s);
-    return check_signal(c);
-}
-
-static int chunk_checkin(void *ctx, double fed_s)
-{
-    transcribe_cmd *c = ctx;
-    if (c->prog_total > 0)
-        progress_update(&c->prog, (c->prog_base + fed_s) / c->prog_total);
-    return check_signal(c);
 }
 
 /* A name for this input's outputs, unique within the batch ("talk", "talk-2"). */
@@ -131,9 +144,10 @@ static int unique_stem(transcribe_cmd *c, const char *input, char *out, size_t n
     return 0;
 }
 
-/* Render every asked format and write the files (or print the first one). */
+/* Render every asked format and write the files; with --stdout render the
+ * first format into *printed instead (printed in input order later). */
 static int write_outputs(transcribe_cmd *c, const transcript *t, const char *stem, buf *written,
-                         hark_err *err)
+                         char **printed, hark_err *err)
 {
     for (int f = 0; f < FMT_COUNT; f++) {
         if (!(c->formats & (1u << f)))
@@ -142,11 +156,9 @@ static int write_outputs(transcribe_cmd *c, const transcript *t, const char *ste
         buf_init(&out, OUTPUT_MAX);
         int rc = out_render(t, (out_format)f, &out, err);
         if (rc == 0 && c->to_stdout) {
-            if (out.len && fwrite(out.data, 1, out.len, stdout) != out.len)
-                rc = err_set(err, HARK_EIO, "cannot write to standard output: %s", strerror(errno));
-            fflush(stdout);
+            *printed = buf_steal(&out);
             buf_release(&out);
-            return rc; /* only the first format goes to stdout */
+            return *printed ? 0 : err_set(err, HARK_ENOMEM, "out of memory");
         }
         char path[4096];
         if (rc == 0 && snprintf(path, sizeof path, "%s/%s.%s", c->out_dir, stem,
@@ -162,106 +174,313 @@ static int write_outputs(transcribe_cmd *c, const transcript *t, const char *ste
     return 0;
 }
 
-static int open_engine(transcribe_cmd *c, hark_err *err)
+static tjob *find_job(transcribe_cmd *c, const char *id)
 {
-    if (c->engine)
-        return 0;
-    double t0 = clock_now_s();
-    int rc = asr_engine_open(&c->asr, &c->engine, err);
-    if (rc == 0)
-        log_info("loaded %s in %.2f s", asr_engine_name(c->engine), clock_now_s() - t0);
+    for (int i = 0; i < c->n_jobs; i++)
+        if (c->jobs[i].submitted && strcmp(c->jobs[i].id, id) == 0)
+            return &c->jobs[i];
+    return NULL;
+}
+
+/* runtime hook: every chunk of a job is in; write its outputs. */
+static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
+{
+    transcribe_cmd *c = ctx;
+    tjob *j = find_job(c, job_id);
+    if (!j)
+        return err_set(err, HARK_EINVAL, "job %s is not part of this run", job_id);
+    transcript t;
+    int rc = job_result_transcript(st, job_id, j->input, &t, err);
+    if (rc)
+        return rc;
+    buf written;
+    buf_init(&written, 1 << 16);
+    if (c->prog_job == j)
+        progress_update(&c->prog, 1.0);
+    progress_end(&c->prog);
+    rc = write_outputs(c, &t, j->stem, &written, &j->printed, err);
+    if (rc == 0) {
+        j->n_words = t.n_words;
+        j->duration = t.duration;
+        j->written = buf_steal(&written);
+    }
+    buf_release(&written);
+    transcript_release(&t);
     return rc;
 }
 
-/* Transcribe one input. Returns 0 or a negative code with err set. */
-static int transcribe_one(transcribe_cmd *c, const char *input, hark_err *err)
+static void print_in_order(transcribe_cmd *c)
 {
-    double t0 = clock_now_s();
-    char work[4096];
-    if (snprintf(work, sizeof work, "%s/transcribe-%d-XXXXXX", c->work_root, (int)getpid()) >=
-        (int)sizeof work)
-        return err_set(err, HARK_EINVAL, "work directory path too long");
-    if (!mkdtemp(work))
-        return err_set(err, HARK_EIO, "cannot create a work directory in '%s': %s", c->work_root,
-                       strerror(errno));
-
-    prepared_audio prep;
-    transcript t = {0};
-    asr_result *results = NULL;
-    buf written;
-    buf_init(&written, 1 << 16);
-
-    progress_begin(&c->prog, input, "decoding", c->tty, c->quiet);
-    c->decode.checkin = decode_checkin;
-    c->decode.checkin_ctx = c;
-    int rc = transcription_prepare(input, work, &c->decode, &c->plan, &prep, err);
-    progress_end(&c->prog);
-    if (rc) {
-        fs_rmtree(work);
-        buf_release(&written);
-        return rc;
+    for (; c->next_print < c->n_jobs && c->jobs[c->next_print].finished; c->next_print++) {
+        tjob *j = &c->jobs[c->next_print];
+        if (j->printed && fputs(j->printed, stdout) == EOF)
+            fprintf(stderr, "hark: cannot write to standard output: %s\n", strerror(errno));
+        free(j->printed);
+        j->printed = NULL;
     }
-    log_info("%s: %.1f s of %s/%s audio, %zu chunks", input, prep.info.duration_s,
-             prep.info.container, prep.info.codec, prep.plan.n);
+    fflush(stdout);
+}
 
-    if (prep.plan.n > 0)
-        rc = open_engine(c, err);
-    results = calloc(prep.plan.n ? prep.plan.n : 1, sizeof *results);
-    if (!results && rc == 0)
-        rc = err_set(err, HARK_ENOMEM, "out of memory");
-
-    c->prog_total = chunk_plan_speech_seconds(&prep.plan);
-    c->prog_base = 0;
-    progress_begin(&c->prog, input, "transcribing", c->tty, c->quiet);
-    for (size_t i = 0; rc == 0 && i < prep.plan.n; i++) {
-        const chunk *ch = &prep.plan.chunks[i];
-        rc = asr_engine_decode(c->engine, &prep.pcm, ch->start, ch->end, chunk_checkin, c,
-                               &results[i], err);
-        if (rc == HARK_ECANCELED)
-            err_set(err, rc, "interrupted");
-        else if (rc)
-            err_set(err, rc, "cannot transcribe '%s' at %.2f-%.2f s: %s", input,
-                    pcm_seconds(ch->start), pcm_seconds(ch->end), err ? err->msg : "");
-        c->prog_base += pcm_seconds(ch->end - ch->start);
-    }
-    progress_update(&c->prog, 1.0);
+/* runtime hook: a job ended. Report it and drop it from the store (this
+ * command keeps no history). */
+static void on_finished(void *ctx, const char *job_id, int state)
+{
+    transcribe_cmd *c = ctx;
+    tjob *j = find_job(c, job_id);
+    if (!j)
+        return;
+    j->finished = true;
+    j->state = state;
     progress_end(&c->prog);
-
-    if (rc == 0)
-        rc = transcript_init(&t, input, prep.info.duration_s);
-    for (size_t i = 0; rc == 0 && i < prep.plan.n; i++)
-        rc = transcription_add_chunk(&t, (int)i, &results[i]);
-    if (rc == 0)
-        rc = transcript_finish(&t);
-    if (rc == HARK_ENOMEM)
-        err_set(err, rc, "cannot transcribe '%s': out of memory", input);
-
-    char stem[256];
-    if (rc == 0)
-        rc = unique_stem(c, input, stem, sizeof stem);
-    if (rc == 0)
-        rc = write_outputs(c, &t, stem, &written, err);
-    if (rc == 0 && t.n_words == 0) {
+    store_job sj;
+    bool got = store_get_job(c->st, job_id, &sj, NULL) == 0;
+    double took = got && sj.started_ms ? (double)(sj.finished_ms - sj.started_ms) / 1000 : 0;
+    if (state == STORE_SUCCEEDED && j->n_words == 0) {
         /* Said even with -q: an empty result must never look like a success
          * that lost the words. */
-        fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n", input,
-                prep.info.duration_s, c->to_stdout ? "" : " written");
-    } else if (rc == 0 && !c->quiet) {
-        double took = clock_now_s() - t0;
+        fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n",
+                j->input, j->duration, c->to_stdout ? "" : " written");
+    } else if (state == STORE_SUCCEEDED && !c->quiet) {
         fprintf(stderr, "hark: %s: %.1f s of audio, %zu words in %.1f s (%.2fx real time)%s%s\n",
-                input, prep.info.duration_s, t.n_words, took,
-                took > 0 ? prep.info.duration_s / took : 0.0, written.len ? " ->" : "",
-                written.len ? written.data : "");
+                j->input, j->duration, j->n_words, took, took > 0 ? j->duration / took : 0.0,
+                j->written && j->written[0] ? " ->" : "", j->written ? j->written : "");
+    } else if (state != STORE_SUCCEEDED) {
+        const char *why = "stopped";
+        if (got && sj.error[0])
+            why = sj.error;
+        /* Decode errors name the file (by the absolute path the job was
+         * given: say it as the user did); chunk errors do not name it. */
+        const char *at = got ? strstr(why, sj.input) : NULL;
+        if (at && sj.input[0])
+            fprintf(stderr, "hark: %.*s%s%s\n", (int)(at - why), why, j->input,
+                    at + strlen(sj.input));
+        else
+            fprintf(stderr, "hark: %s: %s\n", j->input, why);
+        c->n_failed++;
     }
+    if (got)
+        store_job_release(&sj);
+    store_delete_job(c->st, job_id, NULL);
+    print_in_order(c);
+}
 
-    for (size_t i = 0; results && i < prep.plan.n; i++)
-        asr_result_release(&results[i]);
-    free(results);
-    transcript_release(&t);
-    prepared_audio_release(&prep);
-    buf_release(&written);
-    fs_rmtree(work);
+/* runtime hook: after every event. Drive the progress display and say
+ * when the batch is done. */
+static bool on_tick(void *ctx)
+{
+    transcribe_cmd *c = ctx;
+    while (c->current < c->n_jobs && c->jobs[c->current].finished)
+        c->current++;
+    if (c->current >= c->n_jobs)
+        return true;
+    double now = clock_now_s();
+    if (now - c->last_poll < 0.1)
+        return false;
+    c->last_poll = now;
+    tjob *j = &c->jobs[c->current];
+    store_job sj;
+    if (store_get_job(c->st, j->id, &sj, NULL))
+        return false;
+    const char *phase = sj.prepared ? "transcribing" : "decoding";
+    if (strcmp(c->prog.phase, phase) != 0 || c->prog_job != j) {
+        progress_end(&c->prog);
+        progress_begin(&c->prog, j->input, phase, c->tty, c->quiet);
+        c->prog_job = j;
+    }
+    if (sj.prepared && sj.n_chunks > 0)
+        progress_update(&c->prog, (double)sj.chunks_done / sj.n_chunks);
+    store_job_release(&sj);
+    return false;
+}
+
+/* What identifies "the same file" across runs. */
+static int job_key(const char *input, char *out, size_t n, hark_err *err)
+{
+    char real[PATH_MAX];
+    struct stat sb;
+    if (!realpath(input, real) || stat(real, &sb) != 0)
+        return err_set(err, HARK_ENOENT, "cannot open '%s': %s", input, strerror(errno));
+    snprintf(out, n, "%s|%lld|%lld.%09ld", real, (long long)sb.st_size,
+             (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+    return 0;
+}
+
+static const char *key_of(const store_job *j, json_t **holder)
+{
+    *holder = json_loads(j->options, 0, NULL);
+    return json_string_value(json_object_get(*holder, "key"));
+}
+
+/* Match the batch against unfinished jobs of earlier runs: resume those
+ * whose file is unchanged, pause the rest, and drop finished leftovers. */
+static int adopt_earlier_jobs(transcribe_cmd *c, hark_err *err)
+{
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.limit = 1000;
+    for (;;) {
+        store_job_list l;
+        int rc = store_list_jobs(c->st, &f, &l, err);
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < l.n; i++) {
+            store_job *sj = &l.jobs[i];
+            if (store_state_terminal(sj->state)) {
+                store_delete_job(c->st, sj->id, NULL);
+                continue;
+            }
+            json_t *holder;
+            const char *key = key_of(sj, &holder);
+            tjob *match = NULL;
+            for (int k = 0; key && k < c->n_jobs && !match; k++)
+                if (!c->jobs[k].submitted && c->jobs[k].key[0] && strcmp(c->jobs[k].key, key) == 0)
+                    match = &c->jobs[k];
+            json_decref(holder);
+            if (!match) {
+                if (sj->state != STORE_PAUSED)
+                    store_pause(c->st, sj->id, NULL);
+                continue;
+            }
+            if (sj->state == STORE_PAUSED && (rc = store_resume(c->st, sj->id, err)) != 0) {
+                store_job_list_release(&l);
+                return rc;
+            }
+            snprintf(match->id, sizeof match->id, "%s", sj->id);
+            match->submitted = match->resumed = true;
+            match->resumed_chunks = sj->chunks_done;
+            match->n_chunks = sj->n_chunks;
+        }
+        f.after_seq = l.next_after;
+        store_job_list_release(&l);
+        if (!f.after_seq)
+            return 0;
+    }
+}
+
+static int submit_jobs(transcribe_cmd *c, hark_err *err)
+{
+    for (int i = 0; i < c->n_jobs; i++) {
+        tjob *j = &c->jobs[i];
+        if (j->resumed && !c->quiet)
+            fprintf(stderr, "hark: %s: resuming (%d of %d chunks already done)\n", j->input,
+                    j->resumed_chunks, j->n_chunks);
+        if (j->submitted)
+            continue;
+        char real[PATH_MAX];
+        const char *input = j->key[0] && realpath(j->input, real) ? real : j->input;
+        json_t *opts = json_pack("{s:s}", "key", j->key);
+        char *opts_text = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
+        json_decref(opts);
+        store_job_spec spec = {.kind = "transcribe",
+                               .input = input,
+                               .source = j->input,
+                               .options = opts_text,
+                               .priority = STORE_PRIO_NORMAL};
+        int rc = opts_text ? store_submit(c->st, &spec, j->id, err) : HARK_ENOMEM;
+        free(opts_text);
+        if (rc)
+            return rc;
+        j->submitted = true;
+    }
+    return 0;
+}
+
+/* The store and work directories live in the state directory. One run at a
+ * time owns it (a lock file); a second, concurrent run gets a private state
+ * directory that is removed when it ends (it cannot be resumed). */
+static int take_state_dir(transcribe_cmd *c, int *lock_fd, bool *private_dir, hark_err *err)
+{
+    int rc = fs_mkdir_p(c->state_dir, 0700, err);
+    if (rc)
+        return rc;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/transcribe.lock", c->state_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return err_set(err, HARK_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        *lock_fd = fd;
+        return 0;
+    }
+    close(fd);
+    char priv[sizeof c->state_dir];
+    if (snprintf(priv, sizeof priv, "%.4000s/run-%d-XXXXXX", c->state_dir, (int)getpid()) >=
+            (int)sizeof priv ||
+        !mkdtemp(priv))
+        return err_set(err, HARK_EIO, "cannot create a state directory in '%s': %s", c->state_dir,
+                       strerror(errno));
+    log_info("another hark transcribe uses %s; this run uses %s and cannot be resumed",
+             c->state_dir, priv);
+    memcpy(c->state_dir, priv, sizeof priv);
+    *private_dir = true;
+    return 0;
+}
+
+static int self_path(char *out, size_t n)
+{
+    ssize_t len = readlink("/proc/self/exe", out, n - 1);
+    if (len <= 0)
+        return -1;
+    out[len] = '\0';
+    return 0;
+}
+
+/* Run the batch on the embedded runtime. Returns HARK_ECANCELED when
+ * interrupted, other codes when the runtime itself could not run. */
+static int run_batch(transcribe_cmd *c, hark_err *err)
+{
+    char db[4200], work[4200], exe[4096];
+    snprintf(db, sizeof db, "%s/transcribe.db", c->state_dir);
+    snprintf(work, sizeof work, "%s/work", c->state_dir);
+    if (self_path(exe, sizeof exe))
+        return err_set(err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
+    int rc = store_open(db, NULL, &c->st, err);
+    if (rc == 0)
+        rc = store_recover(c->st, NULL, err);
+    if (rc == 0)
+        rc = adopt_earlier_jobs(c, err);
+    if (rc == 0)
+        rc = submit_jobs(c, err);
+    if (rc)
+        return rc;
+
+    runtime_opts o;
+    runtime_opts_default(&o);
+    o.worker_path = exe;
+    o.workers = c->workers;
+    o.work_root = work;
+    o.max_duration_s = c->max_duration_s;
+    o.decode_timeout_s = c->decode_timeout_s;
+    o.sigfd = sigwatch_open();
+    runtime_hooks h = {.complete = on_complete, .finished = on_finished, .done = on_tick, .ctx = c};
+    runtime *rt;
+    rc = runtime_new(c->st, &o, &h, &rt, err);
+    if (rc == 0) {
+        rc = runtime_run(rt, err);
+        runtime_free(rt);
+    }
+    progress_end(&c->prog);
+    sigwatch_close(o.sigfd);
     return rc;
+}
+
+static void report_interrupted(transcribe_cmd *c)
+{
+    int done = 0, total = 0, unfinished = 0;
+    for (int i = 0; i < c->n_jobs; i++) {
+        tjob *j = &c->jobs[i];
+        store_job sj;
+        if (j->finished || !j->submitted || store_get_job(c->st, j->id, &sj, NULL))
+            continue;
+        unfinished++;
+        done += sj.chunks_done;
+        total += sj.n_chunks;
+        store_job_release(&sj);
+    }
+    fprintf(stderr,
+            "hark: interrupted; no partial output was written. %d unfinished file%s (%d of %d "
+            "chunks done) kept: run the same command to resume\n",
+            unfinished, unfinished == 1 ? "" : "s", done, total);
 }
 
 int cli_transcribe(int argc, char **argv)
@@ -272,7 +491,8 @@ int cli_transcribe(int argc, char **argv)
         {"stdout", no_argument, NULL, 'S'},
         {"max-duration", required_argument, NULL, 'M'},
         {"decode-timeout", required_argument, NULL, 'T'},
-        {"work-dir", required_argument, NULL, 'W'},
+        {"state-dir", required_argument, NULL, 'W'},
+        {"workers", required_argument, NULL, 'j'},
         {"model-dir", required_argument, NULL, 'm'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
@@ -283,17 +503,19 @@ int cli_transcribe(int argc, char **argv)
     c.out_dir = ".";
     c.formats = (1u << FMT_TXT) | (1u << FMT_JSON);
     c.tty = isatty(STDERR_FILENO);
-    c.sigfd = -1;
-    media_decode_opts_default(&c.decode);
-    chunk_plan_opts_default(&c.plan);
-    asr_config_default(&c.asr);
-    const char *work_dir = NULL;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c.workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : (int)cores;
+    runtime_opts defaults;
+    runtime_opts_default(&defaults);
+    c.max_duration_s = defaults.max_duration_s;
+    c.decode_timeout_s = defaults.decode_timeout_s;
+    const char *state_dir = NULL;
     hark_err err = {0};
     bool formats_given = false;
 
     optind = 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, "o:f:qvh", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "o:f:j:qvh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'o':
             c.out_dir = optarg;
@@ -317,16 +539,27 @@ int cli_transcribe(int argc, char **argv)
                 return EXIT_USAGE;
             }
             if (opt == 'M')
-                c.decode.max_duration_s = v;
+                c.max_duration_s = v;
             else
-                c.decode.timeout_s = v;
+                c.decode_timeout_s = v;
             break;
         }
         case 'W':
-            work_dir = optarg;
+            state_dir = optarg;
             break;
+        case 'j': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!end || *end || v < 1 || v > MAX_WORKERS) {
+                fprintf(stderr, "hark: --workers wants 1..%d, not '%s'\n", MAX_WORKERS, optarg);
+                return EXIT_USAGE;
+            }
+            c.workers = (int)v;
+            break;
+        }
         case 'm':
-            c.asr.model_dir = optarg;
+            /* The workers read it when they load the model. */
+            setenv("HARK_MODEL_DIR", optarg, 1);
             break;
         case 'q':
             c.quiet = true;
@@ -350,36 +583,69 @@ int cli_transcribe(int argc, char **argv)
     if (c.to_stdout && !formats_given)
         c.formats = 1u << FMT_TXT;
 
-    if (work_dir)
-        snprintf(c.work_root, sizeof c.work_root, "%s", work_dir);
-    else if (fs_default_state_dir(c.work_root, sizeof c.work_root) == 0)
-        strncat(c.work_root, "/work", sizeof c.work_root - strlen(c.work_root) - 1);
-    if (fs_mkdir_p(c.work_root, 0700, &err) ||
-        (!c.to_stdout && fs_mkdir_p(c.out_dir, 0755, &err))) {
+    if (state_dir)
+        snprintf(c.state_dir, sizeof c.state_dir, "%s", state_dir);
+    else if (fs_default_state_dir(c.state_dir, sizeof c.state_dir) != 0) {
+        fprintf(stderr, "hark: cannot find a state directory; give --state-dir\n");
+        return EXIT_SOME_FAILED;
+    }
+    if (!c.to_stdout && fs_mkdir_p(c.out_dir, 0755, &err)) {
         fprintf(stderr, "hark: %s\n", err.msg);
         return EXIT_SOME_FAILED;
     }
 
-    c.sigfd = sigwatch_open();
-    int n_files = argc - optind, n_failed = 0;
-    for (int i = optind; i < argc && !c.interrupted; i++) {
-        err_clear(&err);
-        int rc = transcribe_one(&c, argv[i], &err);
-        if (rc && !c.interrupted) {
-            n_failed++;
-            fprintf(stderr, "hark: %s\n", err.msg[0] ? err.msg : "unknown error");
-        }
+    /* Files that cannot even be opened fail here, in one line each. */
+    c.n_jobs = argc - optind;
+    c.jobs = calloc((size_t)c.n_jobs, sizeof *c.jobs);
+    if (!c.jobs) {
+        fprintf(stderr, "hark: out of memory\n");
+        return EXIT_SOME_FAILED;
     }
-    asr_engine_close(c.engine);
+    for (int i = 0; i < c.n_jobs; i++) {
+        tjob *j = &c.jobs[i];
+        j->input = argv[optind + i];
+        hark_err kerr = {0};
+        if (job_key(j->input, j->key, sizeof j->key, &kerr) == 0 &&
+            unique_stem(&c, j->input, j->stem, sizeof j->stem) == 0)
+            continue;
+        struct stat sb;
+        if (stat(j->input, &sb) == 0 && S_ISDIR(sb.st_mode))
+            err_set(&kerr, HARK_EINVAL, "cannot transcribe '%s': it is a directory", j->input);
+        fprintf(stderr, "hark: %s\n", kerr.msg[0] ? kerr.msg : "out of memory");
+        j->finished = true;
+        j->state = STORE_FAILED;
+        c.n_failed++;
+    }
+
+    int lock_fd = -1;
+    bool private_dir = false;
+    int rc = take_state_dir(&c, &lock_fd, &private_dir, &err);
+    if (rc == 0)
+        rc = run_batch(&c, &err);
+    bool interrupted = rc == HARK_ECANCELED;
+    if (interrupted)
+        report_interrupted(&c);
+    else if (rc)
+        fprintf(stderr, "hark: %s\n", err.msg);
+    store_close(c.st);
+    if (private_dir)
+        fs_rmtree(c.state_dir);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    print_in_order(&c);
+    for (int i = 0; i < c.n_jobs; i++) {
+        free(c.jobs[i].written);
+        free(c.jobs[i].printed);
+    }
+    free(c.jobs);
     free(c.stems);
-    sigwatch_close(c.sigfd);
-    if (c.interrupted) {
-        fprintf(stderr, "hark: interrupted; no partial output was written\n");
+    if (interrupted)
         return EXIT_INTERRUPTED;
-    }
-    if (n_failed) {
-        if (n_files > 1)
-            fprintf(stderr, "hark: %d of %d files failed\n", n_failed, n_files);
+    if (rc)
+        return EXIT_SOME_FAILED;
+    if (c.n_failed) {
+        if (c.n_jobs > 1)
+            fprintf(stderr, "hark: %d of %d files failed\n", c.n_failed, c.n_jobs);
         return EXIT_SOME_FAILED;
     }
     return EXIT_ALL_OK;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,8 +96,15 @@ static int child_limit(int resource, rlim_t soft, rlim_t hard)
 
 /* In the child between fork and exec: async-signal-safe calls only. */
 static _Noreturn void child_exec(const char *const argv[], const proc_limits *lim, int child_fd,
-                                 int errfd)
+                                 int errfd, pid_t parent)
 {
+    /* A worker must not outlive its supervisor (kill -9 of the daemon): the
+     * kernel kills it when the parent dies. Checked once more after the
+     * call, in case the parent died before it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(127);
+
     struct sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
@@ -184,9 +192,10 @@ int proc_spawn(const char *const argv[], const proc_limits *lim, int child_fd, p
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t parent = getpid();
     pid = fork();
     if (pid == 0)
-        child_exec(argv, lim, child_fd, ep[1]);
+        child_exec(argv, lim, child_fd, ep[1], parent);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(ep[1]);

@@ -11,7 +11,10 @@
  *   - has every signal disposition reset to default and an empty signal
  *     mask (the daemon blocks INT/TERM for its signalfd; the child must
  *     not inherit that);
- *   - runs under RLIMIT_AS and RLIMIT_CPU if asked, and RLIMIT_CORE 0.
+ *   - runs under RLIMIT_AS and RLIMIT_CPU if asked, and RLIMIT_CORE 0;
+ *   - is killed by the kernel when the thread that spawned it dies
+ *     (PR_SET_PDEATHSIG), so no worker outlives a kill -9 of its supervisor:
+ *     spawn workers from a thread that lives as long as the supervisor.
  * Between fork and exec the child makes only async-signal-safe system
  * calls; an exec failure comes back to the parent through a close-on-exec
  * pipe ("cannot start worker 'path': No such file or directory").

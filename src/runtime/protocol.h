@@ -50,5 +50,4 @@ enum msg_type {
 #define WORKER_FD PROC_CHILD_FD
 #define WORKER_EXIT_OOM PROC_EXIT_OOM
 
-
 #endif

@@ -23,6 +23,7 @@
 #include "util/log.h"
 #include "util/sigwatch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -44,6 +45,7 @@
 #define CHUNK_WATCHDOG_BASE_S 30.0
 #define CHUNK_WATCHDOG_PER_S 4.0 /* seconds of wall time allowed per second of audio */
 #define RESPAWN_BACKOFF_MAX_S 10.0
+#define SWEEP_EVERY_S 2.0 /* work directories of jobs that ended elsewhere */
 
 enum slot_state { SLOT_DEAD, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY };
 
@@ -74,7 +76,7 @@ struct runtime {
     int signo;
     int wakefd; /* eventfd: runtime_wake() from other threads */
     bool stopping;
-    double last_housekeeping;
+    double last_housekeeping, last_sweep;
     runtime_stats stats;
 };
 
@@ -529,6 +531,8 @@ static void watchdogs(runtime *rt)
     }
 }
 
+static void sweep_work_dirs(runtime *rt);
+
 static void housekeeping(runtime *rt)
 {
     double now = clock_now_s();
@@ -538,6 +542,10 @@ static void housekeeping(runtime *rt)
     store_expire_leases(rt->st, NULL, NULL);
     int n = 0;
     store_fail_overdue(rt->st, &n, NULL);
+    if (now - rt->last_sweep >= SWEEP_EVERY_S) { /* jobs cancelled by another thread */
+        rt->last_sweep = now;
+        sweep_work_dirs(rt);
+    }
 }
 
 /* Finish jobs whose chunks were all committed before a crash or restart. */
@@ -553,6 +561,34 @@ static void finish_ready_jobs(runtime *rt)
     for (size_t i = 0; i < l.n; i++)
         complete_job(rt, l.jobs[i].id);
     store_job_list_release(&l);
+}
+
+/* Remove work directories that no unfinished job owns: left by a crash
+ * between a job's end and its directory's removal, or by a deleted job.
+ * Unfinished jobs keep theirs (decoded audio + plan), so resuming never
+ * decodes again. */
+static void sweep_work_dirs(runtime *rt)
+{
+    DIR *d = opendir(rt->o.work_root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        store_job job;
+        int rc = store_get_job(rt->st, e->d_name, &job, NULL);
+        bool keep = rc == 0 && !store_state_terminal(job.state);
+        if (rc == 0)
+            store_job_release(&job);
+        if (keep || (rc != 0 && rc != HARK_ENOENT))
+            continue;
+        char dir[4096];
+        work_dir_of(rt, e->d_name, dir, sizeof dir);
+        log_info("removing orphaned work directory %s", dir);
+        fs_rmtree(dir);
+    }
+    closedir(d);
 }
 
 /* ---- the loop ---- */
@@ -676,6 +712,7 @@ static void drain(runtime *rt)
 
 int runtime_run(runtime *rt, hark_err *err)
 {
+    sweep_work_dirs(rt);
     finish_ready_jobs(rt);
     while (!rt->signo) {
         if (rt->h.done && rt->h.done(rt->h.ctx))

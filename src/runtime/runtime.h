@@ -64,7 +64,9 @@ void runtime_opts_default(runtime_opts *o);
 int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtime **out,
                 hark_err *err);
 
-/* Serve until hooks->done() says so (returns 0) or a signal arrives: then
+/* First removes work directories no unfinished job owns and completes jobs
+ * whose chunks were all committed before a restart. Then serves until
+ * hooks->done() says so (returns 0) or a signal arrives: then
  * running tasks are asked to yield and released as preempted, so they
  * resume on the next run, and it returns HARK_ECANCELED with
  * runtime_signal() set. Other failures (the store) return their code. */
