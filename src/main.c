@@ -1,5 +1,6 @@
 /* main.c - hark's command-line entry: dispatch to one file per subcommand. */
 #include "cli/cli.h"
+#include "client/client.h"
 #include "runtime/protocol.h"
 #include "runtime/worker.h"
 #include "util/log.h"
@@ -13,7 +14,9 @@ static void usage(FILE *to)
                 "\n"
                 "commands:\n"
                 "  transcribe FILE...   transcribe audio/video files to timed text\n"
-                "\n"
+                "  serve                run the daemon: job queue, workers, HTTP API\n");
+    client_print_commands(to);
+    fprintf(to, "\n"
                 "Run 'hark <command> --help' for a command's options.\n");
 }
 
@@ -35,6 +38,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cli_serve(argc - 1, argv + 1);
+    if (client_is_command(cmd))
+        return client_main(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */
     if (strcmp(cmd, "worker") == 0)
         return worker_main(WORKER_FD);

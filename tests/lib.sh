@@ -33,3 +33,40 @@ ref_text() { grep "($1)" "$DATA/transcription" > "$2"; }
 differ() { ! cmp -s "$1" "$2"; }
 # Nothing left in the work area.
 work_is_clean() { [ -z "$(ls -A "$XDG_STATE_HOME/hark/work" 2>/dev/null)" ]; }
+
+# ---- hark serve helpers ----
+# start_server DIR [ARGS...]: start `hark serve` on a free loopback port with
+# state in DIR; sets SERVER_PID and exports HARK_SERVER. Waits (bounded) for
+# /healthz. Logs go to DIR.log.
+start_server() {
+  local dir=$1; shift
+  : > "$dir.log"
+  # Port 0: the server picks a free port and says which.
+  "$HARK" serve --listen "127.0.0.1:0" --state-dir "$dir" "$@" >> "$dir.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 400); do
+    HARK_SERVER=$(sed -n 's/^hark: serving \(http:[^ ]*\) .*/\1/p' "$dir.log" | tail -n 1)
+    if [ -n "$HARK_SERVER" ] && curl -sf "$HARK_SERVER/healthz" >/dev/null 2>&1; then
+      export HARK_SERVER; return 0
+    fi
+    kill -0 $SERVER_PID 2>/dev/null || { cat "$dir.log"; return 1; }
+    sleep 0.05
+  done
+  return 1
+}
+# stop_server [SIG]: stop it (TERM by default) and wait; returns its status.
+stop_server() {
+  kill -"${1:-TERM}" $SERVER_PID 2>/dev/null
+  wait $SERVER_PID
+}
+# job_field ID FIELD: one field of the job object.
+job_field() { "$HARK" show "$1" --json | jq -r ".$2"; }
+# wait_state ID STATE [SECONDS]: poll (bounded) until the job is in STATE.
+wait_state() {
+  local n=$(( ${3:-60} * 20 ))
+  for _ in $(seq 1 $n); do
+    [ "$(job_field "$1" state)" = "$2" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}

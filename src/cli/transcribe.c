@@ -248,12 +248,10 @@ static void on_finished(void *ctx, const char *job_id, int state)
         const char *why = "stopped";
         if (got && sj.error[0])
             why = sj.error;
-        /* Decode errors name the file (by the absolute path the job was
-         * given: say it as the user did); chunk errors do not name it. */
-        const char *at = got ? strstr(why, sj.input) : NULL;
-        if (at && sj.input[0])
-            fprintf(stderr, "hark: %.*s%s%s\n", (int)(at - why), why, j->input,
-                    at + strlen(sj.input));
+        /* Decode errors name the file (the runtime says it as the job's
+         * source, the name the user gave); chunk errors do not. */
+        if (strstr(why, j->input))
+            fprintf(stderr, "hark: %s\n", why);
         else
             fprintf(stderr, "hark: %s: %s\n", j->input, why);
         c->n_failed++;

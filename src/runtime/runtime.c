@@ -337,6 +337,19 @@ static void on_failed(runtime *rt, slot *s, json_t *m)
         msg = "unknown error";
     s->state = SLOT_IDLE;
     if (s->task.kind == STORE_TASK_PREPARE && input_fault(code)) {
+        /* The decoder names the path it opened (an upload's stored name);
+         * say it as the user named the input. */
+        char said[1024];
+        store_job job;
+        if (store_get_job(rt->st, s->task.job_id, &job, NULL) == 0) {
+            const char *at = job.input[0] && job.source[0] ? strstr(msg, job.input) : NULL;
+            if (at) {
+                snprintf(said, sizeof said, "%.*s%s%s", (int)(at - msg), msg, job.source,
+                         at + strlen(job.input));
+                msg = said;
+            }
+            store_job_release(&job);
+        }
         hark_err err = {0};
         if (store_fail(rt->st, s->task.job_id, msg, &err) == 0)
             job_finished(rt, s->task.job_id, STORE_FAILED);

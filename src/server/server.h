@@ -37,7 +37,14 @@ int server_start(const server_opts *o, server **out, hark_err *err);
 /* The bound port (useful with port 0). */
 int server_port(const server *s);
 
-/* Stop accepting, end event streams, wait for handlers, free. */
+/* Milliseconds without events after which an event stream sends a
+ * ": keepalive" comment [15000; ms <= 0 restores it]. Applies to streams
+ * opened afterwards; tests shorten it. */
+void server_set_keepalive_ms(server *s, int ms);
+
+/* Stop accepting, end event streams, wait for handlers, free. Event streams
+ * end promptly: they also end if the owner calls notify_close(changes), but
+ * server_stop does not close it (it belongs to the caller). */
 void server_stop(server *s);
 
 #endif

@@ -1,0 +1,802 @@
+/* commands.c - `hark submit | ls | show | wait | result | cancel | pause |
+ * resume | ptt`: the command lines, the requests they make (docs/api.md)
+ * and what they print. Data goes to stdout, messages to stderr as
+ * "hark: <one line>". Exit 0 done, 1 failed, 2 usage (cli/cli.h).
+ */
+#include "client/client.h"
+
+#include "cli/cli.h"
+#include "client/follow.h"
+#include "client/http_client.h"
+#include "client/jobfmt.h"
+#include "client/wav.h"
+#include "output/atomic_file.h"
+#include "output/format.h"
+#include "util/buf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct command command;
+struct command {
+    const char *name;
+    const char *args;    /* what follows the name in the usage line */
+    const char *brief;   /* "name ARGS|what it does": its line in `hark --help` */
+    const char *summary; /* the paragraph under the usage line */
+    const char *options; /* option lines besides --server and --help */
+    const char *exits;   /* the exit status line */
+    int (*run)(const command *cmd, int argc, char **argv);
+};
+
+enum { OPT_SERVER = 0x100, OPT_PATH, OPT_JSON };
+
+/* The tail of every command's long options. */
+// clang-format off
+#define COMMON_OPTIONS \
+    {"server", required_argument, NULL, OPT_SERVER}, \
+    {"help", no_argument, NULL, 'h'}, \
+    {NULL, 0, NULL, 0}
+// clang-format on
+
+static void usage(const command *cmd, FILE *to)
+{
+    fprintf(to,
+            "usage: hark %s %s\n"
+            "\n"
+            "%s\n"
+            "\n"
+            "%s"
+            "      --server URL       the hark server (default: $" HC_SERVER_ENV
+            " or " HC_DEFAULT_SERVER ")\n"
+            "  -h, --help             this help\n"
+            "\n"
+            "%s\n",
+            cmd->name, cmd->args, cmd->summary, cmd->options, cmd->exits);
+}
+
+static int bad_usage(const command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Say what is wrong with the command line, then the usage; exit status 2. */
+static int bad_usage(const command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hark: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    usage(cmd, stderr);
+    return EXIT_USAGE;
+}
+
+/* The options every command has: returns -1 when opt was --server (the
+ * parse goes on), else the exit status to return at once. */
+static int common_option(const command *cmd, int opt, const char **server)
+{
+    switch (opt) {
+    case OPT_SERVER:
+        *server = optarg;
+        return -1;
+    case 'h':
+        usage(cmd, stdout);
+        return EXIT_ALL_OK;
+    default: /* getopt said what was wrong */
+        usage(cmd, stderr);
+        return EXIT_USAGE;
+    }
+}
+
+static bool one_of(const char *s, const char *const *names)
+{
+    for (; *names; names++)
+        if (strcmp(s, *names) == 0)
+            return true;
+    return false;
+}
+
+static const char *const priorities[] = {"realtime", "high", "normal", "low", NULL};
+static const char *const states[] = {"queued", "running",   "paused", "succeeded",
+                                     "failed", "cancelled", NULL};
+
+/* Job IDs go into URL paths: letters, digits, '-' and '_' only. */
+static bool valid_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* The single job ID argument left after the options. */
+static int job_id_arg(const command *cmd, int argc, char **argv, const char **id)
+{
+    if (optind >= argc)
+        return bad_usage(cmd, "%s needs a job ID", cmd->name);
+    if (optind + 1 < argc)
+        return bad_usage(cmd, "%s takes one job ID; '%s' is one too many", cmd->name,
+                         argv[optind + 1]);
+    if (!valid_id(argv[optind]))
+        return bad_usage(cmd, "%s: '%s' is not a job ID", cmd->name, argv[optind]);
+    *id = argv[optind];
+    return 0;
+}
+
+/* A number of seconds > 0 for --timeout. */
+static int parse_timeout(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 1e9)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Resolve the server URL and open a client. Returns 0, or the exit status
+ * after saying why not (a bad URL is a usage error). */
+static int open_client(const char *server, hc_client **c)
+{
+    char base[1024];
+    hark_err err = {0};
+    int rc = hc_resolve_base(server, getenv(HC_SERVER_ENV), base, sizeof base, &err);
+    if (rc == 0)
+        rc = hc_open(base, c, &err);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "hark: %s\n", err.msg);
+    return rc == HARK_EINVAL ? EXIT_USAGE : EXIT_SOME_FAILED;
+}
+
+static int fail(const hark_err *err)
+{
+    fprintf(stderr, "hark: %s\n", err->msg[0] ? err->msg : "failed");
+    return EXIT_SOME_FAILED;
+}
+
+/* Flush stdout and say so if anything written to it was lost. */
+static int finish_stdout(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "hark: cannot write to standard output: %s\n", strerror(errno));
+        return EXIT_SOME_FAILED;
+    }
+    return status;
+}
+
+static void put(const void *data, size_t n)
+{
+    if (n)
+        fwrite(data, 1, n, stdout);
+}
+
+/* Seconds as a form field: "600", "1.500". */
+static void seconds_text(double v, char *out, size_t n)
+{
+    if (v == floor(v))
+        snprintf(out, n, "%.0f", v);
+    else
+        snprintf(out, n, "%.3f", v);
+}
+
+/* ---- submit --------------------------------------------------------- */
+
+static int submit_path(hc_client *c, const char *file, const char *prio, double timeout,
+                       json_t **job, hark_err *err)
+{
+    char abs[PATH_MAX], cwd[PATH_MAX];
+    if (!realpath(file, abs)) {
+        /* The server names a missing path itself; send it absolute anyway. */
+        if (file[0] == '/')
+            snprintf(abs, sizeof abs, "%s", file);
+        else if (!getcwd(cwd, sizeof cwd) ||
+                 snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= (int)sizeof abs)
+            return err_set(err, HARK_EINVAL, "cannot make '%s' an absolute path", file);
+    }
+    json_t *body = json_pack("{s:s}", "path", abs);
+    if (body && prio)
+        json_object_set_new(body, "priority", json_string(prio));
+    if (body && timeout > 0)
+        json_object_set_new(body, "timeout",
+                            timeout == floor(timeout) ? json_integer((json_int_t)timeout)
+                                                      : json_real(timeout));
+    int rc = body ? hc_post_json(c, "/v1/jobs", body, job, err)
+                  : err_set(err, HARK_ENOMEM, "out of memory");
+    json_decref(body);
+    return rc;
+}
+
+static int submit_upload(hc_client *c, const char *file, const char *prio, double timeout,
+                         json_t **job, hark_err *err)
+{
+    hc_field fields[2];
+    size_t n = 0;
+    char t[64];
+    if (prio)
+        fields[n++] = (hc_field){"priority", prio};
+    if (timeout > 0) {
+        seconds_text(timeout, t, sizeof t);
+        fields[n++] = (hc_field){"timeout", t};
+    }
+    return hc_upload_file(c, "/v1/jobs", file, fields, n, job, err);
+}
+
+/* The id of a job object the server sent back. */
+static const char *job_id_of(const json_t *job, hark_err *err)
+{
+    const char *id = json_string_value(json_object_get(job, "id"));
+    if (!id || !valid_id(id)) {
+        err_set(err, HARK_EIO, "the server's answer has no valid job id");
+        return NULL;
+    }
+    return id;
+}
+
+static int cmd_submit(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"priority", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"path", no_argument, NULL, OPT_PATH},
+        COMMON_OPTIONS,
+    };
+    const char *server = NULL, *prio = NULL;
+    double timeout = 0;
+    bool by_path = false;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "p:t:h", longopts, NULL)) != -1) {
+        int rc;
+        switch (opt) {
+        case 'p':
+            if (!one_of(optarg, priorities))
+                return bad_usage(cmd, "%s: bad priority '%s' (realtime, high, normal, low)",
+                                 cmd->name, optarg);
+            prio = optarg;
+            break;
+        case 't':
+            if (parse_timeout(optarg, &timeout))
+                return bad_usage(cmd, "%s: --timeout wants seconds > 0, not '%s'", cmd->name,
+                                 optarg);
+            break;
+        case OPT_PATH:
+            by_path = true;
+            break;
+        default:
+            if ((rc = common_option(cmd, opt, &server)) >= 0)
+                return rc;
+        }
+    }
+    if (optind >= argc)
+        return bad_usage(cmd, "%s needs at least one FILE", cmd->name);
+    hc_client *c;
+    int rc = open_client(server, &c);
+    if (rc)
+        return rc;
+    int failed = 0, total = argc - optind;
+    for (int i = optind; i < argc; i++) {
+        const char *file = argv[i];
+        if (hc_unreachable(c)) { /* said once already; each would wait the same way */
+            fprintf(stderr, "hark: %s: not submitted\n", file);
+            failed++;
+            continue;
+        }
+        hark_err err = {0};
+        json_t *job = NULL;
+        int r = by_path ? submit_path(c, file, prio, timeout, &job, &err)
+                        : submit_upload(c, file, prio, timeout, &job, &err);
+        const char *id = r ? NULL : job_id_of(job, &err);
+        if (id) {
+            printf("%s\n", id);
+            fflush(stdout);
+        } else if (strstr(err.msg, file)) {
+            fprintf(stderr, "hark: %s\n", err.msg);
+            failed++;
+        } else {
+            fprintf(stderr, "hark: %s: %s\n", file, err.msg);
+            failed++;
+        }
+        json_decref(job);
+    }
+    hc_close(c);
+    if (failed && total > 1)
+        fprintf(stderr, "hark: %d of %d files not submitted\n", failed, total);
+    return finish_stdout(failed ? EXIT_SOME_FAILED : EXIT_ALL_OK);
+}
+
+/* ---- ls ------------------------------------------------------------- */
+
+static int list_jobs(hc_client *c, const char *state, const char *prio, bool as_json, hark_err *err)
+{
+    long long after = 0;
+    bool first = true;
+    int rc = 0;
+    for (;;) {
+        char path[256];
+        snprintf(path, sizeof path, "/v1/jobs?limit=1000%s%s%s%s", state ? "&state=" : "",
+                 state ? state : "", prio ? "&priority=" : "", prio ? prio : "");
+        if (after > 0) {
+            size_t k = strlen(path);
+            snprintf(path + k, sizeof path - k, "&after=%lld", after);
+        }
+        json_t *page = NULL;
+        if ((rc = hc_get_json(c, path, &page, err)) != 0)
+            break;
+        json_t *data = json_object_get(page, "data"), *next = json_object_get(page, "next_after");
+        if (!json_is_array(data) || !(json_is_null(next) || json_is_integer(next) || !next)) {
+            json_decref(page);
+            rc = err_set(err, HARK_EIO, "hark server sent a malformed job list");
+            break;
+        }
+        buf out;
+        buf_init(&out, HC_JSON_MAX * 2);
+        if (after == 0) /* the first page came: the list can begin */
+            fputs(as_json ? "[" : jobfmt_header(), stdout);
+        size_t i;
+        json_t *job;
+        json_array_foreach(data, i, job)
+        {
+            if (as_json) {
+                char *text = json_dumps(job, JSON_COMPACT | JSON_REAL_PRECISION(15));
+                if (!text || buf_printf(&out, "%s\n  %s", first ? "" : ",", text))
+                    rc = err_set(err, HARK_ENOMEM, "out of memory");
+                free(text);
+            } else if (jobfmt_row(job, &out)) {
+                rc = err_set(err, HARK_ENOMEM, "out of memory");
+            }
+            first = false;
+        }
+        put(out.data, out.len);
+        buf_release(&out);
+        long long n = json_is_integer(next) ? (long long)json_integer_value(next) : 0;
+        json_decref(page);
+        if (rc || n == 0)
+            break;
+        if (n <= after) {
+            rc = err_set(err, HARK_EIO, "hark server sent a job list cursor that goes back");
+            break;
+        }
+        after = n;
+    }
+    if (as_json && rc == 0)
+        fputs(first ? "]\n" : "\n]\n", stdout);
+    return rc;
+}
+
+static int cmd_ls(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"priority", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, OPT_JSON},
+        COMMON_OPTIONS,
+    };
+    const char *server = NULL, *state = NULL, *prio = NULL;
+    bool as_json = false;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "s:p:h", longopts, NULL)) != -1) {
+        int rc;
+        switch (opt) {
+        case 's':
+            if (!one_of(optarg, states))
+                return bad_usage(cmd,
+                                 "%s: bad state '%s' (queued, running, paused, succeeded, "
+                                 "failed, cancelled)",
+                                 cmd->name, optarg);
+            state = optarg;
+            break;
+        case 'p':
+            if (!one_of(optarg, priorities))
+                return bad_usage(cmd, "%s: bad priority '%s' (realtime, high, normal, low)",
+                                 cmd->name, optarg);
+            prio = optarg;
+            break;
+        case OPT_JSON:
+            as_json = true;
+            break;
+        default:
+            if ((rc = common_option(cmd, opt, &server)) >= 0)
+                return rc;
+        }
+    }
+    if (optind < argc)
+        return bad_usage(cmd, "%s takes no arguments; '%s' is one too many", cmd->name,
+                         argv[optind]);
+    hc_client *c;
+    int rc = open_client(server, &c);
+    if (rc)
+        return rc;
+    hark_err err = {0};
+    rc = list_jobs(c, state, prio, as_json, &err);
+    hc_close(c);
+    fflush(stdout);
+    return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
+}
+
+/* ---- show, cancel, pause, resume ------------------------------------- */
+
+/* Parse "[--json] ID" (json may be NULL: no --json) and open the client. */
+static int id_command_args(const command *cmd, int argc, char **argv, bool *json, const char **id,
+                           hc_client **c)
+{
+    static const struct option with_json[] = {{"json", no_argument, NULL, OPT_JSON},
+                                              COMMON_OPTIONS};
+    static const struct option without[] = {COMMON_OPTIONS};
+    const char *server = NULL;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", json ? with_json : without, NULL)) != -1) {
+        int rc;
+        if (opt == OPT_JSON && json)
+            *json = true;
+        else if ((rc = common_option(cmd, opt, &server)) >= 0)
+            return rc;
+    }
+    int rc = job_id_arg(cmd, argc, argv, id);
+    return rc ? rc : open_client(server, c);
+}
+
+static int cmd_show(const command *cmd, int argc, char **argv)
+{
+    bool as_json = false;
+    const char *id;
+    hc_client *c;
+    int rc = id_command_args(cmd, argc, argv, &as_json, &id, &c);
+    if (rc)
+        return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    hark_err err = {0};
+    json_t *job = NULL;
+    rc = hc_get_json(c, path, &job, &err);
+    hc_close(c);
+    if (rc)
+        return fail(&err);
+    buf out;
+    buf_init(&out, HC_JSON_MAX);
+    char *text = NULL;
+    if (as_json)
+        rc = (text = json_dumps(job, JSON_INDENT(2) | JSON_REAL_PRECISION(15)))
+                 ? buf_printf(&out, "%s\n", text)
+                 : HARK_ENOMEM;
+    else
+        rc = jobfmt_show(job, &out);
+    if (rc)
+        err_set(&err, HARK_ENOMEM, "out of memory");
+    put(out.data, out.len);
+    free(text);
+    buf_release(&out);
+    json_decref(job);
+    return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
+}
+
+static int cmd_transition(const command *cmd, int argc, char **argv)
+{
+    const char *id;
+    hc_client *c;
+    int rc = id_command_args(cmd, argc, argv, NULL, &id, &c);
+    if (rc)
+        return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/%s", id, cmd->name);
+    hark_err err = {0};
+    json_t *job = NULL;
+    rc = hc_post_json(c, path, NULL, &job, &err);
+    hc_close(c);
+    if (rc)
+        return fail(&err);
+    const char *state = json_string_value(json_object_get(job, "state"));
+    char clean[32];
+    jobfmt_clean(state ? state : "unknown", clean, sizeof clean);
+    printf("%s\n", clean);
+    json_decref(job);
+    return finish_stdout(EXIT_ALL_OK);
+}
+
+/* ---- wait ----------------------------------------------------------- */
+
+/* Say how a followed job ended; the exit status. */
+static int job_outcome(const char *id, const follow_state *f)
+{
+    if (strcmp(f->state, "succeeded") == 0)
+        return EXIT_ALL_OK;
+    if (strcmp(f->state, "cancelled") == 0)
+        fprintf(stderr, "hark: job %s was cancelled\n", id);
+    else
+        fprintf(stderr, "hark: job %s failed: %s\n", id,
+                f->error[0] ? f->error : "no reason given");
+    return EXIT_SOME_FAILED;
+}
+
+static int cmd_wait(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"quiet", no_argument, NULL, 'q'}, COMMON_OPTIONS};
+    const char *server = NULL, *id;
+    bool quiet = false;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+        int rc;
+        if (opt == 'q')
+            quiet = true;
+        else if ((rc = common_option(cmd, opt, &server)) >= 0)
+            return rc;
+    }
+    hc_client *c;
+    int rc = job_id_arg(cmd, argc, argv, &id);
+    if (rc || (rc = open_client(server, &c)) != 0)
+        return rc;
+    follow_opts fo = {.progress = !quiet, .tty = isatty(STDERR_FILENO)};
+    follow_state f;
+    hark_err err = {0};
+    rc = follow_job(c, id, &fo, &f, &err);
+    hc_close(c);
+    if (rc)
+        return fail(&err);
+    printf("%s\n", f.state);
+    return finish_stdout(job_outcome(id, &f));
+}
+
+/* ---- result --------------------------------------------------------- */
+
+static int fetch_result(hc_client *c, const char *id, const char *format, const char *out_path,
+                        hark_err *err)
+{
+    char path[160];
+    snprintf(path, sizeof path, "/v1/jobs/%s/result?format=%s", id, format);
+    buf b;
+    int rc = hc_get_body(c, path, HC_RESULT_MAX, &b, err);
+    if (rc)
+        return rc;
+    if (out_path)
+        rc = atomic_write_file(out_path, b.data ? b.data : "", b.len, 0644, err);
+    else
+        put(b.data, b.len);
+    buf_release(&b);
+    return rc;
+}
+
+static int cmd_result(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        COMMON_OPTIONS,
+    };
+    const char *server = NULL, *out_path = NULL, *id;
+    out_format fmt = FMT_TXT;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
+        int rc;
+        switch (opt) {
+        case 'f':
+            if (out_format_parse(optarg, &fmt))
+                return bad_usage(cmd,
+                                 "%s: bad format '%s' (txt, json, srt, vtt, tsv, verbose_json)",
+                                 cmd->name, optarg);
+            break;
+        case 'o':
+            out_path = optarg;
+            break;
+        default:
+            if ((rc = common_option(cmd, opt, &server)) >= 0)
+                return rc;
+        }
+    }
+    hc_client *c;
+    int rc = job_id_arg(cmd, argc, argv, &id);
+    if (rc || (rc = open_client(server, &c)) != 0)
+        return rc;
+    hark_err err = {0};
+    rc = fetch_result(c, id, out_format_name(fmt), out_path, &err);
+    hc_close(c);
+    return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
+}
+
+/* ---- ptt ------------------------------------------------------------ */
+
+/* Submit the recording (a file, or raw PCM on stdin as WAV) at realtime
+ * priority; the job id into id. */
+static int ptt_submit(hc_client *c, const char *input, char *id, size_t idlen, hark_err *err)
+{
+    static const hc_field fields[] = {{"priority", "realtime"}};
+    json_t *job = NULL;
+    int rc;
+    if (strcmp(input, "-") == 0) {
+        buf wav;
+        rc = wav_read_pcm(STDIN_FILENO, WAV_MAX_PCM_BYTES, "standard input", &wav, err);
+        if (rc == 0)
+            rc =
+                hc_upload_memory(c, "/v1/jobs", "ptt.wav", wav.data, wav.len, fields, 1, &job, err);
+        buf_release(&wav);
+    } else {
+        rc = hc_upload_file(c, "/v1/jobs", input, fields, 1, &job, err);
+    }
+    const char *jid = rc ? NULL : job_id_of(job, err);
+    if (jid)
+        snprintf(id, idlen, "%s", jid);
+    json_decref(job);
+    return jid ? 0 : rc ? rc : HARK_EIO;
+}
+
+static int cmd_ptt(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON}, COMMON_OPTIONS};
+    const char *server = NULL;
+    bool as_json = false;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        int rc;
+        if (opt == OPT_JSON)
+            as_json = true;
+        else if ((rc = common_option(cmd, opt, &server)) >= 0)
+            return rc;
+    }
+    if (optind >= argc)
+        return bad_usage(cmd, "%s needs a FILE, or - for raw audio on standard input", cmd->name);
+    if (optind + 1 < argc)
+        return bad_usage(cmd, "%s takes one FILE; '%s' is one too many", cmd->name,
+                         argv[optind + 1]);
+    const char *input = argv[optind];
+    if (strcmp(input, "-") == 0 && isatty(STDIN_FILENO))
+        return bad_usage(cmd,
+                         "%s: standard input is a terminal; pipe raw s16le 16 kHz mono audio "
+                         "into it",
+                         cmd->name);
+    hc_client *c;
+    int rc = open_client(server, &c);
+    if (rc)
+        return rc;
+    hark_err err = {0};
+    char id[72];
+    const char *what = strcmp(input, "-") ? input : "standard input";
+    /* Ask before the user talks for minutes into a pipe nobody reads. */
+    rc = hc_get_json(c, "/healthz", NULL, &err);
+    if (rc) {
+        hc_close(c);
+        return fail(&err);
+    }
+    if ((rc = ptt_submit(c, input, id, sizeof id, &err)) != 0) {
+        if (strstr(err.msg, what))
+            fprintf(stderr, "hark: %s\n", err.msg);
+        else
+            fprintf(stderr, "hark: %s: %s\n", what, err.msg);
+        hc_close(c);
+        return EXIT_SOME_FAILED;
+    }
+    follow_opts fo = {.progress = false};
+    follow_state f;
+    int status;
+    if (follow_job(c, id, &fo, &f, &err) != 0)
+        status = fail(&err);
+    else if ((status = job_outcome(id, &f)) == EXIT_ALL_OK &&
+             fetch_result(c, id, as_json ? "json" : "txt", NULL, &err) != 0)
+        status = fail(&err);
+    hc_close(c);
+    return finish_stdout(status);
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+static const command commands[] = {
+    {.name = "submit",
+     .args = "[options] FILE...",
+     .brief = "submit FILE...|queue recordings on a running hark serve",
+     .summary = "Submit recordings as jobs; print one job ID per line.",
+     .options = "  -p, --priority P       realtime, high, normal (default) or low\n"
+                "  -t, --timeout SEC      fail the job if it is not done SEC seconds after submit\n"
+                "      --path             send each FILE's absolute path instead of uploading it\n"
+                "                         (the server reads the file itself)\n",
+     .exits = "Exit status: 0 all submitted, 1 some not (one line each), 2 usage.",
+     .run = cmd_submit},
+    {.name = "ls",
+     .args = "[options]",
+     .brief = "ls|list the jobs",
+     .summary = "List jobs, oldest first.",
+     .options = "  -s, --state S          only jobs in state S (queued, running, paused,\n"
+                "                         succeeded, failed, cancelled)\n"
+                "  -p, --priority P       only jobs of priority P\n"
+                "      --json             a JSON array of job objects\n",
+     .exits = "Exit status: 0 listed, 1 failed, 2 usage.",
+     .run = cmd_ls},
+    {.name = "show",
+     .args = "[--json] ID",
+     .brief = "show ID|show one job",
+     .summary = "Show one job.",
+     .options = "      --json             the job object as JSON\n",
+     .exits = "Exit status: 0 shown, 1 failed (e.g. no such job), 2 usage.",
+     .run = cmd_show},
+    {.name = "wait",
+     .args = "[-q] ID",
+     .brief = "wait ID|wait for a job to finish, with progress",
+     .summary = "Wait for a job to finish, showing its progress; print its final state.",
+     .options = "  -q, --quiet            no progress on stderr\n",
+     .exits = "Exit status: 0 succeeded, 1 failed or cancelled (with the job's error) or the\n"
+              "server could not be followed, 2 usage.",
+     .run = cmd_wait},
+    {.name = "result",
+     .args = "[-f FORMAT] [-o FILE] ID",
+     .brief = "result ID|print or save the transcript of a finished job",
+     .summary = "Print or save the transcript of a finished job.",
+     .options = "  -f, --format FORMAT    txt (default), json, srt, vtt, tsv or verbose_json\n"
+                "  -o, --output FILE      write FILE (atomically) instead of standard output\n",
+     .exits = "Exit status: 0 done, 1 failed (e.g. the job has not succeeded), 2 usage.",
+     .run = cmd_result},
+    {.name = "cancel",
+     .args = "ID",
+     .brief = "cancel ID|cancel a job",
+     .summary = "Cancel a job; print its new state.",
+     .options = "",
+     .exits = "Exit status: 0 done, 1 failed (e.g. the job already finished), 2 usage.",
+     .run = cmd_transition},
+    {.name = "pause",
+     .args = "ID",
+     .brief = "pause ID|pause a job, keeping its work",
+     .summary = "Pause a job, keeping its work; print its new state.",
+     .options = "",
+     .exits = "Exit status: 0 done, 1 failed (e.g. the job already finished), 2 usage.",
+     .run = cmd_transition},
+    {.name = "resume",
+     .args = "ID",
+     .brief = "resume ID|resume a paused job",
+     .summary = "Resume a paused job; print its new state.",
+     .options = "",
+     .exits = "Exit status: 0 done, 1 failed (e.g. the job is not paused), 2 usage.",
+     .run = cmd_transition},
+    {.name = "ptt",
+     .args = "[--json] FILE|-",
+     .brief = "ptt FILE|-|push to talk: transcribe one short recording now",
+     .summary = "Push to talk: transcribe one short recording at realtime priority and print\n"
+                "the text. With -, read raw s16le 16 kHz mono audio from standard input (at\n"
+                "most 10 minutes), e.g. arecord -q -f S16_LE -r 16000 -c 1 -t raw | hark ptt -",
+     .options = "      --json             print the json result instead of the text\n",
+     .exits = "Exit status: 0 transcribed, 1 failed, 2 usage.",
+     .run = cmd_ptt},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; name && i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+bool client_is_command(const char *name)
+{
+    return find_command(name) != NULL;
+}
+
+void client_print_commands(FILE *to)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const char *bar = strrchr(commands[i].brief, '|');
+        fprintf(to, "  %-20.*s %s\n", (int)(bar - commands[i].brief), commands[i].brief, bar + 1);
+    }
+}
+
+int client_main(int argc, char **argv)
+{
+    const command *cmd = argc >= 1 ? find_command(argv[0]) : NULL;
+    if (!cmd) {
+        fprintf(stderr, "hark: unknown client command '%s'\n", argc >= 1 ? argv[0] : "");
+        return EXIT_USAGE;
+    }
+    return cmd->run(cmd, argc, argv);
+}

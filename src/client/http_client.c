@@ -1,0 +1,629 @@
+#include "client/http_client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SSE_LINE_MAX (1u << 20) /* one line of the event stream */
+#define SSE_DATA_MAX (4u << 20) /* one event's data */
+#define ERROR_BODY_MAX (64u << 10)
+#define EVENTS_MIN_STALL_S 60 /* > 3 keepalive periods of the server (15 s) */
+
+struct hc_client {
+    CURL *curl;
+    char base[1024];
+    char errbuf[CURL_ERROR_SIZE];
+    long connect_ms;
+    long stall_s;
+    int reconnect_tries;
+    long reconnect_delay_ms;
+    bool unreachable;
+};
+
+/* ---- pure helpers --------------------------------------------------- */
+
+/* Copy s (n bytes) to out as one line: control characters become spaces,
+ * surrounding blanks go, a UTF-8 sequence is never cut in half. */
+static void one_line(const char *s, size_t n, char *out, size_t outlen)
+{
+    while (n && (unsigned char)*s <= ' ') {
+        s++;
+        n--;
+    }
+    size_t k = 0;
+    bool cut = false;
+    for (size_t i = 0; i < n && s[i]; i++) {
+        if (k + 1 >= outlen) {
+            cut = true;
+            break;
+        }
+        unsigned char ch = (unsigned char)s[i];
+        out[k++] = ch < ' ' || ch == 0x7f ? ' ' : (char)ch;
+    }
+    if (cut) { /* drop a last character that did not fit whole */
+        size_t lead = k;
+        while (lead && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead && (unsigned char)out[lead - 1] >= 0xC0) {
+            unsigned char b = (unsigned char)out[lead - 1];
+            size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+            if (k - (lead - 1) < need)
+                k = lead - 1;
+        }
+    }
+    while (k && out[k - 1] == ' ')
+        k--;
+    if (outlen)
+        out[k] = '\0';
+}
+
+int hc_resolve_base(const char *flag, const char *env, char *out, size_t n, hark_err *err)
+{
+    const char *src = HC_DEFAULT_SERVER, *what = "the default";
+    if (flag) {
+        src = flag;
+        what = "--server";
+        if (!*flag)
+            return err_set(err, HARK_EINVAL, "--server wants a URL like %s", HC_DEFAULT_SERVER);
+    } else if (env && *env) {
+        src = env;
+        what = HC_SERVER_ENV;
+    }
+    for (const char *p = src; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#')
+            return err_set(err, HARK_EINVAL,
+                           "bad server URL in %s: it contains a space, a control character, "
+                           "'?' or '#'",
+                           what);
+    const char *sep = strstr(src, "://");
+    const char *host = sep ? sep + 3 : src;
+    if (sep && !((sep - src == 4 && strncasecmp(src, "http", 4) == 0) ||
+                 (sep - src == 5 && strncasecmp(src, "https", 5) == 0)))
+        return err_set(err, HARK_EINVAL, "bad server URL '%.200s' in %s: want http:// or https://",
+                       src, what);
+    if (!*host || *host == '/')
+        return err_set(err, HARK_EINVAL, "bad server URL '%.200s' in %s: no host", src, what);
+    size_t len = strlen(src);
+    while (len && src[len - 1] == '/')
+        len--;
+    int w = snprintf(out, n, "%s%.*s", sep ? "" : "http://", (int)len, src);
+    if (w < 0 || (size_t)w >= n)
+        return err_set(err, HARK_EINVAL, "server URL in %s is too long", what);
+    return 0;
+}
+
+int hc_status_error(long status, const char *body, size_t len, hark_err *err)
+{
+    int code = status == 404                   ? HARK_ENOENT
+               : status == 413                 ? HARK_ETOOLONG
+               : status >= 400 && status < 500 ? HARK_EINVAL
+                                               : HARK_EIO;
+    char msg[400] = "";
+    if (body && len) {
+        json_t *j = json_loadb(body, len, 0, NULL);
+        const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+        if (m)
+            one_line(m, strlen(m), msg, sizeof msg);
+        json_decref(j);
+        if (msg[0])
+            return err_set(err, code, "%s", msg);
+        if (!j) {
+            const char *nl = memchr(body, '\n', len);
+            one_line(body, nl ? (size_t)(nl - body) : len, msg, 200);
+        }
+    }
+    if (msg[0])
+        return err_set(err, code, "hark server answered HTTP %ld: %s", status, msg);
+    return err_set(err, code, "hark server answered HTTP %ld", status);
+}
+
+/* ---- the handle ----------------------------------------------------- */
+
+int hc_open(const char *base, hc_client **out, hark_err *err)
+{
+    *out = NULL;
+    hc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    if (snprintf(c->base, sizeof c->base, "%s", base) >= (int)sizeof c->base) {
+        free(c);
+        return err_set(err, HARK_EINVAL, "server URL is too long");
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        free(c);
+        return err_set(err, HARK_EIO, "cannot initialize libcurl");
+    }
+    c->curl = curl_easy_init();
+    if (!c->curl) {
+        curl_global_cleanup();
+        free(c);
+        return err_set(err, HARK_ENOMEM, "cannot initialize libcurl");
+    }
+    c->connect_ms = 10000;
+    c->stall_s = 60;
+    c->reconnect_tries = 5;
+    c->reconnect_delay_ms = 250;
+    *out = c;
+    return 0;
+}
+
+void hc_close(hc_client *c)
+{
+    if (!c)
+        return;
+    curl_easy_cleanup(c->curl);
+    curl_global_cleanup();
+    free(c);
+}
+
+const char *hc_base(const hc_client *c)
+{
+    return c->base;
+}
+
+void hc_set_timeouts(hc_client *c, double connect_s, double stall_s)
+{
+    c->connect_ms = connect_s > 0 ? (long)(connect_s * 1000) : 10000;
+    if (c->connect_ms < 1)
+        c->connect_ms = 1;
+    c->stall_s = stall_s >= 1 ? (long)stall_s : 1;
+}
+
+void hc_set_reconnect(hc_client *c, int tries, long delay_ms)
+{
+    c->reconnect_tries = tries < 0 ? 0 : tries;
+    c->reconnect_delay_ms = delay_ms < 0 ? 0 : delay_ms;
+}
+
+bool hc_unreachable(const hc_client *c)
+{
+    return c->unreachable;
+}
+
+/* ---- one transfer --------------------------------------------------- */
+
+typedef struct xfer {
+    const char *method; /* "GET" or "POST" */
+    const char *path;
+    const char *json;     /* a JSON body, or NULL */
+    curl_mime *mime;      /* a multipart body, or NULL */
+    const char *event_id; /* Last-Event-ID, or NULL */
+    bool events;          /* an event stream: Accept and stall time */
+    curl_write_callback write;
+    void *write_ctx;
+} xfer;
+
+typedef struct sink {
+    buf *b;
+    bool overflow;
+} sink;
+
+static size_t write_to_buf(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    sink *s = ud;
+    size_t n = size * nmemb;
+    if (buf_append(s->b, ptr, n)) {
+        s->overflow = true;
+        return 0; /* != n: curl stops with CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+static int transport_error(hc_client *c, CURLcode rc, hark_err *err)
+{
+    char detail[CURL_ERROR_SIZE];
+    const char *d = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    one_line(d, strlen(d), detail, sizeof detail);
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+        c->unreachable = true;
+        return err_set(err, HARK_EIO, "cannot reach hark server at %s (is `hark serve` running?)",
+                       c->base);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        c->unreachable = true;
+        return err_set(err, HARK_EIO, "cannot reach hark server at %s: %s", c->base, detail);
+    case CURLE_OPERATION_TIMEDOUT: {
+        curl_off_t connected = 0;
+        curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
+        if (connected == 0) {
+            c->unreachable = true;
+            return err_set(err, HARK_ETIMEDOUT,
+                           "cannot reach hark server at %s: connection timed out", c->base);
+        }
+        return err_set(err, HARK_ETIMEDOUT, "hark server at %s stopped answering: %s", c->base,
+                       detail);
+    }
+    default:
+        return err_set(err, HARK_EIO, "request to hark server at %s failed: %s", c->base, detail);
+    }
+}
+
+/* Run one transfer. Returns the CURLcode; *status gets the HTTP status (0
+ * if none came). */
+static CURLcode perform(hc_client *c, const xfer *x, long *status)
+{
+    *status = 0;
+    c->errbuf[0] = '\0';
+    char url[2048];
+    if (snprintf(url, sizeof url, "%s%s", c->base, x->path) >= (int)sizeof url)
+        return CURLE_URL_MALFORMAT;
+    CURL *h = c->curl;
+    curl_easy_reset(h); /* keeps the live connection for reuse */
+    struct curl_slist *hdrs = NULL, *t;
+    bool ok = true;
+#define ADD_HEADER(s)                                                                              \
+    do {                                                                                           \
+        t = curl_slist_append(hdrs, (s));                                                          \
+        if (t)                                                                                     \
+            hdrs = t;                                                                              \
+        else                                                                                       \
+            ok = false;                                                                            \
+    } while (0)
+    ADD_HEADER(x->events ? "Accept: text/event-stream" : "Accept: application/json");
+    char idh[200];
+    if (x->event_id && x->event_id[0]) {
+        snprintf(idh, sizeof idh, "Last-Event-ID: %s", x->event_id);
+        ADD_HEADER(idh);
+    }
+    bool post = strcmp(x->method, "POST") == 0;
+    if (post && x->json)
+        ADD_HEADER("Content-Type: application/json");
+    else if (post && !x->mime)
+        ADD_HEADER("Content-Type:"); /* an empty body of no type */
+#undef ADD_HEADER
+    if (!ok) {
+        curl_slist_free_all(hdrs);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    long stall = c->stall_s;
+    if (x->events && stall < EVENTS_MIN_STALL_S)
+        stall = EVENTS_MIN_STALL_S;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "hark/" HARK_VERSION);
+    /* The server is on loopback; an http_proxy from the environment must not
+     * carry requests for it elsewhere. */
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, x->write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, x->write_ctx);
+    if (post && x->mime) {
+        curl_easy_setopt(h, CURLOPT_MIMEPOST, x->mime);
+    } else if (post) {
+        const char *body = x->json ? x->json : "";
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    /* The handle must not keep pointers into this frame or the caller's. */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_slist_free_all(hdrs);
+    return rc;
+}
+
+/* Run x with the body into b; transport failures and the cap are errors. */
+static int perform_to_buf(hc_client *c, xfer *x, long *status, buf *b, hark_err *err)
+{
+    sink s = {.b = b};
+    x->write = write_to_buf;
+    x->write_ctx = &s;
+    c->unreachable = false;
+    CURLcode rc = perform(c, x, status);
+    if (s.overflow)
+        return err_set(err, HARK_ENOMEM, "answer of hark server at %s to %s is over %zu bytes",
+                       c->base, x->path, b->max);
+    if (rc == CURLE_URL_MALFORMAT && !c->errbuf[0])
+        return err_set(err, HARK_EINVAL, "URL too long: %s%s", c->base, x->path);
+    if (rc != CURLE_OK)
+        return transport_error(c, rc, err);
+    return 0;
+}
+
+int hc_request(hc_client *c, const char *method, const char *path, const char *json, long *status,
+               buf *body, hark_err *err)
+{
+    xfer x = {.method = method, .path = path, .json = json};
+    return perform_to_buf(c, &x, status, body, err);
+}
+
+static int parse_object(hc_client *c, const buf *b, json_t **out, hark_err *err)
+{
+    json_error_t je;
+    json_t *j = json_loadb(b->data ? b->data : "", b->len, 0, &je);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        return err_set(err, HARK_EIO, "hark server at %s sent malformed JSON: %s", c->base,
+                       j ? "not an object" : je.text);
+    }
+    *out = j;
+    return 0;
+}
+
+/* Run x and take a 2xx JSON object (into *out if out is not NULL). */
+static int json_xfer(hc_client *c, xfer *x, json_t **out, hark_err *err)
+{
+    if (out)
+        *out = NULL;
+    buf b;
+    buf_init(&b, HC_JSON_MAX);
+    long status = 0;
+    int rc = perform_to_buf(c, x, &status, &b, err);
+    if (rc == 0 && (status < 200 || status > 299))
+        rc = hc_status_error(status, b.data, b.len, err);
+    if (rc == 0 && out)
+        rc = parse_object(c, &b, out, err);
+    buf_release(&b);
+    return rc;
+}
+
+int hc_get_json(hc_client *c, const char *path, json_t **out, hark_err *err)
+{
+    xfer x = {.method = "GET", .path = path};
+    return json_xfer(c, &x, out, err);
+}
+
+int hc_post_json(hc_client *c, const char *path, const json_t *body, json_t **out, hark_err *err)
+{
+    char *text = NULL;
+    if (body && !(text = json_dumps(body, JSON_COMPACT)))
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    xfer x = {.method = "POST", .path = path, .json = text};
+    int rc = json_xfer(c, &x, out, err);
+    free(text);
+    return rc;
+}
+
+int hc_get_body(hc_client *c, const char *path, size_t max, buf *out, hark_err *err)
+{
+    buf_init(out, max);
+    xfer x = {.method = "GET", .path = path};
+    long status = 0;
+    int rc = perform_to_buf(c, &x, &status, out, err);
+    if (rc == 0 && (status < 200 || status > 299))
+        rc = hc_status_error(status, out->data, out->len, err);
+    if (rc)
+        buf_release(out);
+    return rc;
+}
+
+/* ---- multipart uploads ---------------------------------------------- */
+
+typedef struct source {
+    int fd;           /* a file, or -1 */
+    const char *data; /* or memory */
+    size_t len, pos;
+} source;
+
+static size_t source_read(char *out, size_t size, size_t nitems, void *arg)
+{
+    source *s = arg;
+    size_t want = size * nitems;
+    if (s->fd < 0) {
+        size_t n = s->len - s->pos < want ? s->len - s->pos : want;
+        memcpy(out, s->data + s->pos, n);
+        s->pos += n;
+        return n;
+    }
+    for (;;) {
+        ssize_t n = read(s->fd, out, want);
+        if (n >= 0)
+            return (size_t)n;
+        if (errno != EINTR)
+            return CURL_READFUNC_ABORT;
+    }
+}
+
+static int source_seek(void *arg, curl_off_t offset, int origin)
+{
+    source *s = arg;
+    if (s->fd >= 0)
+        return lseek(s->fd, (off_t)offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
+    curl_off_t base = origin == SEEK_SET ? 0 : origin == SEEK_CUR ? (curl_off_t)s->pos : -1;
+    if (origin == SEEK_END)
+        base = (curl_off_t)s->len;
+    if (base < 0 || base + offset < 0 || base + offset > (curl_off_t)s->len)
+        return CURL_SEEKFUNC_FAIL;
+    s->pos = (size_t)(base + offset);
+    return CURL_SEEKFUNC_OK;
+}
+
+static int upload(hc_client *c, const char *path, const char *filename, source *src,
+                  curl_off_t size, const hc_field *fields, size_t n_fields, json_t **out,
+                  hark_err *err)
+{
+    curl_mime *mime = curl_mime_init(c->curl);
+    bool ok = mime != NULL;
+    for (size_t i = 0; ok && i < n_fields; i++) {
+        curl_mimepart *p = curl_mime_addpart(mime);
+        ok = p && curl_mime_name(p, fields[i].name) == CURLE_OK &&
+             curl_mime_data(p, fields[i].value, CURL_ZERO_TERMINATED) == CURLE_OK;
+    }
+    curl_mimepart *p = ok ? curl_mime_addpart(mime) : NULL;
+    ok = p && curl_mime_name(p, "file") == CURLE_OK &&
+         curl_mime_filename(p, filename) == CURLE_OK &&
+         curl_mime_type(p, "application/octet-stream") == CURLE_OK &&
+         curl_mime_data_cb(p, size, source_read, source_seek, NULL, src) == CURLE_OK;
+    int rc;
+    if (!ok) {
+        rc = err_set(err, HARK_ENOMEM, "out of memory");
+    } else {
+        xfer x = {.method = "POST", .path = path, .mime = mime};
+        rc = json_xfer(c, &x, out, err);
+    }
+    curl_mime_free(mime);
+    return rc;
+}
+
+int hc_upload_file(hc_client *c, const char *path, const char *file, const hc_field *fields,
+                   size_t n_fields, json_t **out, hark_err *err)
+{
+    if (out)
+        *out = NULL;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot open '%s': %s", file,
+                       strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        int e = errno;
+        bool dir = S_ISDIR(sb.st_mode);
+        close(fd);
+        if (dir)
+            return err_set(err, HARK_EINVAL, "cannot upload '%s': it is a directory", file);
+        return err_set(err, HARK_EINVAL, "cannot upload '%s': %s", file,
+                       e ? strerror(e) : "not a regular file");
+    }
+    const char *slash = strrchr(file, '/');
+    const char *name = slash && slash[1] ? slash + 1 : file;
+    source src = {.fd = fd};
+    int rc = upload(c, path, name, &src, (curl_off_t)sb.st_size, fields, n_fields, out, err);
+    close(fd);
+    return rc;
+}
+
+int hc_upload_memory(hc_client *c, const char *path, const char *filename, const void *data,
+                     size_t len, const hc_field *fields, size_t n_fields, json_t **out,
+                     hark_err *err)
+{
+    if (out)
+        *out = NULL;
+    source src = {.fd = -1, .data = data, .len = len};
+    return upload(c, path, filename, &src, (curl_off_t)len, fields, n_fields, out, err);
+}
+
+/* ---- the event stream ----------------------------------------------- */
+
+typedef struct stream {
+    hc_client *c;
+    sse_parser p;
+    CURL *curl;
+    long status; /* of this connection, 0 until the first bytes */
+    buf errbody; /* the body of a non-200 answer (truncated at its cap) */
+    int fn_rc;   /* what fn returned when it stopped the stream */
+    int feed_rc; /* the parser's own error */
+    int events;  /* events on this connection */
+    sse_event_fn fn;
+    void *ctx;
+} stream;
+
+static int stream_event(void *ctx, const sse_event *ev)
+{
+    stream *s = ctx;
+    s->events++;
+    int rc = s->fn(s->ctx, ev);
+    if (rc)
+        s->fn_rc = rc;
+    return rc;
+}
+
+static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    stream *s = ud;
+    size_t n = size * nmemb;
+    if (!s->status)
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+    if (s->status != 200) {
+        size_t room = s->errbody.max - s->errbody.len;
+        buf_append(&s->errbody, ptr, n < room ? n : room);
+        return n;
+    }
+    int rc = sse_feed(&s->p, ptr, n);
+    if (rc && !s->fn_rc)
+        s->feed_rc = rc;
+    return rc ? 0 : n; /* 0 != n: curl stops the transfer */
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+int hc_events(hc_client *c, const char *path, const char *last_event_id, sse_event_fn fn, void *ctx,
+              hark_err *err)
+{
+    stream s = {.c = c, .curl = c->curl, .fn = fn, .ctx = ctx};
+    sse_init(&s.p, SSE_LINE_MAX, SSE_DATA_MAX, stream_event, &s);
+    buf_init(&s.errbody, ERROR_BODY_MAX);
+    if (last_event_id)
+        snprintf(s.p.id, sizeof s.p.id, "%s", last_event_id); /* sse_reset copies it on */
+    int left = c->reconnect_tries;
+    long delay = c->reconnect_delay_ms;
+    int rc = 0;
+    for (int attempt = 0;; attempt++) {
+        sse_reset(&s.p);
+        buf_reset(&s.errbody);
+        s.status = 0;
+        s.events = 0;
+        xfer x = {.method = "GET",
+                  .path = path,
+                  .events = true,
+                  .event_id = s.p.id,
+                  .write = stream_write,
+                  .write_ctx = &s};
+        c->unreachable = false;
+        long status = 0;
+        CURLcode cc = perform(c, &x, &status);
+        if (s.fn_rc) {
+            rc = s.fn_rc > 0 ? 0 : s.fn_rc;
+            break;
+        }
+        if (s.feed_rc) {
+            rc = err_set(err, s.feed_rc,
+                         "event stream of hark server at %s%s has a line or event "
+                         "over the size limit",
+                         c->base, path);
+            break;
+        }
+        hark_err why = {0};
+        if (cc == CURLE_OK && status != 200) {
+            rc = hc_status_error(status, s.errbody.data, s.errbody.len, err);
+            break;
+        }
+        if (cc == CURLE_URL_MALFORMAT && !c->errbuf[0]) {
+            rc = err_set(err, HARK_EINVAL, "URL too long: %s%s", c->base, path);
+            break;
+        }
+        if (cc == CURLE_OK)
+            err_set(&why, HARK_EIO, "the server closed the stream before the job finished");
+        else
+            transport_error(c, cc, &why);
+        if (attempt == 0 && c->unreachable) {
+            rc = err_set(err, why.code, "%s", why.msg);
+            break;
+        }
+        if (s.events > 0) { /* progress was made: a fresh set of tries */
+            left = c->reconnect_tries;
+            delay = c->reconnect_delay_ms;
+        }
+        if (left-- <= 0) {
+            rc =
+                err_set(err, why.code, "lost the event stream at %s%s: %s", c->base, path, why.msg);
+            break;
+        }
+        long wait = s.p.retry_ms >= 0 ? s.p.retry_ms : delay;
+        sleep_ms(wait < 4000 ? wait : 4000);
+        delay = delay * 2 < 4000 ? delay * 2 : 4000;
+    }
+    sse_release(&s.p);
+    buf_release(&s.errbody);
+    return rc;
+}

@@ -1,0 +1,234 @@
+/* handlers.c - the job endpoints except submit (submit.c): read, list,
+ * control, result and the start of an event stream (sse.c). */
+#include "server/job_json.h"
+#include "server/server_impl.h"
+#include "server/sse.h"
+
+#include "jobs/job_result.h"
+#include "output/format.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RESULT_MAX (256u << 20) /* a rendered transcript; ~100 hours of verbose_json */
+
+int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_err *err,
+                                  const char *id)
+{
+    if (rc == HARK_ENOENT)
+        return reply_errorf(c, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job %s not found", id);
+    if (rc == HARK_EINVAL)
+        return reply_errorf(c, MHD_HTTP_CONFLICT, NULL, "invalid_state", "%s", err->msg);
+    return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error", "%s",
+                        err->msg[0] ? err->msg : "the job store failed");
+}
+
+/* 200 with the job object of id as it is now. */
+static enum MHD_Result reply_job(server *s, struct MHD_Connection *c, const char *id,
+                                 unsigned status, const char *location)
+{
+    store_job job;
+    hark_err err = {0};
+    int rc = store_get_job(s->st, id, &job, &err);
+    if (rc)
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    json_t *o = job_json(&job);
+    store_job_release(&job);
+    return reply_json(c, status, o, location);
+}
+
+enum MHD_Result handle_health(server *s, struct MHD_Connection *c)
+{
+    (void)s;
+    return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"), NULL);
+}
+
+enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const char *id)
+{
+    return reply_job(s, c, id, MHD_HTTP_OK, NULL);
+}
+
+static const char *arg(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Whether the query names the argument at all (?after with no value is
+ * present but has a NULL value). */
+static bool has_arg(struct MHD_Connection *c, const char *name)
+{
+    const char *v = NULL;
+    size_t len = 0;
+    return MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &len) ==
+           MHD_YES;
+}
+
+enum MHD_Result handle_list(server *s, struct MHD_Connection *c)
+{
+    store_job_filter f;
+    store_job_filter_init(&f);
+    hark_err err = {0};
+    int64_t v;
+    if (has_arg(c, "state") &&
+        (!arg(c, "state") || store_state_parse(arg(c, "state"), &f.state, &err)))
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "state", "invalid_value",
+                            "unknown state '%.64s' (queued, running, paused, succeeded, failed, "
+                            "cancelled)",
+                            arg(c, "state") ? arg(c, "state") : "");
+    if (has_arg(c, "priority") &&
+        (!arg(c, "priority") || store_priority_parse(arg(c, "priority"), &f.priority, &err)))
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "priority", "invalid_value",
+                            "unknown priority '%.64s' (realtime, high, normal, low)",
+                            arg(c, "priority") ? arg(c, "priority") : "");
+    if (has_arg(c, "limit")) {
+        if (parse_int64(arg(c, "limit"), 1, 1000, &v))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "limit", "invalid_value",
+                                "limit must be an integer in 1..1000");
+        f.limit = (int)v;
+    }
+    if (has_arg(c, "after")) {
+        if (parse_int64(arg(c, "after"), 0, INT64_MAX, &v))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "after", "invalid_value",
+                                "after must be a cursor (next_after) from a previous page");
+        f.after_seq = v;
+    }
+
+    store_job_list l;
+    int rc = store_list_jobs(s->st, &f, &l, &err);
+    if (rc)
+        return reply_store_error(c, HARK_EIO, &err, "");
+    json_t *data = json_array();
+    for (size_t i = 0; data && i < l.n; i++)
+        if (json_array_append_new(data, job_json(&l.jobs[i])) != 0) {
+            json_decref(data);
+            data = NULL;
+        }
+    json_t *next = l.next_after ? json_integer(l.next_after) : json_null();
+    store_job_list_release(&l);
+    json_t *body =
+        data ? json_pack("{s:s, s:o, s:o}", "object", "list", "data", data, "next_after", next)
+             : NULL;
+    if (!data)
+        json_decref(next);
+    return reply_json(c, MHD_HTTP_OK, body, NULL);
+}
+
+enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *id,
+                               enum control_op op)
+{
+    hark_err err = {0};
+    int rc = op == CONTROL_CANCEL  ? store_cancel(s->st, id, &err)
+             : op == CONTROL_PAUSE ? store_pause(s->st, id, &err)
+                                   : store_resume(s->st, id, &err);
+    if (rc)
+        return reply_store_error(c, rc, &err, id);
+    server_wake(s);
+    return reply_job(s, c, id, MHD_HTTP_OK, NULL);
+}
+
+static const char *content_type_of(out_format f)
+{
+    switch (f) {
+    case FMT_TXT:
+        return "text/plain; charset=utf-8";
+    case FMT_SRT:
+        return "application/x-subrip";
+    case FMT_VTT:
+        return "text/vtt";
+    case FMT_TSV:
+        return "text/tab-separated-values";
+    default:
+        return "application/json";
+    }
+}
+
+enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *id)
+{
+    out_format f = FMT_TXT;
+    if (has_arg(c, "format") && (!arg(c, "format") || out_format_parse(arg(c, "format"), &f)))
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "format", "invalid_value",
+                            "unknown format '%.64s' (txt, json, srt, vtt, tsv, verbose_json)",
+                            arg(c, "format") ? arg(c, "format") : "");
+    store_job job;
+    hark_err err = {0};
+    int rc = store_get_job(s->st, id, &job, &err);
+    if (rc)
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    int state = job.state;
+    if (state != STORE_SUCCEEDED) {
+        enum MHD_Result ret =
+            state == STORE_FAILED
+                ? reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_failed", "job %s failed: %.400s",
+                               id, job.error)
+                : reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_not_finished",
+                               "job %s is %s: its result is ready when it has succeeded", id,
+                               store_state_name(state));
+        store_job_release(&job);
+        return ret;
+    }
+    store_job_release(&job);
+    buf out;
+    buf_init(&out, RESULT_MAX);
+    rc = job_result_render(s->st, id, f, &out, &err);
+    if (rc) {
+        buf_release(&out);
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
+                            "cannot render the result of job %s: %s", id, err.msg);
+    }
+    size_t len = out.len;
+    char *text = buf_steal(&out);
+    if (!text)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    return reply_bytes(c, MHD_HTTP_OK, content_type_of(f), text, len, NULL);
+}
+
+enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *id)
+{
+    /* A reconnecting EventSource sends Last-Event-ID; ?after=N is for clients
+     * that cannot set headers. */
+    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    int64_t after = 0;
+    if (hdr) {
+        if (parse_int64(hdr, 0, INT64_MAX, &after))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID", "invalid_value",
+                                "Last-Event-ID must be an event id");
+    } else if (has_arg(c, "after") && parse_int64(arg(c, "after"), 0, INT64_MAX, &after)) {
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "after", "invalid_value",
+                            "after must be an event id");
+    }
+    store_job job;
+    hark_err err = {0};
+    int rc = store_get_job(s->st, id, &job, &err);
+    if (rc)
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    /* A job already final has logged its final event: the stream replays
+     * what is after `after` and ends, even when that is nothing. */
+    bool final = store_state_terminal(job.state);
+    store_job_release(&job);
+    sse_source src = {.st = s->st,
+                      .changes = s->changes,
+                      .stopping = &s->stopping,
+                      .keepalive_ms = atomic_load(&s->keepalive_ms)};
+    struct MHD_Response *r = sse_response(&src, id, after, final);
+    if (!r)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}

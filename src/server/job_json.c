@@ -1,0 +1,74 @@
+/* job_json.c - see job_json.h. */
+#include "server/job_json.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+json_t *job_json_number(double v)
+{
+    /* 2^53: beyond it every double is integral and json_int_t still holds it. */
+    if (isfinite(v) && v == floor(v) && fabs(v) <= 9007199254740992.0)
+        return json_integer((json_int_t)v);
+    return json_real(isfinite(v) ? v : 0.0);
+}
+
+json_t *job_json_time(int64_t ms)
+{
+    return ms > 0 ? json_real((double)ms / 1000.0) : json_null();
+}
+
+static json_t *string_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static double progress_of(const store_job *job)
+{
+    if (!job->prepared)
+        return 0.0;
+    if (job->n_chunks <= 0)
+        return 1.0; /* an empty plan: nothing left to do */
+    return (double)job->chunks_done / (double)job->n_chunks;
+}
+
+json_t *job_json(const store_job *job)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    /* json_object_set_new steals (and tolerates) NULL values, but reports the
+     * failure; any failure makes the whole object fail. */
+    int bad = 0;
+    bad |= json_object_set_new(o, "id", json_string(job->id));
+    bad |= json_object_set_new(o, "object", json_string("job"));
+    bad |= json_object_set_new(o, "kind", json_string(job->kind ? job->kind : ""));
+    bad |= json_object_set_new(o, "state", json_string(store_state_name(job->state)));
+    bad |= json_object_set_new(o, "priority", json_string(store_priority_name(job->priority)));
+    bad |= json_object_set_new(o, "source", json_string(job->source ? job->source : ""));
+    bad |= json_object_set_new(o, "created_at", job_json_time(job->created_ms));
+    bad |= json_object_set_new(o, "started_at", job_json_time(job->started_ms));
+    bad |= json_object_set_new(o, "finished_at", job_json_time(job->finished_ms));
+    bad |= json_object_set_new(o, "timeout", job_json_number(job->timeout_s));
+    bad |= json_object_set_new(o, "duration",
+                               job->prepared ? job_json_number(job->duration_s) : json_null());
+    bad |=
+        json_object_set_new(o, "chunks", job->prepared ? json_integer(job->n_chunks) : json_null());
+    bad |= json_object_set_new(o, "chunks_done", json_integer(job->chunks_done));
+    bad |= json_object_set_new(o, "progress", job_json_number(progress_of(job)));
+    bad |= json_object_set_new(o, "error", string_or_null(job->error));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+char *job_json_dumps(const store_job *job)
+{
+    json_t *o = job_json(job);
+    if (!o)
+        return NULL;
+    char *s = json_dumps(o, JOB_JSON_DUMP_FLAGS);
+    json_decref(o);
+    return s;
+}

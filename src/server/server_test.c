@@ -1,0 +1,1342 @@
+/* server_test.c - the HTTP API (docs/api.md) end to end: the real server on
+ * 127.0.0.1 (port 0) over a real store, driven with libcurl; job progress
+ * is simulated by calling the store's own functions (claim, commit, succeed)
+ * the way the runtime does.
+ *
+ * Nothing here sleeps to pass: waits are on conditions (a stream received
+ * a given line, a thread finished) with a deadline that only bounds a
+ * failure. */
+#include "server/server.h"
+
+#include "jobs/job_result.h"
+#include "output/format.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/clock.h"
+#include "util/notify.h"
+#include "util/test.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define LONG_LEASE 600000
+#define MAX_EVENTS 64
+
+/* ---- fixture: one server per test (each test is its own process) ------- */
+
+static struct {
+    notify changes;
+    store *st;
+    server *srv;
+    int port;
+    atomic_int wakes;
+} F;
+
+static void count_wake(void *ctx)
+{
+    atomic_fetch_add((atomic_int *)ctx, 1);
+}
+
+static void start_with(int64_t max_upload)
+{
+    ASSERT_EQ(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+    ASSERT_EQ(notify_init(&F.changes), 0);
+    store_options so = {.on_commit = notify_signal, .commit_ctx = &F.changes};
+    hark_err err = {0};
+    if (store_open("hark.db", &so, &F.st, &err))
+        TEST_FAIL_("store_open: %s", err.msg);
+    server_opts o = {.listen = "127.0.0.1:0",
+                     .state_dir = "state",
+                     .st = F.st,
+                     .changes = &F.changes,
+                     .wake = count_wake,
+                     .wake_ctx = &F.wakes,
+                     .max_upload_bytes = max_upload};
+    if (server_start(&o, &F.srv, &err))
+        TEST_FAIL_("server_start: %s", err.msg);
+    F.port = server_port(F.srv);
+    ASSERT(F.port > 0);
+}
+
+static void start(void)
+{
+    start_with(0);
+}
+
+static void stop(void)
+{
+    server_stop(F.srv);
+    F.srv = NULL;
+    store_close(F.st);
+    notify_destroy(&F.changes);
+    curl_global_cleanup();
+}
+
+/* ---- HTTP client ---------------------------------------------------------- */
+
+typedef struct resp {
+    long status;
+    buf body;
+    char location[256];
+    char content_type[128];
+    char allow[64];
+} resp;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    ASSERT_EQ(buf_append(ud, p, size * n), 0);
+    return size * n;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(line, name, nl) != 0)
+        return;
+    const char *v = line + nl;
+    size_t vl = len - nl;
+    while (vl && (*v == ' '))
+        v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+        vl--;
+    snprintf(out, outlen, "%.*s", (int)vl, v);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    resp *r = ud;
+    header_value(p, size * n, "Location:", r->location, sizeof r->location);
+    header_value(p, size * n, "Content-Type:", r->content_type, sizeof r->content_type);
+    header_value(p, size * n, "Allow:", r->allow, sizeof r->allow);
+    return size * n;
+}
+
+static void url_of(const char *path, char *url, size_t len)
+{
+    snprintf(url, len, "http://127.0.0.1:%d%s", F.port, path);
+}
+
+static CURL *new_handle(const char *method, const char *path, resp *r)
+{
+    char url[512];
+    url_of(path, url, sizeof url);
+    memset(r, 0, sizeof *r);
+    buf_init(&r->body, 64u << 20);
+    CURL *h = curl_easy_init();
+    ASSERT(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    return h;
+}
+
+static void perform(CURL *h, resp *r, struct curl_slist *hdrs)
+{
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    if (rc != CURLE_OK)
+        TEST_FAIL_("curl: %s", curl_easy_strerror(rc));
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+}
+
+/* A request with an optional body of the given content type and an
+ * optional extra header line. */
+static resp http(const char *method, const char *path, const char *ctype, const char *body,
+                 size_t body_len, const char *header)
+{
+    resp r;
+    CURL *h = new_handle(method, path, &r);
+    struct curl_slist *hdrs = NULL;
+    char line[256];
+    if (ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        hdrs = curl_slist_append(hdrs, line);
+    }
+    if (header)
+        hdrs = curl_slist_append(hdrs, header);
+    if (body) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+    perform(h, &r, hdrs);
+    return r;
+}
+
+static resp get(const char *path)
+{
+    return http("GET", path, NULL, NULL, 0, NULL);
+}
+
+static resp post_json(const char *path, const char *json)
+{
+    return http("POST", path, "application/json", json, strlen(json), NULL);
+}
+
+/* A multipart form. file (n bytes, sent as filename) may be NULL; the
+ * text fields come as name, value pairs ending with NULL. chunked: send it
+ * without a Content-Length. Returns curl's result (the status is in *r). */
+static CURLcode vpost_form(resp *r, bool chunked, const char *filename, const char *file, size_t n,
+                           va_list ap)
+{
+    CURL *h = new_handle("POST", "/v1/jobs", r);
+    curl_mime *m = curl_mime_init(h);
+    if (file) {
+        curl_mimepart *p = curl_mime_addpart(m);
+        curl_mime_name(p, "file");
+        curl_mime_data(p, file, n);
+        curl_mime_filename(p, filename);
+    }
+    const char *name;
+    while ((name = va_arg(ap, const char *))) {
+        const char *value = va_arg(ap, const char *);
+        curl_mimepart *p = curl_mime_addpart(m);
+        curl_mime_name(p, name);
+        curl_mime_data(p, value, CURL_ZERO_TERMINATED);
+    }
+    curl_easy_setopt(h, CURLOPT_MIMEPOST, m);
+    struct curl_slist *hdrs =
+        chunked ? curl_slist_append(NULL, "Transfer-Encoding: chunked") : NULL;
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    curl_mime_free(m);
+    return rc;
+}
+
+static resp post_form(const char *filename, const char *file, size_t n, ...)
+{
+    resp r;
+    va_list ap;
+    va_start(ap, n);
+    CURLcode rc = vpost_form(&r, false, filename, file, n, ap);
+    va_end(ap);
+    if (rc != CURLE_OK)
+        TEST_FAIL_("curl: %s", curl_easy_strerror(rc));
+    return r;
+}
+
+static CURLcode post_form_chunked(resp *r, const char *filename, const char *file, size_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    CURLcode rc = vpost_form(r, true, filename, file, n, ap);
+    va_end(ap);
+    return rc;
+}
+
+static json_t *body_json(const resp *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, &e);
+    if (!j)
+        TEST_FAIL_("response is not JSON (%s): %.300s", e.text, r->body.data);
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* The response is an error with this status, type, param (NULL: null) and
+ * code; returns its message (valid until r is released). */
+static void assert_error(resp *r, long status, const char *type, const char *param,
+                         const char *code, const char *in_message)
+{
+    if (r->status != status)
+        TEST_FAIL_("status %ld, expected %ld: %.300s", r->status, status, r->body.data);
+    ASSERT_STREQ(r->content_type, "application/json");
+    json_t *j = body_json(r);
+    json_t *e = json_object_get(j, "error");
+    ASSERT(json_is_object(e));
+    ASSERT_STREQ(jstr(e, "type"), type);
+    if (param)
+        ASSERT_STREQ(jstr(e, "param"), param);
+    else
+        ASSERT(json_is_null(json_object_get(e, "param")));
+    if (code)
+        ASSERT_STREQ(jstr(e, "code"), code);
+    ASSERT(jstr(e, "message") && jstr(e, "message")[0]);
+    if (in_message && !strstr(jstr(e, "message"), in_message))
+        TEST_FAIL_("message '%s' does not name '%s'", jstr(e, "message"), in_message);
+    json_decref(j);
+}
+
+static void release(resp *r)
+{
+    buf_release(&r->body);
+}
+
+/* ---- store side: what the runtime would do -------------------------------- */
+
+static void submit_direct(int prio, char id[STORE_ID_SIZE])
+{
+    store_job_spec spec = {.kind = "transcribe", .input = "/nonexistent/in.wav", .priority = prio};
+    hark_err err = {0};
+    if (store_submit(F.st, &spec, id, &err))
+        TEST_FAIL_("store_submit: %s", err.msg);
+}
+
+static store_task claim(int kind, const char *id)
+{
+    store_task t;
+    hark_err err = {0};
+    if (store_claim(F.st, "test-worker", LONG_LEASE, &t, &err))
+        TEST_FAIL_("store_claim: %s", err.msg);
+    ASSERT_EQ(t.kind, kind);
+    ASSERT_STREQ(t.job_id, id);
+    return t;
+}
+
+static void drive_prepare(const char *id, int n)
+{
+    store_span plan[4];
+    ASSERT(n <= 4);
+    for (int i = 0; i < n; i++) {
+        plan[i].start_sample = (int64_t)i * 10 * STORE_SAMPLE_RATE;
+        plan[i].end_sample = (int64_t)(i + 1) * 10 * STORE_SAMPLE_RATE;
+    }
+    store_task t = claim(STORE_TASK_PREPARE, id);
+    hark_err err = {0};
+    if (store_commit_prepare(F.st, t.token, 10.0 * n, plan, (size_t)n, NULL, &err))
+        TEST_FAIL_("store_commit_prepare: %s", err.msg);
+}
+
+static const char *const chunk_words[] = {"[[\"hello\",0.5,0.9,0.95]]",
+                                          "[[\"world\",10.5,10.9,0.9]]"};
+
+static void drive_chunk(const char *id, int idx)
+{
+    store_task t = claim(STORE_TASK_CHUNK, id);
+    ASSERT_EQ(t.idx, idx);
+    hark_err err = {0};
+    if (store_commit_chunk(F.st, t.token, chunk_words[idx], 0.1, NULL, &err))
+        TEST_FAIL_("store_commit_chunk: %s", err.msg);
+}
+
+static void drive_to_success(const char *id)
+{
+    drive_prepare(id, 2);
+    drive_chunk(id, 0);
+    drive_chunk(id, 1);
+    hark_err err = {0};
+    if (store_succeed(F.st, id, &err))
+        TEST_FAIL_("store_succeed: %s", err.msg);
+}
+
+static size_t count_jobs(void)
+{
+    store_job_list l;
+    hark_err err = {0};
+    ASSERT_EQ(store_list_jobs(F.st, NULL, &l, &err), 0);
+    size_t n = l.n;
+    store_job_list_release(&l);
+    return n;
+}
+
+static int count_uploads(void)
+{
+    DIR *d = opendir("state/uploads");
+    ASSERT(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void write_file(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ASSERT(f);
+    ASSERT_EQ(fwrite(data, 1, n, f), n);
+    ASSERT_EQ(fclose(f), 0);
+}
+
+static char *pattern(size_t n)
+{
+    char *p = malloc(n);
+    ASSERT(p);
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        p[i] = (char)(x & 0xff);
+    }
+    return p;
+}
+
+static void abs_path(const char *name, char *out, size_t len)
+{
+    char cwd[512];
+    ASSERT(getcwd(cwd, sizeof cwd));
+    snprintf(out, len, "%s/%s", cwd, name);
+}
+
+/* ---- event streams ---------------------------------------------------------- */
+
+typedef struct sse_client {
+    char path[256];
+    char header[64]; /* e.g. "Last-Event-ID: 3"; "" for none */
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    buf raw;
+    bool done;
+    CURLcode rc;
+    long status;
+    pthread_t th;
+} sse_client;
+
+static size_t sse_on_body(char *p, size_t size, size_t n, void *ud)
+{
+    sse_client *c = ud;
+    pthread_mutex_lock(&c->mu);
+    int rc = buf_append(&c->raw, p, size * n);
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return rc ? 0 : size * n;
+}
+
+static void *sse_run(void *arg)
+{
+    sse_client *c = arg;
+    char url[512];
+    url_of(c->path, url, sizeof url);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hdrs = c->header[0] ? curl_slist_append(NULL, c->header) : NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sse_on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdrs);
+    pthread_mutex_lock(&c->mu);
+    c->rc = rc;
+    c->status = status;
+    c->done = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void sse_start(sse_client *c, const char *path, const char *header)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->path, sizeof c->path, "%s", path);
+    snprintf(c->header, sizeof c->header, "%s", header ? header : "");
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    buf_init(&c->raw, 1u << 20);
+    ASSERT_EQ(pthread_create(&c->th, NULL, sse_run, c), 0);
+}
+
+/* Wait until the stream has received text (or, with text NULL, has ended).
+ * The deadline only bounds a failure. */
+static bool sse_wait(sse_client *c, const char *text, double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)seconds;
+    pthread_mutex_lock(&c->mu);
+    bool ok;
+    for (;;) {
+        ok = text ? (c->raw.data && strstr(c->raw.data, text)) : c->done;
+        if (ok || (text && c->done))
+            break;
+        if (pthread_cond_timedwait(&c->cond, &c->mu, &until) == ETIMEDOUT) {
+            ok = text ? (c->raw.data && strstr(c->raw.data, text)) : c->done;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return ok;
+}
+
+static void sse_finish(sse_client *c)
+{
+    ASSERT(sse_wait(c, NULL, 20));
+    pthread_join(c->th, NULL);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cond);
+}
+
+typedef struct event {
+    long long id;
+    char type[32];
+    json_t *data;
+} event;
+
+/* Split an event stream into its events; keepalive comments are counted. */
+static size_t parse_events(const char *raw, event *ev, size_t max, int *keepalives)
+{
+    size_t n = 0;
+    *keepalives = 0;
+    const char *p = raw ? raw : "";
+    while (*p) {
+        const char *end = strstr(p, "\n\n");
+        ASSERT(end); /* every frame is complete */
+        if (strncmp(p, ": keepalive\n", 12) == 0) {
+            (*keepalives)++;
+            p = end + 2;
+            continue;
+        }
+        ASSERT(n < max);
+        event *e = &ev[n++];
+        memset(e, 0, sizeof *e);
+        ASSERT_EQ(sscanf(p, "id: %lld\nevent: %31s\n", &e->id, e->type), 2);
+        const char *data = strstr(p, "\ndata: ");
+        ASSERT(data && data < end);
+        data += 7;
+        json_error_t je;
+        e->data = json_loadb(data, (size_t)(end - data), 0, &je);
+        ASSERT(json_is_object(e->data));
+        p = end + 2;
+    }
+    return n;
+}
+
+static void free_events(event *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        json_decref(ev[i].data);
+}
+
+/* The streamed events are exactly the stored ones of id after `after`, in
+ * order, each once, with job and time added. */
+static void assert_events_match(const char *id, long long after, event *ev, size_t n)
+{
+    store_event_list l;
+    hark_err err = {0};
+    ASSERT_EQ(store_list_events(F.st, id, after, 0, &l, &err), 0);
+    ASSERT_EQ(n, l.n);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(ev[i].id, l.events[i].id);
+        ASSERT_STREQ(ev[i].type, l.events[i].type);
+        ASSERT_STREQ(jstr(ev[i].data, "job"), id);
+        ASSERT_NEAR(json_number_value(json_object_get(ev[i].data, "time")),
+                    (double)l.events[i].time_ms / 1000.0, 0.0005);
+        if (i)
+            ASSERT(ev[i].id > ev[i - 1].id);
+    }
+    store_event_list_release(&l);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void test_submit_upload(void)
+{
+    start();
+    size_t n = 100000;
+    char *data = pattern(n);
+    resp r = post_form("dir/my\ttalk.wav", data, n, "priority", "high", "timeout", "60", NULL);
+    if (r.status != 201)
+        TEST_FAIL_("status %ld: %s", r.status, r.body.data);
+    ASSERT_STREQ(r.content_type, "application/json");
+    json_t *j = body_json(&r);
+    const char *id = jstr(j, "id");
+    ASSERT(id && strlen(id) == STORE_ID_SIZE - 1);
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", id);
+    ASSERT_STREQ(r.location, loc);
+    ASSERT_STREQ(jstr(j, "object"), "job");
+    ASSERT_STREQ(jstr(j, "state"), "queued");
+    ASSERT_STREQ(jstr(j, "priority"), "high");
+    ASSERT_STREQ(jstr(j, "source"), "my_talk.wav"); /* basename, no control characters */
+    ASSERT_EQ(json_integer_value(json_object_get(j, "timeout")), 60);
+    ASSERT(json_is_null(json_object_get(j, "duration")));
+    ASSERT(json_is_null(json_object_get(j, "finished_at")));
+    ASSERT(json_is_null(json_object_get(j, "error")));
+    ASSERT_EQ(atomic_load(&F.wakes), 1);
+
+    /* Committed before the answer; the input is the stored upload. */
+    store_job job;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(job.state, STORE_QUEUED);
+    ASSERT_EQ(job.input[0], '/');
+    ASSERT(strstr(job.input, "/state/uploads/"));
+    ASSERT_STREQ(job.input + strlen(job.input) - 4, ".wav");
+    struct stat sb;
+    ASSERT_EQ(stat(job.input, &sb), 0);
+    ASSERT_EQ(sb.st_mode & 07777, 0600);
+    ASSERT_EQ(sb.st_size, (long long)n);
+    FILE *f = fopen(job.input, "rb");
+    ASSERT(f);
+    char *back = malloc(n + 1);
+    ASSERT_EQ(fread(back, 1, n + 1, f), n);
+    fclose(f);
+    ASSERT(memcmp(back, data, n) == 0);
+    ASSERT_EQ(stat("state/uploads", &sb), 0);
+    ASSERT_EQ(sb.st_mode & 07777, 0700);
+    ASSERT_EQ(count_uploads(), 1);
+    free(back);
+    store_job_release(&job);
+    json_decref(j);
+    release(&r);
+    free(data);
+    stop();
+}
+
+static void test_submit_path(void)
+{
+    start();
+    char path[600], body[800];
+    write_file("talk.wav", "RIFF", 4);
+    abs_path("talk.wav", path, sizeof path);
+    snprintf(body, sizeof body, "{\"path\": \"%s\", \"priority\": \"low\", \"timeout\": 600}",
+             path);
+    resp r = post_json("/v1/jobs", body);
+    if (r.status != 201)
+        TEST_FAIL_("status %ld: %s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "priority"), "low");
+    ASSERT_STREQ(jstr(j, "state"), "queued");
+    ASSERT_EQ(json_integer_value(json_object_get(j, "timeout")), 600);
+    store_job job;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, jstr(j, "id"), &job, &err), 0);
+    ASSERT_STREQ(job.input, path);
+    ASSERT_NEAR(job.timeout_s, 600, 1e-9);
+    store_job_release(&job);
+    ASSERT_EQ(atomic_load(&F.wakes), 1);
+    json_decref(j);
+    release(&r);
+
+    /* The same through a multipart form, without a file. */
+    r = post_form(NULL, NULL, 0, "path", path, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    ASSERT_EQ(count_jobs(), 2);
+    ASSERT_EQ(count_uploads(), 0);
+    ASSERT_EQ(atomic_load(&F.wakes), 2);
+    stop();
+}
+
+static void test_submit_bad_requests(void)
+{
+    start();
+    char path[600], body[800];
+    write_file("talk.wav", "RIFF", 4);
+    abs_path("talk.wav", path, sizeof path);
+
+    resp r = post_json("/v1/jobs", "{\"path\": \"/nonexistent/x.wav\"}");
+    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "/nonexistent/x.wav");
+    release(&r);
+    r = post_json("/v1/jobs", "{\"path\": \"/tmp\"}");
+    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "not a regular file");
+    release(&r);
+    r = post_json("/v1/jobs", "{\"path\": \"talk.wav\"}");
+    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "not absolute");
+    release(&r);
+    r = post_json("/v1/jobs", "{\"path\": 5}");
+    assert_error(&r, 400, "invalid_request_error", "path", NULL, NULL);
+    release(&r);
+    r = post_json("/v1/jobs", "{\"priority\": \"low\"}");
+    assert_error(&r, 400, "invalid_request_error", "path", "missing_field", NULL);
+    release(&r);
+
+    snprintf(body, sizeof body, "{\"path\": \"%s\", \"priority\": \"urgent\"}", path);
+    r = post_json("/v1/jobs", body);
+    assert_error(&r, 400, "invalid_request_error", "priority", "invalid_value", "urgent");
+    release(&r);
+    snprintf(body, sizeof body, "{\"path\": \"%s\", \"timeout\": 0}", path);
+    r = post_json("/v1/jobs", body);
+    assert_error(&r, 400, "invalid_request_error", "timeout", "invalid_value", NULL);
+    release(&r);
+    snprintf(body, sizeof body, "{\"path\": \"%s\", \"model\": \"x\"}", path);
+    r = post_json("/v1/jobs", body);
+    assert_error(&r, 400, "invalid_request_error", NULL, "unknown_field", "model");
+    release(&r);
+    r = post_json("/v1/jobs", "{not json");
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_json", NULL);
+    release(&r);
+    r = post_json("/v1/jobs", "[1]");
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_json", NULL);
+    release(&r);
+    r = http("POST", "/v1/jobs", "text/plain", "hi", 2, NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "unsupported_content_type", NULL);
+    release(&r);
+
+    /* A JSON body over 64 KiB. */
+    size_t big = 70000;
+    char *huge = malloc(big);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    r = http("POST", "/v1/jobs", "application/json", huge, big, NULL);
+    assert_error(&r, 413, "invalid_request_error", NULL, "body_too_large", NULL);
+    release(&r);
+    free(huge);
+
+    /* Multipart: unknown priority, bad timeout, unknown field, a plain
+     * 'file' field, no file at all, both file and path. */
+    r = post_form("a.wav", "abc", 3, "priority", "urgent", NULL);
+    assert_error(&r, 400, "invalid_request_error", "priority", "invalid_value", "urgent");
+    release(&r);
+    r = post_form("a.wav", "abc", 3, "timeout", "soon", NULL);
+    assert_error(&r, 400, "invalid_request_error", "timeout", "invalid_value", NULL);
+    release(&r);
+    r = post_form("a.wav", "abc", 3, "model", "whisper-1", NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_multipart", "model");
+    release(&r);
+    r = post_form(NULL, NULL, 0, "file", "not a file", NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_multipart", "file upload");
+    release(&r);
+    r = post_form(NULL, NULL, 0, "priority", "low", NULL);
+    assert_error(&r, 400, "invalid_request_error", "file", "missing_field", NULL);
+    release(&r);
+    r = post_form("a.wav", "abc", 3, "path", path, NULL);
+    assert_error(&r, 400, "invalid_request_error", "path", NULL, "not both");
+    release(&r);
+
+    /* Malformed multipart bodies. */
+    const char *garbage = "this is not a multipart body\r\n";
+    r = http("POST", "/v1/jobs", "multipart/form-data; boundary=XyZ", garbage, strlen(garbage),
+             NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_multipart", NULL);
+    release(&r);
+    r = http("POST", "/v1/jobs", "multipart/form-data", garbage, strlen(garbage), NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_multipart", "boundary");
+    release(&r);
+    const char *truncated = "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; "
+                            "filename=\"a.wav\"\r\n\r\nsome bytes but no closing boundary";
+    r = http("POST", "/v1/jobs", "multipart/form-data; boundary=XyZ", truncated, strlen(truncated),
+             NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_multipart", NULL);
+    release(&r);
+
+    /* Nothing was committed or left behind, and nobody was woken. */
+    ASSERT_EQ(count_jobs(), 0);
+    ASSERT_EQ(count_uploads(), 0);
+    ASSERT_EQ(atomic_load(&F.wakes), 0);
+    stop();
+}
+
+static void test_upload_too_large(void)
+{
+    start_with(4096);
+    /* Exactly at the limit is fine. */
+    char *data = pattern(200000);
+    resp r = post_form("a.wav", data, 4096, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    ASSERT_EQ(count_uploads(), 1);
+    /* Over it while streaming (the declared length alone does not tell). */
+    r = post_form("a.wav", data, 4097, NULL);
+    assert_error(&r, 413, "invalid_request_error", "file", "file_too_large", "4096");
+    release(&r);
+    r = post_form("b.wav", data, 20000, "priority", "low", NULL);
+    assert_error(&r, 413, "invalid_request_error", "file", "file_too_large", NULL);
+    release(&r);
+    /* Far over it: refused on the declared length, before the body. */
+    r = post_form("c.wav", data, 200000, NULL);
+    assert_error(&r, 413, "invalid_request_error", "file", "file_too_large", NULL);
+    release(&r);
+    /* Without a Content-Length: refused while streaming, or, far over the
+     * limit, the connection is dropped (no answer can interrupt a body). */
+    ASSERT_EQ(post_form_chunked(&r, "d.wav", data, 20000, NULL), CURLE_OK);
+    assert_error(&r, 413, "invalid_request_error", "file", "file_too_large", NULL);
+    release(&r);
+    CURLcode rc = post_form_chunked(&r, "e.wav", data, 200000, NULL);
+    ASSERT(rc != CURLE_OK || r.status == 413);
+    release(&r);
+    ASSERT_EQ(count_uploads(), 1); /* only the accepted one */
+    ASSERT_EQ(count_jobs(), 1);
+    ASSERT_EQ(atomic_load(&F.wakes), 1);
+    /* The server still answers on new connections. */
+    r = get("/healthz");
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    free(data);
+    stop();
+}
+
+/* Follow next_after through every page of path (which ends in '?' or '&'). */
+static size_t list_all(const char *query, int limit, char ids[][STORE_ID_SIZE], size_t max,
+                       int *pages)
+{
+    long long after = 0;
+    size_t n = 0;
+    *pages = 0;
+    for (;;) {
+        char path[256];
+        snprintf(path, sizeof path, "/v1/jobs?%slimit=%d&after=%lld", query, limit, after);
+        resp r = get(path);
+        ASSERT_EQ(r.status, 200);
+        json_t *j = body_json(&r);
+        ASSERT_STREQ(jstr(j, "object"), "list");
+        json_t *data = json_object_get(j, "data");
+        ASSERT(json_is_array(data));
+        ASSERT(json_array_size(data) <= (size_t)limit);
+        size_t i;
+        json_t *v;
+        json_array_foreach(data, i, v)
+        {
+            ASSERT(n < max);
+            snprintf(ids[n++], STORE_ID_SIZE, "%s", jstr(v, "id"));
+        }
+        (*pages)++;
+        json_t *next = json_object_get(j, "next_after");
+        if (json_is_null(next)) {
+            json_decref(j);
+            release(&r);
+            break;
+        }
+        ASSERT(json_is_integer(next));
+        after = json_integer_value(next);
+        json_decref(j);
+        release(&r);
+        ASSERT(*pages < 20);
+    }
+    return n;
+}
+
+static void test_get_and_list(void)
+{
+    start();
+    char ids[5][STORE_ID_SIZE];
+    const int prios[5] = {STORE_PRIO_NORMAL, STORE_PRIO_HIGH, STORE_PRIO_NORMAL, STORE_PRIO_HIGH,
+                          STORE_PRIO_LOW};
+    for (int i = 0; i < 5; i++)
+        submit_direct(prios[i], ids[i]);
+    hark_err err = {0};
+    ASSERT_EQ(store_pause(F.st, ids[2], &err), 0);
+
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", ids[1]);
+    resp r = get(path);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "id"), ids[1]);
+    ASSERT_STREQ(jstr(j, "kind"), "transcribe");
+    ASSERT_STREQ(jstr(j, "priority"), "high");
+    ASSERT_STREQ(jstr(j, "source"), "/nonexistent/in.wav");
+    ASSERT(json_is_real(json_object_get(j, "created_at")));
+    ASSERT(json_is_null(json_object_get(j, "started_at")));
+    ASSERT(json_is_null(json_object_get(j, "chunks")));
+    ASSERT_EQ(json_integer_value(json_object_get(j, "chunks_done")), 0);
+    ASSERT_EQ(json_number_value(json_object_get(j, "progress")), 0);
+    json_decref(j);
+    release(&r);
+
+    /* Pages of 2, oldest first, every job once. */
+    char got[8][STORE_ID_SIZE];
+    int pages;
+    size_t n = list_all("", 2, got, 8, &pages);
+    ASSERT_EQ(n, 5);
+    ASSERT_EQ(pages, 3);
+    for (int i = 0; i < 5; i++)
+        ASSERT_STREQ(got[i], ids[i]);
+    n = list_all("priority=high&", 1, got, 8, &pages);
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(got[0], ids[1]);
+    ASSERT_STREQ(got[1], ids[3]);
+    n = list_all("state=paused&", 100, got, 8, &pages);
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(got[0], ids[2]);
+    n = list_all("state=queued&priority=normal&", 100, got, 8, &pages);
+    ASSERT_EQ(n, 1);
+    ASSERT_STREQ(got[0], ids[0]);
+    r = get("/v1/jobs");
+    ASSERT_EQ(r.status, 200);
+    j = body_json(&r);
+    ASSERT_EQ(json_array_size(json_object_get(j, "data")), 5);
+    ASSERT(json_is_null(json_object_get(j, "next_after")));
+    json_decref(j);
+    release(&r);
+
+    static const struct {
+        const char *query, *param;
+    } bad[] = {{"state=done", "state"}, {"priority=urgent", "priority"},
+               {"limit=0", "limit"},    {"limit=1001", "limit"},
+               {"limit=ten", "limit"},  {"after=-1", "after"},
+               {"state=", "state"},     {"sort=asc", "sort"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "/v1/jobs?%s", bad[i].query);
+        r = get(path);
+        assert_error(&r, 400, "invalid_request_error", bad[i].param, NULL, NULL);
+        release(&r);
+    }
+    stop();
+}
+
+static void control(const char *id, const char *op, long status, const char *state)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/%s", id, op);
+    resp r = http("POST", path, NULL, NULL, 0, NULL);
+    if (status == 200) {
+        if (r.status != 200)
+            TEST_FAIL_("%s: status %ld: %s", op, r.status, r.body.data);
+        json_t *j = body_json(&r);
+        ASSERT_STREQ(jstr(j, "state"), state);
+        json_decref(j);
+    } else {
+        /* The store's message names the job and its state. */
+        assert_error(&r, status, "conflict_error", NULL, "invalid_state", id);
+        assert_error(&r, status, "conflict_error", NULL, "invalid_state", state);
+    }
+    release(&r);
+}
+
+static void test_control(void)
+{
+    start();
+    char id[STORE_ID_SIZE];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    control(id, "pause", 200, "paused");
+    ASSERT_EQ(atomic_load(&F.wakes), 1);
+    control(id, "pause", 409, "paused");
+    control(id, "resume", 200, "queued");
+    control(id, "resume", 409, "queued");
+    ASSERT_EQ(atomic_load(&F.wakes), 2);
+    control(id, "cancel", 200, "cancelled");
+    control(id, "cancel", 409, "cancelled");
+    control(id, "pause", 409, "cancelled");
+    control(id, "resume", 409, "cancelled");
+    ASSERT_EQ(atomic_load(&F.wakes), 3);
+    store_job job;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(job.state, STORE_CANCELLED);
+    store_job_release(&job);
+
+    resp r = http("POST", "/v1/jobs/j0123456789abcdef/cancel", NULL, NULL, 0, NULL);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", "j0123456789abcdef");
+    release(&r);
+    ASSERT_EQ(atomic_load(&F.wakes), 3);
+    stop();
+}
+
+static void test_not_found_and_methods(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    resp r = get("/healthz");
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "status"), "ok");
+    json_decref(j);
+    release(&r);
+
+    const char *const not_jobs[] = {"/v1/jobs/j0123456789abcdef",        /* well-formed */
+                                    "/v1/jobs/jzzzz",                    /* not an id */
+                                    "/v1/jobs/J0123456789ABCDEF",        /* not lowercase */
+                                    "/v1/jobs/j0123456789abcdef0",       /* too long */
+                                    "/v1/jobs/j0123456789abcdeg/result", /* not hex */
+                                    "/v1/jobs/x/events"};
+    for (size_t i = 0; i < sizeof not_jobs / sizeof not_jobs[0]; i++) {
+        r = get(not_jobs[i]);
+        assert_error(&r, 404, "not_found_error", "id", "job_not_found", NULL);
+        release(&r);
+    }
+    const char *const not_routes[] = {"/", "/v1", "/v1/jobsx", "/v1/jobs/j0123456789abcdef/x",
+                                      "/v2/jobs"};
+    for (size_t i = 0; i < sizeof not_routes / sizeof not_routes[0]; i++) {
+        r = get(not_routes[i]);
+        assert_error(&r, 404, "not_found_error", NULL, "unknown_route", NULL);
+        release(&r);
+    }
+
+    r = http("DELETE", "/v1/jobs", NULL, NULL, 0, NULL);
+    assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
+    ASSERT_STREQ(r.allow, "GET, HEAD, POST");
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", id);
+    r = get(path);
+    assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
+    ASSERT_STREQ(r.allow, "POST");
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    r = http("DELETE", path, NULL, NULL, 0, NULL);
+    assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
+    release(&r);
+    r = http("POST", "/healthz", "application/json", "{}", 2, NULL);
+    assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
+    release(&r);
+    /* The job is untouched. */
+    store_job job;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(job.state, STORE_QUEUED);
+    store_job_release(&job);
+    ASSERT_EQ(atomic_load(&F.wakes), 0);
+    stop();
+}
+
+static void test_result(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", id);
+    resp r = get(path);
+    assert_error(&r, 409, "conflict_error", "id", NULL, "queued");
+    release(&r);
+
+    drive_prepare(id, 2);
+    drive_chunk(id, 0);
+    r = get(path);
+    assert_error(&r, 409, "conflict_error", "id", NULL, "running");
+    release(&r);
+    drive_chunk(id, 1);
+    hark_err err = {0};
+    ASSERT_EQ(store_succeed(F.st, id, &err), 0);
+
+    static const struct {
+        const char *name, *ctype;
+    } fmts[] = {{"txt", "text/plain; charset=utf-8"}, {"json", "application/json"},
+                {"srt", "application/x-subrip"},      {"vtt", "text/vtt"},
+                {"tsv", "text/tab-separated-values"}, {"verbose_json", "application/json"}};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        snprintf(path, sizeof path, "/v1/jobs/%s/result?format=%s", id, fmts[i].name);
+        r = get(path);
+        ASSERT_EQ(r.status, 200);
+        ASSERT_STREQ(r.content_type, fmts[i].ctype);
+        /* Byte for byte what the job's transcript renders to. */
+        out_format f;
+        ASSERT_EQ(out_format_parse(fmts[i].name, &f), 0);
+        buf want;
+        buf_init(&want, 1u << 20);
+        ASSERT_EQ(job_result_render(F.st, id, f, &want, &err), 0);
+        ASSERT_EQ(r.body.len, want.len);
+        ASSERT(memcmp(r.body.data, want.data, want.len) == 0);
+        ASSERT(strstr(r.body.data, "hello") && strstr(r.body.data, "world"));
+        buf_release(&want);
+        release(&r);
+    }
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", id);
+    r = get(path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STREQ(r.content_type, "text/plain; charset=utf-8");
+    ASSERT(strstr(r.body.data, "hello") && strstr(r.body.data, "world"));
+    release(&r);
+    r = get("/v1/jobs/j0123456789abcdef/result");
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", NULL);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result?format=docx", id);
+    r = get(path);
+    assert_error(&r, 400, "invalid_request_error", "format", "invalid_value", "docx");
+    release(&r);
+
+    /* A failed job's 409 carries its error. */
+    char id2[STORE_ID_SIZE];
+    submit_direct(STORE_PRIO_NORMAL, id2);
+    ASSERT_EQ(store_fail(F.st, id2, "cannot decode 'in.wav': no audio stream", &err), 0);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", id2);
+    r = get(path);
+    assert_error(&r, 409, "conflict_error", "id", "job_failed", "no audio stream");
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s", id2);
+    r = get(path);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "state"), "failed");
+    ASSERT_STREQ(jstr(j, "error"), "cannot decode 'in.wav': no audio stream");
+    ASSERT(json_is_real(json_object_get(j, "finished_at")));
+    json_decref(j);
+    release(&r);
+    stop();
+}
+
+static void test_sse_replay(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    drive_to_success(id);
+
+    /* From the start: every stored event once, ending after "succeeded". */
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", id);
+    resp r = get(path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STREQ(r.content_type, "text/event-stream");
+    event ev[MAX_EVENTS];
+    int ka;
+    size_t n = parse_events(r.body.data, ev, MAX_EVENTS, &ka);
+    release(&r);
+    ASSERT(n >= 6); /* queued, started, progress, chunk_committed x2, succeeded */
+    ASSERT_STREQ(ev[0].type, "queued");
+    ASSERT_STREQ(ev[n - 1].type, "succeeded");
+    assert_events_match(id, 0, ev, n);
+    size_t chunks = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ev[i].type, "chunk_committed") == 0) {
+            ASSERT_EQ(json_integer_value(json_object_get(ev[i].data, "chunk")), chunks);
+            chunks++;
+        }
+    ASSERT_EQ(chunks, 2);
+    long long third = ev[2].id, last = ev[n - 1].id;
+    free_events(ev, n);
+
+    /* After Last-Event-ID: only later events, each once. */
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Last-Event-ID: %lld", third);
+    r = http("GET", path, NULL, NULL, 0, hdr);
+    ASSERT_EQ(r.status, 200);
+    size_t m = parse_events(r.body.data, ev, MAX_EVENTS, &ka);
+    release(&r);
+    ASSERT_EQ(m, n - 3);
+    ASSERT(ev[0].id > third);
+    assert_events_match(id, third, ev, m);
+    free_events(ev, m);
+
+    /* The same with ?after=N. */
+    snprintf(path, sizeof path, "/v1/jobs/%s/events?after=%lld", id, third);
+    r = get(path);
+    m = parse_events(r.body.data, ev, MAX_EVENTS, &ka);
+    release(&r);
+    ASSERT_EQ(m, n - 3);
+    assert_events_match(id, third, ev, m);
+    free_events(ev, m);
+
+    /* After the final event: nothing, and the stream still ends. */
+    snprintf(path, sizeof path, "/v1/jobs/%s/events?after=%lld", id, last);
+    r = get(path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.body.len, 0);
+    release(&r);
+
+    snprintf(path, sizeof path, "/v1/jobs/%s/events?after=x", id);
+    r = get(path);
+    assert_error(&r, 400, "invalid_request_error", "after", NULL, NULL);
+    release(&r);
+    r = get("/v1/jobs/j0123456789abcdef/events");
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", NULL);
+    release(&r);
+    stop();
+}
+
+static void test_sse_live(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", id);
+    sse_client c;
+    sse_start(&c, path, NULL);
+    ASSERT(sse_wait(&c, "event: queued\n", 10));
+
+    /* Each commit from this thread reaches the waiting stream. */
+    drive_prepare(id, 2);
+    ASSERT(sse_wait(&c, "event: progress\n", 10));
+    drive_chunk(id, 0);
+    ASSERT(sse_wait(&c, "event: chunk_committed\n", 10));
+    drive_chunk(id, 1);
+    hark_err err = {0};
+    ASSERT_EQ(store_succeed(F.st, id, &err), 0);
+    /* ... and the stream ends by itself after the final event. */
+    sse_finish(&c);
+    ASSERT_EQ(c.rc, CURLE_OK);
+    ASSERT_EQ(c.status, 200);
+    event ev[MAX_EVENTS];
+    int ka;
+    size_t n = parse_events(c.raw.data, ev, MAX_EVENTS, &ka);
+    ASSERT_STREQ(ev[n - 1].type, "succeeded");
+    assert_events_match(id, 0, ev, n);
+    free_events(ev, n);
+    buf_release(&c.raw);
+    stop();
+}
+
+static void test_sse_keepalive(void)
+{
+    start();
+    server_set_keepalive_ms(F.srv, 100);
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", id);
+    sse_client c;
+    sse_start(&c, path, NULL);
+    ASSERT(sse_wait(&c, ": keepalive\n\n", 10));
+    hark_err err = {0};
+    ASSERT_EQ(store_cancel(F.st, id, &err), 0);
+    sse_finish(&c);
+    ASSERT_EQ(c.rc, CURLE_OK);
+    event ev[MAX_EVENTS];
+    int ka;
+    size_t n = parse_events(c.raw.data, ev, MAX_EVENTS, &ka);
+    ASSERT(ka >= 1);
+    ASSERT_STREQ(ev[n - 1].type, "cancelled");
+    assert_events_match(id, 0, ev, n);
+    free_events(ev, n);
+    buf_release(&c.raw);
+    stop();
+}
+
+static void test_stop_with_stream_open(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", id);
+    sse_client c;
+    sse_start(&c, path, NULL);
+    ASSERT(sse_wait(&c, "event: queued\n", 10));
+    /* The stream waits for events with a 15 s keepalive; stop ends it now. */
+    double t0 = clock_now_s();
+    server_stop(F.srv);
+    F.srv = NULL;
+    ASSERT_LE(clock_now_s() - t0, 2.0);
+    sse_finish(&c);
+    buf_release(&c.raw);
+    store_close(F.st);
+    notify_destroy(&F.changes);
+    curl_global_cleanup();
+}
+
+static int connect_raw(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void send_all(int fd, const char *s)
+{
+    ASSERT_EQ(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+static void test_slow_clients_block_nobody(void)
+{
+    start();
+    /* One client sent its headers and part of a body, another half its
+     * headers; both then go quiet. */
+    int a = connect_raw();
+    send_all(a, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Content-Length: 1000\r\n\r\n{\"pa");
+    int b = connect_raw();
+    send_all(b, "GET /v1/jobs HTTP/1.1\r\nHo");
+    char id[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    for (int i = 0; i < 3; i++) {
+        double t0 = clock_now_s();
+        resp r = get(i == 0 ? "/healthz" : path);
+        ASSERT_EQ(r.status, 200);
+        release(&r);
+        ASSERT_LE(clock_now_s() - t0, 2.0);
+        send_all(a, "t"); /* trickle */
+    }
+    double t0 = clock_now_s();
+    server_stop(F.srv); /* with both still connected */
+    F.srv = NULL;
+    ASSERT_LE(clock_now_s() - t0, 2.0);
+    close(a);
+    close(b);
+    store_close(F.st);
+    notify_destroy(&F.changes);
+    curl_global_cleanup();
+}
+
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    ASSERT(d);
+    int n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static void test_listen_loopback_only(void)
+{
+    notify n;
+    ASSERT_EQ(notify_init(&n), 0);
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open("hark.db", NULL, &st, &err), 0);
+    server_opts o = {.state_dir = "state", .st = st, .changes = &n};
+    static const char *const refused[] = {
+        "0.0.0.0:0", "192.168.1.10:0", "[::]:0",          "10.0.0.1:8090", "example.com:80",
+        ":8090",     "127.0.0.1",      "127.0.0.1:99999", "127.0.0.1:x",   "[::1:0"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        server *s = NULL;
+        o.listen = refused[i];
+        if (server_start(&o, &s, &err) != HARK_EINVAL)
+            TEST_FAIL_("'%s' was not refused", refused[i]);
+        ASSERT(s == NULL);
+        ASSERT(err.msg[0]);
+    }
+    int fds = count_fds();
+    static const char *const ok[] = {"127.0.0.1:0", "localhost:0", "127.0.0.2:0"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        server *s = NULL;
+        o.listen = ok[i];
+        if (server_start(&o, &s, &err))
+            TEST_FAIL_("'%s': %s", ok[i], err.msg);
+        ASSERT(server_port(s) > 0);
+        server_stop(s);
+    }
+    /* A port in use is an I/O error that names the address. */
+    server *s1 = NULL, *s2 = NULL;
+    o.listen = "127.0.0.1:0";
+    ASSERT_EQ(server_start(&o, &s1, &err), 0);
+    char busy[32];
+    snprintf(busy, sizeof busy, "127.0.0.1:%d", server_port(s1));
+    o.listen = busy;
+    ASSERT_EQ(server_start(&o, &s2, &err), HARK_EIO);
+    ASSERT(strstr(err.msg, busy));
+    server_stop(s1);
+    ASSERT_EQ(count_fds(), fds); /* listening sockets closed, nothing else left open */
+    store_close(st);
+    notify_destroy(&n);
+}
+
+int main(void)
+{
+    RUN(test_submit_upload);
+    RUN(test_submit_path);
+    RUN(test_submit_bad_requests);
+    RUN(test_upload_too_large);
+    RUN(test_get_and_list);
+    RUN(test_control);
+    RUN(test_not_found_and_methods);
+    RUN(test_result);
+    RUN(test_sse_replay);
+    RUN(test_sse_live);
+    RUN(test_sse_keepalive);
+    RUN(test_stop_with_stream_open);
+    RUN(test_slow_clients_block_nobody);
+    RUN(test_listen_loopback_only);
+    TEST_DONE();
+}

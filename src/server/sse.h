@@ -1,0 +1,50 @@
+/* sse.h - GET /v1/jobs/{id}/events: a job's events as server-sent events.
+ *
+ * The stream replays the job's stored events after a given id, then follows
+ * new ones: it waits on the notify counter the store bumps on every commit
+ * (never polling the database on a timer), and sends a ": keepalive" comment
+ * after keepalive_ms without events, which also finds clients that went
+ * away. It ends once a final event (succeeded, failed, cancelled) has been
+ * sent and no stored event is left, when the server stops, or when the
+ * notify is closed. It runs on the connection's own thread (libmicrohttpd
+ * thread-per-connection), so a stream blocks nobody else.
+ */
+#ifndef HARK_SERVER_SSE_H
+#define HARK_SERVER_SSE_H
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/notify.h"
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#define SSE_BATCH 64                              /* events read from the store at once */
+#define SSE_FRAME_MAX (2 * STORE_MAX_TEXT + 4096) /* one formatted event */
+
+typedef struct sse_source {
+    store *st;
+    notify *changes;
+    atomic_bool *stopping; /* outlives the stream (server_stop joins the threads) */
+    int keepalive_ms;
+} sse_source;
+
+/* A response (content from a callback, size unknown) that streams job_id's
+ * events with id > after_id. job_final: the job was already in a final
+ * state, so the stream ends once the stored events are sent. The caller
+ * adds the headers and queues it. NULL on allocation failure. */
+struct MHD_Response *sse_response(const sse_source *src, const char *job_id, int64_t after_id,
+                                  bool job_final);
+
+/* True for the event types after which a job's stream ends. */
+bool sse_is_final(const char *type);
+
+/* Append e as one frame to dst:
+ *     id: <id>\nevent: <type>\ndata: <the stored fields plus job and time>\n\n
+ * HARK_ENOMEM when dst's cap is hit. Stored data that is not a JSON object
+ * is sent as {} with job and time (and logged). */
+int sse_format_event(const store_event *e, buf *dst, hark_err *err);
+
+#endif

@@ -1,0 +1,229 @@
+/* submit.c - see submit.h. */
+#include "server/submit.h"
+
+#include "server/job_json.h"
+#include "server/text.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TIMEOUT_MAX_S 1e9 /* ~31 years: keeps created_ms + timeout far from overflow */
+
+const char *const submit_text_fields[] = {"priority", "timeout", "path", NULL};
+
+static void fields_init(submit_fields *f)
+{
+    f->priority = STORE_PRIO_NORMAL;
+    f->has_timeout = false;
+    f->timeout_s = 0;
+    f->path[0] = '\0';
+}
+
+static int set_priority(const char *v, submit_fields *f, api_error *e)
+{
+    if (store_priority_parse(v, &f->priority, NULL))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "priority", "invalid_value",
+                             "unknown priority '%.64s' (realtime, high, normal, low)", v);
+    return 0;
+}
+
+static int set_timeout(double t, submit_fields *f, api_error *e)
+{
+    if (!isfinite(t) || t <= 0 || t > TIMEOUT_MAX_S)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "timeout", "invalid_value",
+                             "timeout must be a number of seconds > 0 (at most %.0f)",
+                             TIMEOUT_MAX_S);
+    f->has_timeout = true;
+    f->timeout_s = t;
+    return 0;
+}
+
+static int set_path(const char *v, submit_fields *f, api_error *e)
+{
+    size_t n = strlen(v);
+    if (n == 0)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value", "path is empty");
+    if (n >= sizeof f->path)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
+                             "path is longer than %zu bytes", sizeof f->path - 1);
+    if (!text_is_clean(v, n))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
+                             "path '%.200s' is not UTF-8 text without control characters", v);
+    memcpy(f->path, v, n + 1);
+    return 0;
+}
+
+int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error *e)
+{
+    fields_init(f);
+    json_error_t jerr;
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "invalid_json",
+                             "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                             jerr.line, jerr.column);
+    int rc = 0;
+    if (!json_is_object(o)) {
+        rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "invalid_json",
+                           "the body must be a JSON object");
+        goto out;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v)
+    {
+        if (json_is_null(v))
+            continue; /* null means "not given" */
+        if (strcmp(key, "path") == 0) {
+            rc = json_is_string(v) ? set_path(json_string_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_type",
+                                                   "path must be a string");
+        } else if (strcmp(key, "priority") == 0) {
+            rc = json_is_string(v) ? set_priority(json_string_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "priority",
+                                                   "invalid_type", "priority must be a string");
+        } else if (strcmp(key, "timeout") == 0) {
+            rc = json_is_number(v) ? set_timeout(json_number_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "timeout",
+                                                   "invalid_type", "timeout must be a number");
+        } else {
+            /* jansson keys are valid UTF-8; reply_error cleans controls. */
+            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
+                               "unknown field '%.64s' (path, priority, timeout)", key);
+        }
+        if (rc)
+            break;
+    }
+    if (rc == 0 && !f->path[0])
+        rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "missing_field",
+                           "missing path: a JSON submit names a file on the server; upload a "
+                           "file with multipart/form-data instead");
+out:
+    json_decref(o);
+    return rc;
+}
+
+int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
+{
+    fields_init(f);
+    const char *v;
+    int rc;
+    if ((v = upload_field(u, "priority")) && (rc = set_priority(v, f, e)))
+        return rc;
+    if ((v = upload_field(u, "timeout"))) {
+        char *end = NULL;
+        errno = 0;
+        double t = strtod(v, &end);
+        if (!*v || errno || *end)
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "timeout", "invalid_value",
+                                 "timeout must be a number of seconds > 0");
+        if ((rc = set_timeout(t, f, e)))
+            return rc;
+    }
+    if ((v = upload_field(u, "path")) && (rc = set_path(v, f, e)))
+        return rc;
+    if (upload_has_file(u) && f->path[0])
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
+                             "give either a file or a path, not both");
+    if (!upload_has_file(u) && !f->path[0])
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, SUBMIT_FILE_FIELD, "missing_field",
+                             "missing file: send the recording as the '%s' part, or a 'path'",
+                             SUBMIT_FILE_FIELD);
+    return 0;
+}
+
+int submit_check_path(const char *path, api_error *e)
+{
+    struct stat sb;
+    if (path[0] != '/')
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
+                             "path '%.200s' is not absolute", path);
+    if (stat(path, &sb) != 0)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
+                             "cannot use '%.200s': %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
+                             "cannot use '%.200s': not a regular file", path);
+    return 0;
+}
+
+static enum MHD_Result upload_error(struct MHD_Connection *c, int rc, const hark_err *err,
+                                    const server *s)
+{
+    switch (rc) {
+    case HARK_ETOOLONG:
+        return reply_errorf(c, MHD_HTTP_CONTENT_TOO_LARGE, SUBMIT_FILE_FIELD, "file_too_large",
+                            "the file is larger than this server's limit of %lld bytes",
+                            (long long)s->max_upload_bytes);
+    case HARK_EINVAL:
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, NULL, "invalid_multipart", "%s", err->msg);
+    default:
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "upload_failed", "%s",
+                            err->msg);
+    }
+}
+
+enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *json, upload *up)
+{
+    submit_fields *f = malloc(sizeof *f); /* PATH_MAX: keep it off the thread's stack */
+    api_error e;
+    hark_err err = {0};
+    enum MHD_Result ret;
+    int rc;
+    if (!f)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    if (up) {
+        if ((rc = upload_finish(up, &err))) {
+            ret = upload_error(c, rc, &err, s);
+            goto out;
+        }
+        rc = submit_parse_form(up, f, &e);
+    } else {
+        rc = submit_parse_json(json->data ? json->data : "", json->len, f, &e);
+    }
+    if (rc == 0 && f->path[0])
+        rc = submit_check_path(f->path, &e);
+    if (rc) {
+        ret = reply_error(c, &e);
+        goto out;
+    }
+
+    bool file = !f->path[0];
+    store_job_spec spec = {
+        .kind = "transcribe",
+        .input = file ? upload_path(up) : f->path,
+        .source = file ? upload_filename(up) : NULL,
+        .priority = f->priority,
+        .timeout_s = f->has_timeout ? f->timeout_s : s->default_timeout_s,
+    };
+    char id[STORE_ID_SIZE];
+    rc = store_submit(s->st, &spec, id, &err);
+    if (rc) {
+        ret = reply_errorf(
+            c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+            rc == HARK_EINVAL ? "invalid_value" : "store_error", "%s", err.msg);
+        goto out;
+    }
+    if (file)
+        upload_keep(up); /* the job refers to it now */
+    server_wake(s);
+
+    char location[64];
+    snprintf(location, sizeof location, "/v1/jobs/%s", id);
+    store_job job;
+    rc = store_get_job(s->st, id, &job, &err);
+    if (rc) {
+        ret = reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error",
+                           "job %s was submitted but cannot be read back: %s", id, err.msg);
+        goto out;
+    }
+    ret = reply_json(c, MHD_HTTP_CREATED, job_json(&job), location);
+    store_job_release(&job);
+out:
+    free(f);
+    return ret;
+}

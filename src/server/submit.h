@@ -1,0 +1,47 @@
+/* submit.h - POST /v1/jobs: the fields of a submit request, from a JSON
+ * body or a multipart form, checked before anything is committed.
+ *
+ * Every field is validated and an error names it (param): priority one of
+ * realtime/high/normal/low; timeout a number of seconds > 0; path absolute,
+ * existing and a regular file; unknown fields are refused.
+ */
+#ifndef HARK_SERVER_SUBMIT_H
+#define HARK_SERVER_SUBMIT_H
+
+#include "server/reply.h"
+#include "server/server_impl.h"
+#include "server/upload.h"
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define SUBMIT_JSON_MAX (64 * 1024) /* a JSON submit body */
+
+/* The multipart fields: the file part and the text parts. */
+#define SUBMIT_FILE_FIELD "file"
+extern const char *const submit_text_fields[]; /* priority, timeout, path */
+
+typedef struct submit_fields {
+    int priority;        /* enum store_priority [normal] */
+    bool has_timeout;    /* false: the server's default */
+    double timeout_s;    /* > 0 when has_timeout */
+    char path[PATH_MAX]; /* "" = not given */
+} submit_fields;
+
+/* Parse a JSON body {"path": ..., "priority": ..., "timeout": ...}. 0, or
+ * HARK_EINVAL with e filled (400). */
+int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error *e);
+
+/* Take the text fields of a finished upload. 0, or HARK_EINVAL with e. */
+int submit_parse_form(const upload *u, submit_fields *f, api_error *e);
+
+/* Check a client-given input path: absolute, exists, a regular file. 0, or
+ * HARK_EINVAL with e naming it. */
+int submit_check_path(const char *path, api_error *e);
+
+/* The whole request, once its body is in: json (NULL for multipart) or up
+ * (finished here). Commits the job, wakes the runtime, replies 201 with the
+ * job and its Location; any error is the response instead. */
+enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *json, upload *up);
+
+#endif
