@@ -358,6 +358,14 @@ static void on_failed(runtime *rt, slot *s, json_t *m)
     release_failed(rt, &s->task, msg);
 }
 
+/* Renew well before the lease runs out: every second, or a third of a
+ * short lease. */
+static double renew_every(const runtime *rt)
+{
+    double third = (double)rt->o.lease_ms / 3000.0;
+    return third < RENEW_EVERY_S ? third : RENEW_EVERY_S;
+}
+
 static void on_heartbeat(runtime *rt, slot *s, json_t *m)
 {
     double now = clock_now_s();
@@ -365,7 +373,7 @@ static void on_heartbeat(runtime *rt, slot *s, json_t *m)
     if (rt->h.progress)
         rt->h.progress(rt->h.ctx, s->task.job_id, s->task.idx,
                        json_number_value(json_object_get(m, "done_s")));
-    if (now - s->last_renew < RENEW_EVERY_S || s->yielding)
+    if (now - s->last_renew < renew_every(rt) || s->yielding)
         return;
     s->last_renew = now;
     hark_err err = {0};

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Crashes: kill -9 of the daemon at several points of a multi-job workload,
+# kill -9 of workers, and a zombie worker (SIGSTOP past its lease, then
+# SIGCONT). Every acknowledged job completes, no chunk is committed twice,
+# the zombie's late work is refused, and every output is byte-identical to
+# a clean run.
+. "$(dirname "$0")/../lib.sh"
+sox $(for i in 1 2 3 4 5; do echo "$DATA"/*.wav; done) "$T/a.wav"            # ~2 min
+sox $(for i in 1 2 3; do echo "$DATA"/*.wav; done) "$T/b.wav"                # ~75 s
+cp "$DATA/sense_and_sensibility_01_austen_64kb-0870.wav" "$T/c.wav"
+"$HARK" transcribe -q -o "$T/ref" -f txt,srt "$T/a.wav" "$T/b.wav" "$T/c.wav"
+
+q() { sqlite3 "$1/hark.db" "$2" 2>/dev/null; }
+committed() { q "$1" "SELECT COALESCE(SUM(chunks_done),0) FROM jobs" || echo 0; }
+# Wait (bounded, 60 s) until the committed chunk count reaches N.
+wait_committed() {
+  for _ in $(seq 1 1200); do
+    [ "$(committed "$1")" -ge "$2" ] && return 0
+    kill -0 $SERVER_PID 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+submit_all() { # prints "name id" lines
+  for f in a b c a c; do echo "$f $("$HARK" submit --priority low "$T/$f.wav")"; done
+}
+# Every job done, each chunk committed exactly once, outputs as the reference.
+verify() { # NAME DIR
+  local name=$1 dir=$2 ok_all=yes
+  while read -r f id; do
+    "$HARK" wait "$id" > /dev/null 2>&1 || ok_all=no
+    curl -s "$HARK_SERVER/v1/jobs/$id/result?format=txt" > "$T/out.txt"
+    curl -s "$HARK_SERVER/v1/jobs/$id/result?format=srt" > "$T/out.srt"
+    cmp -s "$T/ref/$f.txt" "$T/out.txt" && cmp -s "$T/ref/$f.srt" "$T/out.srt" || ok_all=no
+  done < "$T/jobs"
+  check "$name: every acknowledged job succeeded, outputs identical to a clean run" [ $ok_all = yes ]
+  local dup
+  dup=$(q "$dir" "SELECT COUNT(*) FROM (SELECT job_id, json_extract(data, '\$.chunk') c
+        FROM events WHERE type = 'chunk_committed' GROUP BY 1, 2 HAVING COUNT(*) > 1)")
+  check "$name: no chunk committed twice" [ "$dup" = 0 ]
+  check "$name: store integrity" [ "$(q "$dir" 'PRAGMA integrity_check')" = ok ]
+}
+
+# ---- kill -9 of the daemon at several points ----
+D=$T/s1
+start_server "$D" --workers 2
+submit_all > "$T/jobs"
+check "daemon kill: 5 jobs acknowledged" [ "$(wc -l < "$T/jobs")" = 5 ]
+n=0
+for at in 2 9 17; do
+  wait_committed "$D" $at
+  kill -9 $SERVER_PID; wait $SERVER_PID 2>/dev/null
+  n=$((n + 1))
+  for _ in $(seq 1 50); do pgrep -f "^$HARK worker" >/dev/null || break; sleep 0.1; done
+  check "daemon kill $n (at $at chunks): its workers died with it" bash -c "! pgrep -f '^$HARK worker'"
+  start_server "$D" --workers 2
+  check "daemon kill $n: restarted" [ -n "$HARK_SERVER" ]
+done
+verify "daemon kill" "$D"
+stop_server
+
+# ---- kill -9 of workers ----
+D=$T/s2
+start_server "$D" --workers 2
+submit_all > "$T/jobs"
+for at in 2 8 15; do
+  wait_committed "$D" $at
+  pkill -9 -f "^$HARK worker"
+done
+verify "worker kill" "$D"
+restarts=$(grep -c "worker crash with signal 9\|lost: worker" "$D.log" || true)
+check "worker kill: workers were killed and replaced ($restarts tasks lost)" [ "$restarts" -ge 1 ]
+stop_server
+
+# ---- a zombie worker: stopped past its lease, then continued ----
+D=$T/s3
+start_server "$D" --workers 2 --lease 1
+echo "a $("$HARK" submit --priority low "$T/a.wav")" > "$T/jobs"
+wait_committed "$D" 1
+victim=$(pgrep -f "^$HARK worker" | head -n 1)
+kill -STOP "$victim"
+# Its lease (1 s, renewed by heartbeats) runs out; the supervisor's
+# heartbeat watchdog (5 s) has not fired yet. Wait for the expiry (bounded).
+for _ in $(seq 1 80); do
+  [ "$(q "$D" "SELECT value FROM meta WHERE key = 'expired_leases'")" -ge 1 ] && break
+  sleep 0.05
+done
+check "zombie: its lease expired while it was stopped" \
+  [ "$(q "$D" "SELECT value FROM meta WHERE key = 'expired_leases'")" -ge 1 ]
+kill -CONT "$victim"
+verify "zombie" "$D"
+refused=$(q "$D" "SELECT SUM(value) FROM meta WHERE key IN ('refused_commits', 'refused_renewals')")
+check "zombie: its late commit or renewal was refused ($refused)" [ "${refused:-0}" -ge 1 ]
+stop_server
+finish
