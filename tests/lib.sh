@@ -70,3 +70,15 @@ wait_state() {
   done
   return 1
 }
+# children_of PID: its worker processes (record them before killing it).
+children_of() { pgrep -P "$1" | tr '\n' ' '; }
+# all_gone PIDS...: none of them is alive anymore (bounded wait, 5 s).
+all_gone() {
+  for _ in $(seq 1 50); do
+    local alive=no
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=yes; done
+    [ $alive = no ] && return 0
+    sleep 0.1
+  done
+  return 1
+}

@@ -124,6 +124,8 @@ static _Noreturn void child_exec(const char *const argv[], const proc_limits *li
         child_fail(errfd, STAGE_RLIMIT_CPU);
     if (child_limit(RLIMIT_CORE, 0, 0) != 0)
         child_fail(errfd, STAGE_RLIMIT_CORE);
+    if (lim && lim->nice > 0) /* best effort: a lower priority is always allowed */
+        setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + lim->nice);
 
     /* errfd is above PROC_CHILD_FD (proc_spawn sees to it), so dup2 cannot
      * clobber it; it is close-on-exec and goes away at exec. */

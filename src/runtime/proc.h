@@ -53,6 +53,7 @@
 typedef struct proc_limits {
     uint64_t as_bytes;    /* RLIMIT_AS (soft and hard), 0 = inherit */
     uint64_t cpu_seconds; /* RLIMIT_CPU soft (hard = soft + 1), 0 = inherit */
+    int nice;             /* added to the inherited nice value (>= 0), 0 = inherit */
 } proc_limits;
 
 enum proc_cause {

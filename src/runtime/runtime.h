@@ -12,6 +12,8 @@
  *    lowest-class task is asked to yield; it stops at its next block
  *    boundary (<= 100 ms of audio) and its chunk goes back to the queue
  *    uncounted. Nobody blocks holding anything (DESIGN.md invariant 2).
+ *    Realtime work is exclusive by default (opts.realtime_exclusive): while
+ *    it waits or runs, every other worker yields and stays idle.
  *  - Fencing: results are committed with the task's token; the store
  *    refuses a token whose lease expired or was revoked (invariant 4).
  *  - Deadlines, never signals as timers (invariant 1): a worker whose
@@ -52,8 +54,11 @@ typedef struct runtime_opts {
     int64_t lease_ms;        /* lease length, renewed by heartbeats [10000] */
     double max_duration_s;   /* inputs longer than this fail [43200] */
     double decode_timeout_s; /* prepare watchdog [1800] */
-    proc_limits limits;      /* per worker [4 GiB address space, no CPU limit] */
+    proc_limits limits;      /* per worker [4 GiB address space, no CPU limit, nice +10] */
     int sigfd;               /* INT/TERM arrive here (util/sigwatch.h); -1: none */
+    /* While a realtime task waits or runs, start nothing else and ask every
+     * other worker to yield [true]: push-to-talk gets the whole machine. */
+    bool realtime_exclusive;
 } runtime_opts;
 
 /* Defaults for everything but worker_path, work_root and sigfd. */

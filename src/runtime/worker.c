@@ -29,6 +29,7 @@ typedef struct worker {
     int shutdown;      /* MSG_SHUTDOWN or EOF seen */
     double last_beat;  /* monotonic seconds of the last heartbeat */
     double done_s;     /* progress of the running task, for heartbeats */
+    double setup_s;    /* the running chunk's task-to-recognizer time */
     const char *fault; /* HARK_FAULT, NULL normally */
     int fault_chunk;
     int fault_armed; /* this task is the one to misbehave */
@@ -143,11 +144,14 @@ static void inject_fault(worker *w)
         signal(SIGSEGV, SIG_DFL);
         raise(SIGSEGV);
     } else if (strcmp(w->fault, "oom") == 0) {
+        /* Heartbeats go on while it grows: the death must be the memory
+         * limit's, not the silence watchdog's, even on a loaded machine. */
         for (;;) {
             char *p = malloc(16 << 20);
             if (!p)
                 _exit(WORKER_EXIT_OOM);
             memset(p, 1, 16 << 20);
+            heartbeat(w);
         }
     } else if (strcmp(w->fault, "stall") == 0) {
         w->last_beat = clock_now_s() + 1e9; /* never beat again, keep working slowly */
@@ -177,7 +181,8 @@ static int decode_checkin(void *ctx, double decoded_s, double total_s)
 static void answer_failure(worker *w, int code, const char *message)
 {
     if (code == HARK_ECANCELED && !w->shutdown) {
-        send_msg(w, MSG_YIELDED, json_pack("{s:I}", "token", (json_int_t)w->token));
+        send_msg(w, MSG_YIELDED,
+                 json_pack("{s:I, s:f}", "token", (json_int_t)w->token, "setup_s", w->setup_s));
         return;
     }
     if (code == HARK_ENOMEM) {
@@ -227,6 +232,7 @@ static void run_prepare(worker *w, json_t *t)
 
 static void run_decode(worker *w, json_t *t)
 {
+    double received = clock_now_s();
     const char *work = json_string_value(json_object_get(t, "work_dir"));
     json_int_t index = json_integer_value(json_object_get(t, "index"));
     json_int_t start = json_integer_value(json_object_get(t, "start"));
@@ -248,6 +254,9 @@ static void run_decode(worker *w, json_t *t)
         answer_failure(w, rc, err.msg);
         return;
     }
+    /* What taking up a chunk costs before recognition starts: with the PCM
+     * and plan kept in the work directory, a resumed job pays only this. */
+    double setup_s = w->setup_s = clock_now_s() - received;
     asr_result res;
     rc = asr_engine_decode(w->engine, &pcm, start, end, checkin, w, &res, &err);
     pcm_close(&pcm);
@@ -257,8 +266,8 @@ static void run_decode(worker *w, json_t *t)
     }
     json_t *words = chunk_result_to_json(&res);
     send_msg(w, MSG_RESULT,
-             json_pack("{s:I, s:I, s:o?, s:f}", "token", (json_int_t)w->token, "index", index,
-                       "words", words, "decode_s", res.decode_s));
+             json_pack("{s:I, s:I, s:o?, s:f, s:f}", "token", (json_int_t)w->token, "index", index,
+                       "words", words, "decode_s", res.decode_s, "setup_s", setup_s));
     asr_result_release(&res);
 }
 

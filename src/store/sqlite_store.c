@@ -59,6 +59,18 @@
  *   fsyncs the directory when it creates the database file. Reads take no
  *   write lock. Several connections may use one file: writers wait up to
  *   busy_timeout_ms for each other.
+ *
+ *   Two exceptions, lease grants (store_claim) and renewals (store_renew),
+ *   commit with synchronous=NORMAL: written to the WAL (so a process crash,
+ *   kill -9 included, loses nothing) but not fsynced, since they happen
+ *   for every chunk and every second per worker and an fsync is the
+ *   dominant cost of resuming a preempted job. An OS crash or power loss
+ *   can lose only grants and renewals made after the last fsynced commit;
+ *   every commit of a result is fsynced with everything before it in the
+ *   WAL, its lease included. A lost grant leaves the task pending, which is
+ *   what recovery makes of any lease anyway; a token number the lost grant
+ *   used may be handed out again, but its holder died with the machine, and
+ *   no committed state ever carried it.
  */
 #include "store/store.h"
 
@@ -808,21 +820,24 @@ int store_list_jobs(store *st, const store_job_filter *filter, store_job_list *o
 /* ---- claim and peek ---------------------------------------------------------- */
 
 /* The claimable tasks in claim order (invariant 4). ?1 now, ?2 max_attempts. */
-#define SQL_CLAIMABLE                                                                              \
+#define SQL_CLAIMABLE_WHERE                                                                        \
     " FROM jobs j JOIN tasks t ON t.job_id = j.id"                                                 \
     " WHERE j.state IN ('queued','running') AND (j.deadline_ms = 0 OR j.deadline_ms > ?1)"         \
-    " AND t.state = 'pending' AND t.attempts < ?2 AND t.not_before_ms <= ?1"                       \
-    " ORDER BY j.priority, j.seq, t.idx LIMIT 1"
+    " AND t.state = 'pending' AND t.attempts < ?2 AND t.not_before_ms <= ?1"
+#define SQL_CLAIM_ORDER " ORDER BY j.priority, j.seq, t.idx LIMIT 1"
+#define SQL_CLAIMABLE SQL_CLAIMABLE_WHERE SQL_CLAIM_ORDER
 
-static int claim_tx(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err)
+static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_priority,
+                    store_task *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int64_t t = now_of(st), token;
     bool first_start = false, was_queued = false;
     int rc = q_open(st, &s, err,
                     "SELECT t.job_id, t.idx, t.start_sample, t.end_sample, t.attempts,"
-                    " j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE,
-                    "Ii", t, st->max_attempts);
+                    " j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE_WHERE
+                    " AND j.priority <= ?3" SQL_CLAIM_ORDER,
+                    "Iii", t, st->max_attempts, max_priority);
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -869,6 +884,12 @@ out:
 
 int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err)
 {
+    return store_claim_upto(st, owner, lease_ms, STORE_PRIO_LOW, out, err);
+}
+
+int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_priority,
+                     store_task *out, hark_err *err)
+{
     int rc;
     memset(out, 0, sizeof *out);
     if ((rc = check_text("worker id", owner, 256, false, err)))
@@ -876,9 +897,12 @@ int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out,
     if (lease_ms <= 0 || lease_ms > 86400000LL)
         return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
     lock(st);
-    rc = tx_begin(st, err);
+    rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err); /* see DURABILITY */
     if (rc == 0)
-        rc = tx_end(st, claim_tx(st, owner, lease_ms, out, err), err);
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, claim_tx(st, owner, lease_ms, max_priority, out, err), err);
+    exec_plain(st, "PRAGMA synchronous = FULL", NULL);
     unlock(st);
     if (rc)
         memset(out, 0, sizeof *out);
@@ -1002,9 +1026,12 @@ int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
     if (lease_ms <= 0 || lease_ms > 86400000LL)
         return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
     lock(st);
-    int rc = tx_begin(st, err);
+    int rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err); /* see DURABILITY */
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, renew_tx(st, token, lease_ms, err), err);
+    exec_plain(st, "PRAGMA synchronous = FULL", NULL);
     unlock(st);
     return rc;
 }

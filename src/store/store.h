@@ -198,6 +198,11 @@ typedef struct store_task {
  * nothing is claimable; HARK_EINVAL, HARK_EIO (nothing claimed). */
 int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err);
 
+/* store_claim restricted to classes max_priority and better (e.g.
+ * STORE_PRIO_REALTIME: only realtime work). */
+int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_priority,
+                     store_task *out, hark_err *err);
+
 typedef struct store_peek_info {
     int best_priority; /* class of the task store_claim would give now, -1 = none */
     int64_t wake_ms;   /* earliest future moment something time-driven happens (a

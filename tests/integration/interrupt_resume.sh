@@ -29,6 +29,7 @@ for sig in INT TERM KILL; do
   check "SIG$sig: chunks get committed" wait_chunks 3 $pid
   pcm=$(ls "$XDG_STATE_HOME"/hark/work/*/audio.pcm)
   ino=$(stat -c %i "$pcm")
+  kids=$(children_of $pid)
   sent=$(date +%s%N)
   kill -$sig $pid
   wait $pid; rc=$?
@@ -36,9 +37,7 @@ for sig in INT TERM KILL; do
   before=$(chunks_done)
   if [ $sig = KILL ]; then
     check "SIGKILL: killed (got $rc)" [ $rc -eq 137 ]
-    # Its workers notice the closed socket and exit on their own.
-    for _ in $(seq 1 50); do pgrep -f "^$HARK worker" >/dev/null || break; sleep 0.1; done
-    check "SIGKILL: no worker outlives the killed run" bash -c "! pgrep -f '^$HARK worker'"
+    check "SIGKILL: no worker ($kids) outlives the killed run" all_gone $kids
   else
     check "SIG$sig: exit 130 (got $rc)" [ $rc -eq 130 ]
     check "SIG$sig: says how to resume" grep -q "interrupted.*resume" "$T/err"

@@ -92,6 +92,7 @@ check "pause a finished job: 409" [ "$(code -X POST "$HARK_SERVER/v1/jobs/$pj/pa
 check "unknown format: 400" [ "$(code "$HARK_SERVER/v1/jobs/$pj/result?format=doc")" = 400 ]
 check "missing path: 400" [ "$(code -H 'Content-Type: application/json' -d '{"path":"/nonexistent.wav"}' "$HARK_SERVER/v1/jobs")" = 400 ]
 check "unknown priority: 400" [ "$(code -F file=@"$clip" -F priority=urgent "$HARK_SERVER/v1/jobs")" = 400 ]
+kids=$(children_of $SERVER_PID)
 stop_server
-check "no worker outlives the daemon" bash -c "! pgrep -f '^$HARK worker'"
+check "no worker outlives the daemon ($kids)" all_gone $kids
 finish

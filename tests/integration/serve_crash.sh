@@ -49,10 +49,10 @@ check "daemon kill: 5 jobs acknowledged" [ "$(wc -l < "$T/jobs")" = 5 ]
 n=0
 for at in 2 9 17; do
   wait_committed "$D" $at
+  kids=$(children_of $SERVER_PID)
   kill -9 $SERVER_PID; wait $SERVER_PID 2>/dev/null
   n=$((n + 1))
-  for _ in $(seq 1 50); do pgrep -f "^$HARK worker" >/dev/null || break; sleep 0.1; done
-  check "daemon kill $n (at $at chunks): its workers died with it" bash -c "! pgrep -f '^$HARK worker'"
+  check "daemon kill $n (at $at chunks): its workers ($kids) died with it" all_gone $kids
   start_server "$D" --workers 2
   check "daemon kill $n: restarted" [ -n "$HARK_SERVER" ]
 done
@@ -65,7 +65,7 @@ start_server "$D" --workers 2
 submit_all > "$T/jobs"
 for at in 2 8 15; do
   wait_committed "$D" $at
-  pkill -9 -f "^$HARK worker"
+  kill -9 $(children_of $SERVER_PID)
 done
 verify "worker kill" "$D"
 restarts=$(grep -c "worker crash with signal 9\|lost: worker" "$D.log" || true)
@@ -77,7 +77,7 @@ D=$T/s3
 start_server "$D" --workers 2 --lease 1
 echo "a $("$HARK" submit --priority low "$T/a.wav")" > "$T/jobs"
 wait_committed "$D" 1
-victim=$(pgrep -f "^$HARK worker" | head -n 1)
+victim=$(pgrep -P $SERVER_PID | head -n 1)
 kill -STOP "$victim"
 # Its lease (1 s, renewed by heartbeats) runs out; the supervisor's
 # heartbeat watchdog (5 s) has not fired yet. Wait for the expiry (bounded).
