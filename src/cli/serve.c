@@ -49,6 +49,8 @@ static void usage(FILE *to)
                 "  --timeout SEC            default job timeout (default: none)\n"
                 "  --max-duration SEC       refuse longer inputs (default: 43200)\n"
                 "  --model-dir DIR          PocketSphinx model directory\n"
+                "  --max-attempts K         failed attempts of a chunk (crash, hang, out\n"
+                "                           of memory) before its job fails (default: 3)\n"
                 "  --lease SEC              chunk lease, renewed by worker heartbeats;\n"
                 "                           a stopped worker loses its chunk after it\n"
                 "                           (default: 10)\n"
@@ -93,15 +95,6 @@ static int parse_count(const char *s, long min, long max, long *out)
     return 0;
 }
 
-static int self_path(char *out, size_t n)
-{
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    if (len <= 0)
-        return -1;
-    out[len] = '\0';
-    return 0;
-}
-
 int cli_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -113,6 +106,7 @@ int cli_serve(int argc, char **argv)
         {"max-duration", required_argument, NULL, 'M'},
         {"model-dir", required_argument, NULL, 'm'},
         {"lease", required_argument, NULL, 'L'},
+        {"max-attempts", required_argument, NULL, 'A'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -121,6 +115,7 @@ int cli_serve(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores;
     long max_upload = 2L << 30;
+    long attempts = 3;
     double timeout_s = 0;
     runtime_opts o;
     runtime_opts_default(&o);
@@ -137,6 +132,12 @@ int cli_serve(int argc, char **argv)
         case 'j':
             if (parse_count(optarg, 1, MAX_WORKERS, &workers)) {
                 fprintf(stderr, "hark: --workers wants 1..%d, not '%s'\n", MAX_WORKERS, optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'A':
+            if (parse_count(optarg, 1, 20, &attempts)) {
+                fprintf(stderr, "hark: --max-attempts wants 1..20, not '%s'\n", optarg);
                 return EXIT_USAGE;
             }
             break;
@@ -199,7 +200,7 @@ int cli_serve(int argc, char **argv)
     }
     snprintf(db, sizeof db, "%s/hark.db", state);
     snprintf(work, sizeof work, "%s/work", state);
-    if (self_path(exe, sizeof exe)) {
+    if (fs_self_exe(exe, sizeof exe)) {
         fprintf(stderr, "hark: cannot find the hark executable: %s\n", strerror(errno));
         return EXIT_SOME_FAILED;
     }
@@ -216,7 +217,8 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "hark: cannot create a condition variable\n");
         return EXIT_SOME_FAILED;
     }
-    store_options so = {.on_commit = notify_signal, .commit_ctx = &changes};
+    store_options so = {
+        .max_attempts = (int)attempts, .on_commit = notify_signal, .commit_ctx = &changes};
     store *st = NULL;
     runtime *rt = NULL;
     server *srv = NULL;

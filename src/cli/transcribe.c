@@ -414,15 +414,6 @@ static int take_state_dir(transcribe_cmd *c, int *lock_fd, bool *private_dir, ha
     return 0;
 }
 
-static int self_path(char *out, size_t n)
-{
-    ssize_t len = readlink("/proc/self/exe", out, n - 1);
-    if (len <= 0)
-        return -1;
-    out[len] = '\0';
-    return 0;
-}
-
 /* Run the batch on the embedded runtime. Returns HARK_ECANCELED when
  * interrupted, other codes when the runtime itself could not run. */
 static int run_batch(transcribe_cmd *c, hark_err *err)
@@ -430,7 +421,7 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     char db[4200], work[4200], exe[4096];
     snprintf(db, sizeof db, "%s/transcribe.db", c->state_dir);
     snprintf(work, sizeof work, "%s/work", c->state_dir);
-    if (self_path(exe, sizeof exe))
+    if (fs_self_exe(exe, sizeof exe))
         return err_set(err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
     int rc = store_open(db, NULL, &c->st, err);
     if (rc == 0)

@@ -27,17 +27,6 @@
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 enum { MSG_TEST = 7, MSG_REPORT = 8 };
 
 static char self_exe[4096];
@@ -311,7 +300,12 @@ static void test_child_environment(void)
     for (size_t i = 0; i < 4; i++)
         ASSERT_EQ(json_integer_value(json_array_get(fds, i)), (long long)i);
     ASSERT_STREQ(json_string_value(json_object_get(rep, "sigblk")), "0000000000000000");
-    ASSERT_STREQ(json_string_value(json_object_get(rep, "sigign")), "0000000000000000");
+    /* Every signal's disposition is reset, except glibc's two internal ones
+     * (32 and 33: SIGCANCEL, SIGSETXID), which sigaction refuses to touch;
+     * they keep whatever the test's own parent gave them (CI may ignore them). */
+    unsigned long long ign = strtoull(json_string_value(json_object_get(rep, "sigign")), NULL, 16);
+    ign &= ~((1ull << (32 - 1)) | (1ull << (33 - 1)));
+    ASSERT_EQ(ign, 0);
     ASSERT_EQ(json_integer_value(json_object_get(rep, "pid")), p.pid);
     ASSERT_EQ(json_integer_value(json_object_get(rep, "pgid")), p.pid);
     ASSERT_EQ(getpgid(p.pid), p.pid);

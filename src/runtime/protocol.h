@@ -5,11 +5,16 @@
  *   daemon -> worker                      worker -> daemon
  *   MSG_PREPARE  {token, job, input,      MSG_READY     {pid, engine}
  *                 work_dir, max_duration, MSG_HEARTBEAT {token, done_s}
- *                 timeout}                MSG_PREPARED  {token, duration, plan}
+ *                 timeout, cpu_s}         MSG_PREPARED  {token, duration, plan}
  *   MSG_DECODE   {token, job, index,      MSG_RESULT    {token, index, words,
- *                 work_dir, start, end}                  decode_s}
- *   MSG_YIELD    {token}                  MSG_YIELDED   {token}
+ *                 work_dir, start, end,                  decode_s, setup_s}
+ *                 cpu_s}
+ *   MSG_YIELD    {token}                  MSG_YIELDED   {token, setup_s}
  *   MSG_SHUTDOWN {}                       MSG_FAILED    {token, code, message}
+ *
+ * cpu_s: the task's CPU-time budget, which the worker sets as its
+ * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
+ * setup_s: from receiving a chunk task to starting the recognizer on it.
  *
  * A worker runs one task at a time. While it runs, it checks in at every
  * block boundary (at most 100 ms of audio): it reads any pending message

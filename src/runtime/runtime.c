@@ -270,6 +270,9 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
         s->deadline = now + CHUNK_WATCHDOG_BASE_S + CHUNK_WATCHDOG_PER_S * secs;
     }
     store_job_release(&job);
+    /* The kernel's CPU limit backs up the watchdog: twice its length, so
+     * the wall-clock kill (with its clearer cause) normally comes first. */
+    json_object_set_new(msg, "cpu_s", json_real(2 * (s->deadline - now)));
     log_debug("%s: job %s task %d (token %lld)", s->name, t->job_id, t->idx, (long long)t->token);
     slot_send(rt, s, t->kind == STORE_TASK_PREPARE ? MSG_PREPARE : MSG_DECODE, msg);
 }

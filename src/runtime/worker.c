@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define SEND_TIMEOUT_S 10.0 /* the daemon reads continuously; this is a backstop */
@@ -197,6 +198,23 @@ static void answer_failure(worker *w, int code, const char *message)
                        message));
 }
 
+/* CPU time as a backstop behind the supervisor's wall-clock watchdog: this
+ * task may use at most cpu_s more seconds of CPU, then the kernel ends the
+ * process (SIGXCPU, default action). Only the soft limit moves, so every
+ * task can set its own. 0: no limit. */
+static void limit_cpu(double cpu_s)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    if (getrusage(RUSAGE_SELF, &ru) != 0 || getrlimit(RLIMIT_CPU, &rl) != 0)
+        return;
+    rlim_t used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
+    rl.rlim_cur = cpu_s > 0 ? used + (rlim_t)cpu_s : rl.rlim_max;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+        rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_CPU, &rl);
+}
+
 static void run_prepare(worker *w, json_t *t)
 {
     const char *input = json_string_value(json_object_get(t, "input"));
@@ -300,6 +318,7 @@ int worker_main(int fd)
         pump(&w, -1, &task, &type);
         if (!task)
             continue;
+        limit_cpu(json_number_value(json_object_get(task, "cpu_s")));
         if (type == MSG_PREPARE)
             run_prepare(&w, task);
         else

@@ -1400,6 +1400,21 @@ static int collect(store *st, sqlite3_stmt *s, task_ref **out, size_t *n, hark_e
     return rc;
 }
 
+/* One transaction of a sweep that counts what it changed (expiry, overdue
+ * jobs, recovery): *n is that count when it committed, else 0. */
+static int counted_tx(store *st, int (*fn)(store *, int *, hark_err *), int *n, hark_err *err)
+{
+    int count = 0;
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, fn(st, &count, err), err);
+    unlock(st);
+    if (n)
+        *n = rc ? 0 : count;
+    return rc;
+}
+
 static int expire_tx(store *st, int *count, hark_err *err)
 {
     int64_t t = now_of(st);
@@ -1429,15 +1444,7 @@ static int expire_tx(store *st, int *count, hark_err *err)
 
 int store_expire_leases(store *st, int *n, hark_err *err)
 {
-    int count = 0;
-    lock(st);
-    int rc = tx_begin(st, err);
-    if (rc == 0)
-        rc = tx_end(st, expire_tx(st, &count, err), err);
-    unlock(st);
-    if (n)
-        *n = rc ? 0 : count;
-    return rc;
+    return counted_tx(st, expire_tx, n, err);
 }
 
 static int overdue_tx(store *st, int *count, hark_err *err)
@@ -1477,15 +1484,7 @@ static int overdue_tx(store *st, int *count, hark_err *err)
 
 int store_fail_overdue(store *st, int *n, hark_err *err)
 {
-    int count = 0;
-    lock(st);
-    int rc = tx_begin(st, err);
-    if (rc == 0)
-        rc = tx_end(st, overdue_tx(st, &count, err), err);
-    unlock(st);
-    if (n)
-        *n = rc ? 0 : count;
-    return rc;
+    return counted_tx(st, overdue_tx, n, err);
 }
 
 static int recover_tx(store *st, int *count, hark_err *err)
@@ -1519,15 +1518,7 @@ static int recover_tx(store *st, int *count, hark_err *err)
 
 int store_recover(store *st, int *n, hark_err *err)
 {
-    int count = 0;
-    lock(st);
-    int rc = tx_begin(st, err);
-    if (rc == 0)
-        rc = tx_end(st, recover_tx(st, &count, err), err);
-    unlock(st);
-    if (n)
-        *n = rc ? 0 : count;
-    return rc;
+    return counted_tx(st, recover_tx, n, err);
 }
 
 /* ---- job control -------------------------------------------------------------- */

@@ -101,3 +101,20 @@ int fs_default_state_dir(char *out, size_t outlen)
         n = snprintf(out, outlen, "/tmp/hark-%u", (unsigned)getuid());
     return n > 0 && (size_t)n < outlen ? 0 : HARK_EINVAL;
 }
+
+int fs_self_exe(char *out, size_t outlen)
+{
+    if (outlen < 2) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    ssize_t len = readlink("/proc/self/exe", out, outlen - 1);
+    if (len <= 0)
+        return -1;
+    if ((size_t)len >= outlen - 1) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    out[len] = '\0';
+    return 0;
+}

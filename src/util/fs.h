@@ -28,4 +28,8 @@ void fs_dirname(const char *path, char *out, size_t outlen);
  * else /tmp/hark-<uid>. Written to out; returns 0 or HARK_EINVAL if it does not fit. */
 int fs_default_state_dir(char *out, size_t outlen);
 
+/* The running executable's absolute path (/proc/self/exe), for starting
+ * workers from the same binary. Returns 0, or -1 with errno set. */
+int fs_self_exe(char *out, size_t outlen);
+
 #endif

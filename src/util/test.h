@@ -18,6 +18,19 @@
 
 #include "util/fs.h"
 
+/* UNDER_ASAN: 1 in an AddressSanitizer build, whose shadow memory needs
+ * terabytes of address space (so no RLIMIT_AS there). */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 #define TEST_FAIL_(...)                                                                            \
     do {                                                                                           \
         fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                                            \
