@@ -74,12 +74,14 @@ stop_server
 
 # ---- a zombie worker: stopped past its lease, then continued ----
 D=$T/s3
-start_server "$D" --workers 2 --lease 1
+# A short lease, and attempts to spare: on a loaded machine (parallel
+# tests) a lease can also lapse now and then, which costs an attempt.
+start_server "$D" --workers 2 --lease 2 --max-attempts 20
 echo "a $("$HARK" submit --priority low "$T/a.wav")" > "$T/jobs"
 wait_committed "$D" 1
 victim=$(pgrep -P $SERVER_PID | head -n 1)
 kill -STOP "$victim"
-# Its lease (1 s, renewed by heartbeats) runs out; the supervisor's
+# Its lease (2 s, renewed by heartbeats) runs out; the supervisor's
 # heartbeat watchdog (5 s) has not fired yet. Wait for the expiry (bounded).
 for _ in $(seq 1 80); do
   [ "$(q "$D" "SELECT value FROM meta WHERE key = 'expired_leases'")" -ge 1 ] && break
