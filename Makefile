@@ -30,6 +30,7 @@ test: build
 
 bench: build
 	@bench/transcribe_vs_cli.sh $(BUILD)/hark
+	@bench/serve_latency.sh $(BUILD)/hark
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -72,6 +72,16 @@ check "cancel: work directory removed" [ $gone = yes ]
 "$HARK" wait "$job" > /dev/null 2>&1; rc=$?
 check "wait on a cancelled job exits 1" [ $rc -eq 1 ]
 
+# A job timeout (wall clock from submit) fails the job with its cause and
+# stops its chunks; no signal is involved.
+tj=$("$HARK" submit --priority low --timeout 2 "$T/long.wav")
+"$HARK" wait "$tj" 2> "$T/timeout.err"; rc=$?
+check "timeout: wait exits 1" [ $rc -eq 1 ]
+check "timeout: the job failed saying so" grep -q "timed out after 2 s" "$T/timeout.err"
+gone=no
+for _ in $(seq 1 100); do [ ! -e "$T/s2/work/$tj" ] && { gone=yes; break; }; sleep 0.05; done
+check "timeout: its work directory removed" [ $gone = yes ]
+
 # Push-to-talk: a file, then raw s16le 16 kHz mono on stdin.
 "$HARK" ptt "$clip" > "$T/ptt.txt"
 check "ptt FILE prints the text" cmp -s "$T/ref/clip.txt" "$T/ptt.txt"
