@@ -70,6 +70,16 @@ wait_state() {
   done
   return 1
 }
+# wait_decoded ID [SECONDS]: poll (bounded) until the job's media is decoded
+# and planned (its chunk count is known), so its PCM file is on disk.
+wait_decoded() {
+  local n=$(( ${2:-60} * 20 ))
+  for _ in $(seq 1 $n); do
+    [ "$(job_field "$1" chunks)" != null ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
 # children_of PID: its worker processes (record them before killing it).
 children_of() { pgrep -P "$1" | tr '\n' ' '; }
 # all_gone PIDS...: none of them is alive anymore (bounded wait, 5 s).

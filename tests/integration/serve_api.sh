@@ -47,7 +47,9 @@ check "SIGTERM: daemon exits 0 (got $rc)" [ $rc -eq 0 ]
 # ---- two workers: control ----
 start_server "$T/s2" --workers 2
 job=$("$HARK" submit --priority low "$T/long.wav")
-wait_state "$job" running 60
+# Pause after the decode, so the test can see that the PCM file is kept
+# (a pause during the decode stops it; resume decodes again).
+wait_decoded "$job" 60
 "$HARK" pause "$job" > /dev/null
 check "pause: paused" [ "$(job_field $job state)" = paused ]
 done_at_pause=$(job_field $job chunks_done)
