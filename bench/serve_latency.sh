@@ -84,7 +84,7 @@ done
 cut -d' ' -f1 "$W/idle.txt" > "$W/idle.ms"
 cut -d' ' -f1 "$W/busy.txt" > "$W/busy.ms"
 # Overhead: each idle try minus its clip's engine decode time (daemon log).
-while read -r ms id; do
+while read -r ms id _; do
   d=$(grep "job $id chunk 0: dispatch" "$W/serve.log" | sed 's/.*decode \([0-9.]*\) ms/\1/')
   echo "$ms $d" | awk '{ printf "%.1f %.1f\n", $1 - $2, $2 }'
 done < "$W/idle.txt" > "$W/overhead.txt"
@@ -92,7 +92,7 @@ cut -d' ' -f1 "$W/overhead.txt" > "$W/overhead.ms"
 cut -d' ' -f2 "$W/overhead.txt" > "$W/decode.ms"
 # Where the time goes, from the daemon's event times (means).
 phases() { # FILE of "ms id" lines
-  while read -r _ id; do
+  while read -r _ id _; do
     curl -s -m 5 "$HARK_SERVER/v1/jobs/$id/events" |
       jq -Rr 'select(startswith("data:")) | .[5:] | fromjson | .time' | tr '\n' ' '; echo
   done < "$1" | awk '{ q += ($2 - $1); p += ($3 - $2); c += ($4 - $3); n++ }
