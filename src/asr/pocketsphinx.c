@@ -92,9 +92,9 @@ static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
      * The lattice best path still runs. Without that pass the decoder keeps
      * a 12-frame ring of features that 5prealpha's ps_process_cep()
      * overruns; prime() switches it to whole-utterance buffers. */
-    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
-                                   "-remove_silence", "no", "-remove_noise", "no", "-fwdflat",
-                                   "no", NULL);
+    cmd_ln_t *config =
+        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-remove_silence",
+                    "no", "-remove_noise", "no", "-fwdflat", "no", NULL);
     if (!config)
         return err_set(err, HARK_EENGINE, "cannot configure pocketsphinx");
     ps_decoder_t *ps = ps_init(config);

@@ -63,8 +63,8 @@ int main(int argc, char **argv)
         }
         double t1 = clock_now_s();
         if (rc == 0)
-            printf("%.1f %s %.6f %.1f %.1f %.1f\n", (t1 - t0) * 1000, id, wall0,
-                   (t_up - t0) * 1000, (t_ev - t_up) * 1000, (t1 - t_ev) * 1000);
+            printf("%.1f %s %.6f %.1f %.1f %.1f\n", (t1 - t0) * 1000, id, wall0, (t_up - t0) * 1000,
+                   (t_ev - t_up) * 1000, (t1 - t_ev) * 1000);
         buf_release(&text);
         json_decref(job);
     }
