@@ -19,6 +19,7 @@
  *   events                    append-only log, id global and increasing
  *                             (AUTOINCREMENT: never reused, even after delete)
  *   schema_migrations         which migrations ran, when
+ * Version 2: index tasks_backoff (pending tasks waiting out a retry backoff).
  */
 #include "store/migrations.h"
 
@@ -83,7 +84,13 @@ static const store_migration migrations[] = {
      "  time_ms INTEGER NOT NULL"
      ");"
      "CREATE INDEX events_job ON events(job_id, id);"},
-    /* Add new migrations here: {2, "what it does", "ALTER TABLE ..."}. */
+    {2, "index of tasks waiting out a retry backoff",
+     /* The scheduler's next wake-up is the earliest such task: without it,
+      * finding it visited every pending task of the queue. Partial: only
+      * retried tasks are in it, normally none. */
+     "CREATE INDEX tasks_backoff ON tasks(not_before_ms)"
+     "  WHERE state = 'pending' AND not_before_ms > 0;"},
+    /* Add new migrations here: {3, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

@@ -60,17 +60,21 @@
  *   write lock. Several connections may use one file: writers wait up to
  *   busy_timeout_ms for each other.
  *
- *   Two exceptions, lease grants (store_claim) and renewals (store_renew),
- *   commit with synchronous=NORMAL: written to the WAL (so a process crash,
- *   kill -9 included, loses nothing) but not fsynced, since they happen
- *   for every chunk and every second per worker and an fsync is the
- *   dominant cost of resuming a preempted job. An OS crash or power loss
- *   can lose only grants and renewals made after the last fsynced commit;
- *   every commit of a result is fsynced with everything before it in the
- *   WAL, its lease included. A lost grant leaves the task pending, which is
- *   what recovery makes of any lease anyway; a token number the lost grant
- *   used may be handed out again, but its holder died with the machine, and
- *   no committed state ever carried it.
+ *   Three exceptions, lease grants (store_claim), renewals (store_renew)
+ *   and a job's success (store_succeed), commit with synchronous=NORMAL:
+ *   written to the WAL (so a process crash, kill -9 included, loses
+ *   nothing) but not fsynced. Grants and renewals happen for every chunk
+ *   and every second per worker, and an fsync is the dominant cost of
+ *   resuming a preempted job; the success is on every push-to-talk
+ *   request's path. An OS crash or power loss can lose only such commits
+ *   made after the last fsynced one; every commit of a result is fsynced
+ *   with everything before it in the WAL, its lease included. A lost grant
+ *   leaves the task pending, which is what recovery makes of any lease
+ *   anyway; a token number the lost grant used may be handed out again,
+ *   but its holder died with the machine, and no committed state ever
+ *   carried it. A lost success leaves a job whose every chunk result is
+ *   durable, which the runtime finishes again at start (store_list_jobs
+ *   with ready_only), with the same result.
  */
 #include "store/store.h"
 
@@ -820,12 +824,18 @@ int store_list_jobs(store *st, const store_job_filter *filter, store_job_list *o
 /* ---- claim and peek ---------------------------------------------------------- */
 
 /* The claimable tasks in claim order (invariant 4). ?1 now, ?2 max_attempts. */
-#define SQL_CLAIMABLE_WHERE                                                                        \
-    " FROM jobs j JOIN tasks t ON t.job_id = j.id"                                                 \
-    " WHERE j.state IN ('queued','running') AND (j.deadline_ms = 0 OR j.deadline_ms > ?1)"         \
-    " AND t.state = 'pending' AND t.attempts < ?2 AND t.not_before_ms <= ?1"
-#define SQL_CLAIM_ORDER " ORDER BY j.priority, j.seq, t.idx LIMIT 1"
-#define SQL_CLAIMABLE SQL_CLAIMABLE_WHERE SQL_CLAIM_ORDER
+/* Claimable work, in two indexed steps so neither grows with the queue: the
+ * best job (jobs_sched: the few queued/running jobs, each checked for a
+ * pending task through tasks_state), then that job's first pending task
+ * (tasks_state again, in idx order). A single join over tasks would visit
+ * every pending task of every queued job on each claim and peek: 2 ms with
+ * one 7-hour job waiting, on the push-to-talk path. ?1 now, ?2 attempts. */
+#define SQL_CLAIMABLE_JOBS                                                                         \
+    " FROM jobs j WHERE j.state IN ('queued','running')"                                           \
+    " AND (j.deadline_ms = 0 OR j.deadline_ms > ?1) AND EXISTS (SELECT 1"                          \
+    "  FROM tasks t INDEXED BY tasks_state WHERE t.state = 'pending' AND t.job_id = j.id"          \
+    "  AND t.attempts < ?2 AND t.not_before_ms <= ?1)"
+#define SQL_JOB_ORDER " ORDER BY j.priority, j.seq LIMIT 1"
 
 static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_priority,
                     store_task *out, hark_err *err)
@@ -834,9 +844,8 @@ static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_prio
     int64_t t = now_of(st), token;
     bool first_start = false, was_queued = false;
     int rc = q_open(st, &s, err,
-                    "SELECT t.job_id, t.idx, t.start_sample, t.end_sample, t.attempts,"
-                    " j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE_WHERE
-                    " AND j.priority <= ?3" SQL_CLAIM_ORDER,
+                    "SELECT j.id, j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE_JOBS
+                    " AND j.priority <= ?3" SQL_JOB_ORDER,
                     "Iii", t, st->max_attempts, max_priority);
     if (rc)
         goto out;
@@ -844,14 +853,26 @@ static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_prio
     if (rc <= 0)
         goto out; /* 0: nothing claimable, out->kind stays NONE */
     copy_id(out->job_id, s, 0);
-    out->idx = sqlite3_column_int(s, 1);
+    out->priority = sqlite3_column_int(s, 1);
+    was_queued = state_from_text(sqlite3_column_text(s, 2)) == STORE_QUEUED;
+    first_start = sqlite3_column_int(s, 3) != 0;
+    sqlite3_finalize(s);
+    s = NULL;
+    rc = q_open(st, &s, err,
+                "SELECT idx, start_sample, end_sample, attempts FROM tasks INDEXED BY tasks_state"
+                " WHERE state = 'pending' AND job_id = ?1 AND attempts < ?2 AND not_before_ms <= ?3"
+                " ORDER BY idx LIMIT 1",
+                "tiI", out->job_id, st->max_attempts, t);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_EIO, "store '%s': job %s lost its claimable task", st->path,
+                     out->job_id);
+    if (rc < 0)
+        goto out;
+    out->idx = sqlite3_column_int(s, 0);
     out->kind = out->idx < 0 ? STORE_TASK_PREPARE : STORE_TASK_CHUNK;
-    out->start_sample = sqlite3_column_int64(s, 2);
-    out->end_sample = sqlite3_column_int64(s, 3);
-    out->attempt = sqlite3_column_int(s, 4) + 1;
-    out->priority = sqlite3_column_int(s, 5);
-    was_queued = state_from_text(sqlite3_column_text(s, 6)) == STORE_QUEUED;
-    first_start = sqlite3_column_int(s, 7) != 0;
+    out->start_sample = sqlite3_column_int64(s, 1);
+    out->end_sample = sqlite3_column_int64(s, 2);
+    out->attempt = sqlite3_column_int(s, 3) + 1;
     sqlite3_finalize(s);
     s = NULL;
 
@@ -921,15 +942,17 @@ int store_peek(store *st, store_peek_info *out, hark_err *err)
     rc = exec_plain(st, "BEGIN", err); /* one snapshot for both queries */
     if (rc)
         goto out;
-    rc = q_int64(st, &v, &found, err, "SELECT j.priority" SQL_CLAIMABLE, "Ii", t, st->max_attempts);
+    rc = q_int64(st, &v, &found, err, "SELECT j.priority" SQL_CLAIMABLE_JOBS SQL_JOB_ORDER, "Ii", t,
+                 st->max_attempts);
     if (rc == 0 && found)
         out->best_priority = (int)v;
     if (rc == 0)
         rc = q_int64(st, &v, NULL, err,
                      "SELECT COALESCE(MIN(x), 0) FROM ("
-                     " SELECT MIN(t.not_before_ms) AS x FROM jobs j JOIN tasks t ON t.job_id = j.id"
-                     "  WHERE j.state IN ('queued','running') AND t.state = 'pending'"
-                     "  AND t.attempts < ?2 AND t.not_before_ms > ?1"
+                     " SELECT MIN(t.not_before_ms) AS x FROM tasks t INDEXED BY tasks_backoff"
+                     "  JOIN jobs j ON j.id = t.job_id"
+                     "  WHERE t.state = 'pending' AND t.not_before_ms > 0 AND t.not_before_ms > ?1"
+                     "  AND t.attempts < ?2 AND j.state IN ('queued','running')"
                      " UNION ALL SELECT MIN(lease_expires_ms) FROM tasks WHERE state = 'leased'"
                      " UNION ALL SELECT MIN(deadline_ms) FROM jobs"
                      "  WHERE state IN ('queued','running') AND deadline_ms > 0)",
@@ -1605,10 +1628,16 @@ static int control(store *st, const char *id, enum ctl op, const char *message, 
     int rc = check_id(id, err);
     if (rc)
         return rc;
+    bool unsynced = op == CTL_SUCCEED; /* see DURABILITY */
     lock(st);
-    rc = tx_begin(st, err);
+    if (unsynced)
+        rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, control_tx(st, id, op, message, err), err);
+    if (unsynced)
+        exec_plain(st, "PRAGMA synchronous = FULL", NULL);
     unlock(st);
     return rc;
 }
