@@ -604,6 +604,7 @@ static void watchdogs(runtime *rt)
 }
 
 static void sweep_work_dirs(runtime *rt);
+static void finish_ready_jobs(runtime *rt);
 
 static void housekeeping(runtime *rt)
 {
@@ -614,13 +615,16 @@ static void housekeeping(runtime *rt)
     store_expire_leases(rt->st, NULL, NULL);
     int n = 0;
     store_fail_overdue(rt->st, &n, NULL);
-    if (now - rt->last_sweep >= SWEEP_EVERY_S) { /* jobs cancelled by another thread */
+    if (now - rt->last_sweep >= SWEEP_EVERY_S) {
         rt->last_sweep = now;
-        sweep_work_dirs(rt);
+        sweep_work_dirs(rt);   /* jobs cancelled by another thread */
+        finish_ready_jobs(rt); /* a success whose commit failed: try again */
     }
 }
 
-/* Finish jobs whose chunks were all committed before a crash or restart. */
+/* Finish jobs whose chunks were all committed but whose success was not:
+ * a crash between the two commits, an OS crash that lost the (unsynced)
+ * success, or a success commit that failed. */
 static void finish_ready_jobs(runtime *rt)
 {
     store_job_filter f;

@@ -323,6 +323,37 @@ static void test_memory_bomb_fails_its_job_alone(void)
     cleanup(&c, rt);
 }
 
+/* A crash (or an OS crash losing the unsynced success commit) between a
+ * job's last chunk commit and its success leaves every result durable but
+ * the job running: the next runtime finishes it, through the same hook. */
+static void test_lost_success_is_finished_at_start(void)
+{
+    tctx c = {0};
+    store_options so = {0};
+    hark_err err = {0};
+    ASSERT_EQ(store_open("hark.db", &so, &c.st, &err), 0);
+    const char *id = submit(&c, "never-read.wav", STORE_PRIO_NORMAL);
+    store_task t;
+    store_commit_info info;
+    ASSERT_EQ(store_claim(c.st, "gone", 60000, &t, &err), 0);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    const store_span span = {0, 16000};
+    ASSERT_EQ(store_commit_prepare(c.st, t.token, 1.0, &span, 1, &info, &err), 0);
+    ASSERT_EQ(store_claim(c.st, "gone", 60000, &t, &err), 0);
+    ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+    ASSERT_EQ(store_commit_chunk(c.st, t.token, "[]", 0.5, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(state_of(&c, id), STORE_RUNNING); /* the success never came */
+
+    runtime *rt = start(&c, 1, 3);
+    ASSERT_EQ(runtime_run(rt, NULL), 0);
+    ASSERT_EQ(c.n_finished, 1);
+    ASSERT_EQ(c.finished_state[0], STORE_SUCCEEDED);
+    ASSERT_STREQ(c.output[0], "0:[]\n");
+    ASSERT_EQ(state_of(&c, id), STORE_SUCCEEDED);
+    cleanup(&c, rt);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -331,5 +362,6 @@ int main(void)
     RUN(test_crashing_worker_is_replaced_and_job_fails_alone);
     RUN(test_hung_worker_is_killed);
     RUN(test_memory_bomb_fails_its_job_alone);
+    RUN(test_lost_success_is_finished_at_start);
     TEST_DONE();
 }
