@@ -9,11 +9,9 @@ int transcription_prepare(const char *input, const char *work_dir,
 {
     memset(out, 0, sizeof *out);
     out->pcm.fd = -1;
-    char pcm_path[4096], plan_path[4096];
+    char pcm_path[4096];
     if (snprintf(pcm_path, sizeof pcm_path, "%s/%s", work_dir, TRANSCRIPTION_PCM_NAME) >=
-            (int)sizeof pcm_path ||
-        snprintf(plan_path, sizeof plan_path, "%s/%s", work_dir, TRANSCRIPTION_PLAN_NAME) >=
-            (int)sizeof plan_path)
+        (int)sizeof pcm_path)
         return err_set(err, HARK_EINVAL, "work directory path too long: '%s'", work_dir);
 
     int rc = media_decode_file(input, pcm_path, decode_opts, &out->info, err);
@@ -23,8 +21,6 @@ int transcription_prepare(const char *input, const char *work_dir,
     if (rc)
         return rc;
     rc = chunk_plan_build(&out->pcm, plan_opts, &out->plan, err);
-    if (rc == 0)
-        rc = chunk_plan_save(&out->plan, plan_path, err);
     if (rc) {
         prepared_audio_release(out);
         return rc;

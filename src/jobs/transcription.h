@@ -1,7 +1,8 @@
 /* transcription.h - the transcription job: prepare, decode chunks, assemble.
  *
  *   prepare:   input file --media decode--> <work>/audio.pcm
- *                         --chunk plan-----> <work>/plan.txt
+ *                         --chunk plan-----> spans (the runtime commits
+ *                                            them to the job store)
  *   decode:    each chunk --asr engine-----> words (absolute times)
  *   assemble:  chunk results in order -----> transcript --> writers
  *
@@ -20,7 +21,6 @@
 #include "util/err.h"
 
 #define TRANSCRIPTION_PCM_NAME "audio.pcm"
-#define TRANSCRIPTION_PLAN_NAME "plan.txt"
 
 /* The result of prepare, kept in the work directory. */
 typedef struct prepared_audio {
@@ -29,9 +29,10 @@ typedef struct prepared_audio {
     media_info info;
 } prepared_audio;
 
-/* Decode input into <work_dir>/audio.pcm and plan its chunks into
- * <work_dir>/plan.txt, then open both. On error nothing is left open and
- * err names the input. */
+/* Decode input into <work_dir>/audio.pcm, open it and plan its chunks.
+ * The plan lives in memory only: its owner keeps it (the job store, with
+ * the prepare's commit), so no second copy on disk can disagree. On error
+ * nothing is left open and err names the input. */
 int transcription_prepare(const char *input, const char *work_dir,
                           const media_decode_opts *decode_opts, const chunk_plan_opts *plan_opts,
                           prepared_audio *out, hark_err *err);

@@ -53,13 +53,4 @@ int chunk_plan_build(const pcm_file *pcm, const chunk_plan_opts *o, chunk_plan *
 
 void chunk_plan_release(chunk_plan *p);
 
-/* Save/load a plan as text ("hark-plan 1\n<total>\n<start> <end>\n..."),
- * atomically, so a resumed job reuses exactly the same chunks. save refuses
- * a plan that breaks the invariants (HARK_EINVAL). load is strict: anything
- * but exactly that format with sorted, non-overlapping, non-empty chunks
- * within [0, total] is HARK_EINVAL, "cannot load plan 'PATH': line N: ...";
- * a missing file is HARK_ENOENT. */
-int chunk_plan_save(const chunk_plan *p, const char *path, hark_err *err);
-int chunk_plan_load(const char *path, chunk_plan *out, hark_err *err);
-
 #endif

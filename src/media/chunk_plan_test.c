@@ -600,112 +600,6 @@ static void test_librivox_forced_splits(void)
     check_librivox(0.2, &o);
 }
 
-/* ---- save and load ---- */
-
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "wb");
-    ASSERT(fp);
-    ASSERT_EQ(fwrite(text, 1, strlen(text), fp), strlen(text));
-    ASSERT_EQ(fclose(fp), 0);
-}
-
-static void test_save_load(void)
-{
-    chunk c[3] = {{100, 16000}, {16000, 40000}, {50000, 64000}};
-    chunk_plan p = {c, 3, 64000}, q;
-    hark_err err;
-    ASSERT_EQ(chunk_plan_save(&p, "plan.txt", &err), 0);
-    ASSERT(access("plan.txt.tmp", F_OK) != 0);
-    ASSERT_EQ(chunk_plan_load("plan.txt", &q, &err), 0);
-    ASSERT_EQ(q.n, 3);
-    ASSERT_EQ(q.total_samples, 64000);
-    ASSERT(memcmp(q.chunks, c, sizeof c) == 0);
-    chunk_plan_release(&q);
-
-    FILE *fp = fopen("plan.txt", "rb");
-    char text[256] = {0};
-    ASSERT(fp && fread(text, 1, sizeof text - 1, fp) > 0);
-    fclose(fp);
-    ASSERT_STREQ(text, "hark-plan 1\n64000\n100 16000\n16000 40000\n50000 64000\n");
-
-    /* An empty plan round-trips too; saving overwrites. */
-    chunk_plan e = {NULL, 0, 123};
-    ASSERT_EQ(chunk_plan_save(&e, "plan.txt", &err), 0);
-    ASSERT_EQ(chunk_plan_load("plan.txt", &q, &err), 0);
-    ASSERT_EQ(q.n, 0);
-    ASSERT_EQ(q.total_samples, 123);
-    chunk_plan_release(&q);
-
-    /* A plan that breaks the invariants is not saved. */
-    chunk bad[2] = {{0, 100}, {50, 200}};
-    chunk_plan b = {bad, 2, 1000};
-    ASSERT_EQ(chunk_plan_save(&b, "bad.txt", &err), HARK_EINVAL);
-    ASSERT(access("bad.txt", F_OK) != 0);
-
-    ASSERT_EQ(chunk_plan_load("missing.txt", &q, &err), HARK_ENOENT);
-    ASSERT(strstr(err.msg, "cannot load plan 'missing.txt'"));
-}
-
-static void test_load_rejects(void)
-{
-    static const char *const bad[] = {
-        "",
-        "garbage\n",
-        "hark-plan 2\n100\n",
-        "hark-plan 1\n",
-        "hark-plan 1\n100",
-        "hark-plan 1\n100\n0 50\n10",          /* truncated line */
-        "hark-plan 1\n100\n0 50\n40 60\n",     /* overlap */
-        "hark-plan 1\n100\n50 60\n0 10\n",     /* out of order */
-        "hark-plan 1\n100\n0 101\n",           /* past the end */
-        "hark-plan 1\n100\n10 10\n",           /* empty */
-        "hark-plan 1\n100\n20 10\n",           /* reversed */
-        "hark-plan 1\n100\n-5 10\n",           /* negative */
-        "hark-plan 1\n-100\n",                 /* negative length */
-        "hark-plan 1\n100\n+5 10\n",           /* sign */
-        "hark-plan 1\n100\n 5 10\n",           /* space */
-        "hark-plan 1\n100\n5  10\n",           /* two spaces */
-        "hark-plan 1\n100\n5 10 \n",           /* trailing space */
-        "hark-plan 1\n100\n5 10 20\n",         /* extra field */
-        "hark-plan 1\n100\n5\n",               /* one field */
-        "hark-plan 1\n100\n5 1x\n",            /* junk */
-        "hark-plan 1\n100\n\n",                /* blank line */
-        "hark-plan 1\n99999999999999999999\n", /* overflow */
-        "hark-plan 1\n9223372036854775808\n",  /* INT64_MAX + 1 */
-        "hark-plan 1\n100\n0 99999999999999999999999999999999999999999999999999999999999999999\n",
-        "hark-plan 1 \n100\n",
-        "hark-plan 1\r\n100\r\n",
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        chunk_plan q = {(chunk *)1, 7, 7};
-        hark_err err;
-        write_text("p.txt", bad[i]);
-        int rc = chunk_plan_load("p.txt", &q, &err);
-        if (rc != HARK_EINVAL)
-            TEST_FAIL_("case %zu: load returned %d", i, rc);
-        if (strncmp(err.msg, "cannot load plan 'p.txt': ", 26) != 0)
-            TEST_FAIL_("case %zu: message \"%s\"", i, err.msg);
-        ASSERT(q.chunks == NULL && q.n == 0);
-    }
-    /* A NUL inside a line. */
-    FILE *fp = fopen("p.txt", "wb");
-    ASSERT(fp);
-    ASSERT_EQ(fwrite("hark-plan 1\n10\0\n", 1, 16, fp), 16);
-    fclose(fp);
-    chunk_plan q;
-    hark_err err;
-    ASSERT_EQ(chunk_plan_load("p.txt", &q, &err), HARK_EINVAL);
-    /* The largest numbers that fit are fine. */
-    write_text("p.txt", "hark-plan 1\n9223372036854775807\n0 9223372036854775807\n");
-    ASSERT_EQ(chunk_plan_load("p.txt", &q, &err), 0);
-    ASSERT_EQ(q.n, 1);
-    ASSERT(q.chunks[0].end == INT64_MAX);
-    chunk_plan_release(&q);
-    /* A directory is not a plan. */
-    ASSERT_EQ(chunk_plan_load(".", &q, &err), HARK_EINVAL);
-}
-
 int main(void)
 {
     RUN(test_silence);
@@ -723,7 +617,5 @@ int main(void)
     RUN(test_librivox_1s_gaps);
     RUN(test_librivox_short_gaps);
     RUN(test_librivox_forced_splits);
-    RUN(test_save_load);
-    RUN(test_load_rejects);
     TEST_DONE();
 }
