@@ -36,7 +36,8 @@
 #include <unistd.h>
 
 #define IO_BUFFER_SIZE 65536
-#define CHECKIN_EVERY (PCM_RATE) /* samples: about once per second of audio */
+#define DESCRIBED_PROBESIZE (64 * 1024) /* see choose_stream() */
+#define CHECKIN_EVERY (PCM_RATE)        /* samples: about once per second of audio */
 /* Sample rates outside this range are refused: a rate of 2^31 Hz would make
  * libswresample build a filter bank of gigabytes. */
 #define MIN_SRC_RATE 100
@@ -558,6 +559,23 @@ static int open_input(decoder *d)
  * say precisely why when there is none we can use. */
 static int choose_stream(decoder *d)
 {
+    /* avformat_find_stream_info reads (and runs every demuxer's probe over)
+     * up to 5 MB of packets by default: 4 of the 6 ms a 3-second WAV takes
+     * to decode, on the push-to-talk path. When the header already gave
+     * every stream its codec, rate and channels (WAV, FLAC, Ogg, Matroska,
+     * MP4...), a small read suffices; streams the header leaves unknown
+     * (raw MPEG, ADTS, transport streams) keep the full default. The
+     * resampler follows the decoded frames, so a refined guess cannot
+     * hurt. */
+    bool described = d->fmt->nb_streams > 0;
+    for (unsigned i = 0; i < d->fmt->nb_streams && described; i++) {
+        const AVCodecParameters *p = d->fmt->streams[i]->codecpar;
+        described = p->codec_id != AV_CODEC_ID_NONE &&
+                    (p->codec_type != AVMEDIA_TYPE_AUDIO ||
+                     (p->sample_rate > 0 && p->ch_layout.nb_channels > 0));
+    }
+    if (described)
+        d->fmt->probesize = DESCRIBED_PROBESIZE;
     int ret = avformat_find_stream_info(d->fmt, NULL);
     if (ret < 0)
         return av_error(d, ret, "cannot read stream information");
