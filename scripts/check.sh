@@ -2,7 +2,8 @@
 # make check: the whole suite, as CI runs it.
 #  1. house rules (banned calls, signal timeouts, clang-format)
 #  2. -Werror build, every test (unit + integration)
-#  3. ASan+UBSan build (LeakSanitizer on), every test again
+#  3. ASan+UBSan build (LeakSanitizer on), every test again (the heaviest
+#     scenarios at a smaller scale)
 #  4. bounded libFuzzer runs over the media decode path and the worker framing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +37,11 @@ step "tests under ASan+UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+# The same scenarios at a smaller scale (tests/lib.sh: scaled): this pass
+# looks for memory errors, which the code paths show at any size.
+export HARK_TEST_QUICK=1
 run_ctest build-asan
-unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS HARK_TEST_QUICK
 
 step "libFuzzer: media decode, ${FUZZ_SECONDS}s"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null

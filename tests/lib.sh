@@ -59,6 +59,11 @@ stop_server() {
   kill -"${1:-TERM}" $SERVER_PID 2>/dev/null
   wait $SERVER_PID
 }
+# scaled FULL QUICK: a scenario's size; QUICK when HARK_TEST_QUICK=1. make
+# check sets it for the sanitizer pass, which re-runs every scenario for
+# memory errors: the same code paths, at a smaller scale (the normal pass
+# runs the full sizes the issues ask for).
+scaled() { if [ "${HARK_TEST_QUICK:-0}" = 1 ]; then echo "$2"; else echo "$1"; fi; }
 # job_field ID FIELD: one field of the job object.
 job_field() { "$HARK" show "$1" --json | jq -r ".$2"; }
 # wait_state ID STATE [SECONDS]: poll (bounded) until the job is in STATE.
