@@ -63,6 +63,10 @@ done
 for _ in $(seq 1 "$TRIES"); do
   "$HARK" pause "$low" > /dev/null
   for _ in $(seq 1 100); do [ "$(leased)" = 0 ] && break; sleep 0.02; done
+  # The pause revokes the leases at once, but each worker stops at its next
+  # block and may first finish the recognizer's end-of-utterance pass: give
+  # them time, so an idle try really finds idle workers.
+  sleep 0.3
   "$PROBE" "$HARK_SERVER" "$clip" 1 >> "$W/idle.txt"
   "$HARK" resume "$low" > /dev/null
   for _ in $(seq 1 200); do [ "$(leased)" -ge "$WORKERS" ] && break; sleep 0.02; done
@@ -90,13 +94,18 @@ while read -r ms id _; do
 done < "$W/idle.txt" > "$W/overhead.txt"
 cut -d' ' -f1 "$W/overhead.txt" > "$W/overhead.ms"
 cut -d' ' -f2 "$W/overhead.txt" > "$W/decode.ms"
-# Where the time goes, from the daemon's event times (means).
-phases() { # FILE of "ms id" lines
+# Where the time goes, from the daemon's event times (ms resolution): the
+# median of each phase over the tries.
+phases() { # FILE of "ms id ..." lines
   while read -r _ id _; do
     curl -s -m 5 "$HARK_SERVER/v1/jobs/$id/events" |
       jq -Rr 'select(startswith("data:")) | .[5:] | fromjson | .time' | tr '\n' ' '; echo
-  done < "$1" | awk '{ q += ($2 - $1); p += ($3 - $2); c += ($4 - $3); n++ }
-    END { printf "queued->started %.1f ms, started->prepared %.1f ms, prepared->committed %.1f ms", q / n * 1000, p / n * 1000, c / n * 1000 }'
+  done < "$1" > "$W/phases.txt"
+  local q p c
+  q=$(awk '{ printf "%.1f\n", ($2 - $1) * 1000 }' "$W/phases.txt" > "$W/ph"; pct "$W/ph" 50)
+  p=$(awk '{ printf "%.1f\n", ($3 - $2) * 1000 }' "$W/phases.txt" > "$W/ph"; pct "$W/ph" 50)
+  c=$(awk '{ printf "%.1f\n", ($4 - $3) * 1000 }' "$W/phases.txt" > "$W/ph"; pct "$W/ph" 50)
+  echo "queued->started $q ms, started->prepared $p ms, prepared->committed $c ms (medians)"
 }
 idle_phases=$(phases "$W/idle.txt")
 busy_phases=$(phases "$W/busy.txt")
