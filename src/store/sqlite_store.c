@@ -50,34 +50,53 @@
  *     store_expire_leases turns it into a failed attempt ("lease expired").
  *
  * DURABILITY
- *   The database runs in WAL mode with PRAGMA synchronous=FULL, so every
- *   COMMIT fsyncs the WAL before it returns: every mutating store_* call
- *   (one transaction each, BEGIN IMMEDIATE ... COMMIT) is durable when it
- *   returns 0 (and a refused stale commit's counter bump too). Checkpoints
- *   (automatic, every ~1000 WAL pages) fsync the WAL and then the database
- *   file. SQLite fsyncs the directory when it creates the WAL; store_open
- *   fsyncs the directory when it creates the database file. Reads take no
- *   write lock. Several connections may use one file: writers wait up to
- *   busy_timeout_ms for each other.
+ *   The database runs in WAL mode. Two kinds of commit:
  *
- *   Three exceptions, lease grants (store_claim), renewals (store_renew)
- *   and a job's success (store_succeed), commit with synchronous=NORMAL:
- *   written to the WAL (so a process crash, kill -9 included, loses
- *   nothing) but not fsynced. Grants and renewals happen for every chunk
- *   and every second per worker, and an fsync is the dominant cost of
- *   resuming a preempted job; the success is on every push-to-talk
- *   request's path. An OS crash or power loss can lose only such commits
- *   made after the last fsynced one; every commit of a result is fsynced
- *   with everything before it in the WAL, its lease included. A lost grant
- *   leaves the task pending, which is what recovery makes of any lease
- *   anyway; a token number the lost grant used may be handed out again,
- *   but its holder died with the machine, and no committed state ever
- *   carried it. A lost success leaves a job whose every chunk result is
- *   durable, which the runtime finishes again at start (store_list_jobs
- *   with ready_only), with the same result.
+ *   Synced (PRAGMA synchronous=FULL): COMMIT fsyncs the WAL before it
+ *   returns, so the call's effect survives a power loss once it returns 0.
+ *   These are what a client is told happened: store_submit (a submit is
+ *   acknowledged only after this), pause, resume, cancel, fail, delete, a
+ *   failed attempt (store_release FAILED), lease expiry and recovery, and a
+ *   refused stale commit's counter bump.
+ *
+ *   Relaxed (synchronous=NORMAL): lease grants (store_claim), renewals,
+ *   prepare results (the chunk plan), chunk results, preemptions
+ *   (store_release PREEMPTED) and a job's success. They are written to the
+ *   WAL before the call returns, so a process crash (kill -9 of the daemon
+ *   included) loses nothing; their fsync is left to a background thread
+ *   (deferred_sync.h) that syncs the WAL at most sync_interval_ms [1 s]
+ *   after such a commit, one fsync for all commits made meanwhile, and to
+ *   the next synced commit, which syncs everything before it. These are the
+ *   commits on every chunk's path: an fsync costs 2-4 ms, most of a
+ *   push-to-talk request's own overhead, and several per resumed chunk.
+ *
+ *   So an OS crash or power loss can lose at most the relaxed commits of
+ *   the last interval. What survives is always a prefix of the commit
+ *   sequence (the WAL's frames carry cumulative checksums; recovery stops
+ *   at the first bad one), so the store is consistent, never torn:
+ *   - a lost chunk result leaves its chunk pending: it is decoded again,
+ *     with the same words (chunks are decoded from a reset state), and it
+ *     is never committed twice, since its first commit did not survive;
+ *   - a lost prepare result leaves the prepare task pending: the media is
+ *     decoded again. A surviving plan always has its PCM file, which the
+ *     worker fsyncs (with its directory) before it reports the plan;
+ *   - a lost grant leaves the task pending, which is what recovery makes
+ *     of any lease anyway; a token number it used may be handed out again,
+ *     but its holder died with the machine, and anything committed under
+ *     it was lost with it (it came later in the WAL);
+ *   - a lost success leaves a job whose chunk results are all committed,
+ *     which the runtime finishes again (store_list_jobs with ready_only).
+ *
+ *   Checkpoints (automatic, every ~1000 WAL pages) fsync the WAL and then
+ *   the database file. SQLite fsyncs the directory when it creates the
+ *   WAL; store_open fsyncs the directory when it creates the database file.
+ *   store_close syncs pending relaxed commits. Reads take no write lock.
+ *   Several connections may use one file: writers wait up to
+ *   busy_timeout_ms for each other.
  */
 #include "store/store.h"
 
+#include "store/deferred_sync.h"
 #include "store/migrations.h"
 #include "util/fs.h"
 
@@ -109,6 +128,8 @@ struct store {
     int64_t backoff_base_ms, backoff_max_ms;
     void (*on_commit)(void *ctx);
     void *commit_ctx;
+    deferred_sync *wal_sync; /* fsyncs the WAL after relaxed commits */
+    bool relaxed;            /* the next COMMIT runs with synchronous=NORMAL */
 };
 
 static const char *const state_names[] = {"queued",    "running", "paused",
@@ -334,6 +355,22 @@ static void unlock(store *st)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* Commit the next transaction with synchronous=NORMAL, its fsync left to
+ * the WAL syncer (see DURABILITY); unrelax() after it. Under the mutex. */
+static int relax(store *st, hark_err *err)
+{
+    int rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err);
+    st->relaxed = rc == 0;
+    return rc;
+}
+
+static void unrelax(store *st)
+{
+    if (st->relaxed)
+        exec_plain(st, "PRAGMA synchronous = FULL", NULL);
+    st->relaxed = false;
+}
+
 /* Every mutating call: BEGIN IMMEDIATE (take the write lock now, so two
  * connections never deadlock upgrading a read), the body, then tx_end. */
 static int tx_begin(store *st, hark_err *err)
@@ -350,6 +387,8 @@ static int tx_end(store *st, int rc, hark_err *err)
     if (rc == 0 || rc == HARK_ESTALE) {
         int c = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
         if (c == SQLITE_OK) {
+            if (st->relaxed)
+                deferred_sync_mark(st->wal_sync);
             if (st->on_commit)
                 st->on_commit(st->commit_ctx);
             return rc;
@@ -501,8 +540,11 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
         o.backoff_max_ms = 30000;
     if (o.busy_timeout_ms == 0)
         o.busy_timeout_ms = 10000;
+    if (o.sync_interval_ms == 0)
+        o.sync_interval_ms = 1000;
     if (o.max_attempts < 1 || o.max_attempts > 20 || o.backoff_base_ms < 0 ||
-        o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0) {
+        o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0 ||
+        o.sync_interval_ms < 1 || o.sync_interval_ms > 60000) {
         rc = err_set(err, HARK_EINVAL, "bad store options for '%s'", path);
         goto out;
     }
@@ -563,6 +605,12 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
         rc = migrate(st, err);
     if (rc)
         goto out;
+    {
+        char wal[4200];
+        snprintf(wal, sizeof wal, "%s-wal", sqlite3_db_filename(st->db, "main"));
+        if ((rc = deferred_sync_start(wal, o.sync_interval_ms, &st->wal_sync, err)))
+            goto out;
+    }
     if (!existed) {
         char dir[4096];
         fs_dirname(path, dir, sizeof dir);
@@ -575,6 +623,7 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
     st = NULL;
 out:
     if (st) {
+        deferred_sync_stop(st->wal_sync);
         sqlite3_close_v2(st->db);
         if (mu_init)
             pthread_mutex_destroy(&st->mu);
@@ -588,10 +637,28 @@ void store_close(store *st)
 {
     if (!st)
         return;
+    deferred_sync_stop(st->wal_sync); /* the last relaxed commits become durable */
     sqlite3_close_v2(st->db);
     pthread_mutex_destroy(&st->mu);
     free(st->path);
     free(st);
+}
+
+int store_flush(store *st, hark_err *err)
+{
+    if (deferred_sync_flush(st->wal_sync) != 0)
+        return err_set(err, HARK_EIO, "store '%s': cannot sync the WAL", st->path);
+    return 0;
+}
+
+bool store_sync_pending(store *st)
+{
+    return deferred_sync_pending(st->wal_sync);
+}
+
+int64_t store_sync_count(store *st)
+{
+    return deferred_sync_count(st->wal_sync);
 }
 
 /* ---- submit ---------------------------------------------------------------- */
@@ -918,12 +985,12 @@ int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_pri
     if (lease_ms <= 0 || lease_ms > 86400000LL)
         return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
     lock(st);
-    rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err); /* see DURABILITY */
+    rc = relax(st, err);
     if (rc == 0)
         rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, claim_tx(st, owner, lease_ms, max_priority, out, err), err);
-    exec_plain(st, "PRAGMA synchronous = FULL", NULL);
+    unrelax(st);
     unlock(st);
     if (rc)
         memset(out, 0, sizeof *out);
@@ -1049,12 +1116,12 @@ int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
     if (lease_ms <= 0 || lease_ms > 86400000LL)
         return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
     lock(st);
-    int rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err); /* see DURABILITY */
+    int rc = relax(st, err);
     if (rc == 0)
         rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, renew_tx(st, token, lease_ms, err), err);
-    exec_plain(st, "PRAGMA synchronous = FULL", NULL);
+    unrelax(st);
     unlock(st);
     return rc;
 }
@@ -1124,9 +1191,12 @@ int store_commit_chunk(store *st, int64_t token, const char *result, double deco
     if (!isfinite(decode_s) || decode_s < 0)
         return err_set(err, HARK_EINVAL, "bad decode time %g s", decode_s);
     lock(st);
-    rc = tx_begin(st, err);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, commit_chunk_tx(st, token, result, decode_s, info, err), err);
+    unrelax(st);
     unlock(st);
     if (rc)
         clear_info(info);
@@ -1206,9 +1276,12 @@ int store_commit_prepare(store *st, int64_t token, double duration_s, const stor
                            (long long)plan[i].start_sample, (long long)plan[i].end_sample);
     }
     lock(st);
-    rc = tx_begin(st, err);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, commit_prepare_tx(st, token, duration_s, plan, n, info, err), err);
+    unrelax(st);
     unlock(st);
     if (rc)
         clear_info(info);
@@ -1379,9 +1452,13 @@ int store_release(store *st, int64_t token, int kind, const char *cause, store_r
     if (kind == STORE_RELEASE_FAILED && (rc = check_text("failure cause", cause, 4096, false, err)))
         return rc;
     lock(st);
-    rc = tx_begin(st, err);
+    if (kind == STORE_RELEASE_PREEMPTED) /* see DURABILITY */
+        rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, release_tx(st, token, kind, cause, info, err), err);
+    unrelax(st);
     unlock(st);
     if (rc && info)
         memset(info, 0, sizeof *info);
@@ -1628,16 +1705,14 @@ static int control(store *st, const char *id, enum ctl op, const char *message, 
     int rc = check_id(id, err);
     if (rc)
         return rc;
-    bool unsynced = op == CTL_SUCCEED; /* see DURABILITY */
     lock(st);
-    if (unsynced)
-        rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err);
+    if (op == CTL_SUCCEED) /* see DURABILITY */
+        rc = relax(st, err);
     if (rc == 0)
         rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, control_tx(st, id, op, message, err), err);
-    if (unsynced)
-        exec_plain(st, "PRAGMA synchronous = FULL", NULL);
+    unrelax(st);
     unlock(st);
     return rc;
 }

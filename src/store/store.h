@@ -85,6 +85,10 @@ typedef struct store_options {
     int64_t backoff_base_ms; /* retry n waits base * 2^(n-1) ... [1000] */
     int64_t backoff_max_ms;  /* ... at most this [30000] */
     int busy_timeout_ms;     /* wait for another writer [10000] */
+    /* Relaxed commits (grants, renewals, prepare and chunk results,
+     * preemptions, successes: see DURABILITY in sqlite_store.c) reach the
+     * disk at most this long after they return, 1..60000 [1000]. */
+    int sync_interval_ms;
     /* Called after every transaction this handle committed (under the
      * handle's mutex: it must only signal, never call the store). Lets a
      * server wake waiters (event streams) without polling. [none] */
@@ -99,9 +103,18 @@ typedef struct store_options {
  * it is left untouched), HARK_ENOMEM; *out is NULL then. */
 int store_open(const char *path, const store_options *opt, store **out, hark_err *err);
 
-/* Close the handle (NULL is fine). Nothing is lost: every commit was
- * already durable. */
+/* Close the handle (NULL is fine). Nothing is lost: relaxed commits are
+ * synced first. */
 void store_close(store *st);
+
+/* Make every relaxed commit so far durable now (an fsync of the WAL if any
+ * is pending). Returns 0 or HARK_EIO. */
+int store_flush(store *st, hark_err *err);
+
+/* Whether relaxed commits are waiting for their fsync; how many fsyncs
+ * the background syncer has done. */
+bool store_sync_pending(store *st);
+int64_t store_sync_count(store *st);
 
 /* The schema version this code migrates to. */
 int store_schema_version(void);

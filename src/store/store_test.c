@@ -4,6 +4,7 @@
  * Time is injected (fake_now) except where real concurrency is tested, so no
  * test sleeps its way to a pass. */
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/test.h"
 
 #include <errno.h>
@@ -101,6 +102,53 @@ static store_counters counters(store *st)
 static int commit(store *st, int64_t token, const char *result, hark_err *err)
 {
     return store_commit_chunk(st, token, result, 0.5, NULL, err);
+}
+
+/* ---- durability: synced and relaxed commits ------------------------------ */
+
+static void test_relaxed_commits_are_synced_in_the_background(void)
+{
+    /* A one-minute interval: only store_flush syncs during the test. */
+    store_options o = {.now_ms = fake_clock, .sync_interval_ms = 60000};
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    ASSERT(!store_sync_pending(st)); /* acknowledged: fsynced at commit */
+    prepare(st, id, 2);              /* grant + plan: relaxed */
+    ASSERT(store_sync_pending(st));
+    ASSERT_EQ(store_flush(st, &err), 0);
+    ASSERT(!store_sync_pending(st));
+    ASSERT_EQ(store_sync_count(st), 1);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_flush(st, &err), 0);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), 0); /* a chunk result: relaxed */
+    ASSERT(store_sync_pending(st));
+    ASSERT_EQ(store_pause(st, id, &err), 0); /* client-visible: synced itself */
+    ASSERT_EQ(store_sync_count(st), 2);
+    store_close(st); /* syncs what is pending */
+
+    /* A 20 ms interval: the syncer catches up without help. */
+    o.sync_interval_ms = 20;
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_resume(st, id, &err), 0);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.idx, 1);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
+    double until = clock_now_s() + 10;
+    while (store_sync_pending(st) && clock_now_s() < until)
+        usleep(2000);
+    ASSERT(!store_sync_pending(st));
+    ASSERT_LE(1, store_sync_count(st));
+    store_job j = get(st, id);
+    ASSERT_EQ(j.chunks_done, 2);
+    store_job_release(&j);
+
+    o.sync_interval_ms = 60001;
+    store *bad = NULL;
+    ASSERT_EQ(store_open("other.db", &o, &bad, &err), HARK_EINVAL);
+    store_close(st);
 }
 
 /* ---- scheduling order --------------------------------------------------- */
@@ -1109,5 +1157,6 @@ int main(void)
     RUN(test_list_jobs_filters_and_pages);
     RUN(test_migrations_fresh_reopen_and_newer);
     RUN(test_kill_9_at_random_points_then_recover);
+    RUN(test_relaxed_commits_are_synced_in_the_background);
     TEST_DONE();
 }
