@@ -37,7 +37,7 @@
 
 #define IO_BUFFER_SIZE 65536
 #define DESCRIBED_PROBESIZE 4096 /* see choose_stream() */
-#define CHECKIN_EVERY (PCM_RATE)        /* samples: about once per second of audio */
+#define CHECKIN_EVERY (PCM_RATE) /* samples: about once per second of audio */
 /* Sample rates outside this range are refused: a rate of 2^31 Hz would make
  * libswresample build a filter bank of gigabytes. */
 #define MIN_SRC_RATE 100
