@@ -4,6 +4,9 @@
 #include "jobs/chunk_result.h"
 #include "jobs/transcription.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static int add_chunks(store *st, const store_job *job, transcript *t, hark_err *err)
 {
     store_chunk_list l;
@@ -60,5 +63,27 @@ int job_result_render(store *st, const char *id, out_format f, buf *dst, hark_er
         return rc;
     rc = out_render(&t, f, dst, err);
     transcript_release(&t);
+    return rc;
+}
+
+int job_result_chunk_text(const char *result, int idx, char **text, hark_err *err)
+{
+    asr_result r;
+    hark_err perr = {0};
+    *text = NULL;
+    if (chunk_result_loads(result, &r, &perr))
+        return err_set(err, HARK_EIO, "stored result of chunk %d is damaged: %s", idx, perr.msg);
+    transcript t;
+    int rc = transcript_init(&t, "", 0);
+    if (rc == 0)
+        rc = transcription_add_chunk(&t, idx, &r);
+    if (rc == 0)
+        rc = transcript_finish(&t);
+    if (rc == 0 && !(*text = strdup(t.text ? t.text : "")))
+        rc = HARK_ENOMEM;
+    if (rc)
+        err_set(err, rc, "chunk %d: out of memory", idx);
+    transcript_release(&t);
+    asr_result_release(&r);
     return rc;
 }

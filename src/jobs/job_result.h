@@ -20,6 +20,14 @@
 int job_result_transcript(store *st, const char *id, const char *source, transcript *t,
                           hark_err *err);
 
+/* The text one committed chunk contributes to its job's transcript text:
+ * its segments' texts joined by single spaces ("" when it heard no
+ * speech). Segments never span chunks, so a job's text is exactly its
+ * chunks' non-empty texts in index order joined by single spaces: what a
+ * follower streams as the chunks commit. result is the stored chunk
+ * result; idx its index (for messages). *text is malloc'ed. */
+int job_result_chunk_text(const char *result, int idx, char **text, hark_err *err);
+
 /* Render job id in format f into dst (appended). */
 int job_result_render(store *st, const char *id, out_format f, buf *dst, hark_err *err);
 

@@ -549,3 +549,19 @@ int out_render(const transcript *t, out_format f, buf *dst, hark_err *err)
     }
     return 0;
 }
+
+const char *out_format_mime(out_format f)
+{
+    switch (f) {
+    case FMT_TXT:
+        return "text/plain; charset=utf-8";
+    case FMT_SRT:
+        return "application/x-subrip; charset=utf-8";
+    case FMT_VTT:
+        return "text/vtt; charset=utf-8";
+    case FMT_TSV:
+        return "text/tab-separated-values; charset=utf-8";
+    default:
+        return "application/json";
+    }
+}

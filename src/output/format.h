@@ -37,6 +37,9 @@ const char *out_format_name(out_format f);
 /* The file extension written for it ("txt", "json", "verbose.json" ...). */
 const char *out_format_ext(out_format f);
 
+/* The Content-Type of a rendered f (text types say charset=utf-8). */
+const char *out_format_mime(out_format f);
+
 /* Parse a comma-separated list ("txt,json,srt") into a bit set of
  * (1u << format). Returns 0, or HARK_EINVAL with err naming the bad entry. */
 int out_format_parse_list(const char *list, unsigned *set, hark_err *err);

@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RESULT_MAX (256u << 20) /* a rendered transcript; ~100 hours of verbose_json */
-
 int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     if (!s || !*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 19)
@@ -140,22 +138,6 @@ enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *
     return reply_job(s, c, id, MHD_HTTP_OK, NULL);
 }
 
-static const char *content_type_of(out_format f)
-{
-    switch (f) {
-    case FMT_TXT:
-        return "text/plain; charset=utf-8";
-    case FMT_SRT:
-        return "application/x-subrip";
-    case FMT_VTT:
-        return "text/vtt";
-    case FMT_TSV:
-        return "text/tab-separated-values";
-    default:
-        return "application/json";
-    }
-}
-
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *id)
 {
     out_format f = FMT_TXT;
@@ -193,7 +175,7 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *i
     char *text = buf_steal(&out);
     if (!text)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
-    return reply_bytes(c, MHD_HTTP_OK, content_type_of(f), text, len, NULL);
+    return reply_bytes(c, MHD_HTTP_OK, out_format_mime(f), text, len, NULL);
 }
 
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *id)

@@ -10,6 +10,7 @@
 #include "server/server.h"
 
 #include "server/listen_addr.h"
+#include "server/openai.h"
 #include "server/server_impl.h"
 #include "server/submit.h"
 #include "server/text.h"
@@ -42,6 +43,8 @@ enum route {
     R_RESUME,
     R_RESULT,
     R_EVENTS,
+    R_OA_TRANSCRIBE, /* POST /v1/audio/transcriptions */
+    R_OA_MODELS,     /* GET /v1/models */
 };
 
 /* Methods and query arguments each route accepts. HEAD is served as GET
@@ -60,6 +63,8 @@ static const struct route_def {
     [R_RESUME] = {false, true, "POST", {NULL}},
     [R_RESULT] = {true, false, "GET, HEAD", {"format", NULL}},
     [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}},
+    [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}},
+    [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}},
 };
 
 enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM };
@@ -100,6 +105,10 @@ static enum route parse_route(const char *url, request *r)
 {
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTH;
+    if (strcmp(url, "/v1/audio/transcriptions") == 0)
+        return R_OA_TRANSCRIBE;
+    if (strcmp(url, "/v1/models") == 0)
+        return R_OA_MODELS;
     if (strncmp(url, "/v1/jobs", 8) != 0)
         return R_NONE;
     const char *rest = url + 8;
@@ -174,6 +183,11 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
 {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     r->failed = true;
+    if (r->route == R_OA_TRANSCRIBE && !is_type(ct, "multipart/form-data")) {
+        api_error_set(&r->error, MHD_HTTP_BAD_REQUEST, NULL, "unsupported_content_type",
+                      "the body must be multipart/form-data, not '%.64s'", ct ? ct : "");
+        return;
+    }
     if (is_type(ct, "application/json")) {
         if (len > SUBMIT_JSON_MAX) {
             api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
@@ -196,8 +210,10 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
             return;
         }
         hark_err err = {0};
-        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes, SUBMIT_FILE_FIELD,
-                              submit_text_fields, &r->up, &err);
+        bool oa = r->route == R_OA_TRANSCRIBE;
+        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes,
+                              oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
+                              oa ? openai_text_fields : submit_text_fields, &r->up, &err);
         if (rc) {
             api_error_set(&r->error,
                           rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -243,7 +259,8 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         api_error_set(&r->error, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "method_not_allowed",
                       "method %.16s is not allowed here (%s)", method, d->allow);
         r->error.allow = d->allow;
-    } else if (r->route != R_HEALTH && r->route != R_JOBS && !r->id_ok) {
+    } else if (r->route != R_HEALTH && r->route != R_JOBS && r->route != R_OA_TRANSCRIBE &&
+               r->route != R_OA_MODELS && !r->id_ok) {
         api_error_set(&r->error, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job '%s' not found",
                       r->id_shown);
     } else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac) < 0 ||
@@ -254,7 +271,7 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         r->failed = false;
     }
     int64_t len = content_length(c);
-    if (!r->failed && r->route == R_JOBS && r->post)
+    if (!r->failed && (r->route == R_JOBS || r->route == R_OA_TRANSCRIBE) && r->post)
         setup_submit_body(s, c, r, len);
     /* A refused request whose declared body is over its cap: answer now. */
     return !(r->failed && len > (int64_t)r->body_cap);
@@ -294,6 +311,10 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
                        : handle_list(s, c);
     case R_JOB:
         return handle_get(s, c, r->id);
+    case R_OA_TRANSCRIBE:
+        return handle_openai_transcription(s, c, r->up);
+    case R_OA_MODELS:
+        return handle_openai_models(s, c);
     case R_CANCEL:
         return handle_control(s, c, r->id, CONTROL_CANCEL);
     case R_PAUSE:

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 #define SERVER_KEEPALIVE_MS 15000 /* SSE comment line while nothing happens */
+#define RESULT_MAX (256u << 20)   /* a rendered transcript; ~100 hours of verbose_json */
 
 struct server {
     store *st;

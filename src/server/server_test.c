@@ -1021,9 +1021,12 @@ static void test_result(void)
 
     static const struct {
         const char *name, *ctype;
-    } fmts[] = {{"txt", "text/plain; charset=utf-8"}, {"json", "application/json"},
-                {"srt", "application/x-subrip"},      {"vtt", "text/vtt"},
-                {"tsv", "text/tab-separated-values"}, {"verbose_json", "application/json"}};
+    } fmts[] = {{"txt", "text/plain; charset=utf-8"},
+                {"json", "application/json"},
+                {"srt", "application/x-subrip; charset=utf-8"},
+                {"vtt", "text/vtt; charset=utf-8"},
+                {"tsv", "text/tab-separated-values; charset=utf-8"},
+                {"verbose_json", "application/json"}};
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         snprintf(path, sizeof path, "/v1/jobs/%s/result?format=%s", id, fmts[i].name);
         r = get(path);

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UPLOAD_MAX_TEXT_FIELDS 8
+#define UPLOAD_MAX_TEXT_FIELDS 16
 #define PP_BUFFER_SIZE (16 * 1024) /* libmicrohttpd's buffer for part headers */
 #define EXT_MAX 10                 /* longest file extension kept in the stored name */
 
@@ -179,8 +179,17 @@ static int on_text_part(upload *u, const char *key, const char *data, uint64_t o
         i++;
     if (i == u->n_names)
         return fail(u, HARK_EINVAL, "unknown field '%s'", show(key, shown, sizeof shown));
-    if (off == 0 && u->seen[i] && (u->values[i].len > 0 || size == 0))
+    /* A name ending in "[]" is an array (OpenAI's timestamp_granularities[]):
+     * each repeat adds a comma-separated value. Any other is given once. */
+    size_t klen = strlen(key);
+    bool array = klen > 2 && strcmp(key + klen - 2, "[]") == 0;
+    if (off == 0 && u->seen[i] && array) {
+        if (buf_append(&u->values[i], ",", 1))
+            return fail(u, HARK_EINVAL, "field '%s' is longer than %d bytes",
+                        show(key, shown, sizeof shown), UPLOAD_FIELD_MAX);
+    } else if (off == 0 && u->seen[i] && (u->values[i].len > 0 || size == 0)) {
         return fail(u, HARK_EINVAL, "field '%s' given twice", show(key, shown, sizeof shown));
+    }
     u->seen[i] = true;
     if (size && memchr(data, '\0', size))
         return fail(u, HARK_EINVAL, "field '%s' contains a NUL byte",

@@ -25,7 +25,9 @@ typedef struct upload upload;
 
 /* Start parsing the body of request c (its Content-Type names multipart).
  * file_field is the name of the file part; text_fields (NULL-terminated)
- * the names of the accepted text parts: any other part is an error. dir is
+ * the names of the accepted text parts: any other part is an error, and so
+ * is a repeat, except of a name ending in "[]", whose values are joined
+ * with commas (at most 15 names). dir is
  * the existing uploads directory. Returns 0 with *out set, HARK_EINVAL
  * (err says why: no boundary, for instance), HARK_ENOMEM. */
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,

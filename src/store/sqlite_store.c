@@ -1762,7 +1762,8 @@ void store_chunk_list_release(store_chunk_list *list)
     memset(list, 0, sizeof *list);
 }
 
-int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err)
+int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
+                           store_chunk_list *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int64_t n_chunks = 0;
@@ -1771,6 +1772,8 @@ int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err
     memset(out, 0, sizeof *out);
     if ((rc = check_id(id, err)))
         return rc;
+    if (from_idx < 0 || limit < 1)
+        return err_set(err, HARK_EINVAL, "bad chunk range %d+%d", from_idx, limit);
     lock(st);
     rc = exec_plain(st, "BEGIN", err);
     if (rc)
@@ -1778,16 +1781,22 @@ int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err
     rc = q_int64(st, &n_chunks, &found, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
     if (rc == 0 && !found)
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+    if (n_chunks > from_idx)
+        n_chunks -= from_idx;
+    else
+        n_chunks = 0;
+    if (n_chunks > limit)
+        n_chunks = limit;
     if (rc == 0 && n_chunks > 0 && !(out->chunks = calloc((size_t)n_chunks, sizeof *out->chunks)))
         rc = err_set(err, HARK_ENOMEM, "out of memory listing chunks of %s", id);
     if (rc == 0)
         rc = q_open(st, &s, err,
                     "SELECT idx, start_sample, end_sample, state, attempts, last_error,"
-                    " COALESCE(result, ''), decode_s FROM tasks WHERE job_id = ?1 AND idx >= 0"
-                    " ORDER BY idx",
-                    "t", id);
+                    " COALESCE(result, ''), decode_s FROM tasks WHERE job_id = ?1 AND idx >= ?2"
+                    " ORDER BY idx LIMIT ?3",
+                    "tii", id, from_idx, limit);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        if (out->n == (size_t)n_chunks) {
+        if (out->n == (size_t)n_chunks) { /* LIMIT keeps within it, unless damaged */
             rc = err_set(err, HARK_EIO, "store '%s': job %s has more chunks than n_chunks",
                          st->path, id);
             break;
@@ -1813,6 +1822,11 @@ unlock:
     if (rc)
         store_chunk_list_release(out);
     return rc;
+}
+
+int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err)
+{
+    return store_list_chunks_from(st, id, 0, INT_MAX, out, err);
 }
 
 void store_event_list_release(store_event_list *list)

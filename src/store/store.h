@@ -337,6 +337,13 @@ void store_chunk_list_release(store_chunk_list *list);
  * ones). 0 with *out filled (release it), HARK_ENOENT, HARK_EIO. */
 int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err);
 
+/* At most limit (>= 1) chunks of job id from index from_idx (>= 0) on, in
+ * index order: what a follower of a job's results reads after each commit
+ * without re-reading what it has. Errors as store_list_chunks, and
+ * HARK_EINVAL for a bad range. */
+int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
+                           store_chunk_list *out, hark_err *err);
+
 /* ---- events ------------------------------------------------------------ */
 
 typedef struct store_event {

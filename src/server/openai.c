@@ -1,0 +1,555 @@
+/* openai.c - see openai.h. */
+#include "server/openai.h"
+
+#include "jobs/job_result.h"
+#include "output/format.h"
+#include "server/text.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define WAIT_SLICE_MS 200 /* how often a waiting request looks at its client */
+#define STREAM_BATCH 64   /* chunk results read at once by a stream */
+
+const char *const openai_text_fields[] = {
+    "model",       "language",        "prompt",
+    "temperature", "response_format", "timestamp_granularities[]",
+    "stream",      "priority",        "keep_on_disconnect",
+    NULL};
+
+/* hark's one recognizer, and the name OpenAI clients send by default: an
+ * alias, so a client written for OpenAI works unchanged. */
+const char *const openai_models[] = {"pocketsphinx-en-us", "whisper-1", NULL};
+
+static const struct {
+    const char *name;
+    enum openai_format format;
+} formats[] = {{"json", OA_JSON},
+               {"text", OA_TEXT},
+               {"srt", OA_SRT},
+               {"vtt", OA_VTT},
+               {"verbose_json", OA_VERBOSE_JSON}};
+
+/* ---- the request's fields ------------------------------------------------ */
+
+static int parse_bool(const char *v, const char *name, bool *out, api_error *e)
+{
+    if (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = true;
+    else if (strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = false;
+    else
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, name, "invalid_value",
+                             "%s must be true or false, not '%.64s'", name, v);
+    return 0;
+}
+
+static int parse_model(const char *v, openai_request *r, api_error *e)
+{
+    for (size_t i = 0; openai_models[i]; i++)
+        if (strcmp(v, openai_models[i]) == 0) {
+            snprintf(r->model, sizeof r->model, "%s", v);
+            return 0;
+        }
+    char list[256] = "";
+    for (size_t i = 0; openai_models[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
+                 openai_models[i]);
+    return api_error_set(e, MHD_HTTP_BAD_REQUEST, "model", "model_not_found",
+                         "unknown model '%.64s': this server has %s", v, list);
+}
+
+/* timestamp_granularities[]: the values of every repeat, comma-joined by
+ * the upload (upload.h). */
+static int parse_granularities(const char *v, openai_request *r, api_error *e)
+{
+    r->segments = false;
+    const char *p = v;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 4 && strncmp(p, "word", 4) == 0)
+            r->words = true;
+        else if (n == 7 && strncmp(p, "segment", 7) == 0)
+            r->segments = true;
+        else if (n > 0)
+            return api_error_set(
+                e, MHD_HTTP_BAD_REQUEST, "timestamp_granularities[]", "invalid_value",
+                "unknown timestamp granularity '%.*s' (word, segment)", (int)(n > 64 ? 64 : n), p);
+        p += n + (p[n] == ',');
+    }
+    if (!r->words && !r->segments)
+        r->segments = true;
+    return 0;
+}
+
+int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
+                 const char *priority_header, openai_request *r, api_error *e)
+{
+    memset(r, 0, sizeof *r);
+    r->priority = STORE_PRIO_HIGH;
+    r->format = OA_JSON;
+    r->segments = true;
+    const char *v;
+    int rc;
+    if (!(v = get(ctx, "model")) || !*v)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "model", "missing_field",
+                             "missing model (this server has %s)", openai_models[0]);
+    if ((rc = parse_model(v, r, e)))
+        return rc;
+    if ((v = get(ctx, "response_format")) && *v) {
+        size_t i = 0;
+        while (i < sizeof formats / sizeof formats[0] && strcmp(formats[i].name, v) != 0)
+            i++;
+        if (i == sizeof formats / sizeof formats[0])
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "response_format", "invalid_value",
+                                 "unknown response_format '%.64s' (json, text, srt, vtt, "
+                                 "verbose_json)",
+                                 v);
+        r->format = formats[i].format;
+    }
+    if ((v = get(ctx, "timestamp_granularities[]"))) {
+        if (r->format != OA_VERBOSE_JSON)
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "timestamp_granularities[]",
+                                 "invalid_value",
+                                 "timestamp_granularities[] needs response_format verbose_json");
+        if ((rc = parse_granularities(v, r, e)))
+            return rc;
+    }
+    if ((v = get(ctx, "stream")) && (rc = parse_bool(v, "stream", &r->stream, e)))
+        return rc;
+    if ((v = get(ctx, "keep_on_disconnect")) &&
+        (rc = parse_bool(v, "keep_on_disconnect", &r->keep, e)))
+        return rc;
+    if ((v = get(ctx, "temperature"))) {
+        char *end;
+        double t = strtod(v, &end);
+        if (!*v || *end || !(t >= 0 && t <= 1))
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "temperature", "invalid_value",
+                                 "temperature must be a number from 0 to 1");
+    }
+    if ((v = get(ctx, "language")) && *v && strcasecmp(v, "en") != 0 &&
+        strcasecmp(v, "english") != 0)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "language", "unsupported_language",
+                             "language '%.32s' is not supported: hark's model transcribes "
+                             "English (en)",
+                             v);
+    /* prompt: accepted and unused (docs/api.md); the upload caps its size. */
+    const char *field = get(ctx, "priority");
+    const char *prio = field ? field : priority_header;
+    if (prio) {
+        hark_err err = {0};
+        if (store_priority_parse(prio, &r->priority, &err))
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "priority", "invalid_value",
+                                 "unknown priority '%.32s' (realtime, high, normal, low)", prio);
+    }
+    return 0;
+}
+
+static const char *form_get(void *ctx, const char *name)
+{
+    return upload_field(ctx, name);
+}
+
+/* ---- waiting for the job --------------------------------------------------- */
+
+/* The client closed its end (or the connection broke). Cheap: one poll. */
+static bool client_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+static int connection_fd(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+static void abandon(server *s, const char *id, bool keep, const char *why)
+{
+    if (keep) {
+        log_info("job %s: %s; the job goes on (keep_on_disconnect)", id, why);
+        return;
+    }
+    hark_err err = {0};
+    int rc = store_cancel(s->st, id, &err);
+    if (rc == 0) {
+        log_info("job %s: %s; cancelled", id, why);
+        server_wake(s);
+    } else if (rc != HARK_EINVAL) { /* EINVAL: it had just ended */
+        log_warn("job %s: %s; cannot cancel it: %s", id, why, err.msg);
+    }
+}
+
+static bool server_stopping(server *s)
+{
+    return atomic_load(&s->stopping) || notify_closed(s->changes);
+}
+
+/* A job that did not succeed, as the request's error. */
+static enum MHD_Result reply_unsuccessful(struct MHD_Connection *c, const store_job *job)
+{
+    if (job->state == STORE_CANCELLED)
+        return reply_errorf(c, MHD_HTTP_CONFLICT, NULL, "job_cancelled", "job %s was cancelled",
+                            job->id);
+    /* Faults of the input (it cannot be decoded, is too long, has no audio)
+     * are named by the file; others (a chunk that kept crashing or timing
+     * out) are the server's. */
+    bool input = strncmp(job->error, "cannot decode", 13) == 0 || strstr(job->error, "too long");
+    return reply_errorf(c, input ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                        input ? OPENAI_FILE_FIELD : NULL, input ? "invalid_file" : "job_failed",
+                        "%.480s", job->error);
+}
+
+/* verbose_json with only the granularities asked for. */
+static int filter_verbose(buf *out, const openai_request *r)
+{
+    json_t *root = json_loadb(out->data, out->len, 0, NULL);
+    if (!root)
+        return HARK_EIO;
+    if (!r->words)
+        json_object_del(root, "words");
+    if (!r->segments)
+        json_object_del(root, "segments");
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(root);
+    if (!text)
+        return HARK_ENOMEM;
+    buf_reset(out);
+    int rc = buf_puts(out, text);
+    free(text);
+    return rc;
+}
+
+static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, const char *id,
+                                    const openai_request *r)
+{
+    transcript t;
+    hark_err err = {0};
+    int rc = job_result_transcript(s->st, id, NULL, &t, &err);
+    if (rc)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
+                            "cannot read the result of job %s: %s", id, err.msg);
+    buf out;
+    buf_init(&out, RESULT_MAX);
+    const char *ctype = "application/json";
+    switch (r->format) {
+    case OA_JSON: {
+        json_t *o = json_pack("{s:s}", "text", t.text ? t.text : "");
+        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        rc = text ? buf_puts(&out, text) : HARK_ENOMEM;
+        free(text);
+        break;
+    }
+    case OA_TEXT:
+        ctype = "text/plain; charset=utf-8";
+        rc = buf_printf(&out, "%s\n", t.text ? t.text : "");
+        break;
+    case OA_SRT:
+    case OA_VTT:
+        ctype = out_format_mime(r->format == OA_SRT ? FMT_SRT : FMT_VTT);
+        rc = out_render(&t, r->format == OA_SRT ? FMT_SRT : FMT_VTT, &out, &err);
+        break;
+    case OA_VERBOSE_JSON:
+        rc = out_render(&t, FMT_VERBOSE_JSON, &out, &err);
+        if (rc == 0)
+            rc = filter_verbose(&out, r);
+        break;
+    }
+    transcript_release(&t);
+    if (rc) {
+        buf_release(&out);
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
+                            "cannot render the result of job %s", id);
+    }
+    size_t len = out.len;
+    char *body = buf_steal(&out);
+    if (!body)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    return reply_bytes(c, MHD_HTTP_OK, ctype, body, len, NULL);
+}
+
+/* Block until job id ends, then answer. The connection's own thread waits
+ * on the store's change counter, looking at the client every slice. */
+static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const char *id,
+                                      const openai_request *r)
+{
+    int fd = connection_fd(c);
+    for (;;) {
+        uint64_t seen = notify_gen(s->changes);
+        if (server_stopping(s))
+            return reply_errorf(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "shutting_down",
+                                "the server is stopping; job %s will resume when it is back", id);
+        store_job job;
+        hark_err err = {0};
+        int rc = store_get_job(s->st, id, &job, &err);
+        if (rc)
+            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+        if (store_state_terminal(job.state)) {
+            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, id, r)
+                                                               : reply_unsuccessful(c, &job);
+            store_job_release(&job);
+            return ret;
+        }
+        store_job_release(&job);
+        if (client_gone(fd)) {
+            abandon(s, id, r->keep, "the client went away");
+            return MHD_NO;
+        }
+        notify_wait(s->changes, seen, WAIT_SLICE_MS);
+    }
+}
+
+/* ---- stream=true ------------------------------------------------------------- */
+
+typedef struct oa_stream {
+    server *s;
+    char job[STORE_ID_SIZE];
+    int fd;
+    bool keep;
+    bool finished;     /* the last event (done or error) is queued */
+    bool server_ended; /* the server stopped the stream: not the client's doing */
+    int next_idx;      /* the first chunk not yet sent */
+    buf text;          /* everything sent so far, for the done event */
+    buf out;           /* formatted, not yet handed to libmicrohttpd */
+    size_t out_pos;
+    int64_t keepalive_at_ns;
+} oa_stream;
+
+static int put_event(buf *out, json_t *data)
+{
+    char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
+    json_decref(data);
+    if (!text)
+        return HARK_ENOMEM;
+    int rc = buf_printf(out, "data: %s\n\n", text);
+    free(text);
+    return rc;
+}
+
+/* Deltas for the chunks committed in order since the last call: 1 if any
+ * was queued, 0 if none, -1 on error. */
+static int stream_deltas(oa_stream *st)
+{
+    store_chunk_list l;
+    hark_err err = {0};
+    if (store_list_chunks_from(st->s->st, st->job, st->next_idx, STREAM_BATCH, &l, &err)) {
+        log_error("transcription stream of job %s: %s", st->job, err.msg);
+        return -1;
+    }
+    int sent = 0;
+    for (size_t i = 0; i < l.n && l.chunks[i].state == STORE_CHUNK_DONE; i++) {
+        char *text = NULL;
+        if (job_result_chunk_text(l.chunks[i].result, l.chunks[i].idx, &text, &err)) {
+            log_error("transcription stream of job %s: %s", st->job, err.msg);
+            sent = -1;
+            break;
+        }
+        st->next_idx = l.chunks[i].idx + 1;
+        if (*text) {
+            const char *sep = st->text.len ? " " : "";
+            buf delta;
+            buf_init(&delta, RESULT_MAX);
+            int rc = buf_printf(&delta, "%s%s", sep, text);
+            if (rc == 0)
+                rc = buf_puts(&st->text, delta.data);
+            if (rc == 0)
+                rc = put_event(&st->out, json_pack("{s:s, s:s}", "type", "transcript.text.delta",
+                                                   "delta", delta.data));
+            buf_release(&delta);
+            if (rc) {
+                free(text);
+                sent = -1;
+                break;
+            }
+            sent = 1;
+        }
+        free(text);
+    }
+    store_chunk_list_release(&l);
+    return sent;
+}
+
+/* The job ended: its last event. */
+static int stream_end(oa_stream *st, const store_job *job)
+{
+    st->finished = true;
+    if (job->state == STORE_SUCCEEDED)
+        return put_event(&st->out, json_pack("{s:s, s:s}", "type", "transcript.text.done", "text",
+                                             st->text.data ? st->text.data : ""));
+    char msg[512];
+    text_clean(job->error, strlen(job->error), '?', msg, sizeof msg);
+    if (job->state == STORE_CANCELLED)
+        snprintf(msg, sizeof msg, "job %s was cancelled", job->id);
+    return put_event(&st->out,
+                     json_pack("{s:s, s:{s:s, s:s, s:n, s:s}}", "type", "error", "error", "message",
+                               msg, "type", "server_error", "param", "code",
+                               job->state == STORE_CANCELLED ? "job_cancelled" : "job_failed"));
+}
+
+static void keepalive_reset(oa_stream *st)
+{
+    st->keepalive_at_ns = clock_now_ns() + (int64_t)atomic_load(&st->s->keepalive_ms) * 1000000;
+}
+
+/* Fill st->out: 1 when there are bytes to send, 0 at the end, -1 on error
+ * (or when the client went away). */
+static int stream_refill(oa_stream *st)
+{
+    buf_reset(&st->out);
+    st->out_pos = 0;
+    while (!st->finished) {
+        uint64_t seen = notify_gen(st->s->changes);
+        if (server_stopping(st->s)) {
+            st->server_ended = true;
+            return 0;
+        }
+        int rc = stream_deltas(st);
+        if (rc)
+            return rc;
+        store_job job;
+        hark_err err = {0};
+        if (store_get_job(st->s->st, st->job, &job, &err)) {
+            log_error("transcription stream of job %s: %s", st->job, err.msg);
+            return -1;
+        }
+        bool ended = store_state_terminal(job.state);
+        /* A success whose last deltas committed after the read above: send
+         * them first (the loop comes back here). */
+        if (ended && (job.state != STORE_SUCCEEDED || st->next_idx >= job.n_chunks))
+            rc = stream_end(st, &job) ? -1 : 1;
+        store_job_release(&job);
+        if (ended)
+            return rc;
+        if (client_gone(st->fd))
+            return -1;
+        int64_t left_ns = st->keepalive_at_ns - clock_now_ns();
+        if (left_ns <= 0) {
+            keepalive_reset(st);
+            return buf_puts(&st->out, ": keepalive\n\n") ? -1 : 1;
+        }
+        int slice = (int)((left_ns + 999999) / 1000000);
+        notify_wait(st->s->changes, seen, slice < WAIT_SLICE_MS ? slice : WAIT_SLICE_MS);
+    }
+    return 0;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+    oa_stream *st = cls;
+    (void)pos;
+    if (st->out_pos >= st->out.len) {
+        int rc = stream_refill(st);
+        if (rc <= 0)
+            return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+        keepalive_reset(st);
+    }
+    size_t n = st->out.len - st->out_pos;
+    if (n > max)
+        n = max;
+    memcpy(dst, st->out.data + st->out_pos, n);
+    st->out_pos += n;
+    return (ssize_t)n;
+}
+
+/* The stream is over: by its end, the server's stop, or the client. */
+static void stream_free(void *cls)
+{
+    oa_stream *st = cls;
+    if (!st->finished && !st->server_ended)
+        abandon(st->s, st->job, st->keep, "the client left the stream");
+    buf_release(&st->text);
+    buf_release(&st->out);
+    free(st);
+}
+
+static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const char *id,
+                                    const openai_request *r)
+{
+    oa_stream *st = calloc(1, sizeof *st);
+    if (!st) {
+        abandon(s, id, r->keep, "out of memory for its stream");
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    }
+    st->s = s;
+    snprintf(st->job, sizeof st->job, "%s", id);
+    st->fd = connection_fd(c);
+    st->keep = r->keep;
+    buf_init(&st->text, RESULT_MAX);
+    buf_init(&st->out, RESULT_MAX);
+    keepalive_reset(st);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                                  stream_read, st, stream_free);
+    if (!resp) {
+        stream_free(st);
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Hark-Job", id);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- the endpoints -------------------------------------------------------------- */
+
+enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, upload *up)
+{
+    hark_err err = {0};
+    api_error e;
+    int rc = upload_finish(up, &err);
+    if (rc == HARK_ETOOLONG)
+        return reply_errorf(c, MHD_HTTP_CONTENT_TOO_LARGE, OPENAI_FILE_FIELD, "file_too_large",
+                            "the file is larger than this server's limit of %lld bytes",
+                            (long long)s->max_upload_bytes);
+    if (rc)
+        return reply_errorf(
+            c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+            rc == HARK_EINVAL ? "invalid_multipart" : "upload_failed", "%s", err.msg);
+    openai_request r;
+    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hark-Priority");
+    if (openai_parse(form_get, up, hdr, &r, &e))
+        return reply_error(c, &e);
+    if (!upload_has_file(up))
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, OPENAI_FILE_FIELD, "missing_field",
+                            "missing file: send the recording as the '%s' part", OPENAI_FILE_FIELD);
+    store_job_spec spec = {
+        .kind = "transcribe",
+        .input = upload_path(up),
+        .source = upload_filename(up),
+        .priority = r.priority,
+        .timeout_s = s->default_timeout_s,
+    };
+    char id[STORE_ID_SIZE];
+    rc = store_submit(s->st, &spec, id, &err);
+    if (rc)
+        return reply_errorf(
+            c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+            rc == HARK_EINVAL ? "invalid_value" : "store_error", "%s", err.msg);
+    upload_keep(up); /* the job refers to it now */
+    server_wake(s);
+    log_info("job %s: transcription request (%s, %s%s)", id, store_priority_name(r.priority),
+             formats[r.format].name, r.stream ? ", streamed" : "");
+    return r.stream ? reply_stream(s, c, id, &r) : wait_and_reply(s, c, id, &r);
+}
+
+enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c)
+{
+    (void)s;
+    json_t *data = json_array();
+    for (size_t i = 0; data && openai_models[i]; i++)
+        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", openai_models[i],
+                                              "object", "model", "created", 0, "owned_by", "hark"));
+    return reply_json(c, MHD_HTTP_OK,
+                      data ? json_pack("{s:s, s:o}", "object", "list", "data", data) : NULL, NULL);
+}
