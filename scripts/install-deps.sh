@@ -18,6 +18,10 @@ PACKAGES=(
   ffmpeg sox jq time valgrind sqlite3
 )
 
+# The client tests run the official `openai` npm package: Node.js and npm
+# (the machine's own when it has them, Debian's otherwise).
+command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
