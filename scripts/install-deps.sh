@@ -13,6 +13,8 @@ PACKAGES=(
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
   # JSON, the job store, the HTTP server and client
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl
+  # HMAC-SHA256 for webhook signatures
+  libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks
   ffmpeg sox jq time valgrind sqlite3
