@@ -11,8 +11,8 @@ PACKAGES=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx pocketsphinx-testdata
   # media decode and resample
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-  # JSON, the job store, the HTTP server and client
-  libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl
+  # JSON, the job store, the HTTP server and client, SHA-256 for API tokens
+  libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks
   ffmpeg sox jq time valgrind sqlite3
