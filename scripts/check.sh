@@ -4,7 +4,8 @@
 #  2. -Werror build, every test (unit + integration)
 #  3. ASan+UBSan build (LeakSanitizer on), every test again (the heaviest
 #     scenarios at a smaller scale)
-#  4. bounded libFuzzer runs over the media decode path and the worker framing
+#  4. bounded libFuzzer runs over the media decode path, the worker framing
+#     and the serve config parser
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -63,6 +64,15 @@ mkdir -p build-fuzz/corpus-frame
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
   build-fuzz/fuzz_frame -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
   -print_final_stats=1 build-fuzz/corpus-frame 2>&1 | tail -n 6
+total=$(( total + 1 ))
+
+step "libFuzzer: serve config parser, 20s"
+cmake --build build-fuzz -j"$NPROC" --target fuzz_config
+mkdir -p build-fuzz/corpus-config
+cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
+  build-fuzz/fuzz_config -dict=tests/fuzz/fuzz_config.dict -max_total_time=20 -rss_limit_mb=2048 \
+  -timeout=10 -print_final_stats=1 build-fuzz/corpus-config 2>&1 | tail -n 6
 total=$(( total + 1 ))
 
 step "done"

@@ -11,10 +11,9 @@ PACKAGES=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx pocketsphinx-testdata
   # media decode and resample
   libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
-  # JSON, the job store, the HTTP server and client
-  libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl
-  # HMAC-SHA256 for webhook signatures
-  libssl-dev
+  # JSON, the job store, the HTTP server and client; libcrypto (SHA-256 for
+  # API tokens, HMAC-SHA256 for webhook signatures)
+  libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks
   ffmpeg sox jq time valgrind sqlite3
