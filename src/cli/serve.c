@@ -15,7 +15,12 @@
  */
 #include "cli/cli.h"
 
+#include "auth/path_root.h"
+#include "auth/serve_config.h"
+#include "auth/tokens.h"
 #include "jobs/job_result.h"
+#include "metrics/hark_metrics.h"
+#include "net/net.h"
 #include "runtime/runtime.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -32,6 +37,11 @@
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MAX_ROOTS 64
+
+/* Active jobs a class may hold before submits get 429 (config queue_limit.*
+ * overrides; 0 there means unbounded). */
+static const int default_queue_limit[4] = {100, 1000, 10000, 10000};
 
 static void usage(FILE *to)
 {
@@ -40,12 +50,17 @@ static void usage(FILE *to)
                 "Run the transcription daemon: a durable job queue, worker processes and\n"
                 "the HTTP API (docs/api.md).\n"
                 "\n"
-                "  --listen HOST:PORT       address to listen on, loopback only\n"
-                "                           (default: 127.0.0.1:8090)\n"
+                "  --config FILE            settings and API tokens (docs/config.md);\n"
+                "                           options given here win over the file\n"
+                "  --listen HOST:PORT       address to listen on (default: 127.0.0.1:8090);\n"
+                "                           loopback only unless API tokens are configured\n"
+                "  --root DIR               server-side paths may be read from DIR\n"
+                "                           (repeatable; none: paths are refused)\n"
                 "  --state-dir DIR          job store, uploads, decoded audio\n"
                 "                           (default: $XDG_STATE_HOME/hark/server)\n"
                 "  -j, --workers N          worker processes (default: the number of cores)\n"
                 "  --max-upload BYTES       largest accepted upload (default: 2 GiB)\n"
+                "  --max-body BYTES         largest JSON request body (default: 64 KiB)\n"
                 "  --timeout SEC            default job timeout (default: none)\n"
                 "  --max-duration SEC       refuse longer inputs (default: 43200)\n"
                 "  --model-dir DIR          PocketSphinx model directory\n"
@@ -57,6 +72,8 @@ static void usage(FILE *to)
                 "  -v, --verbose            log each job event\n"
                 "  -h, --help               this help\n"
                 "\n"
+                "API tokens come from the config file's [token NAME] sections and from\n"
+                "HARK_TOKENS=name:max_priority:secret,... (docs/config.md).\n"
                 "SIGTERM or Ctrl-C stops gracefully: running chunks yield, the queue is\n"
                 "kept, and the next start continues it.\n");
 }
@@ -73,15 +90,42 @@ static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
     return rc;
 }
 
+/* What the runtime hooks and the readiness probe need. */
+typedef struct daemon_ctx {
+    store *st;
+    hark_metrics *metrics;
+    runtime *rt;
+} daemon_ctx;
+
 static void on_finished(void *ctx, const char *job_id, int state)
 {
-    (void)ctx;
-    log_info("job %s %s", job_id, store_state_name(state));
+    daemon_ctx *d = ctx;
+    store_job job;
+    hark_err err = {0};
+    char latency[32] = "";
+    if (store_get_job(d->st, job_id, &job, &err) == 0) {
+        double s = job.finished_ms > 0 ? (double)(job.finished_ms - job.created_ms) / 1000 : 0;
+        snprintf(latency, sizeof latency, "%.3f", s);
+        hark_metrics_job_finished(d->metrics, state, job.priority, s);
+        store_job_release(&job);
+    }
+    log_event(LOG_INFO, "job.finished", {"job", job_id}, {"state", store_state_name(state)},
+              {"latency_s", latency});
 }
 
 static void wake_runtime(void *rt)
 {
     runtime_wake(rt);
+}
+
+static int workers_ready(void *ctx, char *why, size_t n)
+{
+    daemon_ctx *d = ctx;
+    if (!d->rt || runtime_ready_workers(d->rt) == 0) {
+        snprintf(why, n, "no worker is ready yet");
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_count(const char *s, long min, long max, long *out)
@@ -98,6 +142,9 @@ static int parse_count(const char *s, long min, long max, long *out)
 int cli_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"root", required_argument, NULL, 'r'},
+        {"max-body", required_argument, NULL, 'B'},
         {"listen", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'j'},
@@ -111,18 +158,36 @@ int cli_serve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = "127.0.0.1:8090", *state_arg = NULL;
+    const char *listen = NULL, *state_arg = NULL, *config_path = NULL;
+    const char *roots_arg[MAX_ROOTS];
+    size_t n_roots_arg = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    long workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores;
-    long max_upload = 2L << 30;
+    long workers = 0; /* 0: not given here */
+    long max_upload = 0, max_body = 0;
     long attempts = 3;
-    double timeout_s = 0;
+    double timeout_s = -1, max_duration_s = -1;
     runtime_opts o;
     runtime_opts_default(&o);
     optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "j:vh", longopts, NULL)) != -1) {
         switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'r':
+            if (n_roots_arg == MAX_ROOTS) {
+                fprintf(stderr, "hark: at most %d --root options\n", MAX_ROOTS);
+                return EXIT_USAGE;
+            }
+            roots_arg[n_roots_arg++] = optarg;
+            break;
+        case 'B':
+            if (parse_count(optarg, 1, 16L << 20, &max_body)) {
+                fprintf(stderr, "hark: --max-body wants 1..16777216 bytes, not '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'l':
             listen = optarg;
             break;
@@ -164,7 +229,7 @@ int cli_serve(int argc, char **argv)
             else if (opt == 'L')
                 o.lease_ms = v < 0.5 ? 500 : (int64_t)(v * 1000);
             else
-                o.max_duration_s = v;
+                max_duration_s = v;
             break;
         }
         case 'm':
@@ -187,8 +252,74 @@ int cli_serve(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    char state[4096], db[4200], work[4200], exe[4096];
+    /* The config file, then HARK_TOKENS; options given above win. */
+    serve_config cfg;
+    serve_config_init(&cfg);
     hark_err err = {0};
+    int crc = config_path ? serve_config_load(config_path, &cfg, &err) : 0;
+    if (crc == 0 && getenv("HARK_TOKENS"))
+        crc = serve_config_add_env_tokens(&cfg, getenv("HARK_TOKENS"), &err);
+    if (crc) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        serve_config_release(&cfg);
+        return EXIT_USAGE;
+    }
+    char warning[512];
+    if (serve_config_mode_warning(&cfg, warning, sizeof warning))
+        fprintf(stderr, "hark: warning: %s\n", warning);
+    if (cfg.log_format == SERVE_LOG_JSON && !getenv("HARK_LOG_FORMAT"))
+        log_set_format(LOG_FORMAT_JSON);
+    if (!listen)
+        listen = cfg.listen ? cfg.listen : "127.0.0.1:8090";
+    if (!state_arg)
+        state_arg = cfg.state_dir;
+    if (!workers)
+        workers = cfg.workers > 0       ? cfg.workers
+                  : cores < 1           ? 1
+                  : cores > MAX_WORKERS ? MAX_WORKERS
+                                        : cores;
+    if (!max_upload)
+        max_upload = cfg.max_upload > 0 ? (long)cfg.max_upload : 2L << 30;
+    if (!max_body && cfg.max_body > 0)
+        max_body = cfg.max_body > (16 << 20) ? 16 << 20 : (long)cfg.max_body;
+    if (timeout_s < 0)
+        timeout_s = cfg.timeout_s >= 0 ? cfg.timeout_s : 0;
+    if (max_duration_s < 0 && cfg.max_duration_s > 0)
+        max_duration_s = cfg.max_duration_s;
+    if (max_duration_s >= 0)
+        o.max_duration_s = max_duration_s;
+    int queue_limit[4];
+    for (int p = 0; p < 4; p++)
+        queue_limit[p] = cfg.queue_limit[p] >= 0 ? cfg.queue_limit[p] : default_queue_limit[p];
+
+    token_table tokens = {0};
+    path_roots roots = {0};
+    hark_metrics *metrics = NULL;
+    {
+        char *all_roots[MAX_ROOTS * 2];
+        size_t n = 0;
+        for (size_t i = 0; i < n_roots_arg; i++)
+            all_roots[n++] = (char *)roots_arg[i];
+        for (size_t i = 0; i < cfg.n_roots && n < MAX_ROOTS * 2; i++)
+            all_roots[n++] = cfg.roots[i];
+        crc = tokens_init(&tokens, cfg.tokens, cfg.n_tokens, &err);
+        if (crc == 0)
+            crc = path_roots_init(&roots, all_roots, n, &err);
+        if (crc == 0 && !(metrics = hark_metrics_new(&err)))
+            crc = err.code ? err.code : HARK_ENOMEM;
+        if (crc == 0)
+            crc = net_global_init(&err);
+    }
+    serve_config_release(&cfg); /* secrets live on only as digests */
+    if (crc) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        tokens_release(&tokens);
+        path_roots_release(&roots);
+        hark_metrics_free(metrics);
+        return EXIT_USAGE;
+    }
+
+    char state[4096], db[4200], work[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
@@ -223,6 +354,7 @@ int cli_serve(int argc, char **argv)
     runtime *rt = NULL;
     server *srv = NULL;
     int recovered = 0, rc = store_open(db, &so, &st, &err);
+    daemon_ctx dctx = {.st = st, .metrics = metrics};
     if (rc == 0)
         rc = store_recover(st, &recovered, &err);
     if (rc == 0) {
@@ -230,8 +362,10 @@ int cli_serve(int argc, char **argv)
         o.workers = (int)workers;
         o.work_root = work;
         o.sigfd = sigfd;
-        runtime_hooks h = {.complete = on_complete, .finished = on_finished};
+        o.metrics = metrics;
+        runtime_hooks h = {.complete = on_complete, .finished = on_finished, .ctx = &dctx};
         rc = runtime_new(st, &o, &h, &rt, &err);
+        dctx.rt = rt;
     }
     if (rc == 0) {
         server_opts sv = {.listen = listen,
@@ -241,7 +375,14 @@ int cli_serve(int argc, char **argv)
                           .wake = wake_runtime,
                           .wake_ctx = rt,
                           .max_upload_bytes = max_upload,
-                          .default_timeout_s = timeout_s};
+                          .max_body_bytes = max_body,
+                          .default_timeout_s = timeout_s,
+                          .tokens = &tokens,
+                          .roots = &roots,
+                          .metrics = metrics,
+                          .ready = workers_ready,
+                          .ready_ctx = &dctx};
+        memcpy(sv.queue_limit, queue_limit, sizeof sv.queue_limit);
         rc = server_start(&sv, &srv, &err);
     }
     if (rc == 0) {
@@ -251,6 +392,12 @@ int cli_serve(int argc, char **argv)
         snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - listen) : 0, listen);
         fprintf(stderr, "hark: serving http://%s:%d (state %s, %ld workers%s)\n", host,
                 server_port(srv), state, workers, recovered ? ", recovered running jobs" : "");
+        if (tokens.n)
+            log_info("%zu API token%s; %zu path root%s", tokens.n, tokens.n == 1 ? "" : "s",
+                     roots.n, roots.n == 1 ? "" : "s");
+        else
+            fprintf(stderr, "hark: no API tokens are configured: listening on loopback only, "
+                            "without authentication\n");
         rc = runtime_run(rt, &err);
         if (rc == HARK_ECANCELED) {
             log_info("signal %d: stopping", runtime_signal(rt));
@@ -264,6 +411,9 @@ int cli_serve(int argc, char **argv)
     runtime_free(rt);
     store_close(st);
     notify_destroy(&changes);
+    tokens_release(&tokens);
+    path_roots_release(&roots);
+    hark_metrics_free(metrics);
     sigwatch_close(sigfd);
     if (rc == 0)
         fprintf(stderr, "hark: stopped; the queue is kept\n");

@@ -3,7 +3,8 @@
  *   submit  ls  show  wait  result  cancel  pause  resume  ptt
  *
  * Each talks HTTP to the server at --server URL, else $HARK_SERVER, else
- * http://127.0.0.1:8090. Exit statuses are cli/cli.h's: 0 done, 1 failed
+ * http://127.0.0.1:8090, with $HARK_TOKEN as its bearer token when set (a
+ * server with API tokens wants one). Exit statuses are cli/cli.h's: 0 done, 1 failed
  * (the server said no, could not be reached, or the job failed), 2 usage.
  */
 #ifndef HARK_CLIENT_CLIENT_H

@@ -53,7 +53,8 @@ static void usage(const command *cmd, FILE *to)
             "\n"
             "%s"
             "      --server URL       the hark server (default: $" HC_SERVER_ENV
-            " or " HC_DEFAULT_SERVER ")\n"
+            " or " HC_DEFAULT_SERVER ");\n"
+            "                         $HARK_TOKEN is sent as its API token\n"
             "  -h, --help             this help\n"
             "\n"
             "%s\n",

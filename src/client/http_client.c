@@ -25,6 +25,7 @@ struct hc_client {
     int reconnect_tries;
     long reconnect_delay_ms;
     bool unreachable;
+    char auth[600]; /* "Authorization: Bearer <HARK_TOKEN>", or "" */
 };
 
 /* ---- pure helpers --------------------------------------------------- */
@@ -145,6 +146,24 @@ int hc_open(const char *base, hc_client **out, hark_err *err)
         curl_global_cleanup();
         free(c);
         return err_set(err, HARK_ENOMEM, "cannot initialize libcurl");
+    }
+    /* A server with API tokens wants one on every request (docs/config.md).
+     * Only visible ASCII: anything else could split the header. */
+    const char *token = getenv("HARK_TOKEN");
+    if (token && *token) {
+        size_t n = strlen(token);
+        bool visible = n < 512;
+        for (size_t i = 0; visible && i < n; i++)
+            visible = token[i] > ' ' && token[i] < 0x7f;
+        if (!visible) {
+            curl_easy_cleanup(c->curl);
+            curl_global_cleanup();
+            free(c);
+            return err_set(err, HARK_EINVAL,
+                           "HARK_TOKEN must be visible ASCII (at most 511 "
+                           "characters)");
+        }
+        snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", token);
     }
     c->connect_ms = 10000;
     c->stall_s = 60;
@@ -268,6 +287,8 @@ static CURLcode perform(hc_client *c, const xfer *x, long *status)
             ok = false;                                                                            \
     } while (0)
     ADD_HEADER(x->events ? "Accept: text/event-stream" : "Accept: application/json");
+    if (c->auth[0])
+        ADD_HEADER(c->auth);
     char idh[200];
     if (x->event_id && x->event_id[0]) {
         snprintf(idh, sizeof idh, "Last-Event-ID: %s", x->event_id);

@@ -25,6 +25,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -80,6 +81,7 @@ struct runtime {
     bool stopping;
     double last_housekeeping, last_sweep;
     runtime_stats stats;
+    atomic_int ready_workers; /* published each loop turn, read by other threads */
 };
 
 void runtime_opts_default(runtime_opts *o)
@@ -150,6 +152,8 @@ static void slot_kill(runtime *rt, slot *s, const char *cause)
     log_warn("%s: killing pid %d: %s", s->name, (int)s->proc.pid, cause);
     proc_kill(&s->proc);
     rt->stats.deadline_kills++;
+    if (rt->o.metrics && strncmp(cause, "timeout:", 8) == 0)
+        hark_metrics_deadline_kill(rt->o.metrics);
 }
 
 static int slot_send(runtime *rt, slot *s, int type, json_t *msg)
@@ -201,6 +205,24 @@ static void release_failed(runtime *rt, const store_task *t, const char *cause)
         log_error("job %s: %s", t->job_id, err.msg);
 }
 
+/* Why a worker had to be replaced, for the metrics: the cause we killed it
+ * for (slot_kill's texts), else how it ended on its own. */
+static enum hark_restart_cause restart_cause(const char *kill_cause, const proc_status *ps)
+{
+    if (kill_cause[0]) {
+        if (strstr(kill_cause, "no heartbeat"))
+            return HARK_RESTART_HEARTBEAT;
+        if (strncmp(kill_cause, "timeout:", 8) == 0)
+            return HARK_RESTART_TIMEOUT;
+        if (strstr(kill_cause, "did not start"))
+            return HARK_RESTART_STARTUP;
+        return HARK_RESTART_PROTOCOL;
+    }
+    if (ps->cause == PROC_OOM)
+        return HARK_RESTART_OOM;
+    return ps->cause == PROC_SIGNALED ? HARK_RESTART_CRASH : HARK_RESTART_EXIT;
+}
+
 /* The worker process is gone (its pidfd is readable). */
 static void slot_exited(runtime *rt, slot *s)
 {
@@ -228,8 +250,11 @@ static void slot_exited(runtime *rt, slot *s)
         s->failures <= 1 ? 0 : 0.5 * (double)(1 << (s->failures < 6 ? s->failures : 6));
     s->respawn_at =
         clock_now_s() + (backoff < RESPAWN_BACKOFF_MAX_S ? backoff : RESPAWN_BACKOFF_MAX_S);
-    if (!rt->stopping)
+    if (!rt->stopping) {
         rt->stats.worker_restarts++;
+        if (rt->o.metrics)
+            hark_metrics_worker_restart(rt->o.metrics, restart_cause(s->kill_cause, &ps));
+    }
 }
 
 /* ---- tasks: dispatch and answers ---- */
@@ -327,8 +352,12 @@ static void on_result(runtime *rt, slot *s, json_t *m)
               json_number_value(json_object_get(m, "setup_s")) * 1000,
               json_number_value(json_object_get(m, "decode_s")) * 1000);
     store_commit_info info = {0};
-    int rc = store_commit_chunk(rt->st, s->task.token, text,
-                                json_number_value(json_object_get(m, "decode_s")), &info, &err);
+    double decode_s = json_number_value(json_object_get(m, "decode_s"));
+    int rc = store_commit_chunk(rt->st, s->task.token, text, decode_s, &info, &err);
+    if (rc == 0 && rt->o.metrics)
+        hark_metrics_chunk_decoded(rt->o.metrics, decode_s,
+                                   (double)(s->task.end_sample - s->task.start_sample) /
+                                       STORE_SAMPLE_RATE);
     free(text);
     s->state = SLOT_IDLE;
     s->failures = 0;
@@ -439,6 +468,8 @@ static void slot_message(runtime *rt, slot *s, int type, json_t *m)
                       json_number_value(json_object_get(m, "setup_s")) * 1000);
             store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, NULL);
             rt->stats.preemptions++;
+            if (rt->o.metrics)
+                hark_metrics_preemption(rt->o.metrics);
             s->state = SLOT_IDLE;
         }
         return;
@@ -786,6 +817,21 @@ static void drain(runtime *rt)
     }
 }
 
+static void publish_ready(runtime *rt)
+{
+    int n = 0;
+    for (int i = 0; i < rt->n; i++)
+        if ((rt->slots[i].state == SLOT_IDLE || rt->slots[i].state == SLOT_BUSY) &&
+            !rt->slots[i].kill_cause[0])
+            n++;
+    atomic_store(&rt->ready_workers, n);
+}
+
+int runtime_ready_workers(const runtime *rt)
+{
+    return atomic_load(&((runtime *)rt)->ready_workers);
+}
+
 int runtime_run(runtime *rt, hark_err *err)
 {
     sweep_work_dirs(rt);
@@ -799,7 +845,9 @@ int runtime_run(runtime *rt, hark_err *err)
             return err_set(err, rc, "runtime: poll failed: %s", strerror(errno));
         watchdogs(rt);
         housekeeping(rt);
+        publish_ready(rt);
     }
+    atomic_store(&rt->ready_workers, 0);
     drain(rt);
     return err_set(err, HARK_ECANCELED, "interrupted");
 }

@@ -26,6 +26,7 @@
 #define HARK_RUNTIME_RUNTIME_H
 
 #include "runtime/proc.h"
+#include "metrics/hark_metrics.h"
 #include "store/store.h"
 #include "util/err.h"
 
@@ -59,6 +60,9 @@ typedef struct runtime_opts {
     /* While a realtime task waits or runs, start nothing else and ask every
      * other worker to yield [true]: push-to-talk gets the whole machine. */
     bool realtime_exclusive;
+    /* Counts preemptions, worker restarts by cause, deadline kills and
+     * chunk decode times into it (thread-safe; NULL: none). */
+    hark_metrics *metrics;
 } runtime_opts;
 
 /* Defaults for everything but worker_path, work_root and sigfd. */
@@ -93,6 +97,10 @@ typedef struct runtime_stats {
     int stale_commits;  /* results the store refused */
 } runtime_stats;
 void runtime_get_stats(const runtime *rt, runtime_stats *out);
+
+/* Workers ready for tasks now (started, model loaded, not being killed).
+ * Safe from any thread: what /readyz reports. */
+int runtime_ready_workers(const runtime *rt);
 
 /* Shut the workers down (ask, then kill after a grace period) and free. */
 void runtime_free(runtime *rt);

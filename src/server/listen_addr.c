@@ -25,9 +25,10 @@ static int parse_port(const char *s, const char *spec, int *port, hark_err *err)
     return 0;
 }
 
-/* Fill ss from host; HARK_EINVAL unless it is a loopback address. */
-static int parse_host(const char *host, const char *spec, struct sockaddr_storage *ss,
-                      socklen_t *len, hark_err *err)
+/* Fill ss from host; HARK_EINVAL unless it is a loopback address or
+ * any_host allows every address. */
+static int parse_host(const char *host, const char *spec, bool any_host,
+                      struct sockaddr_storage *ss, socklen_t *len, hark_err *err)
 {
     struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
@@ -37,26 +38,25 @@ static int parse_host(const char *host, const char *spec, struct sockaddr_storag
     if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         *len = sizeof *in4;
-        if ((ntohl(in4->sin_addr.s_addr) >> 24) == 127)
+        if (any_host || (ntohl(in4->sin_addr.s_addr) >> 24) == 127)
             return 0;
     } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
         *len = sizeof *in6;
-        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+        if (any_host || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
             return 0;
     } else {
         return err_set(err, HARK_EINVAL,
-                       "bad listen address '%.100s': host must be a loopback IP address or "
-                       "localhost",
+                       "bad listen address '%.100s': host must be an IP address or localhost",
                        spec);
     }
     return err_set(err, HARK_EINVAL,
-                   "refusing to listen on '%.100s': this version has no authentication and "
-                   "binds loopback addresses only",
+                   "refusing to listen on '%.100s': no API tokens are configured (--config "
+                   "FILE or HARK_TOKENS), and without them hark binds loopback addresses only",
                    spec);
 }
 
-int listen_open(const char *spec, int *fd, int *port, bool *ipv6, hark_err *err)
+int listen_open(const char *spec, bool any_host, int *fd, int *port, bool *ipv6, hark_err *err)
 {
     char host[64];
     *fd = -1;
@@ -80,7 +80,7 @@ int listen_open(const char *spec, int *fd, int *port, bool *ipv6, hark_err *err)
     struct sockaddr_storage ss;
     socklen_t len = 0;
     if ((rc = parse_port(colon + 1, spec, &want_port, err)) ||
-        (rc = parse_host(host, spec, &ss, &len, err)))
+        (rc = parse_host(host, spec, any_host, &ss, &len, err)))
         return rc;
     if (ss.ss_family == AF_INET)
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)want_port);

@@ -146,6 +146,7 @@ int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
         if (store_priority_parse(prio, &r->priority, &err))
             return api_error_set(e, MHD_HTTP_BAD_REQUEST, "priority", "invalid_value",
                                  "unknown priority '%.32s' (realtime, high, normal, low)", prio);
+        r->priority_given = true;
     }
     return 0;
 }
@@ -503,7 +504,8 @@ static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const c
 
 /* ---- the endpoints -------------------------------------------------------------- */
 
-enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, upload *up)
+enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
+                                            upload *up)
 {
     hark_err err = {0};
     api_error e;
@@ -523,23 +525,32 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
     if (!upload_has_file(up))
         return reply_errorf(c, MHD_HTTP_BAD_REQUEST, OPENAI_FILE_FIELD, "missing_field",
                             "missing file: send the recording as the '%s' part", OPENAI_FILE_FIELD);
+    int prio;
+    if (caller_priority(who, r.priority_given ? r.priority : -1, STORE_PRIO_HIGH, &prio, &e))
+        return reply_error(c, &e);
+    r.priority = prio;
     store_job_spec spec = {
         .kind = "transcribe",
         .input = upload_path(up),
         .source = upload_filename(up),
         .priority = r.priority,
         .timeout_s = s->default_timeout_s,
+        .max_active = s->queue_limit[r.priority],
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);
+    if (rc == HARK_EFULL)
+        return reply_queue_full(c, r.priority, &err);
     if (rc)
         return reply_errorf(
             c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
             rc == HARK_EINVAL ? "invalid_value" : "store_error", "%s", err.msg);
     upload_keep(up); /* the job refers to it now */
     server_wake(s);
-    log_info("job %s: transcription request (%s, %s%s)", id, store_priority_name(r.priority),
-             formats[r.format].name, r.stream ? ", streamed" : "");
+    log_event(LOG_INFO, "job.submitted", {"job", id}, {"request", who->request_id},
+              {"priority", store_priority_name(r.priority)}, {"token", who->token_name},
+              {"api", "openai"}, {"format", formats[r.format].name},
+              {"stream", r.stream ? "true" : "false"});
     return r.stream ? reply_stream(s, c, id, &r) : wait_and_reply(s, c, id, &r);
 }
 

@@ -25,6 +25,7 @@ enum openai_format { OA_JSON, OA_TEXT, OA_SRT, OA_VTT, OA_VERBOSE_JSON };
 
 typedef struct openai_request {
     int priority;              /* enum store_priority [high] */
+    bool priority_given;       /* by the form or the header */
     enum openai_format format; /* [json] */
     bool words, segments;      /* timestamp granularities (verbose_json) [segments] */
     bool stream;               /* server-sent events */
@@ -47,7 +48,8 @@ extern const char *const openai_models[];
 /* POST /v1/audio/transcriptions, once the body is in (up is finished
  * here). Blocks until the job ends, the client goes away or the server
  * stops. */
-enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, upload *up);
+enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
+                                            upload *up);
 
 /* GET /v1/models: {"object": "list", "data": [{"id", "object": "model", ...}]}. */
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c);

@@ -24,6 +24,7 @@ static void vset(api_error *e, unsigned status, const char *param, const char *c
     e->param = param;
     e->code = code;
     e->allow = NULL;
+    e->retry_after = NULL;
     vsnprintf(e->message, sizeof e->message, fmt, ap);
 }
 
@@ -44,6 +45,12 @@ const char *api_error_type(unsigned status)
         return "not_found_error";
     case MHD_HTTP_CONFLICT:
         return "conflict_error";
+    case MHD_HTTP_UNAUTHORIZED:
+        return "authentication_error";
+    case MHD_HTTP_FORBIDDEN:
+        return "permission_error";
+    case MHD_HTTP_TOO_MANY_REQUESTS:
+        return "rate_limit_error";
     default:
         return status >= 500 ? "server_error" : "invalid_request_error";
     }
@@ -114,6 +121,8 @@ enum MHD_Result reply_error(struct MHD_Connection *c, const api_error *e)
         free(text);
         return MHD_NO;
     }
+    if (e->retry_after)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, e->retry_after);
     return queue(c, e->status, r, "application/json", NULL, e->allow);
 }
 

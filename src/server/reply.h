@@ -10,13 +10,15 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
-/* An error decided by a handler, sent by reply_error. param and code are
- * static strings or NULL (JSON null); allow is the Allow header of a 405. */
+/* An error decided by a handler, sent by reply_error. param, code, allow
+ * and retry_after are static strings or NULL (param and code: JSON null);
+ * allow is the Allow header of a 405. */
 typedef struct api_error {
     unsigned status;
     const char *param;
     const char *code;
     const char *allow;
+    const char *retry_after; /* Retry-After header (seconds) of a 429 or 503 */
     char message[512];
 } api_error;
 

@@ -14,6 +14,7 @@
 #include "server/server_impl.h"
 #include "server/submit.h"
 #include "server/text.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -29,9 +30,10 @@
 
 #define DEFAULT_MAX_UPLOAD (INT64_C(2) << 30)
 #define DEFAULT_MAX_CONNECTIONS 256
-#define CONNECTION_TIMEOUT_S 60u    /* idle connections; streams send keepalives well within */
-#define OTHER_BODY_MAX (64 * 1024)  /* a body nobody reads (GET, control): dropped under a cap */
-#define MULTIPART_SLACK (64 * 1024) /* multipart framing and the text fields around the file */
+#define DEFAULT_MAX_BODY (64 * 1024) /* a JSON submit body */
+#define CONNECTION_TIMEOUT_S 60u     /* idle connections; streams send keepalives well within */
+#define OTHER_BODY_MAX (64 * 1024)   /* a body nobody reads (GET, control): dropped under a cap */
+#define MULTIPART_SLACK (64 * 1024)  /* multipart framing and the text fields around the file */
 
 enum route {
     R_NONE,
@@ -45,6 +47,8 @@ enum route {
     R_EVENTS,
     R_OA_TRANSCRIBE, /* POST /v1/audio/transcriptions */
     R_OA_MODELS,     /* GET /v1/models */
+    R_READY,         /* GET /readyz */
+    R_METRICS,       /* GET /metrics */
 };
 
 /* Methods and query arguments each route accepts. HEAD is served as GET
@@ -65,7 +69,22 @@ static const struct route_def {
     [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}},
     [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}},
     [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}},
+    [R_READY] = {true, false, "GET, HEAD", {NULL}},
+    [R_METRICS] = {true, false, "GET, HEAD", {NULL}},
 };
+
+/* Routes anyone may call, tokens or not: probes for orchestrators. */
+static bool route_is_public(enum route r)
+{
+    return r == R_HEALTH || r == R_READY;
+}
+
+/* Routes without a job id in their path. */
+static bool route_has_id(enum route r)
+{
+    return r != R_HEALTH && r != R_READY && r != R_METRICS && r != R_JOBS && r != R_OA_TRANSCRIBE &&
+           r != R_OA_MODELS;
+}
 
 enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM };
 
@@ -83,6 +102,12 @@ typedef struct request {
     upload *up;
     uint64_t body_bytes, body_cap;
     bool responded;
+    caller who;
+    char token_name[SERVE_TOKEN_NAME_MAX + 1];
+    char request_id[48];
+    char method[8];
+    char path[96]; /* cleaned, for the log line */
+    int64_t start_ns;
 } request;
 
 void server_wake(server *s)
@@ -105,6 +130,10 @@ static enum route parse_route(const char *url, request *r)
 {
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTH;
+    if (strcmp(url, "/readyz") == 0)
+        return R_READY;
+    if (strcmp(url, "/metrics") == 0)
+        return R_METRICS;
     if (strcmp(url, "/v1/audio/transcriptions") == 0)
         return R_OA_TRANSCRIBE;
     if (strcmp(url, "/v1/models") == 0)
@@ -189,14 +218,15 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
         return;
     }
     if (is_type(ct, "application/json")) {
-        if (len > SUBMIT_JSON_MAX) {
+        if (len > s->max_body_bytes) {
             api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
-                          "the JSON body is larger than %d bytes", SUBMIT_JSON_MAX);
+                          "the JSON body is larger than this server's limit of %lld bytes",
+                          (long long)s->max_body_bytes);
             return;
         }
         r->body = BODY_JSON;
-        r->body_cap = SUBMIT_JSON_MAX;
-        buf_init(&r->json, SUBMIT_JSON_MAX);
+        r->body_cap = (uint64_t)s->max_body_bytes;
+        buf_init(&r->json, (size_t)s->max_body_bytes);
         r->failed = false;
         return;
     }
@@ -231,6 +261,57 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
                   ct ? ct : "");
 }
 
+/* A request's id for the logs: the client's X-Request-Id when it is a
+ * plain token (so a caller can follow its own ids through hark's logs),
+ * else "r" + a process-unique number. Handlers read it back from the
+ * X-Request-Id request header, which is set here. */
+static void set_request_id(server *s, struct MHD_Connection *c, request *r)
+{
+    const char *given = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = given ? strlen(given) : 0;
+    if (n > 0 && n < sizeof r->request_id &&
+        strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n) {
+        memcpy(r->request_id, given, n + 1);
+        return;
+    }
+    snprintf(r->request_id, sizeof r->request_id, "r%08x%06llx", s->boot_id,
+             (unsigned long long)atomic_fetch_add(&s->next_request, 1) & 0xffffffULL);
+    MHD_set_connection_value(c, MHD_HEADER_KIND, "X-Request-Id", r->request_id);
+}
+
+/* With tokens configured, every route but the probes wants a known bearer
+ * token; the caller's priority ceiling comes from it. False with r->error
+ * set (401) otherwise. */
+static bool authenticate(server *s, struct MHD_Connection *c, request *r)
+{
+    r->who.max_priority = STORE_PRIO_REALTIME;
+    r->who.token_name = r->token_name;
+    r->who.request_id = r->request_id;
+    if (!s->tokens || s->tokens->n == 0 || route_is_public(r->route))
+        return true;
+    const char *hdr =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *secret = NULL;
+    size_t len = 0;
+    hark_err err = {0};
+    if (!hdr) {
+        api_error_set(&r->error, MHD_HTTP_UNAUTHORIZED, NULL, "missing_api_key",
+                      "this server wants an API token: send 'Authorization: Bearer <token>'");
+        return false;
+    }
+    const token_entry *t = NULL;
+    if (tokens_parse_bearer(hdr, &secret, &len, &err) == 0)
+        t = tokens_lookup(s->tokens, secret, len);
+    if (!t) {
+        api_error_set(&r->error, MHD_HTTP_UNAUTHORIZED, NULL, "invalid_api_key",
+                      "the API token is not valid");
+        return false;
+    }
+    snprintf(r->token_name, sizeof r->token_name, "%s", t->name);
+    r->who.max_priority = t->max_priority;
+    return true;
+}
+
 /* The first call: route the request and decide what happens to its body.
  * Errors are kept and sent after the body is in (an early answer makes
  * libmicrohttpd close the connection under a client still sending), except
@@ -259,8 +340,9 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         api_error_set(&r->error, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "method_not_allowed",
                       "method %.16s is not allowed here (%s)", method, d->allow);
         r->error.allow = d->allow;
-    } else if (r->route != R_HEALTH && r->route != R_JOBS && r->route != R_OA_TRANSCRIBE &&
-               r->route != R_OA_MODELS && !r->id_ok) {
+    } else if (!authenticate(s, c, r)) {
+        /* r->error says why */
+    } else if (route_has_id(r->route) && !r->id_ok) {
         api_error_set(&r->error, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job '%s' not found",
                       r->id_shown);
     } else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac) < 0 ||
@@ -307,12 +389,16 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
     case R_HEALTH:
         return handle_health(s, c);
     case R_JOBS:
-        return r->post ? handle_submit(s, c, r->body == BODY_JSON ? &r->json : NULL, r->up)
+        return r->post ? handle_submit(s, c, &r->who, r->body == BODY_JSON ? &r->json : NULL, r->up)
                        : handle_list(s, c);
+    case R_READY:
+        return handle_ready(s, c);
+    case R_METRICS:
+        return handle_metrics(s, c);
     case R_JOB:
         return handle_get(s, c, r->id);
     case R_OA_TRANSCRIBE:
-        return handle_openai_transcription(s, c, r->up);
+        return handle_openai_transcription(s, c, &r->who, r->up);
     case R_OA_MODELS:
         return handle_openai_models(s, c);
     case R_CANCEL:
@@ -344,6 +430,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         buf_init(&r->json, 0);
         *con_cls = r;
+        r->start_ns = clock_now_ns();
+        snprintf(r->method, sizeof r->method, "%s", method);
+        text_clean(url, strlen(url), '?', r->path, sizeof r->path);
+        set_request_id(s, c, r);
         if (begin(s, c, url, method, r))
             return MHD_YES;
         r->responded = true;
@@ -368,11 +458,21 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     request *r = *con_cls;
-    (void)cls;
-    (void)c;
-    (void)toe;
+    server *s = cls;
     if (!r)
         return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    unsigned status = ci && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? ci->http_status : 0;
+    if (s->metrics)
+        hark_metrics_http_request(s->metrics, (int)status);
+    char code[8], ms[32];
+    snprintf(code, sizeof code, "%u", status);
+    snprintf(ms, sizeof ms, "%.1f", (double)(clock_now_ns() - r->start_ns) / 1e6);
+    /* status 0: the client went away or the connection broke mid-answer. */
+    log_event(status >= 500 || status == 0 ? LOG_WARN : LOG_INFO, "http.request",
+              {"request", r->request_id}, {"method", r->method}, {"path", r->path},
+              {"status", code}, {"ms", ms}, {"token", r->token_name});
     upload_free(r->up);
     buf_release(&r->json);
     free(r);
@@ -428,6 +528,12 @@ static int check_opts(const server_opts *o, hark_err *err)
                        (long long)o->max_upload_bytes);
     if (o->max_connections < 0 || o->max_connections > 65536)
         return err_set(err, HARK_EINVAL, "server: bad connection limit %d", o->max_connections);
+    if (o->max_body_bytes < 0 || o->max_body_bytes > (16 << 20))
+        return err_set(err, HARK_EINVAL, "server: bad body limit %lld (at most 16 MiB)",
+                       (long long)o->max_body_bytes);
+    for (int i = 0; i < 4; i++)
+        if (o->queue_limit[i] < 0)
+            return err_set(err, HARK_EINVAL, "server: bad queue limit %d", o->queue_limit[i]);
     if (!isfinite(o->default_timeout_s) || o->default_timeout_s < 0)
         return err_set(err, HARK_EINVAL, "server: bad default timeout %g", o->default_timeout_s);
     return 0;
@@ -449,6 +555,15 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->max_upload_bytes = o->max_upload_bytes ? o->max_upload_bytes : DEFAULT_MAX_UPLOAD;
     s->default_timeout_s = o->default_timeout_s;
     s->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
+    s->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY;
+    s->tokens = o->tokens;
+    s->roots = o->roots;
+    memcpy(s->queue_limit, o->queue_limit, sizeof s->queue_limit);
+    s->metrics = o->metrics;
+    s->ready = o->ready;
+    s->ready_ctx = o->ready_ctx;
+    s->boot_id = (unsigned)(clock_now_ns() ^ (int64_t)getpid() << 16);
+    atomic_init(&s->next_request, 1);
     atomic_init(&s->stopping, false);
     atomic_init(&s->keepalive_ms, SERVER_KEEPALIVE_MS);
     if ((rc = make_uploads_dir(s, o->state_dir, err))) {
@@ -456,9 +571,14 @@ int server_start(const server_opts *o, server **out, hark_err *err)
         free(s);
         return rc;
     }
+    if (s->metrics && (rc = hark_metrics_on_collect(s->metrics, server_collect_metrics, s))) {
+        free(s->uploads_dir);
+        free(s);
+        return err_set(err, HARK_ENOMEM, "cannot register the metrics hook");
+    }
     int fd;
     bool ipv6;
-    if ((rc = listen_open(o->listen, &fd, &s->port, &ipv6, err))) {
+    if ((rc = listen_open(o->listen, o->tokens && o->tokens->n > 0, &fd, &s->port, &ipv6, err))) {
         free(s->uploads_dir);
         free(s);
         return rc;

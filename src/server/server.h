@@ -10,6 +10,9 @@
 #ifndef HARK_SERVER_SERVER_H
 #define HARK_SERVER_SERVER_H
 
+#include "auth/path_root.h"
+#include "auth/tokens.h"
+#include "metrics/hark_metrics.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/notify.h"
@@ -19,7 +22,7 @@
 typedef struct server server;
 
 typedef struct server_opts {
-    const char *listen;    /* "HOST:PORT"; loopback only in this version; port 0 = any */
+    const char *listen;    /* "HOST:PORT"; loopback only without tokens; port 0 = any */
     const char *state_dir; /* uploads are stored under <state_dir>/uploads (0700 dir, 0600 files) */
     store *st;             /* shared with the runtime; thread-safe */
     notify *changes;       /* bumped after every store commit */
@@ -28,6 +31,21 @@ typedef struct server_opts {
     int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
     double default_timeout_s; /* job timeout when the request gives none [0 = none] */
     int max_connections;      /* [256] */
+    int64_t max_body_bytes;   /* [64 KiB]: JSON bodies; larger ones get 413 */
+    /* API tokens (NULL or empty: no authentication, loopback only). With
+     * tokens every route but /healthz and /readyz wants "Authorization:
+     * Bearer <secret>" (401 without, 403 above the token's priority). */
+    const token_table *tokens;
+    /* Where server-side paths may be read from (NULL or empty: nowhere;
+     * a path submit gets 403). */
+    const path_roots *roots;
+    /* Active (queued, running, paused) jobs per class, by enum
+     * store_priority; 0 = unbounded. A submit past it gets 429. */
+    int queue_limit[4];
+    hark_metrics *metrics; /* GET /metrics; NULL: 404 */
+    /* GET /readyz: 0 when workers are ready, or why not in why. */
+    int (*ready)(void *ctx, char *why, size_t n);
+    void *ready_ctx;
 } server_opts;
 
 /* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,

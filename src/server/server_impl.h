@@ -27,12 +27,37 @@ struct server {
     int64_t max_upload_bytes;
     double default_timeout_s;
     int max_connections;
+    int64_t max_body_bytes;
+    const token_table *tokens; /* NULL: no authentication */
+    const path_roots *roots;
+    int queue_limit[4];
+    hark_metrics *metrics;
+    int (*ready)(void *ctx, char *why, size_t n);
+    void *ready_ctx;
     char *uploads_dir;
     struct MHD_Daemon *daemon;
     int port;
     atomic_bool stopping; /* server_stop began: event streams end */
+    unsigned boot_id;     /* request ids: unique per process start */
+    atomic_ullong next_request;
     atomic_int keepalive_ms;
 };
+
+/* What a request may do: the highest class it may submit at (a token's
+ * ceiling; STORE_PRIO_REALTIME without authentication) and its id for logs. */
+typedef struct caller {
+    int max_priority;
+    const char *token_name; /* "" without authentication */
+    const char *request_id;
+} caller;
+
+/* A job's priority for a caller: the one asked (requested >= 0) if the
+ * caller may use it, or 403 in e; with none asked, the default capped at
+ * the caller's ceiling. 0 or HARK_EINVAL. */
+int caller_priority(const caller *who, int requested, int default_priority, int *out, api_error *e);
+
+/* A submit was refused because its class is full: 429 with Retry-After. */
+enum MHD_Result reply_queue_full(struct MHD_Connection *c, int priority, const hark_err *err);
 
 /* Tell the runtime a submit or control change committed. */
 void server_wake(server *s);
@@ -51,6 +76,11 @@ enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_e
  * ids are already checked to be j + 16 hex digits. */
 enum control_op { CONTROL_CANCEL, CONTROL_PAUSE, CONTROL_RESUME };
 enum MHD_Result handle_health(server *s, struct MHD_Connection *c);
+enum MHD_Result handle_ready(server *s, struct MHD_Connection *c);
+/* The metrics collect hook (hark_metrics_on_collect): values read from the
+ * store at scrape time. ctx is the server. */
+void server_collect_metrics(void *ctx);
+enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c);
 enum MHD_Result handle_list(server *s, struct MHD_Connection *c);
 enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const char *id);
 enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *id,

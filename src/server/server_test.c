@@ -6,6 +6,7 @@
  * Nothing here sleeps to pass: waits are on conditions (a stream received
  * a given line, a thread finished) with a deadline that only bounds a
  * failure. */
+#include "auth/path_root.h"
 #include "server/server.h"
 
 #include "jobs/job_result.h"
@@ -42,6 +43,7 @@ static struct {
     server *srv;
     int port;
     atomic_int wakes;
+    path_roots roots; /* the test's directory: server-side paths are read from it */
 } F;
 
 static void count_wake(void *ctx)
@@ -57,13 +59,19 @@ static void start_with(int64_t max_upload)
     hark_err err = {0};
     if (store_open("hark.db", &so, &F.st, &err))
         TEST_FAIL_("store_open: %s", err.msg);
+    char cwd[512];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    char *roots[] = {cwd};
+    if (path_roots_init(&F.roots, roots, 1, &err))
+        TEST_FAIL_("path_roots_init: %s", err.msg);
     server_opts o = {.listen = "127.0.0.1:0",
                      .state_dir = "state",
                      .st = F.st,
                      .changes = &F.changes,
                      .wake = count_wake,
                      .wake_ctx = &F.wakes,
-                     .max_upload_bytes = max_upload};
+                     .max_upload_bytes = max_upload,
+                     .roots = &F.roots};
     if (server_start(&o, &F.srv, &err))
         TEST_FAIL_("server_start: %s", err.msg);
     F.port = server_port(F.srv);
@@ -78,6 +86,7 @@ static void start(void)
 static void stop(void)
 {
     server_stop(F.srv);
+    path_roots_release(&F.roots);
     F.srv = NULL;
     store_close(F.st);
     notify_destroy(&F.changes);
@@ -654,15 +663,35 @@ static void test_submit_bad_requests(void)
     write_file("talk.wav", "RIFF", 4);
     abs_path("talk.wav", path, sizeof path);
 
+    /* Only inside the server's roots (here: the test's directory). */
     resp r = post_json("/v1/jobs", "{\"path\": \"/nonexistent/x.wav\"}");
-    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "/nonexistent/x.wav");
+    assert_error(&r, 403, "permission_error", "path", "path_not_allowed", "/nonexistent/x.wav");
     release(&r);
-    r = post_json("/v1/jobs", "{\"path\": \"/tmp\"}");
-    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "not a regular file");
+    r = post_json("/v1/jobs", "{\"path\": \"/etc/passwd\"}");
+    assert_error(&r, 403, "permission_error", "path", "path_not_allowed", "/etc/passwd");
     release(&r);
     r = post_json("/v1/jobs", "{\"path\": \"talk.wav\"}");
-    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "not absolute");
+    assert_error(&r, 403, "permission_error", "path", "path_not_allowed", "absolute");
     release(&r);
+    char inside[700];
+    snprintf(inside, sizeof inside, "{\"path\": \"%.*s/missing.wav\"}",
+             (int)(strrchr(path, '/') - path), path);
+    r = post_json("/v1/jobs", inside);
+    assert_error(&r, 400, "invalid_request_error", "path", "invalid_path", "missing.wav");
+    release(&r);
+    /* No way out: "..", or a symlink inside the root pointing outside it. */
+    snprintf(inside, sizeof inside, "{\"path\": \"%.*s/../../etc/passwd\"}",
+             (int)(strrchr(path, '/') - path), path);
+    r = post_json("/v1/jobs", inside);
+    assert_error(&r, 403, "permission_error", "path", "path_not_allowed", NULL);
+    release(&r);
+    ASSERT_EQ(symlink("/etc/passwd", "escape.wav"), 0);
+    snprintf(inside, sizeof inside, "{\"path\": \"%.*s/escape.wav\"}",
+             (int)(strrchr(path, '/') - path), path);
+    r = post_json("/v1/jobs", inside);
+    assert_error(&r, 403, "permission_error", "path", "path_not_allowed", NULL);
+    release(&r);
+    ASSERT_EQ(count_jobs(), 0);
     r = post_json("/v1/jobs", "{\"path\": 5}");
     assert_error(&r, 400, "invalid_request_error", "path", NULL, NULL);
     release(&r);

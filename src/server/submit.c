@@ -3,6 +3,7 @@
 
 #include "server/job_json.h"
 #include "server/text.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,7 +18,7 @@ const char *const submit_text_fields[] = {"priority", "timeout", "path", NULL};
 
 static void fields_init(submit_fields *f)
 {
-    f->priority = STORE_PRIO_NORMAL;
+    f->priority = -1; /* not given: the server's default for the caller */
     f->has_timeout = false;
     f->timeout_s = 0;
     f->path[0] = '\0';
@@ -136,18 +137,19 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
     return 0;
 }
 
-int submit_check_path(const char *path, api_error *e)
+int submit_check_path(const path_roots *roots, const char *path, char **resolved, api_error *e)
 {
-    struct stat sb;
-    if (path[0] != '/')
-        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
-                             "path '%.200s' is not absolute", path);
-    if (stat(path, &sb) != 0)
-        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
-                             "cannot use '%.200s': %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode))
-        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path",
-                             "cannot use '%.200s': not a regular file", path);
+    *resolved = NULL;
+    if (!roots || roots->n == 0)
+        return api_error_set(e, MHD_HTTP_FORBIDDEN, "path", "path_not_allowed",
+                             "this server reads no server-side paths (its configuration has no "
+                             "root): upload the file instead");
+    hark_err err = {0};
+    int rc = path_roots_resolve(roots, path, resolved, &err);
+    if (rc == HARK_EINVAL)
+        return api_error_set(e, MHD_HTTP_FORBIDDEN, "path", "path_not_allowed", "%s", err.msg);
+    if (rc)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_path", "%s", err.msg);
     return 0;
 }
 
@@ -167,9 +169,11 @@ static enum MHD_Result upload_error(struct MHD_Connection *c, int rc, const hark
     }
 }
 
-enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *json, upload *up)
+enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller *who,
+                              const buf *json, upload *up)
 {
     submit_fields *f = malloc(sizeof *f); /* PATH_MAX: keep it off the thread's stack */
+    char *resolved = NULL;
     api_error e;
     hark_err err = {0};
     enum MHD_Result ret;
@@ -185,8 +189,11 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *js
     } else {
         rc = submit_parse_json(json->data ? json->data : "", json->len, f, &e);
     }
+    int prio = 0;
+    if (rc == 0)
+        rc = caller_priority(who, f->priority, STORE_PRIO_NORMAL, &prio, &e);
     if (rc == 0 && f->path[0])
-        rc = submit_check_path(f->path, &e);
+        rc = submit_check_path(s->roots, f->path, &resolved, &e);
     if (rc) {
         ret = reply_error(c, &e);
         goto out;
@@ -195,13 +202,18 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *js
     bool file = !f->path[0];
     store_job_spec spec = {
         .kind = "transcribe",
-        .input = file ? upload_path(up) : f->path,
-        .source = file ? upload_filename(up) : NULL,
-        .priority = f->priority,
+        .input = file ? upload_path(up) : resolved,
+        .source = file ? upload_filename(up) : f->path,
+        .priority = prio,
         .timeout_s = f->has_timeout ? f->timeout_s : s->default_timeout_s,
+        .max_active = s->queue_limit[prio],
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);
+    if (rc == HARK_EFULL) {
+        ret = reply_queue_full(c, prio, &err);
+        goto out;
+    }
     if (rc) {
         ret = reply_errorf(
             c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -221,9 +233,12 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *js
                            "job %s was submitted but cannot be read back: %s", id, err.msg);
         goto out;
     }
+    log_event(LOG_INFO, "job.submitted", {"job", id}, {"request", who->request_id},
+              {"priority", store_priority_name(prio)}, {"token", who->token_name});
     ret = reply_json(c, MHD_HTTP_CREATED, job_json(&job), location);
     store_job_release(&job);
 out:
+    free(resolved);
     free(f);
     return ret;
 }

@@ -15,14 +15,12 @@
 #include <limits.h>
 #include <stdbool.h>
 
-#define SUBMIT_JSON_MAX (64 * 1024) /* a JSON submit body */
-
 /* The multipart fields: the file part and the text parts. */
 #define SUBMIT_FILE_FIELD "file"
 extern const char *const submit_text_fields[]; /* priority, timeout, path */
 
 typedef struct submit_fields {
-    int priority;        /* enum store_priority [normal] */
+    int priority;        /* enum store_priority; -1 when not given */
     bool has_timeout;    /* false: the server's default */
     double timeout_s;    /* > 0 when has_timeout */
     char path[PATH_MAX]; /* "" = not given */
@@ -35,13 +33,17 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
 /* Take the text fields of a finished upload. 0, or HARK_EINVAL with e. */
 int submit_parse_form(const upload *u, submit_fields *f, api_error *e);
 
-/* Check a client-given input path: absolute, exists, a regular file. 0, or
- * HARK_EINVAL with e naming it. */
-int submit_check_path(const char *path, api_error *e);
+/* Check a client-given input path against the server's roots
+ * (auth/path_root.h: absolute, no "..", inside a root after symlinks, a
+ * regular file). 0 with *resolved (malloc'ed) the path to open, or
+ * HARK_EINVAL with e: 403 when no root admits it (or none is configured),
+ * 400 when it does not exist. */
+int submit_check_path(const path_roots *roots, const char *path, char **resolved, api_error *e);
 
 /* The whole request, once its body is in: json (NULL for multipart) or up
  * (finished here). Commits the job, wakes the runtime, replies 201 with the
  * job and its Location; any error is the response instead. */
-enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const buf *json, upload *up);
+enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller *who,
+                              const buf *json, upload *up);
 
 #endif

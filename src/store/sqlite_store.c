@@ -686,6 +686,19 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
     int64_t t = now_of(st), seq, exists = 1;
     const char *source = spec->source && spec->source[0] ? spec->source : spec->input;
     int rc = 0;
+    if (spec->max_active > 0) {
+        int64_t active = 0;
+        rc = q_int64(st, &active, NULL, err,
+                     "SELECT count(*) FROM jobs WHERE priority = ?1"
+                     " AND state IN ('queued', 'running', 'paused')",
+                     "i", spec->priority);
+        if (rc)
+            return rc;
+        if (active >= spec->max_active)
+            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
+                           store_priority_name(spec->priority), (long long)active,
+                           spec->max_active);
+    }
     for (int tries = 0; exists && tries < 4; tries++) {
         rc = new_id(id, err);
         if (rc == 0)
@@ -1915,6 +1928,31 @@ int store_add_event(store *st, const char *id, const char *type, const char *dat
 }
 
 /* ---- counters and checks ---------------------------------------------------- */
+
+int store_count_work(store *st, int64_t queued[4], int64_t *leased, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    for (int i = 0; i < N_PRIOS; i++)
+        queued[i] = 0;
+    *leased = 0;
+    lock(st);
+    int rc =
+        q_open(st, &s, err,
+               "SELECT priority, count(*) FROM jobs WHERE state = 'queued' GROUP BY priority", "");
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        int p = sqlite3_column_int(s, 0);
+        if (p >= 0 && p < N_PRIOS)
+            queued[p] = sqlite3_column_int64(s, 1);
+        rc = 0;
+    }
+    sqlite3_finalize(s);
+    if (rc == 0)
+        rc =
+            q_int64(st, leased, NULL, err,
+                    "SELECT count(*) FROM tasks INDEXED BY tasks_state WHERE state = 'leased'", "");
+    unlock(st);
+    return rc;
+}
 
 int store_get_counters(store *st, store_counters *out, hark_err *err)
 {

@@ -129,11 +129,15 @@ typedef struct store_job_spec {
     const char *options; /* JSON text, opaque to the store; NULL = "{}" */
     int priority;        /* enum store_priority */
     double timeout_s;    /* wall-clock limit from submit; 0 = none */
+    int max_active;      /* refuse (HARK_EFULL) when this many jobs of the class
+                            are queued, running or paused; 0 = no limit */
 } store_job_spec;
 
 /* Create a queued job with its prepare task and a "queued" event. On
  * return 0 the job is durable and id (STORE_ID_SIZE bytes) holds its new
- * random id. HARK_EINVAL for a bad spec, HARK_EIO on storage errors: no job
+ * random id. HARK_EINVAL for a bad spec, HARK_EFULL when its class already
+ * has max_active active jobs (counted in the same transaction, so
+ * concurrent submits cannot overshoot), HARK_EIO on storage errors: no job
  * exists then. */
 int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err);
 
@@ -380,6 +384,11 @@ typedef struct store_counters {
     int64_t recovered_tasks;  /* leases revoked by store_recover */
     int64_t last_token;       /* the last fencing token handed out */
 } store_counters;
+
+/* Jobs queued (by enum store_priority, in queued[]) and tasks leased now
+ * (running chunks and prepares): what /metrics shows as queue depth and
+ * running work. Reads only. */
+int store_count_work(store *st, int64_t queued[4], int64_t *leased, hark_err *err);
 
 /* Read the persisted counters. */
 int store_get_counters(store *st, store_counters *out, hark_err *err);

@@ -46,6 +46,8 @@ const char *err_code_name(int code)
         return "engine";
     case HARK_ENOENT:
         return "not-found";
+    case HARK_EFULL:
+        return "full";
     case HARK_ESTALE:
         return "stale";
     default:

@@ -24,6 +24,7 @@ enum {
     HARK_EENGINE = -8,   /* the recognizer failed */
     HARK_ENOENT = -9,    /* a path does not exist */
     HARK_ESTALE = -10,   /* a lease token that no longer holds its lease (fencing) */
+    HARK_EFULL = -11,    /* a bounded queue is full: try again later */
 };
 
 typedef struct hark_err {

@@ -45,7 +45,7 @@ stop_server; rc=$?
 check "SIGTERM: daemon exits 0 (got $rc)" [ $rc -eq 0 ]
 
 # ---- two workers: control ----
-start_server "$T/s2" --workers 2
+start_server "$T/s2" --workers 2 --root "$T"
 job=$("$HARK" submit --priority low "$T/long.wav")
 # Pause after the decode, so the test can see that the PCM file is kept
 # (a pause during the decode stops it; resume decodes again).
@@ -102,7 +102,9 @@ check "404 in OpenAI's error shape" jq -e '.error.message and .error.type' "$T/b
 check "result of a cancelled job: 409" [ "$(code "$HARK_SERVER/v1/jobs/$job/result")" = 409 ]
 check "pause a finished job: 409" [ "$(code -X POST "$HARK_SERVER/v1/jobs/$pj/pause")" = 409 ]
 check "unknown format: 400" [ "$(code "$HARK_SERVER/v1/jobs/$pj/result?format=doc")" = 400 ]
-check "missing path: 400" [ "$(code -H 'Content-Type: application/json' -d '{"path":"/nonexistent.wav"}' "$HARK_SERVER/v1/jobs")" = 400 ]
+check "missing path under the root: 400" [ "$(code -H 'Content-Type: application/json' -d "{\"path\":\"$T/nonexistent.wav\"}" "$HARK_SERVER/v1/jobs")" = 400 ]
+check "path outside the roots: 403" [ "$(code -H 'Content-Type: application/json' -d '{"path":"/etc/hostname"}' "$HARK_SERVER/v1/jobs")" = 403 ]
+check "path escaping with ..: 403" [ "$(code -H 'Content-Type: application/json' -d "{\"path\":\"$T/../../etc/hostname\"}" "$HARK_SERVER/v1/jobs")" = 403 ]
 check "unknown priority: 400" [ "$(code -F file=@"$clip" -F priority=urgent "$HARK_SERVER/v1/jobs")" = 400 ]
 kids=$(children_of $SERVER_PID)
 stop_server
