@@ -6,8 +6,10 @@
 
 #include "jobs/job_result.h"
 #include "output/format.h"
+#include "util/log.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +99,23 @@ enum MHD_Result handle_list(server *s, struct MHD_Connection *c)
             return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "limit", "invalid_value",
                                 "limit must be an integer in 1..1000");
         f.limit = (int)v;
+    }
+    if (has_arg(c, "since")) {
+        /* Seconds since the epoch, like the job's times; fractions allowed. */
+        const char *a = arg(c, "since");
+        char *end = NULL;
+        double t = a ? strtod(a, &end) : -1;
+        if (!a || !*a || *end || !(t >= 0 && t < 1e11))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
+                                "since must be a time in seconds since the epoch");
+        f.created_since = (int64_t)(t * 1000);
+    }
+    if (has_arg(c, "order")) {
+        const char *o = arg(c, "order");
+        if (!o || (strcmp(o, "asc") != 0 && strcmp(o, "desc") != 0))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "order", "invalid_value",
+                                "order must be asc (oldest first) or desc (newest first)");
+        f.newest_first = strcmp(o, "desc") == 0;
     }
     if (has_arg(c, "after")) {
         if (parse_int64(arg(c, "after"), 0, INT64_MAX, &v))
@@ -213,4 +232,42 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
     enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
+}
+
+enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const char *id)
+{
+    store_job job;
+    hark_err err = {0};
+    int rc = store_get_job(s->st, id, &job, &err);
+    if (rc)
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    if (!store_state_terminal(job.state)) {
+        enum MHD_Result ret = reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_not_finished",
+                                           "job %s is %s: cancel it before deleting it", id,
+                                           store_state_name(job.state));
+        store_job_release(&job);
+        return ret;
+    }
+    /* An uploaded input belongs to the job: it goes with it, after the
+     * store forgot the job (a crash in between leaves a file nobody refers
+     * to, never a job whose input is gone). Server-side paths are the
+     * user's own files and stay. */
+    char *input_file = NULL;
+    size_t dl = strlen(s->uploads_dir);
+    if (strncmp(job.input, s->uploads_dir, dl) == 0 && job.input[dl] == '/' &&
+        !strchr(job.input + dl + 1, '/'))
+        input_file = strdup(job.input);
+    store_job_release(&job);
+    rc = store_delete_job(s->st, id, &err);
+    if (rc) {
+        free(input_file);
+        return reply_store_error(c, rc, &err, id);
+    }
+    if (input_file && unlink(input_file) != 0 && errno != ENOENT)
+        log_warn("job %s deleted, but its upload '%s' stays: %s", id, input_file, strerror(errno));
+    free(input_file);
+    log_event(LOG_INFO, "job.deleted", {"job", id});
+    return reply_json(c, MHD_HTTP_OK,
+                      json_pack("{s:s, s:s, s:b}", "id", id, "object", "job.deleted", "deleted", 1),
+                      NULL);
 }

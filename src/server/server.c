@@ -56,12 +56,16 @@ enum route {
 static const struct route_def {
     bool get, post;
     const char *allow;
-    const char *args[5]; /* accepted query arguments, NULL-terminated */
+    const char *args[8]; /* accepted query arguments, NULL-terminated */
+    bool del;
 } routes[] = {
     [R_NONE] = {false, false, NULL, {NULL}},
     [R_HEALTH] = {true, false, "GET, HEAD", {NULL}},
-    [R_JOBS] = {true, true, "GET, HEAD, POST", {"state", "priority", "limit", "after", NULL}},
-    [R_JOB] = {true, false, "GET, HEAD", {NULL}},
+    [R_JOBS] = {true,
+                true,
+                "GET, HEAD, POST",
+                {"state", "priority", "since", "order", "limit", "after", NULL}},
+    [R_JOB] = {true, false, "GET, HEAD, DELETE", {NULL}, .del = true},
     [R_CANCEL] = {false, true, "POST", {NULL}},
     [R_PAUSE] = {false, true, "POST", {NULL}},
     [R_RESUME] = {false, true, "POST", {NULL}},
@@ -90,7 +94,7 @@ enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM };
 
 typedef struct request {
     enum route route;
-    bool post;
+    bool post, del;
     char id[STORE_ID_SIZE]; /* valid when id_ok */
     bool id_ok;
     char id_shown[48]; /* the id segment as sent, cleaned, for a 404 message */
@@ -323,6 +327,7 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
     bool get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     r->post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    r->del = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
     r->route = parse_route(url, r);
     r->body = BODY_DROP;
     r->body_cap = OTHER_BODY_MAX;
@@ -336,7 +341,7 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         text_clean(url, strlen(url), '?', shown, sizeof shown);
         api_error_set(&r->error, MHD_HTTP_NOT_FOUND, NULL, "unknown_route", "no route %.16s %s",
                       method, shown);
-    } else if (!(get && d->get) && !(r->post && d->post)) {
+    } else if (!(get && d->get) && !(r->post && d->post) && !(r->del && d->del)) {
         api_error_set(&r->error, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "method_not_allowed",
                       "method %.16s is not allowed here (%s)", method, d->allow);
         r->error.allow = d->allow;
@@ -396,7 +401,7 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
     case R_METRICS:
         return handle_metrics(s, c);
     case R_JOB:
-        return handle_get(s, c, r->id);
+        return r->del ? handle_delete(s, c, r->id) : handle_get(s, c, r->id);
     case R_OA_TRANSCRIBE:
         return handle_openai_transcription(s, c, &r->who, r->up);
     case R_OA_MODELS:
@@ -470,9 +475,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     snprintf(code, sizeof code, "%u", status);
     snprintf(ms, sizeof ms, "%.1f", (double)(clock_now_ns() - r->start_ns) / 1e6);
     /* status 0: the client went away or the connection broke mid-answer. */
-    log_event(status >= 500 || status == 0 ? LOG_WARN : LOG_INFO, "http.request",
-              {"request", r->request_id}, {"method", r->method}, {"path", r->path},
-              {"status", code}, {"ms", ms}, {"token", r->token_name});
+    log_event(status >= 500 ? LOG_WARN : LOG_INFO, "http.request", {"request", r->request_id},
+              {"method", r->method}, {"path", r->path}, {"status", code}, {"ms", ms},
+              {"token", r->token_name});
     upload_free(r->up);
     buf_release(&r->json);
     free(r);

@@ -86,6 +86,8 @@ enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const char *id);
 enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *id,
                                enum control_op op);
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *id);
+/* DELETE /v1/jobs/{id}: a finished job, its events, results and uploaded input. */
+enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const char *id);
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *id);
 
 #endif

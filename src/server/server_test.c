@@ -1013,8 +1013,9 @@ static void test_not_found_and_methods(void)
     ASSERT_STREQ(r.allow, "POST");
     release(&r);
     snprintf(path, sizeof path, "/v1/jobs/%s", id);
-    r = http("DELETE", path, NULL, NULL, 0, NULL);
+    r = http("PUT", path, NULL, NULL, 0, NULL);
     assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
+    ASSERT_STREQ(r.allow, "GET, HEAD, DELETE");
     release(&r);
     r = http("POST", "/healthz", "application/json", "{}", 2, NULL);
     assert_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", NULL);
@@ -1310,6 +1311,85 @@ static int count_fds(void)
     return n;
 }
 
+static void test_delete_and_list_filters(void)
+{
+    start();
+    char *data = pattern(1000);
+    resp r = post_form("a.wav", data, 1000, NULL);
+    ASSERT_EQ(r.status, 201);
+    json_t *j = body_json(&r);
+    char id[STORE_ID_SIZE], path[64];
+    snprintf(id, sizeof id, "%s", jstr(j, "id"));
+    double created = json_number_value(json_object_get(j, "created_at"));
+    json_decref(j);
+    release(&r);
+    ASSERT_EQ(count_uploads(), 1);
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+
+    /* Not finished: 409, nothing gone. */
+    r = http("DELETE", path, NULL, NULL, 0, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "job_not_finished", "cancel it");
+    release(&r);
+    ASSERT_EQ(count_jobs(), 1);
+
+    /* A second, later job; the list filters by creation time and order. */
+    r = post_form("b.wav", data, 1000, NULL);
+    ASSERT_EQ(r.status, 201);
+    j = body_json(&r);
+    char id2[STORE_ID_SIZE];
+    snprintf(id2, sizeof id2, "%s", jstr(j, "id"));
+    double created2 = json_number_value(json_object_get(j, "created_at"));
+    json_decref(j);
+    release(&r);
+    char q[128];
+    snprintf(q, sizeof q, "/v1/jobs?since=%.3f", created2);
+    r = get(q);
+    ASSERT_EQ(r.status, 200);
+    j = body_json(&r);
+    json_t *list = json_object_get(j, "data");
+    ASSERT(json_array_size(list) >= 1);
+    ASSERT_STREQ(jstr(json_array_get(list, json_array_size(list) - 1), "id"), id2);
+    if (created2 > created + 0.001)
+        ASSERT_EQ(json_array_size(list), 1); /* the first is older */
+    json_decref(j);
+    release(&r);
+    r = get("/v1/jobs?order=desc&limit=1");
+    j = body_json(&r);
+    ASSERT_STREQ(jstr(json_array_get(json_object_get(j, "data"), 0), "id"), id2);
+    json_decref(j);
+    release(&r);
+    r = get("/v1/jobs?since=yesterday");
+    assert_error(&r, 400, "invalid_request_error", "since", "invalid_value", NULL);
+    release(&r);
+    r = get("/v1/jobs?order=random");
+    assert_error(&r, 400, "invalid_request_error", "order", "invalid_value", NULL);
+    release(&r);
+
+    /* Finished: deleted with its upload; then gone. */
+    hark_err err = {0};
+    ASSERT_EQ(store_cancel(F.st, id, &err), 0);
+    r = http("DELETE", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    j = body_json(&r);
+    ASSERT(json_is_true(json_object_get(j, "deleted")));
+    ASSERT_STREQ(jstr(j, "id"), id);
+    json_decref(j);
+    release(&r);
+    ASSERT_EQ(count_jobs(), 1);
+    ASSERT_EQ(count_uploads(), 1); /* the other job's */
+    r = get(path);
+    ASSERT_EQ(r.status, 404);
+    release(&r);
+    r = http("DELETE", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 404);
+    release(&r);
+    r = http("DELETE", "/v1/jobs", NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 405);
+    release(&r);
+    free(data);
+    stop();
+}
+
 static void test_listen_loopback_only(void)
 {
     notify n;
@@ -1370,5 +1450,6 @@ int main(void)
     RUN(test_stop_with_stream_open);
     RUN(test_slow_clients_block_nobody);
     RUN(test_listen_loopback_only);
+    RUN(test_delete_and_list_filters);
     TEST_DONE();
 }
