@@ -4,8 +4,8 @@
 #  2. -Werror build, every test (unit + integration)
 #  3. ASan+UBSan build (LeakSanitizer on), every test again (the heaviest
 #     scenarios at a smaller scale)
-#  4. bounded libFuzzer runs over the media decode path, the worker framing
-#     and the serve config parser
+#  4. bounded libFuzzer runs over the media decode path, the worker framing,
+#     the serve config parser and the server's request parsing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -73,6 +73,18 @@ cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
   build-fuzz/fuzz_config -dict=tests/fuzz/fuzz_config.dict -max_total_time=20 -rss_limit_mb=2048 \
   -timeout=10 -print_final_stats=1 build-fuzz/corpus-config 2>&1 | tail -n 6
+total=$(( total + 1 ))
+
+step "libFuzzer: request parsing (JSON submit, OpenAI form, Authorization, client text), 20s"
+cmake --build build-fuzz -j"$NPROC" --target fuzz_request
+mkdir -p build-fuzz/corpus-request
+printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
+printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
+printf '\002Bearer hk-0123456789abcdef' > build-fuzz/corpus-request/bearer
+printf '\003C:\\dir\\my talk.wav' > build-fuzz/corpus-request/name
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
+  build-fuzz/fuzz_request -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
+  -print_final_stats=1 build-fuzz/corpus-request 2>&1 | tail -n 6
 total=$(( total + 1 ))
 
 step "done"

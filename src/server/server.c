@@ -59,22 +59,23 @@ static const struct route_def {
     const char *args[8]; /* accepted query arguments, NULL-terminated */
     bool del;
 } routes[] = {
-    [R_NONE] = {false, false, NULL, {NULL}},
-    [R_HEALTH] = {true, false, "GET, HEAD", {NULL}},
+    [R_NONE] = {false, false, NULL, {NULL}, false},
+    [R_HEALTH] = {true, false, "GET, HEAD", {NULL}, false},
     [R_JOBS] = {true,
                 true,
                 "GET, HEAD, POST",
-                {"state", "priority", "since", "order", "limit", "after", NULL}},
-    [R_JOB] = {true, false, "GET, HEAD, DELETE", {NULL}, .del = true},
-    [R_CANCEL] = {false, true, "POST", {NULL}},
-    [R_PAUSE] = {false, true, "POST", {NULL}},
-    [R_RESUME] = {false, true, "POST", {NULL}},
-    [R_RESULT] = {true, false, "GET, HEAD", {"format", NULL}},
-    [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}},
-    [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}},
-    [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}},
-    [R_READY] = {true, false, "GET, HEAD", {NULL}},
-    [R_METRICS] = {true, false, "GET, HEAD", {NULL}},
+                {"state", "priority", "since", "order", "limit", "after", NULL},
+                false},
+    [R_JOB] = {true, false, "GET, HEAD, DELETE", {NULL}, true},
+    [R_CANCEL] = {false, true, "POST", {NULL}, false},
+    [R_PAUSE] = {false, true, "POST", {NULL}, false},
+    [R_RESUME] = {false, true, "POST", {NULL}, false},
+    [R_RESULT] = {true, false, "GET, HEAD", {"format", NULL}, false},
+    [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}, false},
+    [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}, false},
+    [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_READY] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_METRICS] = {true, false, "GET, HEAD", {NULL}, false},
 };
 
 /* Routes anyone may call, tokens or not: probes for orchestrators. */
