@@ -97,3 +97,13 @@ all_gone() {
   done
   return 1
 }
+
+# js_deps: the npm packages of tests/js (pinned by its package-lock.json)
+# installed once per build directory; sets JS to where they are.
+js_deps() {
+  JS=$HARK_BUILD_DIR/js
+  mkdir -p "$JS" && cp "$HARK_SOURCE_DIR"/tests/js/package.json "$HARK_SOURCE_DIR"/tests/js/package-lock.json \
+    "$HARK_SOURCE_DIR"/tests/js/*.mjs "$JS"/ || return 1
+  [ -d "$JS/node_modules/openai" ] && [ -d "$JS/node_modules/eventsource" ] && return 0
+  (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error > "$T/npm.log" 2>&1) || { cat "$T/npm.log"; return 1; }
+}

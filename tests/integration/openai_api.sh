@@ -137,12 +137,7 @@ check "keep_on_disconnect: the job goes on" [ "$(job_field "$kept" state)" != ca
 "$HARK" cancel "$kept" > /dev/null
 
 # ---- the official openai npm package ----
-JS=$HARK_BUILD_DIR/js
-mkdir -p "$JS" && cp "$HARK_SOURCE_DIR"/tests/js/package.json "$HARK_SOURCE_DIR"/tests/js/package-lock.json \
-  "$HARK_SOURCE_DIR"/tests/js/*.mjs "$JS"/
-if [ ! -d "$JS/node_modules/openai" ]; then
-  (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error > "$T/npm.log" 2>&1) || cat "$T/npm.log"
-fi
+js_deps || echo "FAIL npm install"
 mkdir -p "$T/js"
 node "$JS/openai_client.mjs" "$HARK_SERVER" "$T/five.wav" "$T/js" 2> "$T/js.err"; rc=$?
 check "openai package: every call succeeded (rc $rc)" [ $rc -eq 0 ] || cat "$T/js.err"
