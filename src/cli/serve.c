@@ -16,7 +16,9 @@
 #include "cli/cli.h"
 
 #include "jobs/job_result.h"
+#include "net/net.h"
 #include "runtime/runtime.h"
+#include "runtime/webhook_sender.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -54,6 +56,9 @@ static void usage(FILE *to)
                 "  --lease SEC              chunk lease, renewed by worker heartbeats;\n"
                 "                           a stopped worker loses its chunk after it\n"
                 "                           (default: 10)\n"
+                "  --webhook-secret-file FILE  sign webhooks with the key in FILE\n"
+                "                           (default: $HARK_WEBHOOK_SECRET); without a key,\n"
+                "                           submits with a callback_url are refused\n"
                 "  -v, --verbose            log each job event\n"
                 "  -h, --help               this help\n"
                 "\n"
@@ -107,11 +112,12 @@ int cli_serve(int argc, char **argv)
         {"model-dir", required_argument, NULL, 'm'},
         {"lease", required_argument, NULL, 'L'},
         {"max-attempts", required_argument, NULL, 'A'},
+        {"webhook-secret-file", required_argument, NULL, 'W'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = "127.0.0.1:8090", *state_arg = NULL;
+    const char *listen = "127.0.0.1:8090", *state_arg = NULL, *secret_file = NULL;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long workers = cores < 1 ? 1 : cores > MAX_WORKERS ? MAX_WORKERS : cores;
     long max_upload = 2L << 30;
@@ -170,6 +176,9 @@ int cli_serve(int argc, char **argv)
         case 'm':
             setenv("HARK_MODEL_DIR", optarg, 1); /* read by the workers */
             break;
+        case 'W':
+            secret_file = optarg;
+            break;
         case 'v':
             log_set_level(LOG_INFO);
             break;
@@ -208,6 +217,15 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "hark: %s\n", err.msg);
         return EXIT_SOME_FAILED;
     }
+    /* Webhooks: libcurl is set up before any thread starts (net.h). */
+    char *webhook_secret = NULL;
+    webhook_sender_opts wo = {0};
+    if (webhook_secret_load(secret_file, &webhook_secret, &err) ||
+        (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err)) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        free(webhook_secret);
+        return EXIT_SOME_FAILED;
+    }
 
     /* Block INT/TERM before any thread starts, so every thread inherits
      * the mask and they arrive only through the signalfd. */
@@ -222,6 +240,7 @@ int cli_serve(int argc, char **argv)
     store *st = NULL;
     runtime *rt = NULL;
     server *srv = NULL;
+    webhook_sender *hooks = NULL;
     int recovered = 0, rc = store_open(db, &so, &st, &err);
     if (rc == 0)
         rc = store_recover(st, &recovered, &err);
@@ -233,6 +252,12 @@ int cli_serve(int argc, char **argv)
         runtime_hooks h = {.complete = on_complete, .finished = on_finished};
         rc = runtime_new(st, &o, &h, &rt, &err);
     }
+    if (rc == 0 && webhook_secret) {
+        wo.st = st;
+        wo.changes = &changes;
+        wo.secret = webhook_secret;
+        rc = webhook_sender_start(&wo, &hooks, &err);
+    }
     if (rc == 0) {
         server_opts sv = {.listen = listen,
                           .state_dir = state,
@@ -241,7 +266,8 @@ int cli_serve(int argc, char **argv)
                           .wake = wake_runtime,
                           .wake_ctx = rt,
                           .max_upload_bytes = max_upload,
-                          .default_timeout_s = timeout_s};
+                          .default_timeout_s = timeout_s,
+                          .webhooks = hooks != NULL};
         rc = server_start(&sv, &srv, &err);
     }
     if (rc == 0) {
@@ -259,12 +285,17 @@ int cli_serve(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "hark: %s\n", err.msg);
-    notify_close(&changes); /* event streams end */
+    webhook_sender_stop(hooks); /* an attempt in flight is abandoned, kept pending */
+    notify_close(&changes);     /* event streams end */
     server_stop(srv);
     runtime_free(rt);
     store_close(st);
     notify_destroy(&changes);
     sigwatch_close(sigfd);
+    if (webhook_secret)
+        explicit_bzero(webhook_secret, strlen(webhook_secret));
+    free(webhook_secret);
+    net_global_cleanup();
     if (rc == 0)
         fprintf(stderr, "hark: stopped; the queue is kept\n");
     return rc ? EXIT_SOME_FAILED : EXIT_ALL_OK;

@@ -449,6 +449,7 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->max_upload_bytes = o->max_upload_bytes ? o->max_upload_bytes : DEFAULT_MAX_UPLOAD;
     s->default_timeout_s = o->default_timeout_s;
     s->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
+    s->webhooks = o->webhooks;
     atomic_init(&s->stopping, false);
     atomic_init(&s->keepalive_ms, SERVER_KEEPALIVE_MS);
     if ((rc = make_uploads_dir(s, o->state_dir, err))) {

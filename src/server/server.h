@@ -14,6 +14,7 @@
 #include "util/err.h"
 #include "util/notify.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct server server;
@@ -28,6 +29,7 @@ typedef struct server_opts {
     int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
     double default_timeout_s; /* job timeout when the request gives none [0 = none] */
     int max_connections;      /* [256] */
+    bool webhooks; /* a webhook sender runs: submits may set callback_url [false: refused] */
 } server_opts;
 
 /* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,

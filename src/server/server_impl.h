@@ -27,6 +27,7 @@ struct server {
     int64_t max_upload_bytes;
     double default_timeout_s;
     int max_connections;
+    bool webhooks; /* callback_url accepted (a sender and its secret are there) */
     char *uploads_dir;
     struct MHD_Daemon *daemon;
     int port;
