@@ -22,6 +22,7 @@
 #include "metrics/hark_metrics.h"
 #include "net/net.h"
 #include "runtime/runtime.h"
+#include "runtime/webhook_sender.h"
 #include "server/server.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -69,6 +70,9 @@ static void usage(FILE *to)
                 "  --lease SEC              chunk lease, renewed by worker heartbeats;\n"
                 "                           a stopped worker loses its chunk after it\n"
                 "                           (default: 10)\n"
+                "  --webhook-secret-file FILE  sign webhooks with the key in FILE\n"
+                "                           (default: $HARK_WEBHOOK_SECRET); without a key,\n"
+                "                           submits with a callback_url are refused\n"
                 "  -v, --verbose            log each job event\n"
                 "  -h, --help               this help\n"
                 "\n"
@@ -113,6 +117,13 @@ static void on_finished(void *ctx, const char *job_id, int state)
               {"latency_s", latency});
 }
 
+static void on_webhook_attempt(void *ctx, enum webhook_sender_outcome outcome)
+{
+    hark_metrics_webhook(ctx, outcome == WEBHOOK_SENDER_DELIVERED ? HARK_WEBHOOK_DELIVERED
+                              : outcome == WEBHOOK_SENDER_RETRIED ? HARK_WEBHOOK_RETRIED
+                                                                  : HARK_WEBHOOK_FAILED);
+}
+
 static void wake_runtime(void *rt)
 {
     runtime_wake(rt);
@@ -154,11 +165,12 @@ int cli_serve(int argc, char **argv)
         {"model-dir", required_argument, NULL, 'm'},
         {"lease", required_argument, NULL, 'L'},
         {"max-attempts", required_argument, NULL, 'A'},
+        {"webhook-secret-file", required_argument, NULL, 'W'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *listen = NULL, *state_arg = NULL, *config_path = NULL;
+    const char *listen = NULL, *state_arg = NULL, *config_path = NULL, *secret_file = NULL;
     const char *roots_arg[MAX_ROOTS];
     size_t n_roots_arg = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -235,6 +247,9 @@ int cli_serve(int argc, char **argv)
         case 'm':
             setenv("HARK_MODEL_DIR", optarg, 1); /* read by the workers */
             break;
+        case 'W':
+            secret_file = optarg;
+            break;
         case 'v':
             log_set_level(LOG_INFO);
             break;
@@ -307,10 +322,10 @@ int cli_serve(int argc, char **argv)
             crc = path_roots_init(&roots, all_roots, n, &err);
         if (crc == 0 && !(metrics = hark_metrics_new(&err)))
             crc = err.code ? err.code : HARK_ENOMEM;
-        if (crc == 0)
-            crc = net_global_init(&err);
     }
-    serve_config_release(&cfg); /* secrets live on only as digests */
+    /* The config's webhook_secret, unless --webhook-secret-file gave one. */
+    char *cfg_secret = !secret_file && cfg.webhook_secret ? strdup(cfg.webhook_secret) : NULL;
+    serve_config_release(&cfg); /* token secrets live on only as digests */
     if (crc) {
         fprintf(stderr, "hark: %s\n", err.msg);
         tokens_release(&tokens);
@@ -339,6 +354,20 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "hark: %s\n", err.msg);
         return EXIT_SOME_FAILED;
     }
+    /* Webhooks: libcurl is set up before any thread starts (net.h). */
+    char *webhook_secret = NULL;
+    webhook_sender_opts wo = {0};
+    int wrc = webhook_secret_load(secret_file, &webhook_secret, &err);
+    if (wrc == 0 && !webhook_secret) {
+        webhook_secret = cfg_secret;
+        cfg_secret = NULL;
+    }
+    free(cfg_secret);
+    if (wrc || (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err)) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        free(webhook_secret);
+        return EXIT_SOME_FAILED;
+    }
 
     /* Block INT/TERM before any thread starts, so every thread inherits
      * the mask and they arrive only through the signalfd. */
@@ -353,6 +382,7 @@ int cli_serve(int argc, char **argv)
     store *st = NULL;
     runtime *rt = NULL;
     server *srv = NULL;
+    webhook_sender *hooks = NULL;
     int recovered = 0, rc = store_open(db, &so, &st, &err);
     daemon_ctx dctx = {.st = st, .metrics = metrics};
     if (rc == 0)
@@ -366,6 +396,14 @@ int cli_serve(int argc, char **argv)
         runtime_hooks h = {.complete = on_complete, .finished = on_finished, .ctx = &dctx};
         rc = runtime_new(st, &o, &h, &rt, &err);
         dctx.rt = rt;
+    }
+    if (rc == 0 && webhook_secret) {
+        wo.st = st;
+        wo.changes = &changes;
+        wo.secret = webhook_secret;
+        wo.on_attempt = on_webhook_attempt;
+        wo.attempt_ctx = metrics;
+        rc = webhook_sender_start(&wo, &hooks, &err);
     }
     if (rc == 0) {
         server_opts sv = {.listen = listen,
@@ -381,7 +419,8 @@ int cli_serve(int argc, char **argv)
                           .roots = &roots,
                           .metrics = metrics,
                           .ready = workers_ready,
-                          .ready_ctx = &dctx};
+                          .ready_ctx = &dctx,
+                          .webhooks = hooks != NULL};
         memcpy(sv.queue_limit, queue_limit, sizeof sv.queue_limit);
         rc = server_start(&sv, &srv, &err);
     }
@@ -406,7 +445,8 @@ int cli_serve(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "hark: %s\n", err.msg);
-    notify_close(&changes); /* event streams end */
+    webhook_sender_stop(hooks); /* an attempt in flight is abandoned, kept pending */
+    notify_close(&changes);     /* event streams end */
     server_stop(srv);
     runtime_free(rt);
     store_close(st);
@@ -415,6 +455,10 @@ int cli_serve(int argc, char **argv)
     path_roots_release(&roots);
     hark_metrics_free(metrics);
     sigwatch_close(sigfd);
+    if (webhook_secret)
+        explicit_bzero(webhook_secret, strlen(webhook_secret));
+    free(webhook_secret);
+    net_global_cleanup();
     if (rc == 0)
         fprintf(stderr, "hark: stopped; the queue is kept\n");
     return rc ? EXIT_SOME_FAILED : EXIT_ALL_OK;

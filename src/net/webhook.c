@@ -119,6 +119,14 @@ typedef struct attempt {
     answer body;
 } attempt;
 
+/* libcurl's progress callback: a non-zero return abandons the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load((const atomic_bool *)ud) ? 1 : 0;
+}
+
 static void post(const webhook_request *rq, const webhook_opts *o, const char *ts_header,
                  const char *sig_header, attempt *at)
 {
@@ -167,6 +175,11 @@ static void post(const webhook_request *rq, const webhook_opts *o, const char *t
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, at->errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_answer);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &at->body);
+    if (o->cancel) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)o->cancel);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     at->rc = curl_easy_perform(h);
     char *loc = NULL;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &at->status);
@@ -234,6 +247,8 @@ static int by_transport(const char *url, const char *shown, const webhook_opts *
                        detail);
     case CURLE_OUT_OF_MEMORY:
         return err_set(err, HARK_ENOMEM, "cannot deliver webhook to %s: out of memory", shown);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return err_set(err, HARK_ECANCELED, "cannot deliver webhook to %s: cancelled", shown);
     default:
         return err_set(err, HARK_EIO, "cannot deliver webhook to %s: %s", shown, detail);
     }

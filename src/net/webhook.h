@@ -37,6 +37,7 @@
 
 #include "util/err.h"
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,11 @@
 typedef struct webhook_opts {
     double connect_timeout_s; /* name lookup + TCP + TLS; default (and if <= 0) 5 */
     double timeout_s;         /* the whole attempt; default (and if <= 0) 10 */
+    /* When set and it becomes true, the attempt in flight is abandoned
+     * within about a second (libcurl's progress callback): a daemon that
+     * is stopping need not wait for a receiver that does not answer.
+     * Outcome WEBHOOK_RETRY, HARK_ECANCELED. [NULL] */
+    const atomic_bool *cancel;
 } webhook_opts;
 
 webhook_opts webhook_defaults(void);
@@ -86,7 +92,8 @@ typedef struct webhook_result {
  *     HARK_EIO        connection, name lookup or TLS failure, 5xx,
  *                     408, 429                                     (RETRY)
  *     HARK_EINVAL     3xx, other 4xx, a bad URL, secret or header  (FAILED)
- *     HARK_ENOMEM     out of memory                                (RETRY) */
+ *     HARK_ENOMEM     out of memory                                (RETRY)
+ *     HARK_ECANCELED  o->cancel became true                        (RETRY) */
 int webhook_deliver(const webhook_request *rq, const webhook_opts *o, webhook_result *res,
                     hark_err *err);
 

@@ -11,6 +11,8 @@
 #include "util/test.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -344,6 +346,40 @@ static void stalled_receiver_retryable_after_timeout(void)
     close(fd);
 }
 
+static atomic_bool g_cancel;
+
+static void *cancel_later(void *arg)
+{
+    (void)arg;
+    sleep_ms(200);
+    atomic_store(&g_cancel, true);
+    return NULL;
+}
+
+/* A stopping daemon abandons an attempt that waits for a silent receiver. */
+static void cancelled_attempt_ends_early(void)
+{
+    unsigned port;
+    int fd = listener_start(16, &port);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/hook", port);
+    webhook_request rq = request(u);
+    webhook_opts o = {.connect_timeout_s = 10, .timeout_s = 10, .cancel = &g_cancel};
+    webhook_result res;
+    hark_err err = {0};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, cancel_later, NULL), 0);
+    double t0 = clock_now_s();
+    ASSERT_EQ(webhook_deliver(&rq, &o, &res, &err), HARK_ECANCELED);
+    double took = clock_now_s() - t0;
+    pthread_join(th, NULL);
+    ASSERT_LE(0.2, took);
+    ASSERT_LE(took, 1.6);
+    ASSERT_EQ(res.outcome, WEBHOOK_RETRY);
+    ASSERT_HAS(err.msg, "cancelled");
+    close(fd);
+}
+
 static void unreachable_receiver_retryable(void)
 {
     char u[128];
@@ -469,6 +505,7 @@ int main(void)
     RUN(redirect_is_failure_not_followed);
     RUN(large_answer_capped_still_delivered);
     RUN(stalled_receiver_retryable_after_timeout);
+    RUN(cancelled_attempt_ends_early);
     RUN(unreachable_receiver_retryable);
     RUN(bad_requests_refused_without_sending);
     RUN(signature_matches_openssl);

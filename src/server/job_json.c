@@ -1,6 +1,8 @@
 /* job_json.c - see job_json.h. */
 #include "server/job_json.h"
 
+#include "net/net.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -31,6 +33,25 @@ static double progress_of(const store_job *job)
     return (double)job->chunks_done / (double)job->n_chunks;
 }
 
+/* The job's webhook: null without a callback_url; "waiting" until the job
+ * ends, then its delivery's state. The URL is shown redacted (no userinfo,
+ * no query): it may carry the receiver's credentials. */
+static json_t *webhook_json(const store_job *job)
+{
+    if (!job->callback_url || !job->callback_url[0])
+        return json_null();
+    char url[STORE_CALLBACK_URL_MAX + 8];
+    net_url_redact(job->callback_url, url, sizeof url);
+    bool sent = job->webhook_state >= 0;
+    return json_pack("{s:s, s:s, s:i, s:o, s:o, s:o}", "url", url, "state",
+                     sent ? store_webhook_state_name(job->webhook_state) : "waiting", "attempts",
+                     job->webhook_attempts, "last_status",
+                     job->webhook_last_status ? json_integer(job->webhook_last_status)
+                                              : json_null(),
+                     "last_error", string_or_null(job->webhook_last_error), "delivered_at",
+                     job_json_time(job->webhook_delivered_ms));
+}
+
 json_t *job_json(const store_job *job)
 {
     json_t *o = json_object();
@@ -56,6 +77,7 @@ json_t *job_json(const store_job *job)
     bad |= json_object_set_new(o, "chunks_done", json_integer(job->chunks_done));
     bad |= json_object_set_new(o, "progress", job_json_number(progress_of(job)));
     bad |= json_object_set_new(o, "error", string_or_null(job->error));
+    bad |= json_object_set_new(o, "webhook", webhook_json(job));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/notify.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct server server;
@@ -46,6 +47,7 @@ typedef struct server_opts {
     /* GET /readyz: 0 when workers are ready, or why not in why. */
     int (*ready)(void *ctx, char *why, size_t n);
     void *ready_ctx;
+    bool webhooks; /* a webhook sender runs: submits may set callback_url [false: refused] */
 } server_opts;
 
 /* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,

@@ -34,6 +34,7 @@ struct server {
     hark_metrics *metrics;
     int (*ready)(void *ctx, char *why, size_t n);
     void *ready_ctx;
+    bool webhooks; /* callback_url accepted (a sender and its secret are there) */
     char *uploads_dir;
     struct MHD_Daemon *daemon;
     int port;

@@ -1,6 +1,7 @@
 /* submit.c - see submit.h. */
 #include "server/submit.h"
 
+#include "net/net.h"
 #include "server/job_json.h"
 #include "server/text.h"
 #include "util/log.h"
@@ -14,7 +15,7 @@
 
 #define TIMEOUT_MAX_S 1e9 /* ~31 years: keeps created_ms + timeout far from overflow */
 
-const char *const submit_text_fields[] = {"priority", "timeout", "path", NULL};
+const char *const submit_text_fields[] = {"priority", "timeout", "path", "callback_url", NULL};
 
 static void fields_init(submit_fields *f)
 {
@@ -22,6 +23,7 @@ static void fields_init(submit_fields *f)
     f->has_timeout = false;
     f->timeout_s = 0;
     f->path[0] = '\0';
+    f->callback_url[0] = '\0';
 }
 
 static int set_priority(const char *v, submit_fields *f, api_error *e)
@@ -58,6 +60,29 @@ static int set_path(const char *v, submit_fields *f, api_error *e)
     return 0;
 }
 
+/* Where the job's summary is POSTed when it ends (docs/api.md, "Webhooks"). */
+static int set_callback_url(const char *v, submit_fields *f, api_error *e)
+{
+    size_t n = strlen(v);
+    if (n > STORE_CALLBACK_URL_MAX)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "callback_url", "invalid_value",
+                             "callback_url is longer than %d bytes", STORE_CALLBACK_URL_MAX);
+    bool ascii = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] <= ' ' || (unsigned char)v[i] >= 0x7f)
+            ascii = false;
+    if (!ascii || !net_url_is_http(v)) {
+        char shown[256];
+        net_url_redact(v, shown, sizeof shown); /* no credentials in the answer */
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "callback_url", "invalid_value",
+                             "callback_url '%s' is not an http:// or https:// URL (printable "
+                             "ASCII, no spaces)",
+                             ascii ? shown : "...");
+    }
+    memcpy(f->callback_url, v, n + 1);
+    return 0;
+}
+
 int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error *e)
 {
     fields_init(f);
@@ -91,10 +116,15 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
             rc = json_is_number(v) ? set_timeout(json_number_value(v), f, e)
                                    : api_error_set(e, MHD_HTTP_BAD_REQUEST, "timeout",
                                                    "invalid_type", "timeout must be a number");
+        } else if (strcmp(key, "callback_url") == 0) {
+            rc = json_is_string(v) ? set_callback_url(json_string_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "callback_url",
+                                                   "invalid_type", "callback_url must be a string");
         } else {
             /* jansson keys are valid UTF-8; reply_error cleans controls. */
-            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
-                               "unknown field '%.64s' (path, priority, timeout)", key);
+            rc =
+                api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
+                              "unknown field '%.64s' (path, priority, timeout, callback_url)", key);
         }
         if (rc)
             break;
@@ -126,6 +156,8 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
             return rc;
     }
     if ((v = upload_field(u, "path")) && (rc = set_path(v, f, e)))
+        return rc;
+    if ((v = upload_field(u, "callback_url")) && (rc = set_callback_url(v, f, e)))
         return rc;
     if (upload_has_file(u) && f->path[0])
         return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
@@ -194,6 +226,12 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         rc = caller_priority(who, f->priority, STORE_PRIO_NORMAL, &prio, &e);
     if (rc == 0 && f->path[0])
         rc = submit_check_path(s->roots, f->path, &resolved, &e);
+    if (rc == 0 && f->callback_url[0] && !s->webhooks)
+        rc = api_error_set(&e, MHD_HTTP_BAD_REQUEST, "callback_url", "webhooks_disabled",
+                           "this server sends no webhooks: it has no webhook secret (start hark "
+                           "serve with --webhook-secret-file FILE, %s or the config's "
+                           "webhook_secret)",
+                           "HARK_WEBHOOK_SECRET");
     if (rc) {
         ret = reply_error(c, &e);
         goto out;
@@ -207,6 +245,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         .priority = prio,
         .timeout_s = f->has_timeout ? f->timeout_s : s->default_timeout_s,
         .max_active = s->queue_limit[prio],
+        .callback_url = f->callback_url,
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);

@@ -20,6 +20,13 @@
  *                             (AUTOINCREMENT: never reused, even after delete)
  *   schema_migrations         which migrations ran, when
  * Version 2: index tasks_backoff (pending tasks waiting out a retry backoff).
+ * Version 3: jobs.callback_url (NULL = none), and the webhook outbox:
+ *   webhooks                  one row per delivery, inserted in the
+ *                             transaction that ends its job; state
+ *                             'pending' until 'delivered' or 'failed';
+ *                             attempts made so far; next_at_ms when the
+ *                             next attempt is due; claimed_until_ms > now
+ *                             while a sender holds it (0 = free)
  */
 #include "store/migrations.h"
 
@@ -90,7 +97,28 @@ static const store_migration migrations[] = {
       * retried tasks are in it, normally none. */
      "CREATE INDEX tasks_backoff ON tasks(not_before_ms)"
      "  WHERE state = 'pending' AND not_before_ms > 0;"},
-    /* Add new migrations here: {3, "what it does", "ALTER TABLE ..."}. */
+    {3, "callback URL of a job, webhook outbox",
+     "ALTER TABLE jobs ADD COLUMN callback_url TEXT;"
+     "CREATE TABLE webhooks ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+     "  url TEXT NOT NULL,"
+     "  event TEXT NOT NULL,"
+     "  body TEXT NOT NULL,"
+     "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending','delivered','failed')),"
+     "  attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),"
+     "  next_at_ms INTEGER NOT NULL,"
+     "  claimed_until_ms INTEGER NOT NULL DEFAULT 0,"
+     "  last_status INTEGER NOT NULL DEFAULT 0,"
+     "  last_error TEXT NOT NULL DEFAULT '',"
+     "  created_ms INTEGER NOT NULL,"
+     "  updated_ms INTEGER NOT NULL,"
+     "  delivered_ms INTEGER"
+     ");"
+     /* The senders' question, "what is due", visits pending rows only. */
+     "CREATE INDEX webhooks_due ON webhooks(next_at_ms) WHERE state = 'pending';"
+     "CREATE INDEX webhooks_job ON webhooks(job_id, id);"},
+    /* Add new migrations here: {4, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

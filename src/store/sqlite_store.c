@@ -61,14 +61,16 @@
  *
  *   Relaxed (synchronous=NORMAL): lease grants (store_claim), renewals,
  *   prepare results (the chunk plan), chunk results, preemptions
- *   (store_release PREEMPTED) and a job's success. They are written to the
- *   WAL before the call returns, so a process crash (kill -9 of the daemon
- *   included) loses nothing; their fsync is left to a background thread
- *   (deferred_sync.h) that syncs the WAL at most sync_interval_ms [1 s]
- *   after such a commit, one fsync for all commits made meanwhile, and to
- *   the next synced commit, which syncs everything before it. These are the
- *   commits on every chunk's path: an fsync costs 2-4 ms, most of a
- *   push-to-talk request's own overhead, and several per resumed chunk.
+ *   (store_release PREEMPTED), a job's success, and webhook claims and
+ *   attempt outcomes (store_claim_webhooks, store_record_webhook). They
+ *   are written to the WAL before the call returns, so a process crash
+ *   (kill -9 of the daemon included) loses nothing; their fsync is left to
+ *   a background thread (deferred_sync.h) that syncs the WAL at most
+ *   sync_interval_ms [1 s] after such a commit, one fsync for all commits
+ *   made meanwhile, and to the next synced commit, which syncs everything
+ *   before it. These are the commits on every chunk's path: an fsync costs
+ *   2-4 ms, most of a push-to-talk request's own overhead, and several per
+ *   resumed chunk.
  *
  *   So an OS crash or power loss can lose at most the relaxed commits of
  *   the last interval. What survives is always a prefix of the commit
@@ -85,7 +87,15 @@
  *     but its holder died with the machine, and anything committed under
  *     it was lost with it (it came later in the WAL);
  *   - a lost success leaves a job whose chunk results are all committed,
- *     which the runtime finishes again (store_list_jobs with ready_only).
+ *     which the runtime finishes again (store_list_jobs with ready_only);
+ *     its webhook delivery, inserted in the same transaction, is lost with
+ *     it and inserted again when the job is finished again;
+ *   - a lost webhook outcome leaves the delivery pending with its earlier
+ *     attempts: it is attempted again (the receiver may see a delivery id
+ *     twice: webhooks are at least once, store.h), never lost.
+ *
+ *   The webhook outbox rides on the transaction that ends a job
+ *   (finish_job): a job is never terminal without its pending delivery.
  *
  *   Checkpoints (automatic, every ~1000 WAL pages) fsync the WAL and then
  *   the database file. SQLite fsyncs the directory when it creates the
@@ -128,6 +138,7 @@ struct store {
     int64_t backoff_base_ms, backoff_max_ms;
     void (*on_commit)(void *ctx);
     void *commit_ctx;
+    int webhook_max_attempts;
     deferred_sync *wal_sync; /* fsyncs the WAL after relaxed commits */
     bool relaxed;            /* the next COMMIT runs with synchronous=NORMAL */
 };
@@ -136,6 +147,7 @@ static const char *const state_names[] = {"queued",    "running", "paused",
                                           "succeeded", "failed",  "cancelled"};
 static const char *const prio_names[] = {"realtime", "high", "normal", "low"};
 static const char *const chunk_state_names[] = {"pending", "leased", "done"};
+static const char *const webhook_state_names[] = {"pending", "delivered", "failed"};
 
 #define N_STATES 6
 #define N_PRIOS 4
@@ -191,6 +203,20 @@ static int chunk_state_from_text(const unsigned char *s)
 {
     for (int i = 0; s && i < 3; i++)
         if (strcmp((const char *)s, chunk_state_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *store_webhook_state_name(int state)
+{
+    return state >= 0 && state < 3 ? webhook_state_names[state] : "?";
+}
+
+/* -1 for NULL, "" or an unknown name. */
+static int webhook_state_from_text(const unsigned char *s)
+{
+    for (int i = 0; s && i < 3; i++)
+        if (strcmp((const char *)s, webhook_state_names[i]) == 0)
             return i;
     return -1;
 }
@@ -542,9 +568,12 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
         o.busy_timeout_ms = 10000;
     if (o.sync_interval_ms == 0)
         o.sync_interval_ms = 1000;
+    if (o.webhook_max_attempts == 0)
+        o.webhook_max_attempts = STORE_WEBHOOK_MAX_ATTEMPTS;
     if (o.max_attempts < 1 || o.max_attempts > 20 || o.backoff_base_ms < 0 ||
         o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0 ||
-        o.sync_interval_ms < 1 || o.sync_interval_ms > 60000) {
+        o.sync_interval_ms < 1 || o.sync_interval_ms > 60000 || o.webhook_max_attempts < 1 ||
+        o.webhook_max_attempts > 100) {
         rc = err_set(err, HARK_EINVAL, "bad store options for '%s'", path);
         goto out;
     }
@@ -565,6 +594,7 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
     st->backoff_max_ms = o.backoff_max_ms;
     st->on_commit = o.on_commit;
     st->commit_ctx = o.commit_ctx;
+    st->webhook_max_attempts = o.webhook_max_attempts;
 
     bool existed = access(path, F_OK) == 0;
     int c = sqlite3_open_v2(
@@ -716,10 +746,11 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
     int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
-                " source, options, timeout_s, deadline_ms)"
-                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10)",
-                "ttiIItttdI", id, spec->kind, spec->priority, seq, t, spec->input, source,
-                spec->options ? spec->options : "{}", spec->timeout_s, deadline);
+                " source, options, timeout_s, deadline_ms, callback_url)"
+                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "ttiIItttdIt", id, spec->kind, spec->priority, seq, t, spec->input, source,
+                spec->options ? spec->options : "{}", spec->timeout_s, deadline,
+                spec->callback_url && spec->callback_url[0] ? spec->callback_url : NULL);
     if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
@@ -741,7 +772,9 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
         (rc = check_text("job input", spec->input, 4096, false, err)) ||
         (spec->source && (rc = check_text("job source name", spec->source, 4096, true, err))) ||
         (spec->options &&
-         (rc = check_text("job options", spec->options, STORE_MAX_TEXT, true, err))))
+         (rc = check_text("job options", spec->options, STORE_MAX_TEXT, true, err))) ||
+        (spec->callback_url &&
+         (rc = check_text("callback URL", spec->callback_url, STORE_CALLBACK_URL_MAX, true, err))))
         return rc;
     if (spec->priority < 0 || spec->priority >= N_PRIOS)
         return err_set(err, HARK_EINVAL, "bad priority %d", spec->priority);
@@ -764,8 +797,11 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " COALESCE(j.started_ms, 0), COALESCE(j.finished_ms, 0), j.input, j.source, j.options,"        \
     " j.timeout_s, j.deadline_ms, j.prepared, COALESCE(p.attempts, 0),"                            \
     " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
-    " j.result_ready"                                                                              \
-    " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"
+    " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
+    " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
+    " COALESCE(w.delivered_ms, 0)"                                                                 \
+    " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
+    " LEFT JOIN webhooks w ON w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
 
 void store_job_release(store_job *job)
 {
@@ -777,6 +813,8 @@ void store_job_release(store_job *job)
     free(job->options);
     free(job->prepare_error);
     free(job->error);
+    free(job->callback_url);
+    free(job->webhook_last_error);
     memset(job, 0, sizeof *job);
 }
 
@@ -805,7 +843,14 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->chunks_done = sqlite3_column_int(s, 19);
     j->error = dup_col(s, 20);
     j->result_ready = sqlite3_column_int(s, 21) != 0;
-    if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error) {
+    j->callback_url = dup_col(s, 22);
+    j->webhook_state = webhook_state_from_text(sqlite3_column_text(s, 23));
+    j->webhook_attempts = sqlite3_column_int(s, 24);
+    j->webhook_last_status = sqlite3_column_int(s, 25);
+    j->webhook_last_error = dup_col(s, 26);
+    j->webhook_delivered_ms = sqlite3_column_int64(s, 27);
+    if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
+        !j->callback_url || !j->webhook_last_error) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->path);
     }
@@ -1328,8 +1373,12 @@ static int job_state(store *st, const char *id, int *state, hark_err *err)
     return rc;
 }
 
+static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err);
+
 /* Move job id to a terminal state: revoke its leases, set state, message,
- * finished time, and log event `type` with data (stolen). */
+ * finished time, log event `type` with data (stolen), and put its webhook
+ * (if it has a callback URL) in the outbox. Every terminal transition goes
+ * through here, so none can end a job without its delivery. */
 static int finish_job(store *st, const char *id, int state, const char *error, json_t *data,
                       int64_t t, hark_err *err)
 {
@@ -1341,8 +1390,11 @@ static int finish_job(store *st, const char *id, int state, const char *error, j
                     "ttIit", state_names[state], error ? error : "", t,
                     (int)(state == STORE_SUCCEEDED), id);
     if (rc == 0)
-        return add_event(st, id, state_names[state], data, t, NULL, err);
-    json_decref(data);
+        rc = add_event(st, id, state_names[state], data, t, NULL, err);
+    else
+        json_decref(data);
+    if (rc == 0)
+        rc = enqueue_webhook(st, id, t, err);
     return rc;
 }
 
@@ -1625,6 +1677,13 @@ static int recover_tx(store *st, int *count, hark_err *err)
     }
     if (rc == 0 && *count)
         rc = bump_counter(st, "recovered_tasks", *count, err);
+    /* A sender that held a delivery died with the process: free it now,
+     * the attempt in flight uncounted (store.h, "webhooks"). */
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE webhooks SET claimed_until_ms = 0 WHERE state = 'pending'"
+                    " AND claimed_until_ms > 0",
+                    "");
     free(refs);
     return rc;
 }
@@ -1927,6 +1986,304 @@ int store_add_event(store *st, const char *id, const char *type, const char *dat
     return rc;
 }
 
+/* ---- webhooks ------------------------------------------------------------------ */
+
+/* A JSON number as the API's job object writes it: an integer when v is
+ * integral (server/job_json.c's job_json_number). */
+static json_t *json_number_of(double v)
+{
+    if (isfinite(v) && v == floor(v) && fabs(v) <= 9007199254740992.0)
+        return json_integer((json_int_t)v);
+    return json_real(isfinite(v) ? v : 0.0);
+}
+
+static json_t *json_time_of(int64_t ms)
+{
+    return ms > 0 ? json_real((double)ms / 1000.0) : json_null();
+}
+
+/* The body of job j's delivery for event: its summary (store.h, "webhooks"),
+ * dumped like the API's bodies. malloc'ed, NULL when out of memory. */
+static char *webhook_body(const store_job *j, const char *event)
+{
+    char result_url[64];
+    snprintf(result_url, sizeof result_url, "/v1/jobs/%s/result", j->id);
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    int bad = 0;
+    bad |= json_object_set_new(o, "event", json_string(event));
+    bad |= json_object_set_new(o, "id", json_string(j->id));
+    bad |= json_object_set_new(o, "object", json_string("job"));
+    bad |= json_object_set_new(o, "kind", json_string(j->kind));
+    bad |= json_object_set_new(o, "state", json_string(store_state_name(j->state)));
+    bad |= json_object_set_new(o, "priority", json_string(store_priority_name(j->priority)));
+    bad |= json_object_set_new(o, "source", json_string(j->source));
+    bad |= json_object_set_new(o, "created_at", json_time_of(j->created_ms));
+    bad |= json_object_set_new(o, "started_at", json_time_of(j->started_ms));
+    bad |= json_object_set_new(o, "finished_at", json_time_of(j->finished_ms));
+    bad |= json_object_set_new(o, "timeout", json_number_of(j->timeout_s));
+    bad |= json_object_set_new(o, "duration",
+                               j->prepared ? json_number_of(j->duration_s) : json_null());
+    bad |= json_object_set_new(o, "chunks", j->prepared ? json_integer(j->n_chunks) : json_null());
+    bad |= json_object_set_new(o, "chunks_done", json_integer(j->chunks_done));
+    bad |= json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
+    bad |= json_object_set_new(o, "result_url",
+                               j->state == STORE_SUCCEEDED ? json_string(result_url) : json_null());
+    /* JSON_COMPACT | JSON_REAL_PRECISION(13): server/job_json.h's flags, so
+     * epoch seconds keep their milliseconds without binary noise. */
+    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
+    json_decref(o);
+    return text;
+}
+
+/* Inside finish_job's transaction: if job id has a callback URL, insert its
+ * delivery, due now. */
+static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    store_job j;
+    char *body = NULL;
+    int rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1", "t", id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->path, id);
+    if (rc == 1)
+        rc = read_job(st, s, &j, err);
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    if (j.callback_url[0]) {
+        char event[32];
+        snprintf(event, sizeof event, "job.%s", store_state_name(j.state));
+        body = webhook_body(&j, event);
+        rc = body ? q_exec(st, NULL, err,
+                           "INSERT INTO webhooks(job_id, url, event, body, next_at_ms, created_ms,"
+                           " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+                           "ttttI", id, j.callback_url, event, body, t)
+                  : err_set(err, HARK_ENOMEM, "out of memory composing the webhook of job %s", id);
+    }
+    free(body);
+    store_job_release(&j);
+    return rc;
+}
+
+#define WEBHOOK_COLS                                                                               \
+    "id, job_id, url, event, body, state, attempts, last_status, last_error, created_ms,"          \
+    " next_at_ms, COALESCE(delivered_ms, 0)"
+
+static void webhook_release(store_webhook *w)
+{
+    free(w->url);
+    free(w->event);
+    free(w->body);
+    free(w->last_error);
+    memset(w, 0, sizeof *w);
+}
+
+void store_webhook_list_release(store_webhook_list *list)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < list->n; i++)
+        webhook_release(&list->items[i]);
+    free(list->items);
+    memset(list, 0, sizeof *list);
+}
+
+void store_webhook_delivery_id(const store_webhook *w, char out[STORE_DELIVERY_ID_SIZE])
+{
+    snprintf(out, STORE_DELIVERY_ID_SIZE, "%s-%lld", w->job_id, (long long)w->id);
+}
+
+/* Append every row of s (WEBHOOK_COLS) to out. */
+static int collect_webhooks(store *st, sqlite3_stmt *s, store_webhook_list *out, hark_err *err)
+{
+    size_t cap = out->n;
+    int rc;
+    while ((rc = q_step(st, s, err)) == 1) {
+        if (out->n == cap) {
+            size_t ncap = cap ? cap * 2 : 4;
+            store_webhook *p = ncap <= 1000000 ? realloc(out->items, ncap * sizeof *p) : NULL;
+            if (!p) {
+                rc = err_set(err, HARK_ENOMEM, "out of memory listing webhook deliveries");
+                break;
+            }
+            out->items = p;
+            cap = ncap;
+        }
+        store_webhook *w = &out->items[out->n++];
+        memset(w, 0, sizeof *w);
+        w->id = sqlite3_column_int64(s, 0);
+        copy_id(w->job_id, s, 1);
+        w->url = dup_col(s, 2);
+        w->event = dup_col(s, 3);
+        w->body = dup_col(s, 4);
+        w->state = webhook_state_from_text(sqlite3_column_text(s, 5));
+        w->attempts = sqlite3_column_int(s, 6);
+        w->last_status = sqlite3_column_int(s, 7);
+        w->last_error = dup_col(s, 8);
+        w->created_ms = sqlite3_column_int64(s, 9);
+        w->next_at_ms = sqlite3_column_int64(s, 10);
+        w->delivered_ms = sqlite3_column_int64(s, 11);
+        if (!w->url || !w->event || !w->body || !w->last_error) {
+            rc = err_set(err, HARK_ENOMEM, "out of memory listing webhook deliveries");
+            break;
+        }
+    }
+    return rc;
+}
+
+/* The claimable deliveries: ?1 now. */
+#define SQL_WEBHOOK_DUE                                                                            \
+    " FROM webhooks WHERE state = 'pending' AND next_at_ms <= ?1 AND claimed_until_ms <= ?1"
+
+static int claim_webhooks_tx(store *st, int max, int64_t t, int64_t lease_ms,
+                             store_webhook_list *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = q_open(st, &s, err,
+                    "UPDATE webhooks SET claimed_until_ms = ?2, updated_ms = ?1 WHERE id IN"
+                    " (SELECT id" SQL_WEBHOOK_DUE " ORDER BY next_at_ms, id LIMIT ?3)"
+                    " RETURNING " WEBHOOK_COLS,
+                    "IIi", t, t + lease_ms, max);
+    if (rc == 0)
+        rc = collect_webhooks(st, s, out, err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_claim_webhooks(store *st, int max, int64_t lease_ms, store_webhook_list *out,
+                         int64_t *wait_ms, hark_err *err)
+{
+    int64_t t, due = 0, next = -1;
+    bool found = false;
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (wait_ms)
+        *wait_ms = -1;
+    if (max < 1 || max > 64)
+        return err_set(err, HARK_EINVAL, "bad webhook claim size %d", max);
+    if (lease_ms <= 0 || lease_ms > 86400000LL)
+        return err_set(err, HARK_EINVAL, "bad webhook lease %lld ms", (long long)lease_ms);
+    lock(st);
+    t = now_of(st);
+    /* Look first: senders ask after every commit, and a claim of nothing
+     * must not commit (its on_commit would wake the other senders, whose
+     * empty claims would wake it, and so on). */
+    rc = q_int64(st, &due, &found, err, "SELECT id" SQL_WEBHOOK_DUE " LIMIT 1", "I", t);
+    if (rc == 0 && found) {
+        rc = relax(st, err); /* see DURABILITY */
+        if (rc == 0)
+            rc = tx_begin(st, err);
+        if (rc == 0)
+            rc = tx_end(st, claim_webhooks_tx(st, max, t, lease_ms, out, err), err);
+        unrelax(st);
+    }
+    if (rc == 0 && wait_ms)
+        rc = q_int64(st, &next, NULL, err,
+                     "SELECT COALESCE(MIN(MAX(next_at_ms, claimed_until_ms)), -1) FROM webhooks"
+                     " WHERE state = 'pending'",
+                     "");
+    unlock(st);
+    if (rc) {
+        store_webhook_list_release(out);
+        return rc;
+    }
+    if (wait_ms)
+        *wait_ms = next < 0 ? -1 : next > t ? next - t : 0;
+    return 0;
+}
+
+static int record_webhook_tx(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
+                             int *state_out, hark_err *err)
+{
+    int64_t t = now_of(st);
+    sqlite3_stmt *s = NULL;
+    int state = -1, attempts = 0;
+    int rc = q_open(st, &s, err, "SELECT state, attempts FROM webhooks WHERE id = ?1", "I", id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        state = webhook_state_from_text(sqlite3_column_text(s, 0));
+        attempts = sqlite3_column_int(s, 1);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = err_set(err, HARK_ENOENT, "no webhook delivery %lld", (long long)id);
+    }
+    sqlite3_finalize(s);
+    if (rc)
+        return rc;
+    if (state != STORE_WEBHOOK_PENDING || attempts != attempt - 1)
+        return err_set(err, HARK_ESTALE,
+                       "webhook delivery %lld: attempt %d was already recorded (%s, %d attempts)",
+                       (long long)id, attempt, store_webhook_state_name(state), attempts);
+    int to = a->state;
+    if (to == STORE_WEBHOOK_PENDING && attempt >= st->webhook_max_attempts)
+        to = STORE_WEBHOOK_FAILED;
+    rc = q_exec(st, NULL, err,
+                "UPDATE webhooks SET state = ?2, attempts = ?3, last_status = ?4, last_error = ?5,"
+                " next_at_ms = CASE WHEN ?2 = 'pending' THEN ?6 + ?7 ELSE next_at_ms END,"
+                " claimed_until_ms = 0, updated_ms = ?6,"
+                " delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
+                "ItiitII", id, webhook_state_names[to], attempt, a->status,
+                to == STORE_WEBHOOK_DELIVERED || !a->error ? "" : a->error, t, a->retry_delay_ms);
+    if (rc == 0 && state_out)
+        *state_out = to;
+    return rc;
+}
+
+int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
+                         int *state_out, hark_err *err)
+{
+    int rc;
+    if (state_out)
+        *state_out = -1;
+    if (!a || a->state < STORE_WEBHOOK_PENDING || a->state > STORE_WEBHOOK_FAILED)
+        return err_set(err, HARK_EINVAL, "bad webhook attempt outcome");
+    if (attempt < 1 || attempt > 1000)
+        return err_set(err, HARK_EINVAL, "bad webhook attempt number %d", attempt);
+    if (a->status < 0 || a->status > 999)
+        return err_set(err, HARK_EINVAL, "bad HTTP status %d", a->status);
+    if (a->retry_delay_ms < 0 || a->retry_delay_ms > 366LL * 86400000LL)
+        return err_set(err, HARK_EINVAL, "bad webhook retry delay %lld ms",
+                       (long long)a->retry_delay_ms);
+    if (a->error && (rc = check_text("webhook error", a->error, 4096, true, err)))
+        return rc;
+    lock(st);
+    rc = relax(st, err); /* see DURABILITY */
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, record_webhook_tx(st, id, attempt, a, state_out, err), err);
+    unrelax(st);
+    unlock(st);
+    return rc;
+}
+
+int store_list_webhooks(store *st, const char *id, store_webhook_list *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int state, rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_id(id, err)))
+        return rc;
+    lock(st);
+    rc = exec_plain(st, "BEGIN", err); /* one snapshot: the job, then its deliveries */
+    if (rc)
+        goto unlock;
+    rc = job_state(st, id, &state, err);
+    if (rc == 0)
+        rc = q_open(st, &s, err,
+                    "SELECT " WEBHOOK_COLS " FROM webhooks WHERE job_id = ?1 ORDER BY id", "t", id);
+    if (rc == 0)
+        rc = collect_webhooks(st, s, out, err);
+    sqlite3_finalize(s);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+unlock:
+    unlock(st);
+    if (rc)
+        store_webhook_list_release(out);
+    return rc;
+}
+
 /* ---- counters and checks ---------------------------------------------------- */
 
 int store_count_work(store *st, int64_t queued[4], int64_t *leased, hark_err *err)
@@ -2005,6 +2362,13 @@ int store_check(store *st, hark_err *err)
         {"a lease token is above the last token handed out",
          "SELECT count(*) FROM tasks WHERE lease_token >"
          " (SELECT value FROM meta WHERE key = 'last_token')"},
+        {"a job ended with a callback URL but without a webhook delivery",
+         "SELECT count(*) FROM jobs j WHERE j.state IN ('succeeded','failed','cancelled')"
+         " AND COALESCE(j.callback_url, '') != ''"
+         " AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.job_id = j.id)"},
+        {"a webhook delivery of a job that has not ended",
+         "SELECT count(*) FROM webhooks w JOIN jobs j ON j.id = w.job_id"
+         " WHERE j.state NOT IN ('succeeded','failed','cancelled')"},
     };
     sqlite3_stmt *s = NULL;
     int rc;

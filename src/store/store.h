@@ -42,6 +42,8 @@
 #define STORE_MAX_CHUNKS 200000      /* a chunk plan longer than this is refused */
 #define STORE_MAX_TEXT (1u << 20)    /* cap on options and event data */
 #define STORE_MAX_RESULT (16u << 20) /* cap on one chunk's result text */
+#define STORE_CALLBACK_URL_MAX 2048  /* cap on a job's callback URL */
+#define STORE_WEBHOOK_MAX_ATTEMPTS 8 /* default attempts of a delivery (= WEBHOOK_MAX_ATTEMPTS) */
 
 typedef struct store store;
 
@@ -94,6 +96,9 @@ typedef struct store_options {
      * server wake waiters (event streams) without polling. [none] */
     void (*on_commit)(void *ctx);
     void *commit_ctx;
+    /* Attempts of a webhook delivery before it fails for good, 1..100
+     * [STORE_WEBHOOK_MAX_ATTEMPTS]. */
+    int webhook_max_attempts;
 } store_options;
 
 /* Open (creating if missing) the store at path and migrate its schema to
@@ -131,6 +136,10 @@ typedef struct store_job_spec {
     double timeout_s;    /* wall-clock limit from submit; 0 = none */
     int max_active;      /* refuse (HARK_EFULL) when this many jobs of the class
                             are queued, running or paused; 0 = no limit */
+    /* Where to POST the job's summary when it ends (see "webhooks"); NULL or
+     * "" = nowhere. At most STORE_CALLBACK_URL_MAX bytes; the store checks
+     * nothing else (the caller allows http and https URLs only). */
+    const char *callback_url;
 } store_job_spec;
 
 /* Create a queued job with its prepare task and a "queued" event. On
@@ -158,8 +167,17 @@ typedef struct store_job {
     char *prepare_error;  /* cause of the last failed prepare attempt */
     double duration_s;    /* set by store_commit_prepare */
     int n_chunks, chunks_done;
-    char *error;       /* why it failed, "" otherwise */
-    bool result_ready; /* outputs assembled: set by store_succeed */
+    char *error;        /* why it failed, "" otherwise */
+    bool result_ready;  /* outputs assembled: set by store_succeed */
+    char *callback_url; /* as submitted (may hold credentials: redact it to show it), "" = none */
+    /* The job's webhook delivery (the latest, if there were several), once
+     * the job has ended with a callback_url: webhook_state is an enum
+     * store_webhook_state, or -1 while there is none (no callback_url, or
+     * the job has not ended). The other fields are as in store_webhook. */
+    int webhook_state;
+    int webhook_attempts, webhook_last_status;
+    char *webhook_last_error;
+    int64_t webhook_delivered_ms;
 } store_job;
 
 void store_job_release(store_job *job);
@@ -297,6 +315,8 @@ int store_fail_overdue(store *st, int *n, hark_err *err);
 /* At daemon start, before anything is claimed: revoke every lease (tasks back
  * to pending, attempts not counted; their tokens become stale) and put
  * running jobs back to queued (event "preempted" {"reason":"restart"}).
+ * Webhook deliveries claimed by a sender that died become free again at
+ * once, with their attempts unchanged (the attempt in flight is not counted).
  * *n (may be NULL) gets the number of tasks recovered. Jobs whose chunks were
  * all committed stay for the daemon to finish (store_list_jobs ready_only). */
 int store_recover(store *st, int *n, hark_err *err);
@@ -375,6 +395,91 @@ int store_list_events(store *st, const char *id, int64_t after_id, int limit, st
 int store_add_event(store *st, const char *id, const char *type, const char *data,
                     int64_t *event_id, hark_err *err);
 
+/* ---- webhooks ------------------------------------------------------------
+ *
+ * A durable outbox. When a job that has a callback_url reaches a terminal
+ * state (succeeded, failed, cancelled: every path, including lease expiry,
+ * deadlines and store_fail), the same transaction inserts a pending
+ * delivery: the event ("job.succeeded", "job.failed", "job.cancelled") and
+ * the body, the job's summary as JSON text, fixed from then on so every
+ * attempt sends the same bytes:
+ *   {"event", "id", "object": "job", "kind", "state", "priority", "source",
+ *    "created_at", "started_at", "finished_at", "timeout", "duration",
+ *    "chunks", "chunks_done", "error", "result_url"}
+ * (times in epoch seconds or null, as in the API's job object; result_url
+ * "/v1/jobs/{id}/result" for a success, null otherwise). A sender claims
+ * due deliveries, makes one attempt each, and records the outcome. Claims
+ * and outcomes are relaxed commits (see DURABILITY in sqlite_store.c): a
+ * power loss may forget the last second's outcomes, and those deliveries
+ * are attempted again. Delivery is at least once; receivers drop repeats
+ * by delivery id. Deleting a job deletes its deliveries. */
+
+enum store_webhook_state {
+    STORE_WEBHOOK_PENDING = 0,   /* waiting for its next attempt (or in one) */
+    STORE_WEBHOOK_DELIVERED = 1, /* the receiver accepted it */
+    STORE_WEBHOOK_FAILED = 2,    /* given up: permanent failure or attempts used up */
+};
+
+/* "pending", "delivered", "failed"; "?" for an unknown value. */
+const char *store_webhook_state_name(int state);
+
+typedef struct store_webhook {
+    int64_t id; /* global, increasing */
+    char job_id[STORE_ID_SIZE];
+    char *url, *event, *body; /* malloc'ed, as stored */
+    int state;                /* enum store_webhook_state */
+    int attempts;             /* attempts recorded so far */
+    int last_status;          /* HTTP status of the last attempt, 0 if none came */
+    char *last_error;         /* why the last attempt failed, "" if it did not (or none yet) */
+    int64_t created_ms, next_at_ms, delivered_ms; /* delivered_ms 0 unless delivered */
+} store_webhook;
+
+typedef struct store_webhook_list {
+    store_webhook *items;
+    size_t n;
+} store_webhook_list;
+
+void store_webhook_list_release(store_webhook_list *list);
+
+/* "<job id>-<delivery id>": the X-Hark-Delivery value of w, the same on
+ * every attempt. out must hold STORE_DELIVERY_ID_SIZE bytes. */
+#define STORE_DELIVERY_ID_SIZE (STORE_ID_SIZE + 24)
+void store_webhook_delivery_id(const store_webhook *w, char out[STORE_DELIVERY_ID_SIZE]);
+
+/* Claim up to max (1..64) due deliveries, oldest due first: pending, due
+ * (next_at_ms <= now) and not claimed. Each is held for lease_ms (longer
+ * than an attempt can take): no other claim returns it until it is
+ * recorded or the lease runs out. 0 with *out filled (release it; n may be
+ * 0), HARK_EINVAL, HARK_EIO. *wait_ms (may be NULL) gets how long from now
+ * until the next pending delivery (claimed or not) may be claimed, 0 if one
+ * is due already, -1 if none is pending. When nothing is due this is a
+ * read: it commits nothing (so on_commit does not fire). */
+int store_claim_webhooks(store *st, int max, int64_t lease_ms, store_webhook_list *out,
+                         int64_t *wait_ms, hark_err *err);
+
+/* What one attempt came to. */
+typedef struct store_webhook_attempt {
+    int state;              /* DELIVERED, PENDING (try again) or FAILED (permanent) */
+    int status;             /* HTTP status, 0 if none came */
+    const char *error;      /* why it failed (NULL or "" when delivered); capped at 4096 */
+    int64_t retry_delay_ms; /* PENDING: the next attempt is due this long from now */
+} store_webhook_attempt;
+
+/* Record attempt number `attempt` (the claimed attempts + 1) of delivery
+ * id, releasing the claim: attempts = attempt, last status and error set;
+ * DELIVERED sets delivered_ms; PENDING makes it due retry_delay_ms from
+ * now, or FAILED once attempt reaches webhook_max_attempts. *state_out
+ * (may be NULL) gets the resulting state. HARK_ENOENT if the delivery is
+ * gone (its job was deleted), HARK_ESTALE if it is not pending with
+ * attempt - 1 attempts (another sender recorded this attempt first:
+ * nothing changed), HARK_EINVAL. */
+int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
+                         int *state_out, hark_err *err);
+
+/* Every delivery of job id, oldest first. 0 with *out filled (n may be 0),
+ * HARK_ENOENT for an unknown job, HARK_EIO. */
+int store_list_webhooks(store *st, const char *id, store_webhook_list *out, hark_err *err);
+
 /* ---- counters and checks ------------------------------------------------ */
 
 typedef struct store_counters {
@@ -395,7 +500,8 @@ int store_get_counters(store *st, store_counters *out, hark_err *err);
 
 /* Check the file (PRAGMA integrity_check, foreign keys) and the store's own
  * invariants (chunks_done = done chunks; results exactly on done chunks;
- * leases only in queued/running jobs, each with a token). 0 if all hold,
+ * leases only in queued/running jobs, each with a token; a webhook delivery
+ * for every ended job with a callback URL, and only for ended jobs). 0 if all hold,
  * HARK_EIO naming the first violation. */
 int store_check(store *st, hark_err *err);
 

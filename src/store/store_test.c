@@ -3,11 +3,13 @@
  *
  * Time is injected (fake_now) except where real concurrency is tested, so no
  * test sleeps its way to a pass. */
+#include "store/migrations.h"
 #include "store/store.h"
 #include "util/clock.h"
 #include "util/test.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -969,6 +971,425 @@ static void test_migrations_fresh_reopen_and_newer(void)
     ASSERT(strstr(err.msg, "cannot open store 'junk.db': file is not a database") != NULL);
 }
 
+/* ---- webhooks: the outbox ------------------------------------------------------- */
+
+#define HOOK_LEASE 60000
+
+static void submit_cb(store *st, const char *url, double timeout_s, char id[STORE_ID_SIZE])
+{
+    store_job_spec spec = {.kind = "transcribe",
+                           .input = "in.wav",
+                           .priority = STORE_PRIO_NORMAL,
+                           .timeout_s = timeout_s,
+                           .callback_url = url};
+    hark_err err = {0};
+    if (store_submit(st, &spec, id, &err))
+        TEST_FAIL_("store_submit: %s", err.msg);
+}
+
+static store_webhook_list claim_hooks(store *st, int max, int64_t *wait_ms)
+{
+    store_webhook_list l;
+    hark_err err = {0};
+    if (store_claim_webhooks(st, max, HOOK_LEASE, &l, wait_ms, &err))
+        TEST_FAIL_("store_claim_webhooks: %s", err.msg);
+    return l;
+}
+
+static store_webhook_list hooks_of(store *st, const char *id)
+{
+    store_webhook_list l;
+    hark_err err = {0};
+    if (store_list_webhooks(st, id, &l, &err))
+        TEST_FAIL_("store_list_webhooks: %s", err.msg);
+    return l;
+}
+
+static int record(store *st, int64_t id, int attempt, int state, int status, const char *error,
+                  int64_t delay_ms, int *state_out)
+{
+    store_webhook_attempt a = {
+        .state = state, .status = status, .error = error, .retry_delay_ms = delay_ms};
+    hark_err err = {0};
+    return store_record_webhook(st, id, attempt, &a, state_out, &err);
+}
+
+/* The one delivery of job id: its event and its parsed body. */
+static json_t *the_hook(store *st, const char *id, const char *event)
+{
+    store_webhook_list l = hooks_of(st, id);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].event, event);
+    ASSERT_STREQ(l.items[0].job_id, id);
+    ASSERT_EQ(l.items[0].state, STORE_WEBHOOK_PENDING);
+    ASSERT_EQ(l.items[0].attempts, 0);
+    ASSERT_EQ(l.items[0].next_at_ms, fake_now);
+    json_t *body = json_loads(l.items[0].body, 0, NULL);
+    ASSERT(json_is_object(body));
+    ASSERT_STREQ(json_string_value(json_object_get(body, "event")), event);
+    ASSERT_STREQ(json_string_value(json_object_get(body, "id")), id);
+    store_webhook_list_release(&l);
+    return body;
+}
+
+static void test_webhook_enqueued_with_every_terminal_state(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char ok[STORE_ID_SIZE], cancelled[STORE_ID_SIZE], failed[STORE_ID_SIZE];
+    char overdue[STORE_ID_SIZE], plain[STORE_ID_SIZE];
+    submit_cb(st, "https://user:pw@hooks.example/a?token=x", 0, ok);
+    submit_cb(st, "http://127.0.0.1:9/b", 0, cancelled);
+    submit_cb(st, "http://127.0.0.1:9/c", 0, failed);
+    submit_cb(st, "http://127.0.0.1:9/d", 5, overdue);
+    submit(st, STORE_PRIO_NORMAL, "plain.wav", plain);
+
+    /* Nothing is sent before a job ends. */
+    int64_t wait = 0;
+    store_webhook_list l = claim_hooks(st, 8, &wait);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(wait, -1);
+    store_job j = get(st, ok);
+    ASSERT_STREQ(j.callback_url, "https://user:pw@hooks.example/a?token=x");
+    ASSERT_EQ(j.webhook_state, -1);
+    store_job_release(&j);
+    j = get(st, plain);
+    ASSERT_STREQ(j.callback_url, "");
+    store_job_release(&j);
+
+    /* Success: prepared, one chunk, finished. */
+    prepare(st, ok, 1);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, ok);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
+    fake_now += 1500;
+    ASSERT_EQ(store_succeed(st, ok, &err), 0);
+    json_t *b = the_hook(st, ok, "job.succeeded");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "state")), "succeeded");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "object")), "job");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "priority")), "normal");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "source")), "in.wav");
+    char url[64];
+    snprintf(url, sizeof url, "/v1/jobs/%s/result", ok);
+    ASSERT_STREQ(json_string_value(json_object_get(b, "result_url")), url);
+    ASSERT(json_is_null(json_object_get(b, "error")));
+    ASSERT_NEAR(json_number_value(json_object_get(b, "finished_at")), fake_now / 1000.0, 1e-6);
+    ASSERT_NEAR(json_number_value(json_object_get(b, "created_at")), T0 / 1000.0, 1e-6);
+    ASSERT_EQ(json_integer_value(json_object_get(b, "duration")), 10);
+    ASSERT_EQ(json_integer_value(json_object_get(b, "chunks")), 1);
+    json_decref(b);
+    j = get(st, ok);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_PENDING);
+    ASSERT_EQ(j.webhook_attempts, 0);
+    store_job_release(&j);
+
+    /* Cancelled, failed by a caller, and failed by its deadline. */
+    ASSERT_EQ(store_cancel(st, cancelled, &err), 0);
+    b = the_hook(st, cancelled, "job.cancelled");
+    ASSERT(json_is_null(json_object_get(b, "result_url")));
+    ASSERT(json_is_null(json_object_get(b, "duration")));
+    json_decref(b);
+    ASSERT_EQ(store_fail(st, failed, "cannot decode 'c.wav': not a media file", &err), 0);
+    b = the_hook(st, failed, "job.failed");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "error")),
+                 "cannot decode 'c.wav': not a media file");
+    json_decref(b);
+    fake_now += 6000;
+    int n = 0;
+    ASSERT_EQ(store_fail_overdue(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    b = the_hook(st, overdue, "job.failed");
+    ASSERT_STREQ(json_string_value(json_object_get(b, "error")), "timed out after 5 s");
+    json_decref(b);
+
+    /* No callback, no delivery. */
+    ASSERT_EQ(store_cancel(st, plain, &err), 0);
+    l = hooks_of(st, plain);
+    ASSERT_EQ(l.n, 0);
+    store_webhook_list_release(&l);
+    ASSERT_EQ(store_list_webhooks(st, "j0000000000000000", &l, &err), HARK_ENOENT);
+
+    /* Due in the order the jobs ended. */
+    l = claim_hooks(st, 8, &wait);
+    ASSERT_EQ(l.n, 4);
+    char did[STORE_DELIVERY_ID_SIZE];
+    store_webhook_delivery_id(&l.items[0], did);
+    ASSERT(strncmp(did, l.items[0].job_id, STORE_ID_SIZE - 1) == 0 &&
+           did[STORE_ID_SIZE - 1] == '-');
+    store_webhook_list_release(&l);
+    ASSERT_EQ(store_check(st, &err), 0);
+
+    /* Deleting a job deletes its deliveries. */
+    ASSERT_EQ(store_delete_job(st, cancelled, &err), 0);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 3);
+    store_close(st);
+}
+
+/* A job whose chunk fails max_attempts times fails with its delivery. */
+static void test_webhook_enqueued_when_attempts_run_out(void)
+{
+    fake_now = T0;
+    store_options o = {.now_ms = fake_clock, .max_attempts = 1};
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    char id[STORE_ID_SIZE];
+    submit_cb(st, "http://127.0.0.1:9/x", 0, id);
+    store_task t = claim(st, "w", LONG_LEASE);
+    store_release_info info;
+    ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_FAILED, "worker crashed", &info, &err), 0);
+    ASSERT(info.job_failed);
+    json_t *b = the_hook(st, id, "job.failed");
+    ASSERT(strstr(json_string_value(json_object_get(b, "error")), "worker crashed") != NULL);
+    json_decref(b);
+    store_close(st);
+}
+
+static void test_webhook_retry_deliver_and_give_up(void)
+{
+    fake_now = T0;
+    store_options o = {.now_ms = fake_clock, .webhook_max_attempts = 3};
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE];
+    submit_cb(st, "http://127.0.0.1:9/a", 0, a);
+    submit_cb(st, "http://127.0.0.1:9/b", 0, b);
+    submit_cb(st, "http://127.0.0.1:9/c", 0, c);
+    ASSERT_EQ(store_cancel(st, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, b, &err), 0);
+
+    int64_t wait = -5;
+    store_webhook_list l = claim_hooks(st, 1, &wait);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].job_id, a);
+    ASSERT_STREQ(l.items[0].url, "http://127.0.0.1:9/a");
+    ASSERT_EQ(wait, 0); /* b is due */
+    int64_t ha = l.items[0].id;
+    store_webhook_list_release(&l);
+    l = claim_hooks(st, 64, &wait);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].job_id, b);
+    int64_t hb = l.items[0].id;
+    store_webhook_list_release(&l);
+    l = claim_hooks(st, 64, &wait); /* both held */
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(wait, HOOK_LEASE);
+
+    /* a: 500, retry in 1 s. The same attempt cannot be recorded twice. */
+    int state = -1;
+    ASSERT_EQ(record(st, ha, 1, STORE_WEBHOOK_PENDING, 500, "HTTP 500", 1000, &state), 0);
+    ASSERT_EQ(state, STORE_WEBHOOK_PENDING);
+    ASSERT_EQ(record(st, ha, 1, STORE_WEBHOOK_PENDING, 500, "HTTP 500", 1000, &state), HARK_ESTALE);
+    ASSERT_EQ(record(st, ha, 3, STORE_WEBHOOK_PENDING, 500, "HTTP 500", 1000, NULL), HARK_ESTALE);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_PENDING);
+    ASSERT_EQ(j.webhook_attempts, 1);
+    ASSERT_EQ(j.webhook_last_status, 500);
+    ASSERT_STREQ(j.webhook_last_error, "HTTP 500");
+    store_job_release(&j);
+    l = claim_hooks(st, 64, &wait); /* a backs off, b is held */
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(wait, 1000);
+    fake_now += 999;
+    l = claim_hooks(st, 64, &wait);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(wait, 1);
+    fake_now += 1;
+    l = claim_hooks(st, 64, &wait);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(l.items[0].id, ha);
+    ASSERT_EQ(l.items[0].attempts, 1);
+    store_webhook_list_release(&l);
+
+    /* Attempt 2 times out; attempt 3 is the last one allowed: given up. */
+    ASSERT_EQ(record(st, ha, 2, STORE_WEBHOOK_PENDING, 0, "no answer within 10 s", 50, &state), 0);
+    fake_now += 50;
+    l = claim_hooks(st, 64, NULL);
+    ASSERT_EQ(l.n, 1);
+    store_webhook_list_release(&l);
+    ASSERT_EQ(record(st, ha, 3, STORE_WEBHOOK_PENDING, 503, "HTTP 503", 50, &state), 0);
+    ASSERT_EQ(state, STORE_WEBHOOK_FAILED);
+    j = get(st, a);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_FAILED);
+    ASSERT_EQ(j.webhook_attempts, 3);
+    ASSERT_EQ(j.webhook_last_status, 503);
+    ASSERT_EQ(j.webhook_delivered_ms, 0);
+    store_job_release(&j);
+
+    /* b: delivered at once. */
+    fake_now += 7;
+    ASSERT_EQ(record(st, hb, 1, STORE_WEBHOOK_DELIVERED, 204, NULL, 0, &state), 0);
+    ASSERT_EQ(state, STORE_WEBHOOK_DELIVERED);
+    ASSERT_EQ(record(st, hb, 2, STORE_WEBHOOK_PENDING, 500, "late", 0, NULL), HARK_ESTALE);
+    j = get(st, b);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_DELIVERED);
+    ASSERT_EQ(j.webhook_attempts, 1);
+    ASSERT_EQ(j.webhook_last_status, 204);
+    ASSERT_STREQ(j.webhook_last_error, "");
+    ASSERT_EQ(j.webhook_delivered_ms, fake_now);
+    store_job_release(&j);
+    l = claim_hooks(st, 64, &wait);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(wait, -1);
+
+    /* c: a permanent failure (404) ends it at the first attempt. */
+    ASSERT_EQ(store_cancel(st, c, &err), 0);
+    l = claim_hooks(st, 64, NULL);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(record(st, l.items[0].id, 1, STORE_WEBHOOK_FAILED, 404, "HTTP 404", 0, &state), 0);
+    ASSERT_EQ(state, STORE_WEBHOOK_FAILED);
+    store_webhook_list_release(&l);
+    l = hooks_of(st, c);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(l.items[0].state, STORE_WEBHOOK_FAILED);
+    ASSERT_STREQ(l.items[0].last_error, "HTTP 404");
+    store_webhook_list_release(&l);
+
+    /* Bad arguments. */
+    ASSERT_EQ(record(st, 999999, 1, STORE_WEBHOOK_DELIVERED, 200, NULL, 0, NULL), HARK_ENOENT);
+    ASSERT_EQ(record(st, hb, 0, STORE_WEBHOOK_DELIVERED, 200, NULL, 0, NULL), HARK_EINVAL);
+    ASSERT_EQ(record(st, hb, 1, 7, 200, NULL, 0, NULL), HARK_EINVAL);
+    ASSERT_EQ(record(st, hb, 1, STORE_WEBHOOK_PENDING, 500, NULL, -1, NULL), HARK_EINVAL);
+    ASSERT_EQ(store_claim_webhooks(st, 0, HOOK_LEASE, &l, NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_claim_webhooks(st, 1, 0, &l, NULL, &err), HARK_EINVAL);
+    char longurl[STORE_CALLBACK_URL_MAX + 2];
+    memset(longurl, 'x', sizeof longurl - 1);
+    longurl[sizeof longurl - 1] = '\0';
+    store_job_spec spec = {.kind = "transcribe", .input = "x", .callback_url = longurl};
+    char id[STORE_ID_SIZE];
+    ASSERT_EQ(store_submit(st, &spec, id, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "callback URL is too long") != NULL);
+    store_close(st);
+}
+
+static int commits_seen;
+
+static void count_commit(void *ctx)
+{
+    (void)ctx;
+    commits_seen++;
+}
+
+/* A claim of nothing commits nothing (senders ask after every commit); a
+ * lease that runs out frees the delivery, and the slower of two claimants
+ * cannot record the attempt again. */
+static void test_webhook_lease_and_claims_of_nothing(void)
+{
+    fake_now = T0;
+    store_options o = {.now_ms = fake_clock, .on_commit = count_commit};
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    char a[STORE_ID_SIZE];
+    submit_cb(st, "http://127.0.0.1:9/a", 0, a);
+    int before = commits_seen;
+    int64_t wait;
+    store_webhook_list l = claim_hooks(st, 4, &wait);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(commits_seen, before);
+    ASSERT_EQ(store_cancel(st, a, &err), 0);
+    l = claim_hooks(st, 4, &wait);
+    ASSERT_EQ(l.n, 1);
+    int64_t h = l.items[0].id;
+    store_webhook_list_release(&l);
+    before = commits_seen;
+    for (int i = 0; i < 5; i++) {
+        l = claim_hooks(st, 4, &wait);
+        ASSERT_EQ(l.n, 0);
+    }
+    ASSERT_EQ(commits_seen, before);
+    fake_now += HOOK_LEASE;
+    l = claim_hooks(st, 4, &wait); /* the first claimant is presumed dead */
+    ASSERT_EQ(l.n, 1);
+    ASSERT_EQ(l.items[0].id, h);
+    store_webhook_list_release(&l);
+    ASSERT_EQ(record(st, h, 1, STORE_WEBHOOK_DELIVERED, 200, NULL, 0, NULL), 0);
+    ASSERT_EQ(record(st, h, 1, STORE_WEBHOOK_PENDING, 0, "timed out", 10, NULL), HARK_ESTALE);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_DELIVERED);
+    store_job_release(&j);
+    store_close(st);
+}
+
+/* The outbox is in the file: a reopened store (a restarted daemon) finds
+ * what is pending, and store_recover frees a delivery whose sender died
+ * mid-attempt, attempt uncounted. */
+static void test_webhook_survives_restart_and_recover_frees_claims(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE];
+    submit_cb(st, "http://127.0.0.1:9/a", 0, a);
+    submit_cb(st, "http://127.0.0.1:9/b", 0, b);
+    ASSERT_EQ(store_cancel(st, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, b, &err), 0);
+    store_webhook_list l = claim_hooks(st, 1, NULL); /* a: "in flight" when the daemon dies */
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].job_id, a);
+    store_webhook_list_release(&l);
+    store_close(st);
+
+    st = open_db();
+    int64_t wait;
+    l = claim_hooks(st, 8, &wait); /* without recovery, only b */
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].job_id, b);
+    ASSERT_EQ(record(st, l.items[0].id, 1, STORE_WEBHOOK_DELIVERED, 200, NULL, 0, NULL), 0);
+    store_webhook_list_release(&l);
+    store_close(st);
+
+    st = open_db();
+    ASSERT_EQ(store_recover(st, NULL, &err), 0);
+    l = claim_hooks(st, 8, &wait);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.items[0].job_id, a);
+    ASSERT_EQ(l.items[0].attempts, 0);
+    store_webhook_list_release(&l);
+    store_job j = get(st, b);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_DELIVERED);
+    store_job_release(&j);
+    store_close(st);
+}
+
+/* A database made by the previous schema (version 2, with a job in it) is
+ * migrated: the job has no callback and gets no delivery. */
+static void test_webhook_migration_from_version_2(void)
+{
+    size_t n;
+    const store_migration *m = store_migrations(&n);
+    ASSERT(n >= 3);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
+    for (size_t i = 0; i < 2; i++)
+        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA user_version = 2;"
+                           "UPDATE meta SET value = 1 WHERE key = 'next_seq';"
+                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                           " updated_ms, input, source, options)"
+                           " VALUES ('j00000000000000aa', 'transcribe', 'queued', 2, 1, 1, 1,"
+                           " 'old.wav', 'old.wav', '{}');"
+                           "INSERT INTO tasks(job_id, idx, state)"
+                           " VALUES ('j00000000000000aa', -1, 'pending');",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    store *st = open_db();
+    ASSERT_EQ(raw_int("PRAGMA user_version"), (int64_t)n);
+    store_job j = get(st, "j00000000000000aa");
+    ASSERT_STREQ(j.callback_url, "");
+    ASSERT_EQ(j.webhook_state, -1);
+    store_job_release(&j);
+    hark_err err = {0};
+    ASSERT_EQ(store_cancel(st, "j00000000000000aa", &err), 0);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 0);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
 /* ---- crash recovery ------------------------------------------------------------- */
 
 /* The child loops: submit, claim, commit, finish, and reports each
@@ -985,7 +1406,12 @@ static void crash_child(int fd, unsigned seed)
         store_task t;
         if (rand() % 3 == 0) {
             char id[STORE_ID_SIZE];
-            store_job_spec spec = {.kind = "transcribe", .input = "x", .priority = rand() % 4};
+            /* Half with a callback: store_check then also proves that no
+             * job ends without its webhook delivery, whenever the kill. */
+            store_job_spec spec = {.kind = "transcribe",
+                                   .input = "x",
+                                   .priority = rand() % 4,
+                                   .callback_url = rand() % 2 ? "http://127.0.0.1:9/h" : NULL};
             if (store_submit(st, &spec, id, &err))
                 _exit(4);
             int n = snprintf(line, sizeof line, "S %s\n", id);
@@ -1158,5 +1584,11 @@ int main(void)
     RUN(test_migrations_fresh_reopen_and_newer);
     RUN(test_kill_9_at_random_points_then_recover);
     RUN(test_relaxed_commits_are_synced_in_the_background);
+    RUN(test_webhook_enqueued_with_every_terminal_state);
+    RUN(test_webhook_enqueued_when_attempts_run_out);
+    RUN(test_webhook_retry_deliver_and_give_up);
+    RUN(test_webhook_lease_and_claims_of_nothing);
+    RUN(test_webhook_survives_restart_and_recover_frees_claims);
+    RUN(test_webhook_migration_from_version_2);
     TEST_DONE();
 }
