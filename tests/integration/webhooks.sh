@@ -95,7 +95,7 @@ openssl_verifies() {
 }
 
 # ---- no secret: callback_url is refused, saying why ----
-start_server "$T/s0" --workers 1
+start_server "$T/s0" --workers 1 --root "$T"
 check "no secret: callback_url refused with 400" \
   [ "$(code -H 'Content-Type: application/json' \
     -d "{\"path\":\"$clip\",\"callback_url\":\"$R/ok/0/x\"}" "$HARK_SERVER/v1/jobs")" = 400 ]
@@ -105,7 +105,7 @@ stop_server
 
 # ---- a daemon that signs: fast retries, 5 s attempts ----
 export HARK_WEBHOOK_BACKOFF_MS=200 HARK_WEBHOOK_TIMEOUT=5
-start_server "$T/s1" --workers 2 --webhook-secret-file "$T/secret"
+start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret"
 check "daemon with a secret starts" [ -n "${HARK_SERVER:-}" ]
 for bad in "ftp://example.com/hook" "garbage" "http://" "http://exa mple.com/" "javascript:alert(1)"; do
   check "callback_url '$bad': 400" \
@@ -197,7 +197,7 @@ check "kill -9: the first attempt is under way" wait_requests /hang/1/k 1 10
 check "kill -9: not delivered yet" [ "$(job_field "$k" webhook.state)" = pending ]
 kill -9 $SERVER_PID
 wait $SERVER_PID 2>/dev/null
-start_server "$T/s1" --workers 2 --webhook-secret-file "$T/secret"
+start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret"
 check "restart: the daemon is back" [ -n "${HARK_SERVER:-}" ]
 check "restart: the pending delivery is delivered" wait_hook "$k" delivered 20
 check "restart: exactly one accepted, the lost attempt not counted" \
