@@ -39,26 +39,6 @@ typedef struct sink {
     const net_fetch_opts *o;
 } sink;
 
-/* write(2) until done: it may be interrupted or write less than asked. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO; /* no progress and no error: do not spin */
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
 {
     sink *s = ud;
@@ -68,7 +48,7 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *ud)
         s->over = true;
         return 0; /* != n: curl stops with CURLE_WRITE_ERROR */
     }
-    if (write_all(s->fd, p, n) != 0) {
+    if (fs_write_all(s->fd, p, n) != 0) {
         s->write_errno = errno;
         return 0;
     }

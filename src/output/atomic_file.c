@@ -11,27 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* write(2) until done: it may be interrupted by a signal or write less than
- * asked (a nearly full disk, a pipe-like filesystem). */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO; /* no progress and no error: do not spin */
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int atomic_write_file(const char *path, const void *data, size_t n, unsigned mode, hark_err *err)
 {
     const char *slash = strrchr(path, '/');
@@ -62,7 +41,8 @@ int atomic_write_file(const char *path, const void *data, size_t n, unsigned mod
         e = errno;
         goto out; /* nothing was created */
     }
-    if (write_all(fd, data, n) != 0 || fchmod(fd, (mode_t)(mode & 07777)) != 0 || fsync(fd) != 0) {
+    if (fs_write_all(fd, data, n) != 0 || fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
+        fsync(fd) != 0) {
         e = errno;
         close(fd);
         unlink(tmp.data);

@@ -1,44 +1,19 @@
 /* text.c - see text.h. */
 #include "server/text.h"
 
+#include "util/utf8.h"
+
+#include <stdint.h>
 #include <string.h>
 
 /* Length of the valid, non-control UTF-8 character at s (n bytes left), or 0
- * if the bytes there are invalid or a control character. */
+ * if the bytes there are invalid or a control character (C0, DEL, C1). */
 static size_t char_len(const unsigned char *s, size_t n)
 {
-    unsigned c = s[0];
-    if (c < 0x20 || c == 0x7f)
+    uint32_t cp = 0;
+    size_t len = utf8_char_len((const char *)s, n, &cp);
+    if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
         return 0;
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0; /* continuation byte, overlong lead (c0, c1) or past f4 */
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0; /* overlong, or past Unicode */
-    if (cp >= 0xd800 && cp <= 0xdfff)
-        return 0; /* UTF-16 surrogate */
-    if (cp >= 0x80 && cp <= 0x9f)
-        return 0; /* C1 control */
     return len;
 }
 

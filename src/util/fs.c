@@ -118,3 +118,23 @@ int fs_self_exe(char *out, size_t outlen)
     out[len] = '\0';
     return 0;
 }
+
+int fs_write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO; /* no progress and no error: do not spin */
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}

@@ -14,6 +14,11 @@ int fs_mkdir_p(const char *dir, unsigned mode, hark_err *err);
  * Does not follow symlinks. Returns 0 or HARK_EIO. */
 int fs_rmtree(const char *path);
 
+/* write(2) until all n bytes are written: a write may be interrupted by a
+ * signal or write less than asked (a nearly full disk, a pipe-like
+ * filesystem). 0, or -1 with errno (EIO when a write made no progress). */
+int fs_write_all(int fd, const void *p, size_t n);
+
 /* fsync a directory so a rename or create inside it is durable. */
 int fs_fsync_dir(const char *dir);
 
