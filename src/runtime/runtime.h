@@ -25,6 +25,7 @@
 #ifndef HARK_RUNTIME_RUNTIME_H
 #define HARK_RUNTIME_RUNTIME_H
 
+#include "net/fetch.h"
 #include "runtime/proc.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -59,6 +60,10 @@ typedef struct runtime_opts {
     /* While a realtime task waits or runs, start nothing else and ask every
      * other worker to yield [true]: push-to-talk gets the whole machine. */
     bool realtime_exclusive;
+    /* Downloads of URL inputs, in the worker's prepare: limits and timeouts
+     * [net_fetch_defaults()]; the prepare's watchdog grows by the connect and
+     * total timeouts. cancel is the worker's own and ignored here. */
+    net_fetch_opts fetch;
 } runtime_opts;
 
 /* Defaults for everything but worker_path, work_root and sigfd. */

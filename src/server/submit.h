@@ -3,7 +3,9 @@
  *
  * Every field is validated and an error names it (param): priority one of
  * realtime/high/normal/low; timeout a number of seconds > 0; path absolute,
- * existing and a regular file; unknown fields are refused.
+ * existing and a regular file; url an http(s) URL (downloaded by a worker
+ * as the job's prepare; the job's source shows it without credentials or
+ * query); exactly one of file, path and url; unknown fields are refused.
  */
 #ifndef HARK_SERVER_SUBMIT_H
 #define HARK_SERVER_SUBMIT_H
@@ -19,13 +21,16 @@
 
 /* The multipart fields: the file part and the text parts. */
 #define SUBMIT_FILE_FIELD "file"
-extern const char *const submit_text_fields[]; /* priority, timeout, path */
+extern const char *const submit_text_fields[]; /* priority, timeout, path, url */
+#define SUBMIT_URL_MAX 4000 /* bytes of a url: its redacted form fits a job's source */
 
 typedef struct submit_fields {
     int priority;        /* enum store_priority [normal] */
     bool has_timeout;    /* false: the server's default */
     double timeout_s;    /* > 0 when has_timeout */
     char path[PATH_MAX]; /* "" = not given */
+    /* an http(s) URL to download instead, "" = not given */
+    char url[SUBMIT_URL_MAX + 1];
 } submit_fields;
 
 /* Parse a JSON body {"path": ..., "priority": ..., "timeout": ...}. 0, or
