@@ -1,6 +1,7 @@
 /* main.c - hark's command-line entry: dispatch to one file per subcommand. */
 #include "cli/cli.h"
 #include "client/client.h"
+#include "net/net.h"
 #include "runtime/protocol.h"
 #include "runtime/worker.h"
 #include "util/log.h"
@@ -35,6 +36,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return EXIT_ALL_OK;
+    }
+    /* libcurl's global setup, once per process and before any thread: the
+     * daemon starts its threads in cli_serve, and a worker (fork+exec'd,
+     * so a process of its own) downloads URL inputs. */
+    hark_err err = {0};
+    if (net_global_init(&err) != 0) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        return EXIT_SOME_FAILED;
     }
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);

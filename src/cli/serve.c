@@ -64,6 +64,10 @@ static void usage(FILE *to)
                 "  --max-body BYTES         largest JSON request body (default: 64 KiB)\n"
                 "  --timeout SEC            default job timeout (default: none)\n"
                 "  --max-duration SEC       refuse longer inputs (default: 43200)\n"
+                "  --url-max-bytes BYTES    largest input downloaded by URL (default: 2 GiB)\n"
+                "  --url-timeout SEC        time limit of one download (default: 3600)\n"
+                "  --url-stall SEC          abandon a download under 1 KiB/s for SEC\n"
+                "                           seconds (default: 30)\n"
                 "  --model-dir DIR          PocketSphinx model directory\n"
                 "  --max-attempts K         failed attempts of a chunk (crash, hang, out\n"
                 "                           of memory) before its job fails (default: 3)\n"
@@ -150,6 +154,37 @@ static int parse_count(const char *s, long min, long max, long *out)
     return 0;
 }
 
+enum { OPT_URL_MAX_BYTES = 0x300, OPT_URL_TIMEOUT, OPT_URL_STALL };
+
+/* --url-*: the limits of downloads of URL inputs (done by the workers). */
+static int url_option(int opt, const char *arg, net_fetch_opts *f)
+{
+    long n;
+    double v;
+    if (opt == OPT_URL_MAX_BYTES) {
+        if (parse_count(arg, 1, __LONG_MAX__, &n) == 0) {
+            f->max_bytes = (uint64_t)n;
+            return 0;
+        }
+        fprintf(stderr, "hark: --url-max-bytes wants a number of bytes, not '%s'\n", arg);
+    } else if (opt == OPT_URL_TIMEOUT) {
+        if (cli_parse_seconds(arg, &v) == 0 && v > 0) {
+            f->total_timeout_s = v;
+            if (f->connect_timeout_s > v)
+                f->connect_timeout_s = v;
+            return 0;
+        }
+        fprintf(stderr, "hark: --url-timeout wants a number of seconds > 0, not '%s'\n", arg);
+    } else {
+        if (parse_count(arg, 1, 86400, &n) == 0) {
+            f->low_speed_time_s = n;
+            return 0;
+        }
+        fprintf(stderr, "hark: --url-stall wants whole seconds (1..86400), not '%s'\n", arg);
+    }
+    return -1;
+}
+
 int cli_serve(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -166,6 +201,9 @@ int cli_serve(int argc, char **argv)
         {"lease", required_argument, NULL, 'L'},
         {"max-attempts", required_argument, NULL, 'A'},
         {"webhook-secret-file", required_argument, NULL, 'W'},
+        {"url-max-bytes", required_argument, NULL, OPT_URL_MAX_BYTES},
+        {"url-timeout", required_argument, NULL, OPT_URL_TIMEOUT},
+        {"url-stall", required_argument, NULL, OPT_URL_STALL},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -250,6 +288,12 @@ int cli_serve(int argc, char **argv)
         case 'W':
             secret_file = optarg;
             break;
+        case OPT_URL_MAX_BYTES:
+        case OPT_URL_TIMEOUT:
+        case OPT_URL_STALL:
+            if (url_option(opt, optarg, &o.fetch))
+                return EXIT_USAGE;
+            break;
         case 'v':
             log_set_level(LOG_INFO);
             break;
@@ -303,6 +347,15 @@ int cli_serve(int argc, char **argv)
         max_duration_s = cfg.max_duration_s;
     if (max_duration_s >= 0)
         o.max_duration_s = max_duration_s;
+    /* URL inputs: the config's limits where the command line left the defaults. */
+    net_fetch_opts fetch_defaults = net_fetch_defaults();
+    if (cfg.url_max_bytes > 0 && o.fetch.max_bytes == fetch_defaults.max_bytes)
+        o.fetch.max_bytes = (uint64_t)cfg.url_max_bytes;
+    if (cfg.url_timeout_s > 0 && o.fetch.total_timeout_s == fetch_defaults.total_timeout_s) {
+        o.fetch.total_timeout_s = cfg.url_timeout_s;
+        if (o.fetch.connect_timeout_s > cfg.url_timeout_s)
+            o.fetch.connect_timeout_s = cfg.url_timeout_s;
+    }
     int queue_limit[4];
     for (int p = 0; p < 4; p++)
         queue_limit[p] = cfg.queue_limit[p] >= 0 ? cfg.queue_limit[p] : default_queue_limit[p];

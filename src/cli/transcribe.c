@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 
 #include "jobs/job_result.h"
+#include "net/net.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
 #include "runtime/runtime.h"
@@ -45,7 +46,9 @@
 
 /* One input of the batch and its job. */
 typedef struct tjob {
-    const char *input;
+    const char *input; /* as given; for a URL, shown (credentials and query removed) */
+    const char *url;   /* an http(s) input as given, NULL for a file */
+    char shown[2048];
     char key[PATH_MAX + 64]; /* realpath|size|mtime: what makes a job resumable */
     char id[STORE_ID_SIZE];
     char stem[256];
@@ -87,7 +90,8 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: hark transcribe [options] FILE...\n"
             "\n"
-            "Transcribe audio or video files to timed text, offline.\n"
+            "Transcribe audio or video files to timed text, offline. A FILE that\n"
+            "starts with http:// or https:// is downloaded first (at most 2 GiB).\n"
             "\n"
             "  -o, --output-dir DIR     write DIR/<name>.<ext> (default: .)\n"
             "  -f, --format LIST        comma-separated: txt,json,srt,vtt,tsv,verbose_json\n"
@@ -291,11 +295,17 @@ static bool on_tick(void *ctx)
     return false;
 }
 
-/* What identifies "the same file" across runs. */
-static int job_key(const char *input, char *out, size_t n, hark_err *err)
+/* What identifies "the same file" across runs (for a URL: the URL). */
+static int job_key(const tjob *j, char *out, size_t n, hark_err *err)
 {
+    const char *input = j->input;
     char real[PATH_MAX];
     struct stat sb;
+    if (j->url) {
+        if (snprintf(out, n, "url|%s", j->url) >= (int)n)
+            return err_set(err, HARK_EINVAL, "cannot transcribe %s: the URL is too long", input);
+        return 0;
+    }
     if (!realpath(input, real) || stat(real, &sb) != 0)
         return err_set(err, HARK_ENOENT, "cannot open '%s': %s", input, strerror(errno));
     snprintf(out, n, "%s|%lld|%lld.%09ld", real, (long long)sb.st_size,
@@ -365,7 +375,9 @@ static int submit_jobs(transcribe_cmd *c, hark_err *err)
         if (j->submitted)
             continue;
         char real[PATH_MAX];
-        const char *input = j->key[0] && realpath(j->input, real) ? real : j->input;
+        const char *input = j->url                                  ? j->url
+                            : j->key[0] && realpath(j->input, real) ? real
+                                                                    : j->input;
         json_t *opts = json_pack("{s:s}", "key", j->key);
         char *opts_text = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
         json_decref(opts);
@@ -593,9 +605,18 @@ int cli_transcribe(int argc, char **argv)
     for (int i = 0; i < c.n_jobs; i++) {
         tjob *j = &c.jobs[i];
         j->input = argv[optind + i];
+        char name[sizeof j->shown]; /* what the outputs are named after */
+        snprintf(name, sizeof name, "%s", j->input);
+        if (net_url_is_http(j->input)) {
+            /* Downloaded by a worker; named without credentials or query. */
+            j->url = j->input;
+            net_url_redact(j->url, j->shown, sizeof j->shown);
+            j->input = j->shown;
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(j->shown, "?#"), j->shown);
+        }
         hark_err kerr = {0};
-        if (job_key(j->input, j->key, sizeof j->key, &kerr) == 0 &&
-            unique_stem(&c, j->input, j->stem, sizeof j->stem) == 0)
+        if (job_key(j, j->key, sizeof j->key, &kerr) == 0 &&
+            unique_stem(&c, name, j->stem, sizeof j->stem) == 0)
             continue;
         struct stat sb;
         if (stat(j->input, &sb) == 0 && S_ISDIR(sb.st_mode))

@@ -755,7 +755,7 @@ static void cmd_bad_usage_exits_2(void)
     char *out, *err;
     char *a1[] = {"submit", NULL};
     ASSERT_EQ(run_client(1, a1, &out, &err), 2);
-    ASSERT(strstr(err, "hark: submit needs at least one FILE\nusage: hark submit "));
+    ASSERT(strstr(err, "hark: submit needs at least one FILE or URL\nusage: hark submit "));
     free(out);
     free(err);
     char *a2[] = {"submit", "--priority", "urgent", "a.wav", NULL};

@@ -10,6 +10,7 @@
 #include "client/http_client.h"
 #include "client/jobfmt.h"
 #include "client/wav.h"
+#include "net/net.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
 #include "util/buf.h"
@@ -34,7 +35,7 @@ struct command {
     int (*run)(const command *cmd, int argc, char **argv);
 };
 
-enum { OPT_SERVER = 0x100, OPT_PATH, OPT_JSON };
+enum { OPT_SERVER = 0x100, OPT_PATH, OPT_JSON, OPT_URL };
 
 /* The tail of every command's long options. */
 // clang-format off
@@ -193,6 +194,23 @@ static void seconds_text(double v, char *out, size_t n)
 
 /* ---- submit --------------------------------------------------------- */
 
+/* POST a JSON submit of {key: value} with the options. */
+static int submit_json(hc_client *c, const char *key, const char *value, const char *prio,
+                       double timeout, json_t **job, hark_err *err)
+{
+    json_t *body = json_pack("{s:s}", key, value);
+    if (body && prio)
+        json_object_set_new(body, "priority", json_string(prio));
+    if (body && timeout > 0)
+        json_object_set_new(body, "timeout",
+                            timeout == floor(timeout) ? json_integer((json_int_t)timeout)
+                                                      : json_real(timeout));
+    int rc = body ? hc_post_json(c, "/v1/jobs", body, job, err)
+                  : err_set(err, HARK_ENOMEM, "out of memory");
+    json_decref(body);
+    return rc;
+}
+
 static int submit_path(hc_client *c, const char *file, const char *prio, double timeout,
                        json_t **job, hark_err *err)
 {
@@ -205,17 +223,7 @@ static int submit_path(hc_client *c, const char *file, const char *prio, double 
                  snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= (int)sizeof abs)
             return err_set(err, HARK_EINVAL, "cannot make '%s' an absolute path", file);
     }
-    json_t *body = json_pack("{s:s}", "path", abs);
-    if (body && prio)
-        json_object_set_new(body, "priority", json_string(prio));
-    if (body && timeout > 0)
-        json_object_set_new(body, "timeout",
-                            timeout == floor(timeout) ? json_integer((json_int_t)timeout)
-                                                      : json_real(timeout));
-    int rc = body ? hc_post_json(c, "/v1/jobs", body, job, err)
-                  : err_set(err, HARK_ENOMEM, "out of memory");
-    json_decref(body);
-    return rc;
+    return submit_json(c, "path", abs, prio, timeout, job, err);
 }
 
 static int submit_upload(hc_client *c, const char *file, const char *prio, double timeout,
@@ -244,50 +252,25 @@ static const char *job_id_of(const json_t *job, hark_err *err)
     return id;
 }
 
-static int cmd_submit(const command *cmd, int argc, char **argv)
+/* Submit each input (a URL, else a file by upload or by path); print the
+ * job IDs. Returns the exit status. */
+static int submit_all(const char *server, const char *const *inputs, int n, bool by_path,
+                      const char *prio, double timeout)
 {
-    static const struct option longopts[] = {
-        {"priority", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 't'},
-        {"path", no_argument, NULL, OPT_PATH},
-        COMMON_OPTIONS,
-    };
-    const char *server = NULL, *prio = NULL;
-    double timeout = 0;
-    bool by_path = false;
-    optind = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "p:t:h", longopts, NULL)) != -1) {
-        int rc;
-        switch (opt) {
-        case 'p':
-            if (!one_of(optarg, priorities))
-                return bad_usage(cmd, "%s: bad priority '%s' (realtime, high, normal, low)",
-                                 cmd->name, optarg);
-            prio = optarg;
-            break;
-        case 't':
-            if (parse_timeout(optarg, &timeout))
-                return bad_usage(cmd, "%s: --timeout wants seconds > 0, not '%s'", cmd->name,
-                                 optarg);
-            break;
-        case OPT_PATH:
-            by_path = true;
-            break;
-        default:
-            if ((rc = common_option(cmd, opt, &server)) >= 0)
-                return rc;
-        }
-    }
-    if (optind >= argc)
-        return bad_usage(cmd, "%s needs at least one FILE", cmd->name);
     hc_client *c;
     int rc = open_client(server, &c);
     if (rc)
         return rc;
-    int failed = 0, total = argc - optind;
-    for (int i = optind; i < argc; i++) {
-        const char *file = argv[i];
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        /* A URL is named without its credentials or query in messages. */
+        const char *input = inputs[i], *file = input;
+        bool url = net_url_is_http(input);
+        char shown[1024];
+        if (url) {
+            net_url_redact(input, shown, sizeof shown);
+            file = shown;
+        }
         if (hc_unreachable(c)) { /* said once already; each would wait the same way */
             fprintf(stderr, "hark: %s: not submitted\n", file);
             failed++;
@@ -295,8 +278,9 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
         }
         hark_err err = {0};
         json_t *job = NULL;
-        int r = by_path ? submit_path(c, file, prio, timeout, &job, &err)
-                        : submit_upload(c, file, prio, timeout, &job, &err);
+        int r = url       ? submit_json(c, "url", input, prio, timeout, &job, &err)
+                : by_path ? submit_path(c, file, prio, timeout, &job, &err)
+                          : submit_upload(c, file, prio, timeout, &job, &err);
         const char *id = r ? NULL : job_id_of(job, &err);
         if (id) {
             printf("%s\n", id);
@@ -311,9 +295,66 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
         json_decref(job);
     }
     hc_close(c);
-    if (failed && total > 1)
-        fprintf(stderr, "hark: %d of %d files not submitted\n", failed, total);
+    if (failed && n > 1)
+        fprintf(stderr, "hark: %d of %d files not submitted\n", failed, n);
     return finish_stdout(failed ? EXIT_SOME_FAILED : EXIT_ALL_OK);
+}
+
+static int cmd_submit(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"priority", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"path", no_argument, NULL, OPT_PATH},
+        {"url", required_argument, NULL, OPT_URL},
+        COMMON_OPTIONS,
+    };
+    const char *server = NULL, *prio = NULL;
+    double timeout = 0;
+    bool by_path = false;
+    /* The inputs in order: the --url values, then the arguments. */
+    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    int n_inputs = 0;
+    if (!inputs) {
+        fprintf(stderr, "hark: out of memory\n");
+        return EXIT_SOME_FAILED;
+    }
+    int status = -1; /* decided: an exit status */
+    optind = 0;
+    int opt;
+    while (status < 0 && (opt = getopt_long(argc, argv, "p:t:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'p':
+            if (!one_of(optarg, priorities))
+                status = bad_usage(cmd, "%s: bad priority '%s' (realtime, high, normal, low)",
+                                   cmd->name, optarg);
+            prio = optarg;
+            break;
+        case 't':
+            if (parse_timeout(optarg, &timeout))
+                status =
+                    bad_usage(cmd, "%s: --timeout wants seconds > 0, not '%s'", cmd->name, optarg);
+            break;
+        case OPT_PATH:
+            by_path = true;
+            break;
+        case OPT_URL:
+            if (!net_url_is_http(optarg))
+                status = bad_usage(cmd, "%s: --url wants an http:// or https:// URL", cmd->name);
+            inputs[n_inputs++] = optarg;
+            break;
+        default:
+            status = common_option(cmd, opt, &server);
+        }
+    }
+    if (status < 0) {
+        for (int i = optind; i < argc; i++)
+            inputs[n_inputs++] = argv[i];
+        status = n_inputs == 0 ? bad_usage(cmd, "%s needs at least one FILE or URL", cmd->name)
+                               : submit_all(server, inputs, n_inputs, by_path, prio, timeout);
+    }
+    free(inputs);
+    return status;
 }
 
 /* ---- ls ------------------------------------------------------------- */
@@ -695,13 +736,16 @@ static int cmd_ptt(const command *cmd, int argc, char **argv)
 
 static const command commands[] = {
     {.name = "submit",
-     .args = "[options] FILE...",
-     .brief = "submit FILE...|queue recordings on a running hark serve",
-     .summary = "Submit recordings as jobs; print one job ID per line.",
+     .args = "[options] FILE|URL...",
+     .brief = "submit FILE|URL...|queue recordings on a running hark serve",
+     .summary = "Submit recordings as jobs; print one job ID per line. An argument that\n"
+                "starts with http:// or https:// is a URL the server downloads.",
      .options = "  -p, --priority P       realtime, high, normal (default) or low\n"
                 "  -t, --timeout SEC      fail the job if it is not done SEC seconds after submit\n"
                 "      --path             send each FILE's absolute path instead of uploading it\n"
-                "                         (the server reads the file itself)\n",
+                "                         (the server reads the file itself)\n"
+                "      --url URL          have the server download URL (http or https);\n"
+                "                         may be given several times\n",
      .exits = "Exit status: 0 all submitted, 1 some not (one line each), 2 usage.",
      .run = cmd_submit},
     {.name = "ls",

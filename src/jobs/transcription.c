@@ -1,7 +1,11 @@
 #include "jobs/transcription.h"
 
+#include "net/net.h"
+
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int transcription_prepare(const char *input, const char *work_dir,
                           const media_decode_opts *decode_opts, const chunk_plan_opts *plan_opts,
@@ -25,6 +29,81 @@ int transcription_prepare(const char *input, const char *work_dir,
         prepared_audio_release(out);
         return rc;
     }
+    return 0;
+}
+
+bool transcription_input_is_url(const char *input)
+{
+    return net_url_is_http(input);
+}
+
+/* Say `to` where err's message says `from` (the decoder names the file it
+ * opened; the user named a URL). */
+static void rename_in_message(hark_err *err, const char *from, const char *to)
+{
+    char *at = err ? strstr(err->msg, from) : NULL;
+    if (!at)
+        return;
+    char msg[sizeof err->msg];
+    if (snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err->msg), err->msg, to,
+                 at + strlen(from)) >= 0) /* cut to fit, like any message */
+        memcpy(err->msg, msg, sizeof msg);
+}
+
+/* Remove partial downloads an attempt left when its worker was killed
+ * (net_fetch_to_file names them .input.download.part.XXXXXX beside the
+ * download; only one attempt holds the job's prepare lease at a time). */
+static void remove_partials(const char *work_dir)
+{
+    static const char prefix[] = "." TRANSCRIPTION_DOWNLOAD_NAME ".part.";
+    DIR *d = opendir(work_dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[4096];
+        if (strncmp(e->d_name, prefix, sizeof prefix - 1) == 0 &&
+            snprintf(path, sizeof path, "%s/%s", work_dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
+}
+
+int transcription_prepare_url(const char *url, const char *work_dir,
+                              const net_fetch_opts *fetch_opts,
+                              const media_decode_opts *decode_opts,
+                              const chunk_plan_opts *plan_opts, prepared_audio *out, hark_err *err)
+{
+    memset(out, 0, sizeof *out);
+    out->pcm.fd = -1;
+    char path[4096], shown[2048];
+    net_url_redact(url, shown, sizeof shown);
+    if (snprintf(path, sizeof path, "%s/%s", work_dir, TRANSCRIPTION_DOWNLOAD_NAME) >=
+        (int)sizeof path)
+        return err_set(err, HARK_EINVAL, "work directory path too long: '%s'", work_dir);
+    int rc = 0;
+    if (access(path, F_OK) != 0) {
+        remove_partials(work_dir);
+        net_fetch_result res;
+        rc = net_fetch_to_file(url, path, fetch_opts, &res, err);
+        /* A name that does not resolve is a mistyped or dead host far more
+         * often than a resolver's hiccup: fail now rather than after every
+         * retry's backoff. */
+        if (rc == HARK_EIO && res.host_unresolved) {
+            rc = HARK_ENOENT;
+            if (err)
+                err->code = rc;
+        }
+        if (rc)
+            return rc;
+    }
+    rc = transcription_prepare(path, work_dir, decode_opts, plan_opts, out, err);
+    if (rc) {
+        rename_in_message(err, path, shown);
+        return rc;
+    }
+    /* The PCM holds the audio now; the download is not needed again. (Should
+     * the unlink fail, the work directory goes when the job ends.) */
+    unlink(path);
     return 0;
 }
 

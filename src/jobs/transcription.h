@@ -6,6 +6,10 @@
  *   decode:    each chunk --asr engine-----> words (absolute times)
  *   assemble:  chunk results in order -----> transcript --> writers
  *
+ * An input may be an http(s) URL instead of a file: prepare then downloads
+ * it into the work directory first (transcription_prepare_url), in the
+ * worker, under the same supervision as the decode.
+ *
  * The steps are separate because the job runtime runs them separately: a
  * prepare in a worker process, chunks on any worker in any order. Because a
  * chunk's words depend only on its audio (engine.h), assembling the results
@@ -17,10 +21,12 @@
 #include "asr/engine.h"
 #include "media/chunk_plan.h"
 #include "media/decode.h"
+#include "net/fetch.h"
 #include "output/transcript.h"
 #include "util/err.h"
 
 #define TRANSCRIPTION_PCM_NAME "audio.pcm"
+#define TRANSCRIPTION_DOWNLOAD_NAME "input.download" /* a URL input, until it is decoded */
 
 /* The result of prepare, kept in the work directory. */
 typedef struct prepared_audio {
@@ -36,6 +42,30 @@ typedef struct prepared_audio {
 int transcription_prepare(const char *input, const char *work_dir,
                           const media_decode_opts *decode_opts, const chunk_plan_opts *plan_opts,
                           prepared_audio *out, hark_err *err);
+
+/* True if input is a URL to download (http:// or https://), not a path. */
+bool transcription_input_is_url(const char *input);
+
+/* transcription_prepare for a URL input: download url into
+ * <work_dir>/input.download (mode 0600) with fetch_opts' limits and cancel
+ * check, decode that, and remove it once the PCM is made and planned. A
+ * download that a failed or preempted attempt completed is reused, not
+ * fetched again (net_fetch_to_file puts only a whole body under that name).
+ * Every message names the URL as net_url_redact shows it, never the
+ * download's path or the URL's credentials. Returns 0, or:
+ *   HARK_EINVAL, HARK_ENOENT, HARK_ETOOLONG  the input's fault, do not retry:
+ *       HTTP 4xx, a host that does not resolve (HARK_ENOENT, where the fetch
+ *       says HARK_EIO), over the size cap, a refused redirect; or the
+ *       decoder's verdict on the body (also HARK_EMEDIA)
+ *   HARK_EIO, HARK_ETIMEDOUT  may pass: HTTP 5xx/408/429, a refused or
+ *       broken connection, too slow, past the time limit; a local write error
+ *   HARK_ECANCELED  fetch_opts->cancel (or the decode's check-in) said stop;
+ *       a completed download stays for the next attempt
+ * On error nothing is left open; the download stays only if it completed. */
+int transcription_prepare_url(const char *url, const char *work_dir,
+                              const net_fetch_opts *fetch_opts,
+                              const media_decode_opts *decode_opts,
+                              const chunk_plan_opts *plan_opts, prepared_audio *out, hark_err *err);
 
 void prepared_audio_release(prepared_audio *p);
 

@@ -93,6 +93,55 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     return 0;
 }
 
+/* How long the transfer may wait on its sockets before it looks at the
+ * cancel check again. curl_easy_perform would sleep up to a second while a
+ * server is silent; a worker asked to yield for a push-to-talk clip must
+ * answer within a tenth of that. */
+#define CANCEL_POLL_MS 50
+
+/* curl_easy_perform, but on a multi handle so that the cancel check runs
+ * at least every CANCEL_POLL_MS, whatever the server does. */
+static CURLcode perform(CURL *h, sink *s)
+{
+    if (!s->o->cancel)
+        return curl_easy_perform(h);
+    CURLM *m = curl_multi_init();
+    if (!m)
+        return CURLE_OUT_OF_MEMORY;
+    if (curl_multi_add_handle(m, h) != CURLM_OK) {
+        curl_multi_cleanup(m);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    CURLcode rc = CURLE_OK;
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(m, &running);
+        if (mc != CURLM_OK) {
+            rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_SEND_ERROR;
+            break;
+        }
+        if (!running) {
+            int left;
+            CURLMsg *msg = curl_multi_info_read(m, &left);
+            rc = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_RECV_ERROR;
+            break;
+        }
+        if (s->cancelled || s->o->cancel(s->o->cancel_ctx)) {
+            s->cancelled = true;
+            rc = CURLE_ABORTED_BY_CALLBACK;
+            break;
+        }
+        mc = curl_multi_poll(m, NULL, 0, CANCEL_POLL_MS, NULL);
+        if (mc != CURLM_OK) {
+            rc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_RECV_ERROR;
+            break;
+        }
+    }
+    curl_multi_remove_handle(m, h);
+    curl_multi_cleanup(m);
+    return rc;
+}
+
 static long to_ms(double s)
 {
     long ms = (long)(s * 1000);
@@ -179,6 +228,7 @@ static int fail(const char *url, const char *shown, const char *where, const out
                        o->max_redirects);
     case CURLE_COULDNT_RESOLVE_HOST:
         res->retryable = true;
+        res->host_unresolved = true;
         return err_set(err, HARK_EIO, "cannot download %s%s: cannot resolve host '%s'", shown,
                        where, host);
     case CURLE_COULDNT_CONNECT:
@@ -261,7 +311,7 @@ static void transfer(const char *url, const net_fetch_opts *o, sink *s, net_fetc
     }
 
     double t0 = clock_now_s();
-    oc->rc = curl_easy_perform(h);
+    oc->rc = perform(h, s);
     oc->elapsed_s = clock_now_s() - t0;
 
     char *str = NULL;

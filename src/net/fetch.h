@@ -35,8 +35,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Polled during the transfer (about once a second at worst, more often
- * while data flows); true stops the download with HARK_ECANCELED. */
+/* Polled during the transfer, at least every 50 ms whatever the server
+ * does (more often while data flows); true stops the download with
+ * HARK_ECANCELED. */
 typedef bool (*net_cancel_fn)(void *ctx);
 
 typedef struct net_fetch_opts {
@@ -64,6 +65,9 @@ typedef struct net_fetch_result {
      * than fail the same way (other 4xx, the cap, a bad scheme or redirect,
      * a cancel, a local write error). A hint for the caller's retry policy. */
     bool retryable;
+    /* On failure: the host name did not resolve (HARK_EIO, retryable): a
+     * caller may rather treat a mistyped or dead host as permanent. */
+    bool host_unresolved;
 } net_fetch_result;
 
 /* Download url to dest_path with options o (NULL: net_fetch_defaults()).

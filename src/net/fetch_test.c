@@ -453,14 +453,17 @@ static void unreachable_and_unresolvable(void)
     ASSERT_HAS(err.msg, "cannot connect to 127.0.0.1:");
     ASSERT_HAS(err.msg, "Connection refused");
     ASSERT(res.retryable);
+    ASSERT(!res.host_unresolved);
 
     /* .invalid never resolves (RFC 2606). Where the resolver is slow to
      * say so, the connect timeout ends it instead. */
     int rc = net_fetch_to_file("http://hark-test.invalid/x", "x", &o, &res, &err);
-    if (rc == HARK_EIO)
+    if (rc == HARK_EIO) {
         ASSERT_HAS(err.msg, "cannot resolve host 'hark-test.invalid'");
-    else
+        ASSERT(res.host_unresolved);
+    } else {
         ASSERT_EQ(rc, HARK_ETIMEDOUT);
+    }
     ASSERT_EQ(dir_entries(), 0);
 }
 
@@ -553,7 +556,8 @@ static void cancel_stops_transfer(void)
     ASSERT(!res.retryable);
     ASSERT_EQ(dir_entries(), 0);
 
-    /* Against a silent server too: the check runs while nothing arrives. */
+    /* Against a silent server too: the check runs while nothing arrives,
+     * often (a worker must yield to a push-to-talk clip within 100 ms). */
     unsigned port;
     int fd = listener_start(16, &port);
     char u[128];
@@ -561,7 +565,11 @@ static void cancel_stops_transfer(void)
     c = (canceller){.at = clock_now_s() + 0.2};
     t0 = clock_now_s();
     ASSERT_EQ(net_fetch_to_file(u, "s", &o, &res, &err), HARK_ECANCELED);
-    ASSERT_LE(clock_now_s() - t0, 1.5);
+    took = clock_now_s() - t0;
+    printf("cancelled a silent transfer %.0f ms after the cancel (%d checks)\n",
+           (took - 0.2) * 1000, c.calls);
+    ASSERT_LE(took, 0.2 + 0.3);
+    ASSERT(c.calls >= 3);
     close(fd);
     MHD_stop_daemon(d);
 }

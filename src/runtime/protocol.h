@@ -5,13 +5,16 @@
  *   daemon -> worker                      worker -> daemon
  *   MSG_PREPARE  {token, job, input,      MSG_READY     {pid, engine}
  *                 work_dir, max_duration, MSG_HEARTBEAT {token, done_s}
- *                 timeout, cpu_s}         MSG_PREPARED  {token, duration, plan}
+ *                 timeout, cpu_s, fetch?} MSG_PREPARED  {token, duration, plan}
  *   MSG_DECODE   {token, job, index,      MSG_RESULT    {token, index, words,
  *                 work_dir, start, end,                  decode_s, setup_s}
  *                 cpu_s}
  *   MSG_YIELD    {token}                  MSG_YIELDED   {token, setup_s}
  *   MSG_SHUTDOWN {}                       MSG_FAILED    {token, code, message}
  *
+ * fetch: for an http(s) input, the download's limits {connect_timeout,
+ * timeout, low_speed_bytes, low_speed_time, max_bytes, max_redirects}
+ * (net/fetch.h); the worker downloads into work_dir, checking in as it goes.
  * cpu_s: the task's CPU-time budget, which the worker sets as its
  * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
  * setup_s: from receiving a chunk task to starting the recognizer on it.

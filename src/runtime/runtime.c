@@ -16,6 +16,7 @@
 #include "runtime/runtime.h"
 
 #include "jobs/chunk_result.h"
+#include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
 #include "util/clock.h"
@@ -91,6 +92,7 @@ void runtime_opts_default(runtime_opts *o)
     o->lease_ms = 10000;
     o->max_duration_s = 12 * 3600;
     o->decode_timeout_s = 30 * 60;
+    o->fetch = net_fetch_defaults();
 #if defined(__SANITIZE_ADDRESS__)
     /* An ASan build's workers reserve terabytes of address space for shadow
      * memory; an address-space limit would stop them from starting. */
@@ -259,6 +261,15 @@ static void slot_exited(runtime *rt, slot *s)
 
 /* ---- tasks: dispatch and answers ---- */
 
+/* What a download may take before the watchdog gives up on its worker:
+ * its own limits, which end it sooner. Without a total limit, a generous
+ * bound: the low-speed limit still ends a stalled transfer. */
+static double fetch_watchdog_s(const net_fetch_opts *f)
+{
+    double connect = f->connect_timeout_s > 0 ? f->connect_timeout_s : 300;
+    return connect + (f->total_timeout_s > 0 ? f->total_timeout_s : 24 * 3600.0);
+}
+
 static void dispatch(runtime *rt, slot *s, const store_task *t)
 {
     store_job job;
@@ -287,6 +298,18 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
                         t->job_id, "input", job.input, "work_dir", dir, "max_duration",
                         rt->o.max_duration_s, "timeout", rt->o.decode_timeout_s);
         s->deadline = now + rt->o.decode_timeout_s + CHUNK_WATCHDOG_BASE_S;
+        if (transcription_input_is_url(job.input)) {
+            /* The worker downloads it first, under these limits. */
+            const net_fetch_opts *f = &rt->o.fetch;
+            json_object_set_new(msg, "fetch",
+                                json_pack("{s:f, s:f, s:I, s:I, s:I, s:i}", "connect_timeout",
+                                          f->connect_timeout_s, "timeout", f->total_timeout_s,
+                                          "low_speed_bytes", (json_int_t)f->low_speed_bytes,
+                                          "low_speed_time", (json_int_t)f->low_speed_time_s,
+                                          "max_bytes", (json_int_t)f->max_bytes, "max_redirects",
+                                          f->max_redirects));
+            s->deadline += fetch_watchdog_s(f);
+        }
     } else {
         double secs = (double)(t->end_sample - t->start_sample) / STORE_SAMPLE_RATE;
         msg = json_pack("{s:I, s:s, s:i, s:s, s:s, s:I, s:I}", "token", (json_int_t)t->token, "job",

@@ -25,6 +25,7 @@
 #ifndef HARK_RUNTIME_RUNTIME_H
 #define HARK_RUNTIME_RUNTIME_H
 
+#include "net/fetch.h"
 #include "runtime/proc.h"
 #include "metrics/hark_metrics.h"
 #include "store/store.h"
@@ -63,6 +64,10 @@ typedef struct runtime_opts {
     /* Counts preemptions, worker restarts by cause, deadline kills and
      * chunk decode times into it (thread-safe; NULL: none). */
     hark_metrics *metrics;
+    /* Downloads of URL inputs, in the worker's prepare: limits and timeouts
+     * [net_fetch_defaults()]; the prepare's watchdog grows by the connect and
+     * total timeouts. cancel is the worker's own and ignored here. */
+    net_fetch_opts fetch;
 } runtime_opts;
 
 /* Defaults for everything but worker_path, work_root and sigfd. */

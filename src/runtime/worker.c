@@ -215,6 +215,37 @@ static void limit_cpu(double cpu_s)
     setrlimit(RLIMIT_CPU, &rl);
 }
 
+/* The download's cancel check: the same check-in as between decode blocks
+ * (messages, yield, heartbeats), which net_fetch_to_file runs at least
+ * every 50 ms while a transfer runs. */
+static bool fetch_cancel(void *ctx)
+{
+    return checkin(ctx, 0) != 0;
+}
+
+/* The download limits the daemon sent ("fetch" of a prepare task of a URL
+ * input), over net_fetch_defaults(). */
+static net_fetch_opts fetch_opts(worker *w, const json_t *f)
+{
+    net_fetch_opts o = net_fetch_defaults();
+    json_t *v;
+    if ((v = json_object_get(f, "connect_timeout")) && json_is_number(v))
+        o.connect_timeout_s = json_number_value(v);
+    if ((v = json_object_get(f, "timeout")) && json_is_number(v))
+        o.total_timeout_s = json_number_value(v);
+    if ((v = json_object_get(f, "low_speed_bytes")) && json_is_integer(v))
+        o.low_speed_bytes = (long)json_integer_value(v);
+    if ((v = json_object_get(f, "low_speed_time")) && json_is_integer(v))
+        o.low_speed_time_s = (long)json_integer_value(v);
+    if ((v = json_object_get(f, "max_bytes")) && json_is_integer(v) && json_integer_value(v) >= 0)
+        o.max_bytes = (uint64_t)json_integer_value(v);
+    if ((v = json_object_get(f, "max_redirects")) && json_is_integer(v))
+        o.max_redirects = (int)json_integer_value(v);
+    o.cancel = fetch_cancel;
+    o.cancel_ctx = w;
+    return o;
+}
+
 static void run_prepare(worker *w, json_t *t)
 {
     const char *input = json_string_value(json_object_get(t, "input"));
@@ -236,7 +267,13 @@ static void run_prepare(worker *w, json_t *t)
     chunk_plan_opts_default(&p);
     prepared_audio prep;
     hark_err err = {0};
-    int rc = transcription_prepare(input, work, &d, &p, &prep, &err);
+    int rc;
+    if (transcription_input_is_url(input)) {
+        net_fetch_opts f = fetch_opts(w, json_object_get(t, "fetch"));
+        rc = transcription_prepare_url(input, work, &f, &d, &p, &prep, &err);
+    } else {
+        rc = transcription_prepare(input, work, &d, &p, &prep, &err);
+    }
     if (rc) {
         answer_failure(w, rc, err.msg);
         return;

@@ -1,11 +1,14 @@
 /* The worker process over the real protocol: `hark worker` started with
  * proc_spawn, driven with frames over a socketpair, as the daemon will. */
 #include "jobs/chunk_result.h"
+#include "jobs/transcription.h"
+#include "net/test_httpd.h"
 #include "runtime/frame.h"
 #include "runtime/proc.h"
 #include "runtime/protocol.h"
 #include "util/test.h"
 
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -165,6 +168,143 @@ static void test_prepare_decode_yield_shutdown(void)
     close(p.fd);
 }
 
+/* ---- inputs by URL ---- */
+
+typedef struct blob {
+    char *data;
+    size_t n;
+} blob;
+
+static enum MHD_Result serve_rec(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **state)
+{
+    const blob *b = cls;
+    if (strcmp(url, "/rec.wav") != 0)
+        return httpd_reply(c, 404, "no such file\n", NULL, NULL);
+    struct MHD_Response *r = MHD_create_response_from_buffer(b->n, b->data, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static void read_all(const char *path, blob *b)
+{
+    FILE *f = fopen(path, "rb");
+    ASSERT(f != NULL);
+    ASSERT_EQ(fseek(f, 0, SEEK_END), 0);
+    b->n = (size_t)ftell(f);
+    rewind(f);
+    b->data = malloc(b->n);
+    ASSERT(b->data != NULL);
+    ASSERT_EQ(fread(b->data, 1, b->n, f), b->n);
+    fclose(f);
+}
+
+/* A prepare task of a URL input, into work directory dir (made here unless
+ * it exists). */
+static void prepare_url(peer *p, int token, const char *url, const char *dir, double stall_s)
+{
+    char cwd[2048], work[4200];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(work, sizeof work, "%s/%s", cwd, dir);
+    ASSERT(mkdir(work, 0700) == 0 || errno == EEXIST);
+    send_msg(p, MSG_PREPARE,
+             json_pack("{s:i, s:s, s:s, s:s, s:{s:f, s:f, s:i, s:i, s:I, s:i}}", "token", token,
+                       "job", "j1", "input", url, "work_dir", work, "fetch", "connect_timeout", 5.0,
+                       "timeout", 60.0, "low_speed_bytes", 1024, "low_speed_time", (int)stall_s,
+                       "max_bytes", (json_int_t)1 << 30, "max_redirects", 2));
+}
+
+static bool exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* The worker downloads a URL input into the work directory (clearing what
+ * a killed attempt left), decodes it and removes the download; a download
+ * completed by an earlier attempt is decoded without fetching again; a 404
+ * is an input fault naming the URL without its credentials; a download
+ * that hangs checks in (heartbeats) and stops promptly on a yield. */
+static void test_prepare_by_url(void)
+{
+    make_recording();
+    blob rec;
+    read_all("rec.wav", &rec);
+    unsigned port, hang_port;
+    struct MHD_Daemon *d = httpd_start(serve_rec, &rec, &port);
+    int hang = listener_start(8, &hang_port); /* connects, never answers */
+    peer p;
+    start(&p);
+    json_decref(next(&p, MSG_READY, NULL));
+
+    /* A partial download of a killed attempt is cleared first. */
+    ASSERT_EQ(mkdir("w1", 0700), 0);
+    FILE *stale = fopen("w1/." TRANSCRIPTION_DOWNLOAD_NAME ".part.Ab12Cd", "w");
+    ASSERT(stale != NULL);
+    fclose(stale);
+    char url[256];
+    snprintf(url, sizeof url, "http://alice:s3cret@127.0.0.1:%u/rec.wav?sig=x", port);
+    prepare_url(&p, 1, url, "w1", 30);
+    json_t *m = next(&p, MSG_PREPARED, NULL);
+    ASSERT(json_number_value(json_object_get(m, "duration")) > 20);
+    json_decref(m);
+    ASSERT(exists("w1/" TRANSCRIPTION_PCM_NAME));
+    ASSERT(!exists("w1/" TRANSCRIPTION_DOWNLOAD_NAME));
+    ASSERT(!exists("w1/." TRANSCRIPTION_DOWNLOAD_NAME ".part.Ab12Cd"));
+
+    snprintf(url, sizeof url, "http://alice:s3cret@127.0.0.1:%u/missing.wav?sig=x", port);
+    prepare_url(&p, 2, url, "w2", 30);
+    m = next(&p, MSG_FAILED, NULL);
+    const char *msg = json_string_value(json_object_get(m, "message"));
+    char want[256];
+    snprintf(want, sizeof want,
+             "cannot download http://127.0.0.1:%u/missing.wav?...: server "
+             "answered HTTP 404",
+             port);
+    ASSERT_STREQ(msg, want);
+    ASSERT_EQ(json_integer_value(json_object_get(m, "code")), HARK_ENOENT);
+    json_decref(m);
+    ASSERT(!exists("w2/" TRANSCRIPTION_DOWNLOAD_NAME));
+
+    /* A download that an earlier attempt completed is decoded, not fetched
+     * again: nothing listens at this URL. */
+    ASSERT_EQ(mkdir("w3", 0700), 0);
+    ASSERT_EQ(rename("rec.wav", "w3/" TRANSCRIPTION_DOWNLOAD_NAME), 0);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/rec.wav", closed_port());
+    prepare_url(&p, 3, url, "w3", 30);
+    json_decref(next(&p, MSG_PREPARED, NULL));
+    ASSERT(!exists("w3/" TRANSCRIPTION_DOWNLOAD_NAME));
+
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/rec.wav", hang_port);
+    prepare_url(&p, 5, url, "w5", 60);
+    uint16_t type = 0;
+    m = NULL;
+    ASSERT_EQ(frame_read_json(&p.r, p.fd, deadline_in(3), &type, &m, NULL), 0);
+    ASSERT_EQ(type, MSG_HEARTBEAT); /* alive while it waits for the server */
+    json_decref(m);
+    double t0 = clock_now_s();
+    send_msg(&p, MSG_YIELD, json_pack("{s:i}", "token", 5));
+    m = next(&p, MSG_YIELDED, NULL);
+    double took = clock_now_s() - t0;
+    printf("a hung download yielded %.0f ms after the request\n", took * 1000);
+    ASSERT_LE(took, 2.0);
+    json_decref(m);
+    ASSERT(!exists("w5/" TRANSCRIPTION_DOWNLOAD_NAME));
+
+    send_msg(&p, MSG_SHUTDOWN, json_object());
+    proc_status s;
+    ASSERT_EQ(proc_wait(&p.proc, deadline_in(30), &s, NULL), 0);
+    ASSERT_EQ(s.code, 0);
+    proc_release(&p.proc);
+    frame_reader_release(&p.r);
+    close(p.fd);
+    close(hang);
+    MHD_stop_daemon(d);
+    free(rec.data);
+}
+
 /* Fault injection reaches the worker through its environment. */
 static void run_fault(const char *fault, proc_status *out, int *beats_after_start)
 {
@@ -219,6 +359,7 @@ static void test_fault_hang_stops_heartbeats(void)
 int main(void)
 {
     RUN(test_prepare_decode_yield_shutdown);
+    RUN(test_prepare_by_url);
     RUN(test_fault_crash);
     RUN(test_fault_hang_stops_heartbeats);
     TEST_DONE();

@@ -6,6 +6,7 @@
 #include "server/text.h"
 #include "util/log.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,7 +16,8 @@
 
 #define TIMEOUT_MAX_S 1e9 /* ~31 years: keeps created_ms + timeout far from overflow */
 
-const char *const submit_text_fields[] = {"priority", "timeout", "path", "callback_url", NULL};
+const char *const submit_text_fields[] = {"priority", "timeout",      "path",
+                                          "url",      "callback_url", NULL};
 
 static void fields_init(submit_fields *f)
 {
@@ -24,6 +26,7 @@ static void fields_init(submit_fields *f)
     f->timeout_s = 0;
     f->path[0] = '\0';
     f->callback_url[0] = '\0';
+    f->url[0] = '\0';
 }
 
 static int set_priority(const char *v, submit_fields *f, api_error *e)
@@ -83,6 +86,37 @@ static int set_callback_url(const char *v, submit_fields *f, api_error *e)
     return 0;
 }
 
+/* A URL to download: http(s), under the cap, clean text, parseable. What
+ * is echoed is redacted: a URL may carry a password or a signature. */
+static int set_url(const char *v, submit_fields *f, api_error *e)
+{
+    size_t n = strlen(v);
+    char shown[SUBMIT_URL_MAX + 8];
+    if (n == 0)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_value", "url is empty");
+    if (n > SUBMIT_URL_MAX)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_value",
+                             "url is longer than %d bytes", SUBMIT_URL_MAX);
+    if (!text_is_clean(v, n))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_value",
+                             "url is not UTF-8 text without control characters");
+    net_url_redact(v, shown, sizeof shown);
+    if (!net_url_is_http(v))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_url",
+                             "url '%.200s' is not an http:// or https:// URL", shown);
+    if (strpbrk(v, " \t"))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_url",
+                             "url '%.200s' contains a space (write it as %%20)", shown);
+    CURLU *u = curl_url();
+    CURLUcode uc = u ? curl_url_set(u, CURLUPART_URL, v, 0) : CURLUE_OUT_OF_MEMORY;
+    curl_url_cleanup(u);
+    if (uc)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_url",
+                             "url '%.200s' is not a valid URL: %s", shown, curl_url_strerror(uc));
+    memcpy(f->url, v, n + 1);
+    return 0;
+}
+
 int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error *e)
 {
     fields_init(f);
@@ -108,6 +142,10 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
             rc = json_is_string(v) ? set_path(json_string_value(v), f, e)
                                    : api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_type",
                                                    "path must be a string");
+        } else if (strcmp(key, "url") == 0) {
+            rc = json_is_string(v) ? set_url(json_string_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_type",
+                                                   "url must be a string");
         } else if (strcmp(key, "priority") == 0) {
             rc = json_is_string(v) ? set_priority(json_string_value(v), f, e)
                                    : api_error_set(e, MHD_HTTP_BAD_REQUEST, "priority",
@@ -122,17 +160,21 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
                                                    "invalid_type", "callback_url must be a string");
         } else {
             /* jansson keys are valid UTF-8; reply_error cleans controls. */
-            rc =
-                api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
-                              "unknown field '%.64s' (path, priority, timeout, callback_url)", key);
+            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
+                               "unknown field '%.64s' (path, url, priority, timeout, callback_url)",
+                               key);
         }
         if (rc)
             break;
     }
-    if (rc == 0 && !f->path[0])
+    if (rc == 0 && f->path[0] && f->url[0])
+        rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_value",
+                           "give either a path or a url, not both");
+    if (rc == 0 && !f->path[0] && !f->url[0])
         rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "missing_field",
-                           "missing path: a JSON submit names a file on the server; upload a "
-                           "file with multipart/form-data instead");
+                           "missing path: a JSON submit names a file on the server (path) or "
+                           "a URL to download (url); upload a file with multipart/form-data "
+                           "instead");
 out:
     json_decref(o);
     return rc;
@@ -159,12 +201,18 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
         return rc;
     if ((v = upload_field(u, "callback_url")) && (rc = set_callback_url(v, f, e)))
         return rc;
+    if ((v = upload_field(u, "url")) && (rc = set_url(v, f, e)))
+        return rc;
     if (upload_has_file(u) && f->path[0])
         return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
                              "give either a file or a path, not both");
-    if (!upload_has_file(u) && !f->path[0])
+    if (f->url[0] && (upload_has_file(u) || f->path[0]))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "url", "invalid_value",
+                             "give one of a file, a path or a url, not several");
+    if (!upload_has_file(u) && !f->path[0] && !f->url[0])
         return api_error_set(e, MHD_HTTP_BAD_REQUEST, SUBMIT_FILE_FIELD, "missing_field",
-                             "missing file: send the recording as the '%s' part, or a 'path'",
+                             "missing file: send the recording as the '%s' part, or a 'path' "
+                             "or a 'url'",
                              SUBMIT_FILE_FIELD);
     return 0;
 }
@@ -237,11 +285,18 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         goto out;
     }
 
-    bool file = !f->path[0];
+    bool file = !f->path[0] && !f->url[0];
+    char shown[SUBMIT_URL_MAX + 8]; /* a URL's source: without credentials or query */
+    if (f->url[0])
+        net_url_redact(f->url, shown, sizeof shown);
     store_job_spec spec = {
         .kind = "transcribe",
-        .input = file ? upload_path(up) : resolved,
-        .source = file ? upload_filename(up) : f->path,
+        .input = file        ? upload_path(up)
+                 : f->url[0] ? f->url
+                             : resolved,
+        .source = file        ? upload_filename(up)
+                  : f->url[0] ? shown
+                              : f->path,
         .priority = prio,
         .timeout_s = f->has_timeout ? f->timeout_s : s->default_timeout_s,
         .max_active = s->queue_limit[prio],

@@ -3,9 +3,11 @@
  *
  * Every field is validated and an error names it (param): priority one of
  * realtime/high/normal/low; timeout a number of seconds > 0; path absolute,
- * existing and a regular file; callback_url an http(s) URL of printable
- * ASCII, at most STORE_CALLBACK_URL_MAX bytes, accepted only when the
- * server sends webhooks; unknown fields are refused.
+ * existing and a regular file; url an http(s) URL (downloaded by a worker
+ * as the job's prepare; the job's source shows it without credentials or
+ * query); exactly one of file, path and url; callback_url an http(s) URL
+ * of printable ASCII, at most STORE_CALLBACK_URL_MAX bytes, accepted only
+ * when the server sends webhooks; unknown fields are refused.
  */
 #ifndef HARK_SERVER_SUBMIT_H
 #define HARK_SERVER_SUBMIT_H
@@ -19,13 +21,16 @@
 
 /* The multipart fields: the file part and the text parts. */
 #define SUBMIT_FILE_FIELD "file"
-extern const char *const submit_text_fields[]; /* priority, timeout, path, callback_url */
+extern const char *const submit_text_fields[]; /* priority, timeout, path, url, callback_url */
+#define SUBMIT_URL_MAX 4000 /* bytes of a url: its redacted form fits a job's source */
 
 typedef struct submit_fields {
-    int priority;                                  /* enum store_priority; -1 when not given */
-    bool has_timeout;                              /* false: the server's default */
-    double timeout_s;                              /* > 0 when has_timeout */
-    char path[PATH_MAX];                           /* "" = not given */
+    int priority;        /* enum store_priority; -1 when not given */
+    bool has_timeout;    /* false: the server's default */
+    double timeout_s;    /* > 0 when has_timeout */
+    char path[PATH_MAX]; /* "" = not given */
+    /* an http(s) URL to download instead, "" = not given */
+    char url[SUBMIT_URL_MAX + 1];
     char callback_url[STORE_CALLBACK_URL_MAX + 1]; /* "" = not given */
 } submit_fields;
 
