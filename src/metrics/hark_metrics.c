@@ -161,11 +161,17 @@ void hark_metrics_set_running_chunks(hark_metrics *hm, int chunks)
     metric_set(hm->running_chunks, NULL, chunks);
 }
 
+void hark_metrics_set_jobs_finished(hark_metrics *hm, int state, int64_t total)
+{
+    if (state != STORE_SUCCEEDED && state != STORE_FAILED && state != STORE_CANCELLED)
+        return;
+    metric_set(hm->jobs_finished, METRIC_LABELS(store_state_name(state)), (double)total);
+}
+
 void hark_metrics_job_finished(hark_metrics *hm, int state, int priority, double latency_s)
 {
     if (state != STORE_SUCCEEDED && state != STORE_FAILED && state != STORE_CANCELLED)
         return;
-    metric_inc(hm->jobs_finished, METRIC_LABELS(store_state_name(state)));
     const char *p = prio_name(priority);
     if (state == STORE_SUCCEEDED && p && latency_s >= 0)
         metric_observe(hm->job_latency, METRIC_LABELS(p), latency_s);

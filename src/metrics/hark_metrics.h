@@ -86,11 +86,15 @@ void hark_metrics_set_queue_depth(hark_metrics *hm, int priority, int64_t jobs);
 /* Chunk tasks being decoded now. */
 void hark_metrics_set_running_chunks(hark_metrics *hm, int chunks);
 /* A job reached final state (enum store_job_state: succeeded, failed or
- * cancelled; others are ignored), latency_s after it was submitted. The
- * latency is observed for successes only: a cancel's latency says when
- * someone gave up, a failure's how many retries it took, neither how fast
- * hark serves. */
+ * cancelled; others are ignored), latency_s after it was submitted. Only
+ * the latency is recorded here, and for successes only: a cancel's latency
+ * says when someone gave up, a failure's how many retries it took, neither
+ * how fast hark serves. */
 void hark_metrics_job_finished(hark_metrics *hm, int state, int priority, double latency_s);
+/* Jobs that ever reached final state `state`, as the store counts them
+ * (store_counters: every way a job ends, API cancels and deadlines
+ * included, and it survives restarts): set at scrape time. */
+void hark_metrics_set_jobs_finished(hark_metrics *hm, int state, int64_t total);
 /* A running chunk was told to yield so a higher class could run. */
 void hark_metrics_preemption(hark_metrics *hm);
 /* A chunk of audio_s seconds was decoded in decode_s seconds. */

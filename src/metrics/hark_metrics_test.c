@@ -116,7 +116,11 @@ static void test_updates(void)
     hark_metrics_job_finished(hm, STORE_FAILED, STORE_PRIO_LOW, 100);
     hark_metrics_job_finished(hm, STORE_CANCELLED, STORE_PRIO_NORMAL, 5);
     hark_metrics_job_finished(hm, STORE_RUNNING, STORE_PRIO_NORMAL, 5); /* not final */
-    hark_metrics_job_finished(hm, STORE_SUCCEEDED, 99, 5);              /* counted, no class */
+    hark_metrics_job_finished(hm, STORE_SUCCEEDED, 99, 5);              /* no class */
+    hark_metrics_set_jobs_finished(hm, STORE_SUCCEEDED, 3);             /* the store's counts */
+    hark_metrics_set_jobs_finished(hm, STORE_FAILED, 1);
+    hark_metrics_set_jobs_finished(hm, STORE_CANCELLED, 1);
+    hark_metrics_set_jobs_finished(hm, STORE_RUNNING, 9); /* not final: ignored */
     hark_metrics_preemption(hm);
     hark_metrics_preemption(hm);
     hark_metrics_chunk_decoded(hm, 2, 10);

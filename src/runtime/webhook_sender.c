@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -349,14 +350,21 @@ int webhook_sender_start(const webhook_sender_opts *opts, webhook_sender **out, 
     ws->on_attempt = o.on_attempt;
     ws->attempt_ctx = o.attempt_ctx;
     atomic_init(&ws->stop, false);
+    /* Sender threads never take a signal meant for the process (INT/TERM
+     * reach the daemon through its signalfd): they start with all blocked. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     for (int i = 0; i < o.threads; i++) {
         int e = pthread_create(&ws->threads[i], NULL, sender_main, ws);
         if (e) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
             webhook_sender_stop(ws);
             return err_set(err, HARK_EIO, "webhook sender: cannot start a thread: %s", strerror(e));
         }
         ws->n_threads++;
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     *out = ws;
     return 0;
 }

@@ -42,8 +42,12 @@ void server_collect_metrics(void *ctx)
         hark_metrics_set_running_chunks(s->metrics, (int)leased);
     }
     store_counters counters;
-    if (store_get_counters(s->st, &counters, &err) == 0)
+    if (store_get_counters(s->st, &counters, &err) == 0) {
         hark_metrics_set_stale_commits(s->metrics, counters.refused_commits);
+        hark_metrics_set_jobs_finished(s->metrics, STORE_SUCCEEDED, counters.jobs_succeeded);
+        hark_metrics_set_jobs_finished(s->metrics, STORE_FAILED, counters.jobs_failed);
+        hark_metrics_set_jobs_finished(s->metrics, STORE_CANCELLED, counters.jobs_cancelled);
+    }
 }
 
 enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,7 +112,15 @@ int deferred_sync_start(const char *path, int interval_ms, deferred_sync **out, 
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&d->thread, NULL, syncer_main, d) != 0) {
+    /* The thread must never take a signal meant for the process (INT/TERM
+     * reach hark through one signalfd, util/sigwatch.h): it starts with
+     * every signal blocked, whatever the caller's mask is at the time. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int crc = pthread_create(&d->thread, NULL, syncer_main, d);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (crc != 0) {
         pthread_cond_destroy(&d->cv);
         pthread_mutex_destroy(&d->mu);
         free(d->path);

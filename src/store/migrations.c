@@ -20,6 +20,7 @@
  *                             (AUTOINCREMENT: never reused, even after delete)
  *   schema_migrations         which migrations ran, when
  * Version 2: index tasks_backoff (pending tasks waiting out a retry backoff).
+ * Version 4: meta counters jobs_succeeded, jobs_failed, jobs_cancelled.
  * Version 3: jobs.callback_url (NULL = none), and the webhook outbox:
  *   webhooks                  one row per delivery, inserted in the
  *                             transaction that ends its job; state
@@ -118,7 +119,17 @@ static const store_migration migrations[] = {
      /* The senders' question, "what is due", visits pending rows only. */
      "CREATE INDEX webhooks_due ON webhooks(next_at_ms) WHERE state = 'pending';"
      "CREATE INDEX webhooks_job ON webhooks(job_id, id);"},
-    /* Add new migrations here: {4, "what it does", "ALTER TABLE ..."}. */
+    {4, "counters of jobs by final state",
+     /* /metrics' hark_jobs_finished_total must survive restarts and
+      * deletes (a count of rows would go down): counted where jobs end.
+      * A database from before starts from the jobs it still holds. */
+     "INSERT INTO meta(key, value) SELECT 'jobs_succeeded', count(*) FROM jobs"
+     "  WHERE state = 'succeeded';"
+     "INSERT INTO meta(key, value) SELECT 'jobs_failed', count(*) FROM jobs"
+     "  WHERE state = 'failed';"
+     "INSERT INTO meta(key, value) SELECT 'jobs_cancelled', count(*) FROM jobs"
+     "  WHERE state = 'cancelled';"},
+    /* Add new migrations here: {5, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

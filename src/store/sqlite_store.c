@@ -1394,6 +1394,12 @@ static int finish_job(store *st, const char *id, int state, const char *error, j
     else
         json_decref(data);
     if (rc == 0)
+        rc = bump_counter(st,
+                          state == STORE_SUCCEEDED ? "jobs_succeeded"
+                          : state == STORE_FAILED  ? "jobs_failed"
+                                                   : "jobs_cancelled",
+                          1, err);
+    if (rc == 0)
         rc = enqueue_webhook(st, id, t, err);
     return rc;
 }
@@ -2322,6 +2328,9 @@ int store_get_counters(store *st, store_counters *out, hark_err *err)
         {"expired_leases", offsetof(store_counters, expired_leases)},
         {"recovered_tasks", offsetof(store_counters, recovered_tasks)},
         {"last_token", offsetof(store_counters, last_token)},
+        {"jobs_succeeded", offsetof(store_counters, jobs_succeeded)},
+        {"jobs_failed", offsetof(store_counters, jobs_failed)},
+        {"jobs_cancelled", offsetof(store_counters, jobs_cancelled)},
     };
     sqlite3_stmt *s = NULL;
     int rc;

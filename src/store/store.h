@@ -488,6 +488,9 @@ typedef struct store_counters {
     int64_t expired_leases;   /* leases ended by store_expire_leases */
     int64_t recovered_tasks;  /* leases revoked by store_recover */
     int64_t last_token;       /* the last fencing token handed out */
+    int64_t jobs_succeeded;   /* jobs that reached each final state, ever */
+    int64_t jobs_failed;      /* (deleting a job does not lower them) */
+    int64_t jobs_cancelled;
 } store_counters;
 
 /* Jobs queued (by enum store_priority, in queued[]) and tasks leased now

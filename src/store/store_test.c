@@ -153,6 +153,35 @@ static void test_relaxed_commits_are_synced_in_the_background(void)
     store_close(st);
 }
 
+static void test_finished_jobs_are_counted_by_state(void)
+{
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", a);
+    submit(st, STORE_PRIO_NORMAL, "b.wav", b);
+    submit(st, STORE_PRIO_NORMAL, "c.wav", c);
+    prepare(st, a, 1);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
+    ASSERT_EQ(store_succeed(st, a, &err), 0);
+    ASSERT_EQ(store_fail(st, b, "bad input", &err), 0);
+    ASSERT_EQ(store_cancel(st, c, &err), 0);
+    store_counters k = counters(st);
+    ASSERT_EQ(k.jobs_succeeded, 1);
+    ASSERT_EQ(k.jobs_failed, 1);
+    ASSERT_EQ(k.jobs_cancelled, 1);
+    /* Counters, not row counts: deleting and reopening keeps them. */
+    ASSERT_EQ(store_delete_job(st, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, c, &err), HARK_EINVAL); /* already final: not counted again */
+    store_close(st);
+    st = open_db();
+    k = counters(st);
+    ASSERT_EQ(k.jobs_succeeded, 1);
+    ASSERT_EQ(k.jobs_cancelled, 1);
+    store_close(st);
+}
+
 /* ---- scheduling order --------------------------------------------------- */
 
 static void test_priority_order_and_fifo_within_class(void)
@@ -1584,6 +1613,7 @@ int main(void)
     RUN(test_migrations_fresh_reopen_and_newer);
     RUN(test_kill_9_at_random_points_then_recover);
     RUN(test_relaxed_commits_are_synced_in_the_background);
+    RUN(test_finished_jobs_are_counted_by_state);
     RUN(test_webhook_enqueued_with_every_terminal_state);
     RUN(test_webhook_enqueued_when_attempts_run_out);
     RUN(test_webhook_retry_deliver_and_give_up);

@@ -141,6 +141,10 @@ check "HTTP answers by class of status" [ "$(m 'hark_http_requests_total\{code="
 check "a dozen metrics or more" [ "$(grep -c '^# TYPE hark_' "$T/body")" -ge 12 ]
 check "every metric has HELP and TYPE" [ "$(grep -c '^# HELP hark_' "$T/body")" = "$(grep -c '^# TYPE hark_' "$T/body")" ]
 
+HARK_TOKEN=$CI "$HARK" cancel "$blocker" > /dev/null   # an API cancel counts too
+code "${AUTH_CI[@]}" "$HARK_SERVER/metrics" > /dev/null
+check "cancelled through the API: counted" [ "$(m 'hark_jobs_finished_total\{state="cancelled"\}')" -ge 1 ]
+
 # ---- structured logs ----
 c=$(code "${AUTH_PTT[@]}" -H 'X-Request-Id: trace-42' -F file=@"$clip" -F priority=realtime "$HARK_SERVER/v1/jobs")
 ptt_job=$(jq -r .id "$T/body")

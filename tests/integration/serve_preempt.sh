@@ -28,7 +28,7 @@ run_round() { # NAME CLIPS
   check "$name: every clip's text is right" [ $all_same = yes ]
   check "$name: every clip finished while the low job was running" [ $while_running = yes ]
   local preempted
-  preempted=$(curl -s --max-time 120 "$HARK_SERVER/v1/jobs/$low/events" | grep -c '^event: preempted')
+  preempted=$(curl -s --max-time 400 "$HARK_SERVER/v1/jobs/$low/events" | grep -c '^event: preempted')
   check "$name: the low job was preempted ($preempted times)" [ "$preempted" -ge 1 ]
   check "$name: the low job succeeded" [ "$(job_field "$low" state)" = succeeded ]
   for f in txt json srt; do
