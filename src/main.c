@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         return client_main(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */
     if (strcmp(cmd, "worker") == 0)
-        return worker_main(WORKER_FD);
+        return worker_main(WORKER_FD, argc > 2 && strcmp(argv[2], "--background-load") == 0);
     fprintf(stderr, "hark: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;

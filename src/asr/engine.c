@@ -18,14 +18,27 @@ void asr_config_default(asr_config *c)
     c->model_dir = env && *env ? env : HARK_MODEL_DIR;
 }
 
-int asr_engine_open(const asr_config *c, asr_engine **out, hark_err *err)
+static const asr_engine_ops *backend_of(const asr_config *c, hark_err *err)
 {
     const char *name = c->engine ? c->engine : "pocketsphinx";
-    *out = NULL;
     for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
         if (strcmp(backends[i]->name, name) == 0)
-            return backends[i]->open(c, out, err);
-    return err_set(err, HARK_EINVAL, "unknown recognizer '%s' (available: pocketsphinx)", name);
+            return backends[i];
+    err_set(err, HARK_EINVAL, "unknown recognizer '%s' (available: pocketsphinx)", name);
+    return NULL;
+}
+
+int asr_engine_check(const asr_config *c, hark_err *err)
+{
+    const asr_engine_ops *ops = backend_of(c, err);
+    return ops ? ops->check(c, err) : HARK_EINVAL;
+}
+
+int asr_engine_open(const asr_config *c, asr_engine **out, hark_err *err)
+{
+    *out = NULL;
+    const asr_engine_ops *ops = backend_of(c, err);
+    return ops ? ops->open(c, out, err) : HARK_EINVAL;
 }
 
 int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t end,

@@ -60,6 +60,13 @@ typedef struct asr_engine asr_engine;
 /* Defaults: pocketsphinx with HARK_MODEL_DIR or $HARK_MODEL_DIR. */
 void asr_config_default(asr_config *c);
 
+/* Whether the engine is known and its model files exist, without loading
+ * them (milliseconds, where a load takes most of a second): a command
+ * calls it before it starts workers, so a missing model is one clear error
+ * at once instead of a worker that fails to start again and again.
+ * Returns 0, or HARK_EINVAL with err set (the message open would give). */
+int asr_engine_check(const asr_config *c, hark_err *err);
+
 /* Load the model. Returns 0 with *out set, or HARK_EENGINE/HARK_EINVAL with err set. */
 int asr_engine_open(const asr_config *c, asr_engine **out, hark_err *err);
 

@@ -7,6 +7,9 @@
 
 typedef struct asr_engine_ops {
     const char *name;
+    /* The model's files are there (no loading): what open would say of a
+     * missing one. */
+    int (*check)(const asr_config *c, hark_err *err);
     int (*open)(const asr_config *c, asr_engine **out, hark_err *err);
     /* [start, end) is already validated against the PCM file. */
     int (*decode)(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t end,

@@ -62,25 +62,46 @@ static int path_exists(const char *p)
 
 static int make_primer(ps_engine *e);
 
-static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
-{
+typedef struct model_paths {
     char hmm[4096], lm[4096], dict[4096];
-    snprintf(hmm, sizeof hmm, "%s", c->hmm ? c->hmm : "");
-    snprintf(lm, sizeof lm, "%s", c->lm ? c->lm : "");
-    snprintf(dict, sizeof dict, "%s", c->dict ? c->dict : "");
+} model_paths;
+
+/* The model's three parts: given ones as they are, the rest in model_dir.
+ * 0, or HARK_EINVAL naming the first that is missing. */
+static int model_paths_of(const asr_config *c, model_paths *m, hark_err *err)
+{
+    snprintf(m->hmm, sizeof m->hmm, "%s", c->hmm ? c->hmm : "");
+    snprintf(m->lm, sizeof m->lm, "%s", c->lm ? c->lm : "");
+    snprintf(m->dict, sizeof m->dict, "%s", c->dict ? c->dict : "");
     if (!c->hmm)
-        snprintf(hmm, sizeof hmm, "%s/en-us", c->model_dir);
+        snprintf(m->hmm, sizeof m->hmm, "%s/en-us", c->model_dir);
     if (!c->lm)
-        snprintf(lm, sizeof lm, "%s/en-us.lm.bin", c->model_dir);
+        snprintf(m->lm, sizeof m->lm, "%s/en-us.lm.bin", c->model_dir);
     if (!c->dict)
-        snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", c->model_dir);
-    const char *need[] = {hmm, lm, dict};
+        snprintf(m->dict, sizeof m->dict, "%s/cmudict-en-us.dict", c->model_dir);
+    const char *need[] = {m->hmm, m->lm, m->dict};
     for (int i = 0; i < 3; i++)
         if (!path_exists(need[i]))
             return err_set(err, HARK_EINVAL,
                            "cannot load the speech model: '%s' is missing (install Debian's "
                            "pocketsphinx-en-us, or set HARK_MODEL_DIR)",
                            need[i]);
+    return 0;
+}
+
+static int ps_check(const asr_config *c, hark_err *err)
+{
+    model_paths m;
+    return model_paths_of(c, &m, err);
+}
+
+static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
+{
+    model_paths m;
+    int rc = model_paths_of(c, &m, err);
+    if (rc)
+        return rc;
+    const char *hmm = m.hmm, *lm = m.lm, *dict = m.dict;
 
     /* PocketSphinx logs chatty INFO lines to stderr; keep them unless debugging. */
     if (log_get_level() > LOG_DEBUG)
@@ -351,6 +372,7 @@ static void ps_close(asr_engine *base)
 
 const asr_engine_ops asr_pocketsphinx_ops = {
     .name = "pocketsphinx",
+    .check = ps_check,
     .open = ps_open,
     .decode = ps_decode,
     .describe = ps_describe,

@@ -13,6 +13,7 @@
  * workers are shut down; exit 0. Nothing is lost: every acknowledged submit
  * and every committed chunk is already durable.
  */
+#include "asr/engine.h"
 #include "cli/cli.h"
 
 #include "auth/path_root.h"
@@ -183,6 +184,25 @@ static int url_option(int opt, const char *arg, net_fetch_opts *f)
         fprintf(stderr, "hark: --url-stall wants whole seconds (1..86400), not '%s'\n", arg);
     }
     return -1;
+}
+
+static void release_setup(token_table *tokens, path_roots *roots, hark_metrics *metrics)
+{
+    tokens_release(tokens);
+    path_roots_release(roots);
+    hark_metrics_free(metrics);
+}
+
+/* A failure before the daemon starts: say it, free what the setup holds. */
+static int setup_failed(const char *why, char *secret, token_table *tokens, path_roots *roots,
+                        hark_metrics *metrics)
+{
+    fprintf(stderr, "hark: %s\n", why);
+    if (secret)
+        explicit_bzero(secret, strlen(secret));
+    free(secret);
+    release_setup(tokens, roots, metrics);
+    return EXIT_SOME_FAILED;
 }
 
 int cli_serve(int argc, char **argv)
@@ -381,32 +401,35 @@ int cli_serve(int argc, char **argv)
     serve_config_release(&cfg); /* token secrets live on only as digests */
     if (crc) {
         fprintf(stderr, "hark: %s\n", err.msg);
-        tokens_release(&tokens);
-        path_roots_release(&roots);
-        hark_metrics_free(metrics);
+        free(cfg_secret);
+        release_setup(&tokens, &roots, metrics);
         return EXIT_USAGE;
     }
+    /* A missing model is a clear error at start, not workers that fail to
+     * start again and again behind a daemon that looks up. */
+    asr_config model;
+    asr_config_default(&model);
+    if (asr_engine_check(&model, &err))
+        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
 
     char state[4096], db[4200], work[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
              strlen(state) + sizeof "/server" > sizeof state) {
-        fprintf(stderr, "hark: cannot find a state directory; give --state-dir\n");
-        return EXIT_SOME_FAILED;
+        return setup_failed("cannot find a state directory; give --state-dir", cfg_secret, &tokens,
+                            &roots, metrics);
     } else {
         strncat(state, "/server", sizeof state - strlen(state) - 1);
     }
     snprintf(db, sizeof db, "%s/hark.db", state);
     snprintf(work, sizeof work, "%s/work", state);
     if (fs_self_exe(exe, sizeof exe)) {
-        fprintf(stderr, "hark: cannot find the hark executable: %s\n", strerror(errno));
-        return EXIT_SOME_FAILED;
+        err_set(&err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
+        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
     }
-    if (fs_mkdir_p(state, 0700, &err)) {
-        fprintf(stderr, "hark: %s\n", err.msg);
-        return EXIT_SOME_FAILED;
-    }
+    if (fs_mkdir_p(state, 0700, &err))
+        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -416,19 +439,18 @@ int cli_serve(int argc, char **argv)
         cfg_secret = NULL;
     }
     free(cfg_secret);
-    if (wrc || (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err)) {
-        fprintf(stderr, "hark: %s\n", err.msg);
-        free(webhook_secret);
-        return EXIT_SOME_FAILED;
-    }
+    if (wrc || (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err))
+        return setup_failed(err.msg, webhook_secret, &tokens, &roots, metrics);
 
     /* Block INT/TERM before any thread starts, so every thread inherits
      * the mask and they arrive only through the signalfd. */
     int sigfd = sigwatch_open();
     notify changes;
     if (notify_init(&changes)) {
-        fprintf(stderr, "hark: cannot create a condition variable\n");
-        return EXIT_SOME_FAILED;
+        sigwatch_close(sigfd);
+        net_global_cleanup();
+        return setup_failed("cannot create a condition variable", webhook_secret, &tokens, &roots,
+                            metrics);
     }
     store_options so = {
         .max_attempts = (int)attempts, .on_commit = notify_signal, .commit_ctx = &changes};

@@ -13,6 +13,7 @@
  * path, size and modification time). Jobs of earlier runs that this run did
  * not ask for are paused, never worked on behind the user's back.
  */
+#include "asr/engine.h"
 #include "cli/cli.h"
 
 #include "jobs/job_result.h"
@@ -372,7 +373,7 @@ static int submit_jobs(transcribe_cmd *c, hark_err *err)
         if (j->resumed && !c->quiet)
             fprintf(stderr, "hark: %s: resuming (%d of %d chunks already done)\n", j->input,
                     j->resumed_chunks, j->n_chunks);
-        if (j->submitted)
+        if (j->submitted || j->finished) /* finished: failed to open, said already */
             continue;
         char real[PATH_MAX];
         const char *input = j->url                                  ? j->url
@@ -430,6 +431,16 @@ static int take_state_dir(transcribe_cmd *c, int *lock_fd, bool *private_dir, ha
  * interrupted, other codes when the runtime itself could not run. */
 static int run_batch(transcribe_cmd *c, hark_err *err)
 {
+    bool any_left = false;
+    for (int i = 0; i < c->n_jobs; i++)
+        any_left |= !c->jobs[i].finished;
+    if (!any_left)
+        return 0; /* every file failed to open: nothing to run */
+    /* A missing model is one line now, not workers failing to start. */
+    asr_config model;
+    asr_config_default(&model);
+    if (asr_engine_check(&model, err))
+        return HARK_EINVAL;
     char db[4200], work[4200], exe[4096];
     snprintf(db, sizeof db, "%s/transcribe.db", c->state_dir);
     snprintf(work, sizeof work, "%s/work", c->state_dir);
@@ -452,6 +463,7 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     o.work_root = work;
     o.max_duration_s = c->max_duration_s;
     o.decode_timeout_s = c->decode_timeout_s;
+    o.background_load = true; /* a bad input fails without loading a model */
     o.sigfd = sigwatch_open();
     runtime_hooks h = {.complete = on_complete, .finished = on_finished, .done = on_tick, .ctx = c};
     runtime *rt;

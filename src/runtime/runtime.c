@@ -125,7 +125,8 @@ static void slot_spawn(runtime *rt, slot *s)
         s->respawn_at = clock_now_s() + 1;
         return;
     }
-    const char *argv[] = {rt->o.worker_path, "worker", NULL};
+    const char *argv[] = {rt->o.worker_path, "worker",
+                          rt->o.background_load ? "--background-load" : NULL, NULL};
     if (proc_spawn(argv, &rt->o.limits, sv[1], &s->proc, &err) != 0) {
         log_error("%s: %s", s->name, err.msg);
         close(sv[0]);

@@ -61,6 +61,12 @@ typedef struct runtime_opts {
     /* While a realtime task waits or runs, start nothing else and ask every
      * other worker to yield [true]: push-to-talk gets the whole machine. */
     bool realtime_exclusive;
+    /* Workers say ready before their model is loaded and load it beside
+     * their first tasks (worker_main's background_load) [false]: hark
+     * transcribe's choice, where a bad input fails at once and a short
+     * run never loads models it does not use. A daemon keeps warm workers:
+     * ready means the model is loaded. */
+    bool background_load;
     /* Counts preemptions, worker restarts by cause, deadline kills and
      * chunk decode times into it (thread-safe; NULL: none). */
     hark_metrics *metrics;

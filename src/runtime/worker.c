@@ -12,7 +12,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +24,21 @@
 
 #define SEND_TIMEOUT_S 10.0 /* the daemon reads continuously; this is a backstop */
 
+/* The model, loaded by a thread of its own beside the first tasks (see
+ * worker_main's background_load): started once, joined by the first decode. */
+typedef struct engine_loader {
+    pthread_t thread;
+    bool running;     /* started and not joined yet */
+    atomic_bool done; /* the thread has finished: engine or err is set */
+    asr_engine *engine;
+    hark_err err;
+} engine_loader;
+
 typedef struct worker {
     int fd;
     frame_reader reader;
-    asr_engine *engine;
+    asr_engine *engine; /* NULL until loaded */
+    engine_loader loader;
     long long token;   /* the running task's token, 0 when idle */
     int stop;          /* the running task must stop: HARK_ECANCELED */
     int shutdown;      /* MSG_SHUTDOWN or EOF seen */
@@ -285,6 +299,54 @@ static void run_prepare(worker *w, json_t *t)
     prepared_audio_release(&prep);
 }
 
+static void *load_engine(void *arg)
+{
+    engine_loader *l = arg;
+    asr_config c;
+    asr_config_default(&c);
+    asr_engine_open(&c, &l->engine, &l->err);
+    atomic_store(&l->done, true);
+    return NULL;
+}
+
+static void start_loading(worker *w)
+{
+    /* The loader runs with every signal blocked: INT/TERM/KILL from the
+     * supervisor or a terminal still end the process as a whole. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    w->loader.running = pthread_create(&w->loader.thread, NULL, load_engine, &w->loader) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!w->loader.running)
+        load_engine(&w->loader); /* no thread: load here and now */
+}
+
+/* The first decode waits for the background load, with check-ins (yield,
+ * cancel, shutdown, heartbeats) every 10 ms so that the supervisor's
+ * watchdogs and preemption work the same as during a decode. Returns 0
+ * with w->engine set, HARK_ECANCELED if the task must stop first (the
+ * load goes on for the next task), or the load's error. */
+static int await_engine(worker *w, hark_err *err)
+{
+    while (!atomic_load(&w->loader.done)) {
+        int stop = checkin(w, 0);
+        if (stop)
+            return stop;
+        poll(NULL, 0, 10);
+    }
+    if (w->loader.running) {
+        pthread_join(w->loader.thread, NULL);
+        w->loader.running = false;
+    }
+    if (!w->loader.engine) {
+        *err = w->loader.err;
+        return w->loader.err.code ? w->loader.err.code : HARK_EENGINE;
+    }
+    w->engine = w->loader.engine;
+    return 0;
+}
+
 static void run_decode(worker *w, json_t *t)
 {
     double received = clock_now_s();
@@ -309,8 +371,17 @@ static void run_decode(worker *w, json_t *t)
         answer_failure(w, rc, err.msg);
         return;
     }
+    if (!w->engine && (rc = await_engine(w, &err)) != 0) {
+        pcm_close(&pcm);
+        answer_failure(w, rc, err.msg);
+        if (rc != HARK_ECANCELED)
+            w->shutdown = 1; /* no model, no use: the supervisor starts a new worker */
+        return;
+    }
     /* What taking up a chunk costs before recognition starts: with the PCM
-     * and plan kept in the work directory, a resumed job pays only this. */
+     * and plan kept in the work directory, a resumed job pays only this
+     * (and the first chunk of a worker that loads its model in the
+     * background, whatever of the load is left). */
     double setup_s = w->setup_s = clock_now_s() - received;
     asr_result res;
     rc = asr_engine_decode(w->engine, &pcm, start, end, checkin, w, &res, &err);
@@ -326,7 +397,7 @@ static void run_decode(worker *w, json_t *t)
     asr_result_release(&res);
 }
 
-int worker_main(int fd)
+int worker_main(int fd, bool background_load)
 {
     worker w = {.fd = fd};
     frame_reader_init(&w.reader, 0);
@@ -337,18 +408,23 @@ int worker_main(int fd)
                         ? (int)strtol(getenv("HARK_FAULT_CHUNK"), NULL, 10)
                         : 0;
 
-    asr_config c;
-    asr_config_default(&c);
-    hark_err err = {0};
-    if (asr_engine_open(&c, &w.engine, &err)) {
-        send_msg(&w, MSG_FAILED,
-                 json_pack("{s:I, s:i, s:s}", "token", (json_int_t)0, "code", err.code, "message",
-                           err.msg));
-        frame_reader_release(&w.reader);
-        return 1;
+    if (background_load) {
+        start_loading(&w);
+    } else {
+        asr_config c;
+        asr_config_default(&c);
+        hark_err err = {0};
+        if (asr_engine_open(&c, &w.engine, &err)) {
+            send_msg(&w, MSG_FAILED,
+                     json_pack("{s:I, s:i, s:s}", "token", (json_int_t)0, "code", err.code,
+                               "message", err.msg));
+            frame_reader_release(&w.reader);
+            return 1;
+        }
     }
     send_msg(&w, MSG_READY,
-             json_pack("{s:i, s:s}", "pid", (int)getpid(), "engine", asr_engine_name(w.engine)));
+             json_pack("{s:i, s:s}", "pid", (int)getpid(), "engine",
+                       w.engine ? asr_engine_name(w.engine) : "loading in the background"));
     while (!w.shutdown) {
         json_t *task = NULL;
         int type = 0;
@@ -364,7 +440,21 @@ int worker_main(int fd)
         w.fault_armed = 0;
         json_decref(task);
     }
+    if (w.loader.running && !atomic_load(&w.loader.done)) {
+        /* Told to stop while the model is still loading (a run that ended
+         * before it needed one): nothing of ours is unsaved, and waiting
+         * for the load would only burn the CPU it is meant to spare. */
+        _exit(0);
+    }
+    if (w.loader.running)
+        pthread_join(w.loader.thread, NULL);
+    int status = 0;
+    if (!w.engine) {
+        w.engine = w.loader.engine;
+        if (background_load && !w.engine)
+            status = 1; /* the load failed (and said so to the first decode) */
+    }
     asr_engine_close(w.engine);
     frame_reader_release(&w.reader);
-    return 0;
+    return status;
 }

@@ -8,10 +8,21 @@
 #ifndef HARK_RUNTIME_WORKER_H
 #define HARK_RUNTIME_WORKER_H
 
+#include <stdbool.h>
+
 /* Serve on fd. Returns the process exit status (0 after MSG_SHUTDOWN or a
  * closed socket; 1 if the model cannot be loaded; WORKER_EXIT_OOM when out
- * of memory). */
-int worker_main(int fd);
+ * of memory).
+ *
+ * background_load false: load the model, then say MSG_READY (a ready worker
+ * decodes at once: what a daemon wants for push-to-talk). true: say
+ * MSG_READY at once and load the model on a thread of its own; prepares
+ * run beside the load and the first decode waits for it (checking in every
+ * 10 ms). A run that ends before it decodes anything (a bad input, a job
+ * of silence) never pays for a model, and one file's media decode
+ * overlaps the load: what `hark transcribe` wants. A load that fails then
+ * fails the first decode task with the load's error, and the worker exits. */
+int worker_main(int fd, bool background_load);
 
 /* Test-only fault injection, off unless HARK_FAULT is set (documented in
  * docs/operations.md): HARK_FAULT=hang|crash|oom|stall, applied when

@@ -18,13 +18,14 @@ typedef struct peer {
     frame_reader r;
 } peer;
 
-static void start(peer *p)
+/* Start `hark worker` [--background-load]. */
+static void start_with(peer *p, bool background_load)
 {
     const char *hark = getenv("HARK");
     ASSERT(hark != NULL);
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    const char *argv[] = {hark, "worker", NULL};
+    const char *argv[] = {hark, "worker", background_load ? "--background-load" : NULL, NULL};
     proc_limits lim = {0};
     hark_err err = {0};
     if (proc_spawn(argv, &lim, sv[1], &p->proc, &err))
@@ -32,6 +33,11 @@ static void start(peer *p)
     close(sv[1]);
     p->fd = sv[0];
     frame_reader_init(&p->r, 0);
+}
+
+static void start(peer *p)
+{
+    start_with(p, false);
 }
 
 /* The next message, skipping heartbeats (counted in *beats if given). */
@@ -62,6 +68,19 @@ static void send_msg(peer *p, int type, json_t *m)
     if (frame_write_json(p->fd, (uint16_t)type, m, deadline_in(10), &err))
         TEST_FAIL_("write: %s", err.msg);
     json_decref(m);
+}
+
+/* The worker's exit status after SHUTDOWN (or after it ended by itself). */
+static proc_status finish_peer(peer *p, bool send_shutdown)
+{
+    if (send_shutdown)
+        send_msg(p, MSG_SHUTDOWN, json_object());
+    proc_status s;
+    ASSERT_EQ(proc_wait(&p->proc, deadline_in(30), &s, NULL), 0);
+    proc_release(&p->proc);
+    frame_reader_release(&p->r);
+    close(p->fd);
+    return s;
 }
 
 static void make_recording(void)
@@ -356,11 +375,97 @@ static void test_fault_hang_stops_heartbeats(void)
     ASSERT_EQ(s.code, SIGKILL);
 }
 
+/* The words of a RESULT message, as JSON text (for comparing two runs). */
+static char *result_words(json_t *res)
+{
+    char *w = json_dumps(json_object_get(res, "words"), JSON_SORT_KEYS);
+    json_decref(res);
+    ASSERT(w != NULL);
+    return w;
+}
+
+/* --background-load: ready before the model is, prepares beside the load,
+ * and the first decode waits for it, still answering a yield; its words
+ * are the same as a worker that loaded first. */
+static void test_background_load(void)
+{
+    make_recording();
+    peer eager;
+    start(&eager);
+    json_decref(next(&eager, MSG_READY, NULL));
+    json_t *prep = prepare(&eager, 1);
+    const json_t *plan = json_object_get(prep, "plan");
+    decode_msg(&eager, 2, plan, 0);
+    char *want = result_words(next(&eager, MSG_RESULT, NULL));
+    ASSERT_EQ(finish_peer(&eager, true).code, 0);
+
+    peer p;
+    start_with(&p, true);
+    json_t *ready = next(&p, MSG_READY, NULL);
+    ASSERT_STREQ(json_string_value(json_object_get(ready, "engine")), "loading in the background");
+    json_decref(ready);
+    json_decref(prepare(&p, 3));
+    /* A yield reaches the decode while it waits for the model. */
+    decode_msg(&p, 4, plan, 0);
+    send_msg(&p, MSG_YIELD, json_pack("{s:i}", "token", 4));
+    json_t *y = next(&p, MSG_YIELDED, NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(y, "token")), 4);
+    json_decref(y);
+    decode_msg(&p, 5, plan, 0);
+    char *got = result_words(next(&p, MSG_RESULT, NULL));
+    ASSERT_STREQ(got, want);
+    proc_status s = finish_peer(&p, true);
+    ASSERT_EQ(s.cause, PROC_EXITED);
+    ASSERT_EQ(s.code, 0);
+    free(got);
+    free(want);
+    json_decref(prep);
+}
+
+/* Told to shut down while the model is still loading, it exits at once
+ * (status 0) rather than after the load. */
+static void test_background_load_shutdown_early(void)
+{
+    peer p;
+    start_with(&p, true);
+    json_decref(next(&p, MSG_READY, NULL));
+    proc_status s = finish_peer(&p, true);
+    ASSERT_EQ(s.cause, PROC_EXITED);
+    ASSERT_EQ(s.code, 0);
+}
+
+/* A model that cannot be loaded: prepares still work (they need none),
+ * the first decode fails with the load's message, and the worker exits 1
+ * so the supervisor replaces it. */
+static void test_background_load_failure(void)
+{
+    make_recording();
+    ASSERT_EQ(setenv("HARK_MODEL_DIR", "/nonexistent-model", 1), 0);
+    peer p;
+    start_with(&p, true);
+    ASSERT_EQ(unsetenv("HARK_MODEL_DIR"), 0);
+    json_decref(next(&p, MSG_READY, NULL));
+    json_t *prep = prepare(&p, 1);
+    decode_msg(&p, 2, json_object_get(prep, "plan"), 0);
+    json_t *f = next(&p, MSG_FAILED, NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(f, "token")), 2);
+    const char *msg = json_string_value(json_object_get(f, "message"));
+    ASSERT(msg && strstr(msg, "cannot load the speech model: '/nonexistent-model/") != NULL);
+    json_decref(f);
+    proc_status s = finish_peer(&p, false);
+    ASSERT_EQ(s.cause, PROC_EXITED);
+    ASSERT_EQ(s.code, 1);
+    json_decref(prep);
+}
+
 int main(void)
 {
     RUN(test_prepare_decode_yield_shutdown);
     RUN(test_prepare_by_url);
     RUN(test_fault_crash);
     RUN(test_fault_hang_stops_heartbeats);
+    RUN(test_background_load);
+    RUN(test_background_load_shutdown_early);
+    RUN(test_background_load_failure);
     TEST_DONE();
 }

@@ -64,6 +64,17 @@ check "batch: no output for the bad ones" [ ! -e "$T/out/truncated.txt" -a ! -e 
 check "batch: one line per bad file and a summary" \
   [ "$(grep -c "cannot decode" "$T/stderr")" -eq 2 ] && grep -q "2 of 3 files failed" "$T/stderr"
 
+# A file that cannot be opened fails once, before the run: it is not also
+# submitted to fail a second time beside the others.
+rm -rf "$T/out"
+"$HARK" transcribe -q -o "$T/out" -f txt /nonexistent/first.wav "$good" 2> "$T/stderr"; rc=$?
+check "unopenable file in a batch: exit 1" [ $rc -eq 1 ]
+check "unopenable file in a batch: said once ($(grep -c first.wav "$T/stderr"))" \
+  [ "$(grep -c /nonexistent/first.wav "$T/stderr")" -eq 1 ]
+check "unopenable file in a batch: counted once" grep -q "1 of 2 files failed" "$T/stderr"
+check "unopenable file in a batch: the good file is transcribed" \
+  [ -s "$T/out/sense_and_sensibility_01_austen_64kb-0880.txt" ]
+
 # Valid but unusual inputs decode.
 for f in multichannel.mp4 multichannel.mov corrupt-middle.mp3; do
   rm -rf "$T/out"
@@ -72,4 +83,17 @@ for f in multichannel.mp4 multichannel.mov corrupt-middle.mp3; do
 done
 check "corrupt-middle.mp3: speech survives the damage" [ -s "$T/out/corrupt-middle.txt" ]
 check "no work directories left behind" work_is_clean
+
+# A missing speech model: one line at once (bounded: a worker that fails to
+# start again and again must not pass for a slow start), for both commands.
+nomodel=$T/no-model
+HARK_MODEL_DIR=$nomodel timeout 60 "$HARK" transcribe -q -o "$T/out" "$good" 2> "$T/stderr"; rc=$?
+check "missing model: transcribe exits 1 (got $rc)" [ $rc -eq 1 ]
+check "missing model: transcribe names the missing part" \
+  grep -qF "hark: cannot load the speech model: '$nomodel/en-us' is missing" "$T/stderr"
+HARK_MODEL_DIR=$nomodel timeout 60 "$HARK" serve --listen 127.0.0.1:0 --state-dir "$T/nm" \
+  > /dev/null 2> "$T/stderr"; rc=$?
+check "missing model: serve refuses to start (got $rc)" [ $rc -eq 1 ]
+check "missing model: serve names the missing part" \
+  grep -qF "hark: cannot load the speech model: '$nomodel/en-us' is missing" "$T/stderr"
 finish
