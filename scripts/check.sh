@@ -44,48 +44,47 @@ export HARK_TEST_QUICK=1
 run_ctest build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS HARK_TEST_QUICK
 
-step "libFuzzer: media decode, ${FUZZ_SECONDS}s"
+# The four fuzzers run two at a time (one per core): the media decode one
+# for FUZZ_SECONDS beside the three 20-second ones in a row.
+step "libFuzzer: build"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null
-cmake --build build-fuzz -j"$NPROC" --target fuzz_decode
+cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_frame fuzz_config fuzz_request
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1
+# fuzz NAME SECONDS LOG [libFuzzer args...]: one bounded run, its log kept.
+fuzz() {
+  local name=$1 secs=$2 log=$3; shift 3
+  build-fuzz/"$name" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$@" > "$log" 2>&1
+}
+
 corpus=build-fuzz/corpus-decode
 rm -rf "$corpus" && mkdir -p "$corpus"
 tests/corpus/make-bad-inputs.sh build-fuzz/bad >/dev/null
 tests/corpus/make-conversions.sh build-fuzz/conv >/dev/null
 # Seeds: small files of every kind (large ones only slow the fuzzer down).
 find build-fuzz/bad build-fuzz/conv -type f -size -200k -exec cp {} "$corpus"/ \;
-LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
-  build-fuzz/fuzz_decode -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=20 \
-  -print_final_stats=1 "$corpus" 2>&1 | tail -n 12
-total=$(( total + 1 ))
-
-step "libFuzzer: worker message framing, 20s"
-cmake --build build-fuzz -j"$NPROC" --target fuzz_frame
-mkdir -p build-fuzz/corpus-frame
-LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
-  build-fuzz/fuzz_frame -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
-  -print_final_stats=1 build-fuzz/corpus-frame 2>&1 | tail -n 6
-total=$(( total + 1 ))
-
-step "libFuzzer: serve config parser, 20s"
-cmake --build build-fuzz -j"$NPROC" --target fuzz_config
-mkdir -p build-fuzz/corpus-config
+mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request
 cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
-LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
-  build-fuzz/fuzz_config -dict=tests/fuzz/fuzz_config.dict -max_total_time=20 -rss_limit_mb=2048 \
-  -timeout=10 -print_final_stats=1 build-fuzz/corpus-config 2>&1 | tail -n 6
-total=$(( total + 1 ))
-
-step "libFuzzer: request parsing (JSON submit, OpenAI form, Authorization, client text), 20s"
-cmake --build build-fuzz -j"$NPROC" --target fuzz_request
-mkdir -p build-fuzz/corpus-request
 printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
 printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
 printf '\002Bearer hk-0123456789abcdef' > build-fuzz/corpus-request/bearer
 printf '\003C:\\dir\\my talk.wav' > build-fuzz/corpus-request/name
-LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1 \
-  build-fuzz/fuzz_request -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
-  -print_final_stats=1 build-fuzz/corpus-request 2>&1 | tail -n 6
-total=$(( total + 1 ))
+
+step "libFuzzer: media decode ${FUZZ_SECONDS}s, beside frame, config and request parsing 20s each"
+fuzz fuzz_decode "$FUZZ_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" &
+decode_pid=$!
+fuzz_rc=0
+fuzz fuzz_frame 20 build-fuzz/frame.log -timeout=10 build-fuzz/corpus-frame || fuzz_rc=1
+fuzz fuzz_config 20 build-fuzz/config.log -timeout=10 -dict=tests/fuzz/fuzz_config.dict \
+  build-fuzz/corpus-config || fuzz_rc=1
+fuzz fuzz_request 20 build-fuzz/request.log -timeout=10 build-fuzz/corpus-request || fuzz_rc=1
+wait $decode_pid || fuzz_rc=1
+for f in decode frame config request; do
+  echo "-- fuzz_$f"
+  tail -n "$([ $fuzz_rc -eq 0 ] && echo 8 || echo 60)" build-fuzz/$f.log
+done
+unset LSAN_OPTIONS ASAN_OPTIONS
+[ $fuzz_rc -eq 0 ] || { echo "a fuzzer found a failure (build-fuzz/*.log)"; exit 1; }
+total=$(( total + 4 ))
 
 step "done"
 echo "$total passed, 0 failed"

@@ -6,7 +6,9 @@
 . "$(dirname "$0")/../lib.sh"
 clip=$T/clip.wav
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0870.wav" "$clip"
-sox $(for i in 1 2 3 4 5; do echo "$DATA"/*.wav; done) "$T/long.wav"   # ~2 min
+# ~75 s (quick: ~50 s): on one worker, long enough to block the queue
+# while the others are submitted; on two, to outlast a 2 s timeout.
+sox $(for i in $(seq 1 "$(scaled 3 2)"); do echo "$DATA"/*.wav; done) "$T/long.wav"
 echo "not audio" > "$T/text.txt"
 "$HARK" transcribe -q -o "$T/ref" -f txt,srt "$clip" "$T/long.wav"
 
@@ -94,6 +96,8 @@ check "ptt - (raw PCM on stdin) prints the text" cmp -s "$T/ref/clip.txt" "$T/pt
 pj=$("$HARK" submit --path "$clip")
 "$HARK" wait "$pj" > /dev/null 2>&1
 check "submit --path works" [ "$(job_field $pj state)" = succeeded ]
+check "show --json prints the API's job object" \
+  bash -c "cmp -s <('$HARK' show $pj --json | jq -S .) <(curl -s '$HARK_SERVER/v1/jobs/$pj' | jq -S .)"
 
 # API statuses and error shape.
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }

@@ -5,8 +5,8 @@
 # the zombie's late work is refused, and every output is byte-identical to
 # a clean run.
 . "$(dirname "$0")/../lib.sh"
-sox $(for i in $(seq 1 "$(scaled 5 3)"); do echo "$DATA"/*.wav; done) "$T/a.wav"   # ~2 min
-sox $(for i in $(seq 1 "$(scaled 3 2)"); do echo "$DATA"/*.wav; done) "$T/b.wav"   # ~75 s
+sox $(for i in $(seq 1 "$(scaled 3 2)"); do echo "$DATA"/*.wav; done) "$T/a.wav"   # ~75 s, ~10 chunks
+sox $(for i in $(seq 1 "$(scaled 2 1)"); do echo "$DATA"/*.wav; done) "$T/b.wav"   # ~50 s
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0870.wav" "$T/c.wav"
 "$HARK" transcribe -q -o "$T/ref" -f txt,srt "$T/a.wav" "$T/b.wav" "$T/c.wav"
 
@@ -47,6 +47,7 @@ start_server "$D" --workers 2
 submit_all > "$T/jobs"
 check "daemon kill: 5 jobs acknowledged" [ "$(wc -l < "$T/jobs")" = 5 ]
 n=0
+# The workload (a b c a c) is ~29 chunks (quick: ~19).
 for at in $(scaled "2 9 17" "2 6 11"); do
   wait_committed "$D" $at
   kids=$(children_of $SERVER_PID)
