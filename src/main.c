@@ -1,13 +1,25 @@
-/* main.c - hark's command-line entry: dispatch to one file per subcommand. */
+/* main.c - hark's command-line entry: dispatch to one file per subcommand.
+ *
+ * Built twice. hark-engine runs every command. hark (HARK_FRONT) is the
+ * front end people type: it runs the client commands itself and execs
+ * hark-engine, found beside it, for transcribe, serve and worker. The
+ * split is for start-up time: the engine links FFmpeg (with its codecs),
+ * PocketSphinx, SQLite and libmicrohttpd, 150 shared libraries that cost a
+ * process 80 ms of CPU to map and relocate; the front end links libcurl
+ * and jansson (--as-needed) and starts in a few ms, which `hark ptt`, a
+ * script's `hark submit` and every poll of `hark show` feel. */
 #include "cli/cli.h"
 #include "client/client.h"
 #include "net/net.h"
 #include "runtime/protocol.h"
 #include "runtime/worker.h"
+#include "util/fs.h"
 #include "util/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage(FILE *to)
 {
@@ -20,6 +32,27 @@ static void usage(FILE *to)
     fprintf(to, "\n"
                 "Run 'hark <command> --help' for a command's options.\n");
 }
+
+#ifdef HARK_FRONT
+/* Replace this process with hark-engine (same pid, same argv but argv[0]):
+ * signals, the terminal and a supervisor's pidfd reach it unchanged. */
+static int exec_engine(char **argv)
+{
+    char self[4096], path[4200];
+    if (fs_self_exe(self, sizeof self) != 0) {
+        fprintf(stderr, "hark: cannot find the hark executable: %s\n", strerror(errno));
+        return EXIT_SOME_FAILED;
+    }
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(path, sizeof path, "%s/hark-engine", self);
+    argv[0] = path;
+    execv(path, argv);
+    fprintf(stderr, "hark: cannot run '%s' (it belongs beside hark): %s\n", path, strerror(errno));
+    return EXIT_SOME_FAILED;
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -37,6 +70,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_ALL_OK;
     }
+#ifdef HARK_FRONT
+    if (strcmp(cmd, "transcribe") == 0 || strcmp(cmd, "serve") == 0 || strcmp(cmd, "worker") == 0)
+        return exec_engine(argv);
+#endif
     /* libcurl's global setup, once per process and before any thread: the
      * daemon starts its threads in cli_serve, and a worker (fork+exec'd,
      * so a process of its own) downloads URL inputs. */
@@ -45,15 +82,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "hark: %s\n", err.msg);
         return EXIT_SOME_FAILED;
     }
+    if (client_is_command(cmd))
+        return client_main(argc - 1, argv + 1);
+#ifndef HARK_FRONT
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cli_serve(argc - 1, argv + 1);
-    if (client_is_command(cmd))
-        return client_main(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */
     if (strcmp(cmd, "worker") == 0)
         return worker_main(WORKER_FD, argc > 2 && strcmp(argv[2], "--background-load") == 0);
+#endif
     fprintf(stderr, "hark: unknown command '%s'\n", cmd);
     usage(stderr);
     return EXIT_USAGE;
