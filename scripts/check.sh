@@ -19,9 +19,7 @@ scripts/checksrc.sh
 total=0
 run_ctest() { # dir
   local log; log=$(mktemp)
-  # One slot more than cores: a test that keeps two workers busy counts as
-  # two (PROCESSORS in CMakeLists.txt) and runs beside one light test.
-  if ! (cd "$1" && ctest --output-on-failure -j"$((NPROC + 1))" 2>&1 | tee "$log"); then rm -f "$log"; return 1; fi
+  if ! (cd "$1" && ctest --output-on-failure -j"$NPROC" 2>&1 | tee "$log"); then rm -f "$log"; return 1; fi
   if ! grep -q '100% tests passed' "$log"; then rm -f "$log"; return 1; fi
   total=$(( total + $(sed -n 's/.*tests passed, 0 tests failed out of \([0-9]*\).*/\1/p' "$log") ))
   rm -f "$log"
