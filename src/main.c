@@ -6,7 +6,7 @@
  * split is for start-up time: the engine links FFmpeg (with its codecs),
  * PocketSphinx, SQLite and libmicrohttpd, 150 shared libraries that cost a
  * process 80 ms of CPU to map and relocate; the front end links libcurl
- * and jansson (--as-needed) and starts in a few ms, which `hark ptt`, a
+ * and jansson (--as-needed) and starts in about 20 ms, which `hark ptt`, a
  * script's `hark submit` and every poll of `hark show` feel. */
 #include "cli/cli.h"
 #include "client/client.h"

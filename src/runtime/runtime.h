@@ -63,8 +63,8 @@ typedef struct runtime_opts {
     bool realtime_exclusive;
     /* Workers say ready before their model is loaded and load it beside
      * their first tasks (worker_main's background_load) [false]: hark
-     * transcribe's choice, where a bad input fails at once and a short
-     * run never loads models it does not use. A daemon keeps warm workers:
+     * transcribe's choice, where a bad input fails without waiting for a
+     * model and the media decode overlaps the loads. A daemon keeps warm workers:
      * ready means the model is loaded. */
     bool background_load;
     /* Counts preemptions, worker restarts by cause, deadline kills and

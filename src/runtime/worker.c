@@ -411,13 +411,11 @@ int worker_main(int fd, bool background_load)
     if (background_load) {
         start_loading(&w);
     } else {
-        asr_config c;
-        asr_config_default(&c);
-        hark_err err = {0};
-        if (asr_engine_open(&c, &w.engine, &err)) {
+        load_engine(&w.loader);
+        if (!(w.engine = w.loader.engine)) {
             send_msg(&w, MSG_FAILED,
-                     json_pack("{s:I, s:i, s:s}", "token", (json_int_t)0, "code", err.code,
-                               "message", err.msg));
+                     json_pack("{s:I, s:i, s:s}", "token", (json_int_t)0, "code", w.loader.err.code,
+                               "message", w.loader.err.msg));
             frame_reader_release(&w.reader);
             return 1;
         }
@@ -448,13 +446,10 @@ int worker_main(int fd, bool background_load)
     }
     if (w.loader.running)
         pthread_join(w.loader.thread, NULL);
-    int status = 0;
-    if (!w.engine) {
-        w.engine = w.loader.engine;
-        if (background_load && !w.engine)
-            status = 1; /* the load failed (and said so to the first decode) */
-    }
-    asr_engine_close(w.engine);
+    /* A failed load said so to the first decode; the model lives in the
+     * loader whether or not a decode took it up. */
+    int status = w.loader.engine ? 0 : 1;
+    asr_engine_close(w.loader.engine);
     frame_reader_release(&w.reader);
     return status;
 }

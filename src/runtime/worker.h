@@ -18,8 +18,8 @@
  * decodes at once: what a daemon wants for push-to-talk). true: say
  * MSG_READY at once and load the model on a thread of its own; prepares
  * run beside the load and the first decode waits for it (checking in every
- * 10 ms). A run that ends before it decodes anything (a bad input, a job
- * of silence) never pays for a model, and one file's media decode
+ * 10 ms). A run that ends before the load does (a bad input) stops it
+ * half way instead of waiting for it, and one file's media decode
  * overlaps the load: what `hark transcribe` wants. A load that fails then
  * fails the first decode task with the load's error, and the worker exits. */
 int worker_main(int fd, bool background_load);

@@ -175,16 +175,11 @@ static void test_prepare_decode_yield_shutdown(void)
     ASSERT(strstr(json_string_value(json_object_get(f, "message")), "/nonexistent.wav") != NULL);
     json_decref(f);
 
-    send_msg(&p, MSG_SHUTDOWN, json_object());
-    proc_status s;
-    ASSERT_EQ(proc_wait(&p.proc, deadline_in(30), &s, NULL), 0);
+    proc_status s = finish_peer(&p, true);
     ASSERT_EQ(s.cause, PROC_EXITED);
     ASSERT_EQ(s.code, 0);
-    proc_release(&p.proc);
     chunk_plan_release(&cp);
     json_decref(prep);
-    frame_reader_release(&p.r);
-    close(p.fd);
 }
 
 /* ---- inputs by URL ---- */

@@ -96,4 +96,12 @@ HARK_MODEL_DIR=$nomodel timeout 60 "$HARK" serve --listen 127.0.0.1:0 --state-di
 check "missing model: serve refuses to start (got $rc)" [ $rc -eq 1 ]
 check "missing model: serve names the missing part" \
   grep -qF "hark: cannot load the speech model: '$nomodel/en-us' is missing" "$T/stderr"
+# The front end without hark-engine beside it: one line saying what is
+# missing and where, not a crash or a silent exit.
+mkdir -p "$T/lone" && cp "$HARK" "$T/lone/hark"
+"$T/lone/hark" transcribe -q -o "$T/out" "$good" 2> "$T/stderr"; rc=$?
+check "no hark-engine: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "no hark-engine: says where it belongs" \
+  grep -qF "hark: cannot run '$T/lone/hark-engine' (it belongs beside hark)" "$T/stderr"
+check "no hark-engine: client commands still run" "$T/lone/hark" --version
 finish
