@@ -68,6 +68,8 @@ printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fu
 printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
 printf '\002Bearer hk-0123456789abcdef' > build-fuzz/corpus-request/bearer
 printf '\003C:\\dir\\my talk.wav' > build-fuzz/corpus-request/name
+printf '\004127.0.0.1:8090\nhttp://127.0.0.1:8090' > build-fuzz/corpus-request/origin
+printf '\004hark.example\nhttps://app.example:8443' > build-fuzz/corpus-request/origin2
 
 step "libFuzzer: media decode ${FUZZ_SECONDS}s, beside frame, config and request parsing 20s each"
 fuzz fuzz_decode "$FUZZ_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" &

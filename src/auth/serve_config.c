@@ -40,6 +40,12 @@ enum key_id {
     KEY_WEBHOOK_SECRET,
     KEY_URL_MAX_BYTES,
     KEY_URL_TIMEOUT,
+    KEY_CORS_ORIGIN,
+    KEY_ALLOWED_HOST,
+    KEY_MAX_CONNECTIONS,
+    KEY_MAX_CONNECTIONS_PER_ADDRESS,
+    KEY_HEADER_TIMEOUT,
+    KEY_BODY_MIN_RATE,
     N_KEYS
 };
 
@@ -60,7 +66,19 @@ static const char *const key_names[N_KEYS] = {
     [KEY_WEBHOOK_SECRET] = "webhook_secret",
     [KEY_URL_MAX_BYTES] = "url_max_bytes",
     [KEY_URL_TIMEOUT] = "url_timeout",
+    [KEY_CORS_ORIGIN] = "cors_origin",
+    [KEY_ALLOWED_HOST] = "allowed_host",
+    [KEY_MAX_CONNECTIONS] = "max_connections",
+    [KEY_MAX_CONNECTIONS_PER_ADDRESS] = "max_connections_per_address",
+    [KEY_HEADER_TIMEOUT] = "header_timeout",
+    [KEY_BODY_MIN_RATE] = "body_min_rate",
 };
+
+/* Keys that may be given more than once: each adds a value. */
+static bool key_repeats(int id)
+{
+    return id == KEY_ROOT || id == KEY_CORS_ORIGIN || id == KEY_ALLOWED_HOST;
+}
 
 #define PRIO_CHOICES "realtime, high, normal, low"
 #define NAME_RULE "1 to 64 of A-Z a-z 0-9 . _ -"
@@ -392,6 +410,28 @@ static int add_root(parser *p, const char *v)
     return 0;
 }
 
+/* Append a copy of v to a list of strings. */
+static int add_string(parser *p, char ***list, size_t *n, const char *v)
+{
+    char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l)
+        return nomem(p->err);
+    *list = l;
+    if (!(l[*n] = strdup(v)))
+        return nomem(p->err);
+    (*n)++;
+    return 0;
+}
+
+/* cors_origin: "*" or scheme://host[:port] (the server checks it further). */
+static int add_cors_origin(parser *p, const char *v)
+{
+    char show[SHOW_SIZE];
+    if (strcmp(v, "*") != 0 && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+        return FAIL(p, "cors_origin: \"%s\" is not * or an http(s) origin", SHOW(v, show));
+    return add_string(p, &p->cfg->cors_origins, &p->cfg->n_cors_origins, v);
+}
+
 /* ---- lines ------------------------------------------------------------- */
 
 static int find_key(const char *key)
@@ -414,7 +454,7 @@ static int set_key(parser *p, const char *key, const char *v)
     }
     if (!*v)
         return FAIL(p, "%s: no value", key);
-    if (id != KEY_ROOT && p->seen[id])
+    if (!key_repeats(id) && p->seen[id])
         return FAIL(p, "duplicate key \"%s\" (first set on line %d)", key, p->seen[id]);
     p->seen[id] = p->line;
 
@@ -442,6 +482,22 @@ static int set_key(parser *p, const char *key, const char *v)
         return set_seconds(p, key, v, false, &cfg->url_timeout_s);
     case KEY_ROOT:
         return add_root(p, v);
+    case KEY_CORS_ORIGIN:
+        return add_cors_origin(p, v);
+    case KEY_ALLOWED_HOST:
+        return add_string(p, &cfg->allowed_hosts, &cfg->n_allowed_hosts, v);
+    case KEY_MAX_CONNECTIONS:
+        return set_int(p, key, v, 1, 1000000, &cfg->max_connections);
+    case KEY_MAX_CONNECTIONS_PER_ADDRESS:
+        return set_int(p, key, v, 0, 1000000, &cfg->max_connections_per_address);
+    case KEY_HEADER_TIMEOUT:
+        return set_seconds(p, key, v, false, &cfg->header_timeout_s);
+    case KEY_BODY_MIN_RATE:
+        if (strcmp(v, "0") == 0) { /* no minimum */
+            cfg->body_min_rate = 0;
+            return 0;
+        }
+        return set_bytes(p, key, v, &cfg->body_min_rate);
     case KEY_LOG_FORMAT:
         if (strcmp(v, "text") == 0)
             cfg->log_format = SERVE_LOG_TEXT;
@@ -582,10 +638,22 @@ void serve_config_init(serve_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->workers = -1;
     cfg->max_upload = cfg->max_body = cfg->url_max_bytes = -1;
-    cfg->timeout_s = cfg->max_duration_s = cfg->url_timeout_s = -1;
+    cfg->timeout_s = cfg->max_duration_s = cfg->url_timeout_s = cfg->header_timeout_s = -1;
+    cfg->max_connections = cfg->max_connections_per_address = -1;
+    cfg->body_min_rate = -1;
     for (int i = 0; i < SERVE_CONFIG_N_PRIOS; i++)
         cfg->queue_limit[i] = -1;
     cfg->log_format = SERVE_LOG_UNSET;
+}
+
+void serve_config_wipe_secrets(serve_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_tokens; i++) {
+        free_secret(cfg->tokens[i].secret);
+        cfg->tokens[i].secret = NULL;
+    }
+    free_secret(cfg->webhook_secret);
+    cfg->webhook_secret = NULL;
 }
 
 void serve_config_release(serve_config *cfg)
@@ -597,6 +665,12 @@ void serve_config_release(serve_config *cfg)
     for (size_t i = 0; i < cfg->n_roots; i++)
         free(cfg->roots[i]);
     free(cfg->roots);
+    for (size_t i = 0; i < cfg->n_cors_origins; i++)
+        free(cfg->cors_origins[i]);
+    free(cfg->cors_origins);
+    for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
+        free(cfg->allowed_hosts[i]);
+    free(cfg->allowed_hosts);
     free_secret(cfg->webhook_secret);
     for (size_t i = 0; i < cfg->n_tokens; i++)
         token_free(&cfg->tokens[i]);

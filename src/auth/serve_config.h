@@ -72,7 +72,15 @@ typedef struct serve_config {
     char *webhook_secret;                  /* at least 16 bytes */
     int64_t url_max_bytes;                 /* bytes, >= 1 */
     double url_timeout_s;                  /* > 0 */
-    serve_token *tokens;                   /* file tokens in file order, then HARK_TOKENS ones */
+    char **cors_origins;                   /* "*" or scheme://host[:port], in file order */
+    size_t n_cors_origins;
+    char **allowed_hosts; /* Host names served besides IP literals and localhost */
+    size_t n_allowed_hosts;
+    int max_connections;             /* 1..1000000 */
+    int max_connections_per_address; /* 0 (no limit)..1000000 */
+    double header_timeout_s;         /* > 0 */
+    int64_t body_min_rate;           /* bytes per second, >= 0 (0 = no minimum) */
+    serve_token *tokens;             /* file tokens in file order, then HARK_TOKENS ones */
     size_t n_tokens;
 
     char *source;  /* the display name the file was parsed under; NULL if none was */
@@ -86,6 +94,10 @@ void serve_config_init(serve_config *cfg);
 /* Free everything cfg holds (wiping secrets first) and leave it as after
  * serve_config_init. NULL is fine. */
 void serve_config_release(serve_config *cfg);
+
+/* Wipe and free the token secrets (their digests are kept elsewhere:
+ * auth/tokens.h) and the webhook secret, keeping the rest of cfg. */
+void serve_config_wipe_secrets(serve_config *cfg);
 
 /* Parse len bytes of config text; name is how messages call it (a path,
  * "hark.conf"). cfg must be freshly initialised (serve_config_init); the

@@ -186,22 +186,24 @@ static int url_option(int opt, const char *arg, net_fetch_opts *f)
     return -1;
 }
 
-static void release_setup(token_table *tokens, path_roots *roots, hark_metrics *metrics)
+static void release_setup(serve_config *cfg, token_table *tokens, path_roots *roots,
+                          hark_metrics *metrics)
 {
+    serve_config_release(cfg);
     tokens_release(tokens);
     path_roots_release(roots);
     hark_metrics_free(metrics);
 }
 
 /* A failure before the daemon starts: say it, free what the setup holds. */
-static int setup_failed(const char *why, char *secret, token_table *tokens, path_roots *roots,
-                        hark_metrics *metrics)
+static int setup_failed(const char *why, char *secret, serve_config *cfg, token_table *tokens,
+                        path_roots *roots, hark_metrics *metrics)
 {
     fprintf(stderr, "hark: %s\n", why);
     if (secret)
         explicit_bzero(secret, strlen(secret));
     free(secret);
-    release_setup(tokens, roots, metrics);
+    release_setup(cfg, tokens, roots, metrics);
     return EXIT_SOME_FAILED;
 }
 
@@ -398,11 +400,14 @@ int cli_serve(int argc, char **argv)
     }
     /* The config's webhook_secret, unless --webhook-secret-file gave one. */
     char *cfg_secret = !secret_file && cfg.webhook_secret ? strdup(cfg.webhook_secret) : NULL;
-    serve_config_release(&cfg); /* token secrets live on only as digests */
+    /* The config lives on until the daemon stops (listen, state_dir and the
+     * host lists point into it); its token secrets do not: only their
+     * digests are kept. */
+    serve_config_wipe_secrets(&cfg);
     if (crc) {
         fprintf(stderr, "hark: %s\n", err.msg);
         free(cfg_secret);
-        release_setup(&tokens, &roots, metrics);
+        release_setup(&cfg, &tokens, &roots, metrics);
         return EXIT_USAGE;
     }
     /* A missing model is a clear error at start, not workers that fail to
@@ -410,15 +415,15 @@ int cli_serve(int argc, char **argv)
     asr_config model;
     asr_config_default(&model);
     if (asr_engine_check(&model, &err))
-        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
 
     char state[4096], db[4200], work[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
              strlen(state) + sizeof "/server" > sizeof state) {
-        return setup_failed("cannot find a state directory; give --state-dir", cfg_secret, &tokens,
-                            &roots, metrics);
+        return setup_failed("cannot find a state directory; give --state-dir", cfg_secret, &cfg,
+                            &tokens, &roots, metrics);
     } else {
         strncat(state, "/server", sizeof state - strlen(state) - 1);
     }
@@ -426,10 +431,10 @@ int cli_serve(int argc, char **argv)
     snprintf(work, sizeof work, "%s/work", state);
     if (fs_self_exe(exe, sizeof exe)) {
         err_set(&err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
-        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
     }
     if (fs_mkdir_p(state, 0700, &err))
-        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -440,7 +445,7 @@ int cli_serve(int argc, char **argv)
     }
     free(cfg_secret);
     if (wrc || (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err))
-        return setup_failed(err.msg, webhook_secret, &tokens, &roots, metrics);
+        return setup_failed(err.msg, webhook_secret, &cfg, &tokens, &roots, metrics);
 
     /* Block INT/TERM before any thread starts, so every thread inherits
      * the mask and they arrive only through the signalfd. */
@@ -449,8 +454,8 @@ int cli_serve(int argc, char **argv)
     if (notify_init(&changes)) {
         sigwatch_close(sigfd);
         net_global_cleanup();
-        return setup_failed("cannot create a condition variable", webhook_secret, &tokens, &roots,
-                            metrics);
+        return setup_failed("cannot create a condition variable", webhook_secret, &cfg, &tokens,
+                            &roots, metrics);
     }
     store_options so = {
         .max_attempts = (int)attempts, .on_commit = notify_signal, .commit_ctx = &changes};
@@ -495,7 +500,20 @@ int cli_serve(int argc, char **argv)
                           .metrics = metrics,
                           .ready = workers_ready,
                           .ready_ctx = &dctx,
-                          .webhooks = hooks != NULL};
+                          .webhooks = hooks != NULL,
+                          .max_connections = cfg.max_connections > 0 ? cfg.max_connections : 0,
+                          .max_connections_per_address = cfg.max_connections_per_address == 0 ? -1
+                                                         : cfg.max_connections_per_address > 0
+                                                             ? cfg.max_connections_per_address
+                                                             : 0,
+                          .header_timeout_s = cfg.header_timeout_s > 0 ? cfg.header_timeout_s : 0,
+                          .body_min_rate = cfg.body_min_rate == 0  ? -1
+                                           : cfg.body_min_rate > 0 ? cfg.body_min_rate
+                                                                   : 0,
+                          .allowed_hosts = (const char *const *)cfg.allowed_hosts,
+                          .n_allowed_hosts = cfg.n_allowed_hosts,
+                          .cors_origins = (const char *const *)cfg.cors_origins,
+                          .n_cors_origins = cfg.n_cors_origins};
         memcpy(sv.queue_limit, queue_limit, sizeof sv.queue_limit);
         rc = server_start(&sv, &srv, &err);
     }
@@ -526,9 +544,7 @@ int cli_serve(int argc, char **argv)
     runtime_free(rt);
     store_close(st);
     notify_destroy(&changes);
-    tokens_release(&tokens);
-    path_roots_release(&roots);
-    hark_metrics_free(metrics);
+    release_setup(&cfg, &tokens, &roots, metrics);
     sigwatch_close(sigfd);
     if (webhook_secret)
         explicit_bzero(webhook_secret, strlen(webhook_secret));

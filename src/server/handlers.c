@@ -217,19 +217,34 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
     /* A job already final has logged its final event: the stream replays
-     * what is after `after` and ends, even when that is nothing. */
+     * what is after `after` and ends. When that is nothing, 204: the one
+     * answer after which a browser's EventSource stops reconnecting (a
+     * 200 that ends at once makes it come back every 3 s forever). */
     bool final = store_state_terminal(job.state);
     store_job_release(&job);
+    if (final) {
+        store_event_list rest;
+        rc = store_list_events(s->st, id, after, 1, &rest, &err);
+        if (rc)
+            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+        bool nothing = rest.n == 0;
+        store_event_list_release(&rest);
+        if (nothing)
+            return reply_no_content(c);
+    }
     sse_source src = {.st = s->st,
                       .changes = s->changes,
                       .stopping = &s->stopping,
-                      .keepalive_ms = atomic_load(&s->keepalive_ms)};
+                      .keepalive_ms = atomic_load(&s->keepalive_ms),
+                      .park = s->park,
+                      .conn = c,
+                      .fd = server_connection_fd(c)};
     struct MHD_Response *r = sse_response(&src, id, after, final);
     if (!r)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    enum MHD_Result ret = reply_queue(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }

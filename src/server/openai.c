@@ -8,13 +8,11 @@
 #include "util/log.h"
 
 #include <jansson.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define WAIT_SLICE_MS 200 /* how often a waiting request looks at its client */
-#define STREAM_BATCH 64   /* chunk results read at once by a stream */
+#define STREAM_BATCH 64 /* chunk results read at once by a stream */
 
 const char *const openai_text_fields[] = {
     "model",       "language",        "prompt",
@@ -158,22 +156,6 @@ static const char *form_get(void *ctx, const char *name)
 
 /* ---- waiting for the job --------------------------------------------------- */
 
-/* The client closed its end (or the connection broke). Cheap: one poll. */
-static bool client_gone(int fd)
-{
-    if (fd < 0)
-        return false;
-    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
-}
-
-static int connection_fd(struct MHD_Connection *c)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    return ci ? ci->connect_fd : -1;
-}
-
 static void abandon(server *s, const char *id, bool keep, const char *why)
 {
     if (keep) {
@@ -188,11 +170,6 @@ static void abandon(server *s, const char *id, bool keep, const char *why)
     } else if (rc != HARK_EINVAL) { /* EINVAL: it had just ended */
         log_warn("job %s: %s; cannot cancel it: %s", id, why, err.msg);
     }
-}
-
-static bool server_stopping(server *s)
-{
-    return atomic_load(&s->stopping) || notify_closed(s->changes);
 }
 
 /* A job that did not succeed, as the request's error. */
@@ -279,34 +256,56 @@ static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, const c
     return reply_bytes(c, MHD_HTTP_OK, ctype, body, len, NULL);
 }
 
-/* Block until job id ends, then answer. The connection's own thread waits
- * on the store's change counter, looking at the client every slice. */
-static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const char *id,
-                                      const openai_request *r)
+/* A request waiting for its job (the continuation of a parked request,
+ * server_impl.h). */
+typedef struct oa_wait {
+    char id[STORE_ID_SIZE];
+    openai_request r;
+    int fd;
+} oa_wait;
+
+static enum MHD_Result reply_stopping(struct MHD_Connection *c, const char *id)
 {
-    int fd = connection_fd(c);
+    api_error e;
+    api_error_set(&e, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "shutting_down",
+                  "the server is stopping; job %s will resume when it is back", id);
+    e.retry_after = "5";
+    return reply_error(c, &e);
+}
+
+/* Answer if job w->id has ended; else park the connection until the store
+ * changes (or the client leaves) and come back here. */
+static enum MHD_Result wait_step(server *s, struct MHD_Connection *c, void *ctx)
+{
+    oa_wait *w = ctx;
     for (;;) {
         uint64_t seen = notify_gen(s->changes);
         if (server_stopping(s))
-            return reply_errorf(c, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "shutting_down",
-                                "the server is stopping; job %s will resume when it is back", id);
+            return reply_stopping(c, w->id);
         store_job job;
         hark_err err = {0};
-        int rc = store_get_job(s->st, id, &job, &err);
+        int rc = store_get_job(s->st, w->id, &job, &err);
         if (rc)
-            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
         if (store_state_terminal(job.state)) {
-            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, id, r)
+            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, w->id, &w->r)
                                                                : reply_unsuccessful(c, &job);
             store_job_release(&job);
             return ret;
         }
         store_job_release(&job);
-        if (client_gone(fd)) {
-            abandon(s, id, r->keep, "the client went away");
+        if (park_client_gone(w->fd)) {
+            abandon(s, w->id, w->r.keep, "the client went away");
             return MHD_NO;
         }
-        notify_wait(s->changes, seen, WAIT_SLICE_MS);
+        switch (park_wait(s->park, c, w->fd, seen, 0)) {
+        case PARK_PARKED:
+            return MHD_YES;
+        case PARK_CHANGED:
+            break;
+        case PARK_CLOSED:
+            return reply_stopping(c, w->id);
+        }
     }
 }
 
@@ -314,8 +313,10 @@ static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const
 
 typedef struct oa_stream {
     server *s;
+    struct MHD_Connection *c;
     char job[STORE_ID_SIZE];
     int fd;
+    uint64_t seen; /* the notify counter before the last look at the store */
     bool keep;
     bool finished;     /* the last event (done or error) is queued */
     bool server_ended; /* the server stopped the stream: not the client's doing */
@@ -403,56 +404,68 @@ static void keepalive_reset(oa_stream *st)
 }
 
 /* Fill st->out: 1 when there are bytes to send, 0 at the end, -1 on error
- * (or when the client went away). */
+ * (or when the client went away), 2 when there is nothing to send yet
+ * (st->seen says as of when). */
 static int stream_refill(oa_stream *st)
 {
     buf_reset(&st->out);
     st->out_pos = 0;
-    while (!st->finished) {
-        uint64_t seen = notify_gen(st->s->changes);
-        if (server_stopping(st->s)) {
-            st->server_ended = true;
-            return 0;
-        }
-        int rc = stream_deltas(st);
-        if (rc)
-            return rc;
-        store_job job;
-        hark_err err = {0};
-        if (store_get_job(st->s->st, st->job, &job, &err)) {
-            log_error("transcription stream of job %s: %s", st->job, err.msg);
-            return -1;
-        }
-        bool ended = store_state_terminal(job.state);
-        /* A success whose last deltas committed after the read above: send
-         * them first (the loop comes back here). */
-        if (ended && (job.state != STORE_SUCCEEDED || st->next_idx >= job.n_chunks))
-            rc = stream_end(st, &job) ? -1 : 1;
-        store_job_release(&job);
-        if (ended)
-            return rc;
-        if (client_gone(st->fd))
-            return -1;
-        int64_t left_ns = st->keepalive_at_ns - clock_now_ns();
-        if (left_ns <= 0) {
-            keepalive_reset(st);
-            return buf_puts(&st->out, ": keepalive\n\n") ? -1 : 1;
-        }
-        int slice = (int)((left_ns + 999999) / 1000000);
-        notify_wait(st->s->changes, seen, slice < WAIT_SLICE_MS ? slice : WAIT_SLICE_MS);
+    if (st->finished)
+        return 0;
+    st->seen = notify_gen(st->s->changes);
+    if (server_stopping(st->s)) {
+        st->server_ended = true;
+        return 0;
     }
-    return 0;
+    int rc = stream_deltas(st);
+    if (rc)
+        return rc;
+    store_job job;
+    hark_err err = {0};
+    if (store_get_job(st->s->st, st->job, &job, &err)) {
+        log_error("transcription stream of job %s: %s", st->job, err.msg);
+        return -1;
+    }
+    bool ended = store_state_terminal(job.state);
+    /* A success whose last deltas committed after the read above: send
+     * them first (the next call comes back here). */
+    if (ended && (job.state != STORE_SUCCEEDED || st->next_idx >= job.n_chunks))
+        rc = stream_end(st, &job) ? -1 : 1;
+    else if (ended)
+        rc = 2;
+    store_job_release(&job);
+    if (ended)
+        return rc == 2 ? stream_refill(st) : rc;
+    if (park_client_gone(st->fd))
+        return -1;
+    if (st->keepalive_at_ns <= clock_now_ns()) {
+        keepalive_reset(st);
+        return buf_puts(&st->out, ": keepalive\n\n") ? -1 : 1;
+    }
+    return 2;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 {
     oa_stream *st = cls;
     (void)pos;
-    if (st->out_pos >= st->out.len) {
+    while (st->out_pos >= st->out.len) {
         int rc = stream_refill(st);
+        if (rc == 2) {
+            enum park_result pr =
+                park_wait(st->s->park, st->c, st->fd, st->seen, st->keepalive_at_ns);
+            if (pr == PARK_PARKED)
+                return 0; /* called again once resumed */
+            if (pr == PARK_CLOSED) {
+                st->server_ended = true;
+                return MHD_CONTENT_READER_END_OF_STREAM;
+            }
+            continue;
+        }
         if (rc <= 0)
             return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
-        keepalive_reset(st);
+        if (!st->finished)
+            keepalive_reset(st);
     }
     size_t n = st->out.len - st->out_pos;
     if (n > max)
@@ -482,8 +495,9 @@ static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const c
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     }
     st->s = s;
+    st->c = c;
     snprintf(st->job, sizeof st->job, "%s", id);
-    st->fd = connection_fd(c);
+    st->fd = server_connection_fd(c);
     st->keep = r->keep;
     buf_init(&st->text, RESULT_MAX);
     buf_init(&st->out, RESULT_MAX);
@@ -497,7 +511,7 @@ static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const c
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(resp, "X-Hark-Job", id);
-    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    enum MHD_Result ret = reply_queue(c, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ret;
 }
@@ -505,7 +519,7 @@ static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const c
 /* ---- the endpoints -------------------------------------------------------------- */
 
 enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
-                                            upload *up)
+                                            upload *up, request_cont *cont)
 {
     hark_err err = {0};
     api_error e;
@@ -551,7 +565,18 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
               {"priority", store_priority_name(r.priority)}, {"token", who->token_name},
               {"api", "openai"}, {"format", formats[r.format].name},
               {"stream", r.stream ? "true" : "false"});
-    return r.stream ? reply_stream(s, c, id, &r) : wait_and_reply(s, c, id, &r);
+    if (r.stream)
+        return reply_stream(s, c, id, &r);
+    oa_wait *w = calloc(1, sizeof *w);
+    if (!w) {
+        abandon(s, id, r.keep, "out of memory while it waits");
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    }
+    snprintf(w->id, sizeof w->id, "%s", id);
+    w->r = r;
+    w->fd = server_connection_fd(c);
+    *cont = (request_cont){.fn = wait_step, .ctx = w, .free_ctx = free};
+    return wait_step(s, c, w);
 }
 
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c)

@@ -3,11 +3,10 @@
  *
  * A transcription request is an ordinary job (durable, preemptible, in the
  * job list), submitted at `high` priority unless the request says
- * otherwise; the request then waits for it on the connection's own thread
- * and answers in the format asked, or, with stream=true, sends the text as
- * server-sent events (transcript.text.delta per committed chunk, in order,
- * then transcript.text.done). A client that goes away cancels its job,
- * unless it sent keep_on_disconnect=true.
+ * otherwise; the request then waits for it, parked (park.h), and answers in the format asked, or,
+ * with stream=true, sends the text as server-sent events (transcript.text.delta per committed
+ * chunk, in order, then transcript.text.done). A client that goes away cancels its job, unless it
+ * sent keep_on_disconnect=true.
  */
 #ifndef HARK_SERVER_OPENAI_H
 #define HARK_SERVER_OPENAI_H
@@ -49,7 +48,7 @@ extern const char *const openai_models[];
  * here). Blocks until the job ends, the client goes away or the server
  * stops. */
 enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
-                                            upload *up);
+                                            upload *up, request_cont *cont);
 
 /* GET /v1/models: {"object": "list", "data": [{"id", "object": "model", ...}]}. */
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c);

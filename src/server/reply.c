@@ -56,6 +56,28 @@ const char *api_error_type(unsigned status)
     }
 }
 
+static _Thread_local reply_decorator decorate_fn;
+static _Thread_local void *decorate_ctx;
+
+void reply_decorate_begin(reply_decorator fn, void *ctx)
+{
+    decorate_fn = fn;
+    decorate_ctx = ctx;
+}
+
+void reply_decorate_end(void)
+{
+    decorate_fn = NULL;
+    decorate_ctx = NULL;
+}
+
+enum MHD_Result reply_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+    if (decorate_fn)
+        decorate_fn(decorate_ctx, r);
+    return MHD_queue_response(c, status, r);
+}
+
 static json_t *string_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -71,7 +93,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
         MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
     if (allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    enum MHD_Result ret = reply_queue(c, status, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -92,6 +114,16 @@ enum MHD_Result reply_bytes(struct MHD_Connection *c, unsigned status, const cha
         return MHD_NO;
     }
     return queue(c, status, r, content_type, location, NULL);
+}
+
+enum MHD_Result reply_no_content(struct MHD_Connection *c)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ret = reply_queue(c, MHD_HTTP_NO_CONTENT, r);
+    MHD_destroy_response(r);
+    return ret;
 }
 
 enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *body,

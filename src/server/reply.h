@@ -49,4 +49,20 @@ enum MHD_Result reply_json(struct MHD_Connection *c, unsigned status, json_t *bo
 enum MHD_Result reply_bytes(struct MHD_Connection *c, unsigned status, const char *content_type,
                             char *text, size_t len, const char *location);
 
+/* 204 No Content. */
+enum MHD_Result reply_no_content(struct MHD_Connection *c);
+
+/* Queue r (the caller still destroys it) with the headers every answer of
+ * the current request carries (see reply_decorate_begin). Every response
+ * goes out through here. */
+enum MHD_Result reply_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r);
+
+/* Headers that depend on the request rather than the handler (CORS): the
+ * server sets a decorator on the thread that runs a request's handler, for
+ * the time of that call; reply_queue applies it to every response queued
+ * meanwhile. ctx belongs to the caller. */
+typedef void (*reply_decorator)(void *ctx, struct MHD_Response *r);
+void reply_decorate_begin(reply_decorator fn, void *ctx);
+void reply_decorate_end(void);
+
 #endif

@@ -1,11 +1,23 @@
 /* server.c - the HTTP API daemon (server.h): libmicrohttpd setup, the life
  * of a request (route, take in the body under a cap, dispatch), shutdown.
  *
- * libmicrohttpd runs one thread per connection (MHD_USE_THREAD_PER_CONNECTION)
- * under a connection limit and an idle timeout: a slow or trickling client
- * and a long event stream tie up only their own thread. The access handler
- * is called once with the headers, then with each piece of the body, then
- * once more with none: that last call sends the response.
+ * Connections cost little while idle. libmicrohttpd runs a small pool of
+ * event-loop threads (epoll, HTTP_THREADS of them) that share every
+ * connection; nothing on them blocks for longer than a store transaction
+ * or a disk write. A request that has to wait (an OpenAI transcription for
+ * its job, an event stream between events) is suspended and parked
+ * (park.h) instead of holding a thread. Slow clients are bounded three
+ * ways: a connection limit per address (libmicrohttpd's), a total deadline
+ * for a request's headers and a minimum rate for its body (conn_guard.h),
+ * and libmicrohttpd's idle timeout for one that stops reading.
+ *
+ * The access handler is called once with the headers, then with each piece
+ * of the body, then once more with none: that last call sends the
+ * response. An error found early (a bad token, an unknown route) is kept
+ * and sent only after the body was read and dropped, up to the upload
+ * limit: a response sent while the client still writes makes the server
+ * close under it, and clients (Node's, notably) then report a connection
+ * error instead of the status.
  */
 #include "server/server.h"
 
@@ -25,15 +37,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_UPLOAD (INT64_C(2) << 30)
-#define DEFAULT_MAX_CONNECTIONS 256
+#define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_PER_ADDRESS 128
+#define DEFAULT_HEADER_TIMEOUT_S 15.0
+#define DEFAULT_BODY_MIN_RATE 1024   /* bytes per second, on average after the grace */
 #define DEFAULT_MAX_BODY (64 * 1024) /* a JSON submit body */
 #define CONNECTION_TIMEOUT_S 60u     /* idle connections; streams send keepalives well within */
-#define OTHER_BODY_MAX (64 * 1024)   /* a body nobody reads (GET, control): dropped under a cap */
+#define OTHER_BODY_MAX (64 * 1024)   /* a body nobody reads (GET, control) */
 #define MULTIPART_SLACK (64 * 1024)  /* multipart framing and the text fields around the file */
+#define HTTP_THREADS 4               /* libmicrohttpd's event loops */
+#define FD_RESERVE 64                /* descriptors kept for the store, uploads, workers */
+#define STOP_GRACE_MS 2000           /* answers in flight at stop get this long to go out */
 
 enum route {
     R_NONE,
@@ -107,11 +127,19 @@ typedef struct request {
     upload *up;
     uint64_t body_bytes, body_cap;
     bool responded;
+    uint64_t drain_cap; /* a refused body is read and dropped up to this */
+    bool has_body;
+    guard_conn *gc;
+    const char *origin; /* the Origin header, while the request lives */
+    enum origin_verdict cors;
+    request_cont cont; /* set by a handler that parked (server_impl.h) */
     caller who;
     char token_name[SERVE_TOKEN_NAME_MAX + 1];
     char request_id[48];
     char method[8];
-    char path[96]; /* cleaned, for the log line */
+    bool preflight; /* OPTIONS: answered by reply_options */
+    bool answering; /* counted in server.answering */
+    char path[96];  /* cleaned, for the log line */
     int64_t start_ns;
 } request;
 
@@ -317,31 +345,114 @@ static bool authenticate(server *s, struct MHD_Connection *c, request *r)
     return true;
 }
 
+/* Answer a CORS preflight (OPTIONS with Access-Control-Request-Method)
+ * from an allowed origin, or a plain OPTIONS: 204 with what the route
+ * takes. */
+static enum MHD_Result reply_options(server *s, struct MHD_Connection *c, const request *r)
+{
+    (void)s;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    const char *allow = routes[r->route].allow;
+    char methods[64];
+    snprintf(methods, sizeof methods, "%s, OPTIONS", allow);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, methods);
+    if (r->origin && (r->cors == ORIGIN_ALLOWED || r->cors == ORIGIN_SAME)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", methods);
+        /* Any header the page wants to send: the OpenAI SDKs add several
+         * of their own (x-stainless-...), and none of them changes what a
+         * request may do here; authentication is the bearer token. */
+        const char *want =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+        char clean[1024];
+        if (want) {
+            text_clean(want, strlen(want), '?', clean, sizeof clean);
+            if (strspn(clean,
+                       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_, ") ==
+                strlen(clean))
+                MHD_add_response_header(resp, "Access-Control-Allow-Headers", clean);
+        }
+        MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    enum MHD_Result ret = reply_queue(c, MHD_HTTP_NO_CONTENT, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* The headers every answer to an allowed (or same-origin) page carries:
+ * reply_queue calls this for each response the request queues. */
+static void add_cors_headers(void *ctx, struct MHD_Response *resp)
+{
+    const request *r = ctx;
+    if (!r->origin)
+        return;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Origin");
+    if (r->cors != ORIGIN_ALLOWED && r->cors != ORIGIN_SAME)
+        return;
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
+    MHD_add_response_header(resp, "Access-Control-Expose-Headers",
+                            "X-Hark-Job, X-Request-Id, Retry-After, Location");
+}
+
+/* A request whose body will be read: by its headers, or by a body that
+ * already arrived with them. */
+static bool request_has_body(struct MHD_Connection *c, int64_t len)
+{
+    if (len > 0)
+        return true;
+    return len < 0 && MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
 /* The first call: route the request and decide what happens to its body.
  * Errors are kept and sent after the body is in (an early answer makes
  * libmicrohttpd close the connection under a client still sending), except
- * when the declared body is over its cap. Returns false to answer now
- * (r->error). */
+ * when the declared body is over what is drained, or the client waits for
+ * a 100 Continue before it sends the body at all. Returns false to answer
+ * now (r->error). */
 static bool begin(server *s, struct MHD_Connection *c, const char *url, const char *method,
                   request *r)
 {
     bool get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool options = strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0;
     r->post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     r->del = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
     r->route = parse_route(url, r);
     r->body = BODY_DROP;
     r->body_cap = OTHER_BODY_MAX;
+    r->drain_cap = (uint64_t)s->max_upload_bytes + MULTIPART_SLACK;
     const struct route_def *d = &routes[r->route];
     struct arg_check ac = {
         .allowed = r->post ? no_args : d->args, .bad = r->bad_arg, .badlen = sizeof r->bad_arg};
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    r->origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
+    r->cors = origin_check(&s->hosts, r->origin, host);
 
     r->failed = true;
-    if (r->route == R_NONE) {
+    if (!origin_host_allowed(&s->hosts, host)) {
+        char shown[96];
+        text_clean(host, strlen(host), '?', shown, sizeof shown);
+        api_error_set(&r->error, MHD_HTTP_MISDIRECTED_REQUEST, NULL, "host_not_allowed",
+                      "this server does not answer to host '%s' (allowed_host in the config "
+                      "adds names)",
+                      shown);
+    } else if (r->cors == ORIGIN_REFUSED && (options || origin_method_unsafe(method))) {
+        char shown[96];
+        text_clean(r->origin, strlen(r->origin), '?', shown, sizeof shown);
+        api_error_set(&r->error, MHD_HTTP_FORBIDDEN, NULL, "origin_not_allowed",
+                      "requests from pages on '%s' are not allowed (cors_origin in the config "
+                      "allows an origin)",
+                      shown);
+    } else if (r->route == R_NONE) {
         char shown[128];
         text_clean(url, strlen(url), '?', shown, sizeof shown);
         api_error_set(&r->error, MHD_HTTP_NOT_FOUND, NULL, "unknown_route", "no route %.16s %s",
                       method, shown);
+    } else if (options) {
+        r->preflight = true; /* answered without a token: it carries none */
+        r->failed = false;
     } else if (!(get && d->get) && !(r->post && d->post) && !(r->del && d->del)) {
         api_error_set(&r->error, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "method_not_allowed",
                       "method %.16s is not allowed here (%s)", method, d->allow);
@@ -359,25 +470,52 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         r->failed = false;
     }
     int64_t len = content_length(c);
+    r->has_body = request_has_body(c, len);
     if (!r->failed && (r->route == R_JOBS || r->route == R_OA_TRANSCRIBE) && r->post)
         setup_submit_body(s, c, r, len);
-    /* A refused request whose declared body is over its cap: answer now. */
-    return !(r->failed && len > (int64_t)r->body_cap);
+    if (!r->failed)
+        return true;
+    /* A refused request: answer now if its body will not be read anyway. */
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    if (expect && strcasecmp(expect, "100-continue") == 0)
+        return false; /* the client sends nothing until it hears from us */
+    return !(len > 0 && (uint64_t)len > r->drain_cap);
 }
 
-/* Take n body bytes. false: the body went past its cap (only possible
- * without a Content-Length): drop the connection, as no answer can be
- * queued in the middle of a body. */
-static bool take_body(request *r, const char *data, size_t n)
+/* Take n body bytes. false: the body went past what is ever read (only
+ * possible without a Content-Length, or with a wrong one): drop the
+ * connection. A body over its route's cap but under the drain cap is read
+ * and dropped, and answered 413 once it is in. */
+static bool take_body(server *s, request *r, const char *data, size_t n)
 {
     r->body_bytes += n;
-    if (r->body_bytes > r->body_cap) {
+    conn_guard_body(s->guard, r->gc, n);
+    if (r->body_bytes > r->drain_cap) {
         upload_free(r->up); /* the partial file goes now */
         r->up = NULL;
         return false;
     }
     if (r->failed)
         return true;
+    if (r->body_bytes > r->body_cap) {
+        r->failed = true;
+        upload_free(r->up);
+        r->up = NULL;
+        if (r->body == BODY_FORM)
+            api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, SUBMIT_FILE_FIELD,
+                          "file_too_large",
+                          "the file is larger than this server's limit of %lld bytes",
+                          (long long)s->max_upload_bytes);
+        else if (r->body == BODY_JSON)
+            api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
+                          "the JSON body is larger than this server's limit of %lld bytes",
+                          (long long)s->max_body_bytes);
+        else
+            api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
+                          "this request takes no body (at most %d bytes are ignored)",
+                          OTHER_BODY_MAX);
+        return true;
+    }
     if (r->body == BODY_JSON && buf_append(&r->json, data, n)) {
         r->failed = true;
         api_error_set(&r->error, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
@@ -391,6 +529,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
 {
     if (r->failed)
         return reply_error(c, &r->error);
+    if (r->preflight)
+        return reply_options(s, c, r);
     switch (r->route) {
     case R_HEALTH:
         return handle_health(s, c);
@@ -404,7 +544,7 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
     case R_JOB:
         return r->del ? handle_delete(s, c, r->id) : handle_get(s, c, r->id);
     case R_OA_TRANSCRIBE:
-        return handle_openai_transcription(s, c, &r->who, r->up);
+        return handle_openai_transcription(s, c, &r->who, r->up, &r->cont);
     case R_OA_MODELS:
         return handle_openai_models(s, c);
     case R_CANCEL:
@@ -437,25 +577,43 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         buf_init(&r->json, 0);
         *con_cls = r;
         r->start_ns = clock_now_ns();
+        r->gc = conn_guard_of(c);
         snprintf(r->method, sizeof r->method, "%s", method);
         text_clean(url, strlen(url), '?', r->path, sizeof r->path);
         set_request_id(s, c, r);
-        if (begin(s, c, url, method, r))
+        bool go_on = begin(s, c, url, method, r);
+        conn_guard_headers_done(s->guard, r->gc, go_on && r->has_body);
+        if (go_on)
             return MHD_YES;
         r->responded = true;
-        return reply_error(c, &r->error);
+        r->answering = true;
+        atomic_fetch_add(&s->answering, 1);
+        reply_decorate_begin(add_cors_headers, r);
+        enum MHD_Result ret = reply_error(c, &r->error);
+        reply_decorate_end();
+        return ret;
     }
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
         if (r->responded)
             return MHD_YES;
-        return take_body(r, upload_data, n) ? MHD_YES : MHD_NO;
+        return take_body(s, r, upload_data, n) ? MHD_YES : MHD_NO;
     }
-    if (r->responded)
-        return MHD_YES;
-    r->responded = true;
-    return dispatch(s, c, r);
+    enum MHD_Result ret = MHD_YES;
+    reply_decorate_begin(add_cors_headers, r);
+    if (r->cont.fn) {
+        /* Resumed after a park: the handler that parked goes on. */
+        ret = r->cont.fn(s, c, r->cont.ctx);
+    } else if (!r->responded) {
+        r->responded = true;
+        r->answering = true;
+        atomic_fetch_add(&s->answering, 1);
+        conn_guard_body_done(s->guard, r->gc);
+        ret = dispatch(s, c, r);
+    }
+    reply_decorate_end();
+    return ret;
 }
 
 /* The request is over (answered, or the client went away): free it; an
@@ -479,10 +637,27 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     log_event(status >= 500 ? LOG_WARN : LOG_INFO, "http.request", {"request", r->request_id},
               {"method", r->method}, {"path", r->path}, {"status", code}, {"ms", ms},
               {"token", r->token_name});
+    if (r->cont.free_ctx)
+        r->cont.free_ctx(r->cont.ctx);
     upload_free(r->up);
     buf_release(&r->json);
+    conn_guard_request_done(s->guard, r->gc);
+    if (r->answering)
+        atomic_fetch_sub(&s->answering, 1);
     free(r);
     *con_cls = NULL;
+}
+
+int server_connection_fd(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return ci ? ci->connect_fd : -1;
+}
+
+bool server_stopping(server *s)
+{
+    return atomic_load(&s->stopping) || notify_closed(s->changes);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -532,8 +707,16 @@ static int check_opts(const server_opts *o, hark_err *err)
     if (o->max_upload_bytes < 0 || o->max_upload_bytes > (INT64_C(1) << 50))
         return err_set(err, HARK_EINVAL, "server: bad upload limit %lld",
                        (long long)o->max_upload_bytes);
-    if (o->max_connections < 0 || o->max_connections > 65536)
+    if (o->max_connections < 0 || o->max_connections > 1000000)
         return err_set(err, HARK_EINVAL, "server: bad connection limit %d", o->max_connections);
+    if (o->max_connections_per_address < -1)
+        return err_set(err, HARK_EINVAL, "server: bad connection limit per address %d",
+                       o->max_connections_per_address);
+    if (!isfinite(o->header_timeout_s) || o->header_timeout_s < 0 || o->header_timeout_s > 3600)
+        return err_set(err, HARK_EINVAL, "server: bad header timeout %g", o->header_timeout_s);
+    if (o->body_min_rate < -1)
+        return err_set(err, HARK_EINVAL, "server: bad minimum body rate %lld",
+                       (long long)o->body_min_rate);
     if (o->max_body_bytes < 0 || o->max_body_bytes > (16 << 20))
         return err_set(err, HARK_EINVAL, "server: bad body limit %lld (at most 16 MiB)",
                        (long long)o->max_body_bytes);
@@ -543,6 +726,39 @@ static int check_opts(const server_opts *o, hark_err *err)
     if (!isfinite(o->default_timeout_s) || o->default_timeout_s < 0)
         return err_set(err, HARK_EINVAL, "server: bad default timeout %g", o->default_timeout_s);
     return 0;
+}
+
+/* Connections are file descriptors: raise the soft limit to the hard one
+ * and keep the connection limit under it, with room for everything else
+ * the daemon opens. */
+static unsigned connection_limit(int wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return (unsigned)wanted;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t cur = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = cur;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)wanted + FD_RESERVE)
+        return (unsigned)wanted;
+    unsigned room = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 16;
+    log_warn("at most %u connections: the descriptor limit is %llu (ulimit -n)", room,
+             (unsigned long long)rl.rlim_cur);
+    return room;
+}
+
+static void server_free(server *s)
+{
+    if (!s)
+        return;
+    park_free(s->park);
+    conn_guard_free(s->guard);
+    origin_policy_release(&s->hosts);
+    free(s->uploads_dir);
+    free(s);
 }
 
 int server_start(const server_opts *o, server **out, hark_err *err)
@@ -561,6 +777,9 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->max_upload_bytes = o->max_upload_bytes ? o->max_upload_bytes : DEFAULT_MAX_UPLOAD;
     s->default_timeout_s = o->default_timeout_s;
     s->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
+    s->max_per_address = o->max_connections_per_address == 0  ? DEFAULT_MAX_PER_ADDRESS
+                         : o->max_connections_per_address < 0 ? 0
+                                                              : o->max_connections_per_address;
     s->max_body_bytes = o->max_body_bytes ? o->max_body_bytes : DEFAULT_MAX_BODY;
     s->tokens = o->tokens;
     s->roots = o->roots;
@@ -570,38 +789,52 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->ready_ctx = o->ready_ctx;
     s->boot_id = (unsigned)(clock_now_ns() ^ (int64_t)getpid() << 16);
     atomic_init(&s->next_request, 1);
+    atomic_init(&s->answering, 0);
     s->webhooks = o->webhooks;
     atomic_init(&s->stopping, false);
     atomic_init(&s->keepalive_ms, SERVER_KEEPALIVE_MS);
-    if ((rc = make_uploads_dir(s, o->state_dir, err))) {
-        free(s->uploads_dir);
-        free(s);
+    int64_t header_ms =
+        (int64_t)((o->header_timeout_s > 0 ? o->header_timeout_s : DEFAULT_HEADER_TIMEOUT_S) *
+                  1000);
+    /* A body gets as long to get going as the headers had, then must keep
+     * up the minimum rate on average. */
+    conn_guard_opts go = {
+        .header_timeout_ms = header_ms,
+        .body_grace_ms = header_ms,
+        .body_min_rate = o->body_min_rate == 0  ? DEFAULT_BODY_MIN_RATE
+                         : o->body_min_rate < 0 ? 0
+                                                : o->body_min_rate,
+    };
+    if ((rc = origin_policy_init(&s->hosts, o->allowed_hosts, o->n_allowed_hosts, o->cors_origins,
+                                 o->n_cors_origins, err)) ||
+        (rc = make_uploads_dir(s, o->state_dir, err)) ||
+        (rc = park_new(s->changes, &s->park, err)) || (rc = conn_guard_new(&go, &s->guard, err))) {
+        server_free(s);
         return rc;
     }
     if (s->metrics && (rc = hark_metrics_on_collect(s->metrics, server_collect_metrics, s))) {
-        free(s->uploads_dir);
-        free(s);
+        server_free(s);
         return err_set(err, HARK_ENOMEM, "cannot register the metrics hook");
     }
     int fd;
     bool ipv6;
     if ((rc = listen_open(o->listen, o->tokens && o->tokens->n > 0, &fd, &s->port, &ipv6, err))) {
-        free(s->uploads_dir);
-        free(s);
+        server_free(s);
         return rc;
     }
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-                     MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+                     (ipv6 ? MHD_USE_IPv6 : 0);
     /* The logger goes first, or libmicrohttpd prints to stderr until it is set. */
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-                                 mhd_log, s, MHD_OPTION_LISTEN_SOCKET, fd,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->max_connections,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
+        MHD_OPTION_CONNECTION_LIMIT, connection_limit(s->max_connections),
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->max_per_address,
+        MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, conn_guard_notify, s->guard, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
-        free(s->uploads_dir);
-        free(s);
+        server_free(s);
         return err_set(err, HARK_EIO, "cannot start the HTTP server on '%.100s'", o->listen);
     }
     *out = s;
@@ -622,11 +855,22 @@ void server_stop(server *s)
 {
     if (!s)
         return;
-    /* Flag first, then signal: a stream reads the counter before it checks
-     * the flag, so it either sees the flag or wakes from the signal. */
+    /* Flag first, then wake: a waiting request reads the counter before it
+     * checks the flag, so it either sees the flag or is woken. */
     atomic_store(&s->stopping, true);
     notify_signal(s->changes);
-    MHD_stop_daemon(s->daemon); /* closes the connections, joins their threads */
-    free(s->uploads_dir);
-    free(s);
+    /* No new connections; the listening socket is ours to close. */
+    int lfd = (int)MHD_quiesce_daemon(s->daemon);
+    if (lfd >= 0)
+        close(lfd);
+    /* Every parked request resumes and answers (503, or the end of its
+     * stream); let those answers, and any other in flight, go out before
+     * the connections are closed under them. A request still sending its
+     * body is not waited for. */
+    park_close(s->park);
+    int64_t until = clock_now_ns() + (int64_t)STOP_GRACE_MS * 1000000;
+    while (atomic_load(&s->answering) > 0 && clock_now_ns() < until)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000L}, NULL);
+    MHD_stop_daemon(s->daemon); /* closes the connections, joins its threads */
+    server_free(s);
 }

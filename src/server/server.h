@@ -31,8 +31,23 @@ typedef struct server_opts {
     void *wake_ctx;
     int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
     double default_timeout_s; /* job timeout when the request gives none [0 = none] */
-    int max_connections;      /* [256] */
-    int64_t max_body_bytes;   /* [64 KiB]: JSON bodies; larger ones get 413 */
+    int max_connections;      /* [4096, and what RLIMIT_NOFILE allows] */
+    /* Connections one client address may hold [128]; -1: no limit. */
+    int max_connections_per_address;
+    /* A request's headers must be in within this many seconds of the
+     * connection's start or of its previous answer [15]. */
+    double header_timeout_s;
+    /* A body must arrive at this many bytes per second on average, judged
+     * after header_timeout_s [1024]; -1: no minimum. */
+    int64_t body_min_rate;
+    /* Host names the server answers to besides IP literals, localhost and
+     * the machine's name ("*": any); origins whose pages may use the API
+     * (CORS; "*": any). origin.h says why. */
+    const char *const *allowed_hosts;
+    size_t n_allowed_hosts;
+    const char *const *cors_origins;
+    size_t n_cors_origins;
+    int64_t max_body_bytes; /* [64 KiB]: JSON bodies; larger ones get 413 */
     /* API tokens (NULL or empty: no authentication, loopback only). With
      * tokens every route but /healthz and /readyz wants "Authorization:
      * Bearer <secret>" (401 without, 403 above the token's priority). */
@@ -62,9 +77,11 @@ int server_port(const server *s);
  * opened afterwards; tests shorten it. */
 void server_set_keepalive_ms(server *s, int ms);
 
-/* Stop accepting, end event streams, wait for handlers, free. Event streams
- * end promptly: they also end if the owner calls notify_close(changes), but
- * server_stop does not close it (it belongs to the caller). */
+/* Stop accepting; wake every waiting request, which answers 503 (an OpenAI
+ * transcription) or ends (an event stream); give the answers in flight up
+ * to 2 s to go out; close every connection; free. notify_close(changes)
+ * also ends streams, but server_stop does not close it (it belongs to the
+ * caller). */
 void server_stop(server *s);
 
 #endif

@@ -7,6 +7,9 @@
 #ifndef HARK_SERVER_SERVER_IMPL_H
 #define HARK_SERVER_SERVER_IMPL_H
 
+#include "server/conn_guard.h"
+#include "server/origin.h"
+#include "server/park.h"
 #include "server/reply.h"
 #include "server/server.h"
 #include "server/upload.h"
@@ -38,6 +41,11 @@ struct server {
     char *uploads_dir;
     struct MHD_Daemon *daemon;
     int port;
+    park *park;          /* requests waiting for the store (park.h) */
+    conn_guard *guard;   /* header and body deadlines (conn_guard.h) */
+    origin_policy hosts; /* Host names served, CORS origins (origin.h) */
+    int max_per_address;
+    atomic_int answering; /* requests whose answer is being made or sent */
     atomic_bool stopping; /* server_stop began: event streams end */
     unsigned boot_id;     /* request ids: unique per process start */
     atomic_ullong next_request;
@@ -59,6 +67,25 @@ int caller_priority(const caller *who, int requested, int default_priority, int 
 
 /* A submit was refused because its class is full: 429 with Retry-After. */
 enum MHD_Result reply_queue_full(struct MHD_Connection *c, int priority, const hark_err *err);
+
+/* A request whose answer has to wait (park.h): its handler parks the
+ * connection and leaves a continuation here; when libmicrohttpd calls the
+ * access handler again after the resume, the server calls fn instead of
+ * routing the request again. fn queues the answer, parks again (and
+ * returns MHD_YES), or returns MHD_NO to drop the connection. free_ctx (may
+ * be NULL) runs when the request ends, however it ends. */
+typedef struct request_cont {
+    enum MHD_Result (*fn)(server *s, struct MHD_Connection *c, void *ctx);
+    void *ctx;
+    void (*free_ctx)(void *ctx);
+} request_cont;
+
+/* The socket of connection c, -1 if unknown. */
+int server_connection_fd(struct MHD_Connection *c);
+
+/* The server is stopping (or its notify was closed): waiting requests
+ * answer 503 and streams end. */
+bool server_stopping(server *s);
 
 /* Tell the runtime a submit or control change committed. */
 void server_wake(server *s);

@@ -2,6 +2,7 @@
 #include "server/sse.h"
 
 #include "server/job_json.h"
+#include "server/park.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -18,6 +19,7 @@ typedef struct stream {
     size_t out_pos;
     bool final_seen;
     int64_t keepalive_at_ns;
+    uint64_t seen; /* the notify counter before the last look at the store */
 } stream;
 
 bool sse_is_final(const char *type)
@@ -81,8 +83,8 @@ static void keepalive_reset(stream *s)
 }
 
 /* Fill s->out with the next bytes to send: 1 when there are some, 0 at the
- * regular end of the stream, -1 on error. Blocks on the notify counter
- * while there is nothing to send. */
+ * regular end of the stream, -1 on error (or a client gone), 2 when there
+ * is nothing to send yet (s->seen says as of when). */
 static int refill(stream *s)
 {
     buf_reset(&s->out);
@@ -104,9 +106,10 @@ static int refill(stream *s)
         store_event_list_release(&s->batch);
         s->next = 0;
         /* Read the counter before looking at the store: a commit after the
-         * read moves it, so the wait below cannot miss that commit. The same
-         * holds for server_stop, which sets the flag, then signals. */
-        uint64_t seen = notify_gen(s->src.changes);
+         * read moves it, so the wait that follows cannot miss that commit.
+         * The same holds for server_stop, which sets the flag, then
+         * signals. */
+        s->seen = notify_gen(s->src.changes);
         if (stopping(s))
             return 0;
         hark_err err = {0};
@@ -118,8 +121,9 @@ static int refill(stream *s)
             continue;
         if (s->final_seen)
             return 0;
-        int64_t left_ns = s->keepalive_at_ns - clock_now_ns();
-        if (left_ns <= 0) {
+        if (park_client_gone(s->src.fd))
+            return -1;
+        if (s->keepalive_at_ns <= clock_now_ns()) {
             /* A job deleted under the stream will never log its final
              * event: look for it once per keepalive, not on every commit. */
             store_job job;
@@ -131,7 +135,7 @@ static int refill(stream *s)
             keepalive_reset(s);
             return buf_puts(&s->out, ": keepalive\n\n") ? -1 : 1;
         }
-        notify_wait(s->src.changes, seen, (int)((left_ns + 999999) / 1000000));
+        return 2;
     }
 }
 
@@ -139,8 +143,17 @@ static ssize_t read_cb(void *cls, uint64_t pos, char *dst, size_t max)
 {
     stream *s = cls;
     (void)pos;
-    if (s->out_pos >= s->out.len) {
+    while (s->out_pos >= s->out.len) {
         int rc = refill(s);
+        if (rc == 2) {
+            enum park_result pr =
+                park_wait(s->src.park, s->src.conn, s->src.fd, s->seen, s->keepalive_at_ns);
+            if (pr == PARK_PARKED)
+                return 0; /* called again once resumed */
+            if (pr == PARK_CLOSED)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+            continue;
+        }
         if (rc <= 0)
             return rc == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
     }

@@ -6,8 +6,8 @@
  * after keepalive_ms without events, which also finds clients that went
  * away. It ends once a final event (succeeded, failed, cancelled) has been
  * sent and no stored event is left, when the server stops, or when the
- * notify is closed. It runs on the connection's own thread (libmicrohttpd
- * thread-per-connection), so a stream blocks nobody else.
+ * notify is closed. Between events the connection is parked (park.h), so
+ * a stream holds no thread.
  */
 #ifndef HARK_SERVER_SSE_H
 #define HARK_SERVER_SSE_H
@@ -24,11 +24,16 @@
 #define SSE_BATCH 64                              /* events read from the store at once */
 #define SSE_FRAME_MAX (2 * STORE_MAX_TEXT + 4096) /* one formatted event */
 
+typedef struct park park;
+
 typedef struct sse_source {
     store *st;
     notify *changes;
     atomic_bool *stopping; /* outlives the stream (server_stop joins the threads) */
     int keepalive_ms;
+    park *park;                  /* where the stream waits between events */
+    struct MHD_Connection *conn; /* the stream's connection */
+    int fd;                      /* its socket, to see the client leave */
 } sse_source;
 
 /* A response (content from a callback, size unknown) that streams job_id's

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,8 +20,22 @@
 #define PP_BUFFER_SIZE (16 * 1024) /* libmicrohttpd's buffer for part headers */
 #define EXT_MAX 10                 /* longest file extension kept in the stored name */
 
+/* The close delimiter "\r\n--BOUNDARY--" is searched for in the stream
+ * (Knuth-Morris-Pratt, across the pieces the body arrives in): what
+ * follows it is the epilogue, which RFC 2046 says to ignore and which
+ * libmicrohttpd's post processor refuses (the openai npm package 4.x ends
+ * every body with an extra CRLF). The post processor already skips a
+ * preamble. */
+#define BOUNDARY_MAX 200 /* RFC 2046 allows 70; some clients send longer ones */
+#define CLOSE_MAX (BOUNDARY_MAX + 6)
+
 struct upload {
     struct MHD_PostProcessor *pp;
+    char close[CLOSE_MAX]; /* "\r\n--" boundary "--" */
+    size_t close_len;
+    unsigned char kmp[CLOSE_MAX]; /* failure function of close */
+    size_t matched;               /* bytes of close matched at the end of what was fed */
+    bool closed;                  /* the close delimiter went by: the rest is epilogue */
     char *dir;
     int64_t max_bytes;
     const char *file_field;
@@ -221,6 +236,74 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
     return rc ? MHD_NO : MHD_YES;
 }
 
+/* The boundary parameter of a multipart Content-Type (quoted or not) into
+ * out; false when there is none or it is too long. */
+static bool boundary_of(const char *ct, char *out, size_t outlen)
+{
+    const char *p = ct ? strchr(ct, ';') : NULL;
+    while (p) {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncasecmp(p, "boundary=", 9) == 0) {
+            p += 9;
+            size_t n;
+            if (*p == '"') {
+                p++;
+                const char *q = strchr(p, '"');
+                if (!q)
+                    return false;
+                n = (size_t)(q - p);
+            } else {
+                n = strcspn(p, "; \t");
+            }
+            if (n == 0 || n >= outlen)
+                return false;
+            memcpy(out, p, n);
+            out[n] = '\0';
+            return true;
+        }
+        p = strchr(p, ';');
+    }
+    return false;
+}
+
+static void close_init(upload *u, const char *boundary)
+{
+    int n = snprintf(u->close, sizeof u->close, "\r\n--%s--", boundary);
+    u->close_len = n > 0 && (size_t)n < sizeof u->close ? (size_t)n : 0;
+    u->kmp[0] = 0;
+    for (size_t i = 1, k = 0; i < u->close_len; i++) {
+        while (k > 0 && u->close[i] != u->close[k])
+            k = u->kmp[k - 1];
+        if (u->close[i] == u->close[k])
+            k++;
+        u->kmp[i] = (unsigned char)k;
+    }
+}
+
+/* How many of data's n bytes come before the epilogue: n when the close
+ * delimiter does not end inside them. */
+static size_t before_epilogue(upload *u, const char *data, size_t n)
+{
+    if (u->close_len == 0)
+        return n;
+    size_t k = u->matched;
+    for (size_t i = 0; i < n; i++) {
+        while (k > 0 && data[i] != u->close[k])
+            k = u->kmp[k - 1];
+        if (data[i] == u->close[k])
+            k++;
+        if (k == u->close_len) {
+            u->closed = true;
+            u->matched = 0;
+            return i + 1;
+        }
+    }
+    u->matched = k;
+    return n;
+}
+
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
                  const char *file_field, const char *const *text_fields, upload **out,
                  hark_err *err)
@@ -242,6 +325,10 @@ int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
         upload_free(u);
         return err_set(err, HARK_ENOMEM, "out of memory receiving an upload");
     }
+    char boundary[BOUNDARY_MAX + 1];
+    if (boundary_of(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                    boundary, sizeof boundary))
+        close_init(u, boundary);
     u->pp = MHD_create_post_processor(c, PP_BUFFER_SIZE, on_part, u);
     if (!u->pp) {
         upload_free(u);
@@ -254,9 +341,10 @@ int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
 
 void upload_feed(upload *u, const char *data, size_t n)
 {
-    if (u->rc || n == 0)
+    if (u->rc || n == 0 || u->closed)
         return;
     u->any_body = true;
+    n = before_epilogue(u, data, n);
     if (MHD_post_process(u->pp, data, n) != MHD_YES)
         fail(u, HARK_EINVAL, "malformed multipart body");
 }

@@ -1,14 +1,17 @@
 /* fuzz_request.c - libFuzzer harness over what the HTTP server parses from
  * a client before anything is committed: a JSON submit body
  * (submit_parse_json), the fields of an OpenAI transcription form
- * (openai_parse), an Authorization header (tokens_parse_bearer) and the
- * cleaning of client text (text_clean, text_upload_name).
+ * (openai_parse), an Authorization header (tokens_parse_bearer), the
+ * cleaning of client text (text_clean, text_upload_name) and the Host and
+ * Origin headers (origin_host_allowed, origin_check).
  *
  * The first byte picks the target; the rest is its input. For forms it is
  * "name=value" lines (a repeated "name[]" joined with commas, as the
  * upload does). Checks:
  *   - a refusal is a 4xx api_error with a non-empty message and nothing
  *     else changed; an acceptance keeps every documented range;
+ *   - an Origin is allowed only when configured or the page's own (an
+ *     empty policy allows none but the same origin, which needs a Host);
  *   - cleaned text is clean (text_is_clean) and NUL-terminated in its
  *     buffer; an upload name never contains '/' or '\\' and is not "." or
  *     "..".
@@ -16,6 +19,7 @@
  */
 #include "auth/tokens.h"
 #include "server/openai.h"
+#include "server/origin.h"
 #include "server/submit.h"
 #include "server/text.h"
 
@@ -154,6 +158,37 @@ static void fuzz_text(const char *s, size_t n)
         __builtin_trap();
 }
 
+/* "HOST\nORIGIN": judged by an empty policy and by one with a configured
+ * host and origin. */
+static void fuzz_origin(char *s)
+{
+    static origin_policy none, some;
+    static bool ready;
+    if (!ready) {
+        const char *hosts[] = {"hark.example"}, *origins[] = {"https://app.example:8443"};
+        hark_err err = {0};
+        if (origin_policy_init(&none, NULL, 0, NULL, 0, &err) ||
+            origin_policy_init(&some, hosts, 1, origins, 1, &err))
+            __builtin_trap();
+        ready = true;
+    }
+    char *nl = strchr(s, '\n');
+    const char *host = s, *origin = nl ? nl + 1 : NULL;
+    if (nl)
+        *nl = '\0';
+    bool a = origin_host_allowed(&none, host), b = origin_host_allowed(&some, host);
+    if (a && !b) /* adding a name never takes one away */
+        __builtin_trap();
+    if (origin_check(&none, NULL, host) != ORIGIN_ABSENT)
+        __builtin_trap();
+    enum origin_verdict v = origin_check(&none, origin, host);
+    if (v == ORIGIN_ALLOWED || (origin && v == ORIGIN_ABSENT))
+        __builtin_trap();
+    if (origin_check(&none, origin, NULL) == ORIGIN_SAME)
+        __builtin_trap();
+    (void)origin_check(&some, origin, host);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 64 * 1024)
@@ -164,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(s, data + 1, n);
     s[n] = '\0';
-    switch (data[0] % 4) {
+    switch (data[0] % 5) {
     case 0:
         fuzz_json(s, n);
         break;
@@ -173,6 +208,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 2:
         fuzz_bearer(s);
+        break;
+    case 4:
+        fuzz_origin(s);
         break;
     default:
         fuzz_text(s, strlen(s));
