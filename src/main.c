@@ -30,6 +30,9 @@ static void usage(FILE *to)
                 "  serve                run the daemon: job queue, workers, HTTP API\n");
     client_print_commands(to);
     fprintf(to, "\n"
+                "  --version            print the version and exit\n"
+                "  --help               print this and exit\n"
+                "\n"
                 "Run 'hark <command> --help' for a command's options.\n");
 }
 
