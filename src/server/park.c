@@ -151,7 +151,7 @@ enum park_result park_wait(park *p, struct MHD_Connection *c, int fd, uint64_t s
 {
     pthread_mutex_lock(&p->mu);
     enum park_result r = PARK_PARKED;
-    if (p->closed) {
+    if (p->closed || notify_closed(p->changes)) {
         r = PARK_CLOSED;
     } else if (notify_gen(p->changes) != seen) {
         r = PARK_CHANGED;

@@ -38,7 +38,8 @@ int park_new(notify *changes, park **out, hark_err *err);
 enum park_result {
     PARK_PARKED,  /* c is suspended: return, libmicrohttpd calls again on resume */
     PARK_CHANGED, /* the counter moved already: nothing suspended, look again now */
-    PARK_CLOSED,  /* the server is stopping: nothing suspended, answer or end now */
+    PARK_CLOSED,  /* park_close or notify_close was called: the server is stopping;
+                     nothing suspended, answer or end now */
 };
 
 /* Suspend c (libmicrohttpd's MHD_suspend_connection) and park it until the
