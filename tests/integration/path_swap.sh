@@ -19,6 +19,19 @@ sox $(for i in 1 2; do echo "$DATA"/*.wav; done) "$T/long.wav"   # ~50 s: keeps 
 start_server "$T/s" --workers 1 --root "$T/media"
 check "server starts" [ -n "${HARK_SERVER:-}" ]
 code() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+# What a submit answers at once (docs/api.md): 403 for what the roots do
+# not admit, 400 for a file that is not there.
+refused() { # PATH STATUS CAUSE
+  c=$(code -H 'Content-Type: application/json' -d "{\"path\": \"$1\"}" "$HARK_SERVER/v1/jobs")
+  [ "$c" = "$2" ] && grep -q "$3" "$T/body"
+}
+mkfifo "$T/media/fifo"
+ln -s ok.wav "$T/media/link-in.wav"
+check "a relative path: 403" refused media/ok.wav 403 "not an absolute path"
+check "a directory: 403" refused "$T/media/sub" 403 "not a regular file"
+check "a FIFO: 403" refused "$T/media/fifo" 403 "not a regular file"
+check "a symlink staying inside the root: 403" refused "$T/media/link-in.wav" 403 "a symbolic link"
+check "a missing file: 400" refused "$T/media/missing.wav" 400 "not found"
 submit_path() { # PATH: the job's id, or nothing
   c=$(code -H 'Content-Type: application/json' -d "{\"path\": \"$1\", \"priority\": \"low\"}" \
     "$HARK_SERVER/v1/jobs")
