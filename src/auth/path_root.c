@@ -2,6 +2,7 @@
 #include "auth/path_root.h"
 
 #include "auth/quote.h"
+#include "util/beneath.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define QUOTED 256 /* a path quoted in a message: at most 252 bytes */
 
@@ -45,16 +47,6 @@ static int normalize(const char *path, char **out)
     n[o] = '\0';
     *out = n;
     return 0;
-}
-
-/* Is path (normalised or resolved) root itself or inside it? Both have no
- * trailing slash unless they are "/". */
-static bool under(const char *path, const char *root)
-{
-    size_t n = strlen(root);
-    if (n == 1) /* "/" */
-        return path[0] == '/';
-    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
 }
 
 void path_roots_release(path_roots *r)
@@ -114,27 +106,70 @@ int path_roots_init(path_roots *r, char *const *roots, size_t n, hark_err *err)
     return 0;
 }
 
-/* Is the normalised path spelled under some root? */
-static bool spelled_under(const path_roots *r, const char *norm)
+void path_input_release(path_input *p)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if ((r->spelled[i] && under(norm, r->spelled[i])) || under(norm, r->resolved[i]))
-            return true;
-    return false;
+    if (!p)
+        return;
+    free(p->root);
+    free(p->path);
+    p->root = p->path = NULL;
 }
 
-static bool resolved_under(const path_roots *r, const char *real)
+/* Where norm goes on below root i, as spelled (configured or resolved):
+ * the longer spelling that matches, NULL if neither does. *matched gets its
+ * length, to try the most specific root first. */
+static const char *rel_under(const path_roots *r, size_t i, const char *norm, size_t *matched)
 {
-    for (size_t i = 0; i < r->n; i++)
-        if (under(real, r->resolved[i]))
-            return true;
-    return false;
+    const char *best = NULL;
+    const char *spellings[2] = {r->spelled[i], r->resolved[i]};
+    *matched = 0;
+    for (int k = 0; k < 2; k++) {
+        const char *rel = spellings[k] ? beneath_rel(spellings[k], norm) : NULL;
+        if (rel && (!best || strlen(spellings[k]) > *matched)) {
+            best = rel;
+            *matched = strlen(spellings[k]);
+        }
+    }
+    return best;
 }
 
-int path_roots_resolve(const path_roots *r, const char *path, char **resolved, hark_err *err)
+/* root + "/" + rel, malloc'ed ("/" + rel for the root "/"). */
+static char *join(const char *root, const char *rel)
+{
+    size_t n = strlen(root), m = strlen(rel);
+    bool slash = n == 0 || root[n - 1] != '/';
+    char *p = malloc(n + slash + m + 1);
+    if (p) {
+        memcpy(p, root, n);
+        if (slash)
+            p[n] = '/';
+        memcpy(p + n + slash, rel, m + 1);
+    }
+    return p;
+}
+
+/* Open norm beneath root i (whose spelling matched) and fill out. */
+static int try_root(const path_roots *r, size_t i, const char *rel, const char *shown,
+                    path_input *out, hark_err *err)
+{
+    int fd;
+    int rc = beneath_open_file(r->resolved[i], rel, shown, &fd, err);
+    if (rc)
+        return rc;
+    close(fd);
+    out->root = strdup(r->resolved[i]);
+    out->path = join(r->resolved[i], rel);
+    if (!out->root || !out->path) {
+        path_input_release(out);
+        return err_set(err, HARK_ENOMEM, "out of memory checking a path");
+    }
+    return 0;
+}
+
+int path_roots_check(const path_roots *r, const char *path, path_input *out, hark_err *err)
 {
     char q[QUOTED];
-    *resolved = NULL;
+    out->root = out->path = NULL;
     if (!path)
         return err_set(err, HARK_EINVAL, "no path");
     size_t len = strlen(path);
@@ -149,36 +184,24 @@ int path_roots_resolve(const path_roots *r, const char *path, char **resolved, h
         return err_set(err, rc, "out of memory checking a path");
     if (rc)
         return err_set(err, HARK_EINVAL, "cannot read '%s': '..' is not allowed in a path", shown);
-    bool inside = spelled_under(r, norm);
-    free(norm);
-    if (!inside)
-        return err_set(err, HARK_EINVAL, "cannot read '%s': outside the allowed roots", shown);
 
-    char *real = realpath(path, NULL);
-    if (!real) {
-        int e = errno;
-        if (e == ENOENT || e == ENOTDIR)
-            return err_set(err, HARK_ENOENT, "cannot read '%s': not found", shown);
-        if (e == ENOMEM)
-            return err_set(err, HARK_ENOMEM, "out of memory checking a path");
-        return err_set(err, HARK_EIO, "cannot read '%s': %s", shown, strerror(e));
+    /* The most specific root that spells it: a shorter one could only
+     * reach the file through the longer one's directory, or through a
+     * link where the longer one's spelling goes on (refused either way). */
+    size_t best = r->n, best_len = 0;
+    const char *best_rel = NULL;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t m;
+        const char *rel = rel_under(r, i, norm, &m);
+        if (rel && (best == r->n || m > best_len)) {
+            best = i;
+            best_len = m;
+            best_rel = rel;
+        }
     }
-    if (!resolved_under(r, real)) {
-        free(real);
-        return err_set(err, HARK_EINVAL,
-                       "cannot read '%s': outside the allowed roots (a symlink leads out)", shown);
-    }
-    struct stat st;
-    if (stat(real, &st) != 0) {
-        int e = errno;
-        free(real);
-        return err_set(err, e == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot read '%s': %s", shown,
-                       e == ENOENT ? "not found" : strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        free(real);
-        return err_set(err, HARK_EINVAL, "cannot read '%s': not a regular file", shown);
-    }
-    *resolved = real;
-    return 0;
+    rc = best == r->n
+             ? err_set(err, HARK_EINVAL, "cannot read '%s': outside the allowed roots", shown)
+             : try_root(r, best, best_rel, shown, out, err);
+    free(norm);
+    return rc;
 }

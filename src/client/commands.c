@@ -743,7 +743,8 @@ static const command commands[] = {
      .options = "  -p, --priority P       realtime, high, normal (default) or low\n"
                 "  -t, --timeout SEC      fail the job if it is not done SEC seconds after submit\n"
                 "      --path             send each FILE's absolute path instead of uploading it\n"
-                "                         (the server reads the file itself)\n"
+                "                         (the server reads the file itself: it must be under\n"
+                "                         a directory hark serve was given with --root)\n"
                 "      --url URL          have the server download URL (http or https);\n"
                 "                         may be given several times\n",
      .exits = "Exit status: 0 all submitted, 1 some not (one line each), 2 usage.",

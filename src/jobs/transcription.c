@@ -1,13 +1,34 @@
 #include "jobs/transcription.h"
 
 #include "net/net.h"
+#include "util/beneath.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-int transcription_prepare(const char *input, const char *work_dir,
+/* Decode input, opened beneath root following no link when root is given
+ * (util/beneath.h), as named otherwise. */
+static int decode_input(const char *input, const char *root, const char *pcm_path,
+                        const media_decode_opts *decode_opts, media_info *info, hark_err *err)
+{
+    if (!root)
+        return media_decode_file(input, pcm_path, decode_opts, info, err);
+    const char *rel = beneath_rel(root, input);
+    if (!rel)
+        return err_set(err, HARK_EINVAL, "cannot read '%s': not beneath its root '%s'", input,
+                       root);
+    int fd;
+    int rc = beneath_open_file(root, rel, input, &fd, err);
+    if (rc)
+        return rc;
+    rc = media_decode_fd(fd, input, pcm_path, decode_opts, info, err);
+    close(fd);
+    return rc;
+}
+
+int transcription_prepare(const char *input, const char *root, const char *work_dir,
                           const media_decode_opts *decode_opts, const chunk_plan_opts *plan_opts,
                           prepared_audio *out, hark_err *err)
 {
@@ -18,7 +39,7 @@ int transcription_prepare(const char *input, const char *work_dir,
         (int)sizeof pcm_path)
         return err_set(err, HARK_EINVAL, "work directory path too long: '%s'", work_dir);
 
-    int rc = media_decode_file(input, pcm_path, decode_opts, &out->info, err);
+    int rc = decode_input(input, root, pcm_path, decode_opts, &out->info, err);
     if (rc)
         return rc;
     rc = pcm_open(pcm_path, &out->pcm, err);
@@ -96,7 +117,9 @@ int transcription_prepare_url(const char *url, const char *work_dir,
         if (rc)
             return rc;
     }
-    rc = transcription_prepare(path, work_dir, decode_opts, plan_opts, out, err);
+    /* The download is hark's own file: read beneath the work directory too,
+     * never through a link. */
+    rc = transcription_prepare(path, work_dir, work_dir, decode_opts, plan_opts, out, err);
     if (rc) {
         rename_in_message(err, path, shown);
         return rc;

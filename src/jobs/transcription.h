@@ -36,10 +36,16 @@ typedef struct prepared_audio {
 } prepared_audio;
 
 /* Decode input into <work_dir>/audio.pcm, open it and plan its chunks.
+ * root: the directory input must be beneath (input = root + "/" + rest, the
+ * job's input_root: store.h); the file is opened beneath it following no
+ * symbolic link and that descriptor is decoded (util/beneath.h), so a file
+ * or directory swapped for a link since submit fails here (HARK_EINVAL,
+ * "cannot read 'INPUT': a symbolic link ...") and nothing outside is read.
+ * NULL: input is opened as named, links followed (hark transcribe FILE).
  * The plan lives in memory only: its owner keeps it (the job store, with
  * the prepare's commit), so no second copy on disk can disagree. On error
  * nothing is left open and err names the input. */
-int transcription_prepare(const char *input, const char *work_dir,
+int transcription_prepare(const char *input, const char *root, const char *work_dir,
                           const media_decode_opts *decode_opts, const chunk_plan_opts *plan_opts,
                           prepared_audio *out, hark_err *err);
 

@@ -66,7 +66,7 @@ static void test_reverse_order_gives_identical_output(void)
     chunk_plan_opts_default(&popts);
     prepared_audio p;
     hark_err err = {0};
-    if (transcription_prepare("rec.wav", "work", &dopts, &popts, &p, &err))
+    if (transcription_prepare("rec.wav", NULL, "work", &dopts, &popts, &p, &err))
         TEST_FAIL_("prepare: %s", err.msg);
     printf("%zu chunks over %.1f s\n", p.plan.n, pcm_seconds(p.pcm.n_samples));
     ASSERT(p.plan.n >= 3);
@@ -102,7 +102,7 @@ static void test_prepare_failure_leaves_nothing(void)
     chunk_plan_opts_default(&popts);
     prepared_audio p;
     hark_err err = {0};
-    ASSERT(transcription_prepare("bad.wav", "work", &dopts, &popts, &p, &err) < 0);
+    ASSERT(transcription_prepare("bad.wav", NULL, "work", &dopts, &popts, &p, &err) < 0);
     ASSERT(strstr(err.msg, "'bad.wav'") != NULL);
     ASSERT_EQ(system("test -z \"$(ls -A work)\""), 0);
 }

@@ -814,37 +814,42 @@ static void decoder_init(decoder *d, const char *name, const media_decode_opts *
     err_clear(err);
 }
 
-int media_decode_file(const char *input, const char *pcm_path, const media_decode_opts *o,
-                      media_info *info, hark_err *err)
+int media_decode_fd(int fd, const char *name, const char *pcm_path, const media_decode_opts *o,
+                    media_info *info, hark_err *err)
 {
     media_decode_opts defaults;
     media_decode_opts_default(&defaults);
     decoder d;
-    decoder_init(&d, input, o, &defaults, err);
+    decoder_init(&d, name, o, &defaults, err);
     if (info)
         memset(info, 0, sizeof *info);
-
     struct stat sb;
-    if (stat(input, &sb) != 0)
+    if (fstat(fd, &sb) != 0)
+        return err_set(err, HARK_EIO, "cannot decode '%s': %s", name, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return err_set(err, HARK_EINVAL, "cannot decode '%s': is a directory", name);
+    if (!S_ISREG(sb.st_mode))
+        return err_set(err, HARK_EINVAL, "cannot decode '%s': not a regular file", name);
+    if (sb.st_size == 0)
+        return err_set(err, HARK_EMEDIA, "cannot decode '%s': empty file", name);
+    d.fd = fd;
+    d.size = sb.st_size;
+    return decode(&d, pcm_path, info);
+}
+
+int media_decode_file(const char *input, const char *pcm_path, const media_decode_opts *o,
+                      media_info *info, hark_err *err)
+{
+    if (info)
+        memset(info, 0, sizeof *info);
+    /* O_NONBLOCK: a FIFO does not wait for a writer here, it is refused as
+     * not a regular file; reads of a regular file are not affected. */
+    int fd = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
         return err_set(err, errno == ENOENT || errno == ENOTDIR ? HARK_ENOENT : HARK_EIO,
                        "cannot decode '%s': %s", input, strerror(errno));
-    if (S_ISDIR(sb.st_mode))
-        return err_set(err, HARK_EINVAL, "cannot decode '%s': is a directory", input);
-    if (!S_ISREG(sb.st_mode))
-        return err_set(err, HARK_EINVAL, "cannot decode '%s': not a regular file", input);
-    if (sb.st_size == 0)
-        return err_set(err, HARK_EMEDIA, "cannot decode '%s': empty file", input);
-    d.fd = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (d.fd < 0)
-        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot decode '%s': %s",
-                       input, strerror(errno));
-    if (fstat(d.fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { /* replaced since stat() */
-        close(d.fd);
-        return err_set(err, HARK_EINVAL, "cannot decode '%s': not a regular file", input);
-    }
-    d.size = sb.st_size;
-    int rc = decode(&d, pcm_path, info);
-    close(d.fd);
+    int rc = media_decode_fd(fd, input, pcm_path, o, info, err);
+    close(fd);
     return rc;
 }
 

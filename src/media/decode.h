@@ -54,6 +54,14 @@ void media_decode_opts_default(media_decode_opts *o);
 int media_decode_file(const char *input, const char *pcm_path, const media_decode_opts *o,
                       media_info *info, hark_err *err);
 
+/* The same over a file already open for reading (the caller keeps and
+ * closes fd; it must be a regular file, or this fails with HARK_EINVAL as
+ * media_decode_file does), read with pread only, so its offset does not
+ * matter. `name` is used in messages. What is decoded is exactly the file
+ * the caller opened (and checked): util/beneath.h. */
+int media_decode_fd(int fd, const char *name, const char *pcm_path, const media_decode_opts *o,
+                    media_info *info, hark_err *err);
+
 /* The same over bytes in memory, for the fuzzer and tests; `name` is used in
  * messages. */
 int media_decode_memory(const uint8_t *data, size_t size, const char *name, const char *pcm_path,

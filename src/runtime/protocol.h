@@ -4,14 +4,18 @@
  *
  *   daemon -> worker                      worker -> daemon
  *   MSG_PREPARE  {token, job, input,      MSG_READY     {pid, engine}
- *                 work_dir, max_duration, MSG_HEARTBEAT {token, done_s}
- *                 timeout, cpu_s, fetch?} MSG_PREPARED  {token, duration, plan}
+ *                 root?, work_dir,        MSG_HEARTBEAT {token, done_s}
+ *                 max_duration, timeout,  MSG_PREPARED  {token, duration, plan}
+ *                 cpu_s, fetch?}
  *   MSG_DECODE   {token, job, index,      MSG_RESULT    {token, index, words,
  *                 work_dir, start, end,                  decode_s, setup_s}
  *                 cpu_s}
  *   MSG_YIELD    {token}                  MSG_YIELDED   {token, setup_s}
  *   MSG_SHUTDOWN {}                       MSG_FAILED    {token, code, message}
  *
+ * root: the directory a file input is opened beneath, following no
+ * symbolic link (the job's input_root: a server root, the uploads
+ * directory); absent: the input is opened as named (hark transcribe).
  * fetch: for an http(s) input, the download's limits {connect_timeout,
  * timeout, low_speed_bytes, low_speed_time, max_bytes, max_redirects}
  * (net/fetch.h); the worker downloads into work_dir, checking in as it goes.

@@ -299,6 +299,8 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
                         t->job_id, "input", job.input, "work_dir", dir, "max_duration",
                         rt->o.max_duration_s, "timeout", rt->o.decode_timeout_s);
         s->deadline = now + rt->o.decode_timeout_s + CHUNK_WATCHDOG_BASE_S;
+        if (job.input_root[0] && !transcription_input_is_url(job.input))
+            json_object_set_new(msg, "root", json_string(job.input_root));
         if (transcription_input_is_url(job.input)) {
             /* The worker downloads it first, under these limits. */
             const net_fetch_opts *f = &rt->o.fetch;

@@ -286,7 +286,10 @@ static void run_prepare(worker *w, json_t *t)
         net_fetch_opts f = fetch_opts(w, json_object_get(t, "fetch"));
         rc = transcription_prepare_url(input, work, &f, &d, &p, &prep, &err);
     } else {
-        rc = transcription_prepare(input, work, &d, &p, &prep, &err);
+        /* A file beneath a root (a server path, an upload): opened there,
+         * following no link (transcription.h). */
+        rc = transcription_prepare(input, json_string_value(json_object_get(t, "root")), work, &d,
+                                   &p, &prep, &err);
     }
     if (rc) {
         answer_failure(w, rc, err.msg);

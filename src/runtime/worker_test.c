@@ -175,6 +175,25 @@ static void test_prepare_decode_yield_shutdown(void)
     ASSERT(strstr(json_string_value(json_object_get(f, "message")), "/nonexistent.wav") != NULL);
     json_decref(f);
 
+    /* An input beneath a root is opened there following no link: a link
+     * to a good recording fails the task, as the input's fault. */
+    char cwd[2048], root[2100], link[2200];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    snprintf(root, sizeof root, "%s/root", cwd);
+    snprintf(link, sizeof link, "%s/link.wav", root);
+    ASSERT_EQ(mkdir(root, 0700), 0);
+    ASSERT_EQ(symlink("../rec.wav", link), 0);
+    send_msg(&p, MSG_PREPARE,
+             json_pack("{s:i, s:s, s:s, s:s, s:s}", "token", 12, "job", "j3", "input", link, "root",
+                       root, "work_dir", "work"));
+    f = next(&p, MSG_FAILED, NULL);
+    char want[2400];
+    snprintf(want, sizeof want,
+             "cannot read '%s': a symbolic link (links are not followed under a root)", link);
+    ASSERT_STREQ(json_string_value(json_object_get(f, "message")), want);
+    ASSERT_EQ(json_integer_value(json_object_get(f, "code")), HARK_EINVAL);
+    json_decref(f);
+
     proc_status s = finish_peer(&p, true);
     ASSERT_EQ(s.cause, PROC_EXITED);
     ASSERT_EQ(s.code, 0);

@@ -546,6 +546,7 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
     store_job_spec spec = {
         .kind = "transcribe",
         .input = upload_path(up),
+        .input_root = s->uploads_dir, /* opened beneath it, following no link */
         .source = upload_filename(up),
         .priority = r.priority,
         .timeout_s = s->default_timeout_s,

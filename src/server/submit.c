@@ -217,15 +217,15 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
     return 0;
 }
 
-int submit_check_path(const path_roots *roots, const char *path, char **resolved, api_error *e)
+int submit_check_path(const path_roots *roots, const char *path, path_input *in, api_error *e)
 {
-    *resolved = NULL;
+    in->root = in->path = NULL;
     if (!roots || roots->n == 0)
         return api_error_set(e, MHD_HTTP_FORBIDDEN, "path", "path_not_allowed",
                              "this server reads no server-side paths (its configuration has no "
                              "root): upload the file instead");
     hark_err err = {0};
-    int rc = path_roots_resolve(roots, path, resolved, &err);
+    int rc = path_roots_check(roots, path, in, &err);
     if (rc == HARK_EINVAL)
         return api_error_set(e, MHD_HTTP_FORBIDDEN, "path", "path_not_allowed", "%s", err.msg);
     if (rc)
@@ -253,7 +253,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
                               const buf *json, upload *up)
 {
     submit_fields *f = malloc(sizeof *f); /* PATH_MAX: keep it off the thread's stack */
-    char *resolved = NULL;
+    path_input in = {0};
     api_error e;
     hark_err err = {0};
     enum MHD_Result ret;
@@ -273,7 +273,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     if (rc == 0)
         rc = caller_priority(who, f->priority, STORE_PRIO_NORMAL, &prio, &e);
     if (rc == 0 && f->path[0])
-        rc = submit_check_path(s->roots, f->path, &resolved, &e);
+        rc = submit_check_path(s->roots, f->path, &in, &e);
     if (rc == 0 && f->callback_url[0] && !s->webhooks)
         rc = api_error_set(&e, MHD_HTTP_BAD_REQUEST, "callback_url", "webhooks_disabled",
                            "this server sends no webhooks: it has no webhook secret (start hark "
@@ -293,7 +293,13 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         .kind = "transcribe",
         .input = file        ? upload_path(up)
                  : f->url[0] ? f->url
-                             : resolved,
+                             : in.path,
+        /* The worker opens a file input beneath its root, following no
+         * link: a path under its server root, an upload in the uploads
+         * directory (hark's own, but never read through a link either). */
+        .input_root = file        ? s->uploads_dir
+                      : f->url[0] ? NULL
+                                  : in.root,
         .source = file        ? upload_filename(up)
                   : f->url[0] ? shown
                               : f->path,
@@ -332,7 +338,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     ret = reply_json(c, MHD_HTTP_CREATED, job_json(&job), location);
     store_job_release(&job);
 out:
-    free(resolved);
+    path_input_release(&in);
     free(f);
     return ret;
 }

@@ -3,11 +3,11 @@
  *
  * Every field is validated and an error names it (param): priority one of
  * realtime/high/normal/low; timeout a number of seconds > 0; path absolute,
- * existing and a regular file; url an http(s) URL (downloaded by a worker
- * as the job's prepare; the job's source shows it without credentials or
- * query); exactly one of file, path and url; callback_url an http(s) URL
- * of printable ASCII, at most STORE_CALLBACK_URL_MAX bytes, accepted only
- * when the server sends webhooks; unknown fields are refused.
+ * under a root, existing and a regular file (submit_check_path); url an http(s) URL (downloaded by
+ * a worker as the job's prepare; the job's source shows it without credentials or query); exactly
+ * one of file, path and url; callback_url an http(s) URL of printable ASCII, at most
+ * STORE_CALLBACK_URL_MAX bytes, accepted only when the server sends webhooks; unknown fields are
+ * refused.
  */
 #ifndef HARK_SERVER_SUBMIT_H
 #define HARK_SERVER_SUBMIT_H
@@ -42,11 +42,12 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
 int submit_parse_form(const upload *u, submit_fields *f, api_error *e);
 
 /* Check a client-given input path against the server's roots
- * (auth/path_root.h: absolute, no "..", inside a root after symlinks, a
- * regular file). 0 with *resolved (malloc'ed) the path to open, or
- * HARK_EINVAL with e: 403 when no root admits it (or none is configured),
- * 400 when it does not exist. */
-int submit_check_path(const path_roots *roots, const char *path, char **resolved, api_error *e);
+ * (auth/path_root.h: absolute, no "..", spelled under a root, opened
+ * beneath it following no symlink, a regular file). 0 with *in filled (the
+ * job stores in->path and in->root; release it), or HARK_EINVAL with e:
+ * 403 when no root admits it (or none is configured) or a symlink is on
+ * its way, 400 when it does not exist or cannot be opened. */
+int submit_check_path(const path_roots *roots, const char *path, path_input *in, api_error *e);
 
 /* The whole request, once its body is in: json (NULL for multipart) or up
  * (finished here). Commits the job, wakes the runtime, replies 201 with the

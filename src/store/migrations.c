@@ -28,6 +28,8 @@
  *                             attempts made so far; next_at_ms when the
  *                             next attempt is due; claimed_until_ms > now
  *                             while a sender holds it (0 = free)
+ * Version 5: jobs.input_root ('' = none): the directory the worker opens the
+ *   input beneath, following no symlink (store_job_spec.input_root).
  */
 #include "store/migrations.h"
 
@@ -129,7 +131,10 @@ static const store_migration migrations[] = {
      "  WHERE state = 'failed';"
      "INSERT INTO meta(key, value) SELECT 'jobs_cancelled', count(*) FROM jobs"
      "  WHERE state = 'cancelled';"},
-    /* Add new migrations here: {5, "what it does", "ALTER TABLE ..."}. */
+    {5, "root an input is opened beneath",
+     /* Jobs from before have none: their input is opened as named. */
+     "ALTER TABLE jobs ADD COLUMN input_root TEXT NOT NULL DEFAULT '';"},
+    /* Add new migrations here: {6, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

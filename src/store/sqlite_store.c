@@ -108,6 +108,7 @@
 
 #include "store/deferred_sync.h"
 #include "store/migrations.h"
+#include "util/beneath.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -746,11 +747,12 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
     int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
-                " source, options, timeout_s, deadline_ms, callback_url)"
-                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                "ttiIItttdIt", id, spec->kind, spec->priority, seq, t, spec->input, source,
+                " source, options, timeout_s, deadline_ms, callback_url, input_root)"
+                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "ttiIItttdItt", id, spec->kind, spec->priority, seq, t, spec->input, source,
                 spec->options ? spec->options : "{}", spec->timeout_s, deadline,
-                spec->callback_url && spec->callback_url[0] ? spec->callback_url : NULL);
+                spec->callback_url && spec->callback_url[0] ? spec->callback_url : NULL,
+                spec->input_root ? spec->input_root : "");
     if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
@@ -773,9 +775,14 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
         (spec->source && (rc = check_text("job source name", spec->source, 4096, true, err))) ||
         (spec->options &&
          (rc = check_text("job options", spec->options, STORE_MAX_TEXT, true, err))) ||
-        (spec->callback_url &&
-         (rc = check_text("callback URL", spec->callback_url, STORE_CALLBACK_URL_MAX, true, err))))
+        (spec->callback_url && (rc = check_text("callback URL", spec->callback_url,
+                                                STORE_CALLBACK_URL_MAX, true, err))) ||
+        (spec->input_root &&
+         (rc = check_text("job input root", spec->input_root, 4096, true, err))))
         return rc;
+    if (spec->input_root && spec->input_root[0] && !beneath_rel(spec->input_root, spec->input))
+        return err_set(err, HARK_EINVAL, "job input '%s' is not beneath its root '%s'", spec->input,
+                       spec->input_root);
     if (spec->priority < 0 || spec->priority >= N_PRIOS)
         return err_set(err, HARK_EINVAL, "bad priority %d", spec->priority);
     if (!isfinite(spec->timeout_s) || spec->timeout_s < 0 || spec->timeout_s > 1e9)
@@ -799,7 +806,7 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
-    " COALESCE(w.delivered_ms, 0)"                                                                 \
+    " COALESCE(w.delivered_ms, 0), j.input_root"                                                   \
     " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
     " LEFT JOIN webhooks w ON w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
 
@@ -815,6 +822,7 @@ void store_job_release(store_job *job)
     free(job->error);
     free(job->callback_url);
     free(job->webhook_last_error);
+    free(job->input_root);
     memset(job, 0, sizeof *job);
 }
 
@@ -849,8 +857,9 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->webhook_last_status = sqlite3_column_int(s, 25);
     j->webhook_last_error = dup_col(s, 26);
     j->webhook_delivered_ms = sqlite3_column_int64(s, 27);
+    j->input_root = dup_col(s, 28);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
-        !j->callback_url || !j->webhook_last_error) {
+        !j->callback_url || !j->webhook_last_error || !j->input_root) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->path);
     }

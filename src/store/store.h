@@ -128,8 +128,13 @@ int store_schema_version(void);
 
 /* What a client asks for. Strings are copied; the caller keeps them. */
 typedef struct store_job_spec {
-    const char *kind;    /* "transcribe" */
-    const char *input;   /* server-side path of the input, non-empty */
+    const char *kind;  /* "transcribe" */
+    const char *input; /* server-side path of the input, non-empty */
+    /* The directory input must be opened beneath, following no symbolic
+     * link (util/beneath.h), input then being root + "/" + the rest: the
+     * server root of a path job, the uploads directory. NULL or "" = none:
+     * input is a URL, or a path the local user named (hark transcribe). */
+    const char *input_root;
     const char *source;  /* user-facing name (upload name); NULL = input */
     const char *options; /* JSON text, opaque to the store; NULL = "{}" */
     int priority;        /* enum store_priority */
@@ -170,6 +175,7 @@ typedef struct store_job {
     char *error;        /* why it failed, "" otherwise */
     bool result_ready;  /* outputs assembled: set by store_succeed */
     char *callback_url; /* as submitted (may hold credentials: redact it to show it), "" = none */
+    char *input_root;   /* as submitted, "" = none (store_job_spec) */
     /* The job's webhook delivery (the latest, if there were several), once
      * the job has ended with a callback_url: webhook_state is an enum
      * store_webhook_state, or -1 while there is none (no callback_url, or

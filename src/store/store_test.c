@@ -760,6 +760,9 @@ static void test_bad_arguments_change_nothing(void)
         {.kind = "", .input = "a"},
         {.kind = "transcribe", .input = "a", .priority = 4},
         {.kind = "transcribe", .input = "a", .timeout_s = -1},
+        /* an input not beneath its root (at a component boundary) */
+        {.kind = "transcribe", .input = "/srv/ab/x.wav", .input_root = "/srv/a"},
+        {.kind = "transcribe", .input = "x.wav", .input_root = "/srv/a"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ASSERT_EQ(store_submit(st, &bad[i], id, &err), HARK_EINVAL);
@@ -782,6 +785,27 @@ static void test_bad_arguments_change_nothing(void)
     ASSERT_EQ(store_priority_parse("realtime", &v, &err), 0);
     ASSERT_EQ(v, STORE_PRIO_REALTIME);
     ASSERT_EQ(counters(st).refused_commits, 0);
+    store_close(st);
+}
+
+/* The root a file input is opened beneath travels with the job ("" when
+ * there is none: a URL, a local path). */
+static void test_input_root_is_kept(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE], id2[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_job_spec spec = {.kind = "transcribe", .input = "/srv/a/x.wav", .input_root = "/srv/a"};
+    ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
+    spec = (store_job_spec){.kind = "transcribe", .input = "x.wav"};
+    ASSERT_EQ(store_submit(st, &spec, id2, &err), 0);
+    store_job j = get(st, id);
+    ASSERT_STREQ(j.input, "/srv/a/x.wav");
+    ASSERT_STREQ(j.input_root, "/srv/a");
+    store_job_release(&j);
+    j = get(st, id2);
+    ASSERT_STREQ(j.input_root, "");
+    store_job_release(&j);
     store_close(st);
 }
 
@@ -1410,6 +1434,7 @@ static void test_webhook_migration_from_version_2(void)
     ASSERT_EQ(raw_int("PRAGMA user_version"), (int64_t)n);
     store_job j = get(st, "j00000000000000aa");
     ASSERT_STREQ(j.callback_url, "");
+    ASSERT_STREQ(j.input_root, ""); /* version 5: opened as named, as before */
     ASSERT_EQ(j.webhook_state, -1);
     store_job_release(&j);
     hark_err err = {0};
@@ -1607,6 +1632,7 @@ int main(void)
     RUN(test_prepare_failures_fail_the_job);
     RUN(test_control_transitions);
     RUN(test_bad_arguments_change_nothing);
+    RUN(test_input_root_is_kept);
     RUN(test_overdue_job_is_not_claimable_and_fails);
     RUN(test_events_replay_after_id);
     RUN(test_list_jobs_filters_and_pages);
