@@ -1,5 +1,5 @@
 // browser_fetch.mjs BASE_URL PAGE_URL OUTDIR transcribe FILE
-// browser_fetch.mjs BASE_URL PAGE_URL OUTDIR errors BIG SMALL
+// browser_fetch.mjs BASE_URL PAGE_URL OUTDIR errors BODY OVER
 // browser_fetch.mjs BASE_URL PAGE_URL OUTDIR cors FILE
 //
 // A browser as a client of OpenAI's transcription API on hark serve: Debian's
@@ -119,7 +119,7 @@ try {
       await run('refused', f, w);
     }
   } else if (set === 'errors') {
-    const [big, small] = files;
+    const [body, over] = files;
     const tries = Number(process.env.HARK_TRIES || 3);
     const errorCase = async (name, url, file, headers) => {
       const seen = [];
@@ -132,10 +132,10 @@ try {
       write(`${name}.err.json`, JSON.stringify(kept, null, 1));
       write(`${name}.tries`, seen.join('\n') + '\n');
     };
-    await errorCase('wrong_token', api(TRANSCRIBE), big, auth('hk-wrong-000000000000000000'));
-    await errorCase('priority', api(TRANSCRIBE), small, { ...auth(token), 'X-Hark-Priority': 'realtime' });
-    await errorCase('unknown_route', api('/v1/audio/nonexistent'), big, auth(token));
-    await errorCase('too_large', api(TRANSCRIBE), big, auth(token));
+    await errorCase('wrong_token', api(TRANSCRIBE), body, auth('hk-wrong-000000000000000000'));
+    await errorCase('priority', api(TRANSCRIBE), body, { ...auth(token), 'X-Hark-Priority': 'realtime' });
+    await errorCase('unknown_route', api('/v1/audio/nonexistent'), body, auth(token));
+    await errorCase('too_large', api(TRANSCRIBE), over, auth(token));
   } else {
     console.error(`browser_fetch.mjs: unknown set '${set}'`);
     status = 2;

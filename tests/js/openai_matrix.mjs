@@ -1,5 +1,5 @@
 // openai_matrix.mjs PACKAGE BASE_URL OUTDIR transcribe FILE
-// openai_matrix.mjs PACKAGE BASE_URL OUTDIR errors BIG SMALL
+// openai_matrix.mjs PACKAGE BASE_URL OUTDIR errors BODY OVER
 //
 // The official `openai` npm package, one major version at a time (PACKAGE is
 // the npm alias of tests/js/package.json: openai4, openai5 or openai6),
@@ -11,19 +11,19 @@
 //
 // transcribe: FILE through every response_format, the timestamp
 //   granularities, stream: true, a 400 (unknown model), and the model list.
-// errors: errors a server sends before it has read the body (BIG is over
-//   64 KiB and over the server's --max-upload; SMALL is over 64 KiB and under
-//   it). $HARK_TOKEN is a valid token whose ceiling is below realtime.
-//     wrong_token   a wrong apiKey, BIG                    -> 401
-//     priority      X-Hark-Priority: realtime, SMALL       -> 403
-//     unknown_route audio.translations (hark has no such route), BIG -> 404
-//     too_large     BIG                                    -> 413
+// errors: errors a server may answer before it has read the body (BODY is
+//   over 64 KiB and under the server's --max-upload, OVER is over it).
+//   $HARK_TOKEN is a valid token whose ceiling is below realtime.
+//     wrong_token   a wrong apiKey, BODY                   -> 401
+//     priority      X-Hark-Priority: realtime, BODY        -> 403
+//     unknown_route audio.translations (hark has no such route), BODY -> 404
+//     too_large     OVER                                   -> 413
 import fs from 'node:fs';
 
 const [pkg, base, out, set, ...files] = process.argv.slice(2);
 const { default: OpenAI } = await import(pkg);
 const client = (apiKey) =>
-  new OpenAI({ baseURL: `${base}/v1`, apiKey: apiKey || process.env.HARK_TOKEN || 'unused', maxRetries: 0, timeout: 60000 });
+  new OpenAI({ baseURL: `${base}/v1`, apiKey: apiKey || process.env.HARK_TOKEN || 'unused', maxRetries: 0, timeout: 120000 });
 const upload = (f) => fs.createReadStream(f);
 
 function describe(e) {
@@ -107,18 +107,18 @@ if (set === 'transcribe') {
   await run('bad_model', () => tr({ model: 'gpt-4o-transcribe' }));
   await run('models', async () => (await c.models.list()).data.map((m) => m.id).join('\n'));
 } else if (set === 'errors') {
-  const [big, small] = files;
+  const [body, over] = files;
   const tries = Number(process.env.HARK_TRIES || 3);
   const run = (name, fn) => runTries(name, tries, fn);
   await run('wrong_token', () =>
-    client('hk-wrong-000000000000000000').audio.transcriptions.create({ file: upload(big), model: 'whisper-1' }));
+    client('hk-wrong-000000000000000000').audio.transcriptions.create({ file: upload(body), model: 'whisper-1' }));
   await run('priority', () =>
     client().audio.transcriptions.create(
-      { file: upload(small), model: 'whisper-1' },
+      { file: upload(body), model: 'whisper-1' },
       { headers: { 'X-Hark-Priority': 'realtime' } },
     ));
-  await run('unknown_route', () => client().audio.translations.create({ file: upload(big), model: 'whisper-1' }));
-  await run('too_large', () => client().audio.transcriptions.create({ file: upload(big), model: 'whisper-1' }));
+  await run('unknown_route', () => client().audio.translations.create({ file: upload(body), model: 'whisper-1' }));
+  await run('too_large', () => client().audio.transcriptions.create({ file: upload(over), model: 'whisper-1' }));
 } else {
   console.error(`openai_matrix.mjs: unknown set '${set}'`);
   process.exit(2);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """http_clients.py LIB BASE_URL OUTDIR transcribe FILE
-http_clients.py LIB BASE_URL OUTDIR errors BIG SMALL
+http_clients.py LIB BASE_URL OUTDIR errors BODY OVER
 
 OpenAI's transcription API on hark serve through Python's HTTP libraries as
 a user would call it without an SDK (LIB: requests, httpx or aiohttp, the
@@ -14,9 +14,8 @@ client_matrix.sh to judge. stream=true is read with each library's own
 streaming API and parsed as server-sent events by hand. Exits 0 once the
 cases have run.
 
-errors: $HARK_TOKEN is a valid token whose ceiling is below realtime; BIG
-is over 64 KiB and over the server's --max-upload, SMALL over 64 KiB and
-under it. Each error case is tried HARK_TRIES times (default 3): an answer
+errors: $HARK_TOKEN is a valid token whose ceiling is below realtime; BODY
+is over 64 KiB and under the server's --max-upload, OVER over it. Each error case is tried HARK_TRIES times (default 3): an answer
 sent while the client still writes is a race the client may win or lose.
 The first outcome without a status is kept (else the last); NAME.tries
 lists them all.
@@ -30,7 +29,7 @@ LIB, BASE, OUT, SET = sys.argv[1:5]
 FILES = sys.argv[5:]
 TOKEN = os.environ.get("HARK_TOKEN", "")
 WRONG = "hk-wrong-000000000000000000"
-TIMEOUT = 60
+TIMEOUT = 120  # seconds: generous, a loaded machine queues requests
 
 
 class Reply:
@@ -176,11 +175,11 @@ if SET == "transcribe":
     case("stream", w + [("stream", "true")], f, get=lambda r: json.dumps(r.events), stream=True)
     case("bad_model", [("model", "gpt-4o-transcribe")], f)
 elif SET == "errors":
-    big, small = FILES
+    body, over = FILES
     w = [("model", "whisper-1")]
-    error_case("wrong_token", TRANSCRIBE, w, big, auth(WRONG))
-    error_case("priority", TRANSCRIBE, w, small, {**auth(TOKEN), "X-Hark-Priority": "realtime"})
-    error_case("unknown_route", "/v1/audio/nonexistent", w, big, auth(TOKEN))
-    error_case("too_large", TRANSCRIBE, w, big, auth(TOKEN))
+    error_case("wrong_token", TRANSCRIBE, w, body, auth(WRONG))
+    error_case("priority", TRANSCRIBE, w, body, {**auth(TOKEN), "X-Hark-Priority": "realtime"})
+    error_case("unknown_route", "/v1/audio/nonexistent", w, body, auth(TOKEN))
+    error_case("too_large", TRANSCRIBE, w, over, auth(TOKEN))
 else:
     sys.exit(f"http_clients.py: unknown set '{SET}'")
