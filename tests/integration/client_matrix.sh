@@ -125,7 +125,9 @@ curl_case() { # DIR NAME URL [curl args...]
   if [ "$code" = 200 ]; then
     mv "$d/$name.body" "$d/$name.out"
   elif [ $rc -ne 0 ] && [ "$code" = 000 ]; then
-    jq -n --arg e "curl exit $rc" '{status: null, error: null, exception: $e}' > "$d/$name.err.json"
+    local why=([7]="could not connect" [28]="timed out" [52]="empty reply from server"
+      [55]="failed sending the body" [56]="failed receiving the answer")
+    jq -n --arg e "curl exit $rc${why[$rc]:+: ${why[$rc]}}" '{status: null, error: null, exception: $e}' > "$d/$name.err.json"
   else
     jq -n --argjson s "$code" --rawfile b "$d/$name.body" \
       '{status: $s, error: (try ($b | fromjson | .error) catch null), exception: null}' > "$d/$name.err.json"
@@ -149,14 +151,14 @@ curl_matrix() {
   want bad_model && curl_case "$d" bad_model "$API" -F "file=@$clip" -F model=gpt-4o-transcribe
   return 0
 }
-curl_errors() {
-  local d=$T/e-curl API=$ERRS/v1/audio/transcriptions
+curl_errors() { # DIR [CURL ARGS...]: the early errors, each tried 3 times
+  local d=$1 API=$ERRS/v1/audio/transcriptions; shift
   mkdir -p "$d"
   for i in 1 2 3; do
-    curl_case "$d" wrong_token "$API" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer hk-wrong-000000000000000000"
-    curl_case "$d" priority "$API" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer $CI" -H 'X-Hark-Priority: realtime'
-    curl_case "$d" unknown_route "$ERRS/v1/audio/nonexistent" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer $CI"
-    curl_case "$d" too_large "$API" -F "file=@$over" -F model=whisper-1 -H "Authorization: Bearer $CI"
+    curl_case "$d" wrong_token "$API" "$@" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer hk-wrong-000000000000000000"
+    curl_case "$d" priority "$API" "$@" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer $CI" -H 'X-Hark-Priority: realtime'
+    curl_case "$d" unknown_route "$ERRS/v1/audio/nonexistent" "$@" -F "file=@$body" -F model=whisper-1 -H "Authorization: Bearer $CI"
+    curl_case "$d" too_large "$API" "$@" -F "file=@$over" -F model=whisper-1 -H "Authorization: Bearer $CI"
     for n in wrong_token priority unknown_route too_large; do
       [ -f "$d/$n.err.json" ] || { echo "200 answer" >> "$d/$n.tries"; continue; }
       jq -r '"\(.status // "-") \(.exception // "answer")"' "$d/$n.err.json" >> "$d/$n.tries"
@@ -180,7 +182,10 @@ client() { # NAME: one client's two sets; what it printed in $T/NAME.log
   case $c in
     openai*) cmd=(node "$JS/openai_matrix.mjs" "$c") ;;
     requests | httpx | aiohttp) cmd=("$PY" "$py" "$c") ;;
-    curl) { curl_matrix; curl_errors; } > "$T/$c.log" 2>&1; return ;;
+    curl) # and its body sent chunked, as openai 6.x sends it (no Content-Length)
+      { curl_matrix; curl_errors "$T/e-curl"; curl_errors "$T/e-curl-chunked" -H 'Transfer-Encoding: chunked'; } \
+        > "$T/$c.log" 2>&1
+      return ;;
     chromium)
       timeout 600 node "$JS/browser_fetch.mjs" "$MAIN" "$MAIN/healthz" "$T/t-$c" transcribe "$clip" > "$T/$c.log" 2>&1
       HARK_TOKEN=$CI timeout 600 node "$JS/browser_fetch.mjs" "$ERRS" "$ERRS/healthz" "$T/e-$c" errors "$body" "$over" >> "$T/$c.log" 2>&1
@@ -205,6 +210,7 @@ for c in requests httpx aiohttp curl chromium; do
   transcripts_ok "$c" "$T/t-$c"
   errors_ok "$c" "$T/e-$c"
 done
+errors_ok "curl, chunked" "$T/e-curl-chunked"
 check "chromium (same origin): the browser ran" [ -s "$T/t-chromium/console.txt" ]
 
 # ---- preambles and epilogues (RFC 2046 5.1.1: ignored), sent raw ----
