@@ -17,6 +17,10 @@ PACKAGES=(
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks
   ffmpeg sox jq time valgrind sqlite3
+  # real clients of the API in tests/integration/client_matrix.sh: Python's
+  # HTTP libraries (run with /usr/bin/python3), and Chromium for fetch +
+  # FormData in a browser (driven by puppeteer-core from npm, tests/js)
+  python3 python3-requests python3-httpx python3-aiohttp chromium
 )
 
 # The client tests run the official `openai` npm package: Node.js and npm

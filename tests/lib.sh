@@ -104,12 +104,21 @@ all_gone() {
   return 1
 }
 
-# js_deps: the npm packages of tests/js (pinned by its package-lock.json)
-# installed once per build directory; sets JS to where they are.
+# js_deps: the npm packages of tests/js (pinned by its package-lock.json:
+# eventsource, the openai package at 4.x, 5.x and 6.x as openai4, openai5,
+# openai6, puppeteer-core, which drives Debian's /usr/bin/chromium and
+# downloads no browser) installed once per build directory, again when the
+# lock file changes; sets JS to where they are. Tests running at once take
+# turns (flock), so one installs and the others wait for it.
 js_deps() {
   JS=$HARK_BUILD_DIR/js
-  mkdir -p "$JS" && cp "$HARK_SOURCE_DIR"/tests/js/package.json "$HARK_SOURCE_DIR"/tests/js/package-lock.json \
-    "$HARK_SOURCE_DIR"/tests/js/*.mjs "$JS"/ || return 1
-  [ -d "$JS/node_modules/openai" ] && [ -d "$JS/node_modules/eventsource" ] && return 0
-  (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error > "$T/npm.log" 2>&1) || { cat "$T/npm.log"; return 1; }
+  mkdir -p "$JS" || return 1
+  (
+    flock 9
+    cp "$HARK_SOURCE_DIR"/tests/js/package.json "$HARK_SOURCE_DIR"/tests/js/package-lock.json \
+      "$HARK_SOURCE_DIR"/tests/js/*.mjs "$JS"/ || exit 1
+    cmp -s "$JS/package-lock.json" "$JS/node_modules/.hark-installed-lock" && exit 0
+    (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error > "$T/npm.log" 2>&1) || { cat "$T/npm.log"; exit 1; }
+    cp "$JS/package-lock.json" "$JS/node_modules/.hark-installed-lock"
+  ) 9> "$JS/.install-lock"
 }

@@ -2,8 +2,9 @@
 # OpenAI's transcription API on hark serve, end to end with real workers:
 # every response_format and its content against `hark transcribe`, streamed
 # deltas, the error statuses and shapes, priorities, a client that leaves
-# (its job is cancelled unless it asked to keep it), and the official
-# `openai` npm package (tests/js) pointed at hark with baseURL.
+# (its job is cancelled unless it asked to keep it). Real clients (the
+# `openai` npm package at 4.x, 5.x and 6.x, Python's libraries, a browser)
+# are client_matrix.sh's.
 . "$(dirname "$0")/../lib.sh"
 clip=$T/clip.wav
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" "$clip"
@@ -135,23 +136,6 @@ curl -s -m 2 "$API" -F file=@"$T/mid.wav" -F model=whisper-1 -F keep_on_disconne
 kept=$(newest)
 check "keep_on_disconnect: the job goes on" [ "$(job_field "$kept" state)" != cancelled ]
 "$HARK" cancel "$kept" > /dev/null
-
-# ---- the official openai npm package ----
-js_deps || echo "FAIL npm install"
-mkdir -p "$T/js"
-node "$JS/openai_client.mjs" "$HARK_SERVER" "$T/five.wav" "$T/js" 2> "$T/js.err"; rc=$?
-check "openai package: every call succeeded (rc $rc)" [ $rc -eq 0 ] || cat "$T/js.err"
-check "openai package: json text is hark transcribe's" [ "$(cat "$T/js/json.txt")" = "$(oneline "$T/ref/five.txt")" ]
-check "openai package: text" [ "$(cat "$T/js/text.txt")" = "$(oneline "$T/ref/five.txt")" ]
-check "openai package: srt byte-identical" cmp -s "$T/js/srt.srt" "$T/ref/five.srt"
-check "openai package: verbose_json words and segments" \
-  [ "$(jq -c '[.text, .segments, .words]' "$T/js/verbose.json")" = "$(jq -c '[.text, .segments, .words]' "$T/ref/five.verbose.json")" ]
-check "openai package: streamed deltas add up to the text" \
-  [ "$(jq -j '[.[] | select(.type == "transcript.text.delta") | .delta] | join("")' "$T/js/stream.json")" = "$(oneline "$T/ref/five.txt")" ]
-check "openai package: the done event has the text" \
-  [ "$(jq -r '.[-1].text' "$T/js/stream.json")" = "$(oneline "$T/ref/five.txt")" ]
-check "openai package: APIError with OpenAI's fields" grep -q "unknown model 'gpt-4o-transcribe'" "$T/js/error.txt"
-check "openai package: models" [ "$(tr '\n' ' ' < "$T/js/models.txt")" = "pocketsphinx-en-us whisper-1" ]
 
 stop_server; rc=$?
 check "SIGTERM: daemon exits 0 (got $rc)" [ $rc -eq 0 ]
