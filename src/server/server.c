@@ -422,7 +422,9 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
     r->route = parse_route(url, r);
     r->body = BODY_DROP;
     r->body_cap = OTHER_BODY_MAX;
-    r->drain_cap = (uint64_t)s->max_upload_bytes + MULTIPART_SLACK;
+    /* Twice the upload limit: a too-large upload is drained too, so its
+     * client sees the 413 (a larger one is answered at once and cut). */
+    r->drain_cap = 2 * (uint64_t)s->max_upload_bytes + MULTIPART_SLACK;
     const struct route_def *d = &routes[r->route];
     struct arg_check ac = {
         .allowed = r->post ? no_args : d->args, .bad = r->bad_arg, .badlen = sizeof r->bad_arg};

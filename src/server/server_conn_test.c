@@ -312,6 +312,18 @@ static void test_errors_after_the_body(void)
     ASSERT_EQ(a.status, 413);
     ASSERT(body_has(&a, "file_too_large"));
     answer_release(&a);
+    /* Declared over the limit (here 1.5 times it): nothing is stored, the
+     * body is read and dropped, and the 413 arrives after it. */
+    snprintf(head, sizeof head,
+             "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+             "Bearer " SECRET "\r\nContent-Type: multipart/form-data; boundary=XyZ123\r\n"
+             "Content-Length: %d\r\n\r\n",
+             6 << 20);
+    a = request(head, NULL, 6 << 20, &sent);
+    ASSERT(sent);
+    ASSERT_EQ(a.status, 413);
+    ASSERT(body_has(&a, "file_too_large"));
+    answer_release(&a);
     /* A client that asks before sending (Expect: 100-continue) hears the
      * error at once and sends nothing. */
     int fd = connect_raw();

@@ -271,7 +271,8 @@ if [ -n "${HARK_SERVER:-}" ]; then
     grep -qix "access-control-allow-origin: $origin"$'\r' "$T/headers"
   curl -s -o /dev/null -D "$T/headers" -X OPTIONS "$HARK_SERVER/v1/audio/transcriptions" \
     -H "Origin: http://localhost:$pport" -H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Headers: authorization'
-  check "cors: another origin is not allowed" ! grep -qi "access-control-allow-origin: \(http://localhost:$pport\|\*\)" "$T/headers"
+  check "cors: another origin is not allowed" \
+    bash -c "! grep -qi 'access-control-allow-origin: \(http://localhost:$pport\|\*\)' '$T/headers'"
   d=$T/cors
   mkdir -p "$d"
   HARK_TOKEN=$CI HARK_REFUSED_PAGE="http://localhost:$pport/_hits?tag=refused" timeout 300 \
