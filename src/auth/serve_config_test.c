@@ -440,6 +440,34 @@ static void test_tokens(void)
     serve_config_release(&cfg);
 }
 
+/* admin = yes|no in a [token] section: whether the token sees every job. */
+static void test_admin(void)
+{
+    serve_config cfg;
+    PARSE_OK("[token root]\nsecret = " SECRET_A "\nadmin = yes\n[token ci]\nsecret = " SECRET_B
+             "\nadmin = no\n[token bot]\nsecret = cccccccccccccccc\n",
+             &cfg);
+    ASSERT_EQ(cfg.n_tokens, 3);
+    ASSERT(cfg.tokens[0].admin);
+    ASSERT(!cfg.tokens[1].admin);
+    ASSERT(!cfg.tokens[2].admin); /* the default */
+    serve_config_release(&cfg);
+    EXPECT_ERR("[token a]\nsecret = " SECRET_A "\nadmin = true\n",
+               "hark.conf:3: admin: \"true\" is not one of yes, no");
+    EXPECT_ERR("[token a]\nsecret = " SECRET_A "\nadmin = Yes\n",
+               "hark.conf:3: admin: \"Yes\" is not one of yes, no");
+    EXPECT_ERR("[token a]\nadmin =\nsecret = " SECRET_A "\n", "hark.conf:2: admin: no value");
+    EXPECT_ERR("[token a]\nadmin = yes\nsecret = " SECRET_A "\nadmin = no\n",
+               "hark.conf:4: duplicate key \"admin\" in [token a] (first set on line 2)");
+    EXPECT_ERR("admin = yes\n", "hark.conf:1: admin: only allowed in a [token NAME] section");
+    /* HARK_TOKENS tokens are never admins: an admin is written in the file. */
+    hark_err err;
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_add_env_tokens(&cfg, "ci:high:" SECRET_A, &err), 0);
+    ASSERT(!cfg.tokens[0].admin);
+    serve_config_release(&cfg);
+}
+
 static void test_long_lines(void)
 {
     static char text[3 * SERVE_CONFIG_MAX_LINE];
@@ -754,6 +782,7 @@ int main(void)
     RUN(test_strings_and_enums);
     RUN(test_general_errors);
     RUN(test_tokens);
+    RUN(test_admin);
     RUN(test_long_lines);
     RUN(test_bytes_that_are_not_text);
     RUN(test_env_tokens);

@@ -43,7 +43,8 @@ static struct {
     server *srv;
     int port;
     atomic_int wakes;
-    path_roots roots; /* the test's directory: server-side paths are read from it */
+    path_roots roots;   /* the test's directory: server-side paths are read from it */
+    token_table tokens; /* empty: no authentication (loopback only) */
 } F;
 
 static void count_wake(void *ctx)
@@ -71,7 +72,8 @@ static void start_with(int64_t max_upload)
                      .wake = count_wake,
                      .wake_ctx = &F.wakes,
                      .max_upload_bytes = max_upload,
-                     .roots = &F.roots};
+                     .roots = &F.roots,
+                     .tokens = &F.tokens};
     if (server_start(&o, &F.srv, &err))
         TEST_FAIL_("server_start: %s", err.msg);
     F.port = server_port(F.srv);
@@ -83,9 +85,19 @@ static void start(void)
     start_with(0);
 }
 
+/* A server that wants these tokens. */
+static void start_tokens(const serve_token *t, size_t n)
+{
+    hark_err err = {0};
+    if (tokens_init(&F.tokens, t, n, &err))
+        TEST_FAIL_("tokens_init: %s", err.msg);
+    start_with(0);
+}
+
 static void stop(void)
 {
     server_stop(F.srv);
+    tokens_release(&F.tokens);
     path_roots_release(&F.roots);
     F.srv = NULL;
     store_close(F.st);
@@ -1390,6 +1402,155 @@ static void test_delete_and_list_filters(void)
     stop();
 }
 
+/* ---- tenants: a token sees and controls only its own jobs ------------------ */
+
+#define SECRET_ALICE "alice-0123456789abcdef"
+#define SECRET_BOB "bob-0123456789abcdef00"
+#define AS_ALICE "Authorization: Bearer " SECRET_ALICE
+#define AS_BOB "Authorization: Bearer " SECRET_BOB
+
+static resp as(const char *auth, const char *method, const char *path)
+{
+    return http(method, path, NULL, NULL, 0, auth);
+}
+
+/* Submit a path job as auth; its id. */
+static void submit_as(const char *auth, char id[STORE_ID_SIZE])
+{
+    char path[600], body[800];
+    write_file("talk.wav", "RIFF", 4);
+    abs_path("talk.wav", path, sizeof path);
+    snprintf(body, sizeof body, "{\"path\": \"%s\"}", path);
+    resp r = http("POST", "/v1/jobs", "application/json", body, strlen(body), auth);
+    if (r.status != 201)
+        TEST_FAIL_("submit: status %ld: %s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    ASSERT(jstr(j, "id"));
+    snprintf(id, STORE_ID_SIZE, "%s", jstr(j, "id"));
+    json_decref(j);
+    release(&r);
+}
+
+/* The ids GET /v1/jobs?query shows auth, in order. */
+static size_t list_as(const char *auth, const char *query, char ids[][STORE_ID_SIZE], size_t max)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/jobs%s", query);
+    resp r = as(auth, "GET", path);
+    if (r.status != 200)
+        TEST_FAIL_("list: status %ld: %s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    json_t *data = json_object_get(j, "data");
+    ASSERT(json_is_array(data));
+    size_t n = json_array_size(data);
+    ASSERT(n <= max);
+    for (size_t i = 0; i < n; i++)
+        snprintf(ids[i], STORE_ID_SIZE, "%s", jstr(json_array_get(data, i), "id"));
+    json_decref(j);
+    release(&r);
+    return n;
+}
+
+/* Every way of reaching job id as auth is a 404 in the job_not_found shape
+ * naming id, exactly as for a job that does not exist. */
+static void assert_hidden(const char *auth, const char *id)
+{
+    static const struct {
+        const char *method, *suffix;
+    } ways[] = {{"GET", ""},
+                {"DELETE", ""},
+                {"POST", "/cancel"},
+                {"POST", "/pause"},
+                {"POST", "/resume"},
+                {"GET", "/result"},
+                {"GET", "/result?format=json"},
+                {"GET", "/events"},
+                {"GET", "/events?after=0"}};
+    for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/jobs/%s%s", id, ways[i].suffix);
+        resp r = as(auth, ways[i].method, path);
+        if (r.status != 404)
+            TEST_FAIL_("%s %s: status %ld, expected 404: %.300s", ways[i].method, path, r.status,
+                       r.body.data);
+        assert_error(&r, 404, "not_found_error", "id", "job_not_found", id);
+        release(&r);
+    }
+}
+
+static int state_of(const char *id)
+{
+    store_job job;
+    hark_err err = {0};
+    if (store_get_job(F.st, id, &job, &err))
+        TEST_FAIL_("store_get_job %s: %s", id, err.msg);
+    int state = job.state;
+    store_job_release(&job);
+    return state;
+}
+
+static void test_tokens_see_only_their_jobs(void)
+{
+    serve_token toks[] = {
+        {.name = "alice", .secret = SECRET_ALICE, .max_priority = STORE_PRIO_REALTIME},
+        {.name = "bob", .secret = SECRET_BOB, .max_priority = STORE_PRIO_REALTIME},
+    };
+    start_tokens(toks, 2);
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], legacy[STORE_ID_SIZE], ids[8][STORE_ID_SIZE];
+    submit_as(AS_ALICE, a);
+    submit_as(AS_BOB, b);
+    submit_direct(STORE_PRIO_NORMAL, legacy); /* from before tokens: no owner */
+
+    /* Lists hold one's own jobs only, with and without filters. */
+    ASSERT_EQ(list_as(AS_ALICE, "", ids, 8), 1);
+    ASSERT_STREQ(ids[0], a);
+    ASSERT_EQ(list_as(AS_BOB, "?order=desc&state=queued&limit=1", ids, 8), 1);
+    ASSERT_STREQ(ids[0], b);
+
+    /* Another's job, by every route, is a 404 like a job that does not
+     * exist, and nothing changes. */
+    assert_hidden(AS_ALICE, b);
+    assert_hidden(AS_BOB, a);
+    assert_hidden(AS_ALICE, legacy);
+    assert_hidden(AS_BOB, legacy);
+    ASSERT_EQ(state_of(a), STORE_QUEUED);
+    ASSERT_EQ(state_of(b), STORE_QUEUED);
+    ASSERT_EQ(state_of(legacy), STORE_QUEUED);
+    ASSERT_EQ(atomic_load(&F.wakes), 2); /* the two submits */
+
+    /* The owner controls its own job. */
+    char path[128];
+    const char *ops[] = {"pause", "resume", "cancel"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "/v1/jobs/%s/%s", b, ops[i]);
+        resp r = as(AS_BOB, "POST", path);
+        if (r.status != 200)
+            TEST_FAIL_("%s: status %ld: %s", ops[i], r.status, r.body.data);
+        release(&r);
+    }
+    ASSERT_EQ(state_of(b), STORE_CANCELLED);
+    assert_hidden(AS_ALICE, b); /* a finished job: DELETE would work for its owner */
+    snprintf(path, sizeof path, "/v1/jobs/%s", b);
+    resp r = as(AS_BOB, "DELETE", path);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+
+    /* Results and event streams: the owner's only. */
+    drive_to_success(a);
+    assert_hidden(AS_BOB, a);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", a);
+    r = as(AS_ALICE, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "hello world"));
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", a);
+    r = as(AS_ALICE, "GET", path); /* the job is final: the stream replays and ends */
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "event: succeeded"));
+    release(&r);
+    stop();
+}
+
 static void test_listen_loopback_only(void)
 {
     notify n;
@@ -1451,5 +1612,6 @@ int main(void)
     RUN(test_slow_clients_block_nobody);
     RUN(test_listen_loopback_only);
     RUN(test_delete_and_list_filters);
+    RUN(test_tokens_see_only_their_jobs);
     TEST_DONE();
 }

@@ -149,6 +149,37 @@ check "cancelled through the API: counted" [ "$(m 'hark_jobs_finished_total\{sta
 c=$(code "${AUTH_PTT[@]}" -H 'X-Request-Id: trace-42' -F file=@"$clip" -F priority=realtime "$HARK_SERVER/v1/jobs")
 ptt_job=$(jq -r .id "$T/body")
 HARK_TOKEN=$PTT "$HARK" wait "$ptt_job" > /dev/null 2>&1
+
+# ---- tenants: a token sees and controls only its own jobs ----
+# ptt_job is ptt's; ci ($HARK_TOKEN here) submitted $job. To ci, ptt's jobs
+# do not exist: every command says "not found" (exit 1), as for a made-up id.
+as_ci() { HARK_TOKEN=$CI "$HARK" "$@"; }
+as_ptt() { HARK_TOKEN=$PTT "$HARK" "$@"; }
+not_found() { "$@" > "$T/nf.out" 2> "$T/nf.err"; [ $? -eq 1 ] && grep -q "not found" "$T/nf.err"; }
+as_ci ls > "$T/ls.ci" 2>&1
+as_ptt ls > "$T/ls.ptt" 2>&1
+check "hark ls: ci's own jobs are listed" grep -q "^$job " "$T/ls.ci"
+check "hark ls: none of ptt's jobs are listed to ci" bash -c "! grep -q '$ptt_job' '$T/ls.ci'"
+check "hark ls: ptt sees its job and none of ci's" \
+  bash -c "grep -q '^$ptt_job ' '$T/ls.ptt' && ! grep -q '$job' '$T/ls.ptt'"
+check "hark show of ptt's job as ci: not found" not_found as_ci show "$ptt_job"
+check "hark result of ptt's job as ci: not found" not_found as_ci result "$ptt_job"
+check "hark wait (the event stream) of ptt's job as ci: not found" not_found as_ci wait "$ptt_job"
+check "hark result of its own job as ptt: works" as_ptt result -o "$T/ptt.txt" "$ptt_job"
+c=$(code "${AUTH_CI[@]}" "$HARK_SERVER/v1/jobs/$ptt_job/events")
+check "the event stream of ptt's job as ci: 404 job_not_found" err_is 404 not_found_error job_not_found
+c=$(code "${AUTH_PTT[@]}" "$HARK_SERVER/v1/jobs/$ptt_job/events")
+check "... and its owner's stream replays to its end" bash -c "[ $c = 200 ] && grep -q '^event: succeeded' '$T/body'"
+c=$(code "${AUTH_CI[@]}" -X DELETE "$HARK_SERVER/v1/jobs/$ptt_job")
+check "DELETE of ptt's job as ci: 404" err_is 404 not_found_error job_not_found
+held=$(as_ptt submit --priority low "$T/mid.wav")
+as_ptt pause "$held" > /dev/null
+check "hark resume of ptt's job as ci: not found" not_found as_ci resume "$held"
+check "hark pause of ptt's job as ci: not found" not_found as_ci pause "$held"
+check "hark cancel of ptt's job as ci: not found" not_found as_ci cancel "$held"
+check "... and the job is as its owner left it" [ "$(HARK_TOKEN=$PTT job_field "$held" state)" = paused ]
+check "its owner cancels it" as_ptt cancel "$held"
+
 stop_server; rc=$?
 check "SIGTERM: exit 0 ($rc)" [ $rc -eq 0 ]
 grep '^{' "$T/s.log" > "$T/log.json"
