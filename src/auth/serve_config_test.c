@@ -755,10 +755,13 @@ static void test_docs_example(void)
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_REALTIME], 4);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_HIGH], -1);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_LOW], 10000);
-    ASSERT_EQ(cfg.n_tokens, 3);
+    ASSERT_EQ(cfg.n_tokens, 4);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);
     ASSERT_EQ(cfg.tokens[1].max_priority, STORE_PRIO_REALTIME);
     ASSERT_EQ(cfg.tokens[2].max_priority, STORE_PRIO_NORMAL);
+    ASSERT(!cfg.tokens[0].admin && !cfg.tokens[1].admin && !cfg.tokens[2].admin);
+    ASSERT_STREQ(cfg.tokens[3].name, "ops");
+    ASSERT(cfg.tokens[3].admin);
     /* And so does its HARK_TOKENS example, alongside (other names and secrets). */
     hark_err err;
     ASSERT_EQ(serve_config_add_env_tokens(&cfg,
@@ -766,7 +769,7 @@ static void test_docs_example(void)
                                           "bulk:low:hk-5e4d3c2b1a09f8e7d6c5b4a3",
                                           &err),
               0);
-    ASSERT_EQ(cfg.n_tokens, 5);
+    ASSERT_EQ(cfg.n_tokens, 6);
     serve_config_release(&cfg);
 }
 

@@ -174,14 +174,14 @@ static int connection_fd(struct MHD_Connection *c)
     return ci ? ci->connect_fd : -1;
 }
 
-static void abandon(server *s, const char *id, bool keep, const char *why)
+static void abandon(server *s, store_scope sc, const char *id, bool keep, const char *why)
 {
     if (keep) {
         log_info("job %s: %s; the job goes on (keep_on_disconnect)", id, why);
         return;
     }
     hark_err err = {0};
-    int rc = store_cancel(s->st, id, &err);
+    int rc = store_cancel(s->st, sc, id, &err);
     if (rc == 0) {
         log_info("job %s: %s; cancelled", id, why);
         server_wake(s);
@@ -230,12 +230,12 @@ static int filter_verbose(buf *out, const openai_request *r)
     return rc;
 }
 
-static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, const char *id,
-                                    const openai_request *r)
+static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, store_scope sc,
+                                    const char *id, const openai_request *r)
 {
     transcript t;
     hark_err err = {0};
-    int rc = job_result_transcript(s->st, id, NULL, &t, &err);
+    int rc = job_result_transcript(s->st, sc, id, NULL, &t, &err);
     if (rc)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
                             "cannot read the result of job %s: %s", id, err.msg);
@@ -281,8 +281,8 @@ static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, const c
 
 /* Block until job id ends, then answer. The connection's own thread waits
  * on the store's change counter, looking at the client every slice. */
-static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const char *id,
-                                      const openai_request *r)
+static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, store_scope sc,
+                                      const char *id, const openai_request *r)
 {
     int fd = connection_fd(c);
     for (;;) {
@@ -292,18 +292,18 @@ static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const
                                 "the server is stopping; job %s will resume when it is back", id);
         store_job job;
         hark_err err = {0};
-        int rc = store_get_job(s->st, id, &job, &err);
+        int rc = store_get_job(s->st, sc, id, &job, &err);
         if (rc)
             return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
         if (store_state_terminal(job.state)) {
-            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, id, r)
+            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, sc, id, r)
                                                                : reply_unsuccessful(c, &job);
             store_job_release(&job);
             return ret;
         }
         store_job_release(&job);
         if (client_gone(fd)) {
-            abandon(s, id, r->keep, "the client went away");
+            abandon(s, sc, id, r->keep, "the client went away");
             return MHD_NO;
         }
         notify_wait(s->changes, seen, WAIT_SLICE_MS);
@@ -314,6 +314,8 @@ static enum MHD_Result wait_and_reply(server *s, struct MHD_Connection *c, const
 
 typedef struct oa_stream {
     server *s;
+    store_scope scope;               /* the submitter's; its owner points at owner */
+    char owner[STORE_OWNER_MAX + 1]; /* copied: the stream outlives the request */
     char job[STORE_ID_SIZE];
     int fd;
     bool keep;
@@ -343,7 +345,8 @@ static int stream_deltas(oa_stream *st)
 {
     store_chunk_list l;
     hark_err err = {0};
-    if (store_list_chunks_from(st->s->st, st->job, st->next_idx, STREAM_BATCH, &l, &err)) {
+    if (store_list_chunks_from(st->s->st, st->scope, st->job, st->next_idx, STREAM_BATCH, &l,
+                               &err)) {
         log_error("transcription stream of job %s: %s", st->job, err.msg);
         return -1;
     }
@@ -419,7 +422,7 @@ static int stream_refill(oa_stream *st)
             return rc;
         store_job job;
         hark_err err = {0};
-        if (store_get_job(st->s->st, st->job, &job, &err)) {
+        if (store_get_job(st->s->st, st->scope, st->job, &job, &err)) {
             log_error("transcription stream of job %s: %s", st->job, err.msg);
             return -1;
         }
@@ -467,21 +470,26 @@ static void stream_free(void *cls)
 {
     oa_stream *st = cls;
     if (!st->finished && !st->server_ended)
-        abandon(st->s, st->job, st->keep, "the client left the stream");
+        abandon(st->s, st->scope, st->job, st->keep, "the client left the stream");
     buf_release(&st->text);
     buf_release(&st->out);
     free(st);
 }
 
-static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const char *id,
-                                    const openai_request *r)
+static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, store_scope sc,
+                                    const char *id, const openai_request *r)
 {
     oa_stream *st = calloc(1, sizeof *st);
     if (!st) {
-        abandon(s, id, r->keep, "out of memory for its stream");
+        abandon(s, sc, id, r->keep, "out of memory for its stream");
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     }
     st->s = s;
+    st->scope = sc;
+    if (sc.owner) {
+        snprintf(st->owner, sizeof st->owner, "%s", sc.owner);
+        st->scope.owner = st->owner;
+    }
     snprintf(st->job, sizeof st->job, "%s", id);
     st->fd = connection_fd(c);
     st->keep = r->keep;
@@ -536,6 +544,7 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
         .priority = r.priority,
         .timeout_s = s->default_timeout_s,
         .max_active = s->queue_limit[r.priority],
+        .owner = who->token_name,
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);
@@ -551,7 +560,8 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
               {"priority", store_priority_name(r.priority)}, {"token", who->token_name},
               {"api", "openai"}, {"format", formats[r.format].name},
               {"stream", r.stream ? "true" : "false"});
-    return r.stream ? reply_stream(s, c, id, &r) : wait_and_reply(s, c, id, &r);
+    store_scope sc = caller_scope(who);
+    return r.stream ? reply_stream(s, c, sc, id, &r) : wait_and_reply(s, c, sc, id, &r);
 }
 
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c)

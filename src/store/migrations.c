@@ -28,6 +28,11 @@
  *                             attempts made so far; next_at_ms when the
  *                             next attempt is due; claimed_until_ms > now
  *                             while a sender holds it (0 = free)
+ * Version 5: jobs.owner, the name of the API token that submitted the job
+ *   ('' = none: no tokens, `hark transcribe`, and every job from before);
+ *   index jobs_owner (owner, seq): an owner's list in submission order
+ *   without visiting other owners' jobs. Every job query filters on it
+ *   (store.h, "Owners and scopes").
  */
 #include "store/migrations.h"
 
@@ -129,7 +134,12 @@ static const store_migration migrations[] = {
      "  WHERE state = 'failed';"
      "INSERT INTO meta(key, value) SELECT 'jobs_cancelled', count(*) FROM jobs"
      "  WHERE state = 'cancelled';"},
-    /* Add new migrations here: {5, "what it does", "ALTER TABLE ..."}. */
+    {5, "owner of a job (the API token that submitted it)",
+     /* Jobs from before had no owner: '' keeps them visible where they were
+      * (a server without tokens, admin tokens), and to no other token. */
+     "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX jobs_owner ON jobs(owner, seq);"},
+    /* Add new migrations here: {6, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)
