@@ -89,9 +89,9 @@ typedef struct parser {
     int line;         /* 1-based number of the line being read */
     serve_config *cfg;
     hark_err *err;
-    int seen[N_KEYS];           /* line a scalar key was set on, 0 if not yet */
-    long open;                  /* index of the open [token] section's token, -1 at top level */
-    int secret_line, prio_line; /* where the open section set them, 0 if not yet */
+    int seen[N_KEYS]; /* line a scalar key was set on, 0 if not yet */
+    long open;        /* index of the open [token] section's token, -1 at top level */
+    int secret_line, prio_line, admin_line; /* where the open section set them, 0 if not yet */
 } parser;
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -448,7 +448,8 @@ static int set_key(parser *p, const char *key, const char *v)
     serve_config *cfg = p->cfg;
     int id = find_key(key);
     if (id < 0) {
-        if (strcmp(key, "secret") == 0 || strcmp(key, "max_priority") == 0)
+        if (strcmp(key, "secret") == 0 || strcmp(key, "max_priority") == 0 ||
+            strcmp(key, "admin") == 0)
             return FAIL(p, "%s: only allowed in a [token NAME] section", key);
         return FAIL(p, "unknown key \"%s\"", SHOW(key, show));
     }
@@ -524,6 +525,8 @@ static int set_token_key(parser *p, const char *key, const char *v)
         seen = &p->secret_line;
     else if (strcmp(key, "max_priority") == 0)
         seen = &p->prio_line;
+    else if (strcmp(key, "admin") == 0)
+        seen = &p->admin_line;
     else if (find_key(key) >= 0)
         return FAIL(p, "%s: top-level keys go before the first [token] section", key);
     else
@@ -538,6 +541,14 @@ static int set_token_key(parser *p, const char *key, const char *v)
     if (seen == &p->prio_line) {
         if (store_priority_parse(v, &t->max_priority, NULL))
             return FAIL(p, "max_priority: \"%s\" is not one of " PRIO_CHOICES, SHOW(v, show));
+        return 0;
+    }
+    if (seen == &p->admin_line) {
+        /* Two spellings only: an admin token sees every tenant's jobs, so
+         * "true", "1" or "Yes" are refused rather than guessed at. */
+        if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
+            return FAIL(p, "admin: \"%s\" is not one of yes, no", SHOW(v, show));
+        t->admin = strcmp(v, "yes") == 0;
         return 0;
     }
     size_t n = strlen(v);
@@ -591,7 +602,7 @@ static int open_section(parser *p, char *s)
         return nomem(p->err);
     t->where = p->line;
     p->open = (long)(p->cfg->n_tokens - 1);
-    p->secret_line = p->prio_line = 0;
+    p->secret_line = p->prio_line = p->admin_line = 0;
     return 0;
 }
 

@@ -2,8 +2,8 @@
  * and the HARK_TOKENS environment variable.
  *
  * The format is specified in docs/config.md: UTF-8 lines, `#` comment lines,
- * `key = value` at the top, then `[token NAME]` sections holding `secret`
- * and `max_priority`. Parsing is strict: an unknown key, a repeated scalar
+ * `key = value` at the top, then `[token NAME]` sections holding `secret`,
+ * `max_priority` and `admin`. Parsing is strict: an unknown key, a repeated scalar
  * key, a value not consumed to its last byte, an out-of-range number, a NUL
  * byte, a control character, invalid UTF-8 or a line longer than
  * SERVE_CONFIG_MAX_LINE bytes is an error that names the file, the line and
@@ -49,6 +49,7 @@ typedef struct serve_token {
     char *name;       /* [A-Za-z0-9._-]{1,64}, unique within the config */
     char *secret;     /* visible ASCII (0x21..0x7e), at least 16 bytes, unique */
     int max_priority; /* enum store_priority: the best class it may submit at [normal] */
+    bool admin;       /* sees and controls every job, not only its own [no]; file only */
     bool from_env;    /* came from HARK_TOKENS rather than the file */
     int where;        /* line of its [token] header, or its 1-based HARK_TOKENS entry */
 } serve_token;
@@ -117,7 +118,8 @@ int serve_config_load(const char *path, serve_config *cfg, hark_err *err);
 /* Merge the tokens of a HARK_TOKENS value into cfg: comma-separated
  * `name:max_priority:secret` entries (the secret is everything after the
  * second colon, so it may hold colons but no commas). Same rules as the
- * file's tokens, checked across both: names and secrets unique. NULL or ""
+ * file's tokens, checked across both: names and secrets unique. Such a
+ * token is never an admin (an admin is written in the file). NULL or ""
  * adds nothing. All or nothing: 0 with every entry added, or HARK_EINVAL
  * ("HARK_TOKENS: entry N: cause") with cfg unchanged. */
 int serve_config_add_env_tokens(serve_config *cfg, const char *value, hark_err *err);

@@ -440,6 +440,34 @@ static void test_tokens(void)
     serve_config_release(&cfg);
 }
 
+/* admin = yes|no in a [token] section: whether the token sees every job. */
+static void test_admin(void)
+{
+    serve_config cfg;
+    PARSE_OK("[token root]\nsecret = " SECRET_A "\nadmin = yes\n[token ci]\nsecret = " SECRET_B
+             "\nadmin = no\n[token bot]\nsecret = cccccccccccccccc\n",
+             &cfg);
+    ASSERT_EQ(cfg.n_tokens, 3);
+    ASSERT(cfg.tokens[0].admin);
+    ASSERT(!cfg.tokens[1].admin);
+    ASSERT(!cfg.tokens[2].admin); /* the default */
+    serve_config_release(&cfg);
+    EXPECT_ERR("[token a]\nsecret = " SECRET_A "\nadmin = true\n",
+               "hark.conf:3: admin: \"true\" is not one of yes, no");
+    EXPECT_ERR("[token a]\nsecret = " SECRET_A "\nadmin = Yes\n",
+               "hark.conf:3: admin: \"Yes\" is not one of yes, no");
+    EXPECT_ERR("[token a]\nadmin =\nsecret = " SECRET_A "\n", "hark.conf:2: admin: no value");
+    EXPECT_ERR("[token a]\nadmin = yes\nsecret = " SECRET_A "\nadmin = no\n",
+               "hark.conf:4: duplicate key \"admin\" in [token a] (first set on line 2)");
+    EXPECT_ERR("admin = yes\n", "hark.conf:1: admin: only allowed in a [token NAME] section");
+    /* HARK_TOKENS tokens are never admins: an admin is written in the file. */
+    hark_err err;
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_add_env_tokens(&cfg, "ci:high:" SECRET_A, &err), 0);
+    ASSERT(!cfg.tokens[0].admin);
+    serve_config_release(&cfg);
+}
+
 static void test_long_lines(void)
 {
     static char text[3 * SERVE_CONFIG_MAX_LINE];
@@ -727,10 +755,13 @@ static void test_docs_example(void)
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_REALTIME], 4);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_HIGH], -1);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_LOW], 10000);
-    ASSERT_EQ(cfg.n_tokens, 3);
+    ASSERT_EQ(cfg.n_tokens, 4);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);
     ASSERT_EQ(cfg.tokens[1].max_priority, STORE_PRIO_REALTIME);
     ASSERT_EQ(cfg.tokens[2].max_priority, STORE_PRIO_NORMAL);
+    ASSERT(!cfg.tokens[0].admin && !cfg.tokens[1].admin && !cfg.tokens[2].admin);
+    ASSERT_STREQ(cfg.tokens[3].name, "ops");
+    ASSERT(cfg.tokens[3].admin);
     /* And so does its HARK_TOKENS example, alongside (other names and secrets). */
     hark_err err;
     ASSERT_EQ(serve_config_add_env_tokens(&cfg,
@@ -738,7 +769,7 @@ static void test_docs_example(void)
                                           "bulk:low:hk-5e4d3c2b1a09f8e7d6c5b4a3",
                                           &err),
               0);
-    ASSERT_EQ(cfg.n_tokens, 5);
+    ASSERT_EQ(cfg.n_tokens, 6);
     serve_config_release(&cfg);
 }
 
@@ -754,6 +785,7 @@ int main(void)
     RUN(test_strings_and_enums);
     RUN(test_general_errors);
     RUN(test_tokens);
+    RUN(test_admin);
     RUN(test_long_lines);
     RUN(test_bytes_that_are_not_text);
     RUN(test_env_tokens);

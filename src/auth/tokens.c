@@ -29,6 +29,7 @@ int tokens_init(token_table *t, const serve_token *tokens, size_t n, hark_err *e
         }
         snprintf(v[i].name, sizeof v[i].name, "%s", src->name);
         v[i].max_priority = src->max_priority;
+        v[i].admin = src->admin;
         if (!SHA256((const unsigned char *)src->secret, strlen(src->secret), v[i].digest)) {
             explicit_bzero(v, n * sizeof *v);
             free(v);

@@ -27,6 +27,7 @@
 typedef struct token_entry {
     char name[SERVE_TOKEN_NAME_MAX + 1];
     int max_priority;                         /* enum store_priority */
+    bool admin;                               /* sees and controls every job */
     unsigned char digest[TOKENS_DIGEST_SIZE]; /* SHA-256 of the secret */
 } token_entry;
 

@@ -13,7 +13,8 @@ static void load_table(token_table *t)
     hark_err err;
     serve_config_init(&cfg);
     const char text[] = "[token ci]\nsecret = " SECRET_CI "\n"
-                        "[token rt]\nsecret = " SECRET_RT "\nmax_priority = realtime\n";
+                        "[token rt]\nsecret = " SECRET_RT "\nmax_priority = realtime\n"
+                        "admin = yes\n";
     ASSERT_EQ(serve_config_parse(text, sizeof text - 1, "t.conf", &cfg, &err), 0);
     ASSERT_EQ(serve_config_add_env_tokens(&cfg, "bulk:low:" SECRET_LOW, &err), 0);
     ASSERT_EQ(tokens_init(t, cfg.tokens, cfg.n_tokens, &err), 0);
@@ -34,14 +35,17 @@ static void test_lookup_hits(void)
     ASSERT(e != NULL);
     ASSERT_STREQ(e->name, "ci");
     ASSERT_EQ(e->max_priority, STORE_PRIO_NORMAL);
+    ASSERT(!e->admin);
     e = lookup(&t, SECRET_RT);
     ASSERT(e != NULL);
     ASSERT_STREQ(e->name, "rt");
     ASSERT_EQ(e->max_priority, STORE_PRIO_REALTIME);
+    ASSERT(e->admin); /* the entry keeps the config's admin flag */
     e = lookup(&t, SECRET_LOW);
     ASSERT(e != NULL);
     ASSERT_STREQ(e->name, "bulk");
     ASSERT_EQ(e->max_priority, STORE_PRIO_LOW);
+    ASSERT(!e->admin);
     /* The secret need not be NUL-terminated: only len bytes count. */
     const char header[] = "Bearer " SECRET_CI " trailing";
     e = tokens_lookup(&t, header + 7, strlen(SECRET_CI));

@@ -93,7 +93,7 @@ static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
 {
     (void)ctx;
     transcript t;
-    int rc = job_result_transcript(st, job_id, NULL, &t, err);
+    int rc = job_result_transcript(st, STORE_SCOPE_ALL, job_id, NULL, &t, err);
     if (rc == 0)
         transcript_release(&t);
     return rc;
@@ -112,7 +112,7 @@ static void on_finished(void *ctx, const char *job_id, int state)
     store_job job;
     hark_err err = {0};
     char latency[32] = "";
-    if (store_get_job(d->st, job_id, &job, &err) == 0) {
+    if (store_get_job(d->st, STORE_SCOPE_ALL, job_id, &job, &err) == 0) {
         double s = job.finished_ms > 0 ? (double)(job.finished_ms - job.created_ms) / 1000 : 0;
         snprintf(latency, sizeof latency, "%.3f", s);
         hark_metrics_job_finished(d->metrics, state, job.priority, s);

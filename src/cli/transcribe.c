@@ -195,7 +195,7 @@ static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
     if (!j)
         return err_set(err, HARK_EINVAL, "job %s is not part of this run", job_id);
     transcript t;
-    int rc = job_result_transcript(st, job_id, j->input, &t, err);
+    int rc = job_result_transcript(st, STORE_SCOPE_ALL, job_id, j->input, &t, err);
     if (rc)
         return rc;
     buf written;
@@ -238,7 +238,7 @@ static void on_finished(void *ctx, const char *job_id, int state)
     j->state = state;
     progress_end(&c->prog);
     store_job sj;
-    bool got = store_get_job(c->st, job_id, &sj, NULL) == 0;
+    bool got = store_get_job(c->st, STORE_SCOPE_ALL, job_id, &sj, NULL) == 0;
     double took = got && sj.started_ms ? (double)(sj.finished_ms - sj.started_ms) / 1000 : 0;
     if (state == STORE_SUCCEEDED && j->n_words == 0) {
         /* Said even with -q: an empty result must never look like a success
@@ -263,7 +263,7 @@ static void on_finished(void *ctx, const char *job_id, int state)
     }
     if (got)
         store_job_release(&sj);
-    store_delete_job(c->st, job_id, NULL);
+    store_delete_job(c->st, STORE_SCOPE_ALL, job_id, NULL);
     print_in_order(c);
 }
 
@@ -282,7 +282,7 @@ static bool on_tick(void *ctx)
     c->last_poll = now;
     tjob *j = &c->jobs[c->current];
     store_job sj;
-    if (store_get_job(c->st, j->id, &sj, NULL))
+    if (store_get_job(c->st, STORE_SCOPE_ALL, j->id, &sj, NULL))
         return false;
     const char *phase = sj.prepared ? "transcribing" : "decoding";
     if (strcmp(c->prog.phase, phase) != 0 || c->prog_job != j) {
@@ -329,13 +329,13 @@ static int adopt_earlier_jobs(transcribe_cmd *c, hark_err *err)
     f.limit = 1000;
     for (;;) {
         store_job_list l;
-        int rc = store_list_jobs(c->st, &f, &l, err);
+        int rc = store_list_jobs(c->st, STORE_SCOPE_ALL, &f, &l, err);
         if (rc)
             return rc;
         for (size_t i = 0; i < l.n; i++) {
             store_job *sj = &l.jobs[i];
             if (store_state_terminal(sj->state)) {
-                store_delete_job(c->st, sj->id, NULL);
+                store_delete_job(c->st, STORE_SCOPE_ALL, sj->id, NULL);
                 continue;
             }
             json_t *holder;
@@ -347,10 +347,11 @@ static int adopt_earlier_jobs(transcribe_cmd *c, hark_err *err)
             json_decref(holder);
             if (!match) {
                 if (sj->state != STORE_PAUSED)
-                    store_pause(c->st, sj->id, NULL);
+                    store_pause(c->st, STORE_SCOPE_ALL, sj->id, NULL);
                 continue;
             }
-            if (sj->state == STORE_PAUSED && (rc = store_resume(c->st, sj->id, err)) != 0) {
+            if (sj->state == STORE_PAUSED &&
+                (rc = store_resume(c->st, STORE_SCOPE_ALL, sj->id, err)) != 0) {
                 store_job_list_release(&l);
                 return rc;
             }
@@ -483,7 +484,7 @@ static void report_interrupted(transcribe_cmd *c)
     for (int i = 0; i < c->n_jobs; i++) {
         tjob *j = &c->jobs[i];
         store_job sj;
-        if (j->finished || !j->submitted || store_get_job(c->st, j->id, &sj, NULL))
+        if (j->finished || !j->submitted || store_get_job(c->st, STORE_SCOPE_ALL, j->id, &sj, NULL))
             continue;
         unfinished++;
         done += sj.chunks_done;

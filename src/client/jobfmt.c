@@ -94,6 +94,8 @@ int jobfmt_show(const json_t *job, buf *out)
     rc |= buf_printf(out, "state:     %s\n", str(job, "state", a, sizeof a));
     rc |= buf_printf(out, "priority:  %s\n", str(job, "priority", a, sizeof a));
     rc |= buf_printf(out, "source:    %s\n", str(job, "source", a, sizeof a));
+    if (json_is_string(json_object_get(job, "owner"))) /* a server with tokens */
+        rc |= buf_printf(out, "owner:     %s\n", str(job, "owner", a, sizeof a));
     when(job, "created_at", b, sizeof b);
     rc |= buf_printf(out, "created:   %s\n", b);
     when(job, "started_at", b, sizeof b);

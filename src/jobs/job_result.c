@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int add_chunks(store *st, const store_job *job, transcript *t, hark_err *err)
+static int add_chunks(store *st, store_scope sc, const store_job *job, transcript *t, hark_err *err)
 {
     store_chunk_list l;
-    int rc = store_list_chunks(st, job->id, &l, err);
+    int rc = store_list_chunks(st, sc, job->id, &l, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
@@ -30,11 +30,11 @@ static int add_chunks(store *st, const store_job *job, transcript *t, hark_err *
     return rc;
 }
 
-int job_result_transcript(store *st, const char *id, const char *source, transcript *t,
-                          hark_err *err)
+int job_result_transcript(store *st, store_scope sc, const char *id, const char *source,
+                          transcript *t, hark_err *err)
 {
     store_job job;
-    int rc = store_get_job(st, id, &job, err);
+    int rc = store_get_job(st, sc, id, &job, err);
     if (rc)
         return rc;
     if (!job.prepared || job.chunks_done != job.n_chunks) {
@@ -46,7 +46,7 @@ int job_result_transcript(store *st, const char *id, const char *source, transcr
     rc = transcript_init(t, source ? source : (job.source[0] ? job.source : job.input),
                          job.duration_s);
     if (rc == 0)
-        rc = add_chunks(st, &job, t, err);
+        rc = add_chunks(st, sc, &job, t, err);
     if (rc == 0 && (rc = transcript_finish(t)) != 0)
         err_set(err, rc, "job %s: out of memory", id);
     if (rc)
@@ -55,10 +55,11 @@ int job_result_transcript(store *st, const char *id, const char *source, transcr
     return rc;
 }
 
-int job_result_render(store *st, const char *id, out_format f, buf *dst, hark_err *err)
+int job_result_render(store *st, store_scope sc, const char *id, out_format f, buf *dst,
+                      hark_err *err)
 {
     transcript t;
-    int rc = job_result_transcript(st, id, NULL, &t, err);
+    int rc = job_result_transcript(st, sc, id, NULL, &t, err);
     if (rc)
         return rc;
     rc = out_render(&t, f, dst, err);

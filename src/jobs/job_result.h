@@ -13,12 +13,13 @@
 #include "util/err.h"
 
 /* Build job id's transcript from its committed chunks into t (initialised
- * here; release it with transcript_release). The job must be prepared and
- * every chunk committed (HARK_EINVAL naming the job otherwise). source is
- * the name shown in outputs (NULL: the job's source). A stored result that
- * does not parse is HARK_EIO naming the chunk. */
-int job_result_transcript(store *st, const char *id, const char *source, transcript *t,
-                          hark_err *err);
+ * here; release it with transcript_release). The job must be in scope sc
+ * (HARK_ENOENT otherwise), prepared, with every chunk committed (HARK_EINVAL
+ * naming the job otherwise). source is the name shown in outputs (NULL: the
+ * job's source). A stored result that does not parse is HARK_EIO naming the
+ * chunk. */
+int job_result_transcript(store *st, store_scope sc, const char *id, const char *source,
+                          transcript *t, hark_err *err);
 
 /* The text one committed chunk contributes to its job's transcript text:
  * its segments' texts joined by single spaces ("" when it heard no
@@ -28,7 +29,8 @@ int job_result_transcript(store *st, const char *id, const char *source, transcr
  * result; idx its index (for messages). *text is malloc'ed. */
 int job_result_chunk_text(const char *result, int idx, char **text, hark_err *err);
 
-/* Render job id in format f into dst (appended). */
-int job_result_render(store *st, const char *id, out_format f, buf *dst, hark_err *err);
+/* Render job id (of scope sc) in format f into dst (appended). */
+int job_result_render(store *st, store_scope sc, const char *id, out_format f, buf *dst,
+                      hark_err *err);
 
 #endif

@@ -187,9 +187,10 @@ static void complete_job(runtime *rt, const char *job_id)
     if (rc) {
         state = STORE_FAILED;
         hark_err e2 = {0};
-        if (store_fail(rt->st, job_id, err.msg[0] ? err.msg : "cannot write the results", &e2))
+        if (store_fail(rt->st, STORE_SCOPE_ALL, job_id,
+                       err.msg[0] ? err.msg : "cannot write the results", &e2))
             log_error("job %s: %s", job_id, e2.msg);
-    } else if (store_succeed(rt->st, job_id, &err)) {
+    } else if (store_succeed(rt->st, STORE_SCOPE_ALL, job_id, &err)) {
         log_error("job %s: %s", job_id, err.msg);
         return;
     }
@@ -275,7 +276,7 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
 {
     store_job job;
     hark_err err = {0};
-    if (store_get_job(rt->st, t->job_id, &job, &err)) {
+    if (store_get_job(rt->st, STORE_SCOPE_ALL, t->job_id, &job, &err)) {
         log_error("job %s: %s", t->job_id, err.msg);
         store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "job vanished", NULL, NULL);
         return;
@@ -410,7 +411,7 @@ static void on_failed(runtime *rt, slot *s, json_t *m)
          * say it as the user named the input. */
         char said[1024];
         store_job job;
-        if (store_get_job(rt->st, s->task.job_id, &job, NULL) == 0) {
+        if (store_get_job(rt->st, STORE_SCOPE_ALL, s->task.job_id, &job, NULL) == 0) {
             const char *at = job.input[0] && job.source[0] ? strstr(msg, job.input) : NULL;
             if (at) {
                 snprintf(said, sizeof said, "%.*s%s%s", (int)(at - msg), msg, job.source,
@@ -420,7 +421,7 @@ static void on_failed(runtime *rt, slot *s, json_t *m)
             store_job_release(&job);
         }
         hark_err err = {0};
-        if (store_fail(rt->st, s->task.job_id, msg, &err) == 0)
+        if (store_fail(rt->st, STORE_SCOPE_ALL, s->task.job_id, msg, &err) == 0)
             job_finished(rt, s->task.job_id, STORE_FAILED);
         return;
     }
@@ -622,7 +623,7 @@ static void revoke_check(runtime *rt)
         if (s->state != SLOT_BUSY || s->yielding || s->kill_cause[0])
             continue;
         store_job job;
-        if (store_get_job(rt->st, s->task.job_id, &job, NULL))
+        if (store_get_job(rt->st, STORE_SCOPE_ALL, s->task.job_id, &job, NULL))
             continue;
         bool live = job.state == STORE_QUEUED || job.state == STORE_RUNNING;
         store_job_release(&job);
@@ -689,7 +690,7 @@ static void finish_ready_jobs(runtime *rt)
     f.ready_only = true;
     f.limit = 1000;
     store_job_list l;
-    if (store_list_jobs(rt->st, &f, &l, NULL))
+    if (store_list_jobs(rt->st, STORE_SCOPE_ALL, &f, &l, NULL))
         return;
     for (size_t i = 0; i < l.n; i++)
         complete_job(rt, l.jobs[i].id);
@@ -710,7 +711,7 @@ static void sweep_work_dirs(runtime *rt)
         if (e->d_name[0] == '.')
             continue;
         store_job job;
-        int rc = store_get_job(rt->st, e->d_name, &job, NULL);
+        int rc = store_get_job(rt->st, STORE_SCOPE_ALL, e->d_name, &job, NULL);
         bool keep = rc == 0 && !store_state_terminal(job.state);
         if (rc == 0)
             store_job_release(&job);

@@ -39,7 +39,7 @@ static int complete(void *ctx, store *st, const char *job_id, hark_err *err)
 {
     tctx *c = ctx;
     store_chunk_list l;
-    int rc = store_list_chunks(st, job_id, &l, err);
+    int rc = store_list_chunks(st, STORE_SCOPE_ALL, job_id, &l, err);
     if (rc)
         return rc;
     buf b;
@@ -140,7 +140,7 @@ static void cleanup(tctx *c, runtime *rt)
 static int state_of(tctx *c, const char *id)
 {
     store_job j;
-    ASSERT_EQ(store_get_job(c->st, id, &j, NULL), 0);
+    ASSERT_EQ(store_get_job(c->st, STORE_SCOPE_ALL, id, &j, NULL), 0);
     int s = j.state;
     store_job_release(&j);
     return s;
@@ -163,7 +163,7 @@ static void test_priority_order_and_bad_input(void)
     /* The bad input fails at prepare; of the others, high finishes first and low last. */
     ASSERT_EQ(state_of(&c, bad), STORE_FAILED);
     store_job j;
-    ASSERT_EQ(store_get_job(c.st, bad, &j, NULL), 0);
+    ASSERT_EQ(store_get_job(c.st, STORE_SCOPE_ALL, bad, &j, NULL), 0);
     printf("bad input: %s\n", j.error);
     ASSERT(strstr(j.error, "text.txt") != NULL);
     ASSERT_EQ(j.prepare_attempts, 0); /* an input's fault is not retried */
@@ -250,7 +250,7 @@ static void test_crashing_worker_is_replaced_and_job_fails_alone(void)
     runtime_stats s;
     runtime_get_stats(rt, &s);
     store_job j;
-    ASSERT_EQ(store_get_job(c.st, poison, &j, NULL), 0);
+    ASSERT_EQ(store_get_job(c.st, STORE_SCOPE_ALL, poison, &j, NULL), 0);
     printf("poison: %s; restarts %d\n", j.error, s.worker_restarts);
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT(strstr(j.error, "chunk 1 (") != NULL);
@@ -280,7 +280,7 @@ static void test_hung_worker_is_killed(void)
     runtime_stats s;
     runtime_get_stats(rt, &s);
     store_job j;
-    ASSERT_EQ(store_get_job(c.st, hung, &j, NULL), 0);
+    ASSERT_EQ(store_get_job(c.st, STORE_SCOPE_ALL, hung, &j, NULL), 0);
     printf("hung: %s; kills %d\n", j.error, s.deadline_kills);
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT(strstr(j.error, "timeout") != NULL);
@@ -314,7 +314,7 @@ static void test_memory_bomb_fails_its_job_alone(void)
     const char *rt_job = submit(&c, "clip.wav", STORE_PRIO_REALTIME);
     ASSERT_EQ(runtime_run(rt, NULL), 0);
     store_job j;
-    ASSERT_EQ(store_get_job(c.st, bomb, &j, NULL), 0);
+    ASSERT_EQ(store_get_job(c.st, STORE_SCOPE_ALL, bomb, &j, NULL), 0);
     printf("bomb: %s\n", j.error);
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT(strstr(j.error, "chunk 0 (") != NULL);

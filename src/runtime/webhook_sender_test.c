@@ -179,7 +179,7 @@ static void ended_job(store *st, const char *url, char id[STORE_ID_SIZE])
                            .priority = STORE_PRIO_NORMAL,
                            .callback_url = url};
     hark_err err = {0};
-    if (store_submit(st, &spec, id, &err) || store_cancel(st, id, &err))
+    if (store_submit(st, &spec, id, &err) || store_cancel(st, STORE_SCOPE_ALL, id, &err))
         TEST_FAIL_("submit/cancel: %s", err.msg);
 }
 
@@ -190,7 +190,7 @@ static store_job wait_hook(store *st, const char *id, int state, double seconds)
     for (;;) {
         store_job j;
         hark_err err = {0};
-        if (store_get_job(st, id, &j, &err))
+        if (store_get_job(st, STORE_SCOPE_ALL, id, &j, &err))
             TEST_FAIL_("store_get_job: %s", err.msg);
         if (j.webhook_state == state)
             return j;
@@ -223,7 +223,7 @@ static void delivered_signed_once(void)
     ASSERT_STREQ(s->event, "job.cancelled");
     ASSERT(strncmp(s->delivery, id, STORE_ID_SIZE - 1) == 0);
     store_webhook_list l;
-    ASSERT_EQ(store_list_webhooks(st, id, &l, NULL), 0);
+    ASSERT_EQ(store_list_webhooks(st, STORE_SCOPE_ALL, id, &l, NULL), 0);
     ASSERT_STREQ(s->body, l.items[0].body); /* the stored bytes, as stored */
     store_webhook_list_release(&l);
     json_t *b = json_loads(s->body, 0, NULL);

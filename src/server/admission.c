@@ -1,8 +1,15 @@
-/* admission.c - who may submit at which priority, and what a full queue
- * answers (server_impl.h). */
+/* admission.c - who may submit at which priority, whose jobs a caller
+ * sees, and what a full queue answers (server_impl.h). */
 #include "server/server_impl.h"
 
 #include <stdio.h>
+
+_Static_assert(SERVE_TOKEN_NAME_MAX <= STORE_OWNER_MAX, "a token's name fits a job's owner");
+
+store_scope caller_scope(const caller *who)
+{
+    return who->admin ? STORE_SCOPE_ALL : store_scope_owner(who->token_name);
+}
 
 int caller_priority(const caller *who, int requested, int default_priority, int *out, api_error *e)
 {

@@ -1,5 +1,9 @@
 /* handlers.c - the job endpoints except submit (submit.c): read, list,
- * control, result and the start of an event stream (sse.c). */
+ * control, result and the start of an event stream (sse.c).
+ *
+ * Every store call is made in the caller's scope (caller_scope): the store
+ * answers HARK_ENOENT for another token's job, which is the same 404 as
+ * for a job that does not exist. No handler reads a job and then decides. */
 #include "server/job_json.h"
 #include "server/server_impl.h"
 #include "server/sse.h"
@@ -38,12 +42,12 @@ enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_e
 }
 
 /* 200 with the job object of id as it is now. */
-static enum MHD_Result reply_job(server *s, struct MHD_Connection *c, const char *id,
-                                 unsigned status, const char *location)
+static enum MHD_Result reply_job(server *s, struct MHD_Connection *c, const caller *who,
+                                 const char *id, unsigned status, const char *location)
 {
     store_job job;
     hark_err err = {0};
-    int rc = store_get_job(s->st, id, &job, &err);
+    int rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
     json_t *o = job_json(&job);
@@ -57,9 +61,9 @@ enum MHD_Result handle_health(server *s, struct MHD_Connection *c)
     return reply_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"), NULL);
 }
 
-enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const char *id)
+enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const caller *who, const char *id)
 {
-    return reply_job(s, c, id, MHD_HTTP_OK, NULL);
+    return reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
 }
 
 static const char *arg(struct MHD_Connection *c, const char *name)
@@ -77,7 +81,7 @@ static bool has_arg(struct MHD_Connection *c, const char *name)
            MHD_YES;
 }
 
-enum MHD_Result handle_list(server *s, struct MHD_Connection *c)
+enum MHD_Result handle_list(server *s, struct MHD_Connection *c, const caller *who)
 {
     store_job_filter f;
     store_job_filter_init(&f);
@@ -125,7 +129,7 @@ enum MHD_Result handle_list(server *s, struct MHD_Connection *c)
     }
 
     store_job_list l;
-    int rc = store_list_jobs(s->st, &f, &l, &err);
+    int rc = store_list_jobs(s->st, caller_scope(who), &f, &l, &err);
     if (rc)
         return reply_store_error(c, HARK_EIO, &err, "");
     json_t *data = json_array();
@@ -144,20 +148,22 @@ enum MHD_Result handle_list(server *s, struct MHD_Connection *c)
     return reply_json(c, MHD_HTTP_OK, body, NULL);
 }
 
-enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *id,
-                               enum control_op op)
+enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller *who,
+                               const char *id, enum control_op op)
 {
     hark_err err = {0};
-    int rc = op == CONTROL_CANCEL  ? store_cancel(s->st, id, &err)
-             : op == CONTROL_PAUSE ? store_pause(s->st, id, &err)
-                                   : store_resume(s->st, id, &err);
+    store_scope sc = caller_scope(who);
+    int rc = op == CONTROL_CANCEL  ? store_cancel(s->st, sc, id, &err)
+             : op == CONTROL_PAUSE ? store_pause(s->st, sc, id, &err)
+                                   : store_resume(s->st, sc, id, &err);
     if (rc)
         return reply_store_error(c, rc, &err, id);
     server_wake(s);
-    return reply_job(s, c, id, MHD_HTTP_OK, NULL);
+    return reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
 }
 
-enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *id)
+enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id)
 {
     out_format f = FMT_TXT;
     if (has_arg(c, "format") && (!arg(c, "format") || out_format_parse(arg(c, "format"), &f)))
@@ -166,7 +172,7 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *i
                             arg(c, "format") ? arg(c, "format") : "");
     store_job job;
     hark_err err = {0};
-    int rc = store_get_job(s->st, id, &job, &err);
+    int rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
     int state = job.state;
@@ -184,7 +190,11 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *i
     store_job_release(&job);
     buf out;
     buf_init(&out, RESULT_MAX);
-    rc = job_result_render(s->st, id, f, &out, &err);
+    rc = job_result_render(s->st, caller_scope(who), id, f, &out, &err);
+    if (rc == HARK_ENOENT) { /* deleted since the read above */
+        buf_release(&out);
+        return reply_store_error(c, rc, &err, id);
+    }
     if (rc) {
         buf_release(&out);
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
@@ -197,7 +207,8 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *i
     return reply_bytes(c, MHD_HTTP_OK, out_format_mime(f), text, len, NULL);
 }
 
-enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *id)
+enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id)
 {
     /* A reconnecting EventSource sends Last-Event-ID; ?after=N is for clients
      * that cannot set headers. */
@@ -213,7 +224,8 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
     }
     store_job job;
     hark_err err = {0};
-    int rc = store_get_job(s->st, id, &job, &err);
+    store_scope sc = caller_scope(who);
+    int rc = store_get_job(s->st, sc, id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
     /* A job already final has logged its final event: the stream replays
@@ -224,7 +236,7 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
     store_job_release(&job);
     if (final) {
         store_event_list rest;
-        rc = store_list_events(s->st, id, after, 1, &rest, &err);
+        rc = store_list_events(s->st, sc, id, after, 1, &rest, &err);
         if (rc)
             return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
         bool nothing = rest.n == 0;
@@ -233,6 +245,7 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
             return reply_no_content(c);
     }
     sse_source src = {.st = s->st,
+                      .scope = sc,
                       .changes = s->changes,
                       .stopping = &s->stopping,
                       .keepalive_ms = atomic_load(&s->keepalive_ms),
@@ -249,11 +262,13 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *i
     return ret;
 }
 
-enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const char *id)
+enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id)
 {
     store_job job;
     hark_err err = {0};
-    int rc = store_get_job(s->st, id, &job, &err);
+    store_scope sc = caller_scope(who);
+    int rc = store_get_job(s->st, sc, id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
     if (!store_state_terminal(job.state)) {
@@ -273,7 +288,7 @@ enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const char *i
         !strchr(job.input + dl + 1, '/'))
         input_file = strdup(job.input);
     store_job_release(&job);
-    rc = store_delete_job(s->st, id, &err);
+    rc = store_delete_job(s->st, sc, id, &err);
     if (rc) {
         free(input_file);
         return reply_store_error(c, rc, &err, id);

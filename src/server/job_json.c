@@ -66,6 +66,7 @@ json_t *job_json(const store_job *job)
     bad |= json_object_set_new(o, "state", json_string(store_state_name(job->state)));
     bad |= json_object_set_new(o, "priority", json_string(store_priority_name(job->priority)));
     bad |= json_object_set_new(o, "source", json_string(job->source ? job->source : ""));
+    bad |= json_object_set_new(o, "owner", string_or_null(job->owner));
     bad |= json_object_set_new(o, "created_at", job_json_time(job->created_ms));
     bad |= json_object_set_new(o, "started_at", job_json_time(job->started_ms));
     bad |= json_object_set_new(o, "finished_at", job_json_time(job->finished_ms));

@@ -156,14 +156,14 @@ static const char *form_get(void *ctx, const char *name)
 
 /* ---- waiting for the job --------------------------------------------------- */
 
-static void abandon(server *s, const char *id, bool keep, const char *why)
+static void abandon(server *s, store_scope sc, const char *id, bool keep, const char *why)
 {
     if (keep) {
         log_info("job %s: %s; the job goes on (keep_on_disconnect)", id, why);
         return;
     }
     hark_err err = {0};
-    int rc = store_cancel(s->st, id, &err);
+    int rc = store_cancel(s->st, sc, id, &err);
     if (rc == 0) {
         log_info("job %s: %s; cancelled", id, why);
         server_wake(s);
@@ -207,12 +207,12 @@ static int filter_verbose(buf *out, const openai_request *r)
     return rc;
 }
 
-static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, const char *id,
-                                    const openai_request *r)
+static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, store_scope sc,
+                                    const char *id, const openai_request *r)
 {
     transcript t;
     hark_err err = {0};
-    int rc = job_result_transcript(s->st, id, NULL, &t, &err);
+    int rc = job_result_transcript(s->st, sc, id, NULL, &t, &err);
     if (rc)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
                             "cannot read the result of job %s: %s", id, err.msg);
@@ -262,6 +262,8 @@ typedef struct oa_wait {
     char id[STORE_ID_SIZE];
     openai_request r;
     int fd;
+    store_scope scope;               /* the submitter's; its owner points at owner */
+    char owner[STORE_OWNER_MAX + 1]; /* copied: the wait outlives the handler's call */
 } oa_wait;
 
 static enum MHD_Result reply_stopping(struct MHD_Connection *c, const char *id)
@@ -284,18 +286,19 @@ static enum MHD_Result wait_step(server *s, struct MHD_Connection *c, void *ctx)
             return reply_stopping(c, w->id);
         store_job job;
         hark_err err = {0};
-        int rc = store_get_job(s->st, w->id, &job, &err);
+        int rc = store_get_job(s->st, w->scope, w->id, &job, &err);
         if (rc)
             return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
         if (store_state_terminal(job.state)) {
-            enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, w->id, &w->r)
-                                                               : reply_unsuccessful(c, &job);
+            enum MHD_Result ret = job.state == STORE_SUCCEEDED
+                                      ? reply_result(s, c, w->scope, w->id, &w->r)
+                                      : reply_unsuccessful(c, &job);
             store_job_release(&job);
             return ret;
         }
         store_job_release(&job);
         if (park_client_gone(w->fd)) {
-            abandon(s, w->id, w->r.keep, "the client went away");
+            abandon(s, w->scope, w->id, w->r.keep, "the client went away");
             return MHD_NO;
         }
         switch (park_wait(s->park, c, w->fd, seen, 0)) {
@@ -314,6 +317,8 @@ static enum MHD_Result wait_step(server *s, struct MHD_Connection *c, void *ctx)
 typedef struct oa_stream {
     server *s;
     struct MHD_Connection *c;
+    store_scope scope;               /* the submitter's; its owner points at owner */
+    char owner[STORE_OWNER_MAX + 1]; /* copied: the stream outlives the request */
     char job[STORE_ID_SIZE];
     int fd;
     uint64_t seen; /* the notify counter before the last look at the store */
@@ -344,7 +349,8 @@ static int stream_deltas(oa_stream *st)
 {
     store_chunk_list l;
     hark_err err = {0};
-    if (store_list_chunks_from(st->s->st, st->job, st->next_idx, STREAM_BATCH, &l, &err)) {
+    if (store_list_chunks_from(st->s->st, st->scope, st->job, st->next_idx, STREAM_BATCH, &l,
+                               &err)) {
         log_error("transcription stream of job %s: %s", st->job, err.msg);
         return -1;
     }
@@ -422,7 +428,7 @@ static int stream_refill(oa_stream *st)
         return rc;
     store_job job;
     hark_err err = {0};
-    if (store_get_job(st->s->st, st->job, &job, &err)) {
+    if (store_get_job(st->s->st, st->scope, st->job, &job, &err)) {
         log_error("transcription stream of job %s: %s", st->job, err.msg);
         return -1;
     }
@@ -480,22 +486,27 @@ static void stream_free(void *cls)
 {
     oa_stream *st = cls;
     if (!st->finished && !st->server_ended)
-        abandon(st->s, st->job, st->keep, "the client left the stream");
+        abandon(st->s, st->scope, st->job, st->keep, "the client left the stream");
     buf_release(&st->text);
     buf_release(&st->out);
     free(st);
 }
 
-static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, const char *id,
-                                    const openai_request *r)
+static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, store_scope sc,
+                                    const char *id, const openai_request *r)
 {
     oa_stream *st = calloc(1, sizeof *st);
     if (!st) {
-        abandon(s, id, r->keep, "out of memory for its stream");
+        abandon(s, sc, id, r->keep, "out of memory for its stream");
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     }
     st->s = s;
     st->c = c;
+    st->scope = sc;
+    if (sc.owner) {
+        snprintf(st->owner, sizeof st->owner, "%s", sc.owner);
+        st->scope.owner = st->owner;
+    }
     snprintf(st->job, sizeof st->job, "%s", id);
     st->fd = server_connection_fd(c);
     st->keep = r->keep;
@@ -551,6 +562,7 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
         .priority = r.priority,
         .timeout_s = s->default_timeout_s,
         .max_active = s->queue_limit[r.priority],
+        .owner = who->token_name,
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);
@@ -566,16 +578,22 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
               {"priority", store_priority_name(r.priority)}, {"token", who->token_name},
               {"api", "openai"}, {"format", formats[r.format].name},
               {"stream", r.stream ? "true" : "false"});
+    store_scope sc = caller_scope(who);
     if (r.stream)
-        return reply_stream(s, c, id, &r);
+        return reply_stream(s, c, sc, id, &r);
     oa_wait *w = calloc(1, sizeof *w);
     if (!w) {
-        abandon(s, id, r.keep, "out of memory while it waits");
+        abandon(s, sc, id, r.keep, "out of memory while it waits");
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     }
     snprintf(w->id, sizeof w->id, "%s", id);
     w->r = r;
     w->fd = server_connection_fd(c);
+    w->scope = sc;
+    if (sc.owner) {
+        snprintf(w->owner, sizeof w->owner, "%s", sc.owner);
+        w->scope.owner = w->owner;
+    }
     *cont = (request_cont){.fn = wait_step, .ctx = w, .free_ctx = free};
     return wait_step(s, c, w);
 }

@@ -50,8 +50,15 @@ void server_collect_metrics(void *ctx)
     }
 }
 
-enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c)
+enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c, const caller *who)
 {
+    /* The metrics count every tenant's jobs (queue depth, finished jobs,
+     * request counts): with tokens they are the operators', not a
+     * tenant's. Without tokens every caller is an admin. */
+    if (!who->admin)
+        return reply_errorf(c, MHD_HTTP_FORBIDDEN, NULL, "admin_required",
+                            "the metrics cover every token's jobs: reading them takes an admin "
+                            "token (admin = yes in its [token] section)");
     if (!s->metrics)
         return reply_errorf(c, MHD_HTTP_NOT_FOUND, NULL, "unknown_route",
                             "this server keeps no metrics");

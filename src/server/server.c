@@ -313,13 +313,15 @@ static void set_request_id(server *s, struct MHD_Connection *c, request *r)
 }
 
 /* With tokens configured, every route but the probes wants a known bearer
- * token; the caller's priority ceiling comes from it. False with r->error
- * set (401) otherwise. */
+ * token; the caller's priority ceiling and whose jobs it sees come from it.
+ * Without tokens every caller sees every job. False with r->error set
+ * (401) otherwise. */
 static bool authenticate(server *s, struct MHD_Connection *c, request *r)
 {
     r->who.max_priority = STORE_PRIO_REALTIME;
     r->who.token_name = r->token_name;
     r->who.request_id = r->request_id;
+    r->who.admin = !s->tokens || s->tokens->n == 0;
     if (!s->tokens || s->tokens->n == 0 || route_is_public(r->route))
         return true;
     const char *hdr =
@@ -342,6 +344,7 @@ static bool authenticate(server *s, struct MHD_Connection *c, request *r)
     }
     snprintf(r->token_name, sizeof r->token_name, "%s", t->name);
     r->who.max_priority = t->max_priority;
+    r->who.admin = t->admin;
     return true;
 }
 
@@ -538,27 +541,27 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_health(s, c);
     case R_JOBS:
         return r->post ? handle_submit(s, c, &r->who, r->body == BODY_JSON ? &r->json : NULL, r->up)
-                       : handle_list(s, c);
+                       : handle_list(s, c, &r->who);
     case R_READY:
         return handle_ready(s, c);
     case R_METRICS:
-        return handle_metrics(s, c);
+        return handle_metrics(s, c, &r->who);
     case R_JOB:
-        return r->del ? handle_delete(s, c, r->id) : handle_get(s, c, r->id);
+        return r->del ? handle_delete(s, c, &r->who, r->id) : handle_get(s, c, &r->who, r->id);
     case R_OA_TRANSCRIBE:
         return handle_openai_transcription(s, c, &r->who, r->up, &r->cont);
     case R_OA_MODELS:
         return handle_openai_models(s, c);
     case R_CANCEL:
-        return handle_control(s, c, r->id, CONTROL_CANCEL);
+        return handle_control(s, c, &r->who, r->id, CONTROL_CANCEL);
     case R_PAUSE:
-        return handle_control(s, c, r->id, CONTROL_PAUSE);
+        return handle_control(s, c, &r->who, r->id, CONTROL_PAUSE);
     case R_RESUME:
-        return handle_control(s, c, r->id, CONTROL_RESUME);
+        return handle_control(s, c, &r->who, r->id, CONTROL_RESUME);
     case R_RESULT:
-        return handle_result(s, c, r->id);
+        return handle_result(s, c, &r->who, r->id);
     case R_EVENTS:
-        return handle_events(s, c, r->id);
+        return handle_events(s, c, &r->who, r->id);
     case R_NONE:
         break;
     }

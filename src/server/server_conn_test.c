@@ -499,7 +499,7 @@ static void test_stop_answers_waiting_requests(void)
         store_job_filter f;
         store_job_filter_init(&f);
         hark_err err = {0};
-        ASSERT_EQ(store_list_jobs(F.st, &f, &l, &err), 0);
+        ASSERT_EQ(store_list_jobs(F.st, STORE_SCOPE_ALL, &f, &l, &err), 0);
         size_t n = l.n;
         store_job_list_release(&l);
         if (n == 8)
@@ -542,7 +542,7 @@ static void test_waiting_client_leaves(void)
     store_job_filter f;
     store_job_filter_init(&f);
     for (;;) {
-        ASSERT_EQ(store_list_jobs(F.st, &f, &l, &err), 0);
+        ASSERT_EQ(store_list_jobs(F.st, STORE_SCOPE_ALL, &f, &l, &err), 0);
         if (l.n == 1)
             break;
         store_job_list_release(&l);
@@ -555,7 +555,7 @@ static void test_waiting_client_leaves(void)
     close(fd);
     for (;;) {
         store_job job;
-        ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+        ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err), 0);
         int state = job.state;
         store_job_release(&job);
         if (state == STORE_CANCELLED)
@@ -575,7 +575,7 @@ static void test_events_of_an_ended_job(void)
     char id[STORE_ID_SIZE], head[256];
     hark_err err = {0};
     ASSERT_EQ(store_submit(F.st, &spec, id, &err), 0);
-    ASSERT_EQ(store_cancel(F.st, id, &err), 0);
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, id, &err), 0);
     /* From the start: the events, then the end of the stream. */
     snprintf(head, sizeof head, "GET /v1/jobs/%s/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", id);
     int fd = connect_raw();
@@ -585,7 +585,7 @@ static void test_events_of_an_ended_job(void)
     answer_release(&a);
     close(fd);
     store_event_list ev;
-    ASSERT_EQ(store_list_events(F.st, id, 0, 100, &ev, &err), 0);
+    ASSERT_EQ(store_list_events(F.st, STORE_SCOPE_ALL, id, 0, 100, &ev, &err), 0);
     ASSERT(ev.n >= 2);
     long long last = (long long)ev.events[ev.n - 1].id;
     store_event_list_release(&ev);
@@ -638,7 +638,7 @@ static void test_host_and_origin(void)
     store_job_filter f;
     store_job_filter_init(&f);
     hark_err err = {0};
-    ASSERT_EQ(store_list_jobs(F.st, &f, &l, &err), 0);
+    ASSERT_EQ(store_list_jobs(F.st, STORE_SCOPE_ALL, &f, &l, &err), 0);
     ASSERT_EQ(l.n, 0);
     store_job_list_release(&l);
     /* Reading from a page not allowed: answered, without the header that

@@ -53,12 +53,20 @@ struct server {
 };
 
 /* What a request may do: the highest class it may submit at (a token's
- * ceiling; STORE_PRIO_REALTIME without authentication) and its id for logs. */
+ * ceiling; STORE_PRIO_REALTIME without authentication), whose jobs it sees
+ * and its id for logs. */
 typedef struct caller {
     int max_priority;
-    const char *token_name; /* "" without authentication */
+    const char *token_name; /* "" without authentication; the owner of what it submits */
+    bool admin;             /* sees every job: an admin token, or no authentication */
     const char *request_id;
 } caller;
+
+/* The jobs who may see and touch (store.h, "Owners and scopes"): every job
+ * for an admin, else those its token submitted. Every store call a handler
+ * makes for a request goes through this: another's job is then a 404, as
+ * the store answers HARK_ENOENT for it. The scope borrows who->token_name. */
+store_scope caller_scope(const caller *who);
 
 /* A job's priority for a caller: the one asked (requested >= 0) if the
  * caller may use it, or 403 in e; with none asked, the default capped at
@@ -108,14 +116,19 @@ enum MHD_Result handle_ready(server *s, struct MHD_Connection *c);
 /* The metrics collect hook (hark_metrics_on_collect): values read from the
  * store at scrape time. ctx is the server. */
 void server_collect_metrics(void *ctx);
-enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c);
-enum MHD_Result handle_list(server *s, struct MHD_Connection *c);
-enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const char *id);
-enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const char *id,
-                               enum control_op op);
-enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const char *id);
+/* GET /metrics. The metrics describe every tenant's work, so with tokens
+ * only an admin token may read them (403 otherwise). */
+enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c, const caller *who);
+enum MHD_Result handle_list(server *s, struct MHD_Connection *c, const caller *who);
+enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const caller *who, const char *id);
+enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller *who,
+                               const char *id, enum control_op op);
+enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id);
 /* DELETE /v1/jobs/{id}: a finished job, its events, results and uploaded input. */
-enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const char *id);
-enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const char *id);
+enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id);
+enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
+                              const char *id);
 
 #endif

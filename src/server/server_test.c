@@ -43,7 +43,9 @@ static struct {
     server *srv;
     int port;
     atomic_int wakes;
-    path_roots roots; /* the test's directory: server-side paths are read from it */
+    path_roots roots;      /* the test's directory: server-side paths are read from it */
+    token_table tokens;    /* empty: no authentication (loopback only) */
+    hark_metrics *metrics; /* NULL: GET /metrics is a 404 */
 } F;
 
 static void count_wake(void *ctx)
@@ -71,7 +73,9 @@ static void start_with(int64_t max_upload)
                      .wake = count_wake,
                      .wake_ctx = &F.wakes,
                      .max_upload_bytes = max_upload,
-                     .roots = &F.roots};
+                     .roots = &F.roots,
+                     .tokens = &F.tokens,
+                     .metrics = F.metrics};
     if (server_start(&o, &F.srv, &err))
         TEST_FAIL_("server_start: %s", err.msg);
     F.port = server_port(F.srv);
@@ -83,9 +87,23 @@ static void start(void)
     start_with(0);
 }
 
+/* A server that wants these tokens. */
+static void start_tokens(const serve_token *t, size_t n)
+{
+    hark_err err = {0};
+    if (tokens_init(&F.tokens, t, n, &err))
+        TEST_FAIL_("tokens_init: %s", err.msg);
+    if (!(F.metrics = hark_metrics_new(&err)))
+        TEST_FAIL_("hark_metrics_new: %s", err.msg);
+    start_with(0);
+}
+
 static void stop(void)
 {
     server_stop(F.srv);
+    tokens_release(&F.tokens);
+    hark_metrics_free(F.metrics);
+    F.metrics = NULL;
     path_roots_release(&F.roots);
     F.srv = NULL;
     store_close(F.st);
@@ -357,7 +375,7 @@ static void drive_to_success(const char *id)
     drive_chunk(id, 0);
     drive_chunk(id, 1);
     hark_err err = {0};
-    if (store_succeed(F.st, id, &err))
+    if (store_succeed(F.st, STORE_SCOPE_ALL, id, &err))
         TEST_FAIL_("store_succeed: %s", err.msg);
 }
 
@@ -365,7 +383,7 @@ static size_t count_jobs(void)
 {
     store_job_list l;
     hark_err err = {0};
-    ASSERT_EQ(store_list_jobs(F.st, NULL, &l, &err), 0);
+    ASSERT_EQ(store_list_jobs(F.st, STORE_SCOPE_ALL, NULL, &l, &err), 0);
     size_t n = l.n;
     store_job_list_release(&l);
     return n;
@@ -551,7 +569,7 @@ static void assert_events_match(const char *id, long long after, event *ev, size
 {
     store_event_list l;
     hark_err err = {0};
-    ASSERT_EQ(store_list_events(F.st, id, after, 0, &l, &err), 0);
+    ASSERT_EQ(store_list_events(F.st, STORE_SCOPE_ALL, id, after, 0, &l, &err), 0);
     ASSERT_EQ(n, l.n);
     for (size_t i = 0; i < n; i++) {
         ASSERT_EQ(ev[i].id, l.events[i].id);
@@ -595,7 +613,7 @@ static void test_submit_upload(void)
     /* Committed before the answer; the input is the stored upload. */
     store_job job;
     hark_err err = {0};
-    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err), 0);
     ASSERT_EQ(job.state, STORE_QUEUED);
     ASSERT_EQ(job.input[0], '/');
     ASSERT(strstr(job.input, "/state/uploads/"));
@@ -638,7 +656,7 @@ static void test_submit_path(void)
     ASSERT_EQ(json_integer_value(json_object_get(j, "timeout")), 600);
     store_job job;
     hark_err err = {0};
-    ASSERT_EQ(store_get_job(F.st, jstr(j, "id"), &job, &err), 0);
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, jstr(j, "id"), &job, &err), 0);
     ASSERT_STREQ(job.input, path);
     ASSERT_NEAR(job.timeout_s, 600, 1e-9);
     store_job_release(&job);
@@ -864,7 +882,7 @@ static void test_get_and_list(void)
     for (int i = 0; i < 5; i++)
         submit_direct(prios[i], ids[i]);
     hark_err err = {0};
-    ASSERT_EQ(store_pause(F.st, ids[2], &err), 0);
+    ASSERT_EQ(store_pause(F.st, STORE_SCOPE_ALL, ids[2], &err), 0);
 
     char path[128];
     snprintf(path, sizeof path, "/v1/jobs/%s", ids[1]);
@@ -961,7 +979,7 @@ static void test_control(void)
     ASSERT_EQ(atomic_load(&F.wakes), 3);
     store_job job;
     hark_err err = {0};
-    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err), 0);
     ASSERT_EQ(job.state, STORE_CANCELLED);
     store_job_release(&job);
 
@@ -1023,7 +1041,7 @@ static void test_not_found_and_methods(void)
     /* The job is untouched. */
     store_job job;
     hark_err err = {0};
-    ASSERT_EQ(store_get_job(F.st, id, &job, &err), 0);
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err), 0);
     ASSERT_EQ(job.state, STORE_QUEUED);
     store_job_release(&job);
     ASSERT_EQ(atomic_load(&F.wakes), 0);
@@ -1047,7 +1065,7 @@ static void test_result(void)
     release(&r);
     drive_chunk(id, 1);
     hark_err err = {0};
-    ASSERT_EQ(store_succeed(F.st, id, &err), 0);
+    ASSERT_EQ(store_succeed(F.st, STORE_SCOPE_ALL, id, &err), 0);
 
     static const struct {
         const char *name, *ctype;
@@ -1067,7 +1085,7 @@ static void test_result(void)
         ASSERT_EQ(out_format_parse(fmts[i].name, &f), 0);
         buf want;
         buf_init(&want, 1u << 20);
-        ASSERT_EQ(job_result_render(F.st, id, f, &want, &err), 0);
+        ASSERT_EQ(job_result_render(F.st, STORE_SCOPE_ALL, id, f, &want, &err), 0);
         ASSERT_EQ(r.body.len, want.len);
         ASSERT(memcmp(r.body.data, want.data, want.len) == 0);
         ASSERT(strstr(r.body.data, "hello") && strstr(r.body.data, "world"));
@@ -1091,7 +1109,8 @@ static void test_result(void)
     /* A failed job's 409 carries its error. */
     char id2[STORE_ID_SIZE];
     submit_direct(STORE_PRIO_NORMAL, id2);
-    ASSERT_EQ(store_fail(F.st, id2, "cannot decode 'in.wav': no audio stream", &err), 0);
+    ASSERT_EQ(
+        store_fail(F.st, STORE_SCOPE_ALL, id2, "cannot decode 'in.wav': no audio stream", &err), 0);
     snprintf(path, sizeof path, "/v1/jobs/%s/result", id2);
     r = get(path);
     assert_error(&r, 409, "conflict_error", "id", "job_failed", "no audio stream");
@@ -1194,7 +1213,7 @@ static void test_sse_live(void)
     ASSERT(sse_wait(&c, "event: chunk_committed\n", 10));
     drive_chunk(id, 1);
     hark_err err = {0};
-    ASSERT_EQ(store_succeed(F.st, id, &err), 0);
+    ASSERT_EQ(store_succeed(F.st, STORE_SCOPE_ALL, id, &err), 0);
     /* ... and the stream ends by itself after the final event. */
     sse_finish(&c);
     ASSERT_EQ(c.rc, CURLE_OK);
@@ -1220,7 +1239,7 @@ static void test_sse_keepalive(void)
     sse_start(&c, path, NULL);
     ASSERT(sse_wait(&c, ": keepalive\n\n", 10));
     hark_err err = {0};
-    ASSERT_EQ(store_cancel(F.st, id, &err), 0);
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, id, &err), 0);
     sse_finish(&c);
     ASSERT_EQ(c.rc, CURLE_OK);
     event ev[MAX_EVENTS];
@@ -1369,7 +1388,7 @@ static void test_delete_and_list_filters(void)
 
     /* Finished: deleted with its upload; then gone. */
     hark_err err = {0};
-    ASSERT_EQ(store_cancel(F.st, id, &err), 0);
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, id, &err), 0);
     r = http("DELETE", path, NULL, NULL, 0, NULL);
     ASSERT_EQ(r.status, 200);
     j = body_json(&r);
@@ -1389,6 +1408,256 @@ static void test_delete_and_list_filters(void)
     ASSERT_EQ(r.status, 405);
     release(&r);
     free(data);
+    stop();
+}
+
+/* ---- tenants: a token sees and controls only its own jobs ------------------ */
+
+#define SECRET_ALICE "alice-0123456789abcdef"
+#define SECRET_BOB "bob-0123456789abcdef00"
+#define SECRET_ROOT "root-0123456789abcdef0"
+#define AS_ALICE "Authorization: Bearer " SECRET_ALICE
+#define AS_BOB "Authorization: Bearer " SECRET_BOB
+#define AS_ROOT "Authorization: Bearer " SECRET_ROOT
+
+static resp as(const char *auth, const char *method, const char *path)
+{
+    return http(method, path, NULL, NULL, 0, auth);
+}
+
+/* Submit a path job as auth; its id. The job object names its owner. */
+static void submit_as(const char *auth, const char *owner, char id[STORE_ID_SIZE])
+{
+    char path[600], body[800];
+    write_file("talk.wav", "RIFF", 4);
+    abs_path("talk.wav", path, sizeof path);
+    snprintf(body, sizeof body, "{\"path\": \"%s\"}", path);
+    resp r = http("POST", "/v1/jobs", "application/json", body, strlen(body), auth);
+    if (r.status != 201)
+        TEST_FAIL_("submit: status %ld: %s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    ASSERT(jstr(j, "id"));
+    ASSERT_STREQ(jstr(j, "owner"), owner);
+    snprintf(id, STORE_ID_SIZE, "%s", jstr(j, "id"));
+    json_decref(j);
+    release(&r);
+}
+
+/* The ids GET /v1/jobs?query shows auth, in order. */
+static size_t list_as(const char *auth, const char *query, char ids[][STORE_ID_SIZE], size_t max)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/jobs%s", query);
+    resp r = as(auth, "GET", path);
+    if (r.status != 200)
+        TEST_FAIL_("list: status %ld: %s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    json_t *data = json_object_get(j, "data");
+    ASSERT(json_is_array(data));
+    size_t n = json_array_size(data);
+    ASSERT(n <= max);
+    for (size_t i = 0; i < n; i++)
+        snprintf(ids[i], STORE_ID_SIZE, "%s", jstr(json_array_get(data, i), "id"));
+    json_decref(j);
+    release(&r);
+    return n;
+}
+
+/* Every way of reaching job id as auth is a 404 in the job_not_found shape
+ * naming id, exactly as for a job that does not exist. */
+static void assert_hidden(const char *auth, const char *id)
+{
+    static const struct {
+        const char *method, *suffix;
+    } ways[] = {{"GET", ""},
+                {"DELETE", ""},
+                {"POST", "/cancel"},
+                {"POST", "/pause"},
+                {"POST", "/resume"},
+                {"GET", "/result"},
+                {"GET", "/result?format=json"},
+                {"GET", "/events"},
+                {"GET", "/events?after=0"}};
+    for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "/v1/jobs/%s%s", id, ways[i].suffix);
+        resp r = as(auth, ways[i].method, path);
+        if (r.status != 404)
+            TEST_FAIL_("%s %s: status %ld, expected 404: %.300s", ways[i].method, path, r.status,
+                       r.body.data);
+        assert_error(&r, 404, "not_found_error", "id", "job_not_found", id);
+        release(&r);
+    }
+}
+
+static int state_of(const char *id)
+{
+    store_job job;
+    hark_err err = {0};
+    if (store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err))
+        TEST_FAIL_("store_get_job %s: %s", id, err.msg);
+    int state = job.state;
+    store_job_release(&job);
+    return state;
+}
+
+static void test_tokens_see_only_their_jobs(void)
+{
+    serve_token toks[] = {
+        {.name = "alice", .secret = SECRET_ALICE, .max_priority = STORE_PRIO_REALTIME},
+        {.name = "bob", .secret = SECRET_BOB, .max_priority = STORE_PRIO_REALTIME},
+        {.name = "root", .secret = SECRET_ROOT, .max_priority = STORE_PRIO_LOW, .admin = true},
+    };
+    start_tokens(toks, 3);
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], legacy[STORE_ID_SIZE], r1[STORE_ID_SIZE];
+    char ids[8][STORE_ID_SIZE];
+    submit_as(AS_ALICE, "alice", a);
+    submit_as(AS_BOB, "bob", b);
+    submit_direct(STORE_PRIO_NORMAL, legacy); /* from before tokens: no owner */
+    submit_as(AS_ROOT, "root", r1);           /* an admin's own job is owned too */
+
+    /* Lists hold one's own jobs only, with and without filters. */
+    ASSERT_EQ(list_as(AS_ALICE, "", ids, 8), 1);
+    ASSERT_STREQ(ids[0], a);
+    ASSERT_EQ(list_as(AS_BOB, "?order=desc&state=queued&limit=1", ids, 8), 1);
+    ASSERT_STREQ(ids[0], b);
+    /* An admin token lists every job, each with its owner. */
+    ASSERT_EQ(list_as(AS_ROOT, "", ids, 8), 4);
+    ASSERT_STREQ(ids[0], a);
+    ASSERT_STREQ(ids[1], b);
+    ASSERT_STREQ(ids[2], legacy);
+    ASSERT_STREQ(ids[3], r1);
+
+    /* Another's job, by every route, is a 404 like a job that does not
+     * exist, and nothing changes. */
+    assert_hidden(AS_ALICE, b);
+    assert_hidden(AS_BOB, a);
+    assert_hidden(AS_ALICE, legacy);
+    assert_hidden(AS_BOB, legacy);
+    assert_hidden(AS_ALICE, r1); /* an admin's job is not everyone's */
+    ASSERT_EQ(state_of(a), STORE_QUEUED);
+    ASSERT_EQ(state_of(b), STORE_QUEUED);
+    ASSERT_EQ(state_of(legacy), STORE_QUEUED);
+    ASSERT_EQ(atomic_load(&F.wakes), 3); /* the three submits */
+
+    /* The admin reads and controls any job, one without an owner too. */
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", b);
+    resp r = as(AS_ROOT, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "owner"), "bob");
+    json_decref(j);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s", legacy);
+    r = as(AS_ROOT, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    j = body_json(&r);
+    ASSERT(json_is_null(json_object_get(j, "owner")));
+    json_decref(j);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", legacy);
+    r = as(AS_ROOT, "POST", path);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s", legacy);
+    r = as(AS_ROOT, "DELETE", path);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+
+    /* Metrics count every tenant's jobs: an admin's only. */
+    r = as(AS_ALICE, "GET", "/metrics");
+    assert_error(&r, 403, "permission_error", NULL, "admin_required", "admin token");
+    release(&r);
+    r = as(AS_ROOT, "GET", "/metrics");
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "hark_queue_depth{priority=\"normal\"} 2")); /* a, b */
+    ASSERT(strstr(r.body.data, "hark_queue_depth{priority=\"low\"} 1"));    /* r1 */
+    release(&r);
+
+    /* The owner controls its own job. */
+    const char *ops[] = {"pause", "resume", "cancel"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "/v1/jobs/%s/%s", b, ops[i]);
+        r = as(AS_BOB, "POST", path);
+        if (r.status != 200)
+            TEST_FAIL_("%s: status %ld: %s", ops[i], r.status, r.body.data);
+        release(&r);
+    }
+    ASSERT_EQ(state_of(b), STORE_CANCELLED);
+    assert_hidden(AS_ALICE, b); /* a finished job: DELETE would work for its owner */
+    snprintf(path, sizeof path, "/v1/jobs/%s", b);
+    r = as(AS_BOB, "DELETE", path);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+
+    /* Results and event streams: the owner's only. */
+    drive_to_success(a);
+    assert_hidden(AS_BOB, a);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", a);
+    r = as(AS_ALICE, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "hello") && strstr(r.body.data, "world"));
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", a);
+    r = as(AS_ALICE, "GET", path); /* the job is final: the stream replays and ends */
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "event: succeeded"));
+    release(&r);
+    r = as(AS_ROOT, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "event: succeeded"));
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", a);
+    r = as(AS_ROOT, "GET", path);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    ASSERT_EQ(list_as(AS_ROOT, "", ids, 8), 2); /* a and r1: b and legacy were deleted */
+    stop();
+}
+
+/* Without tokens (loopback only) every caller sees every job, as before
+ * owners existed; jobs have no owner. */
+static void test_no_tokens_every_job_is_everyones(void)
+{
+    start();
+    char id[STORE_ID_SIZE], path[128];
+    resp r = post_form("a.wav", "RIFF", 4, NULL);
+    ASSERT_EQ(r.status, 201);
+    json_t *j = body_json(&r);
+    ASSERT(json_is_null(json_object_get(j, "owner")));
+    snprintf(id, sizeof id, "%s", jstr(j, "id"));
+    json_decref(j);
+    release(&r);
+    store_job job;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, store_scope_owner(""), id, &job, &err), 0);
+    store_job_release(&job);
+    char other[STORE_ID_SIZE];
+    store_job_spec spec = {.kind = "transcribe",
+                           .input = "/nonexistent/in.wav",
+                           .priority = STORE_PRIO_LOW,
+                           .owner = "ci"}; /* from when the server had tokens */
+    ASSERT_EQ(store_submit(F.st, &spec, other, &err), 0);
+    snprintf(path, sizeof path, "/v1/jobs/%s", other);
+    r = get(path);
+    ASSERT_EQ(r.status, 200);
+    j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "owner"), "ci");
+    json_decref(j);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", other);
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    r = get("/v1/jobs");
+    j = body_json(&r);
+    ASSERT_EQ(json_array_size(json_object_get(j, "data")), 2);
+    json_decref(j);
+    release(&r);
+    r = get("/metrics"); /* every caller is an admin: no metrics here is a 404 */
+    assert_error(&r, 404, "not_found_error", NULL, "unknown_route", NULL);
+    release(&r);
     stop();
 }
 
@@ -1453,5 +1722,7 @@ int main(void)
     RUN(test_slow_clients_block_nobody);
     RUN(test_listen_loopback_only);
     RUN(test_delete_and_list_filters);
+    RUN(test_tokens_see_only_their_jobs);
+    RUN(test_no_tokens_every_job_is_everyones);
     TEST_DONE();
 }

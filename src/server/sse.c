@@ -11,6 +11,7 @@
 
 typedef struct stream {
     sse_source src;
+    char owner[STORE_OWNER_MAX + 1]; /* src.scope.owner points here (it outlives the request) */
     char job[STORE_ID_SIZE];
     int64_t last_id;        /* the last event id sent (or skipped) */
     store_event_list batch; /* read but not yet formatted */
@@ -113,7 +114,13 @@ static int refill(stream *s)
         if (stopping(s))
             return 0;
         hark_err err = {0};
-        if (store_list_events(s->src.st, s->job, s->last_id, SSE_BATCH, &s->batch, &err)) {
+        int rc = store_list_events(s->src.st, s->src.scope, s->job, s->last_id, SSE_BATCH,
+                                   &s->batch, &err);
+        /* The job was deleted under the stream (the store's read checks it
+         * is there, in scope, every time): no final event will come. */
+        if (rc == HARK_ENOENT)
+            return 0;
+        if (rc) {
             log_error("event stream of job %s: %s", s->job, err.msg);
             return -1;
         }
@@ -124,14 +131,6 @@ static int refill(stream *s)
         if (park_client_gone(s->src.fd))
             return -1;
         if (s->keepalive_at_ns <= clock_now_ns()) {
-            /* A job deleted under the stream will never log its final
-             * event: look for it once per keepalive, not on every commit. */
-            store_job job;
-            int rc = store_get_job(s->src.st, s->job, &job, &err);
-            if (rc == HARK_ENOENT)
-                return 0;
-            if (rc == 0)
-                store_job_release(&job);
             keepalive_reset(s);
             return buf_puts(&s->out, ": keepalive\n\n") ? -1 : 1;
         }
@@ -180,6 +179,10 @@ struct MHD_Response *sse_response(const sse_source *src, const char *job_id, int
     if (!s)
         return NULL;
     s->src = *src;
+    if (src->scope.owner) {
+        snprintf(s->owner, sizeof s->owner, "%s", src->scope.owner);
+        s->src.scope.owner = s->owner;
+    }
     if (s->src.keepalive_ms <= 0)
         s->src.keepalive_ms = 15000;
     snprintf(s->job, sizeof s->job, "%s", job_id);

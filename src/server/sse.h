@@ -28,6 +28,7 @@ typedef struct park park;
 
 typedef struct sse_source {
     store *st;
+    store_scope scope; /* whose jobs the stream may read; the owner is copied */
     notify *changes;
     atomic_bool *stopping; /* outlives the stream (server_stop joins the threads) */
     int keepalive_ms;

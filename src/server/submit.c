@@ -307,6 +307,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         .timeout_s = f->has_timeout ? f->timeout_s : s->default_timeout_s,
         .max_active = s->queue_limit[prio],
         .callback_url = f->callback_url,
+        .owner = who->token_name,
     };
     char id[STORE_ID_SIZE];
     rc = store_submit(s->st, &spec, id, &err);
@@ -327,7 +328,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     char location[64];
     snprintf(location, sizeof location, "/v1/jobs/%s", id);
     store_job job;
-    rc = store_get_job(s->st, id, &job, &err);
+    rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
     if (rc) {
         ret = reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error",
                            "job %s was submitted but cannot be read back: %s", id, err.msg);

@@ -30,6 +30,11 @@
  *                             while a sender holds it (0 = free)
  * Version 5: jobs.input_root ('' = none): the directory the worker opens the
  *   input beneath, following no symlink (store_job_spec.input_root).
+ * Version 6: jobs.owner, the name of the API token that submitted the job
+ *   ('' = none: no tokens, `hark transcribe`, and every job from before);
+ *   index jobs_owner (owner, seq): an owner's list in submission order
+ *   without visiting other owners' jobs. Every job query filters on it
+ *   (store.h, "Owners and scopes").
  */
 #include "store/migrations.h"
 
@@ -134,7 +139,12 @@ static const store_migration migrations[] = {
     {5, "root an input is opened beneath",
      /* Jobs from before have none: their input is opened as named. */
      "ALTER TABLE jobs ADD COLUMN input_root TEXT NOT NULL DEFAULT '';"},
-    /* Add new migrations here: {6, "what it does", "ALTER TABLE ..."}. */
+    {6, "owner of a job (the API token that submitted it)",
+     /* Jobs from before had no owner: '' keeps them visible where they were
+      * (a server without tokens, admin tokens), and to no other token. */
+     "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX jobs_owner ON jobs(owner, seq);"},
+    /* Add new migrations here: {7, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

@@ -34,6 +34,12 @@
  *      deadline (if any) has not passed. Claim order: priority, job seq
  *      (submission order), idx; the prepare task (idx -1) exists only until
  *      the job is prepared, so it always comes first.
+ *   5. A call that names a job or lists jobs for a caller sees only its
+ *      scope's (store.h, "Owners and scopes"): the owner is a condition of
+ *      the SQL that finds the job (job_state, the reads, the list query),
+ *      inside the call's own transaction or read snapshot, never a check
+ *      made after reading. jobs.owner never changes after submit. (Not a
+ *      property of the data: store_test.c checks every call with scopes.)
  *
  * LEASES AND FENCING
  *   - store_claim grants a lease (token T, owner, expiry now + lease_ms).
@@ -458,6 +464,27 @@ static int check_id(const char *id, hark_err *err)
     return 0;
 }
 
+/* A scope is the all scope or names one owner (store.h): anything else is
+ * a caller that did not say whose jobs it means, and gets nothing. */
+static int check_scope(store_scope sc, hark_err *err)
+{
+    if (sc.all && sc.owner)
+        return err_set(err, HARK_EINVAL, "job scope is both every job and owner '%.64s'", sc.owner);
+    if (!sc.all && !sc.owner)
+        return err_set(err, HARK_EINVAL, "job scope names no owner");
+    if (sc.owner && strnlen(sc.owner, STORE_OWNER_MAX + 1) > STORE_OWNER_MAX)
+        return err_set(err, HARK_EINVAL, "job owner is too long (over %d bytes)", STORE_OWNER_MAX);
+    return 0;
+}
+
+/* What a query binds for scope sc: NULL for every job, else the owner. The
+ * queries say "(?N IS NULL OR owner = ?N)" or, where the owner picks the
+ * index, "owner = ?N" only when scoped. */
+static const char *scope_owner(store_scope sc)
+{
+    return sc.all ? NULL : sc.owner;
+}
+
 /* ---- events --------------------------------------------------------------- */
 
 /* Append an event; data (stolen, may be NULL for {}) is serialized here. */
@@ -747,12 +774,12 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
     int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
-                " source, options, timeout_s, deadline_ms, callback_url, input_root)"
-                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                "ttiIItttdItt", id, spec->kind, spec->priority, seq, t, spec->input, source,
+                " source, options, timeout_s, deadline_ms, callback_url, input_root, owner)"
+                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                "ttiIItttdIttt", id, spec->kind, spec->priority, seq, t, spec->input, source,
                 spec->options ? spec->options : "{}", spec->timeout_s, deadline,
                 spec->callback_url && spec->callback_url[0] ? spec->callback_url : NULL,
-                spec->input_root ? spec->input_root : "");
+                spec->input_root ? spec->input_root : "", spec->owner ? spec->owner : "");
     if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
@@ -778,7 +805,8 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
         (spec->callback_url && (rc = check_text("callback URL", spec->callback_url,
                                                 STORE_CALLBACK_URL_MAX, true, err))) ||
         (spec->input_root &&
-         (rc = check_text("job input root", spec->input_root, 4096, true, err))))
+         (rc = check_text("job input root", spec->input_root, 4096, true, err))) ||
+        (spec->owner && (rc = check_text("job owner", spec->owner, STORE_OWNER_MAX, true, err))))
         return rc;
     if (spec->input_root && spec->input_root[0] && !beneath_rel(spec->input_root, spec->input))
         return err_set(err, HARK_EINVAL, "job input '%s' is not beneath its root '%s'", spec->input,
@@ -806,7 +834,7 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
-    " COALESCE(w.delivered_ms, 0), j.input_root"                                                   \
+    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner"                                          \
     " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
     " LEFT JOIN webhooks w ON w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
 
@@ -823,6 +851,7 @@ void store_job_release(store_job *job)
     free(job->callback_url);
     free(job->webhook_last_error);
     free(job->input_root);
+    free(job->owner);
     memset(job, 0, sizeof *job);
 }
 
@@ -858,23 +887,25 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->webhook_last_error = dup_col(s, 26);
     j->webhook_delivered_ms = sqlite3_column_int64(s, 27);
     j->input_root = dup_col(s, 28);
+    j->owner = dup_col(s, 29);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
-        !j->callback_url || !j->webhook_last_error || !j->input_root) {
+        !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->path);
     }
     return 0;
 }
 
-int store_get_job(store *st, const char *id, store_job *out, hark_err *err)
+int store_get_job(store *st, store_scope sc, const char *id, store_job *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = check_id(id, err)))
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
         return rc;
     lock(st);
-    rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1", "t", id);
+    rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1 AND (?2 IS NULL OR j.owner = ?2)",
+                "tt", id, scope_owner(sc));
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -905,12 +936,29 @@ void store_job_list_release(store_job_list *list)
     memset(list, 0, sizeof *list);
 }
 
-int store_list_jobs(store *st, const store_job_filter *filter, store_job_list *out, hark_err *err)
+/* The list query: [newest first][scoped to an owner]. Scoped, "j.owner =
+ * ?7" lets jobs_owner (owner, seq) give one owner's jobs in order. */
+#define LIST_WHERE                                                                                 \
+    "SELECT " JOB_COLS " WHERE (?1 IS NULL OR j.state = ?1)"                                       \
+    " AND (?2 < 0 OR j.priority = ?2) AND j.created_ms >= ?3"                                      \
+    " AND (?4 = 0 OR (j.state IN ('queued','running') AND j.prepared = 1"                          \
+    " AND j.chunks_done = j.n_chunks))"
+static const char *const list_sql[2][2] = {
+    {LIST_WHERE " AND (?5 = 0 OR j.seq > ?5) ORDER BY j.seq LIMIT ?6",
+     LIST_WHERE " AND j.owner = ?7 AND (?5 = 0 OR j.seq > ?5) ORDER BY j.seq LIMIT ?6"},
+    {LIST_WHERE " AND (?5 = 0 OR j.seq < ?5) ORDER BY j.seq DESC LIMIT ?6",
+     LIST_WHERE " AND j.owner = ?7 AND (?5 = 0 OR j.seq < ?5) ORDER BY j.seq DESC LIMIT ?6"},
+};
+
+int store_list_jobs(store *st, store_scope sc, const store_job_filter *filter, store_job_list *out,
+                    hark_err *err)
 {
     store_job_filter f;
     sqlite3_stmt *s = NULL;
     int rc = 0;
     memset(out, 0, sizeof *out);
+    if ((rc = check_scope(sc, err)))
+        return rc;
     if (filter)
         f = *filter;
     else
@@ -924,20 +972,9 @@ int store_list_jobs(store *st, const store_job_filter *filter, store_job_list *o
     if (!out->jobs)
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
     lock(st);
-    rc = q_open(st, &s, err,
-                f.newest_first
-                    ? "SELECT " JOB_COLS " WHERE (?1 IS NULL OR j.state = ?1)"
-                      " AND (?2 < 0 OR j.priority = ?2) AND j.created_ms >= ?3"
-                      " AND (?4 = 0 OR (j.state IN ('queued','running') AND j.prepared = 1"
-                      " AND j.chunks_done = j.n_chunks))"
-                      " AND (?5 = 0 OR j.seq < ?5) ORDER BY j.seq DESC LIMIT ?6"
-                    : "SELECT " JOB_COLS " WHERE (?1 IS NULL OR j.state = ?1)"
-                      " AND (?2 < 0 OR j.priority = ?2) AND j.created_ms >= ?3"
-                      " AND (?4 = 0 OR (j.state IN ('queued','running') AND j.prepared = 1"
-                      " AND j.chunks_done = j.n_chunks))"
-                      " AND (?5 = 0 OR j.seq > ?5) ORDER BY j.seq LIMIT ?6",
-                "tiIiIi", f.state < 0 ? NULL : state_names[f.state], f.priority, f.created_since,
-                (int)f.ready_only, f.after_seq, f.limit + 1);
+    rc = q_open(st, &s, err, list_sql[f.newest_first][!sc.all], sc.all ? "tiIiIi" : "tiIiIit",
+                f.state < 0 ? NULL : state_names[f.state], f.priority, f.created_since,
+                (int)f.ready_only, f.after_seq, f.limit + 1, sc.owner);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         if (out->n == (size_t)f.limit) { /* one more exists: there is a next page */
             out->next_after = out->jobs[out->n - 1].seq;
@@ -1365,10 +1402,15 @@ static int revoke_job_leases(store *st, const char *id, int *n, hark_err *err)
                   "t", id);
 }
 
-static int job_state(store *st, const char *id, int *state, hark_err *err)
+/* The state of job id if it is in scope sc: the gate of every call that
+ * names a job, inside its transaction (or read snapshot), so what it lets
+ * through is what the rest of the call touches. HARK_ENOENT otherwise. */
+static int job_state(store *st, store_scope sc, const char *id, int *state, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc = q_open(st, &s, err, "SELECT state FROM jobs WHERE id = ?1", "t", id);
+    int rc =
+        q_open(st, &s, err, "SELECT state FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+               "tt", id, scope_owner(sc));
     if (rc == 0) {
         rc = q_step(st, s, err);
         if (rc == 1) {
@@ -1714,10 +1756,11 @@ enum ctl { CTL_PAUSE, CTL_RESUME, CTL_CANCEL, CTL_FAIL, CTL_SUCCEED, CTL_DELETE 
 
 static const char *const ctl_verbs[] = {"pause", "resume", "cancel", "fail", "finish", "delete"};
 
-static int control_tx(store *st, const char *id, enum ctl op, const char *message, hark_err *err)
+static int control_tx(store *st, store_scope sc, const char *id, enum ctl op, const char *message,
+                      hark_err *err)
 {
     int64_t t = now_of(st);
-    int state, rc = job_state(st, id, &state, err);
+    int state, rc = job_state(st, sc, id, &state, err);
     bool ok;
     if (rc)
         return rc;
@@ -1787,9 +1830,12 @@ static int control_tx(store *st, const char *id, enum ctl op, const char *messag
     return HARK_EINVAL;
 }
 
-static int control(store *st, const char *id, enum ctl op, const char *message, hark_err *err)
+static int control(store *st, store_scope sc, const char *id, enum ctl op, const char *message,
+                   hark_err *err)
 {
-    int rc = check_id(id, err);
+    int rc = check_scope(sc, err);
+    if (rc == 0)
+        rc = check_id(id, err);
     if (rc)
         return rc;
     lock(st);
@@ -1798,41 +1844,41 @@ static int control(store *st, const char *id, enum ctl op, const char *message, 
     if (rc == 0)
         rc = tx_begin(st, err);
     if (rc == 0)
-        rc = tx_end(st, control_tx(st, id, op, message, err), err);
+        rc = tx_end(st, control_tx(st, sc, id, op, message, err), err);
     unrelax(st);
     unlock(st);
     return rc;
 }
 
-int store_pause(store *st, const char *id, hark_err *err)
+int store_pause(store *st, store_scope sc, const char *id, hark_err *err)
 {
-    return control(st, id, CTL_PAUSE, NULL, err);
+    return control(st, sc, id, CTL_PAUSE, NULL, err);
 }
 
-int store_resume(store *st, const char *id, hark_err *err)
+int store_resume(store *st, store_scope sc, const char *id, hark_err *err)
 {
-    return control(st, id, CTL_RESUME, NULL, err);
+    return control(st, sc, id, CTL_RESUME, NULL, err);
 }
 
-int store_cancel(store *st, const char *id, hark_err *err)
+int store_cancel(store *st, store_scope sc, const char *id, hark_err *err)
 {
-    return control(st, id, CTL_CANCEL, NULL, err);
+    return control(st, sc, id, CTL_CANCEL, NULL, err);
 }
 
-int store_fail(store *st, const char *id, const char *message, hark_err *err)
+int store_fail(store *st, store_scope sc, const char *id, const char *message, hark_err *err)
 {
     int rc = check_text("failure message", message, 4096, false, err);
-    return rc ? rc : control(st, id, CTL_FAIL, message, err);
+    return rc ? rc : control(st, sc, id, CTL_FAIL, message, err);
 }
 
-int store_succeed(store *st, const char *id, hark_err *err)
+int store_succeed(store *st, store_scope sc, const char *id, hark_err *err)
 {
-    return control(st, id, CTL_SUCCEED, NULL, err);
+    return control(st, sc, id, CTL_SUCCEED, NULL, err);
 }
 
-int store_delete_job(store *st, const char *id, hark_err *err)
+int store_delete_job(store *st, store_scope sc, const char *id, hark_err *err)
 {
-    return control(st, id, CTL_DELETE, NULL, err);
+    return control(st, sc, id, CTL_DELETE, NULL, err);
 }
 
 /* ---- chunks and events -------------------------------------------------------- */
@@ -1849,7 +1895,7 @@ void store_chunk_list_release(store_chunk_list *list)
     memset(list, 0, sizeof *list);
 }
 
-int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
+int store_list_chunks_from(store *st, store_scope sc, const char *id, int from_idx, int limit,
                            store_chunk_list *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -1857,7 +1903,7 @@ int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
     bool found = false;
     int rc;
     memset(out, 0, sizeof *out);
-    if ((rc = check_id(id, err)))
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
         return rc;
     if (from_idx < 0 || limit < 1)
         return err_set(err, HARK_EINVAL, "bad chunk range %d+%d", from_idx, limit);
@@ -1865,7 +1911,10 @@ int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
     rc = exec_plain(st, "BEGIN", err);
     if (rc)
         goto unlock;
-    rc = q_int64(st, &n_chunks, &found, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
+    /* The scope's gate, in the snapshot the chunks are read from. */
+    rc = q_int64(st, &n_chunks, &found, err,
+                 "SELECT n_chunks FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)", "tt", id,
+                 scope_owner(sc));
     if (rc == 0 && !found)
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
     if (n_chunks > from_idx)
@@ -1911,9 +1960,10 @@ unlock:
     return rc;
 }
 
-int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err)
+int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_list *out,
+                      hark_err *err)
 {
-    return store_list_chunks_from(st, id, 0, INT_MAX, out, err);
+    return store_list_chunks_from(st, sc, id, 0, INT_MAX, out, err);
 }
 
 void store_event_list_release(store_event_list *list)
@@ -1928,13 +1978,13 @@ void store_event_list_release(store_event_list *list)
     memset(list, 0, sizeof *list);
 }
 
-int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
-                      hark_err *err)
+int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
+                      store_event_list *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int rc;
+    int state, rc;
     memset(out, 0, sizeof *out);
-    if ((rc = check_id(id, err)))
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
         return rc;
     if (limit == 0)
         limit = 1000;
@@ -1944,10 +1994,15 @@ int store_list_events(store *st, const char *id, int64_t after_id, int limit, st
     if (!out->events)
         return err_set(err, HARK_ENOMEM, "out of memory listing events");
     lock(st);
-    rc = q_open(st, &s, err,
-                "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = ?1 AND id > ?2"
-                " ORDER BY id LIMIT ?3",
-                "tIi", id, after_id, limit);
+    rc = exec_plain(st, "BEGIN", err); /* one snapshot: the scope's gate, then the events */
+    if (rc)
+        goto unlock;
+    rc = job_state(st, sc, id, &state, err);
+    if (rc == 0)
+        rc = q_open(st, &s, err,
+                    "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = ?1"
+                    " AND id > ?2 ORDER BY id LIMIT ?3",
+                    "tIi", id, after_id, limit);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         store_event *e = &out->events[out->n++];
         e->id = sqlite3_column_int64(s, 0);
@@ -1958,16 +2013,18 @@ int store_list_events(store *st, const char *id, int64_t after_id, int limit, st
         rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
     }
     sqlite3_finalize(s);
+    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+unlock:
     unlock(st);
     if (rc)
         store_event_list_release(out);
     return rc;
 }
 
-static int add_event_tx(store *st, const char *id, const char *type, json_t *data,
+static int add_event_tx(store *st, store_scope sc, const char *id, const char *type, json_t *data,
                         int64_t *event_id, hark_err *err)
 {
-    int state, rc = job_state(st, id, &state, err);
+    int state, rc = job_state(st, sc, id, &state, err);
     if (rc) {
         json_decref(data);
         return rc;
@@ -1975,12 +2032,13 @@ static int add_event_tx(store *st, const char *id, const char *type, json_t *dat
     return add_event(st, id, type, data, now_of(st), event_id, err);
 }
 
-int store_add_event(store *st, const char *id, const char *type, const char *data,
+int store_add_event(store *st, store_scope sc, const char *id, const char *type, const char *data,
                     int64_t *event_id, hark_err *err)
 {
     json_t *obj = NULL;
     int rc;
-    if ((rc = check_id(id, err)) || (rc = check_text("event type", type, 64, false, err)))
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
+        (rc = check_text("event type", type, 64, false, err)))
         return rc;
     if (data) {
         if ((rc = check_text("event data", data, STORE_MAX_TEXT, false, err)))
@@ -1994,7 +2052,7 @@ int store_add_event(store *st, const char *id, const char *type, const char *dat
     lock(st);
     rc = tx_begin(st, err);
     if (rc == 0)
-        rc = tx_end(st, add_event_tx(st, id, type, obj, event_id, err), err);
+        rc = tx_end(st, add_event_tx(st, sc, id, type, obj, event_id, err), err);
     else
         json_decref(obj);
     unlock(st);
@@ -2273,18 +2331,19 @@ int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook
     return rc;
 }
 
-int store_list_webhooks(store *st, const char *id, store_webhook_list *out, hark_err *err)
+int store_list_webhooks(store *st, store_scope sc, const char *id, store_webhook_list *out,
+                        hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int state, rc;
     memset(out, 0, sizeof *out);
-    if ((rc = check_id(id, err)))
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
         return rc;
     lock(st);
     rc = exec_plain(st, "BEGIN", err); /* one snapshot: the job, then its deliveries */
     if (rc)
         goto unlock;
-    rc = job_state(st, id, &state, err);
+    rc = job_state(st, sc, id, &state, err);
     if (rc == 0)
         rc = q_open(st, &s, err,
                     "SELECT " WEBHOOK_COLS " FROM webhooks WHERE job_id = ?1 ORDER BY id", "t", id);

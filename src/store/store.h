@@ -22,6 +22,17 @@
  * clock in store_options (tests inject one). Sample positions are in the
  * job's 16 kHz PCM (STORE_SAMPLE_RATE).
  *
+ * Owners and scopes (DESIGN.md invariant 9): every job has an owner, the
+ * name of the API token that submitted it ("" for none: a server without
+ * tokens, `hark transcribe`). Every function that names a job by id or lists
+ * jobs takes a store_scope, and its SQL selects only jobs of that scope: a
+ * job outside it is HARK_ENOENT, exactly like a job that does not exist, so
+ * a caller cannot even learn that it is there. The functions addressed by a
+ * lease token or a webhook delivery id (claim, commit, renew, release, the
+ * sweeps, the webhook senders' claim and record) are the runtime's own and
+ * see every job. Anything a later issue keys by job (artifacts) takes the
+ * scope the same way, and so it follows the job's owner.
+ *
  * Lease and fencing rules in short (full text in sqlite_store.c):
  * store_claim grants a lease with a new token, strictly increasing and never
  * reused; a commit, renewal or release must carry that token while the lease
@@ -44,8 +55,24 @@
 #define STORE_MAX_RESULT (16u << 20) /* cap on one chunk's result text */
 #define STORE_CALLBACK_URL_MAX 2048  /* cap on a job's callback URL */
 #define STORE_WEBHOOK_MAX_ATTEMPTS 8 /* default attempts of a delivery (= WEBHOOK_MAX_ATTEMPTS) */
+#define STORE_OWNER_MAX 64           /* bytes of a job's owner (= SERVE_TOKEN_NAME_MAX) */
 
 typedef struct store store;
+
+/* Which jobs a call may see and touch (see "Owners and scopes" above). */
+typedef struct store_scope {
+    bool all;          /* every job: admin tokens, the runtime, `hark transcribe` */
+    const char *owner; /* otherwise only the jobs of this owner ("" = jobs without one) */
+} store_scope;
+
+/* Every job. */
+#define STORE_SCOPE_ALL ((store_scope){.all = true, .owner = NULL})
+
+/* Only owner's jobs (owner is borrowed: it must outlive the calls). */
+static inline store_scope store_scope_owner(const char *owner)
+{
+    return (store_scope){.all = false, .owner = owner};
+}
 
 /* Job states (see the diagram in sqlite_store.c). */
 enum store_job_state {
@@ -124,7 +151,11 @@ int64_t store_sync_count(store *st);
 /* The schema version this code migrates to. */
 int store_schema_version(void);
 
-/* ---- jobs ------------------------------------------------------------ */
+/* ---- jobs ------------------------------------------------------------
+ *
+ * A scope that is neither all nor names an owner (a zeroed store_scope),
+ * or both, is refused with HARK_EINVAL by every function below: a caller
+ * that forgot to say whose jobs it means gets nothing. */
 
 /* What a client asks for. Strings are copied; the caller keeps them. */
 typedef struct store_job_spec {
@@ -145,6 +176,9 @@ typedef struct store_job_spec {
      * "" = nowhere. At most STORE_CALLBACK_URL_MAX bytes; the store checks
      * nothing else (the caller allows http and https URLs only). */
     const char *callback_url;
+    /* Who submitted it: the API token's name, at most STORE_OWNER_MAX bytes;
+     * NULL or "" = none (every owner scope but "" and the all scope miss it). */
+    const char *owner;
 } store_job_spec;
 
 /* Create a queued job with its prepare task and a "queued" event. On
@@ -160,6 +194,7 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
 typedef struct store_job {
     char id[STORE_ID_SIZE];
     char *kind, *input, *source, *options;
+    char *owner; /* the submitting token's name, "" = none */
     int state, priority;
     int64_t seq; /* submission order, the FIFO key within a class; list cursor */
     int64_t created_ms, updated_ms;
@@ -188,9 +223,9 @@ typedef struct store_job {
 
 void store_job_release(store_job *job);
 
-/* Fetch one job. 0 with *out filled (release it), HARK_ENOENT if there is
- * no such job (*out zeroed), HARK_EIO. */
-int store_get_job(store *st, const char *id, store_job *out, hark_err *err);
+/* Fetch one job of scope sc. 0 with *out filled (release it), HARK_ENOENT if
+ * there is no such job in sc (*out zeroed), HARK_EINVAL, HARK_EIO. */
+int store_get_job(store *st, store_scope sc, const char *id, store_job *out, hark_err *err);
 
 typedef struct store_job_filter {
     int state;             /* -1 = any */
@@ -213,9 +248,11 @@ typedef struct store_job_list {
 
 void store_job_list_release(store_job_list *list);
 
-/* List jobs matching f (NULL = everything, see store_job_filter_init).
- * 0 with *out filled (release it; n may be 0), HARK_EINVAL, HARK_EIO. */
-int store_list_jobs(store *st, const store_job_filter *f, store_job_list *out, hark_err *err);
+/* List the jobs of scope sc matching f (NULL = everything, see
+ * store_job_filter_init); the cursor counts only those. 0 with *out filled
+ * (release it; n may be 0), HARK_EINVAL, HARK_EIO. */
+int store_list_jobs(store *st, store_scope sc, const store_job_filter *f, store_job_list *out,
+                    hark_err *err);
 
 /* ---- tasks and leases ------------------------------------------------- */
 
@@ -327,22 +364,23 @@ int store_fail_overdue(store *st, int *n, hark_err *err);
  * all committed stay for the daemon to finish (store_list_jobs ready_only). */
 int store_recover(store *st, int *n, hark_err *err);
 
-/* ---- job control: HARK_ENOENT for an unknown job, HARK_EINVAL (with a
- * message naming the job and its state) for an illegal transition; nothing
- * changes on error. ----------------------------------------------------- */
+/* ---- job control: HARK_ENOENT for a job not in scope sc (or none at all),
+ * HARK_EINVAL (with a message naming the job and its state) for an illegal
+ * transition; nothing changes on error. ---------------------------------- */
 
 /* queued/running -> paused; leases revoked (their commits will be refused). */
-int store_pause(store *st, const char *id, hark_err *err);
+int store_pause(store *st, store_scope sc, const char *id, hark_err *err);
 /* paused -> queued, event "resumed". */
-int store_resume(store *st, const char *id, hark_err *err);
+int store_resume(store *st, store_scope sc, const char *id, hark_err *err);
 /* any non-terminal -> cancelled; leases revoked. */
-int store_cancel(store *st, const char *id, hark_err *err);
+int store_cancel(store *st, store_scope sc, const char *id, hark_err *err);
 /* any non-terminal -> failed with message (e.g. a bad input); leases revoked. */
-int store_fail(store *st, const char *id, const char *message, hark_err *err);
+int store_fail(store *st, store_scope sc, const char *id, const char *message, hark_err *err);
 /* queued/running with every chunk committed -> succeeded, result_ready. */
-int store_succeed(store *st, const char *id, hark_err *err);
-/* Delete a job in a terminal state with its chunks and events. */
-int store_delete_job(store *st, const char *id, hark_err *err);
+int store_succeed(store *st, store_scope sc, const char *id, hark_err *err);
+/* Delete a job in a terminal state with its chunks, events and webhook
+ * deliveries. */
+int store_delete_job(store *st, store_scope sc, const char *id, hark_err *err);
 
 /* ---- chunks ------------------------------------------------------------ */
 
@@ -363,15 +401,16 @@ typedef struct store_chunk_list {
 
 void store_chunk_list_release(store_chunk_list *list);
 
-/* Every chunk of job id in index order (done or not; assemble the done
- * ones). 0 with *out filled (release it), HARK_ENOENT, HARK_EIO. */
-int store_list_chunks(store *st, const char *id, store_chunk_list *out, hark_err *err);
+/* Every chunk of job id (of scope sc) in index order (done or not; assemble
+ * the done ones). 0 with *out filled (release it), HARK_ENOENT, HARK_EIO. */
+int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_list *out,
+                      hark_err *err);
 
 /* At most limit (>= 1) chunks of job id from index from_idx (>= 0) on, in
  * index order: what a follower of a job's results reads after each commit
  * without re-reading what it has. Errors as store_list_chunks, and
  * HARK_EINVAL for a bad range. */
-int store_list_chunks_from(store *st, const char *id, int from_idx, int limit,
+int store_list_chunks_from(store *st, store_scope sc, const char *id, int from_idx, int limit,
                            store_chunk_list *out, hark_err *err);
 
 /* ---- events ------------------------------------------------------------ */
@@ -391,14 +430,16 @@ typedef struct store_event_list {
 
 void store_event_list_release(store_event_list *list);
 
-/* Events of job id with id > after_id, oldest first, at most limit (1..10000,
- * 0 = 1000). 0 with *out filled (may be empty), HARK_EIO. */
-int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
-                      hark_err *err);
+/* Events of job id (of scope sc) with id > after_id, oldest first, at most
+ * limit (1..10000, 0 = 1000). 0 with *out filled (may be empty),
+ * HARK_ENOENT when the job is not in sc (or was deleted), HARK_EINVAL,
+ * HARK_EIO. */
+int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
+                      store_event_list *out, hark_err *err);
 
 /* Append an event (e.g. "progress" from a heartbeat). data is JSON object
  * text or NULL for "{}". *event_id may be NULL. HARK_ENOENT, HARK_EINVAL. */
-int store_add_event(store *st, const char *id, const char *type, const char *data,
+int store_add_event(store *st, store_scope sc, const char *id, const char *type, const char *data,
                     int64_t *event_id, hark_err *err);
 
 /* ---- webhooks ------------------------------------------------------------
@@ -482,9 +523,10 @@ typedef struct store_webhook_attempt {
 int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
                          int *state_out, hark_err *err);
 
-/* Every delivery of job id, oldest first. 0 with *out filled (n may be 0),
- * HARK_ENOENT for an unknown job, HARK_EIO. */
-int store_list_webhooks(store *st, const char *id, store_webhook_list *out, hark_err *err);
+/* Every delivery of job id (of scope sc), oldest first. 0 with *out filled
+ * (n may be 0), HARK_ENOENT for a job not in sc, HARK_EIO. */
+int store_list_webhooks(store *st, store_scope sc, const char *id, store_webhook_list *out,
+                        hark_err *err);
 
 /* ---- counters and checks ------------------------------------------------ */
 

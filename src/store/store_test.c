@@ -81,7 +81,7 @@ static store_job get(store *st, const char *id)
 {
     store_job j;
     hark_err err = {0};
-    if (store_get_job(st, id, &j, &err))
+    if (store_get_job(st, STORE_SCOPE_ALL, id, &j, &err))
         TEST_FAIL_("store_get_job: %s", err.msg);
     return j;
 }
@@ -127,14 +127,14 @@ static void test_relaxed_commits_are_synced_in_the_background(void)
     ASSERT_EQ(store_flush(st, &err), 0);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0); /* a chunk result: relaxed */
     ASSERT(store_sync_pending(st));
-    ASSERT_EQ(store_pause(st, id, &err), 0); /* client-visible: synced itself */
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0); /* client-visible: synced itself */
     ASSERT_EQ(store_sync_count(st), 2);
     store_close(st); /* syncs what is pending */
 
     /* A 20 ms interval: the syncer catches up without help. */
     o.sync_interval_ms = 20;
     ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
-    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), 0);
     t = claim(st, "w", LONG_LEASE);
     ASSERT_EQ(t.idx, 1);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
@@ -164,16 +164,17 @@ static void test_finished_jobs_are_counted_by_state(void)
     prepare(st, a, 1);
     store_task t = claim(st, "w", LONG_LEASE);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
-    ASSERT_EQ(store_succeed(st, a, &err), 0);
-    ASSERT_EQ(store_fail(st, b, "bad input", &err), 0);
-    ASSERT_EQ(store_cancel(st, c, &err), 0);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, b, "bad input", &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, c, &err), 0);
     store_counters k = counters(st);
     ASSERT_EQ(k.jobs_succeeded, 1);
     ASSERT_EQ(k.jobs_failed, 1);
     ASSERT_EQ(k.jobs_cancelled, 1);
     /* Counters, not row counts: deleting and reopening keeps them. */
-    ASSERT_EQ(store_delete_job(st, a, &err), 0);
-    ASSERT_EQ(store_cancel(st, c, &err), HARK_EINVAL); /* already final: not counted again */
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, c, &err),
+              HARK_EINVAL); /* already final: not counted again */
     store_close(st);
     st = open_db();
     k = counters(st);
@@ -253,7 +254,7 @@ static void test_prepare_first_then_chunks_in_index_order(void)
         ASSERT(c[i].token > (i ? c[i - 1].token : p.token));
     }
     ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
-    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "0 of 3 chunks") != NULL);
     /* Commit out of order; the list comes back in index order. */
     const char *res[3] = {"[[\"a\",0,1,1]]", "[[\"b\",1,2,1]]", "[]"};
@@ -264,7 +265,7 @@ static void test_prepare_first_then_chunks_in_index_order(void)
         ASSERT_EQ(info.job_complete, k == 0);
     }
     store_chunk_list cl;
-    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_EQ(store_list_chunks(st, STORE_SCOPE_ALL, id, &cl, &err), 0);
     ASSERT_EQ(cl.n, 3);
     for (int k = 0; k < 3; k++) {
         ASSERT_EQ(cl.chunks[k].idx, k);
@@ -276,10 +277,10 @@ static void test_prepare_first_then_chunks_in_index_order(void)
     store_job_filter_init(&f);
     f.ready_only = true;
     store_job_list jl;
-    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err), 0);
     ASSERT_EQ(jl.n, 1);
     store_job_list_release(&jl);
-    ASSERT_EQ(store_succeed(st, id, &err), 0);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), 0);
     j = get(st, id);
     ASSERT_EQ(j.state, STORE_SUCCEEDED);
     ASSERT(j.result_ready);
@@ -378,7 +379,7 @@ static void *th_worker(void *arg)
             store_job_filter_init(&f);
             f.state = STORE_SUCCEEDED;
             store_job_list jl;
-            if (store_list_jobs(st, &f, &jl, &err))
+            if (store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err))
                 goto fail;
             done = (int)jl.n;
             store_job_list_release(&jl);
@@ -407,7 +408,7 @@ static void *th_worker(void *arg)
             snprintf(res, sizeof res, "[\"%s\",%d]", name, t.idx);
             if (store_commit_chunk(st, t.token, res, 0.1, &info, &err))
                 goto fail;
-            if (info.job_complete && store_succeed(st, t.job_id, &err))
+            if (info.job_complete && store_succeed(st, STORE_SCOPE_ALL, t.job_id, &err))
                 goto fail;
         }
     }
@@ -483,7 +484,7 @@ static void test_expired_lease_cannot_renew_or_commit(void)
     ASSERT_EQ(store_expire_leases(st, &n, &err), 0);
     ASSERT_EQ(n, 1);
     store_chunk_list cl;
-    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_EQ(store_list_chunks(st, STORE_SCOPE_ALL, id, &cl, &err), 0);
     ASSERT_EQ(cl.chunks[0].state, STORE_CHUNK_PENDING);
     ASSERT_EQ(cl.chunks[0].attempts, 1);
     ASSERT_STREQ(cl.chunks[0].last_error, "lease expired");
@@ -508,7 +509,7 @@ static void test_expired_lease_cannot_renew_or_commit(void)
     /* The counter is durable. */
     st = open_db();
     ASSERT_EQ(counters(st).refused_commits, 3);
-    ASSERT_EQ(store_list_chunks(st, id, &cl, &err), 0);
+    ASSERT_EQ(store_list_chunks(st, STORE_SCOPE_ALL, id, &cl, &err), 0);
     ASSERT_STREQ(cl.chunks[0].result, "[\"late\"]");
     store_chunk_list_release(&cl);
     store_close(st);
@@ -522,12 +523,12 @@ static void test_pause_and_cancel_revoke_leases(void)
     submit(st, STORE_PRIO_HIGH, "a.wav", id);
     prepare(st, id, 3);
     store_task a = claim(st, "w1", LONG_LEASE), b = claim(st, "w2", LONG_LEASE);
-    ASSERT_EQ(store_pause(st, id, &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0);
     ASSERT_EQ(job_state_of(st, id), STORE_PAUSED);
     ASSERT_EQ(commit(st, a.token, "[]", &err), HARK_ESTALE);
     ASSERT_EQ(store_renew(st, b.token, 1000, &err), HARK_ESTALE);
     ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE); /* paused: not claimable */
-    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), 0);
     ASSERT_EQ(job_state_of(st, id), STORE_QUEUED);
     store_task a2 = claim(st, "w1", LONG_LEASE);
     ASSERT_EQ(a2.idx, 0);
@@ -535,7 +536,7 @@ static void test_pause_and_cancel_revoke_leases(void)
     ASSERT_EQ(commit(st, a2.token, "[]", &err), 0);
     store_task b2 = claim(st, "w2", LONG_LEASE);
     ASSERT_EQ(b2.idx, 1);
-    ASSERT_EQ(store_cancel(st, id, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), 0);
     ASSERT_EQ(commit(st, b2.token, "[]", &err), HARK_ESTALE);
     ASSERT_EQ(counters(st).refused_commits, 2);
     store_job j = get(st, id);
@@ -649,7 +650,7 @@ static void test_preempt_keeps_attempts_failure_counts_with_backoff(void)
     store_job_release(&j);
     ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
     store_event_list el;
-    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 0, &el, &err), 0);
     ASSERT_STREQ(el.events[el.n - 1].type, "failed");
     ASSERT(strstr(el.events[el.n - 1].data, "40.0-49.8 s") != NULL);
     store_event_list_release(&el);
@@ -709,40 +710,41 @@ static void test_control_transitions(void)
     hark_err err = {0};
     submit(st, STORE_PRIO_NORMAL, "a.wav", id);
     submit(st, STORE_PRIO_NORMAL, "b.wav", id2);
-    ASSERT_EQ(store_resume(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "it is queued") != NULL);
-    ASSERT_EQ(store_pause(st, id, &err), 0);
-    ASSERT_EQ(store_pause(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "cannot pause job") && strstr(err.msg, "it is paused"));
-    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
-    ASSERT_EQ(store_delete_job(st, id, &err), HARK_EINVAL);
-    ASSERT_EQ(store_resume(st, id, &err), 0);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), 0);
     ASSERT_EQ(job_state_of(st, id), STORE_QUEUED);
-    ASSERT_EQ(store_succeed(st, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "not prepared"));
-    ASSERT_EQ(store_cancel(st, id, &err), 0);
-    ASSERT_EQ(store_cancel(st, id, &err), HARK_EINVAL);
-    ASSERT_EQ(store_resume(st, id, &err), HARK_EINVAL);
-    ASSERT_EQ(store_pause(st, id, &err), HARK_EINVAL);
-    ASSERT_EQ(store_fail(st, id, "x", &err), HARK_EINVAL);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), HARK_EINVAL);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, id, "x", &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "it is cancelled"));
-    ASSERT_EQ(store_pause(st, "jnope", &err), HARK_ENOENT);
-    ASSERT_EQ(store_pause(st, "", &err), HARK_EINVAL);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, "jnope", &err), HARK_ENOENT);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, "", &err), HARK_EINVAL);
 
     /* A running job can be paused and failed. */
     store_task t = claim(st, "w", LONG_LEASE);
     ASSERT_STREQ(t.job_id, id2);
-    ASSERT_EQ(store_fail(st, id2, "cannot decode 'b.wav': no audio stream", &err), 0);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, id2, "cannot decode 'b.wav': no audio stream", &err),
+              0);
     store_job j = get(st, id2);
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT_STREQ(j.error, "cannot decode 'b.wav': no audio stream");
     store_job_release(&j);
     ASSERT_EQ(store_commit_prepare(st, t.token, 1, NULL, 0, NULL, &err), HARK_ESTALE);
 
-    ASSERT_EQ(store_delete_job(st, id, &err), 0);
-    ASSERT_EQ(store_get_job(st, id, &j, &err), HARK_ENOENT);
-    store_event_list el;
-    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), HARK_ENOENT);
+    store_event_list el; /* its events went with it: the job is not there */
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 0, &el, &err), HARK_ENOENT);
     ASSERT_EQ(el.n, 0);
     store_event_list_release(&el);
     ASSERT_EQ(store_check(st, &err), 0);
@@ -769,7 +771,7 @@ static void test_bad_arguments_change_nothing(void)
         ASSERT_EQ(id[0], '\0');
     }
     store_job_list jl;
-    ASSERT_EQ(store_list_jobs(st, NULL, &jl, &err), 0);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, NULL, &jl, &err), 0);
     ASSERT_EQ(jl.n, 0);
     store_job_list_release(&jl);
 
@@ -858,19 +860,21 @@ static void test_events_replay_after_id(void)
     submit(st, STORE_PRIO_LOW, "b.wav", other);
     prepare(st, id, 2);
     store_task c = claim(st, "w", LONG_LEASE);
-    ASSERT_EQ(store_add_event(st, id, "progress", "{\"done_s\":1.5}", NULL, &err), 0);
-    ASSERT_EQ(store_add_event(st, id, "progress", "[1]", NULL, &err), HARK_EINVAL);
-    ASSERT_EQ(store_add_event(st, "jmissing", "progress", NULL, NULL, &err), HARK_ENOENT);
+    ASSERT_EQ(store_add_event(st, STORE_SCOPE_ALL, id, "progress", "{\"done_s\":1.5}", NULL, &err),
+              0);
+    ASSERT_EQ(store_add_event(st, STORE_SCOPE_ALL, id, "progress", "[1]", NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_add_event(st, STORE_SCOPE_ALL, "jmissing", "progress", NULL, NULL, &err),
+              HARK_ENOENT);
     ASSERT_EQ(commit(st, c.token, "[]", &err), 0);
-    ASSERT_EQ(store_pause(st, id, &err), 0);
-    ASSERT_EQ(store_resume(st, id, &err), 0);
-    ASSERT_EQ(store_cancel(st, id, &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), 0);
 
     static const char *want[] = {"queued",          "started", "progress", "progress",
                                  "chunk_committed", "paused",  "resumed",  "cancelled"};
     enum { NW = sizeof want / sizeof want[0] };
     store_event_list el;
-    ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 0, &el, &err), 0);
     ASSERT_EQ(el.n, NW);
     for (size_t i = 0; i < el.n; i++) {
         ASSERT_STREQ(el.events[i].type, want[i]);
@@ -881,19 +885,19 @@ static void test_events_replay_after_id(void)
     ASSERT(strstr(el.events[4].data, "\"chunks_done\":1") != NULL);
     for (size_t k = 0; k < el.n; k++) {
         store_event_list after;
-        ASSERT_EQ(store_list_events(st, id, el.events[k].id, 0, &after, &err), 0);
+        ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, el.events[k].id, 0, &after, &err), 0);
         ASSERT_EQ(after.n, el.n - k - 1);
         for (size_t i = 0; i < after.n; i++)
             ASSERT_EQ(after.events[i].id, el.events[k + 1 + i].id);
         store_event_list_release(&after);
     }
     store_event_list lim;
-    ASSERT_EQ(store_list_events(st, id, el.events[1].id, 2, &lim, &err), 0);
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, el.events[1].id, 2, &lim, &err), 0);
     ASSERT_EQ(lim.n, 2);
     ASSERT_STREQ(lim.events[0].type, "progress");
     store_event_list_release(&lim);
     store_event_list_release(&el);
-    ASSERT_EQ(store_list_events(st, other, 0, 0, &el, &err), 0);
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, other, 0, 0, &el, &err), 0);
     ASSERT_EQ(el.n, 1);
     ASSERT_STREQ(el.events[0].type, "queued");
     store_event_list_release(&el);
@@ -909,14 +913,14 @@ static void test_list_jobs_filters_and_pages(void)
         fake_now = T0 + i * 1000;
         submit(st, i % 2 ? STORE_PRIO_HIGH : STORE_PRIO_LOW, "x", ids[i]);
     }
-    ASSERT_EQ(store_pause(st, ids[1], &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, ids[1], &err), 0);
     store_job_filter f;
     store_job_filter_init(&f);
     f.limit = 3;
     store_job_list jl;
     int seen = 0;
     for (int page = 0; page < 3; page++) {
-        ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+        ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err), 0);
         ASSERT_EQ(jl.n, page < 2 ? 3 : 1);
         for (size_t i = 0; i < jl.n; i++)
             ASSERT_STREQ(jl.jobs[i].id, ids[seen++]);
@@ -927,18 +931,18 @@ static void test_list_jobs_filters_and_pages(void)
     store_job_filter_init(&f);
     f.newest_first = true;
     f.priority = STORE_PRIO_HIGH;
-    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err), 0);
     ASSERT_EQ(jl.n, 3);
     ASSERT_STREQ(jl.jobs[0].id, ids[5]);
     ASSERT_STREQ(jl.jobs[2].id, ids[1]);
     store_job_list_release(&jl);
     f.state = STORE_QUEUED;
-    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err), 0);
     ASSERT_EQ(jl.n, 2);
     store_job_list_release(&jl);
     store_job_filter_init(&f);
     f.created_since = T0 + 4000;
-    ASSERT_EQ(store_list_jobs(st, &f, &jl, &err), 0);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &jl, &err), 0);
     ASSERT_EQ(jl.n, 3);
     ASSERT_STREQ(jl.jobs[0].id, ids[4]);
     store_job_list_release(&jl);
@@ -1024,6 +1028,229 @@ static void test_migrations_fresh_reopen_and_newer(void)
     ASSERT(strstr(err.msg, "cannot open store 'junk.db': file is not a database") != NULL);
 }
 
+/* ---- owners: every query is scoped (DESIGN.md invariant 9) ------------------------ */
+
+static void submit_owned(store *st, const char *owner, char id[STORE_ID_SIZE])
+{
+    store_job_spec spec = {.kind = "transcribe",
+                           .input = "in.wav",
+                           .priority = STORE_PRIO_NORMAL,
+                           .callback_url = "http://127.0.0.1:9/hook",
+                           .owner = owner};
+    hark_err err = {0};
+    if (store_submit(st, &spec, id, &err))
+        TEST_FAIL_("store_submit: %s", err.msg);
+}
+
+static size_t count_events(store *st, const char *id)
+{
+    store_event_list l;
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 0, &l, NULL), 0);
+    size_t n = l.n;
+    store_event_list_release(&l);
+    return n;
+}
+
+/* Every call that names job id answers HARK_ENOENT in scope sc, exactly as
+ * for a job that does not exist, and changes nothing. */
+static void assert_out_of_scope(store *st, store_scope sc, const char *id)
+{
+    hark_err err = {0};
+    store_job j;
+    store_chunk_list cl;
+    store_event_list el;
+    store_webhook_list wl;
+    int64_t ev = -1;
+    int state = job_state_of(st, id);
+    size_t events = count_events(st, id);
+    ASSERT_EQ(store_get_job(st, sc, id, &j, &err), HARK_ENOENT);
+    ASSERT(strstr(err.msg, id));
+    ASSERT_EQ(store_pause(st, sc, id, &err), HARK_ENOENT);
+    ASSERT_EQ(store_resume(st, sc, id, &err), HARK_ENOENT);
+    ASSERT_EQ(store_cancel(st, sc, id, &err), HARK_ENOENT);
+    ASSERT_EQ(store_fail(st, sc, id, "no", &err), HARK_ENOENT);
+    ASSERT_EQ(store_succeed(st, sc, id, &err), HARK_ENOENT);
+    ASSERT_EQ(store_delete_job(st, sc, id, &err), HARK_ENOENT);
+    ASSERT_EQ(store_list_chunks(st, sc, id, &cl, &err), HARK_ENOENT);
+    ASSERT_EQ(cl.n, 0);
+    ASSERT_EQ(store_list_chunks_from(st, sc, id, 0, 10, &cl, &err), HARK_ENOENT);
+    ASSERT_EQ(store_list_events(st, sc, id, 0, 0, &el, &err), HARK_ENOENT);
+    ASSERT_EQ(el.n, 0);
+    ASSERT_EQ(store_add_event(st, sc, id, "progress", NULL, &ev, &err), HARK_ENOENT);
+    ASSERT_EQ(store_list_webhooks(st, sc, id, &wl, &err), HARK_ENOENT);
+    ASSERT_EQ(wl.n, 0);
+    ASSERT_EQ(job_state_of(st, id), state);
+    ASSERT_EQ(count_events(st, id), events);
+}
+
+/* The ids store_list_jobs gives scope sc with filter f (NULL: all), every page. */
+static size_t list_ids(store *st, store_scope sc, const store_job_filter *f,
+                       char ids[][STORE_ID_SIZE], size_t max)
+{
+    store_job_filter page;
+    if (f)
+        page = *f;
+    else
+        store_job_filter_init(&page);
+    page.limit = 1; /* a page per job: the cursor must stay in scope too */
+    size_t n = 0;
+    for (;;) {
+        store_job_list l;
+        hark_err err = {0};
+        if (store_list_jobs(st, sc, &page, &l, &err))
+            TEST_FAIL_("store_list_jobs: %s", err.msg);
+        for (size_t i = 0; i < l.n; i++) {
+            ASSERT(n < max);
+            snprintf(ids[n++], STORE_ID_SIZE, "%s", l.jobs[i].id);
+        }
+        page.after_seq = l.next_after;
+        store_job_list_release(&l);
+        if (!page.after_seq)
+            return n;
+    }
+}
+
+static void test_owner_scopes_every_job_query(void)
+{
+    store *st = open_db();
+    const store_scope alice = store_scope_owner("alice"), bob = store_scope_owner("bob"),
+                      none = store_scope_owner("");
+    char a1[STORE_ID_SIZE], b1[STORE_ID_SIZE], n1[STORE_ID_SIZE], a2[STORE_ID_SIZE];
+    char ids[8][STORE_ID_SIZE];
+    submit_owned(st, "alice", a1);
+    submit_owned(st, "bob", b1);
+    submit_owned(st, NULL, n1); /* no tokens: owner "" */
+    submit_owned(st, "alice", a2);
+
+    /* Reads. */
+    store_job j;
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(st, alice, a1, &j, &err), 0);
+    ASSERT_STREQ(j.owner, "alice");
+    store_job_release(&j);
+    ASSERT_EQ(store_get_job(st, none, n1, &j, &err), 0);
+    ASSERT_STREQ(j.owner, "");
+    store_job_release(&j);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, b1, &j, &err), 0);
+    ASSERT_STREQ(j.owner, "bob");
+    store_job_release(&j);
+    ASSERT_EQ(list_ids(st, alice, NULL, ids, 8), 2);
+    ASSERT_STREQ(ids[0], a1);
+    ASSERT_STREQ(ids[1], a2);
+    ASSERT_EQ(list_ids(st, bob, NULL, ids, 8), 1);
+    ASSERT_STREQ(ids[0], b1);
+    ASSERT_EQ(list_ids(st, none, NULL, ids, 8), 1);
+    ASSERT_STREQ(ids[0], n1);
+    ASSERT_EQ(list_ids(st, store_scope_owner("carol"), NULL, ids, 8), 0);
+    ASSERT_EQ(list_ids(st, STORE_SCOPE_ALL, NULL, ids, 8), 4);
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.newest_first = true;
+    ASSERT_EQ(list_ids(st, alice, &f, ids, 8), 2);
+    ASSERT_STREQ(ids[0], a2);
+    ASSERT_STREQ(ids[1], a1);
+    f.state = STORE_QUEUED;
+    f.priority = STORE_PRIO_NORMAL;
+    ASSERT_EQ(list_ids(st, bob, &f, ids, 8), 1);
+
+    /* Another owner's job, and a job without an owner to a token, do not
+     * exist: nothing a call does reaches them. */
+    assert_out_of_scope(st, bob, a1);
+    assert_out_of_scope(st, alice, b1);
+    assert_out_of_scope(st, alice, n1);
+    assert_out_of_scope(st, none, a1);
+    assert_out_of_scope(st, store_scope_owner("Alice"), a1); /* names are exact */
+
+    /* With chunks, events and a delivery in place, still nothing. */
+    prepare(st, a1, 2);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, a1);
+    ASSERT_EQ(commit(st, t.token, "[[\"hi\",0.1,0.2,0.9]]", &err), 0);
+    assert_out_of_scope(st, bob, a1);
+    store_chunk_list cl;
+    ASSERT_EQ(store_list_chunks(st, alice, a1, &cl, &err), 0);
+    ASSERT_EQ(cl.n, 2);
+    ASSERT_STREQ(cl.chunks[0].result, "[[\"hi\",0.1,0.2,0.9]]");
+    store_chunk_list_release(&cl);
+    ASSERT_EQ(store_list_chunks_from(st, alice, a1, 1, 5, &cl, &err), 0);
+    ASSERT_EQ(cl.n, 1);
+    store_chunk_list_release(&cl);
+    int64_t ev = 0;
+    ASSERT_EQ(store_add_event(st, alice, a1, "progress", "{\"p\":1}", &ev, &err), 0);
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, alice, a1, 0, 0, &el, &err), 0);
+    ASSERT(el.n >= 4); /* queued, started, progress, chunk_committed, progress */
+    ASSERT_EQ(el.events[el.n - 1].id, ev);
+    store_event_list_release(&el);
+
+    /* The owner controls its own: pause, resume, cancel (its webhook is
+     * queued), the delivery, delete. */
+    ASSERT_EQ(store_pause(st, alice, a1, &err), 0);
+    ASSERT_EQ(store_resume(st, alice, a1, &err), 0);
+    ASSERT_EQ(store_cancel(st, alice, a1, &err), 0);
+    store_webhook_list wl;
+    ASSERT_EQ(store_list_webhooks(st, alice, a1, &wl, &err), 0);
+    ASSERT_EQ(wl.n, 1);
+    store_webhook_list_release(&wl);
+    assert_out_of_scope(st, bob, a1);
+    ASSERT_EQ(store_delete_job(st, alice, a1, &err), 0);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, a1, &j, &err), HARK_ENOENT);
+    ASSERT_EQ(store_fail(st, none, n1, "bad input", &err), 0);
+    ASSERT_EQ(store_delete_job(st, none, n1, &err), 0);
+    /* The all scope reaches every owner's job. */
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, b1, &err), 0);
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, b1, &err), 0);
+    ASSERT_EQ(list_ids(st, STORE_SCOPE_ALL, NULL, ids, 8), 1);
+    ASSERT_STREQ(ids[0], a2);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+/* A scope that says neither "every job" nor whose (a zeroed one: a caller
+ * that forgot), or both, gets nothing; so does an owner no token can have. */
+static void test_bad_scopes_are_refused(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    submit_owned(st, "alice", id);
+    char longname[STORE_OWNER_MAX + 2];
+    memset(longname, 'x', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    const store_scope bad[] = {{.all = false, .owner = NULL},
+                               {.all = true, .owner = "alice"},
+                               {.all = false, .owner = longname}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hark_err err = {0};
+        store_job j;
+        store_job_list jl;
+        store_chunk_list cl;
+        store_event_list el;
+        store_webhook_list wl;
+        ASSERT_EQ(store_get_job(st, bad[i], id, &j, &err), HARK_EINVAL);
+        ASSERT(strstr(err.msg, "scope") || strstr(err.msg, "owner"));
+        ASSERT_EQ(store_list_jobs(st, bad[i], NULL, &jl, &err), HARK_EINVAL);
+        ASSERT_EQ(jl.n, 0);
+        ASSERT_EQ(store_pause(st, bad[i], id, &err), HARK_EINVAL);
+        ASSERT_EQ(store_cancel(st, bad[i], id, &err), HARK_EINVAL);
+        ASSERT_EQ(store_delete_job(st, bad[i], id, &err), HARK_EINVAL);
+        ASSERT_EQ(store_list_chunks(st, bad[i], id, &cl, &err), HARK_EINVAL);
+        ASSERT_EQ(store_list_events(st, bad[i], id, 0, 0, &el, &err), HARK_EINVAL);
+        ASSERT_EQ(store_add_event(st, bad[i], id, "x", NULL, NULL, &err), HARK_EINVAL);
+        ASSERT_EQ(store_list_webhooks(st, bad[i], id, &wl, &err), HARK_EINVAL);
+    }
+    ASSERT_EQ(job_state_of(st, id), STORE_QUEUED);
+    /* An owner longer than any token name is refused at submit. */
+    store_job_spec spec = {
+        .kind = "transcribe", .input = "in.wav", .priority = STORE_PRIO_NORMAL, .owner = longname};
+    hark_err err = {0};
+    char id2[STORE_ID_SIZE];
+    ASSERT_EQ(store_submit(st, &spec, id2, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "job owner is too long"));
+    longname[STORE_OWNER_MAX] = '\0'; /* at the limit: fine */
+    ASSERT_EQ(store_submit(st, &spec, id2, &err), 0);
+    store_close(st);
+}
+
 /* ---- webhooks: the outbox ------------------------------------------------------- */
 
 #define HOOK_LEASE 60000
@@ -1053,7 +1280,7 @@ static store_webhook_list hooks_of(store *st, const char *id)
 {
     store_webhook_list l;
     hark_err err = {0};
-    if (store_list_webhooks(st, id, &l, &err))
+    if (store_list_webhooks(st, STORE_SCOPE_ALL, id, &l, &err))
         TEST_FAIL_("store_list_webhooks: %s", err.msg);
     return l;
 }
@@ -1117,7 +1344,7 @@ static void test_webhook_enqueued_with_every_terminal_state(void)
     ASSERT_STREQ(t.job_id, ok);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
     fake_now += 1500;
-    ASSERT_EQ(store_succeed(st, ok, &err), 0);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, ok, &err), 0);
     json_t *b = the_hook(st, ok, "job.succeeded");
     ASSERT_STREQ(json_string_value(json_object_get(b, "state")), "succeeded");
     ASSERT_STREQ(json_string_value(json_object_get(b, "object")), "job");
@@ -1138,12 +1365,14 @@ static void test_webhook_enqueued_with_every_terminal_state(void)
     store_job_release(&j);
 
     /* Cancelled, failed by a caller, and failed by its deadline. */
-    ASSERT_EQ(store_cancel(st, cancelled, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, cancelled, &err), 0);
     b = the_hook(st, cancelled, "job.cancelled");
     ASSERT(json_is_null(json_object_get(b, "result_url")));
     ASSERT(json_is_null(json_object_get(b, "duration")));
     json_decref(b);
-    ASSERT_EQ(store_fail(st, failed, "cannot decode 'c.wav': not a media file", &err), 0);
+    ASSERT_EQ(
+        store_fail(st, STORE_SCOPE_ALL, failed, "cannot decode 'c.wav': not a media file", &err),
+        0);
     b = the_hook(st, failed, "job.failed");
     ASSERT_STREQ(json_string_value(json_object_get(b, "error")),
                  "cannot decode 'c.wav': not a media file");
@@ -1157,11 +1386,11 @@ static void test_webhook_enqueued_with_every_terminal_state(void)
     json_decref(b);
 
     /* No callback, no delivery. */
-    ASSERT_EQ(store_cancel(st, plain, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, plain, &err), 0);
     l = hooks_of(st, plain);
     ASSERT_EQ(l.n, 0);
     store_webhook_list_release(&l);
-    ASSERT_EQ(store_list_webhooks(st, "j0000000000000000", &l, &err), HARK_ENOENT);
+    ASSERT_EQ(store_list_webhooks(st, STORE_SCOPE_ALL, "j0000000000000000", &l, &err), HARK_ENOENT);
 
     /* Due in the order the jobs ended. */
     l = claim_hooks(st, 8, &wait);
@@ -1174,7 +1403,7 @@ static void test_webhook_enqueued_with_every_terminal_state(void)
     ASSERT_EQ(store_check(st, &err), 0);
 
     /* Deleting a job deletes its deliveries. */
-    ASSERT_EQ(store_delete_job(st, cancelled, &err), 0);
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, cancelled, &err), 0);
     ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 3);
     store_close(st);
 }
@@ -1210,8 +1439,8 @@ static void test_webhook_retry_deliver_and_give_up(void)
     submit_cb(st, "http://127.0.0.1:9/a", 0, a);
     submit_cb(st, "http://127.0.0.1:9/b", 0, b);
     submit_cb(st, "http://127.0.0.1:9/c", 0, c);
-    ASSERT_EQ(store_cancel(st, a, &err), 0);
-    ASSERT_EQ(store_cancel(st, b, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, b, &err), 0);
 
     int64_t wait = -5;
     store_webhook_list l = claim_hooks(st, 1, &wait);
@@ -1288,7 +1517,7 @@ static void test_webhook_retry_deliver_and_give_up(void)
     ASSERT_EQ(wait, -1);
 
     /* c: a permanent failure (404) ends it at the first attempt. */
-    ASSERT_EQ(store_cancel(st, c, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, c, &err), 0);
     l = claim_hooks(st, 64, NULL);
     ASSERT_EQ(l.n, 1);
     ASSERT_EQ(record(st, l.items[0].id, 1, STORE_WEBHOOK_FAILED, 404, "HTTP 404", 0, &state), 0);
@@ -1342,7 +1571,7 @@ static void test_webhook_lease_and_claims_of_nothing(void)
     store_webhook_list l = claim_hooks(st, 4, &wait);
     ASSERT_EQ(l.n, 0);
     ASSERT_EQ(commits_seen, before);
-    ASSERT_EQ(store_cancel(st, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, a, &err), 0);
     l = claim_hooks(st, 4, &wait);
     ASSERT_EQ(l.n, 1);
     int64_t h = l.items[0].id;
@@ -1377,8 +1606,8 @@ static void test_webhook_survives_restart_and_recover_frees_claims(void)
     char a[STORE_ID_SIZE], b[STORE_ID_SIZE];
     submit_cb(st, "http://127.0.0.1:9/a", 0, a);
     submit_cb(st, "http://127.0.0.1:9/b", 0, b);
-    ASSERT_EQ(store_cancel(st, a, &err), 0);
-    ASSERT_EQ(store_cancel(st, b, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, b, &err), 0);
     store_webhook_list l = claim_hooks(st, 1, NULL); /* a: "in flight" when the daemon dies */
     ASSERT_EQ(l.n, 1);
     ASSERT_STREQ(l.items[0].job_id, a);
@@ -1436,9 +1665,15 @@ static void test_webhook_migration_from_version_2(void)
     ASSERT_STREQ(j.callback_url, "");
     ASSERT_STREQ(j.input_root, ""); /* version 5: opened as named, as before */
     ASSERT_EQ(j.webhook_state, -1);
+    ASSERT_STREQ(j.owner, ""); /* version 5: a job from before has no owner */
     store_job_release(&j);
     hark_err err = {0};
-    ASSERT_EQ(store_cancel(st, "j00000000000000aa", &err), 0);
+    ASSERT_EQ(store_get_job(st, store_scope_owner("ci"), "j00000000000000aa", &j, &err),
+              HARK_ENOENT);
+    ASSERT_EQ(store_get_job(st, store_scope_owner(""), "j00000000000000aa", &j, &err), 0);
+    store_job_release(&j);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_owner'"), 1);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, "j00000000000000aa", &err), 0);
     ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 0);
     ASSERT_EQ(store_check(st, &err), 0);
     store_close(st);
@@ -1491,7 +1726,7 @@ static void crash_child(int fd, unsigned seed)
             if (write(fd, line, (size_t)n) != n)
                 _exit(5);
             if (info.job_complete) {
-                if (store_succeed(st, t.job_id, &err))
+                if (store_succeed(st, STORE_SCOPE_ALL, t.job_id, &err))
                     _exit(9);
                 n = snprintf(line, sizeof line, "D %s\n", t.job_id);
                 if (write(fd, line, (size_t)n) != n)
@@ -1587,7 +1822,7 @@ static void test_kill_9_at_random_points_then_recover(void)
                 ASSERT_EQ(j.state, STORE_SUCCEEDED);
             if (cr.kind[i] == 'C') {
                 store_chunk_list cl;
-                ASSERT_EQ(store_list_chunks(st, cr.id[i], &cl, &err), 0);
+                ASSERT_EQ(store_list_chunks(st, STORE_SCOPE_ALL, cr.id[i], &cl, &err), 0);
                 ASSERT(cr.idx[i] >= 0 && (size_t)cr.idx[i] < cl.n);
                 char want[96];
                 snprintf(want, sizeof want, "[\"%s\",%d,%lld]", cr.id[i], cr.idx[i], cr.token[i]);
@@ -1636,6 +1871,8 @@ int main(void)
     RUN(test_overdue_job_is_not_claimable_and_fails);
     RUN(test_events_replay_after_id);
     RUN(test_list_jobs_filters_and_pages);
+    RUN(test_owner_scopes_every_job_query);
+    RUN(test_bad_scopes_are_refused);
     RUN(test_migrations_fresh_reopen_and_newer);
     RUN(test_kill_9_at_random_points_then_recover);
     RUN(test_relaxed_commits_are_synced_in_the_background);

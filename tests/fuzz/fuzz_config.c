@@ -71,6 +71,8 @@ static void check_config(const serve_config *c)
         const serve_token *t = &c->tokens[i];
         if (!valid_name(t->name) || !t->secret || t->max_priority < 0 || t->max_priority > 3)
             __builtin_trap();
+        if (t->from_env && t->admin) /* admins are written in the file only */
+            __builtin_trap();
         size_t n = strlen(t->secret);
         if (n < SERVE_TOKEN_SECRET_MIN)
             __builtin_trap();
@@ -92,7 +94,7 @@ static void check_lookup(const serve_config *c)
     for (size_t i = 0; i < c->n_tokens; i++) {
         const char *s = c->tokens[i].secret;
         size_t n = strlen(s);
-        if (tokens_lookup(&t, s, n) != &t.v[i])
+        if (tokens_lookup(&t, s, n) != &t.v[i] || t.v[i].admin != c->tokens[i].admin)
             __builtin_trap();
         const token_entry *e = tokens_lookup(&t, s, n - 1);
         size_t want = c->n_tokens;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Who may do what, and what operators see: API tokens from a config file
 # and HARK_TOKENS (401/403 in OpenAI's error shape, priority ceilings),
+# tenants (a token sees and controls only its own jobs; an admin token all),
 # loopback-only without tokens, server-side paths only under roots, request
 # body limits, bounded queues (429 with Retry-After), /healthz, /readyz,
 # /metrics in Prometheus text format, structured JSON logs with request and
@@ -12,6 +13,7 @@ sox $(for i in 1 2 3; do echo "$DATA"/*.wav; done) "$T/mid.wav"   # ~75 s
 mkdir -p "$T/media" && cp "$clip" "$T/media/clip.wav"
 CI=hk-ci-0123456789abcdef0123      # max_priority normal
 PTT=hk-ptt-fedcba9876543210fedc    # max_priority realtime
+OPS=hk-ops-00112233445566778899    # admin = yes
 cat > "$T/hark.conf" <<CONF
 # test config
 max_body = 200
@@ -24,6 +26,9 @@ max_priority = normal
 [token ptt]
 secret = $PTT
 max_priority = realtime
+[token ops]
+secret = $OPS
+admin = yes
 CONF
 chmod 600 "$T/hark.conf"
 
@@ -81,6 +86,7 @@ export HARK_TOKEN=$CI # for the helpers of tests/lib.sh from here on
 # ---- priority ceilings ----
 AUTH_CI=(-H "Authorization: Bearer $CI")
 AUTH_PTT=(-H "Authorization: Bearer $PTT")
+AUTH_OPS=(-H "Authorization: Bearer $OPS")
 c=$(code "${AUTH_CI[@]}" -F file=@"$clip" -F priority=realtime "$HARK_SERVER/v1/jobs")
 check "above the token's ceiling: 403" err_is 403 permission_error priority_not_allowed
 check "403 names the token and both classes" grep -q "token 'ci' may submit at normal priority or below, not realtime" "$T/body"
@@ -128,7 +134,10 @@ check "refused uploads leave no file behind" [ "$(ls "$T/s/uploads" | wc -l)" -e
 c=$(code "$HARK_SERVER/metrics")
 check "metrics need a token: 401" [ "$c" = 401 ]
 c=$(code "${AUTH_CI[@]}" "$HARK_SERVER/metrics")
-check "metrics: 200" [ "$c" = 200 ]
+check "metrics count every token's jobs: a tenant's token gets 403" \
+  err_is 403 permission_error admin_required
+c=$(code "${AUTH_OPS[@]}" "$HARK_SERVER/metrics")
+check "metrics with an admin token: 200" [ "$c" = 200 ]
 check "metrics: Prometheus text format 0.0.4" grep -qi '^content-type: text/plain; version=0.0.4' "$T/headers"
 m() { grep -E "^$1 " "$T/body" | awk '{print $2}'; }
 check "queue depth by class: 2 low waiting" [ "$(m 'hark_queue_depth\{priority="low"\}')" = 2 ]
@@ -142,13 +151,56 @@ check "a dozen metrics or more" [ "$(grep -c '^# TYPE hark_' "$T/body")" -ge 12 
 check "every metric has HELP and TYPE" [ "$(grep -c '^# HELP hark_' "$T/body")" = "$(grep -c '^# TYPE hark_' "$T/body")" ]
 
 HARK_TOKEN=$CI "$HARK" cancel "$blocker" > /dev/null   # an API cancel counts too
-code "${AUTH_CI[@]}" "$HARK_SERVER/metrics" > /dev/null
+code "${AUTH_OPS[@]}" "$HARK_SERVER/metrics" > /dev/null
 check "cancelled through the API: counted" [ "$(m 'hark_jobs_finished_total\{state="cancelled"\}')" -ge 1 ]
 
 # ---- structured logs ----
 c=$(code "${AUTH_PTT[@]}" -H 'X-Request-Id: trace-42' -F file=@"$clip" -F priority=realtime "$HARK_SERVER/v1/jobs")
 ptt_job=$(jq -r .id "$T/body")
 HARK_TOKEN=$PTT "$HARK" wait "$ptt_job" > /dev/null 2>&1
+
+# ---- tenants: a token sees and controls only its own jobs ----
+# ptt_job is ptt's; ci ($HARK_TOKEN here) submitted $job. To ci, ptt's jobs
+# do not exist: every command says "not found" (exit 1), as for a made-up id.
+as_ci() { HARK_TOKEN=$CI "$HARK" "$@"; }
+as_ptt() { HARK_TOKEN=$PTT "$HARK" "$@"; }
+not_found() { "$@" > "$T/nf.out" 2> "$T/nf.err"; [ $? -eq 1 ] && grep -q "not found" "$T/nf.err"; }
+as_ci ls > "$T/ls.ci" 2>&1
+as_ptt ls > "$T/ls.ptt" 2>&1
+check "hark ls: ci's own jobs are listed" grep -q "^$job " "$T/ls.ci"
+check "hark ls: none of ptt's jobs are listed to ci" bash -c "! grep -q '$ptt_job' '$T/ls.ci'"
+check "hark ls: ptt sees its job and none of ci's" \
+  bash -c "grep -q '^$ptt_job ' '$T/ls.ptt' && ! grep -q '$job' '$T/ls.ptt'"
+check "hark show of ptt's job as ci: not found" not_found as_ci show "$ptt_job"
+check "hark result of ptt's job as ci: not found" not_found as_ci result "$ptt_job"
+check "hark wait (the event stream) of ptt's job as ci: not found" not_found as_ci wait "$ptt_job"
+check "hark result of its own job as ptt: works" as_ptt result -o "$T/ptt.txt" "$ptt_job"
+c=$(code "${AUTH_CI[@]}" "$HARK_SERVER/v1/jobs/$ptt_job/events")
+check "the event stream of ptt's job as ci: 404 job_not_found" err_is 404 not_found_error job_not_found
+c=$(code "${AUTH_PTT[@]}" "$HARK_SERVER/v1/jobs/$ptt_job/events")
+check "... and its owner's stream replays to its end" bash -c "[ $c = 200 ] && grep -q '^event: succeeded' '$T/body'"
+c=$(code "${AUTH_CI[@]}" -X DELETE "$HARK_SERVER/v1/jobs/$ptt_job")
+check "DELETE of ptt's job as ci: 404" err_is 404 not_found_error job_not_found
+held=$(as_ptt submit "$T/mid.wav") # normal: low may still be full (queue_limit.low = 2)
+as_ptt pause "$held" > /dev/null
+check "hark resume of ptt's job as ci: not found" not_found as_ci resume "$held"
+check "hark pause of ptt's job as ci: not found" not_found as_ci pause "$held"
+check "hark cancel of ptt's job as ci: not found" not_found as_ci cancel "$held"
+check "... and the job is as its owner left it" [ "$(HARK_TOKEN=$PTT job_field "$held" state)" = paused ]
+# An admin token (admin = yes) sees and controls every job.
+as_ops() { HARK_TOKEN=$OPS "$HARK" "$@"; }
+as_ops ls > "$T/ls.ops" 2>&1
+check "hark ls as admin: every token's jobs" \
+  bash -c "grep -q '^$ptt_job ' '$T/ls.ops' && grep -q '^$job ' '$T/ls.ops' && grep -q '^$held ' '$T/ls.ops'"
+check "hark show as admin: another token's job, with its owner" \
+  bash -c "HARK_TOKEN=$OPS '$HARK' show '$ptt_job' | grep -q '^owner: *ptt$'"
+check "hark result as admin: another token's job" as_ops result -o "$T/ops.txt" "$ptt_job"
+check "... the same transcript its owner gets" cmp -s "$T/ops.txt" "$T/ptt.txt"
+c=$(code "${AUTH_OPS[@]}" "$HARK_SERVER/v1/jobs/$ptt_job/events")
+check "the event stream as admin" bash -c "[ $c = 200 ] && grep -q '^event: succeeded' '$T/body'"
+check "hark cancel as admin: another token's job" as_ops cancel "$held"
+check "... cancelled" [ "$(HARK_TOKEN=$PTT job_field "$held" state)" = cancelled ]
+
 stop_server; rc=$?
 check "SIGTERM: exit 0 ($rc)" [ $rc -eq 0 ]
 grep '^{' "$T/s.log" > "$T/log.json"
