@@ -1,9 +1,11 @@
-// openai_client.mjs BASE_URL FILE OUTDIR
+// openai_client.mjs BASE_URL FILE OUTDIR [SHORT]
 //
 // The official `openai` npm package, pointed at hark serve with baseURL,
 // transcribes FILE the ways an OpenAI user would. Writes what it got to
-// OUTDIR (json.txt, text.txt, srt.srt, verbose.json, stream.json) for the
-// shell test to compare with `hark transcribe`; exits non-zero on any error.
+// OUTDIR (json.txt, text.txt, srt.srt, verbose.json, stream.json; with SHORT
+// also model.json, model_error.txt, translation.txt, translation.vtt and
+// newer.json) for the shell test to compare with `hark transcribe`; exits
+// non-zero on any error.
 import fs from 'node:fs';
 import OpenAI from 'openai';
 
@@ -42,3 +44,34 @@ try {
 
 const models = await client.models.list();
 fs.writeFileSync(`${out}/models.txt`, models.data.map((m) => m.id).join('\n'));
+
+// The rest uses SHORT (a few seconds) when given: the newer routes and fields.
+const short = process.argv[5];
+if (short) {
+  const model = await client.models.retrieve('whisper-1');
+  fs.writeFileSync(`${out}/model.json`, JSON.stringify(model));
+  try {
+    await client.models.retrieve('gpt-4o-transcribe');
+    throw new Error('an unknown model was found');
+  } catch (e) {
+    if (!(e instanceof OpenAI.NotFoundError)) throw e;
+    fs.writeFileSync(`${out}/model_error.txt`, `${e.status} ${e.code}\n${e.message}`);
+  }
+
+  const clip = () => fs.createReadStream(short);
+  const translation = await client.audio.translations.create({ file: clip(), model: 'whisper-1' });
+  fs.writeFileSync(`${out}/translation.txt`, translation.text);
+  const vtt = await client.audio.translations.create({ file: clip(), model: 'whisper-1', response_format: 'vtt' });
+  fs.writeFileSync(`${out}/translation.vtt`, vtt);
+
+  // The SDK sends chunking_strategy's object as chunking_strategy[type]=...
+  // and arrays as repeated name[] parts.
+  const reference = `data:audio/wav;base64,${fs.readFileSync(short).subarray(0, 64000).toString('base64')}`;
+  const newer = await client.audio.transcriptions.create({
+    file: clip(), model: 'whisper-1', language: 'en-US', languages: ['en', 'en-GB'],
+    chunking_strategy: { type: 'server_vad', prefix_padding_ms: 300, silence_duration_ms: 500, threshold: 0.5 },
+    include: ['logprobs'], keywords: ['Marianne', 'Norland Park'], prompt: 'Austen',
+    known_speaker_names: ['agent'], known_speaker_references: [reference],
+  });
+  fs.writeFileSync(`${out}/newer.json`, JSON.stringify(newer));
+}
