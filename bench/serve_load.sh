@@ -19,7 +19,7 @@ cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; wait 2>/dev/
 trap cleanup EXIT
 JS=${HARK_BUILD_DIR:-build}/js
 mkdir -p "$JS" && cp tests/js/package.json tests/js/package-lock.json tests/js/*.mjs "$JS"/
-[ -d "$JS/node_modules/openai" ] || (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error)
+[ -d "$JS/node_modules/openai6" ] || (cd "$JS" && npm ci --no-audit --no-fund --loglevel=error)
 
 sox -n -r 16000 -c 1 -b 16 "$W/clip.wav" synth 0.5 sine 440   # 16 KB
 "$HARK" serve --listen 127.0.0.1:0 --state-dir "$W/state" --workers 2 2> "$W/serve.log" &

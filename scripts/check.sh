@@ -66,6 +66,8 @@ mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-requ
 cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
 printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
 printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
+printf '\001model=whisper-1\nlanguage=en-US\nlanguages[]=en\nlanguages[]=en_GB\ninclude[]=logprobs\nchunking_strategy[type]=server_vad\nchunking_strategy[threshold]=0.5\nchunking_strategy[prefix_padding_ms]=300\nkeywords[]=Marianne\nknown_speaker_names[]=agent' > build-fuzz/corpus-request/form-newer
+printf '\001model=whisper-1\nresponse_format=json\nchunking_strategy={"type": "server_vad", "silence_duration_ms": 500, "threshold": 0.5}' > build-fuzz/corpus-request/form-vad
 printf '\002Bearer hk-0123456789abcdef' > build-fuzz/corpus-request/bearer
 printf '\003C:\\dir\\my talk.wav' > build-fuzz/corpus-request/name
 printf '\004127.0.0.1:8090\nhttp://127.0.0.1:8090' > build-fuzz/corpus-request/origin

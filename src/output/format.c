@@ -421,9 +421,7 @@ static const char *language_name(const char *code)
     return code;
 }
 
-/* Mean word confidence as a log-probability, floored so a zero confidence
- * does not become -inf (which JSON cannot hold). */
-static double avg_logprob(float confidence)
+double out_confidence_logprob(float confidence)
 {
     const double floor_lp = -10.0;
     if (!(confidence > 0.0f))
@@ -468,7 +466,7 @@ static json_t *build_verbose_json(const transcript *t)
             rc |= set(seg, "text", jstr(text.data));
             rc |= set(seg, "tokens", json_array());
             rc |= set(seg, "temperature", json_real(0.0));
-            rc |= set(seg, "avg_logprob", jreal3(avg_logprob(s->avg_confidence)));
+            rc |= set(seg, "avg_logprob", jreal3(out_confidence_logprob(s->avg_confidence)));
             rc |= set(seg, "compression_ratio", json_real(1.0));
             rc |= set(seg, "no_speech_prob", json_real(0.0));
         }

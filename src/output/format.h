@@ -44,6 +44,10 @@ const char *out_format_mime(out_format f);
  * (1u << format). Returns 0, or HARK_EINVAL with err naming the bad entry. */
 int out_format_parse_list(const char *list, unsigned *set, hark_err *err);
 
+/* A confidence in [0, 1] as a log-probability, floored at -10 so a zero
+ * confidence does not become -inf (which JSON cannot hold). */
+double out_confidence_logprob(float confidence);
+
 /* Append the rendering of t in format f to dst. Returns 0 or a negative code. */
 int out_render(const transcript *t, out_format f, buf *dst, hark_err *err);
 

@@ -3,6 +3,7 @@
 
 #include "jobs/job_result.h"
 #include "output/format.h"
+#include "server/lang_tag.h"
 #include "server/text.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -14,11 +15,42 @@
 
 #define STREAM_BATCH 64 /* chunk results read at once by a stream */
 
-const char *const openai_text_fields[] = {
-    "model",       "language",        "prompt",
-    "temperature", "response_format", "timestamp_granularities[]",
-    "stream",      "priority",        "keep_on_disconnect",
-    NULL};
+/* Every field of OpenAI's transcription form (openai-node 7.x and
+ * openai-python, which send an array as repeated "name[]" parts and an
+ * object's members as "name[member]" parts), and hark's own. docs/api.md
+ * says what each does here. */
+static const char *const transcription_fields[] = {"model",
+                                                   "language",
+                                                   "prompt",
+                                                   "temperature",
+                                                   "response_format",
+                                                   "timestamp_granularities[]",
+                                                   "stream",
+                                                   "chunking_strategy",
+                                                   "chunking_strategy[type]",
+                                                   "chunking_strategy[prefix_padding_ms]",
+                                                   "chunking_strategy[silence_duration_ms]",
+                                                   "chunking_strategy[threshold]",
+                                                   "include[]",
+                                                   "keywords[]",
+                                                   "known_speaker_names[]",
+                                                   "languages[]",
+                                                   "priority",
+                                                   "keep_on_disconnect",
+                                                   NULL};
+
+/* Data URLs of a few seconds of audio each, for diarization hark does not
+ * do: hundreds of kilobytes nobody reads, so they are not kept. */
+static const char *const transcription_discard[] = {"known_speaker_references[]", NULL};
+
+/* OpenAI's translation form is file, model, prompt, response_format and
+ * temperature; language (English only) and hark's own are accepted too. */
+static const char *const translation_fields[] = {
+    "model",    "prompt",   "response_format",    "temperature",
+    "language", "priority", "keep_on_disconnect", NULL};
+
+const openai_form openai_transcription_form = {transcription_fields, transcription_discard};
+const openai_form openai_translation_form = {translation_fields, NULL};
 
 /* hark's one recognizer, and the name OpenAI clients send by default: an
  * alias, so a client written for OpenAI works unchanged. */
@@ -47,6 +79,14 @@ static int parse_bool(const char *v, const char *name, bool *out, api_error *e)
     return 0;
 }
 
+/* "pocketsphinx-en-us, whisper-1", for messages. */
+static void model_list(char *list, size_t len)
+{
+    list[0] = '\0';
+    for (size_t i = 0; openai_models[i]; i++)
+        snprintf(list + strlen(list), len - strlen(list), "%s%s", i ? ", " : "", openai_models[i]);
+}
+
 static int parse_model(const char *v, openai_request *r, api_error *e)
 {
     for (size_t i = 0; openai_models[i]; i++)
@@ -54,12 +94,171 @@ static int parse_model(const char *v, openai_request *r, api_error *e)
             snprintf(r->model, sizeof r->model, "%s", v);
             return 0;
         }
-    char list[256] = "";
-    for (size_t i = 0; openai_models[i]; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "",
-                 openai_models[i]);
+    char list[256];
+    model_list(list, sizeof list);
     return api_error_set(e, MHD_HTTP_BAD_REQUEST, "model", "model_not_found",
                          "unknown model '%.64s': this server has %s", v, list);
+}
+
+/* One language tag of param (n bytes at v): English, or a 400 naming it. */
+static int check_language(const char *v, size_t n, const char *param, api_error *e)
+{
+    int shown = (int)(n > 64 ? 64 : n);
+    switch (lang_tag_classify(v, n)) {
+    case LANG_TAG_ENGLISH:
+        return 0;
+    case LANG_TAG_OTHER:
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, param, "unsupported_language",
+                             "language '%.*s' is not supported: hark's model hears English only "
+                             "(en, en-US, eng ...)",
+                             shown, v);
+    default:
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, param, "invalid_value",
+                             "'%.*s' in %s is not a language tag (BCP 47, such as en or en-US)",
+                             shown, v, param);
+    }
+}
+
+/* languages[]: every entry (comma-joined by the upload) English. */
+static int parse_languages(const char *v, api_error *e)
+{
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        int rc = check_language(p, n, "languages[]", e);
+        if (rc)
+            return rc;
+        p += n;
+        if (!*p)
+            return 0;
+    }
+}
+
+/* include[]: logprobs is the one value OpenAI defines. */
+static int parse_include(const char *v, openai_request *r, api_error *e)
+{
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        if (n == 8 && strncmp(p, "logprobs", 8) == 0)
+            r->logprobs = true;
+        else
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "include[]", "invalid_value",
+                                 "unknown include[] value '%.*s' (logprobs)",
+                                 (int)(n > 64 ? 64 : n), p);
+        p += n;
+        if (!*p)
+            return 0;
+    }
+}
+
+static int chunking_invalid(api_error *e, const char *param, const char *why)
+{
+    return api_error_set(e, MHD_HTTP_BAD_REQUEST, param, "invalid_value",
+                         "%s: %s (chunking_strategy is \"auto\" or {\"type\": \"server_vad\", "
+                         "\"prefix_padding_ms\", \"silence_duration_ms\", \"threshold\"})",
+                         param, why);
+}
+
+/* A server_vad member, as JSON (j) or as a form field's text (v). */
+static int check_vad_member(const char *name, json_t *j, const char *v, const char *param,
+                            api_error *e)
+{
+    bool threshold = strcmp(name, "threshold") == 0;
+    int64_t ms;
+    double d;
+    char *end;
+    if (threshold && j) {
+        d = json_number_value(j);
+        if (!json_is_number(j) || !(d >= 0 && d <= 1))
+            return chunking_invalid(e, param, "threshold must be a number from 0 to 1");
+    } else if (threshold) {
+        d = strtod(v, &end);
+        if (!*v || *end || !(d >= 0 && d <= 1))
+            return chunking_invalid(e, param, "threshold must be a number from 0 to 1");
+    } else if (j ? !json_is_integer(j) || json_integer_value(j) < 0 ||
+                       json_integer_value(j) > INT32_MAX
+                 : parse_int64(v, 0, INT32_MAX, &ms) != 0) {
+        return chunking_invalid(e, param, "milliseconds must be a whole number, 0 or more");
+    }
+    return 0;
+}
+
+static const char *const vad_members[] = {"prefix_padding_ms", "silence_duration_ms", "threshold",
+                                          NULL};
+
+/* chunking_strategy={...}: a JSON server_vad object. */
+static int parse_chunking_json(const char *v, api_error *e)
+{
+    const char *param = "chunking_strategy";
+    json_t *o = json_loads(v, JSON_REJECT_DUPLICATES, NULL);
+    int rc = 0;
+    if (!json_is_object(o)) {
+        rc = chunking_invalid(e, param, "not \"auto\" or a JSON object");
+        goto out;
+    }
+    json_t *type = json_object_get(o, "type");
+    if (!json_is_string(type) || strcmp(json_string_value(type), "server_vad") != 0) {
+        rc = chunking_invalid(e, param, "type must be server_vad");
+        goto out;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val)
+    {
+        if (strcmp(key, "type") == 0)
+            continue;
+        size_t i = 0;
+        while (vad_members[i] && strcmp(vad_members[i], key) != 0)
+            i++;
+        if (!vad_members[i]) {
+            rc = chunking_invalid(e, param, "unknown member");
+            goto out;
+        }
+        if ((rc = check_vad_member(key, val, NULL, param, e)))
+            goto out;
+    }
+out:
+    json_decref(o);
+    return rc;
+}
+
+/* chunking_strategy: accepted, checked and not used: hark always cuts the
+ * audio at silences itself (docs/api.md). The SDKs send an object as
+ * chunking_strategy[type]=server_vad, chunking_strategy[threshold]=...;
+ * curl users may send it as JSON. */
+static int parse_chunking(const char *(*get)(void *ctx, const char *name), void *ctx, api_error *e)
+{
+    static const char *const fields[] = {"chunking_strategy[prefix_padding_ms]",
+                                         "chunking_strategy[silence_duration_ms]",
+                                         "chunking_strategy[threshold]"};
+    const char *v = get(ctx, "chunking_strategy");
+    const char *type = get(ctx, "chunking_strategy[type]");
+    bool members = type != NULL;
+    for (size_t i = 0; i < 3; i++)
+        members |= get(ctx, fields[i]) != NULL;
+    if (v && members)
+        return chunking_invalid(e, "chunking_strategy",
+                                "given both as a value and as chunking_strategy[...] fields");
+    if (v) {
+        /* null: OpenAI's "transcribe as one block", a value the node SDK
+         * asks for as the string null. */
+        if (strcmp(v, "auto") == 0 || strcmp(v, "null") == 0)
+            return 0;
+        return parse_chunking_json(v, e);
+    }
+    if (!members)
+        return 0;
+    if (!type)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "chunking_strategy[type]", "missing_field",
+                             "chunking_strategy[type] is missing (server_vad)");
+    if (strcmp(type, "server_vad") != 0)
+        return chunking_invalid(e, "chunking_strategy[type]", "type must be server_vad");
+    for (size_t i = 0; i < 3; i++) {
+        const char *m = get(ctx, fields[i]);
+        int rc = m ? check_vad_member(vad_members[i], NULL, m, fields[i], e) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* timestamp_granularities[]: the values of every repeat, comma-joined by
@@ -103,6 +302,10 @@ int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
         size_t i = 0;
         while (i < sizeof formats / sizeof formats[0] && strcmp(formats[i].name, v) != 0)
             i++;
+        if (i == sizeof formats / sizeof formats[0] && strcmp(v, "diarized_json") == 0)
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "response_format", "unsupported_value",
+                                 "response_format diarized_json is not supported: hark does not "
+                                 "tell speakers apart (json, text, srt, vtt, verbose_json)");
         if (i == sizeof formats / sizeof formats[0])
             return api_error_set(e, MHD_HTTP_BAD_REQUEST, "response_format", "invalid_value",
                                  "unknown response_format '%.64s' (json, text, srt, vtt, "
@@ -130,13 +333,23 @@ int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
             return api_error_set(e, MHD_HTTP_BAD_REQUEST, "temperature", "invalid_value",
                                  "temperature must be a number from 0 to 1");
     }
-    if ((v = get(ctx, "language")) && *v && strcasecmp(v, "en") != 0 &&
-        strcasecmp(v, "english") != 0)
-        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "language", "unsupported_language",
-                             "language '%.32s' is not supported: hark's model transcribes "
-                             "English (en)",
-                             v);
-    /* prompt: accepted and unused (docs/api.md); the upload caps its size. */
+    if ((v = get(ctx, "language")) && *v && (rc = check_language(v, strlen(v), "language", e)))
+        return rc;
+    if ((v = get(ctx, "languages[]")) && (rc = parse_languages(v, e)))
+        return rc;
+    if ((v = get(ctx, "include[]")) && (rc = parse_include(v, r, e)))
+        return rc;
+    if (r->logprobs && r->format != OA_JSON)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "include[]", "unsupported_value",
+                             "include[]=logprobs needs response_format json");
+    if (r->logprobs && r->stream)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "include[]", "unsupported_value",
+                             "include[]=logprobs is not available with stream=true: hark's "
+                             "stream events carry no logprobs");
+    if ((rc = parse_chunking(get, ctx, e)))
+        return rc;
+    /* prompt, keywords[], known_speaker_names[]: accepted and unused
+     * (docs/api.md); the upload caps their size. */
     const char *field = get(ctx, "priority");
     const char *prio = field ? field : priority_header;
     if (prio) {
@@ -197,6 +410,8 @@ static int filter_verbose(buf *out, const openai_request *r)
         json_object_del(root, "words");
     if (!r->segments)
         json_object_del(root, "segments");
+    if (r->translate)
+        json_object_set_new(root, "task", json_string("translate"));
     char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(root);
     if (!text)
@@ -205,6 +420,35 @@ static int filter_verbose(buf *out, const openai_request *r)
     int rc = buf_puts(out, text);
     free(text);
     return rc;
+}
+
+/* include[]=logprobs: OpenAI's [{token, bytes, logprob}], one token per
+ * word (hark's recognizer has no subword tokens): the first word, then " "
+ * and each next one, so the tokens add up to the text; the logprob is the
+ * log of the word's posterior probability (its confidence). */
+static json_t *word_logprobs(const transcript *t)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < t->n_words; i++) {
+        const tr_word *w = &t->words[i];
+        buf token;
+        buf_init(&token, RESULT_MAX);
+        json_t *bytes = json_array();
+        int rc = bytes ? buf_printf(&token, "%s%s", i ? " " : "", w->text) : HARK_ENOMEM;
+        for (size_t k = 0; rc == 0 && k < token.len; k++)
+            rc = json_array_append_new(bytes, json_integer((unsigned char)token.data[k]));
+        json_t *o = rc ? NULL
+                       : json_pack("{s:s, s:o, s:f}", "token", token.data, "bytes", bytes,
+                                   "logprob", out_confidence_logprob(w->confidence));
+        buf_release(&token);
+        if (!o || json_array_append_new(list, o)) {
+            if (!o && rc)
+                json_decref(bytes);
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, store_scope sc,
@@ -222,7 +466,11 @@ static enum MHD_Result reply_result(server *s, struct MHD_Connection *c, store_s
     switch (r->format) {
     case OA_JSON: {
         json_t *o = json_pack("{s:s}", "text", t.text ? t.text : "");
-        char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        if (o && r->logprobs && json_object_set_new(o, "logprobs", word_logprobs(&t))) {
+            json_decref(o);
+            o = NULL;
+        }
+        char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
         json_decref(o);
         rc = text ? buf_puts(&out, text) : HARK_ENOMEM;
         free(text);
@@ -529,8 +777,9 @@ static enum MHD_Result reply_stream(server *s, struct MHD_Connection *c, store_s
 
 /* ---- the endpoints -------------------------------------------------------------- */
 
-enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
-                                            upload *up, request_cont *cont)
+/* Both endpoints: the form, a job, and the wait for it. */
+static enum MHD_Result handle_audio(server *s, struct MHD_Connection *c, const caller *who,
+                                    upload *up, bool translate, request_cont *cont)
 {
     hark_err err = {0};
     api_error e;
@@ -547,6 +796,7 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
     const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hark-Priority");
     if (openai_parse(form_get, up, hdr, &r, &e))
         return reply_error(c, &e);
+    r.translate = translate;
     if (!upload_has_file(up))
         return reply_errorf(c, MHD_HTTP_BAD_REQUEST, OPENAI_FILE_FIELD, "missing_field",
                             "missing file: send the recording as the '%s' part", OPENAI_FILE_FIELD);
@@ -576,8 +826,8 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
     server_wake(s);
     log_event(LOG_INFO, "job.submitted", {"job", id}, {"request", who->request_id},
               {"priority", store_priority_name(r.priority)}, {"token", who->token_name},
-              {"api", "openai"}, {"format", formats[r.format].name},
-              {"stream", r.stream ? "true" : "false"});
+              {"api", "openai"}, {"endpoint", translate ? "translations" : "transcriptions"},
+              {"format", formats[r.format].name}, {"stream", r.stream ? "true" : "false"});
     store_scope sc = caller_scope(who);
     if (r.stream)
         return reply_stream(s, c, sc, id, &r);
@@ -598,13 +848,43 @@ enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c,
     return wait_step(s, c, w);
 }
 
+enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
+                                            upload *up, request_cont *cont)
+{
+    return handle_audio(s, c, who, up, false, cont);
+}
+
+enum MHD_Result handle_openai_translation(server *s, struct MHD_Connection *c, const caller *who,
+                                          upload *up, request_cont *cont)
+{
+    return handle_audio(s, c, who, up, true, cont);
+}
+
+/* OpenAI's model object. created 0: hark's models have no release date. */
+static json_t *model_object(const char *id)
+{
+    return json_pack("{s:s, s:s, s:i, s:s}", "id", id, "object", "model", "created", 0, "owned_by",
+                     "hark");
+}
+
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c)
 {
     (void)s;
     json_t *data = json_array();
     for (size_t i = 0; data && openai_models[i]; i++)
-        json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}", "id", openai_models[i],
-                                              "object", "model", "created", 0, "owned_by", "hark"));
+        json_array_append_new(data, model_object(openai_models[i]));
     return reply_json(c, MHD_HTTP_OK,
                       data ? json_pack("{s:s, s:o}", "object", "list", "data", data) : NULL, NULL);
+}
+
+enum MHD_Result handle_openai_model(server *s, struct MHD_Connection *c, const char *id, bool exact)
+{
+    (void)s;
+    for (size_t i = 0; exact && openai_models[i]; i++)
+        if (strcmp(id, openai_models[i]) == 0)
+            return reply_json(c, MHD_HTTP_OK, model_object(id), NULL);
+    char list[256];
+    model_list(list, sizeof list);
+    return reply_errorf(c, MHD_HTTP_NOT_FOUND, "model", "model_not_found",
+                        "model '%s' not found: this server has %s", id, list);
 }

@@ -1,5 +1,6 @@
 /* openai.h - OpenAI's audio transcription API on hark's job runtime:
- * POST /v1/audio/transcriptions and GET /v1/models (docs/api.md).
+ * POST /v1/audio/transcriptions, POST /v1/audio/translations, GET
+ * /v1/models and GET /v1/models/{id} (docs/api.md).
  *
  * A transcription request is an ordinary job (durable, preemptible, in the
  * job list), submitted at `high` priority unless the request says
@@ -7,6 +8,10 @@
  * with stream=true, sends the text as server-sent events (transcript.text.delta per committed
  * chunk, in order, then transcript.text.done). A client that goes away cancels its job, unless it
  * sent keep_on_disconnect=true.
+ *
+ * A translation is the same request with fewer fields: hark's model hears
+ * English, and the English translation of English speech is its
+ * transcript, so the job and the answer are a transcription's.
  */
 #ifndef HARK_SERVER_OPENAI_H
 #define HARK_SERVER_OPENAI_H
@@ -18,7 +23,17 @@
 #include <stdbool.h>
 
 #define OPENAI_FILE_FIELD "file"
-extern const char *const openai_text_fields[]; /* model, language, prompt, ... */
+
+/* The parts of a form besides the file, for upload_begin: the text fields
+ * read (NULL-terminated) and those accepted but dropped unread (NULL or
+ * NULL-terminated: known_speaker_references[], data URLs of audio). */
+typedef struct openai_form {
+    const char *const *fields;
+    const char *const *discard;
+} openai_form;
+
+extern const openai_form openai_transcription_form; /* model, language, prompt, ... */
+extern const openai_form openai_translation_form;   /* model, prompt, response_format, ... */
 
 enum openai_format { OA_JSON, OA_TEXT, OA_SRT, OA_VTT, OA_VERBOSE_JSON };
 
@@ -29,15 +44,22 @@ typedef struct openai_request {
     bool words, segments;      /* timestamp granularities (verbose_json) [segments] */
     bool stream;               /* server-sent events */
     bool keep;                 /* keep_on_disconnect: the job outlives its request */
+    bool logprobs;             /* include[]=logprobs: per-word log-probabilities (json) */
+    bool translate;            /* /v1/audio/translations (set by its handler) */
     char model[64];
 } openai_request;
 
 /* Read a request's text fields through get (NULL when absent) and check
- * them: model one of hark's (the 400 lists them), response_format,
- * timestamp_granularities[] (word, segment; verbose_json only), stream and
- * keep_on_disconnect booleans, temperature a number in [0, 1], language
- * English, priority a class name; priority_header (X-Hark-Priority, may be
- * NULL) when the form has none. 0, or HARK_EINVAL with e filled (400). */
+ * them: model one of hark's (the 400 lists them), response_format (not
+ * diarized_json: hark finds no speakers), timestamp_granularities[] (word,
+ * segment; verbose_json only), stream and keep_on_disconnect booleans,
+ * temperature a number in [0, 1], language and every languages[] entry an
+ * English tag (lang_tag.h), include[] logprobs (json, not streamed),
+ * chunking_strategy "auto", null or a server_vad object (as JSON or as
+ * chunking_strategy[...] fields), priority a class name; priority_header
+ * (X-Hark-Priority, may be NULL) when the form has none. prompt,
+ * keywords[], known_speaker_names[] are not read. 0, or HARK_EINVAL with e
+ * filled (400). */
 int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
                  const char *priority_header, openai_request *r, api_error *e);
 
@@ -50,7 +72,17 @@ extern const char *const openai_models[];
 enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
                                             upload *up, request_cont *cont);
 
+/* POST /v1/audio/translations: the same for English speech into English. */
+enum MHD_Result handle_openai_translation(server *s, struct MHD_Connection *c, const caller *who,
+                                          upload *up, request_cont *cont);
+
 /* GET /v1/models: {"object": "list", "data": [{"id", "object": "model", ...}]}. */
 enum MHD_Result handle_openai_models(server *s, struct MHD_Connection *c);
+
+/* GET /v1/models/{id}: the model object of one of hark's ids, else a 404
+ * model_not_found. id is the path's id cleaned for a message; exact says
+ * it is the id itself (not shortened or cleaned). */
+enum MHD_Result handle_openai_model(server *s, struct MHD_Connection *c, const char *id,
+                                    bool exact);
 
 #endif

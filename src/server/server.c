@@ -67,6 +67,8 @@ enum route {
     R_EVENTS,
     R_OA_TRANSCRIBE, /* POST /v1/audio/transcriptions */
     R_OA_MODELS,     /* GET /v1/models */
+    R_OA_MODEL,      /* GET /v1/models/{id} */
+    R_OA_TRANSLATE,  /* POST /v1/audio/translations */
     R_READY,         /* GET /readyz */
     R_METRICS,       /* GET /metrics */
 };
@@ -94,6 +96,8 @@ static const struct route_def {
     [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}, false},
     [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}, false},
     [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_OA_MODEL] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_OA_TRANSLATE] = {false, true, "POST", {NULL}, false},
     [R_READY] = {true, false, "GET, HEAD", {NULL}, false},
     [R_METRICS] = {true, false, "GET, HEAD", {NULL}, false},
 };
@@ -108,7 +112,15 @@ static bool route_is_public(enum route r)
 static bool route_has_id(enum route r)
 {
     return r != R_HEALTH && r != R_READY && r != R_METRICS && r != R_JOBS && r != R_OA_TRANSCRIBE &&
-           r != R_OA_MODELS;
+           r != R_OA_MODELS && r != R_OA_MODEL && r != R_OA_TRANSLATE;
+}
+
+/* The OpenAI form a route takes, NULL for hark's own. */
+static const openai_form *route_openai_form(enum route r)
+{
+    return r == R_OA_TRANSCRIBE  ? &openai_transcription_form
+           : r == R_OA_TRANSLATE ? &openai_translation_form
+                                 : NULL;
 }
 
 enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM };
@@ -169,8 +181,18 @@ static enum route parse_route(const char *url, request *r)
         return R_METRICS;
     if (strcmp(url, "/v1/audio/transcriptions") == 0)
         return R_OA_TRANSCRIBE;
+    if (strcmp(url, "/v1/audio/translations") == 0)
+        return R_OA_TRANSLATE;
     if (strcmp(url, "/v1/models") == 0)
         return R_OA_MODELS;
+    if (strncmp(url, "/v1/models/", 11) == 0 && url[11]) {
+        /* id_shown holds the model id for the handler; id_ok says it is
+         * the id itself, not shortened or cleaned. */
+        size_t n = strlen(url + 11);
+        text_clean(url + 11, n, '?', r->id_shown, sizeof r->id_shown);
+        r->id_ok = n < sizeof r->id_shown && text_is_clean(url + 11, n);
+        return R_OA_MODEL;
+    }
     if (strncmp(url, "/v1/jobs", 8) != 0)
         return R_NONE;
     const char *rest = url + 8;
@@ -245,7 +267,8 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
 {
     const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     r->failed = true;
-    if (r->route == R_OA_TRANSCRIBE && !is_type(ct, "multipart/form-data")) {
+    const openai_form *oa = route_openai_form(r->route);
+    if (oa && !is_type(ct, "multipart/form-data")) {
         api_error_set(&r->error, MHD_HTTP_BAD_REQUEST, NULL, "unsupported_content_type",
                       "the body must be multipart/form-data, not '%.64s'", ct ? ct : "");
         return;
@@ -273,10 +296,9 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
             return;
         }
         hark_err err = {0};
-        bool oa = r->route == R_OA_TRANSCRIBE;
-        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes,
-                              oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
-                              oa ? openai_text_fields : submit_text_fields, &r->up, &err);
+        int rc = upload_begin(
+            c, s->uploads_dir, s->max_upload_bytes, oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
+            oa ? oa->fields : submit_text_fields, oa ? oa->discard : NULL, &r->up, &err);
         if (rc) {
             api_error_set(&r->error,
                           rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -476,7 +498,7 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
     }
     int64_t len = content_length(c);
     r->has_body = request_has_body(c, len);
-    if (!r->failed && (r->route == R_JOBS || r->route == R_OA_TRANSCRIBE) && r->post)
+    if (!r->failed && (r->route == R_JOBS || route_openai_form(r->route)) && r->post)
         setup_submit_body(s, c, r, len);
     if (!r->failed)
         return true;
@@ -550,8 +572,12 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return r->del ? handle_delete(s, c, &r->who, r->id) : handle_get(s, c, &r->who, r->id);
     case R_OA_TRANSCRIBE:
         return handle_openai_transcription(s, c, &r->who, r->up, &r->cont);
+    case R_OA_TRANSLATE:
+        return handle_openai_translation(s, c, &r->who, r->up, &r->cont);
     case R_OA_MODELS:
         return handle_openai_models(s, c);
+    case R_OA_MODEL:
+        return handle_openai_model(s, c, r->id_shown, r->id_ok);
     case R_CANCEL:
         return handle_control(s, c, &r->who, r->id, CONTROL_CANCEL);
     case R_PAUSE:

@@ -1705,6 +1705,61 @@ static void test_listen_loopback_only(void)
     notify_destroy(&n);
 }
 
+/* An OpenAI form whose parts arrive in pieces, as the npm SDK's streamed
+ * FormData does: libmicrohttpd then calls the upload once with no data at
+ * a part's start and again from offset 0 when the value comes. Each
+ * repeat of an array field is still one value: languages[] en, en-GB (not
+ * en,,en-GB). The form has no file, so a 400 naming the file says every
+ * other field was read and accepted. */
+static void test_openai_form_in_pieces(void)
+{
+    start();
+    static const char *const parts[][2] = {{"model", "whisper-1"},
+                                           {"languages[]", "en"},
+                                           {"languages[]", "en-GB"},
+                                           {"include[]", "logprobs"},
+                                           {"chunking_strategy[type]", "server_vad"}};
+    const size_t n = sizeof parts / sizeof parts[0];
+    char heads[8][160], values[8][64];
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(heads[i], sizeof heads[i],
+                 "--xyz\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n", parts[i][0]);
+        snprintf(values[i], sizeof values[i], "%s\r\n", parts[i][1]);
+        len += strlen(heads[i]) + strlen(values[i]);
+    }
+    const char *end = "--xyz--\r\n";
+    len += strlen(end);
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: %zu\r\n\r\n",
+             len);
+    int fd = connect_raw();
+    send_all(fd, head);
+    for (size_t i = 0; i < n; i++) {
+        /* A part's headers, then its value in a later read of the server's. */
+        send_all(fd, heads[i]);
+        nanosleep(&(struct timespec){.tv_nsec = 30 * 1000000}, NULL);
+        send_all(fd, values[i]);
+        nanosleep(&(struct timespec){.tv_nsec = 30 * 1000000}, NULL);
+    }
+    send_all(fd, end);
+    struct timeval tv = {.tv_sec = 20};
+    ASSERT_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+    char answer[4096];
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < sizeof answer && (k = recv(fd, answer + got, sizeof answer - 1 - got, 0)) > 0)
+        got += (size_t)k;
+    answer[got] = '\0';
+    close(fd);
+    if (!strstr(answer, "\"code\":\"missing_field\"") || !strstr(answer, "\"param\":\"file\""))
+        TEST_FAIL_("want a 400 for the missing file, got: %s", answer);
+    ASSERT(strncmp(answer, "HTTP/1.1 400", 12) == 0);
+    stop();
+}
+
 int main(void)
 {
     RUN(test_submit_upload);
@@ -1724,5 +1779,6 @@ int main(void)
     RUN(test_delete_and_list_filters);
     RUN(test_tokens_see_only_their_jobs);
     RUN(test_no_tokens_every_job_is_everyones);
+    RUN(test_openai_form_in_pieces);
     TEST_DONE();
 }

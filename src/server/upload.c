@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define UPLOAD_MAX_TEXT_FIELDS 16
 #define PP_BUFFER_SIZE (16 * 1024) /* libmicrohttpd's buffer for part headers */
 #define EXT_MAX 10                 /* longest file extension kept in the stored name */
 
@@ -41,6 +40,8 @@ struct upload {
     const char *file_field;
     const char *const *names; /* accepted text fields */
     size_t n_names;
+    const char *const *discard; /* accepted and dropped, NULL-terminated or NULL */
+    int empty_start;            /* the text field whose part began with an empty call, or -1 */
     buf values[UPLOAD_MAX_TEXT_FIELDS];
     bool seen[UPLOAD_MAX_TEXT_FIELDS];
     bool any_part; /* the iterator was called at least once */
@@ -194,15 +195,24 @@ static int on_text_part(upload *u, const char *key, const char *data, uint64_t o
         i++;
     if (i == u->n_names)
         return fail(u, HARK_EINVAL, "unknown field '%s'", show(key, shown, sizeof shown));
+    /* A part starts at offset 0. libmicrohttpd calls at least once per part:
+     * with no data when none of the value is in yet (a client that sends a
+     * part's headers and its value apart, as the npm SDK does), and then
+     * again from offset 0. So a call with data at offset 0 right after an
+     * empty one for the same field goes on with that part. (An empty part
+     * followed by a repeat whose value is in at once reads as one part: an
+     * empty array entry is lost, a repeat of a single field not noticed.) */
+    bool starts = off == 0 && !(u->empty_start == (int)i && size > 0);
+    u->empty_start = off == 0 && size == 0 ? (int)i : -1;
     /* A name ending in "[]" is an array (OpenAI's timestamp_granularities[]):
      * each repeat adds a comma-separated value. Any other is given once. */
     size_t klen = strlen(key);
     bool array = klen > 2 && strcmp(key + klen - 2, "[]") == 0;
-    if (off == 0 && u->seen[i] && array) {
+    if (starts && u->seen[i] && array) {
         if (buf_append(&u->values[i], ",", 1))
             return fail(u, HARK_EINVAL, "field '%s' is longer than %d bytes",
                         show(key, shown, sizeof shown), UPLOAD_FIELD_MAX);
-    } else if (off == 0 && u->seen[i] && (u->values[i].len > 0 || size == 0)) {
+    } else if (starts && u->seen[i]) {
         return fail(u, HARK_EINVAL, "field '%s' given twice", show(key, shown, sizeof shown));
     }
     u->seen[i] = true;
@@ -231,6 +241,13 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
         fail(u, HARK_EINVAL, "malformed multipart body: a part has no name");
         return MHD_NO;
     }
+    for (const char *const *d = u->discard; d && *d; d++)
+        if (strcmp(key, *d) == 0) {
+            u->empty_start = -1;
+            return MHD_YES;
+        }
+    if (strcmp(key, u->file_field) == 0)
+        u->empty_start = -1;
     int rc = strcmp(key, u->file_field) == 0 ? on_file_part(u, filename, data, off, size)
                                              : on_text_part(u, key, data, off, size);
     return rc ? MHD_NO : MHD_YES;
@@ -305,10 +322,16 @@ static size_t before_epilogue(upload *u, const char *data, size_t n)
 }
 
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, upload **out,
-                 hark_err *err)
+                 const char *file_field, const char *const *text_fields, const char *const *discard,
+                 upload **out, hark_err *err)
 {
     *out = NULL;
+    size_t n_names = 0;
+    while (text_fields[n_names])
+        n_names++;
+    if (n_names > UPLOAD_MAX_TEXT_FIELDS)
+        return err_set(err, HARK_EINVAL, "an upload takes at most %d text fields, not %zu",
+                       UPLOAD_MAX_TEXT_FIELDS, n_names);
     upload *u = calloc(1, sizeof *u);
     if (!u)
         return err_set(err, HARK_ENOMEM, "out of memory receiving an upload");
@@ -316,8 +339,9 @@ int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
     u->max_bytes = max_bytes;
     u->file_field = file_field;
     u->names = text_fields;
-    while (text_fields[u->n_names] && u->n_names < UPLOAD_MAX_TEXT_FIELDS)
-        u->n_names++;
+    u->n_names = n_names;
+    u->discard = discard;
+    u->empty_start = -1;
     for (size_t i = 0; i < UPLOAD_MAX_TEXT_FIELDS; i++)
         buf_init(&u->values[i], UPLOAD_FIELD_MAX);
     u->dir = strdup(dir);

@@ -18,21 +18,25 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define UPLOAD_FIELD_MAX 4096 /* bytes in one text field */
-#define UPLOAD_NAME_MAX 256   /* bytes of the cleaned client file name, with NUL */
+#define UPLOAD_FIELD_MAX 4096     /* bytes in one text field (an array's values joined) */
+#define UPLOAD_NAME_MAX 256       /* bytes of the cleaned client file name, with NUL */
+#define UPLOAD_MAX_TEXT_FIELDS 32 /* names in text_fields */
 
 typedef struct upload upload;
 
 /* Start parsing the body of request c (its Content-Type names multipart).
- * file_field is the name of the file part; text_fields (NULL-terminated)
- * the names of the accepted text parts: any other part is an error, and so
- * is a repeat, except of a name ending in "[]", whose values are joined
- * with commas (at most 15 names). dir is
- * the existing uploads directory. Returns 0 with *out set, HARK_EINVAL
- * (err says why: no boundary, for instance), HARK_ENOMEM. */
+ * file_field is the name of the file part; text_fields (NULL-terminated, at
+ * most UPLOAD_MAX_TEXT_FIELDS names) the names of the accepted text parts:
+ * any other part is an error, and so is a repeat, except of a name ending
+ * in "[]", whose values are joined with commas. discard (NULL, or
+ * NULL-terminated) names parts that are accepted, any number of times and
+ * of any size, and dropped as they arrive: fields a caller takes but does
+ * not use, whose bytes count only against the body's cap. dir is the
+ * existing uploads directory. Returns 0 with *out set, HARK_EINVAL (err
+ * says why: no boundary, too many names), HARK_ENOMEM. */
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, upload **out,
-                 hark_err *err);
+                 const char *file_field, const char *const *text_fields, const char *const *discard,
+                 upload **out, hark_err *err);
 
 /* Feed n body bytes. After the first failure the rest of the body is
  * ignored and upload_finish reports that failure. A file that grows past
@@ -46,9 +50,9 @@ void upload_feed(upload *u, const char *data, size_t n);
  * file is already gone. */
 int upload_finish(upload *u, hark_err *err);
 
-/* After upload_finish returned 0: a text field (NULL if absent; it may hold
- * any bytes but NUL-terminates), whether a file was sent, its stored path
- * and its cleaned client name (text_upload_name). */
+/* After upload_finish returned 0: a text field (NULL if absent or
+ * discarded; it may hold any bytes but NUL-terminates), whether a file was
+ * sent, its stored path and its cleaned client name (text_upload_name). */
 const char *upload_field(const upload *u, const char *name);
 bool upload_has_file(const upload *u);
 const char *upload_path(const upload *u);

@@ -9,7 +9,9 @@
  * "name=value" lines (a repeated "name[]" joined with commas, as the
  * upload does). Checks:
  *   - a refusal is a 4xx api_error with a non-empty message and nothing
- *     else changed; an acceptance keeps every documented range;
+ *     else changed; an acceptance keeps every documented range (a language
+ *     and every languages[] entry are English tags, logprobs only with
+ *     json and without stream);
  *   - an Origin is allowed only when configured or the page's own (an
  *     empty policy allows none but the same origin, which needs a Host);
  *   - cleaned text is clean (text_is_clean) and NUL-terminated in its
@@ -18,6 +20,7 @@
  *     ./fuzz_request -max_total_time=30
  */
 #include "auth/tokens.h"
+#include "server/lang_tag.h"
 #include "server/openai.h"
 #include "server/origin.h"
 #include "server/submit.h"
@@ -30,7 +33,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_FIELDS 16
+#define MAX_FIELDS 32
 
 typedef struct form {
     char *names[MAX_FIELDS];
@@ -121,8 +124,16 @@ static void fuzz_openai(char *text)
         for (size_t i = 0; openai_models[i]; i++)
             model_ok |= strcmp(r.model, openai_models[i]) == 0;
         if (!model_ok || r.priority < 0 || r.priority > 3 || (int)r.format < 0 ||
-            r.format > OA_VERBOSE_JSON || (!r.words && !r.segments))
+            r.format > OA_VERBOSE_JSON || (!r.words && !r.segments) ||
+            (r.logprobs && (r.format != OA_JSON || r.stream)))
             __builtin_trap();
+        const char *lang = form_get(&f, "language");
+        if (lang && *lang && lang_tag_classify(lang, strlen(lang)) != LANG_TAG_ENGLISH)
+            __builtin_trap();
+        const char *langs = form_get(&f, "languages[]");
+        for (const char *p = langs; p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+            if (lang_tag_classify(p, strcspn(p, ",")) != LANG_TAG_ENGLISH)
+                __builtin_trap();
     }
     for (size_t i = 0; i < f.n; i++) {
         free(f.names[i]);

@@ -110,6 +110,85 @@ check "models: 200" [ "$code" = 200 ]
 check "models: a list with both ids" \
   [ "$(jq -r '[.object, (.data | map(.id) | join(","))] | join(" ")' "$T/body")" = "list pocketsphinx-en-us,whisper-1" ]
 
+# ---- the newer fields of OpenAI's form ----
+# A form without its file is refused for the file only once every other
+# field has been read and accepted: no decode needed to see a field pass.
+accepts() { code=$(post -F model=whisper-1 "$@"); err_is 400 file missing_field; }
+# A known speaker's reference is a data URL of 2-10 s of audio: ~400 KB.
+{ printf 'data:audio/wav;base64,'; head -c 300000 "$T/five.wav" | base64 -w0; } > "$T/ref.dataurl"
+check "language=en-US accepted" accepts -F language=en-US
+check "language=en_GB and eng accepted" eval 'accepts -F language=en_GB && accepts -F language=eng'
+check "languages[] of English tags accepted" accepts -F 'languages[]=en' -F 'languages[]=en-US'
+check "include[]=logprobs accepted" accepts -F 'include[]=logprobs'
+check "chunking_strategy=auto accepted" accepts -F chunking_strategy=auto
+check "chunking_strategy as a JSON server_vad object accepted" \
+  accepts --form-string 'chunking_strategy={"type":"server_vad","silence_duration_ms":500}'
+check "chunking_strategy[type]=server_vad and its bracketed options accepted" \
+  accepts -F 'chunking_strategy[type]=server_vad' -F 'chunking_strategy[threshold]=0.5' \
+    -F 'chunking_strategy[prefix_padding_ms]=300' -F 'chunking_strategy[silence_duration_ms]=500'
+check "keywords[] accepted" accepts -F 'keywords[]=Marianne' -F 'keywords[]=Norland Park'
+check "known_speaker_names[] and a ~400 KB known_speaker_references[] accepted" \
+  accepts -F 'known_speaker_names[]=agent' -F "known_speaker_references[]=<$T/ref.dataurl"
+code=$(post -F file=@"$clip" -F model=whisper-1 -F language=fr-CA)
+check "language=fr-CA: 400 naming it" eval 'err_is 400 language unsupported_language && grep -q "fr-CA" "$T/body"'
+code=$(post -F file=@"$clip" -F model=whisper-1 -F 'languages[]=en' -F 'languages[]=de')
+check "languages[] with de: 400 naming it" eval "err_is 400 'languages[]' unsupported_language && grep -q \"'de'\" \"\$T/body\""
+code=$(post -F file=@"$clip" -F model=whisper-1 -F 'include[]=tokens')
+check "include[]=tokens: 400" err_is 400 'include[]' invalid_value
+code=$(post -F file=@"$clip" -F model=whisper-1 -F chunking_strategy=sometimes)
+check "chunking_strategy=sometimes: 400" err_is 400 chunking_strategy invalid_value
+code=$(post -F file=@"$clip" -F model=whisper-1 -F response_format=diarized_json)
+check "response_format=diarized_json: 400 unsupported_value" err_is 400 response_format unsupported_value
+# All of them at once, end to end: the transcript is the same, with logprobs.
+code=$(post -F file=@"$clip" -F model=whisper-1 -F language=en-US -F 'languages[]=en' \
+  -F 'include[]=logprobs' -F 'chunking_strategy[type]=server_vad' -F 'keywords[]=Marianne' \
+  -F prompt=Austen -F 'known_speaker_names[]=agent' -F "known_speaker_references[]=<$T/ref.dataurl")
+check "every newer field at once: 200 ($code)" [ "$code" = 200 ]
+check "every newer field at once: the text is hark transcribe's" \
+  [ "$(jq -r .text "$T/body")" = "$(oneline "$T/ref/clip.txt")" ]
+check "include[]=logprobs: tokens adding up to the text" \
+  [ "$(jq -j '.logprobs | map(.token) | join("")' "$T/body")" = "$(jq -r .text "$T/body")" ]
+check "include[]=logprobs: one per word" \
+  [ "$(jq '.logprobs | length' "$T/body")" = "$(jq '.words | length' "$T/ref/clip.verbose.json")" ]
+check "include[]=logprobs: log-probabilities (<= 0) and the token's bytes" \
+  [ "$(jq '[.logprobs[] | (.logprob <= 0) and ((.bytes | implode) == .token)] | all' "$T/body")" = true ]
+
+# ---- GET /v1/models/{id} ----
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$HARK_SERVER/v1/models/whisper-1")
+check "models/whisper-1: 200 ($code)" [ "$code" = 200 ]
+check "models/whisper-1: OpenAI's model object" \
+  [ "$(jq -c . "$T/body")" = '{"id":"whisper-1","object":"model","created":0,"owned_by":"hark"}' ]
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$HARK_SERVER/v1/models/pocketsphinx-en-us")
+check "models/pocketsphinx-en-us: 200 ($code)" [ "$code" = 200 ]
+check "models/pocketsphinx-en-us: its id" [ "$(jq -r .id "$T/body")" = pocketsphinx-en-us ]
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$HARK_SERVER/v1/models/gpt-4o-transcribe")
+check "models/gpt-4o-transcribe: 404 model_not_found" err_is 404 model model_not_found
+code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST "$HARK_SERVER/v1/models/whisper-1")
+check "models/whisper-1 POST: 405" [ "$code" = 405 ]
+
+# ---- POST /v1/audio/translations: English in, English out ----
+TR=$HARK_SERVER/v1/audio/translations
+tpost() { curl -s -o "$T/body" -w '%{http_code}' "$TR" "$@"; }
+code=$(tpost -F file=@"$clip" -F model=whisper-1)
+check "translations json: 200 ($code)" [ "$code" = 200 ]
+check "translations json: {text}, the transcript of the English speech" \
+  [ "$(jq -c . "$T/body")" = "$(jq -nc --arg t "$(oneline "$T/ref/clip.txt")" '{text: $t}')" ]
+tpost -F file=@"$clip" -F model=whisper-1 -F response_format=srt -F prompt=Austen -F temperature=0 > /dev/null
+check "translations srt: byte-identical to hark transcribe" cmp -s "$T/body" "$T/ref/clip.srt"
+tpost -F file=@"$clip" -F model=pocketsphinx-en-us -F response_format=verbose_json > /dev/null
+check "translations verbose_json: task translate, language english, segments, no words" \
+  [ "$(jq -c '[.task, .language, has("words"), (.segments | length > 0)]' "$T/body")" = '["translate","english",false,true]' ]
+code=$(tpost -F file=@"$clip" -F model=whisper-1 -F language=de)
+check "translations from German: 400" err_is 400 language unsupported_language
+code=$(tpost -F file=@"$clip" -F model=whisper-1 -F 'timestamp_granularities[]=word')
+check "translations take no timestamp_granularities[]: 400" err_is 400 null invalid_multipart
+code=$(tpost -F file=@"$clip" -F model=gpt-4o-transcribe)
+check "translations, unknown model: 400" err_is 400 model model_not_found
+code=$(tpost -F model=whisper-1)
+check "translations, missing file: 400" err_is 400 file missing_field
+code=$(curl -s -o "$T/body" -w '%{http_code}' "$TR")
+check "translations GET: 405" [ "$code" = 405 ]
+
 # ---- jobs like any other: priority, visible in the list ----
 n_before=$(curl -s "$HARK_SERVER/v1/jobs?limit=1000" | jq '.data | length')
 post -F file=@"$clip" -F model=whisper-1 -F priority=low > /dev/null
@@ -136,6 +215,24 @@ curl -s -m 2 "$API" -F file=@"$T/mid.wav" -F model=whisper-1 -F keep_on_disconne
 kept=$(newest)
 check "keep_on_disconnect: the job goes on" [ "$(job_field "$kept" state)" != cancelled ]
 "$HARK" cancel "$kept" > /dev/null
+
+# ---- the official openai npm package (every pinned major): the newer routes and fields ----
+js_deps || echo "FAIL npm install"
+for pkg in $(scaled "openai4 openai5 openai6" openai6); do
+  mkdir -p "$T/$pkg"
+  node "$JS/openai_newer.mjs" "$pkg" "$HARK_SERVER" "$clip" "$T/$pkg" 2> "$T/$pkg.err"; rc=$?
+  check "$pkg: every call succeeded (rc $rc)" [ $rc -eq 0 ]
+  [ $rc -eq 0 ] || cat "$T/$pkg.err"
+  check "$pkg: models.retrieve('whisper-1')" \
+    [ "$(jq -c . "$T/$pkg/model.json")" = '{"id":"whisper-1","object":"model","created":0,"owned_by":"hark"}' ]
+  check "$pkg: models.retrieve of an unknown id is a NotFoundError" grep -q '^404 model_not_found' "$T/$pkg/model_error.txt"
+  check "$pkg: translations json" [ "$(cat "$T/$pkg/translation.txt")" = "$(oneline "$T/ref/clip.txt")" ]
+  check "$pkg: translations vtt byte-identical" cmp -s "$T/$pkg/translation.vtt" "$T/ref/clip.vtt"
+  check "$pkg: every newer field (chunking_strategy object, include, keywords, languages, known speakers)" \
+    [ "$(jq -r .text "$T/$pkg/newer.json")" = "$(oneline "$T/ref/clip.txt")" ]
+  check "$pkg: logprobs add up to the text" \
+    [ "$(jq -j '.logprobs | map(.token) | join("")' "$T/$pkg/newer.json")" = "$(oneline "$T/ref/clip.txt")" ]
+done
 
 stop_server; rc=$?
 check "SIGTERM: daemon exits 0 (got $rc)" [ $rc -eq 0 ]
