@@ -1295,7 +1295,7 @@ static void test_slow_clients_block_nobody(void)
     /* One client sent its headers and part of a body, another half its
      * headers; both then go quiet. */
     int a = connect_raw();
-    send_all(a, "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    send_all(a, "POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 "Content-Length: 1000\r\n\r\n{\"pa");
     int b = connect_raw();
     send_all(b, "GET /v1/jobs HTTP/1.1\r\nHo");
@@ -1732,7 +1732,7 @@ static void test_openai_form_in_pieces(void)
     len += strlen(end);
     char head[256];
     snprintf(head, sizeof head,
-             "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+             "POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
              "Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: %zu\r\n\r\n",
              len);
     int fd = connect_raw();
