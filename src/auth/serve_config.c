@@ -10,6 +10,7 @@
 #include "auth/serve_config.h"
 
 #include "auth/quote.h"
+#include "net/dest.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ enum key_id {
     KEY_WEBHOOK_SECRET,
     KEY_URL_MAX_BYTES,
     KEY_URL_TIMEOUT,
+    KEY_URL_ALLOW,
     N_KEYS
 };
 
@@ -60,6 +62,7 @@ static const char *const key_names[N_KEYS] = {
     [KEY_WEBHOOK_SECRET] = "webhook_secret",
     [KEY_URL_MAX_BYTES] = "url_max_bytes",
     [KEY_URL_TIMEOUT] = "url_timeout",
+    [KEY_URL_ALLOW] = "url_allow",
 };
 
 #define PRIO_CHOICES "realtime, high, normal, low"
@@ -392,6 +395,26 @@ static int add_root(parser *p, const char *v)
     return 0;
 }
 
+/* HOST[:PORT] whose URLs may reach private addresses (net/dest.h). Kept
+ * as written; the daemon parses it again into its allow list. */
+static int add_url_allow(parser *p, const char *v)
+{
+    char show[SHOW_SIZE];
+    serve_config *cfg = p->cfg;
+    net_allow a;
+    hark_err why = {0};
+    if (net_allow_parse(v, &a, &why))
+        return FAIL(p, "url_allow: \"%s\": %s", SHOW(v, show), why.msg);
+    char **v2 = realloc(cfg->url_allow, (cfg->n_url_allow + 1) * sizeof *v2);
+    if (!v2)
+        return nomem(p->err);
+    cfg->url_allow = v2;
+    if (!(v2[cfg->n_url_allow] = strdup(v)))
+        return nomem(p->err);
+    cfg->n_url_allow++;
+    return 0;
+}
+
 /* ---- lines ------------------------------------------------------------- */
 
 static int find_key(const char *key)
@@ -414,7 +437,7 @@ static int set_key(parser *p, const char *key, const char *v)
     }
     if (!*v)
         return FAIL(p, "%s: no value", key);
-    if (id != KEY_ROOT && p->seen[id])
+    if (id != KEY_ROOT && id != KEY_URL_ALLOW && p->seen[id])
         return FAIL(p, "duplicate key \"%s\" (first set on line %d)", key, p->seen[id]);
     p->seen[id] = p->line;
 
@@ -442,6 +465,8 @@ static int set_key(parser *p, const char *key, const char *v)
         return set_seconds(p, key, v, false, &cfg->url_timeout_s);
     case KEY_ROOT:
         return add_root(p, v);
+    case KEY_URL_ALLOW:
+        return add_url_allow(p, v);
     case KEY_LOG_FORMAT:
         if (strcmp(v, "text") == 0)
             cfg->log_format = SERVE_LOG_TEXT;
@@ -597,6 +622,9 @@ void serve_config_release(serve_config *cfg)
     for (size_t i = 0; i < cfg->n_roots; i++)
         free(cfg->roots[i]);
     free(cfg->roots);
+    for (size_t i = 0; i < cfg->n_url_allow; i++)
+        free(cfg->url_allow[i]);
+    free(cfg->url_allow);
     free_secret(cfg->webhook_secret);
     for (size_t i = 0; i < cfg->n_tokens; i++)
         token_free(&cfg->tokens[i]);

@@ -4,10 +4,10 @@
  * The format is specified in docs/config.md: UTF-8 lines, `#` comment lines,
  * `key = value` at the top, then `[token NAME]` sections holding `secret`
  * and `max_priority`. Parsing is strict: an unknown key, a repeated scalar
- * key, a value not consumed to its last byte, an out-of-range number, a NUL
- * byte, a control character, invalid UTF-8 or a line longer than
- * SERVE_CONFIG_MAX_LINE bytes is an error that names the file, the line and
- * the cause, one line in the err.h style:
+ * key (any but root and url_allow), a value not consumed to its last byte,
+ * an out-of-range number, a NUL byte, a control character, invalid UTF-8
+ * or a line longer than SERVE_CONFIG_MAX_LINE bytes is an error that names
+ * the file, the line and the cause, one line in the err.h style:
  *     hark.conf:12: max_priority: "urgent" is not one of realtime, high, normal, low
  * No message ever quotes a secret.
  *
@@ -72,7 +72,12 @@ typedef struct serve_config {
     char *webhook_secret;                  /* at least 16 bytes */
     int64_t url_max_bytes;                 /* bytes, >= 1 */
     double url_timeout_s;                  /* > 0 */
-    serve_token *tokens;                   /* file tokens in file order, then HARK_TOKENS ones */
+    /* HOST[:PORT] entries as written (net_allow_parse accepts each), in
+     * file order: URL inputs and webhooks to them may reach private
+     * addresses (net/dest.h) */
+    char **url_allow;
+    size_t n_url_allow;
+    serve_token *tokens; /* file tokens in file order, then HARK_TOKENS ones */
     size_t n_tokens;
 
     char *source;  /* the display name the file was parsed under; NULL if none was */

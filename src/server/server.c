@@ -571,6 +571,7 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->boot_id = (unsigned)(clock_now_ns() ^ (int64_t)getpid() << 16);
     atomic_init(&s->next_request, 1);
     s->webhooks = o->webhooks;
+    s->dest = o->dest;
     atomic_init(&s->stopping, false);
     atomic_init(&s->keepalive_ms, SERVER_KEEPALIVE_MS);
     if ((rc = make_uploads_dir(s, o->state_dir, err))) {
