@@ -50,7 +50,7 @@ typedef struct server_opts {
     void *ready_ctx;
     bool webhooks; /* a webhook sender runs: submits may set callback_url [false: refused] */
     /* Where url and callback_url may lead (net/dest.h): a numeric host it
-     * refuses is a 400 at submit; names are judged when connected.
+     * refuses is a 403 at submit; names are judged when connected.
      * [NULL: public addresses only] */
     const net_dest_policy *dest;
 } server_opts;

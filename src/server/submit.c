@@ -225,7 +225,7 @@ int submit_check_destination(const net_dest_policy *dest, const char *param, con
     char shown[SUBMIT_URL_MAX + 8], host[NET_HOST_MAX + 8];
     net_url_redact(url, shown, sizeof shown);
     net_url_host(url, host, sizeof host);
-    return api_error_set(e, MHD_HTTP_BAD_REQUEST, param, "destination_not_allowed",
+    return api_error_set(e, MHD_HTTP_FORBIDDEN, param, "destination_not_allowed",
                          "%s '%.200s': destination %s " NET_DEST_NOT_ALLOWED, param, shown, host);
 }
 

@@ -45,7 +45,7 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e);
 
 /* Check a url or callback_url (param names which) against where the
  * server's requests may lead (net/dest.h, NULL: public addresses only):
- * 0, or HARK_EINVAL with e (400, code destination_not_allowed) when its
+ * 0, or HARK_EINVAL with e (403, code destination_not_allowed) when its
  * host is a numeric address that is not allowed, in any spelling
  * (2130706433, [::ffff:127.0.0.1], ...). A name passes: it is judged on
  * the address it resolves to when connected. */

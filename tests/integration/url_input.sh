@@ -11,7 +11,7 @@
 # download at once; the submit API refuses bad URLs naming the field.
 # Destinations: the media server is reachable only because the daemon's
 # --url-allow names it; loopback in any other spelling (numeric forms at
-# submit, `localhost` and redirects at the download), other private
+# submit (403), `localhost` and redirects at the download), other private
 # ranges, and a redirect from the allowed server to another local port
 # are refused with "not allowed", without a request, with the same words
 # for an open port (the daemon's own) and a closed one.
@@ -173,8 +173,8 @@ for host in "127.0.0.1:$OPEN" "127.0.0.1:$CLOSED" "2130706433:$OPEN" "0x7f000001
   "[fe80::1]" "[fc00::1]" "[64:ff9b::7f00:1]" "[2002:7f00:1::]"; do
   u="http://alice:s3cret@$host/v1/jobs?token=hunter2"
   c=$(jpost "$(jq -nc --arg u "$u" '{url: $u}')")
-  check "url $host: 400 not allowed ($c $(jq -r .error.message "$T/body"))" \
-    eval '[ "$c" = 400 ] && jq -e ".error.param == \"url\" and .error.code == \"destination_not_allowed\" and (.error.message | test(\"not allowed\"))" "$T/body" > /dev/null'
+  check "url $host: 403 not allowed ($c $(jq -r .error.message "$T/body"))" \
+    eval '[ "$c" = 403 ] && jq -e ".error.param == \"url\" and .error.code == \"destination_not_allowed\" and (.error.message | test(\"not allowed\"))" "$T/body" > /dev/null'
   check "url $host: no secret in the answer" no_secrets "$T/body"
 done
 open_msg=$(jpost "{\"url\":\"http://127.0.0.1:$OPEN/x.wav\"}" > /dev/null; jq -r .error.message "$T/body" | sed "s/$OPEN/PORT/g")

@@ -166,9 +166,9 @@ CLOSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)
 for u in "http://127.0.0.1:$CLOSED/ok/0/x" "http://2130706433:$CLOSED/ok/0/x" "http://0x7f.1:$CLOSED/ok/0/x" \
   "http://[::1]:$RPORT/ok/0/x" "http://[::ffff:127.0.0.1]:$RPORT/ok/0/x" "http://0.0.0.0:$RPORT/ok/0/x" \
   "http://169.254.169.254/latest/meta-data" "http://10.0.0.1/hook"; do
-  check "callback_url $u: 400 not allowed" \
+  check "callback_url $u: 403 not allowed" \
     [ "$(code -H 'Content-Type: application/json' \
-      -d "$(jq -nc --arg p "$clip" --arg u "$u" '{path: $p, callback_url: $u}')" "$HARK_SERVER/v1/jobs")" = 400 ]
+      -d "$(jq -nc --arg p "$clip" --arg u "$u" '{path: $p, callback_url: $u}')" "$HARK_SERVER/v1/jobs")" = 403 ]
   check "callback_url $u: the error says so" \
     jqe '.error.param == "callback_url" and .error.code == "destination_not_allowed" and (.error.message | test("not allowed"))' "$T/body"
 done
