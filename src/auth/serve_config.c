@@ -10,6 +10,7 @@
 #include "auth/serve_config.h"
 
 #include "auth/quote.h"
+#include "net/dest.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -46,6 +47,7 @@ enum key_id {
     KEY_MAX_CONNECTIONS_PER_ADDRESS,
     KEY_HEADER_TIMEOUT,
     KEY_BODY_MIN_RATE,
+    KEY_URL_ALLOW,
     N_KEYS
 };
 
@@ -72,12 +74,13 @@ static const char *const key_names[N_KEYS] = {
     [KEY_MAX_CONNECTIONS_PER_ADDRESS] = "max_connections_per_address",
     [KEY_HEADER_TIMEOUT] = "header_timeout",
     [KEY_BODY_MIN_RATE] = "body_min_rate",
+    [KEY_URL_ALLOW] = "url_allow",
 };
 
 /* Keys that may be given more than once: each adds a value. */
 static bool key_repeats(int id)
 {
-    return id == KEY_ROOT || id == KEY_CORS_ORIGIN || id == KEY_ALLOWED_HOST;
+    return id == KEY_ROOT || id == KEY_CORS_ORIGIN || id == KEY_ALLOWED_HOST || id == KEY_URL_ALLOW;
 }
 
 #define PRIO_CHOICES "realtime, high, normal, low"
@@ -432,6 +435,19 @@ static int add_cors_origin(parser *p, const char *v)
     return add_string(p, &p->cfg->cors_origins, &p->cfg->n_cors_origins, v);
 }
 
+/* HOST[:PORT] whose URLs may reach private addresses (net/dest.h). Kept
+ * as written; the daemon parses it again into its allow list. */
+static int add_url_allow(parser *p, const char *v)
+{
+    char show[SHOW_SIZE];
+    serve_config *cfg = p->cfg;
+    net_allow a;
+    hark_err why = {0};
+    if (net_allow_parse(v, &a, &why))
+        return FAIL(p, "url_allow: \"%s\": %s", SHOW(v, show), why.msg);
+    return add_string(p, &cfg->url_allow, &cfg->n_url_allow, v);
+}
+
 /* ---- lines ------------------------------------------------------------- */
 
 static int find_key(const char *key)
@@ -499,6 +515,8 @@ static int set_key(parser *p, const char *key, const char *v)
             return 0;
         }
         return set_bytes(p, key, v, &cfg->body_min_rate);
+    case KEY_URL_ALLOW:
+        return add_url_allow(p, v);
     case KEY_LOG_FORMAT:
         if (strcmp(v, "text") == 0)
             cfg->log_format = SERVE_LOG_TEXT;
@@ -682,6 +700,9 @@ void serve_config_release(serve_config *cfg)
     for (size_t i = 0; i < cfg->n_allowed_hosts; i++)
         free(cfg->allowed_hosts[i]);
     free(cfg->allowed_hosts);
+    for (size_t i = 0; i < cfg->n_url_allow; i++)
+        free(cfg->url_allow[i]);
+    free(cfg->url_allow);
     free_secret(cfg->webhook_secret);
     for (size_t i = 0; i < cfg->n_tokens; i++)
         token_free(&cfg->tokens[i]);

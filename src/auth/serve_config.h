@@ -3,9 +3,10 @@
  *
  * The format is specified in docs/config.md: UTF-8 lines, `#` comment lines,
  * `key = value` at the top, then `[token NAME]` sections holding `secret`,
- * `max_priority` and `admin`. Parsing is strict: an unknown key, a repeated scalar
- * key, a value not consumed to its last byte, an out-of-range number, a NUL
- * byte, a control character, invalid UTF-8 or a line longer than
+ * `max_priority` and `admin`. Parsing is strict: an unknown key, a repeated
+ * scalar key (any but root, url_allow, cors_origin and allowed_host), a
+ * value not consumed to its last byte, an out-of-range number, a NUL byte,
+ * a control character, invalid UTF-8 or a line longer than
  * SERVE_CONFIG_MAX_LINE bytes is an error that names the file, the line and
  * the cause, one line in the err.h style:
  *     hark.conf:12: max_priority: "urgent" is not one of realtime, high, normal, low
@@ -81,7 +82,12 @@ typedef struct serve_config {
     int max_connections_per_address; /* 0 (no limit)..1000000 */
     double header_timeout_s;         /* > 0 */
     int64_t body_min_rate;           /* bytes per second, >= 0 (0 = no minimum) */
-    serve_token *tokens;             /* file tokens in file order, then HARK_TOKENS ones */
+    /* HOST[:PORT] entries as written (net_allow_parse accepts each), in
+     * file order: URL inputs and webhooks to them may reach private
+     * addresses (net/dest.h) */
+    char **url_allow;
+    size_t n_url_allow;
+    serve_token *tokens; /* file tokens in file order, then HARK_TOKENS ones */
     size_t n_tokens;
 
     char *source;  /* the display name the file was parsed under; NULL if none was */

@@ -35,7 +35,7 @@ static void expect_err_(int line, const char *text, size_t len, const char *want
     if (rc != HARK_EINVAL || strcmp(err.msg, want) != 0)
         TEST_FAIL_("line %d: rc %d, message\n  \"%s\"\nwanted\n  \"%s\"", line, rc, err.msg, want);
     if (cfg.tokens || cfg.n_tokens || cfg.roots || cfg.listen || cfg.source || cfg.webhook_secret ||
-        cfg.workers != -1)
+        cfg.url_allow || cfg.n_url_allow || cfg.workers != -1)
         TEST_FAIL_("line %d: the config is not empty after an error", line);
     /* No message ever quotes a secret. */
     if (strstr(err.msg, "-secret-"))
@@ -66,6 +66,7 @@ static void test_every_key(void)
              "webhook_secret = whsec-0123456789abcdef#not-a-comment\n"
              "url_max_bytes = 512M\n"
              "url_timeout = 30\n"
+             "url_allow = Media.LAN:8080\n"
              "\n"
              "[token ci]\n"
              "secret = " SECRET_A "\n"
@@ -93,15 +94,17 @@ static void test_every_key(void)
     ASSERT_STREQ(cfg.webhook_secret, "whsec-0123456789abcdef#not-a-comment");
     ASSERT_EQ(cfg.url_max_bytes, 512LL << 20);
     ASSERT_NEAR(cfg.url_timeout_s, 30, 0);
+    ASSERT_EQ(cfg.n_url_allow, 1);
+    ASSERT_STREQ(cfg.url_allow[0], "Media.LAN:8080"); /* as written */
     ASSERT_EQ(cfg.n_tokens, 2);
     ASSERT_STREQ(cfg.tokens[0].name, "ci");
     ASSERT_STREQ(cfg.tokens[0].secret, SECRET_A);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);
-    ASSERT_EQ(cfg.tokens[0].where, 21);
+    ASSERT_EQ(cfg.tokens[0].where, 22);
     ASSERT(!cfg.tokens[0].from_env);
     ASSERT_STREQ(cfg.tokens[1].name, "batch.nightly_2-x");
     ASSERT_EQ(cfg.tokens[1].max_priority, STORE_PRIO_NORMAL); /* the default */
-    ASSERT_EQ(cfg.tokens[1].where, 24);
+    ASSERT_EQ(cfg.tokens[1].where, 25);
     ASSERT_STREQ(cfg.source, "hark.conf");
     ASSERT(!cfg.has_mode); /* parsed from memory */
     serve_config_release(&cfg);
@@ -129,6 +132,7 @@ static void test_empty_means_unset(void)
         ASSERT_EQ(cfg.log_format, SERVE_LOG_UNSET);
         ASSERT(serve_log_format_name(cfg.log_format) == NULL);
         ASSERT_EQ(cfg.n_roots, 0);
+        ASSERT_EQ(cfg.n_url_allow, 0);
         ASSERT_EQ(cfg.n_tokens, 0);
         serve_config_release(&cfg);
     }
@@ -314,6 +318,49 @@ static void test_strings_and_enums(void)
     PARSE_OK("state_dir = /srv/h\xc3\xa4rk \xe2\x82\xac \xf0\x9f\x8e\xa4\n", &cfg);
     ASSERT_STREQ(cfg.state_dir, "/srv/h\xc3\xa4rk \xe2\x82\xac \xf0\x9f\x8e\xa4");
     serve_config_release(&cfg);
+}
+
+/* url_allow = HOST[:PORT], repeatable; every form net_allow_parse refuses
+ * is an error naming the line. */
+static void test_url_allow(void)
+{
+    serve_config cfg;
+    PARSE_OK("url_allow = 127.0.0.1:8080\nurl_allow = media.lan\nurl_allow = [fd00::5]:443\n"
+             "url_allow = media.lan\n",
+             &cfg);
+    ASSERT_EQ(cfg.n_url_allow, 4);
+    ASSERT_STREQ(cfg.url_allow[0], "127.0.0.1:8080");
+    ASSERT_STREQ(cfg.url_allow[1], "media.lan");
+    ASSERT_STREQ(cfg.url_allow[2], "[fd00::5]:443");
+    ASSERT_STREQ(cfg.url_allow[3], "media.lan"); /* twice is harmless */
+    serve_config_release(&cfg);
+    ASSERT(cfg.url_allow == NULL && cfg.n_url_allow == 0);
+
+    EXPECT_ERR("url_allow = http://media.lan/\n",
+               "hark.conf:1: url_allow: \"http://media.lan/\": expected HOST or HOST:PORT (a host "
+               "name or IP address, an IPv6 one in brackets; no scheme, user or path)");
+    EXPECT_ERR("url_allow = media.lan:0\n",
+               "hark.conf:1: url_allow: \"media.lan:0\": the port must be 1 to 65535");
+    EXPECT_ERR("url_allow = media.lan:65536\n",
+               "hark.conf:1: url_allow: \"media.lan:65536\": the port must be 1 to 65535");
+    EXPECT_ERR("url_allow = media.lan:\n",
+               "hark.conf:1: url_allow: \"media.lan:\": the port must be 1 to 65535");
+    EXPECT_ERR("url_allow = fd00::5\n", "hark.conf:1: url_allow: \"fd00::5\": an IPv6 address "
+                                        "goes in brackets, as in [fd00::5]:8080");
+    EXPECT_ERR("url_allow = [fd00::5\n",
+               "hark.conf:1: url_allow: \"[fd00::5\": expected [IPV6] or [IPV6]:PORT");
+    EXPECT_ERR("url_allow = :80\n",
+               "hark.conf:1: url_allow: \":80\": the host must be a name or an IP address");
+    EXPECT_ERR("url_allow = user@media.lan\n",
+               "hark.conf:1: url_allow: \"user@media.lan\": expected HOST or HOST:PORT (a host "
+               "name or IP address, an IPv6 one in brackets; no scheme, user or path)");
+    EXPECT_ERR("url_allow = media lan\n",
+               "hark.conf:1: url_allow: \"media lan\": expected HOST or HOST:PORT (a host "
+               "name or IP address, an IPv6 one in brackets; no scheme, user or path)");
+    EXPECT_ERR("url_allow = [zz::1]\n",
+               "hark.conf:1: url_allow: \"[zz::1]\": the host must be a name or an IP address");
+    EXPECT_ERR("workers = 2\n[token t]\nsecret = " SECRET_A "\nurl_allow = h\n",
+               "hark.conf:4: url_allow: top-level keys go before the first [token] section");
 }
 
 static void test_general_errors(void)
@@ -762,6 +809,7 @@ static void test_docs_example(void)
     ASSERT(!cfg.tokens[0].admin && !cfg.tokens[1].admin && !cfg.tokens[2].admin);
     ASSERT_STREQ(cfg.tokens[3].name, "ops");
     ASSERT(cfg.tokens[3].admin);
+    ASSERT_EQ(cfg.n_url_allow, 2);
     /* And so does its HARK_TOKENS example, alongside (other names and secrets). */
     hark_err err;
     ASSERT_EQ(serve_config_add_env_tokens(&cfg,
@@ -783,6 +831,7 @@ int main(void)
     RUN(test_seconds);
     RUN(test_listen);
     RUN(test_strings_and_enums);
+    RUN(test_url_allow);
     RUN(test_general_errors);
     RUN(test_tokens);
     RUN(test_admin);

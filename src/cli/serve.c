@@ -21,6 +21,7 @@
 #include "auth/tokens.h"
 #include "jobs/job_result.h"
 #include "metrics/hark_metrics.h"
+#include "net/dest.h"
 #include "net/net.h"
 #include "runtime/runtime.h"
 #include "runtime/webhook_sender.h"
@@ -40,6 +41,7 @@
 
 #define MAX_WORKERS 64
 #define MAX_ROOTS 64
+#define MAX_URL_ALLOW 64
 
 /* Active jobs a class may hold before submits get 429 (config queue_limit.*
  * overrides; 0 there means unbounded). */
@@ -69,6 +71,9 @@ static void usage(FILE *to)
                 "  --url-timeout SEC        time limit of one download (default: 3600)\n"
                 "  --url-stall SEC          abandon a download under 1 KiB/s for SEC\n"
                 "                           seconds (default: 30)\n"
+                "  --url-allow HOST[:PORT]  URL inputs and webhooks to HOST (at PORT) may\n"
+                "                           reach private and loopback addresses\n"
+                "                           (repeatable; none: public addresses only)\n"
                 "  --model-dir DIR          PocketSphinx model directory\n"
                 "  --max-attempts K         failed attempts of a chunk (crash, hang, out\n"
                 "                           of memory) before its job fails (default: 3)\n"
@@ -155,7 +160,7 @@ static int parse_count(const char *s, long min, long max, long *out)
     return 0;
 }
 
-enum { OPT_URL_MAX_BYTES = 0x300, OPT_URL_TIMEOUT, OPT_URL_STALL };
+enum { OPT_URL_MAX_BYTES = 0x300, OPT_URL_TIMEOUT, OPT_URL_STALL, OPT_URL_ALLOW };
 
 /* --url-*: the limits of downloads of URL inputs (done by the workers). */
 static int url_option(int opt, const char *arg, net_fetch_opts *f)
@@ -186,9 +191,25 @@ static int url_option(int opt, const char *arg, net_fetch_opts *f)
     return -1;
 }
 
-static void release_setup(serve_config *cfg, token_table *tokens, path_roots *roots,
-                          hark_metrics *metrics)
+/* The allow list of --url-allow and the config's url_allow: where URL
+ * inputs and webhooks may reach private addresses (net/dest.h). */
+static int url_allow_init(net_dest_policy *dest, const char *const *specs, size_t n, hark_err *err)
 {
+    for (size_t i = 0; i < n; i++) {
+        net_allow a;
+        hark_err why = {0};
+        if (net_allow_parse(specs[i], &a, &why))
+            return err_set(err, HARK_EINVAL, "url_allow '%.100s': %s", specs[i], why.msg);
+        if (net_dest_policy_add(dest, &a, err))
+            return HARK_ENOMEM;
+    }
+    return 0;
+}
+
+static void release_setup(serve_config *cfg, token_table *tokens, path_roots *roots,
+                          hark_metrics *metrics, net_dest_policy *dest)
+{
+    net_dest_policy_release(dest);
     serve_config_release(cfg);
     tokens_release(tokens);
     path_roots_release(roots);
@@ -197,13 +218,13 @@ static void release_setup(serve_config *cfg, token_table *tokens, path_roots *ro
 
 /* A failure before the daemon starts: say it, free what the setup holds. */
 static int setup_failed(const char *why, char *secret, serve_config *cfg, token_table *tokens,
-                        path_roots *roots, hark_metrics *metrics)
+                        path_roots *roots, hark_metrics *metrics, net_dest_policy *dest)
 {
     fprintf(stderr, "hark: %s\n", why);
     if (secret)
         explicit_bzero(secret, strlen(secret));
     free(secret);
-    release_setup(cfg, tokens, roots, metrics);
+    release_setup(cfg, tokens, roots, metrics, dest);
     return EXIT_SOME_FAILED;
 }
 
@@ -226,6 +247,7 @@ int cli_serve(int argc, char **argv)
         {"url-max-bytes", required_argument, NULL, OPT_URL_MAX_BYTES},
         {"url-timeout", required_argument, NULL, OPT_URL_TIMEOUT},
         {"url-stall", required_argument, NULL, OPT_URL_STALL},
+        {"url-allow", required_argument, NULL, OPT_URL_ALLOW},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -233,6 +255,8 @@ int cli_serve(int argc, char **argv)
     const char *listen = NULL, *state_arg = NULL, *config_path = NULL, *secret_file = NULL;
     const char *roots_arg[MAX_ROOTS];
     size_t n_roots_arg = 0;
+    const char *allow_arg[MAX_URL_ALLOW];
+    size_t n_allow_arg = 0;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long workers = 0; /* 0: not given here */
     long max_upload = 0, max_body = 0;
@@ -310,6 +334,20 @@ int cli_serve(int argc, char **argv)
         case 'W':
             secret_file = optarg;
             break;
+        case OPT_URL_ALLOW: {
+            net_allow a;
+            hark_err why = {0};
+            if (n_allow_arg == MAX_URL_ALLOW) {
+                fprintf(stderr, "hark: at most %d --url-allow options\n", MAX_URL_ALLOW);
+                return EXIT_USAGE;
+            }
+            if (net_allow_parse(optarg, &a, &why)) {
+                fprintf(stderr, "hark: --url-allow '%.100s': %s\n", optarg, why.msg);
+                return EXIT_USAGE;
+            }
+            allow_arg[n_allow_arg++] = optarg;
+            break;
+        }
         case OPT_URL_MAX_BYTES:
         case OPT_URL_TIMEOUT:
         case OPT_URL_STALL:
@@ -385,7 +423,13 @@ int cli_serve(int argc, char **argv)
     token_table tokens = {0};
     path_roots roots = {0};
     hark_metrics *metrics = NULL;
-    {
+    /* Where URL inputs (in the workers) and webhooks may connect: both
+     * lists; lives until the runtime, the senders and the server are gone. */
+    net_dest_policy dest = {0};
+    crc = url_allow_init(&dest, allow_arg, n_allow_arg, &err);
+    if (crc == 0)
+        crc = url_allow_init(&dest, (const char *const *)cfg.url_allow, cfg.n_url_allow, &err);
+    if (crc == 0) {
         char *all_roots[MAX_ROOTS * 2];
         size_t n = 0;
         for (size_t i = 0; i < n_roots_arg; i++)
@@ -398,6 +442,7 @@ int cli_serve(int argc, char **argv)
         if (crc == 0 && !(metrics = hark_metrics_new(&err)))
             crc = err.code ? err.code : HARK_ENOMEM;
     }
+    o.fetch.dest = &dest;
     /* The config's webhook_secret, unless --webhook-secret-file gave one. */
     char *cfg_secret = !secret_file && cfg.webhook_secret ? strdup(cfg.webhook_secret) : NULL;
     /* The config lives on until the daemon stops (listen, state_dir and the
@@ -407,7 +452,7 @@ int cli_serve(int argc, char **argv)
     if (crc) {
         fprintf(stderr, "hark: %s\n", err.msg);
         free(cfg_secret);
-        release_setup(&cfg, &tokens, &roots, metrics);
+        release_setup(&cfg, &tokens, &roots, metrics, &dest);
         return EXIT_USAGE;
     }
     /* A missing model is a clear error at start, not workers that fail to
@@ -415,7 +460,7 @@ int cli_serve(int argc, char **argv)
     asr_config model;
     asr_config_default(&model);
     if (asr_engine_check(&model, &err))
-        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
 
     char state[4096], db[4200], work[4200], exe[4096];
     if (state_arg)
@@ -423,7 +468,7 @@ int cli_serve(int argc, char **argv)
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
              strlen(state) + sizeof "/server" > sizeof state) {
         return setup_failed("cannot find a state directory; give --state-dir", cfg_secret, &cfg,
-                            &tokens, &roots, metrics);
+                            &tokens, &roots, metrics, &dest);
     } else {
         strncat(state, "/server", sizeof state - strlen(state) - 1);
     }
@@ -431,10 +476,10 @@ int cli_serve(int argc, char **argv)
     snprintf(work, sizeof work, "%s/work", state);
     if (fs_self_exe(exe, sizeof exe)) {
         err_set(&err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
-        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
     }
     if (fs_mkdir_p(state, 0700, &err))
-        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics);
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -445,7 +490,7 @@ int cli_serve(int argc, char **argv)
     }
     free(cfg_secret);
     if (wrc || (webhook_secret && webhook_sender_opts_env(&wo, &err)) || net_global_init(&err))
-        return setup_failed(err.msg, webhook_secret, &cfg, &tokens, &roots, metrics);
+        return setup_failed(err.msg, webhook_secret, &cfg, &tokens, &roots, metrics, &dest);
 
     /* Block INT/TERM before any thread starts, so every thread inherits
      * the mask and they arrive only through the signalfd. */
@@ -455,7 +500,7 @@ int cli_serve(int argc, char **argv)
         sigwatch_close(sigfd);
         net_global_cleanup();
         return setup_failed("cannot create a condition variable", webhook_secret, &cfg, &tokens,
-                            &roots, metrics);
+                            &roots, metrics, &dest);
     }
     store_options so = {
         .max_attempts = (int)attempts, .on_commit = notify_signal, .commit_ctx = &changes};
@@ -483,6 +528,7 @@ int cli_serve(int argc, char **argv)
         wo.secret = webhook_secret;
         wo.on_attempt = on_webhook_attempt;
         wo.attempt_ctx = metrics;
+        wo.dest = &dest;
         rc = webhook_sender_start(&wo, &hooks, &err);
     }
     if (rc == 0) {
@@ -513,7 +559,8 @@ int cli_serve(int argc, char **argv)
                           .allowed_hosts = (const char *const *)cfg.allowed_hosts,
                           .n_allowed_hosts = cfg.n_allowed_hosts,
                           .cors_origins = (const char *const *)cfg.cors_origins,
-                          .n_cors_origins = cfg.n_cors_origins};
+                          .n_cors_origins = cfg.n_cors_origins,
+                          .dest = &dest};
         memcpy(sv.queue_limit, queue_limit, sizeof sv.queue_limit);
         rc = server_start(&sv, &srv, &err);
     }
@@ -544,7 +591,7 @@ int cli_serve(int argc, char **argv)
     runtime_free(rt);
     store_close(st);
     notify_destroy(&changes);
-    release_setup(&cfg, &tokens, &roots, metrics);
+    release_setup(&cfg, &tokens, &roots, metrics, &dest);
     sigwatch_close(sigfd);
     if (webhook_secret)
         explicit_bzero(webhook_secret, strlen(webhook_secret));

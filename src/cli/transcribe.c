@@ -465,6 +465,10 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     o.max_duration_s = c->max_duration_s;
     o.decode_timeout_s = c->decode_timeout_s;
     o.background_load = true; /* a bad input fails without loading a model */
+    /* A URL given here is the user's own: it may reach what the user can
+     * (a media server on localhost or the LAN), as curl would. hark serve
+     * is where URLs come from others and are held to public addresses. */
+    o.fetch.dest = &net_dest_anywhere;
     o.sigfd = sigwatch_open();
     runtime_hooks h = {.complete = on_complete, .finished = on_finished, .done = on_tick, .ctx = c};
     runtime *rt;

@@ -61,7 +61,8 @@ bool transcription_input_is_url(const char *input);
  * download's path or the URL's credentials. Returns 0, or:
  *   HARK_EINVAL, HARK_ENOENT, HARK_ETOOLONG  the input's fault, do not retry:
  *       HTTP 4xx, a host that does not resolve (HARK_ENOENT, where the fetch
- *       says HARK_EIO), over the size cap, a refused redirect; or the
+ *       says HARK_EIO), over the size cap, a refused redirect, a
+ *       destination fetch_opts->dest does not allow; or the
  *       decoder's verdict on the body (also HARK_EMEDIA)
  *   HARK_EIO, HARK_ETIMEDOUT  may pass: HTTP 5xx/408/429, a refused or
  *       broken connection, too slow, past the time limit; a local write error

@@ -159,6 +159,7 @@ typedef struct outcome {
     double elapsed_s;
     char errbuf[CURL_ERROR_SIZE];
     char redirect_to[URL_SHOWN_MAX]; /* a redirect not followed, redacted */
+    bool refused;                    /* the destination guard refused where it went */
 } outcome;
 
 /* An HTTP status that is not 2xx: the code and whether to try again. */
@@ -193,6 +194,10 @@ static int fail(const char *url, const char *shown, const char *where, const out
                        shown, where, (unsigned long long)o->max_bytes);
     if (s->write_errno)
         return err_set(err, HARK_EIO, "cannot write '%s': %s", dest_path, strerror(s->write_errno));
+    if (oc->refused) /* the host of the hop that was refused; nothing of its address */
+        return err_set(err, HARK_EINVAL,
+                       "cannot download %s%s: destination %s " NET_DEST_NOT_ALLOWED, shown, where,
+                       host);
     switch (oc->rc) {
     case CURLE_OK:
     case CURLE_HTTP_RETURNED_ERROR:
@@ -289,6 +294,8 @@ static void transfer(const char *url, const net_fetch_opts *o, sink *s, net_fetc
     curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L); /* no error page lands in the file */
     curl_easy_setopt(h, CURLOPT_USERAGENT, "hark/" HARK_VERSION);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, oc->errbuf);
+    net_dest_guard guard;
+    net_dest_guard_attach(&guard, o->dest, h);
     if (o->connect_timeout_s > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, to_ms(o->connect_timeout_s));
     if (o->total_timeout_s > 0)
@@ -313,6 +320,7 @@ static void transfer(const char *url, const net_fetch_opts *o, sink *s, net_fetc
     double t0 = clock_now_s();
     oc->rc = perform(h, s);
     oc->elapsed_s = clock_now_s() - t0;
+    oc->refused = net_dest_guard_refused(&guard, oc->rc);
 
     char *str = NULL;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &oc->status);

@@ -1,5 +1,13 @@
 /* fetch.h - download an http(s) URL to a file ("inputs by URL").
  *
+ * Every connection, the first URL's and each redirect's, goes only to an
+ * address o->dest allows (net/dest.h: public addresses, and private ones
+ * only for url_allow hosts), judged on the very address connected to; a
+ * refused one is never contacted and fails the download at once:
+ *     cannot download http://localhost:8080/a.wav: destination
+ *     localhost:8080 is not allowed (a private, loopback or reserved address)
+ * Proxies are not used (unless o->dest is net_dest_anywhere).
+ *
  * One call, one blocking transfer on the calling thread, bounded on every
  * side: a connect timeout, a low-speed limit (a stalled or trickling server
  * is abandoned), an optional total timeout, a cap on the size, a cap on
@@ -30,6 +38,7 @@
 #ifndef HARK_NET_FETCH_H
 #define HARK_NET_FETCH_H
 
+#include "net/dest.h"
 #include "util/err.h"
 
 #include <stdbool.h>
@@ -49,10 +58,12 @@ typedef struct net_fetch_opts {
     int max_redirects;        /* redirects followed; 0: none (a redirect fails) */
     net_cancel_fn cancel;     /* NULL: never cancelled */
     void *cancel_ctx;
+    const net_dest_policy *dest; /* where it may connect; NULL: public addresses only */
 } net_fetch_opts;
 
 /* Defaults: connect 10 s, 1 h in all, under 1024 bytes/s for 30 s, 2 GiB,
- * 5 redirects, no cancel check. Start from these and change fields. */
+ * 5 redirects, no cancel check, public addresses only. Start from these
+ * and change fields. */
 net_fetch_opts net_fetch_defaults(void);
 
 typedef struct net_fetch_result {
@@ -63,7 +74,8 @@ typedef struct net_fetch_result {
     /* On failure: whether trying again later may succeed (timeouts,
      * connection and name lookup failures, HTTP 408, 429 and 5xx) rather
      * than fail the same way (other 4xx, the cap, a bad scheme or redirect,
-     * a cancel, a local write error). A hint for the caller's retry policy. */
+     * a destination not allowed, a cancel, a local write error). A hint
+     * for the caller's retry policy. */
     bool retryable;
     /* On failure: the host name did not resolve (HARK_EIO, retryable): a
      * caller may rather treat a mistyped or dead host as permanent. */
@@ -74,7 +86,8 @@ typedef struct net_fetch_result {
  * res (may be NULL) is filled on success and on failure. Returns 0 for a
  * 2xx answer written whole, else:
  *   HARK_EINVAL     not an http(s) URL, a redirect to another scheme, too
- *                   many redirects, HTTP 4xx (but 404/410), another non-2xx
+ *                   many redirects, HTTP 4xx (but 404/410), another non-2xx,
+ *                   a destination (first or redirected) o->dest refuses
  *   HARK_ENOENT     HTTP 404 or 410, or the directory of dest_path is missing
  *   HARK_ETOOLONG   the body is over o->max_bytes (announced or counted)
  *   HARK_ETIMEDOUT  connect timeout, too slow, no answer, total timeout

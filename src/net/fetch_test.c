@@ -2,7 +2,12 @@
  * server in the test (libmicrohttpd on 127.0.0.1): exact bytes, status
  * errors, the size cap (announced and counted), slow, silent and
  * unreachable servers, redirects within and out of http(s), cancel, and
- * credentials kept out of messages. Limits are 1-2 s to keep it quick. */
+ * credentials kept out of messages. Limits are 1-2 s to keep it quick.
+ * Destinations: the test server is on loopback, which only an allow list
+ * opens (g_local, as `url_allow = 127.0.0.1`); without it, loopback in
+ * every spelling, by name and through redirects is refused before any
+ * request, the same for an open and a closed port; proxies from the
+ * environment are not used. */
 #include "net/fetch.h"
 #include "net/net.h"
 #include "net/test_httpd.h"
@@ -10,12 +15,15 @@
 #include "util/test.h"
 
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
 #define DATA_LEN 100000
 static unsigned char g_data[DATA_LEN]; /* what /data serves, filled in main */
 static unsigned g_port;                /* of the running server, for Location headers */
+static atomic_int g_requests;          /* requests the server has seen */
+static net_dest_policy g_local;        /* url_allow = 127.0.0.1 (any port), set in main */
 
 /* ---- the server ----------------------------------------------------- */
 
@@ -74,6 +82,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     static int seen;
     if (!*con_cls) { /* the first call only announces the request */
         *con_cls = &seen;
+        atomic_fetch_add(&g_requests, 1);
         return MHD_YES;
     }
     char loc[256];
@@ -110,6 +119,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(loc, sizeof loc, "ftp://127.0.0.1:%u/data", g_port);
         return httpd_reply(c, MHD_HTTP_FOUND, "", "Location", loc);
     }
+    if (strcmp(url, "/redirect-port") == 0) { /* to /data on another port of 127.0.0.1 */
+        snprintf(loc, sizeof loc, "http://127.0.0.1:%u/data", (unsigned)arg_u64(c, "port", 1));
+        return httpd_reply(c, MHD_HTTP_FOUND, "", "Location", loc);
+    }
+    if (strcmp(url, "/redirect-host") == 0) { /* to /data here, by another host name */
+        const char *h = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "host");
+        snprintf(loc, sizeof loc, "http://%s:%u/data", h ? h : "localhost", g_port);
+        return httpd_reply(c, MHD_HTTP_FOUND, "", "Location", loc);
+    }
     if (strcmp(url, "/loop") == 0)
         return httpd_reply(c, MHD_HTTP_FOUND, "", "Location", "/loop");
     if (strcmp(url, "/no-location") == 0)
@@ -129,7 +147,8 @@ static char *url_of(const char *path)
     return u;
 }
 
-/* Quick limits for the tests: nothing here should take more than 2 s. */
+/* Quick limits for the tests: nothing here should take more than 2 s.
+ * The test server is on loopback: allowed. */
 static net_fetch_opts quick(void)
 {
     net_fetch_opts o = net_fetch_defaults();
@@ -137,6 +156,7 @@ static net_fetch_opts quick(void)
     o.low_speed_bytes = 1;
     o.low_speed_time_s = 2;
     o.total_timeout_s = 5;
+    o.dest = &g_local;
     return o;
 }
 
@@ -237,8 +257,8 @@ static void success_exact_bytes(void)
     ASSERT_EQ(sb.st_mode & 0777, 0600);
     ASSERT_EQ(dir_entries(), 1); /* no temporary left beside it */
 
-    /* An empty body is a valid download; defaults (NULL opts) work too. */
-    ASSERT_EQ(net_fetch_to_file(url_of("/empty"), "empty", NULL, &res, &err), 0);
+    /* An empty body is a valid download. */
+    ASSERT_EQ(net_fetch_to_file(url_of("/empty"), "empty", &o, &res, &err), 0);
     ASSERT_EQ(res.bytes, 0);
     ASSERT_EQ(stat("empty", &sb), 0);
     ASSERT_EQ(sb.st_size, 0);
@@ -525,6 +545,203 @@ static void redirects_to_other_schemes_refused(void)
     MHD_stop_daemon(d);
 }
 
+/* ---- destinations --------------------------------------------------- */
+
+/* The message of a refused fetch of url, with `port` written as PORT; it
+ * must say "not allowed", not be retryable, leave no file, and the server
+ * must have seen no request. */
+static void expect_refused(const char *url, const net_fetch_opts *o, unsigned port, char *msg,
+                           size_t n)
+{
+    net_fetch_result res;
+    hark_err err = {0};
+    int before = atomic_load(&g_requests);
+    double t0 = clock_now_s();
+    int rc = net_fetch_to_file(url, "x", o, &res, &err);
+    if (rc != HARK_EINVAL)
+        TEST_FAIL_("%s: rc %d, want HARK_EINVAL: %s", url, rc, err.msg);
+    ASSERT_HAS(err.msg, "is not allowed (a private, loopback or reserved address)");
+    ASSERT_LACKS(err.msg, "s3cret");
+    ASSERT(!res.retryable);
+    ASSERT_EQ(res.status, 0);
+    ASSERT_LE(clock_now_s() - t0, 0.5); /* nothing waited for */
+    ASSERT_EQ(atomic_load(&g_requests), before);
+    ASSERT_EQ(dir_entries(), 0);
+    char p[16];
+    snprintf(p, sizeof p, "%u", port);
+    size_t k = 0;
+    for (const char *s = err.msg; *s && k + 5 < n;) {
+        if (strncmp(s, p, strlen(p)) == 0) {
+            memcpy(msg + k, "PORT", 4);
+            k += 4;
+            s += strlen(p);
+        } else {
+            msg[k++] = *s++;
+        }
+    }
+    msg[k] = '\0';
+}
+
+/* Without an allow list, loopback is refused however the URL spells it,
+ * before a packet is sent: an open port (the test server's) and a closed
+ * one fail with the same words. */
+static void loopback_refused_in_every_spelling(void)
+{
+    struct MHD_Daemon *d = start();
+    unsigned closed = closed_port();
+    const char *hosts[] = {"127.0.0.1",
+                           "2130706433",
+                           "0x7f000001",
+                           "0x7f.1",
+                           "017700000001",
+                           "0177.0.0.1",
+                           "127.1",
+                           "0.0.0.0",
+                           "0",
+                           "localhost",
+                           "LOCALHOST",
+                           "[::1]",
+                           "[0:0:0:0:0:0:0:1]",
+                           "[::ffff:127.0.0.1]",
+                           "[::ffff:7f00:1]",
+                           "[::]",
+                           "[64:ff9b::7f00:1]"};
+    net_fetch_opts o = quick();
+    o.dest = NULL; /* the default: public addresses only */
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char open_url[256], closed_url[256], open_msg[512], closed_msg[512];
+        snprintf(open_url, sizeof open_url, "http://alice:s3cret@%s:%u/data", hosts[i], g_port);
+        snprintf(closed_url, sizeof closed_url, "http://alice:s3cret@%s:%u/data", hosts[i], closed);
+        expect_refused(open_url, &o, g_port, open_msg, sizeof open_msg);
+        expect_refused(closed_url, &o, closed, closed_msg, sizeof closed_msg);
+        ASSERT_STREQ(open_msg, closed_msg);
+        if (i == 0)
+            ASSERT_STREQ(open_msg, "cannot download http://127.0.0.1:PORT/data: destination "
+                                   "127.0.0.1:PORT is not allowed (a private, loopback or "
+                                   "reserved address)");
+    }
+    /* NULL options are the defaults: refused too. */
+    char msg[512];
+    expect_refused(url_of("/data"), NULL, g_port, msg, sizeof msg);
+    /* Other private ranges (never contacted, so no route is needed). */
+    const char *others[] = {"http://10.0.0.1/x",    "http://169.254.169.254/latest/meta-data",
+                            "http://192.168.1.1/x", "http://100.64.0.1/x",
+                            "http://[fe80::1]/x",   "http://[fd00::1]/x",
+                            "http://224.0.0.1/x"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+        expect_refused(others[i], &o, 0, msg, sizeof msg);
+    MHD_stop_daemon(d);
+}
+
+/* url_allow = 127.0.0.1:PORT opens that host and port, as the URL names
+ * it, hop by hop: a redirect from it to another port or to another name of
+ * the same address is judged again, and refused. */
+static void allow_list_per_host_and_port(void)
+{
+    struct MHD_Daemon *d = start();
+    net_fetch_opts o = quick();
+    net_dest_policy p = {0};
+    net_allow a;
+    char spec[64], msg[512];
+    snprintf(spec, sizeof spec, "127.0.0.1:%u", g_port);
+    ASSERT_EQ(net_allow_parse(spec, &a, NULL), 0);
+    ASSERT_EQ(net_dest_policy_add(&p, &a, NULL), 0);
+    o.dest = &p;
+    net_fetch_result res;
+    hark_err err = {0};
+    ASSERT_EQ(net_fetch_to_file(url_of("/data"), "a", &o, &res, &err), 0);
+    ASSERT_EQ(res.bytes, DATA_LEN);
+    /* The same address spelled another way is the same host to libcurl. */
+    char u[256];
+    snprintf(u, sizeof u, "http://2130706433:%u/data", g_port);
+    ASSERT_EQ(net_fetch_to_file(u, "b", &o, &res, &err), 0);
+    ASSERT_EQ(unlink("a"), 0);
+    ASSERT_EQ(unlink("b"), 0);
+    /* Another name for it is not. */
+    snprintf(u, sizeof u, "http://localhost:%u/data", g_port);
+    expect_refused(u, &o, g_port, msg, sizeof msg);
+    ASSERT_HAS(msg, "destination localhost:PORT is not allowed");
+
+    /* Redirects from the allowed server: one request (the redirect), then
+     * the next hop is refused, open port or closed, with the same words. */
+    unsigned other;
+    int fd = listener_start(16, &other); /* open, and would never answer */
+    unsigned closed = closed_port();
+    char open_msg[512], closed_msg[512];
+    int before = atomic_load(&g_requests);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/redirect-port?port=%u", g_port, other);
+    ASSERT_EQ(net_fetch_to_file(u, "r", &o, &res, &err), HARK_EINVAL);
+    ASSERT_HAS(err.msg, "(redirected to http://127.0.0.1:");
+    ASSERT_HAS(err.msg, "is not allowed (a private, loopback or reserved address)");
+    ASSERT(!res.retryable);
+    snprintf(open_msg, sizeof open_msg, "%s", err.msg);
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/redirect-port?port=%u", g_port, closed);
+    ASSERT_EQ(net_fetch_to_file(u, "r", &o, &res, &err), HARK_EINVAL);
+    snprintf(closed_msg, sizeof closed_msg, "%s", err.msg);
+    ASSERT_EQ(atomic_load(&g_requests), before + 2); /* the two redirects, nothing more */
+    char want[512];
+    snprintf(want, sizeof want,
+             "cannot download http://127.0.0.1:%u/redirect-port?... (redirected to "
+             "http://127.0.0.1:%u/data): destination 127.0.0.1:%u is not allowed (a private, "
+             "loopback or reserved address)",
+             g_port, other, other);
+    ASSERT_STREQ(open_msg, want);
+    snprintf(want, sizeof want,
+             "cannot download http://127.0.0.1:%u/redirect-port?... (redirected to "
+             "http://127.0.0.1:%u/data): destination 127.0.0.1:%u is not allowed (a private, "
+             "loopback or reserved address)",
+             g_port, closed, closed);
+    ASSERT_STREQ(closed_msg, want);
+    const char *names[] = {"localhost", "[::ffff:127.0.0.1]", "0x7f.1.2.3"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(u, sizeof u, "http://127.0.0.1:%u/redirect-host?host=%s", g_port, names[i]);
+        ASSERT_EQ(net_fetch_to_file(u, "r", &o, &res, &err), HARK_EINVAL);
+        ASSERT_HAS(err.msg, "is not allowed");
+    }
+    ASSERT_EQ(dir_entries(), 0);
+
+    /* A host allowed without a port: any port; names compare in any case. */
+    net_dest_policy_release(&p);
+    ASSERT_EQ(net_allow_parse("LocalHost", &a, NULL), 0);
+    ASSERT_EQ(net_dest_policy_add(&p, &a, NULL), 0);
+    o.dest = &p;
+    snprintf(u, sizeof u, "http://localhost:%u/data", g_port);
+    ASSERT_EQ(net_fetch_to_file(u, "c", &o, &res, &err), 0);
+    snprintf(u, sizeof u, "http://LOCALHOST:%u/data", g_port);
+    ASSERT_EQ(net_fetch_to_file(u, "c", &o, &res, &err), 0);
+    ASSERT_EQ(unlink("c"), 0);
+    expect_refused(url_of("/data"), &o, g_port, msg, sizeof msg); /* 127.0.0.1 is another host */
+    /* net_dest_anywhere: everything (hark transcribe). */
+    o.dest = &net_dest_anywhere;
+    ASSERT_EQ(net_fetch_to_file(url_of("/data"), "d", &o, &res, &err), 0);
+    ASSERT_EQ(unlink("d"), 0);
+    net_dest_policy_release(&p);
+    close(fd);
+    MHD_stop_daemon(d);
+}
+
+/* A proxy in the environment is not used: the address judged must be the
+ * address connected to. (Here the proxy's port is closed: using it would
+ * fail the download.) */
+static void proxy_environment_ignored(void)
+{
+    struct MHD_Daemon *d = start();
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%u", closed_port());
+    setenv("http_proxy", proxy, 1);
+    setenv("ALL_PROXY", proxy, 1);
+    net_fetch_opts o = quick();
+    net_fetch_result res;
+    hark_err err = {0};
+    int rc = net_fetch_to_file(url_of("/data"), "p", &o, &res, &err);
+    unsetenv("http_proxy");
+    unsetenv("ALL_PROXY");
+    if (rc != 0)
+        TEST_FAIL_("rc %d: %s", rc, err.msg);
+    ASSERT_EQ(res.bytes, DATA_LEN);
+    MHD_stop_daemon(d);
+}
+
 typedef struct canceller {
     double at; /* cancel from this clock_now_s() on */
     int calls;
@@ -600,6 +817,11 @@ int main(void)
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
+    net_allow local;
+    if (net_allow_parse("127.0.0.1", &local, &err) || net_dest_policy_add(&g_local, &local, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
     RUN(url_redaction);
     RUN(success_exact_bytes);
     RUN(status_404_named_in_message);
@@ -616,6 +838,10 @@ int main(void)
     RUN(redirects_to_other_schemes_refused);
     RUN(cancel_stops_transfer);
     RUN(unwritable_destination);
+    RUN(loopback_refused_in_every_spelling);
+    RUN(allow_list_per_host_and_port);
+    RUN(proxy_environment_ignored);
+    net_dest_policy_release(&g_local);
     net_global_cleanup();
     TEST_DONE();
 }

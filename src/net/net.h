@@ -44,6 +44,11 @@ void net_url_redact(const char *url, char *out, size_t outlen);
  * like "cannot resolve host 'example.com'". Empty if url has no "://". */
 void net_url_host(const char *url, char *out, size_t outlen);
 
+/* The standard reason phrase of an HTTP status ("Not Found" for 404), ""
+ * for a status without one here. Messages use it rather than the reason a
+ * server sent, which is the server's own text. */
+const char *net_http_reason(long status);
+
 /* libcurl's error text (errbuf, or fallback when errbuf is empty) as one
  * line for a message about url: fallback instead when the text quotes the
  * user name or password of url's userinfo. */

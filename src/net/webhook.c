@@ -13,7 +13,6 @@
 
 #define HEADER_VALUE_MAX 200
 #define URL_SHOWN_MAX 1024
-#define SNIPPET_MAX 200 /* bytes of the response kept for a failure message */
 
 webhook_opts webhook_defaults(void)
 {
@@ -65,46 +64,15 @@ static bool header_value_ok(const char *v)
     return true;
 }
 
-/* The response: counted, its start kept, the rest dropped. */
-typedef struct answer {
-    size_t len;
-    char snippet[SNIPPET_MAX + 1];
-    size_t kept;
-} answer;
-
+/* The response body: counted and dropped. Nothing of it reaches a message:
+ * the receiver may be a service that answers with what it should not. */
 static size_t on_answer(char *p, size_t size, size_t nmemb, void *ud)
 {
-    answer *a = ud;
+    (void)p;
+    size_t *len = ud;
     size_t n = size * nmemb;
-    if (a->kept < SNIPPET_MAX) {
-        size_t k = n < SNIPPET_MAX - a->kept ? n : SNIPPET_MAX - a->kept;
-        memcpy(a->snippet + a->kept, p, k);
-        a->kept += k;
-        a->snippet[a->kept] = '\0';
-    }
-    a->len += n;
-    return a->len > WEBHOOK_RESPONSE_MAX ? 0 : n; /* 0 != n: curl stops */
-}
-
-/* The first line of the response, printable, for a message: ": <line>" or "". */
-static void first_line(const answer *a, char *out, size_t outlen)
-{
-    size_t n = strcspn(a->snippet, "\r\n");
-    while (n && (unsigned char)a->snippet[n - 1] <= ' ')
-        n--;
-    const char *s = a->snippet;
-    while (n && (unsigned char)*s <= ' ') {
-        s++;
-        n--;
-    }
-    if (!n) {
-        out[0] = '\0';
-        return;
-    }
-    int w = snprintf(out, outlen, ": %.*s", (int)n, s);
-    for (int i = 2; i < w && (size_t)i < outlen; i++)
-        if ((unsigned char)out[i] < ' ' || (unsigned char)out[i] == 0x7f)
-            out[i] = '?';
+    *len += n;
+    return *len > WEBHOOK_RESPONSE_MAX ? 0 : n; /* 0 != n: curl stops */
 }
 
 /* What came back from the attempt. */
@@ -116,7 +84,8 @@ typedef struct attempt {
     long os_errno;
     char errbuf[CURL_ERROR_SIZE];
     char location[URL_SHOWN_MAX]; /* of a 3xx, redacted */
-    answer body;
+    size_t body_len;
+    bool refused; /* the destination guard refused the receiver's address */
 } attempt;
 
 /* libcurl's progress callback: a non-zero return abandons the transfer. */
@@ -174,13 +143,16 @@ static void post(const webhook_request *rq, const webhook_opts *o, const char *t
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body_len ? rq->body : "");
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, at->errbuf);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_answer);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &at->body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &at->body_len);
+    net_dest_guard guard;
+    net_dest_guard_attach(&guard, o->dest, h);
     if (o->cancel) {
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)o->cancel);
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
     at->rc = curl_easy_perform(h);
+    at->refused = net_dest_guard_refused(&guard, at->rc);
     char *loc = NULL;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &at->status);
     curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &at->pretransfer_us);
@@ -196,8 +168,7 @@ static void post(const webhook_request *rq, const webhook_opts *o, const char *t
 static int by_status(const char *shown, const attempt *at, webhook_result *res, hark_err *err)
 {
     long st = at->status;
-    char line[SNIPPET_MAX + 8];
-    first_line(&at->body, line, sizeof line);
+    const char *reason = net_http_reason(st);
     if (st >= 200 && st <= 299) {
         res->outcome = WEBHOOK_DELIVERED;
         err_clear(err);
@@ -213,7 +184,8 @@ static int by_status(const char *shown, const attempt *at, webhook_result *res, 
     bool again = st >= 500 || st == 408 || st == 429;
     res->outcome = again ? WEBHOOK_RETRY : WEBHOOK_FAILED;
     return err_set(err, again ? HARK_EIO : HARK_EINVAL,
-                   "cannot deliver webhook to %s: receiver answered HTTP %ld%s", shown, st, line);
+                   "cannot deliver webhook to %s: receiver answered HTTP %ld%s%s%s", shown, st,
+                   *reason ? " (" : "", reason, *reason ? ")" : "");
 }
 
 /* The outcome of an attempt that got no HTTP status. */
@@ -224,6 +196,12 @@ static int by_transport(const char *url, const char *shown, const webhook_opts *
     net_error_detail(url, at->errbuf, curl_easy_strerror(at->rc), detail, sizeof detail);
     net_url_host(url, host, sizeof host);
     res->outcome = WEBHOOK_RETRY;
+    if (at->refused) { /* never contacted: the same whether anything listens there */
+        res->outcome = WEBHOOK_FAILED;
+        return err_set(err, HARK_EINVAL,
+                       "cannot deliver webhook to %s: destination %s " NET_DEST_NOT_ALLOWED, shown,
+                       host);
+    }
     switch (at->rc) {
     case CURLE_OPERATION_TIMEDOUT:
         if (at->pretransfer_us == 0)

@@ -27,14 +27,21 @@
  * processed. docs/operations.md shows a check with `openssl dgst`.
  *
  * Redirects are not followed (a 3xx is a permanent failure: configure the
- * final URL); only http and https; the response body is read up to
- * WEBHOOK_RESPONSE_MAX and discarded (its first line goes into a failure
- * message). Timeouts are libcurl's with CURLOPT_NOSIGNAL (no signals).
- * Needs net_global_init() once per process first.
+ * final URL); only http and https; the connection goes only to an address
+ * o->dest allows (net/dest.h: public ones, and private ones only for
+ * url_allow hosts), judged on the address connected to, and a refused one
+ * is never contacted (a permanent failure, "not allowed"). The response
+ * body is read up to WEBHOOK_RESPONSE_MAX and discarded: no message
+ * repeats anything a receiver answered but its status (with the standard
+ * reason phrase, not the receiver's), so a failure message cannot carry
+ * an internal service's answer to whoever reads the job. Timeouts are
+ * libcurl's with CURLOPT_NOSIGNAL (no signals). Needs net_global_init()
+ * once per process first.
  */
 #ifndef HARK_NET_WEBHOOK_H
 #define HARK_NET_WEBHOOK_H
 
+#include "net/dest.h"
 #include "util/err.h"
 
 #include <stdatomic.h>
@@ -56,6 +63,7 @@ typedef struct webhook_opts {
      * is stopping need not wait for a receiver that does not answer.
      * Outcome WEBHOOK_RETRY, HARK_ECANCELED. [NULL] */
     const atomic_bool *cancel;
+    const net_dest_policy *dest; /* where it may connect [NULL: public addresses only] */
 } webhook_opts;
 
 webhook_opts webhook_defaults(void);
@@ -73,7 +81,8 @@ typedef struct webhook_request {
 typedef enum webhook_outcome {
     WEBHOOK_DELIVERED, /* the receiver answered 2xx */
     WEBHOOK_RETRY,     /* worth another attempt: timeout, connection failure, 5xx, 408, 429 */
-    WEBHOOK_FAILED,    /* will fail the same way: other 4xx, 3xx, bad URL or request */
+    WEBHOOK_FAILED,    /* will fail the same way: other 4xx, 3xx, bad URL or request,
+                          a destination not allowed */
 } webhook_outcome;
 
 typedef struct webhook_result {
@@ -91,7 +100,8 @@ typedef struct webhook_result {
  *     HARK_ETIMEDOUT  no connection or no answer in time          (RETRY)
  *     HARK_EIO        connection, name lookup or TLS failure, 5xx,
  *                     408, 429                                     (RETRY)
- *     HARK_EINVAL     3xx, other 4xx, a bad URL, secret or header  (FAILED)
+ *     HARK_EINVAL     3xx, other 4xx, a bad URL, secret or header,
+ *                     a destination o->dest refuses                (FAILED)
  *     HARK_ENOMEM     out of memory                                (RETRY)
  *     HARK_ECANCELED  o->cancel became true                        (RETRY) */
 int webhook_deliver(const webhook_request *rq, const webhook_opts *o, webhook_result *res,

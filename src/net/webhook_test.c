@@ -1,8 +1,11 @@
 /* webhook_test.c - webhook_deliver against a real receiver in the test
  * (libmicrohttpd on 127.0.0.1) that checks the headers and verifies the
  * signature with net/hmac.h; the outcome of each kind of answer (2xx, 5xx,
- * 429, 4xx, 3xx) and of silent or absent receivers; the signing scheme
- * against a value from `openssl dgst`; and the retry schedule. */
+ * 429, 4xx, 3xx), never repeating the receiver's body, and of silent or
+ * absent receivers; receivers on loopback refused (in any spelling, the
+ * same for an open and a closed port) unless allowed (g_local, as
+ * `url_allow = 127.0.0.1`); the signing scheme against a value from
+ * `openssl dgst`; and the retry schedule. */
 #include "net/hmac.h"
 #include "net/net.h"
 #include "net/test_httpd.h"
@@ -20,6 +23,7 @@
 #define BODY "{\"event\":\"job.succeeded\",\"job\":\"j1\"}"
 
 static unsigned g_port;
+static net_dest_policy g_local; /* url_allow = 127.0.0.1 (any port), set in main */
 
 /* ---- the receiver --------------------------------------------------- */
 
@@ -139,9 +143,10 @@ static webhook_request request(const char *url)
                              .timestamp = 1700000000};
 }
 
+/* Quick timeouts; the receiver is on loopback: allowed. */
 static webhook_opts quick(void)
 {
-    return (webhook_opts){.connect_timeout_s = 1, .timeout_s = 1};
+    return (webhook_opts){.connect_timeout_s = 1, .timeout_s = 1, .dest = &g_local};
 }
 
 #define ASSERT_HAS(s, part)                                                                        \
@@ -192,7 +197,7 @@ static void delivered_with_signed_headers(void)
                                                  .secret = SECRET,
                                                  .event = "e",
                                                  .delivery_id = "d"},
-                              NULL, &res, &err),
+                              &o, &res, &err),
               0);
     ASSERT_EQ(res.status, 204);
     ASSERT_EQ(g_rcv.body_len, 0);
@@ -252,7 +257,8 @@ static void server_error_is_retryable(void)
     ASSERT_EQ(res.outcome, WEBHOOK_RETRY);
     ASSERT_EQ(res.status, 500);
     ASSERT_HAS(err.msg, "cannot deliver webhook to http://127.0.0.1:");
-    ASSERT_HAS(err.msg, "receiver answered HTTP 500: boom");
+    ASSERT_HAS(err.msg, "receiver answered HTTP 500 (Internal Server Error)");
+    ASSERT_LACKS(err.msg, "boom"); /* what the receiver said is not repeated */
     ASSERT_LACKS(err.msg, "second line");
     MHD_stop_daemon(d);
 }
@@ -268,7 +274,8 @@ static void throttled_is_retryable_with_retry_after(void)
     ASSERT_EQ(res.outcome, WEBHOOK_RETRY);
     ASSERT_EQ(res.status, 429);
     ASSERT_EQ(res.retry_after_s, 7);
-    ASSERT_HAS(err.msg, "HTTP 429: slow down");
+    ASSERT_HAS(err.msg, "HTTP 429 (Too Many Requests)");
+    ASSERT_LACKS(err.msg, "slow down");
     MHD_stop_daemon(d);
 }
 
@@ -282,13 +289,21 @@ static void client_error_is_permanent(void)
     ASSERT_EQ(webhook_deliver(&rq, &o, &res, &err), HARK_EINVAL);
     ASSERT_EQ(res.outcome, WEBHOOK_FAILED);
     ASSERT_EQ(res.status, 400);
-    ASSERT_HAS(err.msg, "receiver answered HTTP 400: bad signature");
+    char want[128];
+    snprintf(want, sizeof want,
+             "cannot deliver webhook to http://127.0.0.1:%u/bad: receiver answered HTTP 400 (Bad "
+             "Request)",
+             g_port);
+    ASSERT_STREQ(err.msg, want);
+    ASSERT_LACKS(err.msg, "bad signature");
     ASSERT_EQ(res.retry_after_s, 0);
 
     rq.url = url_of("/teapot");
     ASSERT_EQ(webhook_deliver(&rq, &o, &res, &err), HARK_EINVAL);
     ASSERT_EQ(res.outcome, WEBHOOK_FAILED);
     ASSERT_EQ(res.status, 418);
+    ASSERT_HAS(err.msg, "receiver answered HTTP 418"); /* no phrase of ours for it */
+    ASSERT_LACKS(err.msg, "(");
     MHD_stop_daemon(d);
 }
 
@@ -364,7 +379,8 @@ static void cancelled_attempt_ends_early(void)
     char u[128];
     snprintf(u, sizeof u, "http://127.0.0.1:%u/hook", port);
     webhook_request rq = request(u);
-    webhook_opts o = {.connect_timeout_s = 10, .timeout_s = 10, .cancel = &g_cancel};
+    webhook_opts o = {
+        .connect_timeout_s = 10, .timeout_s = 10, .cancel = &g_cancel, .dest = &g_local};
     webhook_result res;
     hark_err err = {0};
     pthread_t th;
@@ -395,6 +411,88 @@ static void unreachable_receiver_retryable(void)
     ASSERT_LACKS(err.msg, "hooker");
     ASSERT_LACKS(err.msg, "pa55");
     ASSERT_LACKS(err.msg, "abc");
+}
+
+/* The message of a refused delivery to url, with `port` written as PORT:
+ * a permanent failure saying "not allowed", nothing sent. */
+static void expect_refused(const char *url, const webhook_opts *o, unsigned port, char *msg,
+                           size_t n)
+{
+    webhook_request rq = request(url);
+    webhook_result res;
+    hark_err err = {0};
+    memset(&g_rcv, 0, sizeof g_rcv);
+    int rc = webhook_deliver(&rq, o, &res, &err);
+    if (rc != HARK_EINVAL)
+        TEST_FAIL_("%s: rc %d, want HARK_EINVAL: %s", url, rc, err.msg);
+    ASSERT_EQ(res.outcome, WEBHOOK_FAILED);
+    ASSERT_EQ(res.status, 0);
+    ASSERT_LE(res.elapsed_s, 0.5);
+    ASSERT_EQ(g_rcv.requests, 0);
+    ASSERT_HAS(err.msg, "is not allowed (a private, loopback or reserved address)");
+    ASSERT_LACKS(err.msg, "pa55");
+    char p[16];
+    snprintf(p, sizeof p, "%u", port);
+    size_t k = 0;
+    for (const char *s = err.msg; *s && k + 5 < n;) {
+        if (strncmp(s, p, strlen(p)) == 0) {
+            memcpy(msg + k, "PORT", 4);
+            k += 4;
+            s += strlen(p);
+        } else {
+            msg[k++] = *s++;
+        }
+    }
+    msg[k] = '\0';
+}
+
+/* Without an allow list a receiver on loopback is refused, in any
+ * spelling, before anything is sent: the same words for the open port of
+ * a real receiver and a closed one. */
+static void loopback_receiver_refused(void)
+{
+    struct MHD_Daemon *d = start();
+    unsigned closed = closed_port();
+    const char *hosts[] = {"127.0.0.1", "2130706433",         "0x7f.1", "localhost",
+                           "[::1]",     "[::ffff:127.0.0.1]", "0.0.0.0"};
+    webhook_opts o = quick();
+    o.dest = NULL; /* the default: public addresses only */
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char u[256], open_msg[512], closed_msg[512];
+        snprintf(u, sizeof u, "http://hooker:pa55@%s:%u/ok", hosts[i], g_port);
+        expect_refused(u, &o, g_port, open_msg, sizeof open_msg);
+        snprintf(u, sizeof u, "http://hooker:pa55@%s:%u/ok", hosts[i], closed);
+        expect_refused(u, &o, closed, closed_msg, sizeof closed_msg);
+        ASSERT_STREQ(open_msg, closed_msg);
+        if (i == 0)
+            ASSERT_STREQ(open_msg,
+                         "cannot deliver webhook to http://127.0.0.1:PORT/ok: destination "
+                         "127.0.0.1:PORT is not allowed (a private, loopback or "
+                         "reserved address)");
+    }
+    char msg[512];
+    expect_refused(url_of("/ok"), NULL, g_port, msg, sizeof msg); /* NULL options: the same */
+    expect_refused("http://169.254.169.254/latest/meta-data", &o, 0, msg, sizeof msg);
+
+    /* Allowed at one port: that port only. */
+    net_dest_policy p = {0};
+    net_allow a;
+    char spec[64];
+    snprintf(spec, sizeof spec, "127.0.0.1:%u", g_port);
+    ASSERT_EQ(net_allow_parse(spec, &a, NULL), 0);
+    ASSERT_EQ(net_dest_policy_add(&p, &a, NULL), 0);
+    o.dest = &p;
+    webhook_request rq = request(url_of("/ok"));
+    webhook_result res;
+    ASSERT_EQ(webhook_deliver(&rq, &o, &res, NULL), 0);
+    ASSERT(g_rcv.signature_ok);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%u/ok", closed);
+    expect_refused(u, &o, closed, msg, sizeof msg);
+    snprintf(u, sizeof u, "http://localhost:%u/ok", g_port);
+    expect_refused(u, &o, g_port, msg, sizeof msg);
+    net_dest_policy_release(&p);
+    MHD_stop_daemon(d);
 }
 
 static void bad_requests_refused_without_sending(void)
@@ -496,6 +594,11 @@ int main(void)
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
+    net_allow local;
+    if (net_allow_parse("127.0.0.1", &local, &err) || net_dest_policy_add(&g_local, &local, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
     RUN(delivered_with_signed_headers);
     RUN(timestamp_defaults_to_now);
     RUN(large_body_signed);
@@ -507,9 +610,11 @@ int main(void)
     RUN(stalled_receiver_retryable_after_timeout);
     RUN(cancelled_attempt_ends_early);
     RUN(unreachable_receiver_retryable);
+    RUN(loopback_receiver_refused);
     RUN(bad_requests_refused_without_sending);
     RUN(signature_matches_openssl);
     RUN(backoff_schedule);
+    net_dest_policy_release(&g_local);
     net_global_cleanup();
     TEST_DONE();
 }

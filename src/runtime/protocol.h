@@ -18,7 +18,9 @@
  * directory); absent: the input is opened as named (hark transcribe).
  * fetch: for an http(s) input, the download's limits {connect_timeout,
  * timeout, low_speed_bytes, low_speed_time, max_bytes, max_redirects}
- * (net/fetch.h); the worker downloads into work_dir, checking in as it goes.
+ * (net/fetch.h) and where it may connect, dest {any, allow: [{host, port}]}
+ * (net/dest.h; without dest, public addresses only); the worker downloads
+ * into work_dir, checking in as it goes.
  * cpu_s: the task's CPU-time budget, which the worker sets as its
  * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
  * setup_s: from receiving a chunk task to starting the recognizer on it.

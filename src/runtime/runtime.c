@@ -272,6 +272,16 @@ static double fetch_watchdog_s(const net_fetch_opts *f)
     return connect + (f->total_timeout_s > 0 ? f->total_timeout_s : 24 * 3600.0);
 }
 
+/* Where a download may connect, for the worker (protocol.h "dest"). */
+static json_t *dest_json(const net_dest_policy *p)
+{
+    json_t *allow = json_array();
+    for (size_t i = 0; p && i < p->n_allow; i++)
+        json_array_append_new(allow, json_pack("{s:s, s:i}", "host", p->allow[i].host, "port",
+                                               (int)p->allow[i].port));
+    return json_pack("{s:b, s:o}", "any", p && p->any, "allow", allow);
+}
+
 static void dispatch(runtime *rt, slot *s, const store_task *t)
 {
     store_job job;
@@ -312,6 +322,7 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
                                           "low_speed_time", (json_int_t)f->low_speed_time_s,
                                           "max_bytes", (json_int_t)f->max_bytes, "max_redirects",
                                           f->max_redirects));
+            json_object_set_new(json_object_get(msg, "fetch"), "dest", dest_json(f->dest));
             s->deadline += fetch_watchdog_s(f);
         }
     } else {

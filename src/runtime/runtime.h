@@ -70,9 +70,11 @@ typedef struct runtime_opts {
     /* Counts preemptions, worker restarts by cause, deadline kills and
      * chunk decode times into it (thread-safe; NULL: none). */
     hark_metrics *metrics;
-    /* Downloads of URL inputs, in the worker's prepare: limits and timeouts
-     * [net_fetch_defaults()]; the prepare's watchdog grows by the connect and
-     * total timeouts. cancel is the worker's own and ignored here. */
+    /* Downloads of URL inputs, in the worker's prepare: limits, timeouts and
+     * where they may connect (dest, sent to the worker with each task; it
+     * must outlive the runtime) [net_fetch_defaults(): public addresses
+     * only]; the prepare's watchdog grows by the connect and total
+     * timeouts. cancel is the worker's own and ignored here. */
     net_fetch_opts fetch;
 } runtime_opts;
 

@@ -36,6 +36,7 @@ struct webhook_sender {
     int64_t backoff_base_ms, lease_ms;
     void (*on_attempt)(void *ctx, enum webhook_sender_outcome outcome);
     void *attempt_ctx;
+    const net_dest_policy *dest;
     atomic_bool stop; /* also the cancel flag of attempts in flight */
     int n_threads;
     pthread_t threads[MAX_THREADS];
@@ -198,9 +199,9 @@ static int64_t retry_delay_ms(const webhook_sender *ws, int attempt, long retry_
     return d;
 }
 
-/* An attempt's message as it may be stored and shown in JSON: a receiver's
- * answer quoted in it may be any bytes, so what is not valid UTF-8 or is a
- * control character becomes '?'. */
+/* An attempt's message as it may be stored and shown in JSON: the URLs
+ * quoted in it (the callback's, a redirect's Location) may hold any bytes,
+ * so what is not valid UTF-8 or is a control character becomes '?'. */
 static void clean_message(const char *in, char *out, size_t outlen)
 {
     size_t n = strlen(in), k = 0;
@@ -233,6 +234,7 @@ static void deliver_one(webhook_sender *ws, const store_webhook *w)
         .connect_timeout_s = ws->timeout_s < CONNECT_TIMEOUT_S ? ws->timeout_s : CONNECT_TIMEOUT_S,
         .timeout_s = ws->timeout_s,
         .cancel = &ws->stop,
+        .dest = ws->dest,
     };
     webhook_result res;
     hark_err e = {0};
@@ -349,6 +351,7 @@ int webhook_sender_start(const webhook_sender_opts *opts, webhook_sender **out, 
     ws->lease_ms = (int64_t)ceil(o.timeout_s * 1000.0) + LEASE_SLACK_MS;
     ws->on_attempt = o.on_attempt;
     ws->attempt_ctx = o.attempt_ctx;
+    ws->dest = o.dest;
     atomic_init(&ws->stop, false);
     /* Sender threads never take a signal meant for the process (INT/TERM
      * reach the daemon through its signalfd): they start with all blocked. */

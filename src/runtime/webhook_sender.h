@@ -18,7 +18,8 @@
  * (exponential backoff with jitter, scaled by backoff_base_ms), or after
  * the receiver's Retry-After if that is longer (at most an hour); after
  * the store's webhook_max_attempts [8] attempts, or at once for a
- * permanent failure (another 4xx, a redirect), the delivery is failed.
+ * permanent failure (another 4xx, a redirect, a destination not allowed),
+ * the delivery is failed.
  *
  * Stop is prompt: an attempt in flight is abandoned within about a second
  * and not recorded. Its delivery stays pending in the store; the next
@@ -28,6 +29,7 @@
 #ifndef HARK_RUNTIME_WEBHOOK_SENDER_H
 #define HARK_RUNTIME_WEBHOOK_SENDER_H
 
+#include "net/dest.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/notify.h"
@@ -62,6 +64,9 @@ typedef struct webhook_sender_opts {
     /* Called on a sender thread after each recorded attempt (metrics). [none] */
     void (*on_attempt)(void *ctx, enum webhook_sender_outcome outcome);
     void *attempt_ctx;
+    /* Where deliveries may connect (net/dest.h; outlives the sender). A
+     * refused receiver fails its delivery at once. [NULL: public addresses only] */
+    const net_dest_policy *dest;
 } webhook_sender_opts;
 
 /* Zero fields of o take their defaults; then the environment's test and

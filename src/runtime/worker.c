@@ -237,11 +237,35 @@ static bool fetch_cancel(void *ctx)
     return checkin(ctx, 0) != 0;
 }
 
+/* Where the download may connect ("dest" of "fetch"), into *dest. Without
+ * it, or with an entry that is not one, public addresses only. */
+static void dest_opts(const json_t *d, net_dest_policy *dest)
+{
+    memset(dest, 0, sizeof *dest);
+    dest->any = json_is_true(json_object_get(d, "any"));
+    const json_t *allow = json_object_get(d, "allow"), *e;
+    size_t i;
+    json_array_foreach(allow, i, e)
+    {
+        const char *host = json_string_value(json_object_get(e, "host"));
+        json_int_t port = json_integer_value(json_object_get(e, "port"));
+        net_allow a = {.port = (unsigned)port};
+        if (!host || strlen(host) >= sizeof a.host || port < 0 || port > 65535)
+            continue;
+        memcpy(a.host, host, strlen(host) + 1);
+        if (net_dest_policy_add(dest, &a, NULL))
+            break; /* out of memory: fewer hosts allowed, never more */
+    }
+}
+
 /* The download limits the daemon sent ("fetch" of a prepare task of a URL
- * input), over net_fetch_defaults(). */
-static net_fetch_opts fetch_opts(worker *w, const json_t *f)
+ * input), over net_fetch_defaults(); dest holds its allow list (released
+ * by the caller). */
+static net_fetch_opts fetch_opts(worker *w, const json_t *f, net_dest_policy *dest)
 {
     net_fetch_opts o = net_fetch_defaults();
+    dest_opts(json_object_get(f, "dest"), dest);
+    o.dest = dest;
     json_t *v;
     if ((v = json_object_get(f, "connect_timeout")) && json_is_number(v))
         o.connect_timeout_s = json_number_value(v);
@@ -283,8 +307,10 @@ static void run_prepare(worker *w, json_t *t)
     hark_err err = {0};
     int rc;
     if (transcription_input_is_url(input)) {
-        net_fetch_opts f = fetch_opts(w, json_object_get(t, "fetch"));
+        net_dest_policy dest;
+        net_fetch_opts f = fetch_opts(w, json_object_get(t, "fetch"), &dest);
         rc = transcription_prepare_url(input, work, &f, &d, &p, &prep, &err);
+        net_dest_policy_release(&dest);
     } else {
         /* A file beneath a root (a server path, an upload): opened there,
          * following no link (transcription.h). */

@@ -235,18 +235,31 @@ static void read_all(const char *path, blob *b)
 }
 
 /* A prepare task of a URL input, into work directory dir (made here unless
- * it exists). */
-static void prepare_url(peer *p, int token, const char *url, const char *dir, double stall_s)
+ * it exists); the daemon allows allow_host (any port) to be private, or
+ * nothing when it is NULL. */
+static void prepare_url_to(peer *p, int token, const char *url, const char *dir, double stall_s,
+                           const char *allow_host)
 {
     char cwd[2048], work[4200];
     ASSERT(getcwd(cwd, sizeof cwd) != NULL);
     snprintf(work, sizeof work, "%s/%s", cwd, dir);
     ASSERT(mkdir(work, 0700) == 0 || errno == EEXIST);
-    send_msg(p, MSG_PREPARE,
-             json_pack("{s:i, s:s, s:s, s:s, s:{s:f, s:f, s:i, s:i, s:I, s:i}}", "token", token,
-                       "job", "j1", "input", url, "work_dir", work, "fetch", "connect_timeout", 5.0,
-                       "timeout", 60.0, "low_speed_bytes", 1024, "low_speed_time", (int)stall_s,
-                       "max_bytes", (json_int_t)1 << 30, "max_redirects", 2));
+    json_t *t = json_pack("{s:i, s:s, s:s, s:s, s:{s:f, s:f, s:i, s:i, s:I, s:i}}", "token", token,
+                          "job", "j1", "input", url, "work_dir", work, "fetch", "connect_timeout",
+                          5.0, "timeout", 60.0, "low_speed_bytes", 1024, "low_speed_time",
+                          (int)stall_s, "max_bytes", (json_int_t)1 << 30, "max_redirects", 2);
+    if (allow_host)
+        json_object_set_new(
+            json_object_get(t, "fetch"), "dest",
+            json_pack("{s:b, s:[{s:s, s:i}]}", "any", 0, "allow", "host", allow_host, "port", 0));
+    send_msg(p, MSG_PREPARE, t);
+}
+
+/* The test's servers are on 127.0.0.1: allowed as a daemon with
+ * `url_allow = 127.0.0.1` allows it. */
+static void prepare_url(peer *p, int token, const char *url, const char *dir, double stall_s)
+{
+    prepare_url_to(p, token, url, dir, stall_s, "127.0.0.1");
 }
 
 static bool exists(const char *path)
@@ -300,6 +313,24 @@ static void test_prepare_by_url(void)
     ASSERT_EQ(json_integer_value(json_object_get(m, "code")), HARK_ENOENT);
     json_decref(m);
     ASSERT(!exists("w2/" TRANSCRIPTION_DOWNLOAD_NAME));
+
+    /* Without the daemon's allow list, loopback is not a destination: an
+     * input fault, named. (And an allow list for
+     * another host does not open it.) */
+    snprintf(url, sizeof url, "http://localhost:%u/rec.wav", port);
+    const char *allows[] = {NULL, "media.lan"};
+    for (int i = 0; i < 2; i++) {
+        prepare_url_to(&p, 20 + i, url, "w4", 30, allows[i]);
+        m = next(&p, MSG_FAILED, NULL);
+        snprintf(want, sizeof want,
+                 "cannot download http://localhost:%u/rec.wav: destination localhost:%u is not "
+                 "allowed (a private, loopback or reserved address)",
+                 port, port);
+        ASSERT_STREQ(json_string_value(json_object_get(m, "message")), want);
+        ASSERT_EQ(json_integer_value(json_object_get(m, "code")), HARK_EINVAL);
+        json_decref(m);
+    }
+    ASSERT(!exists("w4/" TRANSCRIPTION_DOWNLOAD_NAME));
 
     /* A download that an earlier attempt completed is decoded, not fetched
      * again: nothing listens at this URL. */

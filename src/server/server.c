@@ -822,6 +822,7 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     atomic_init(&s->next_request, 1);
     atomic_init(&s->answering, 0);
     s->webhooks = o->webhooks;
+    s->dest = o->dest;
     atomic_init(&s->stopping, false);
     atomic_init(&s->keepalive_ms, SERVER_KEEPALIVE_MS);
     int64_t header_ms =

@@ -13,6 +13,7 @@
 #include "auth/path_root.h"
 #include "auth/tokens.h"
 #include "metrics/hark_metrics.h"
+#include "net/dest.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/notify.h"
@@ -63,6 +64,10 @@ typedef struct server_opts {
     int (*ready)(void *ctx, char *why, size_t n);
     void *ready_ctx;
     bool webhooks; /* a webhook sender runs: submits may set callback_url [false: refused] */
+    /* Where url and callback_url may lead (net/dest.h): a numeric host it
+     * refuses is a 403 at submit; names are judged when connected.
+     * [NULL: public addresses only] */
+    const net_dest_policy *dest;
 } server_opts;
 
 /* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,

@@ -37,7 +37,8 @@ struct server {
     hark_metrics *metrics;
     int (*ready)(void *ctx, char *why, size_t n);
     void *ready_ctx;
-    bool webhooks; /* callback_url accepted (a sender and its secret are there) */
+    bool webhooks;               /* callback_url accepted (a sender and its secret are there) */
+    const net_dest_policy *dest; /* NULL: public addresses only */
     char *uploads_dir;
     struct MHD_Daemon *daemon;
     int port;

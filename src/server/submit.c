@@ -217,6 +217,18 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
     return 0;
 }
 
+int submit_check_destination(const net_dest_policy *dest, const char *param, const char *url,
+                             api_error *e)
+{
+    if (!net_dest_url_refused(dest, url))
+        return 0;
+    char shown[SUBMIT_URL_MAX + 8], host[NET_HOST_MAX + 8];
+    net_url_redact(url, shown, sizeof shown);
+    net_url_host(url, host, sizeof host);
+    return api_error_set(e, MHD_HTTP_FORBIDDEN, param, "destination_not_allowed",
+                         "%s '%.200s': destination %s " NET_DEST_NOT_ALLOWED, param, shown, host);
+}
+
 int submit_check_path(const path_roots *roots, const char *path, path_input *in, api_error *e)
 {
     in->root = in->path = NULL;
@@ -280,6 +292,10 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
                            "serve with --webhook-secret-file FILE, %s or the config's "
                            "webhook_secret)",
                            "HARK_WEBHOOK_SECRET");
+    if (rc == 0 && f->url[0])
+        rc = submit_check_destination(s->dest, "url", f->url, &e);
+    if (rc == 0 && f->callback_url[0])
+        rc = submit_check_destination(s->dest, "callback_url", f->callback_url, &e);
     if (rc) {
         ret = reply_error(c, &e);
         goto out;

@@ -6,8 +6,9 @@
  * under a root, existing and a regular file (submit_check_path); url an http(s) URL (downloaded by
  * a worker as the job's prepare; the job's source shows it without credentials or query); exactly
  * one of file, path and url; callback_url an http(s) URL of printable ASCII, at most
- * STORE_CALLBACK_URL_MAX bytes, accepted only when the server sends webhooks; unknown fields are
- * refused.
+ * STORE_CALLBACK_URL_MAX bytes, accepted only when the server sends webhooks; url and
+ * callback_url must not name a private, loopback or reserved address the server does not allow
+ * (submit_check_destination); unknown fields are refused.
  */
 #ifndef HARK_SERVER_SUBMIT_H
 #define HARK_SERVER_SUBMIT_H
@@ -40,6 +41,15 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
 
 /* Take the text fields of a finished upload. 0, or HARK_EINVAL with e. */
 int submit_parse_form(const upload *u, submit_fields *f, api_error *e);
+
+/* Check a url or callback_url (param names which) against where the
+ * server's requests may lead (net/dest.h, NULL: public addresses only):
+ * 0, or HARK_EINVAL with e (403, code destination_not_allowed) when its
+ * host is a numeric address that is not allowed, in any spelling
+ * (2130706433, [::ffff:127.0.0.1], ...). A name passes: it is judged on
+ * the address it resolves to when connected. */
+int submit_check_destination(const net_dest_policy *dest, const char *param, const char *url,
+                             api_error *e);
 
 /* Check a client-given input path against the server's roots
  * (auth/path_root.h: absolute, no "..", spelled under a root, opened

@@ -7,7 +7,9 @@
  *     the config empty; a failed merge says "HARK_TOKENS: ..." and leaves
  *     the tokens as they were; every message is one line of printable ASCII;
  *   - a parsed config keeps every documented range: numbers unset (-1) or
- *     valid, roots absolute, token names and secrets valid and unique;
+ *     valid, roots absolute, url_allow entries that net_allow_parse
+ *     accepts again (normalized, a port 0..65535), token names and secrets
+ *     valid and unique;
  *   - a token table built from it finds each token by its secret, and a
  *     secret cut by one byte finds only a token whose secret that is.
  * Leaks are LeakSanitizer's.
@@ -15,6 +17,7 @@
  */
 #include "auth/serve_config.h"
 #include "auth/tokens.h"
+#include "net/dest.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +70,18 @@ static void check_config(const serve_config *c)
     for (size_t i = 0; i < c->n_roots; i++)
         if (c->roots[i][0] != '/')
             __builtin_trap();
+    if ((c->n_url_allow == 0) != (c->url_allow == NULL))
+        __builtin_trap();
+    for (size_t i = 0; i < c->n_url_allow; i++) {
+        net_allow a;
+        if (net_allow_parse(c->url_allow[i], &a, NULL) != 0 || !a.host[0] || a.port > 65535)
+            __builtin_trap();
+        /* Its normalized host is an entry of its own (what the daemon
+         * compares URLs' hosts with is stable). */
+        net_allow again;
+        if (net_allow_parse(a.host, &again, NULL) != 0 || strcmp(again.host, a.host) != 0)
+            __builtin_trap();
+    }
     for (size_t i = 0; i < c->n_tokens; i++) {
         const serve_token *t = &c->tokens[i];
         if (!valid_name(t->name) || !t->secret || t->max_priority < 0 || t->max_priority > 3)
@@ -117,7 +132,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc) {
         check_message(&err, rc, "fuzz.conf:");
         if (cfg.tokens || cfg.n_tokens || cfg.roots || cfg.n_roots || cfg.source || cfg.listen ||
-            cfg.state_dir || cfg.webhook_secret || cfg.workers != -1)
+            cfg.state_dir || cfg.webhook_secret || cfg.url_allow || cfg.n_url_allow ||
+            cfg.workers != -1)
             __builtin_trap();
     }
     check_config(&cfg);

@@ -9,6 +9,12 @@
 # or query, within its limit plus a margin, retried only when it may pass;
 # a realtime clip overtakes downloads that hang; a cancel stops a hung
 # download at once; the submit API refuses bad URLs naming the field.
+# Destinations: the media server is reachable only because the daemon's
+# --url-allow names it; loopback in any other spelling (numeric forms at
+# submit (403), `localhost` and redirects at the download), other private
+# ranges, and a redirect from the allowed server to another local port
+# are refused with "not allowed", without a request, with the same words
+# for an open port (the daemon's own) and a closed one.
 . "$(dirname "$0")/../lib.sh"
 # libcurl honours these: the test's servers are local, the unknown host must not resolve.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
@@ -60,7 +66,8 @@ check "transcribe URL: srt too" cmp -s "$T/ref/clip.srt" "$T/tr/clip.srt"
 check "transcribe URL: no secret said" no_secrets "$T/tr.err"
 
 # ---- small limits: every failure mode, each job alone ----
-start_server "$T/a" --workers 2 --url-timeout 4 --url-stall 2 --max-attempts 2 -v
+start_server "$T/a" --workers 2 --url-timeout 4 --url-stall 2 --max-attempts 2 -v \
+  --url-allow "127.0.0.1:$PORT"
 check "server starts" [ -n "${HARK_SERVER:-}" ]
 
 good=$("$HARK" submit "$BASE/clip.wav?tag=good")
@@ -153,6 +160,59 @@ check "user:password@: source without them" [ "$(jq -r .source "$T/auth.json")" 
 "$HARK" result "$auth" > "$T/auth.txt"
 check "user:password@: the same transcript" cmp -s "$T/ref/clip.txt" "$T/auth.txt"
 
+# ---- destinations: only what --url-allow opens ----
+# An open local port (the daemon's own API) and a closed one.
+OPEN=${HARK_SERVER##*:}
+CLOSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+jpost() { curl -s -o "$T/body" -w '%{http_code}' -H 'Content-Type: application/json' -d "$1" "$HARK_SERVER/v1/jobs"; }
+# Numeric spellings of loopback (and other private ranges) are refused at submit.
+for host in "127.0.0.1:$OPEN" "127.0.0.1:$CLOSED" "2130706433:$OPEN" "0x7f000001:$OPEN" \
+  "0x7f.1:$OPEN" "017700000001:$OPEN" "127.1:$OPEN" "0.0.0.0:$OPEN" "0:$OPEN" "[::1]:$OPEN" \
+  "[::ffff:127.0.0.1]:$OPEN" "[::ffff:7f00:1]:$OPEN" "[::]:$OPEN" "[0:0:0:0:0:0:0:1]:$OPEN" \
+  10.1.2.3 172.16.0.1 192.168.0.1 169.254.169.254 100.64.0.1 224.0.0.1 255.255.255.255 \
+  "[fe80::1]" "[fc00::1]" "[64:ff9b::7f00:1]" "[2002:7f00:1::]"; do
+  u="http://alice:s3cret@$host/v1/jobs?token=hunter2"
+  c=$(jpost "$(jq -nc --arg u "$u" '{url: $u}')")
+  check "url $host: 403 not allowed ($c $(jq -r .error.message "$T/body"))" \
+    eval '[ "$c" = 403 ] && jq -e ".error.param == \"url\" and .error.code == \"destination_not_allowed\" and (.error.message | test(\"not allowed\"))" "$T/body" > /dev/null'
+  check "url $host: no secret in the answer" no_secrets "$T/body"
+done
+open_msg=$(jpost "{\"url\":\"http://127.0.0.1:$OPEN/x.wav\"}" > /dev/null; jq -r .error.message "$T/body" | sed "s/$OPEN/PORT/g")
+closed_msg=$(jpost "{\"url\":\"http://127.0.0.1:$CLOSED/x.wav\"}" > /dev/null; jq -r .error.message "$T/body" | sed "s/$CLOSED/PORT/g")
+check "submit: an open and a closed port get the same answer ($open_msg)" \
+  eval '[ "$open_msg" = "$closed_msg" ] && grep -q "is not allowed" <<< "$open_msg"'
+check "submit: the allowed media server is accepted" \
+  [ "$(jpost "{\"url\":\"$BASE/missing.wav?tag=allowed\"}")" = 201 ]
+# refused_job NAME URL: the job fails at once saying "not allowed", never
+# retried; prints its error with the port numbers as PORT.
+refused_job() {
+  local id err
+  id=$("$HARK" submit --url "$2")
+  wait_state "$id" failed 30
+  err=$(job_field "$id" error)
+  check "$1: fails with 'not allowed' ($err)" grep -q "is not allowed" <<< "$err"
+  check "$1: at once, not retried (took $(took "$id") s)" \
+    eval 'le "$(took "$id")" 3 && ! grep -q "failed [0-9]* time" <<< "$err"'
+  check "$1: no secret shown" no_secrets <<< "$err"
+  sed -e "s/$OPEN/PORT/g" -e "s/$CLOSED/PORT/g" -e "s/$PORT/PORT/g" <<< "$err" > "$T/$1.err"
+}
+# Names are judged by the address they resolve to, when connecting.
+refused_job localhost-open "http://alice:s3cret@localhost:$OPEN/x.wav?token=hunter2"
+refused_job localhost-closed "http://alice:s3cret@localhost:$CLOSED/x.wav?token=hunter2"
+check "localhost: an open and a closed port fail the same way" cmp -s "$T/localhost-open.err" "$T/localhost-closed.err"
+refused_job localhost-media "http://LOCALHOST:$PORT/clip.wav?tag=byname"
+check "localhost: the allow list names 127.0.0.1, not localhost: no request made" [ "$(hits byname)" = 0 ]
+# Redirects from the allowed server are judged again, hop by hop.
+refused_job redirect-open "$BASE/redirect/127.0.0.1:$OPEN/v1/jobs?tag=r-open"
+refused_job redirect-closed "$BASE/redirect/127.0.0.1:$CLOSED/v1/jobs?tag=r-closed"
+check "redirect: an open and a closed port fail the same way" cmp -s "$T/redirect-open.err" "$T/redirect-closed.err"
+check "redirect: the message names where it was sent" grep -q "redirected to http://127.0.0.1:PORT/v1/jobs" "$T/redirect-open.err"
+refused_job redirect-name "$BASE/redirect/localhost:$PORT/clip.wav?tag=r-name"
+refused_job redirect-mapped "$BASE/redirect/[::ffff:127.0.0.1]:$PORT/clip.wav?tag=r-mapped"
+refused_job redirect-numeric "$BASE/redirect/2130706433:$OPEN/v1/jobs?tag=r-numeric"
+check "redirects: the media server saw only the first hop" \
+  [ "$(hits r-open):$(hits r-closed):$(hits r-name):$(hits r-mapped)" = 1:1:1:1 ]
+
 # The long download went on through all of that.
 "$HARK" wait "$long" > /dev/null 2>&1
 check "the long URL job succeeded beside the failures" [ "$(job_field "$long" state)" = succeeded ]
@@ -164,7 +224,7 @@ stop_server
 check "the daemon's log shows no secret" no_secrets "$T/a.log"
 
 # ---- default limits: downloads that hang, realtime and cancel ----
-start_server "$T/b" --workers 2 -v
+start_server "$T/b" --workers 2 -v --url-allow "127.0.0.1:$PORT"
 "$HARK" ptt "$M/clip.wav" > /dev/null 2>&1   # warm up
 t0=$(date +%s%N)
 "$HARK" ptt "$M/clip.wav" > "$T/ptt-idle.txt"
@@ -224,6 +284,9 @@ check "url and path: names url" [ "$(jq -r .error.param "$T/body")" = url ]
 check "url and a file: 400" [ "$(code -F file=@"$M/clip.wav" -F url="$BASE/clip.wav" "$HARK_SERVER/v1/jobs")" = 400 ]
 check "url in a form: 201" [ "$(code -F url="$BASE/clip.wav" -F priority=low "$HARK_SERVER/v1/jobs")" = 201 ]
 check "url in a form: the job shows it" [ "$(jq -r .source "$T/body")" = "$BASE/clip.wav" ]
+"$HARK" serve --url-allow "http://media.lan/" --state-dir "$T/never" 2> "$T/allow.err"; rc=$?
+check "serve --url-allow with a URL: usage error naming it ($(cat "$T/allow.err"))" \
+  eval '[ $rc -eq 2 ] && grep -q "url-allow .http://media.lan/.: expected HOST or HOST:PORT" "$T/allow.err"'
 "$HARK" submit --url ftp://example.com/x.wav > /dev/null 2>&1; rc=$?
 check "hark submit --url ftp://...: usage error" [ $rc -eq 2 ]
 "$HARK" submit "http://alice:s3cret@example.com/a b.wav" 2> "$T/submit.err"; rc=$?

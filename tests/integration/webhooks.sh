@@ -8,6 +8,11 @@
 # receiver that never answers is retried while another job's delivery goes
 # out at once; a delivery in flight when the daemon is killed with -9 is
 # delivered after the restart; SIGTERM does not wait for a silent receiver.
+# Destinations: the receiver on loopback is reached only because the
+# config's url_allow names it; a loopback callback_url in another spelling
+# is refused at submit (numeric forms) or fails its delivery at once
+# (`localhost`) with "not allowed" and no request, the same for an open and
+# a closed port; last_error never repeats what a receiver answered.
 . "$(dirname "$0")/../lib.sh"
 for v in http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY; do unset $v; done
 unset HARK_WEBHOOK_SECRET
@@ -35,7 +40,10 @@ node "$HARK_SOURCE_DIR/tests/js/webhook_receiver.mjs" --secret-file "$T/secret" 
 RECV_PID=$!
 for _ in $(seq 1 200); do [ -s "$T/rport" ] && break; sleep 0.05; done
 check "receiver listens" [ -s "$T/rport" ]
-R=http://127.0.0.1:$(cat "$T/rport")
+RPORT=$(cat "$T/rport")
+R=http://127.0.0.1:$RPORT
+# The receiver is local: the daemon reaches it because the config allows it.
+printf 'url_allow = 127.0.0.1:%s\n' "$RPORT" > "$T/hark.conf"
 
 # submit_json PATH CALLBACK [PRIORITY]: a JSON submit; prints the job id.
 submit_json() {
@@ -105,7 +113,7 @@ stop_server
 
 # ---- a daemon that signs: fast retries, 5 s attempts ----
 export HARK_WEBHOOK_BACKOFF_MS=200 HARK_WEBHOOK_TIMEOUT=5
-start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret"
+start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret" --config "$T/hark.conf"
 check "daemon with a secret starts" [ -n "${HARK_SERVER:-}" ]
 for bad in "ftp://example.com/hook" "garbage" "http://" "http://exa mple.com/" "javascript:alert(1)"; do
   check "callback_url '$bad': 400" \
@@ -150,6 +158,39 @@ check "success: the body is the job's summary" \
 "$HARK" result "$a" > "$T/a-direct.txt"
 curl -s "$HARK_SERVER$(jq -r .result_url "$T/a.json")" > "$T/a-by-url.txt"
 check "success: result_url serves the transcript" cmp -s "$T/a-direct.txt" "$T/a-by-url.txt"
+
+# ---- destinations: only what url_allow opens ----
+CLOSED=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# (url_allow = 127.0.0.1:RPORT admits the receiver's port in any IPv4
+# spelling, which libcurl reads as 127.0.0.1; other ports and hosts are not.)
+for u in "http://127.0.0.1:$CLOSED/ok/0/x" "http://2130706433:$CLOSED/ok/0/x" "http://0x7f.1:$CLOSED/ok/0/x" \
+  "http://[::1]:$RPORT/ok/0/x" "http://[::ffff:127.0.0.1]:$RPORT/ok/0/x" "http://0.0.0.0:$RPORT/ok/0/x" \
+  "http://169.254.169.254/latest/meta-data" "http://10.0.0.1/hook"; do
+  check "callback_url $u: 403 not allowed" \
+    [ "$(code -H 'Content-Type: application/json' \
+      -d "$(jq -nc --arg p "$clip" --arg u "$u" '{path: $p, callback_url: $u}')" "$HARK_SERVER/v1/jobs")" = 403 ]
+  check "callback_url $u: the error says so" \
+    jqe '.error.param == "callback_url" and .error.code == "destination_not_allowed" and (.error.message | test("not allowed"))' "$T/body"
+done
+# A name that resolves to loopback: the delivery fails at once, unsent.
+lo_open=$(ended_job "http://localhost:$RPORT/ok/0/lo")
+lo_closed=$(ended_job "http://localhost:$CLOSED/ok/0/lo")
+check "localhost: the delivery fails" eval 'wait_hook "$lo_open" failed 20 && wait_hook "$lo_closed" failed 20'
+check "localhost: after one attempt" \
+  [ "$(job_field "$lo_open" webhook.attempts):$(job_field "$lo_closed" webhook.attempts)" = 1:1 ]
+err_open=$(job_field "$lo_open" webhook.last_error)
+err_closed=$(job_field "$lo_closed" webhook.last_error)
+check "localhost: last_error says not allowed ($err_open)" grep -q "is not allowed" <<< "$err_open"
+check "localhost: an open and a closed port fail the same way" \
+  [ "${err_open//$RPORT/PORT}:$(job_field "$lo_open" webhook.last_status)" = "${err_closed//$CLOSED/PORT}:$(job_field "$lo_closed" webhook.last_status)" ]
+check "localhost: the receiver got no request" [ -z "$(requests /ok/0/lo)" ]
+# What a receiver answers is not repeated in last_error.
+l=$(ended_job "$R/leak/0/l")
+check "a 403: the delivery fails" wait_hook "$l" failed 20
+check "a 403: last_error gives the status ($(job_field "$l" webhook.last_error))" \
+  grep -q "HTTP 403" <<< "$(job_field "$l" webhook.last_error)"
+check "a 403: last_error does not repeat the answer" \
+  eval '! curl -s "$HARK_SERVER/v1/jobs/$l" | grep -q LEAKED-ANSWER'
 
 # A receiver that fails twice, then accepts: exactly one accepted delivery.
 b=$(ended_job "$R/fail/2/b")
@@ -197,7 +238,7 @@ check "kill -9: the first attempt is under way" wait_requests /hang/1/k 1 10
 check "kill -9: not delivered yet" [ "$(job_field "$k" webhook.state)" = pending ]
 kill -9 $SERVER_PID
 wait $SERVER_PID 2>/dev/null
-start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret"
+start_server "$T/s1" --workers 2 --root "$T" --webhook-secret-file "$T/secret" --config "$T/hark.conf"
 check "restart: the daemon is back" [ -n "${HARK_SERVER:-}" ]
 check "restart: the pending delivery is delivered" wait_hook "$k" delivered 20
 check "restart: exactly one accepted, the lost attempt not counted" \

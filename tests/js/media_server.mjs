@@ -15,6 +15,7 @@
 //   /huge.wav        200 announcing 1 TiB (Content-Length), then a trickle
 //   /silent.wav      accepts the request and never answers, not even headers
 //   /to-file.wav     302 to file:///etc/passwd
+//   /redirect/HOST:PORT/REST  302 to http://HOST:PORT/REST (the query kept)
 //
 // /_open?tag=NAME answers the number of requests with that tag still open
 // (the client has not gone), /_hits?tag=NAME how many there were. Exits
@@ -68,6 +69,11 @@ const server = http.createServer((req, res) => {
       return res.end('who are you?\n');
     }
     return sendFile(res, name);
+  }
+  if (first === 'redirect') {
+    const [authority, ...tail] = rest;
+    res.writeHead(302, { Location: `http://${authority}/${tail.join('/')}${url.search}` });
+    return res.end();
   }
   if (first === 'flaky') {
     if (hits.get(tag) === 1) {

@@ -9,6 +9,7 @@
 //     /ok/0/NAME      200
 //     /fail/N/NAME    500 to the first N requests on this path, then 200
 //     /hang/N/NAME    never answer the first N requests on this path, then 200
+//     /leak/0/NAME    403 with a body a sender must not repeat (LEAKED-ANSWER ...)
 // A request whose signature does not verify gets 401 whatever the path.
 //
 // Every request is appended to the log when it arrives, one JSON object a
@@ -50,12 +51,13 @@ const server = http.createServer((req, res) => {
     const verified = verify(req.headers, raw);
     const n = (seen.get(req.url) || 0) + 1;
     seen.set(req.url, n);
-    const m = /^\/(ok|fail|hang)\/([0-9]+)\//.exec(req.url);
+    const m = /^\/(ok|fail|hang|leak)\/([0-9]+)\//.exec(req.url);
     let status = 200;
     if (!verified) status = 401;
     else if (!m) status = 404;
     else if (m[1] === 'fail' && n <= Number(m[2])) status = 500;
     else if (m[1] === 'hang' && n <= Number(m[2])) status = null;
+    else if (m[1] === 'leak') status = 403;
     const entry = {
       time: Date.now() / 1000, method: req.method, path: req.url, headers: req.headers,
       body: raw.toString('utf8'), verified, status,
@@ -63,7 +65,7 @@ const server = http.createServer((req, res) => {
     fs.appendFileSync(args.log, JSON.stringify(entry) + '\n');
     if (status === null) return; // never answered: hark's timeout ends it
     res.writeHead(status, { 'Content-Type': 'text/plain' });
-    res.end(status === 200 ? 'thanks\n' : 'no\n');
+    res.end(status === 200 ? 'thanks\n' : status === 403 ? 'LEAKED-ANSWER internal data\n' : 'no\n');
   });
 });
 server.requestTimeout = 0; // a hanging request stays open until the client leaves
