@@ -348,10 +348,16 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "hark: warning: %s\n", warning);
     if (cfg.log_format == SERVE_LOG_JSON && !getenv("HARK_LOG_FORMAT"))
         log_set_format(LOG_FORMAT_JSON);
-    if (!listen)
-        listen = cfg.listen ? cfg.listen : "127.0.0.1:8090";
-    if (!state_arg)
-        state_arg = cfg.state_dir;
+    /* Copies: the config is released below, before these are used. */
+    char cfg_listen[SERVE_CONFIG_MAX_LINE + 1], cfg_state[SERVE_CONFIG_MAX_LINE + 1];
+    if (!listen) {
+        snprintf(cfg_listen, sizeof cfg_listen, "%s", cfg.listen ? cfg.listen : "127.0.0.1:8090");
+        listen = cfg_listen;
+    }
+    if (!state_arg && cfg.state_dir) {
+        snprintf(cfg_state, sizeof cfg_state, "%s", cfg.state_dir);
+        state_arg = cfg_state;
+    }
     if (!workers)
         workers = cfg.workers > 0       ? cfg.workers
                   : cores < 1           ? 1
@@ -412,7 +418,7 @@ int cli_serve(int argc, char **argv)
     if (asr_engine_check(&model, &err))
         return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
 
-    char state[4096], db[4200], work[4200], exe[4096];
+    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
