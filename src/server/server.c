@@ -246,7 +246,7 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
         }
         hark_err err = {0};
         bool oa = r->route == R_OA_TRANSCRIBE;
-        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes,
+        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes, s->metrics,
                               oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
                               oa ? openai_text_fields : submit_text_fields, &r->up, &err);
         if (rc) {

@@ -10,6 +10,7 @@
 #include "server/server.h"
 
 #include "jobs/job_result.h"
+#include "metrics/hark_metrics.h"
 #include "output/format.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -44,6 +45,7 @@ static struct {
     int port;
     atomic_int wakes;
     path_roots roots; /* the test's directory: server-side paths are read from it */
+    hark_metrics *metrics;
 } F;
 
 static void count_wake(void *ctx)
@@ -64,6 +66,8 @@ static void start_with(int64_t max_upload)
     char *roots[] = {cwd};
     if (path_roots_init(&F.roots, roots, 1, &err))
         TEST_FAIL_("path_roots_init: %s", err.msg);
+    if (!(F.metrics = hark_metrics_new(&err)))
+        TEST_FAIL_("hark_metrics_new: %s", err.msg);
     server_opts o = {.listen = "127.0.0.1:0",
                      .state_dir = "state",
                      .st = F.st,
@@ -71,7 +75,8 @@ static void start_with(int64_t max_upload)
                      .wake = count_wake,
                      .wake_ctx = &F.wakes,
                      .max_upload_bytes = max_upload,
-                     .roots = &F.roots};
+                     .roots = &F.roots,
+                     .metrics = F.metrics};
     if (server_start(&o, &F.srv, &err))
         TEST_FAIL_("server_start: %s", err.msg);
     F.port = server_port(F.srv);
@@ -87,6 +92,8 @@ static void stop(void)
 {
     server_stop(F.srv);
     path_roots_release(&F.roots);
+    hark_metrics_free(F.metrics);
+    F.metrics = NULL;
     F.srv = NULL;
     store_close(F.st);
     notify_destroy(&F.changes);
@@ -1434,6 +1441,69 @@ static void test_listen_loopback_only(void)
     notify_destroy(&n);
 }
 
+/* The value of the sample `name` (no labels) in a /metrics page, -1 if absent. */
+static double sample(const char *page, const char *name)
+{
+    char want[128];
+    snprintf(want, sizeof want, "\n%s ", name);
+    const char *at = strstr(page, want);
+    return at ? strtod(at + strlen(want), NULL) : -1;
+}
+
+/* /metrics moves: upload bytes as they are written (a refused upload's
+ * too), stale work refused at renewal as well as at commit, the daemon's
+ * own process figures and its build. */
+static void test_metrics_move(void)
+{
+    start_with(4096);
+    resp r = get("/metrics");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(sample(r.body.data, "hark_upload_bytes_total"), 0);
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 0);
+    ASSERT(sample(r.body.data, "process_resident_memory_bytes") > 1e6);
+    ASSERT(sample(r.body.data, "process_open_fds") >= 3);
+    ASSERT(sample(r.body.data, "process_max_fds") >= 3);
+    ASSERT(sample(r.body.data, "process_cpu_seconds_total") >= 0);
+    ASSERT(sample(r.body.data, "process_virtual_memory_bytes") > 1e6);
+    ASSERT(sample(r.body.data, "process_start_time_seconds") > 1e9);
+    ASSERT(strstr(r.body.data, "\nhark_build_info{version=\"" HARK_VERSION "\"} 1\n"));
+    release(&r);
+
+    char *data = pattern(10000);
+    r = post_form("a.wav", data, 3000, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_upload_bytes_total"), 3000);
+    release(&r);
+    r = post_form("b.wav", data, 10000, NULL); /* over 4096: refused while streaming */
+    ASSERT_EQ(r.status, 413);
+    release(&r);
+    free(data);
+    r = get("/metrics");
+    double up = sample(r.body.data, "hark_upload_bytes_total"); /* what was written of it */
+    ASSERT(up >= 3000 && up <= 3000 + 4096);
+    release(&r);
+
+    /* A lease revoked under a worker (a pause): its renewal is refused,
+     * then its result. Each counts. */
+    store_task t; /* the uploaded job's prepare */
+    hark_err err = {0};
+    ASSERT_EQ(store_claim(F.st, "test-worker", LONG_LEASE, &t, &err), 0);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    ASSERT_EQ(store_pause(F.st, t.job_id, &err), 0);
+    ASSERT_EQ(store_renew(F.st, t.token, LONG_LEASE, &err), HARK_ESTALE);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 1);
+    release(&r);
+    store_span span = {0, 16000};
+    ASSERT_EQ(store_commit_prepare(F.st, t.token, 1.0, &span, 1, NULL, &err), HARK_ESTALE);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 2);
+    release(&r);
+    stop();
+}
+
 int main(void)
 {
     RUN(test_submit_upload);
@@ -1451,5 +1521,6 @@ int main(void)
     RUN(test_slow_clients_block_nobody);
     RUN(test_listen_loopback_only);
     RUN(test_delete_and_list_filters);
+    RUN(test_metrics_move);
     TEST_DONE();
 }

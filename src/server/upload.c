@@ -23,6 +23,7 @@ struct upload {
     struct MHD_PostProcessor *pp;
     char *dir;
     int64_t max_bytes;
+    hark_metrics *metrics; /* counts the bytes written; may be NULL */
     const char *file_field;
     const char *const *names; /* accepted text fields */
     size_t n_names;
@@ -150,6 +151,8 @@ static int write_file(upload *u, const char *data, size_t n)
         data += w;
         n -= (size_t)w;
         u->bytes += w;
+        if (u->metrics)
+            hark_metrics_upload_bytes(u->metrics, w);
     }
     return 0;
 }
@@ -222,8 +225,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, upload **out,
-                 hark_err *err)
+                 hark_metrics *metrics, const char *file_field, const char *const *text_fields,
+                 upload **out, hark_err *err)
 {
     *out = NULL;
     upload *u = calloc(1, sizeof *u);
@@ -231,6 +234,7 @@ int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
         return err_set(err, HARK_ENOMEM, "out of memory receiving an upload");
     u->fd = -1;
     u->max_bytes = max_bytes;
+    u->metrics = metrics;
     u->file_field = file_field;
     u->names = text_fields;
     while (text_fields[u->n_names] && u->n_names < UPLOAD_MAX_TEXT_FIELDS)

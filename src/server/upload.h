@@ -12,6 +12,7 @@
 #ifndef HARK_SERVER_UPLOAD_H
 #define HARK_SERVER_UPLOAD_H
 
+#include "metrics/hark_metrics.h"
 #include "util/err.h"
 
 #include <microhttpd.h>
@@ -28,11 +29,13 @@ typedef struct upload upload;
  * the names of the accepted text parts: any other part is an error, and so
  * is a repeat, except of a name ending in "[]", whose values are joined
  * with commas (at most 15 names). dir is
- * the existing uploads directory. Returns 0 with *out set, HARK_EINVAL
- * (err says why: no boundary, for instance), HARK_ENOMEM. */
+ * the existing uploads directory. Every byte written to the file is
+ * counted in metrics' hark_upload_bytes_total as it is written (metrics may
+ * be NULL). Returns 0 with *out set, HARK_EINVAL (err says why: no
+ * boundary, for instance), HARK_ENOMEM. */
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, upload **out,
-                 hark_err *err);
+                 hark_metrics *metrics, const char *file_field, const char *const *text_fields,
+                 upload **out, hark_err *err);
 
 /* Feed n body bytes. After the first failure the rest of the body is
  * ignored and upload_finish reports that failure. A file that grows past
