@@ -25,6 +25,7 @@
 #include "runtime/runtime.h"
 #include "runtime/webhook_sender.h"
 #include "server/server.h"
+#include "server/upload_sweep.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -436,6 +437,16 @@ int cli_serve(int argc, char **argv)
     }
     if (fs_mkdir_p(state, 0700, &err))
         return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
+    /* One daemon per state directory, locked before the store is touched:
+     * a second one's recovery would revoke the first one's leases. */
+    char lock_path[sizeof state + 16], holder[160];
+    snprintf(lock_path, sizeof lock_path, "%s/serve.lock", state);
+    int lock_fd = -1,
+        lrc = fs_lock_file(lock_path, "hark serve", &lock_fd, holder, sizeof holder, &err);
+    if (lrc == 1)
+        err_set(&err, HARK_EINVAL, "state directory '%s' is in use by %s", state, holder);
+    if (lrc)
+        return setup_failed(err.msg, cfg_secret, &tokens, &roots, metrics);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -468,6 +479,13 @@ int cli_serve(int argc, char **argv)
     daemon_ctx dctx = {.st = st, .metrics = metrics};
     if (rc == 0)
         rc = store_recover(st, &recovered, &err);
+    if (rc == 0) {
+        /* Before listening, so no upload is in flight: what no job refers
+         * to is a leftover of a kill -9 or crash mid-upload. */
+        char uploads[sizeof state + 16];
+        snprintf(uploads, sizeof uploads, "%s/uploads", state);
+        rc = upload_sweep(uploads, st, NULL, &err);
+    }
     if (rc == 0) {
         o.worker_path = exe;
         o.workers = (int)workers;
@@ -540,6 +558,7 @@ int cli_serve(int argc, char **argv)
         explicit_bzero(webhook_secret, strlen(webhook_secret));
     free(webhook_secret);
     net_global_cleanup();
+    close(lock_fd); /* the state directory is free for the next daemon */
     if (rc == 0)
         fprintf(stderr, "hark: stopped; the queue is kept\n");
     return rc ? EXIT_SOME_FAILED : EXIT_ALL_OK;

@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -406,14 +405,9 @@ static int take_state_dir(transcribe_cmd *c, int *lock_fd, bool *private_dir, ha
         return rc;
     char path[4200];
     snprintf(path, sizeof path, "%s/transcribe.lock", c->state_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_set(err, HARK_EIO, "cannot open '%s': %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        *lock_fd = fd;
-        return 0;
-    }
-    close(fd);
+    rc = fs_lock_file(path, "hark transcribe", lock_fd, NULL, 0, err);
+    if (rc <= 0)
+        return rc;
     char priv[sizeof c->state_dir];
     if (snprintf(priv, sizeof priv, "%.4000s/run-%d-XXXXXX", c->state_dir, (int)getpid()) >=
             (int)sizeof priv ||

@@ -33,6 +33,17 @@ void fs_dirname(const char *path, char *out, size_t outlen);
  * else /tmp/hark-<uid>. Written to out; returns 0 or HARK_EINVAL if it does not fit. */
 int fs_default_state_dir(char *out, size_t outlen);
 
+/* Lock the file at path (created mode 0600 if missing) for this process:
+ * an exclusive, non-blocking flock(2), released when the descriptor is
+ * closed or the process ends (kill -9 too: nothing stale is left). who
+ * names the locker ("hark serve"): it is written into the file with the
+ * pid, so a refused locker can say who holds it. Returns 0 with *fd_out
+ * (close-on-exec; keep it open to keep the lock), 1 when another process
+ * holds the lock (holder, n bytes, gets "hark serve (pid 123)", or
+ * "another process" when the file does not say), or HARK_EIO. */
+int fs_lock_file(const char *path, const char *who, int *fd_out, char *holder, size_t n,
+                 hark_err *err);
+
 /* The running executable's absolute path (/proc/self/exe), for starting
  * workers from the same binary. Returns 0, or -1 with errno set. */
 int fs_self_exe(char *out, size_t outlen);
