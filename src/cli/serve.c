@@ -135,11 +135,18 @@ static void wake_runtime(void *rt)
     runtime_wake(rt);
 }
 
+/* /readyz: a worker is ready, and no resource condition holds (the disk
+ * filled under a task or a commit: DESIGN.md invariant 11). */
 static int workers_ready(void *ctx, char *why, size_t n)
 {
     daemon_ctx *d = ctx;
     if (!d->rt || runtime_ready_workers(d->rt) == 0) {
         snprintf(why, n, "no worker is ready yet");
+        return -1;
+    }
+    char cause[400];
+    if (runtime_resource_problem(d->rt, cause, sizeof cause)) {
+        snprintf(why, n, "out of disk space: %s", cause);
         return -1;
     }
     return 0;

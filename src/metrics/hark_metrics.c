@@ -121,6 +121,9 @@ hark_metrics *hark_metrics_new(hark_err *err)
                         METRIC_LABELS("code"), err);
     hm->upload_bytes = metrics_counter(r, "hark_upload_bytes_total",
                                        "Bytes of uploaded files written to disk.", NULL, err);
+    hm->resource_waits = metrics_counter(
+        r, "hark_resource_waits_total",
+        "Tasks put back to wait for disk space (not counted as failed attempts).", NULL, err);
     hm->build_info = metrics_gauge(r, "hark_build_info", "Always 1; the version of hark.",
                                    METRIC_LABELS("version"), err);
     hm->process_cpu =
@@ -141,9 +144,10 @@ hark_metrics *hark_metrics_new(hark_err *err)
                      hm->preemptions,    hm->chunk_decode_seconds, hm->chunk_audio_seconds,
                      hm->chunk_rtf,      hm->job_latency,          hm->worker_restarts,
                      hm->deadline_kills, hm->stale_commits,        hm->webhook_deliveries,
-                     hm->http_requests,  hm->upload_bytes,         hm->build_info,
-                     hm->process_cpu,    hm->process_rss,          hm->process_vsize,
-                     hm->process_start,  hm->process_fds,          hm->process_max_fds};
+                     hm->http_requests,  hm->upload_bytes,         hm->resource_waits,
+                     hm->build_info,     hm->process_cpu,          hm->process_rss,
+                     hm->process_vsize,  hm->process_start,        hm->process_fds,
+                     hm->process_max_fds};
     for (size_t i = 0; i < N(all); i++) {
         if (!all[i]) {
             hark_metrics_free(hm); /* err says which */
@@ -270,4 +274,9 @@ void hark_metrics_upload_bytes(hark_metrics *hm, int64_t bytes)
 {
     if (bytes > 0)
         metric_add(hm->upload_bytes, NULL, (double)bytes);
+}
+
+void hark_metrics_resource_wait(hark_metrics *hm)
+{
+    metric_inc(hm->resource_waits, NULL);
 }

@@ -31,6 +31,8 @@
  *   hark_webhook_deliveries_total      counter   outcome  webhook sender: attempts
  *   hark_http_requests_total           counter   code     server: responses
  *   hark_upload_bytes_total            counter   -        server: upload bytes written
+ *   hark_resource_waits_total          counter   -        runtime: tasks put back to wait
+ *                                                        for disk space
  *   hark_build_info                    gauge     version  new: 1, the version as a label
  *   process_cpu_seconds_total          counter   -        collect: /proc/self (procstat.h)
  *   process_resident_memory_bytes      gauge     -        collect
@@ -77,7 +79,7 @@ typedef struct hark_metrics {
     metric *queue_depth, *running_chunks, *jobs_finished, *preemptions;
     metric *chunk_decode_seconds, *chunk_audio_seconds, *chunk_rtf, *job_latency;
     metric *worker_restarts, *deadline_kills, *stale_commits, *webhook_deliveries;
-    metric *http_requests, *upload_bytes, *build_info;
+    metric *http_requests, *upload_bytes, *build_info, *resource_waits;
     metric *process_cpu, *process_rss, *process_vsize, *process_start, *process_fds,
         *process_max_fds;
 } hark_metrics;
@@ -123,6 +125,8 @@ void hark_metrics_webhook(hark_metrics *hm, enum hark_webhook_outcome outcome);
 /* One HTTP response with this status, counted by class ("2xx" ...;
  * "other" outside 100..599). */
 void hark_metrics_http_request(hark_metrics *hm, int status);
+/* A task was put back to wait for disk space (not a failed attempt). */
+void hark_metrics_resource_wait(hark_metrics *hm);
 /* bytes of an upload were written to disk (as they are written). */
 void hark_metrics_upload_bytes(hark_metrics *hm, int64_t bytes);
 

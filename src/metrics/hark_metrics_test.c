@@ -65,6 +65,7 @@ static void test_names_types_and_known_series(void)
                         "# TYPE hark_webhook_deliveries_total counter\n"
                         "# TYPE hark_http_requests_total counter\n"
                         "# TYPE hark_upload_bytes_total counter\n"
+                        "# TYPE hark_resource_waits_total counter\n"
                         "# TYPE hark_build_info gauge\n"
                         "# TYPE process_cpu_seconds_total counter\n"
                         "# TYPE process_resident_memory_bytes gauge\n"

@@ -783,6 +783,29 @@ static void test_submit_bad_requests(void)
     stop();
 }
 
+/* A full disk during an upload (injected, util/fault.h): 507 with
+ * Retry-After, the partial file removed, no job; with space, it works. */
+static void test_upload_on_full_disk(void)
+{
+    setenv("HARK_TEST_ENOSPC", ".wav", 1);
+    setenv("HARK_TEST_ENOSPC_WHILE", "full", 1);
+    start();
+    write_file("full", "", 0);
+    char *data = pattern(50000);
+    resp r = post_form("a.wav", data, 50000, NULL);
+    assert_error(&r, 507, "server_error", NULL, "insufficient_storage", "No space left on device");
+    release(&r);
+    ASSERT_EQ(count_uploads(), 0);
+    ASSERT_EQ(count_jobs(), 0);
+    unlink("full");
+    r = post_form("a.wav", data, 50000, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    ASSERT_EQ(count_uploads(), 1);
+    free(data);
+    stop();
+}
+
 static void test_upload_too_large(void)
 {
     start_with(4096);
@@ -1510,6 +1533,7 @@ int main(void)
     RUN(test_submit_path);
     RUN(test_submit_bad_requests);
     RUN(test_upload_too_large);
+    RUN(test_upload_on_full_disk);
     RUN(test_get_and_list);
     RUN(test_control);
     RUN(test_not_found_and_methods);

@@ -3,6 +3,7 @@
 
 #include "server/text.h"
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -141,13 +142,20 @@ static int write_file(upload *u, const char *data, size_t n)
     if ((int64_t)n > u->max_bytes - u->bytes)
         return fail(u, HARK_ETOOLONG, "the file is larger than the limit of %lld bytes",
                     (long long)u->max_bytes);
+    int injected = fault_write_errno(u->path); /* test-only (util/fault.h) */
     while (n > 0) {
-        ssize_t w = write(u->fd, data, n);
+        ssize_t w = injected ? (errno = injected, -1) : write(u->fd, data, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return fail(u, HARK_EIO, "cannot write upload '%s': %s", u->path,
-                        w < 0 ? strerror(errno) : "short write");
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            char cause[200];
+            /* A full disk is HARK_ENOSPC: the client is told to come back.
+             * Anything else (the file-size limit too) is the server's fault. */
+            return fail(u, fs_write_code(e) == HARK_ENOSPC ? HARK_ENOSPC : HARK_EIO,
+                        "cannot write upload '%s': %s", u->path,
+                        fs_write_cause(e, cause, sizeof cause));
+        }
         data += w;
         n -= (size_t)w;
         u->bytes += w;

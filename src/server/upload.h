@@ -44,8 +44,9 @@ void upload_feed(upload *u, const char *data, size_t n);
 
 /* The body is complete: check its framing, fsync the file and the
  * directory. 0, or HARK_EINVAL (malformed multipart, an unknown, repeated
- * or oversized field: err names it), HARK_ETOOLONG (the file is larger than
- * max_bytes), HARK_EIO (cannot write the file), HARK_ENOMEM. On error the
+ * or oversized field: err names it), HARK_ETOOLONG
+ * (the file is larger than max_bytes), HARK_ENOSPC (the disk is full),
+ * HARK_EIO (cannot write the file), HARK_ENOMEM. On error the
  * file is already gone. */
 int upload_finish(upload *u, hark_err *err);
 

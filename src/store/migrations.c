@@ -21,6 +21,8 @@
  *   schema_migrations         which migrations ran, when
  * Version 2: index tasks_backoff (pending tasks waiting out a retry backoff).
  * Version 4: meta counters jobs_succeeded, jobs_failed, jobs_cancelled.
+ * Version 5: tasks.resource_waits, waits for a resource (a full disk),
+ *   counted apart from failed attempts.
  * Version 3: jobs.callback_url (NULL = none), and the webhook outbox:
  *   webhooks                  one row per delivery, inserted in the
  *                             transaction that ends its job; state
@@ -129,7 +131,12 @@ static const store_migration migrations[] = {
      "  WHERE state = 'failed';"
      "INSERT INTO meta(key, value) SELECT 'jobs_cancelled', count(*) FROM jobs"
      "  WHERE state = 'cancelled';"},
-    /* Add new migrations here: {5, "what it does", "ALTER TABLE ..."}. */
+    {5, "waits of a task for a resource",
+     /* A full disk is not a failed attempt: counted apart, with its own
+      * backoff and limit (store_release STORE_RELEASE_RESOURCE). */
+     "ALTER TABLE tasks ADD COLUMN resource_waits INTEGER NOT NULL DEFAULT 0"
+     "  CHECK (resource_waits >= 0);"},
+    /* Add new migrations here: {6, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

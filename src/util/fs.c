@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,4 +179,22 @@ int fs_lock_file(const char *path, const char *who, int *fd_out, char *holder, s
         }
     }
     return 1;
+}
+
+int fs_write_code(int e)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return HARK_ENOSPC;
+    return e == EFBIG ? HARK_EINVAL : HARK_EIO;
+}
+
+const char *fs_write_cause(int e, char *buf, size_t n)
+{
+    struct rlimit rl;
+    if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(buf, n, "%s: over the file-size limit (ulimit -f) of %llu bytes", strerror(e),
+                 (unsigned long long)rl.rlim_cur);
+    else
+        snprintf(buf, n, "%s", strerror(e));
+    return buf;
 }

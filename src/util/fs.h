@@ -19,6 +19,17 @@ int fs_rmtree(const char *path);
  * filesystem). 0, or -1 with errno (EIO when a write made no progress). */
 int fs_write_all(int fd, const void *p, size_t n);
 
+/* The HARK_E* code for a write that failed with errno e: HARK_ENOSPC when
+ * the disk or a quota is full (ENOSPC, EDQUOT: a resource condition, worth
+ * retrying later), HARK_EINVAL for EFBIG (the process's file-size limit,
+ * ulimit -f: retrying cannot help), HARK_EIO otherwise. */
+int fs_write_code(int e);
+
+/* errno e as the cause in a write's error message, into buf (n bytes):
+ * strerror(e), and for EFBIG the limit that was hit ("File too large:
+ * over the file-size limit (ulimit -f) of 409600 bytes"). Returns buf. */
+const char *fs_write_cause(int e, char *buf, size_t n);
+
 /* fsync a directory so a rename or create inside it is durable. */
 int fs_fsync_dir(const char *dir);
 
