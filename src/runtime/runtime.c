@@ -127,7 +127,7 @@ static void resource_set(runtime *rt, const char *job_id, const char *why)
     snprintf(rt->resource_job, sizeof rt->resource_job, "%s", job_id ? job_id : "");
     pthread_mutex_unlock(&rt->resource_mu);
     if (!was)
-        log_warn("out of disk space: %s; work that needs it waits and retries", why);
+        log_info("out of disk space: %s; /readyz says not ready until a result commits", why);
 }
 
 /* Clear it: a commit went through (job_id NULL), or job_id, the job that
