@@ -15,8 +15,8 @@ PACKAGES=(
   # API tokens, HMAC-SHA256 for webhook signatures)
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
-  # peak memory, leak checks
-  ffmpeg sox jq time valgrind sqlite3
+  # peak memory, leak checks; promtool (checks the /metrics page)
+  ffmpeg sox jq time valgrind sqlite3 prometheus
   # real clients of the API in tests/integration/client_matrix.sh: Python's
   # HTTP libraries (run with /usr/bin/python3), and Chromium for fetch +
   # FormData in a browser (driven by puppeteer-core from npm, tests/js)

@@ -17,6 +17,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,6 +89,11 @@ int main(int argc, char **argv)
     if (client_is_command(cmd))
         return client_main(argc - 1, argv + 1);
 #ifndef HARK_FRONT
+    /* A file-size limit (ulimit -f) is an error like a full disk: the write
+     * fails with EFBIG and its caller says so, where SIGXFSZ's default
+     * would kill the process without a word (exit 153). Workers get this
+     * too: they run this main. */
+    signal(SIGXFSZ, SIG_IGN);
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)

@@ -800,7 +800,8 @@ static void test_docs_example(void)
     ASSERT_EQ(cfg.max_body, 65536);
     ASSERT_EQ(cfg.n_roots, 2);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_REALTIME], 4);
-    ASSERT_EQ(cfg.queue_limit[STORE_PRIO_HIGH], -1);
+    ASSERT_EQ(cfg.queue_limit[STORE_PRIO_HIGH], 1000);
+    ASSERT_EQ(cfg.queue_limit[STORE_PRIO_NORMAL], 10000);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_LOW], 10000);
     ASSERT_EQ(cfg.n_tokens, 4);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);

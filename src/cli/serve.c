@@ -26,6 +26,7 @@
 #include "runtime/runtime.h"
 #include "runtime/webhook_sender.h"
 #include "server/server.h"
+#include "server/upload_sweep.h"
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -139,11 +140,18 @@ static void wake_runtime(void *rt)
     runtime_wake(rt);
 }
 
+/* /readyz: a worker is ready, and no resource condition holds (the disk
+ * filled under a task or a commit: DESIGN.md invariant 11). */
 static int workers_ready(void *ctx, char *why, size_t n)
 {
     daemon_ctx *d = ctx;
     if (!d->rt || runtime_ready_workers(d->rt) == 0) {
         snprintf(why, n, "no worker is ready yet");
+        return -1;
+    }
+    char cause[400];
+    if (runtime_resource_problem(d->rt, cause, sizeof cause)) {
+        snprintf(why, n, "out of disk space: %s", cause);
         return -1;
     }
     return 0;
@@ -388,6 +396,7 @@ int cli_serve(int argc, char **argv)
         fprintf(stderr, "hark: warning: %s\n", warning);
     if (cfg.log_format == SERVE_LOG_JSON && !getenv("HARK_LOG_FORMAT"))
         log_set_format(LOG_FORMAT_JSON);
+    /* These point into cfg, which lives until the daemon stops. */
     if (!listen)
         listen = cfg.listen ? cfg.listen : "127.0.0.1:8090";
     if (!state_arg)
@@ -462,7 +471,7 @@ int cli_serve(int argc, char **argv)
     if (asr_engine_check(&model, &err))
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
 
-    char state[4096], db[4200], work[4200], exe[4096];
+    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
@@ -479,6 +488,16 @@ int cli_serve(int argc, char **argv)
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
     }
     if (fs_mkdir_p(state, 0700, &err))
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
+    /* One daemon per state directory, locked before the store is touched:
+     * a second one's recovery would revoke the first one's leases. */
+    char lock_path[sizeof state + 16], holder[160];
+    snprintf(lock_path, sizeof lock_path, "%s/serve.lock", state);
+    int lock_fd = -1,
+        lrc = fs_lock_file(lock_path, "hark serve", &lock_fd, holder, sizeof holder, &err);
+    if (lrc == 1)
+        err_set(&err, HARK_EINVAL, "state directory '%s' is in use by %s", state, holder);
+    if (lrc)
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
@@ -512,6 +531,13 @@ int cli_serve(int argc, char **argv)
     daemon_ctx dctx = {.st = st, .metrics = metrics};
     if (rc == 0)
         rc = store_recover(st, &recovered, &err);
+    if (rc == 0) {
+        /* Before listening, so no upload is in flight: what no job refers
+         * to is a leftover of a kill -9 or crash mid-upload. */
+        char uploads[sizeof state + 16];
+        snprintf(uploads, sizeof uploads, "%s/uploads", state);
+        rc = upload_sweep(uploads, st, NULL, &err);
+    }
     if (rc == 0) {
         o.worker_path = exe;
         o.workers = (int)workers;
@@ -597,6 +623,7 @@ int cli_serve(int argc, char **argv)
         explicit_bzero(webhook_secret, strlen(webhook_secret));
     free(webhook_secret);
     net_global_cleanup();
+    close(lock_fd); /* the state directory is free for the next daemon */
     if (rc == 0)
         fprintf(stderr, "hark: stopped; the queue is kept\n");
     return rc ? EXIT_SOME_FAILED : EXIT_ALL_OK;

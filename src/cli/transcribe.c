@@ -12,6 +12,11 @@
  * same command later resumes from there (a job is matched to its file by
  * path, size and modification time). Jobs of earlier runs that this run did
  * not ask for are paused, never worked on behind the user's back.
+ *
+ * A job is dropped from the store only once its outputs are written: when
+ * they cannot be (a full disk), the file fails but its job stays, paused
+ * with every chunk committed, and the same command later writes the
+ * outputs from the store without decoding anything.
  */
 #include "asr/engine.h"
 #include "cli/cli.h"
@@ -38,7 +43,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -187,6 +191,28 @@ static tjob *find_job(transcribe_cmd *c, const char *id)
     return NULL;
 }
 
+static void print_in_order(transcribe_cmd *c);
+
+/* The outputs could not all be written (a full disk, the file-size limit,
+ * a directory that went away): the file counts as failed, but its job stays
+ * in the store, paused with every chunk committed, so the same command
+ * later writes the outputs from the store without decoding anything. */
+static int keep_unwritten(transcribe_cmd *c, tjob *j, const hark_err *why)
+{
+    fprintf(stderr,
+            "hark: %s: %s; the transcript is kept: run the same command again to write the "
+            "outputs\n",
+            j->input, why->msg[0] ? why->msg : "cannot write the outputs");
+    hark_err err = {0};
+    if (store_pause(c->st, STORE_SCOPE_ALL, j->id, &err))
+        log_warn("%s", err.msg);
+    j->finished = true;
+    j->state = STORE_FAILED;
+    c->n_failed++;
+    print_in_order(c);
+    return RUNTIME_COMPLETE_KEEP;
+}
+
 /* runtime hook: every chunk of a job is in; write its outputs. */
 static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
 {
@@ -211,6 +237,8 @@ static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
     }
     buf_release(&written);
     transcript_release(&t);
+    if (rc)
+        return keep_unwritten(c, j, err);
     return rc;
 }
 
@@ -245,6 +273,13 @@ static void on_finished(void *ctx, const char *job_id, int state)
          * that lost the words. */
         fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n",
                 j->input, j->duration, c->to_stdout ? "" : " written");
+    } else if (state == STORE_SUCCEEDED && !c->quiet && j->resumed && j->n_chunks > 0 &&
+               j->resumed_chunks == j->n_chunks) {
+        /* Every chunk was committed by an earlier run: only the outputs. */
+        fprintf(stderr,
+                "hark: %s: %.1f s of audio, %zu words, from the store (nothing decoded)%s%s\n",
+                j->input, j->duration, j->n_words, j->written && j->written[0] ? " ->" : "",
+                j->written ? j->written : "");
     } else if (state == STORE_SUCCEEDED && !c->quiet) {
         fprintf(stderr, "hark: %s: %.1f s of audio, %zu words in %.1f s (%.2fx real time)%s%s\n",
                 j->input, j->duration, j->n_words, took, took > 0 ? j->duration / took : 0.0,
@@ -407,14 +442,9 @@ static int take_state_dir(transcribe_cmd *c, int *lock_fd, bool *private_dir, ha
         return rc;
     char path[4200];
     snprintf(path, sizeof path, "%s/transcribe.lock", c->state_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return err_set(err, HARK_EIO, "cannot open '%s': %s", path, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-        *lock_fd = fd;
-        return 0;
-    }
-    close(fd);
+    rc = fs_lock_file(path, "hark transcribe", lock_fd, NULL, 0, err);
+    if (rc <= 0)
+        return rc;
     char priv[sizeof c->state_dir];
     if (snprintf(priv, sizeof priv, "%.4000s/run-%d-XXXXXX", c->state_dir, (int)getpid()) >=
             (int)sizeof priv ||

@@ -1,5 +1,6 @@
 #include "media/pcm.h"
 
+#include "util/fault.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -67,6 +68,15 @@ void pcm_close(pcm_file *f)
     f->fd = -1;
 }
 
+/* A failed write as its code (a full disk is HARK_ENOSPC: the runtime
+ * retries it later, it is not the input's fault) and message. */
+static int write_error(const pcm_writer *w, int e, hark_err *err)
+{
+    char cause[200];
+    return err_set(err, fs_write_code(e), "cannot write '%s': %s", w->part,
+                   fs_write_cause(e, cause, sizeof cause));
+}
+
 int pcm_writer_open(pcm_writer *w, const char *path, hark_err *err)
 {
     w->fd = -1;
@@ -81,19 +91,24 @@ int pcm_writer_open(pcm_writer *w, const char *path, hark_err *err)
     snprintf(w->part, sizeof w->part, "%s.part", path);
     w->fd = open(w->part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (w->fd < 0)
-        return err_set(err, HARK_EIO, "cannot write '%s': %s", w->part, strerror(errno));
+        return write_error(w, errno, err);
     return 0;
 }
 
 static int flush_buffer(pcm_writer *w, hark_err *err)
 {
     size_t done = 0;
+    int injected = fault_write_errno(w->part); /* test-only (util/fault.h) */
+    if (injected && w->used)
+        return write_error(w, injected, err);
     while (done < w->used) {
         ssize_t r = write(w->fd, w->buffer + done, w->used - done);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return err_set(err, HARK_EIO, "cannot write '%s': %s", w->part, strerror(errno));
+            return write_error(w, errno, err);
+        if (r == 0)
+            return write_error(w, EIO, err);
         done += (size_t)r;
     }
     w->used = 0;
@@ -129,7 +144,7 @@ int pcm_writer_finish(pcm_writer *w, hark_err *err)
         return 0;
     int rc = flush_buffer(w, err);
     if (rc == 0 && fsync(w->fd) != 0)
-        rc = err_set(err, HARK_EIO, "cannot write '%s': %s", w->part, strerror(errno));
+        rc = write_error(w, errno, err);
     close(w->fd);
     w->fd = -1;
     if (rc == 0 && rename(w->part, w->path) != 0)

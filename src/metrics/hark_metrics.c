@@ -1,6 +1,7 @@
 /* hark_metrics.c - see hark_metrics.h. */
 #include "metrics/hark_metrics.h"
 
+#include "metrics/procstat.h"
 #include "store/store.h"
 
 #include <stdbool.h>
@@ -52,6 +53,22 @@ static const char *prio_name(int priority)
     return priority >= 0 && priority < N_PRIOS ? store_priority_name(priority) : NULL;
 }
 
+/* Collect hook: the process_* metrics from /proc/self. A read that fails
+ * leaves the last values (a scrape never fails for it). */
+static void collect_process(void *ctx)
+{
+    hark_metrics *hm = ctx;
+    procstat ps;
+    if (procstat_read(&ps, NULL) != 0)
+        return;
+    metric_set(hm->process_cpu, NULL, ps.cpu_seconds);
+    metric_set(hm->process_rss, NULL, (double)ps.resident_bytes);
+    metric_set(hm->process_vsize, NULL, (double)ps.virtual_bytes);
+    metric_set(hm->process_start, NULL, ps.start_time_s);
+    metric_set(hm->process_fds, NULL, (double)ps.open_fds);
+    metric_set(hm->process_max_fds, NULL, ps.max_fds < 0 ? -1.0 : (double)ps.max_fds);
+}
+
 hark_metrics *hark_metrics_new(hark_err *err)
 {
     hark_metrics *hm = calloc(1, sizeof *hm);
@@ -94,20 +111,43 @@ hark_metrics *hark_metrics_new(hark_err *err)
         "Workers killed because a task ran past its watchdog or its job's deadline.", NULL, err);
     hm->stale_commits = metrics_counter(
         r, "hark_refused_stale_commits_total",
-        "Chunk results refused because their lease had been lost (fencing).", NULL, err);
+        "Chunk results and lease renewals refused because their lease had been lost (fencing).",
+        NULL, err);
     hm->webhook_deliveries =
         metrics_counter(r, "hark_webhook_deliveries_total",
                         "Webhook delivery attempts, by outcome.", METRIC_LABELS("outcome"), err);
     hm->http_requests =
         metrics_counter(r, "hark_http_requests_total", "HTTP responses, by status class.",
                         METRIC_LABELS("code"), err);
-    hm->upload_bytes =
-        metrics_counter(r, "hark_upload_bytes_total", "Bytes of uploaded files stored.", NULL, err);
+    hm->upload_bytes = metrics_counter(r, "hark_upload_bytes_total",
+                                       "Bytes of uploaded files written to disk.", NULL, err);
+    hm->resource_waits = metrics_counter(
+        r, "hark_resource_waits_total",
+        "Tasks put back to wait for disk space (not counted as failed attempts).", NULL, err);
+    hm->build_info = metrics_gauge(r, "hark_build_info", "Always 1; the version of hark.",
+                                   METRIC_LABELS("version"), err);
+    hm->process_cpu =
+        metrics_counter(r, "process_cpu_seconds_total",
+                        "User and system CPU time of the daemon, seconds.", NULL, err);
+    hm->process_rss = metrics_gauge(r, "process_resident_memory_bytes",
+                                    "Resident memory of the daemon.", NULL, err);
+    hm->process_vsize = metrics_gauge(r, "process_virtual_memory_bytes",
+                                      "Virtual memory of the daemon.", NULL, err);
+    hm->process_start =
+        metrics_gauge(r, "process_start_time_seconds",
+                      "When the daemon started, seconds since the Unix epoch.", NULL, err);
+    hm->process_fds =
+        metrics_gauge(r, "process_open_fds", "File descriptors the daemon has open.", NULL, err);
+    hm->process_max_fds = metrics_gauge(r, "process_max_fds",
+                                        "The daemon's limit of open file descriptors.", NULL, err);
     metric *all[] = {hm->queue_depth,    hm->running_chunks,       hm->jobs_finished,
                      hm->preemptions,    hm->chunk_decode_seconds, hm->chunk_audio_seconds,
                      hm->chunk_rtf,      hm->job_latency,          hm->worker_restarts,
                      hm->deadline_kills, hm->stale_commits,        hm->webhook_deliveries,
-                     hm->http_requests,  hm->upload_bytes};
+                     hm->http_requests,  hm->upload_bytes,         hm->resource_waits,
+                     hm->build_info,     hm->process_cpu,          hm->process_rss,
+                     hm->process_vsize,  hm->process_start,        hm->process_fds,
+                     hm->process_max_fds};
     for (size_t i = 0; i < N(all); i++) {
         if (!all[i]) {
             hark_metrics_free(hm); /* err says which */
@@ -128,6 +168,12 @@ hark_metrics *hark_metrics_new(hark_err *err)
         metric_touch(hm->webhook_deliveries, METRIC_LABELS(webhook_names[i]));
     for (size_t i = 0; i < N(code_classes); i++)
         metric_touch(hm->http_requests, METRIC_LABELS(code_classes[i]));
+    metric_set(hm->build_info, METRIC_LABELS(HARK_VERSION), 1);
+    if (hark_metrics_on_collect(hm, collect_process, hm) != 0) {
+        err_set(err, HARK_ENOMEM, "out of memory");
+        hark_metrics_free(hm);
+        return NULL;
+    }
     return hm;
 }
 
@@ -228,4 +274,9 @@ void hark_metrics_upload_bytes(hark_metrics *hm, int64_t bytes)
 {
     if (bytes > 0)
         metric_add(hm->upload_bytes, NULL, (double)bytes);
+}
+
+void hark_metrics_resource_wait(hark_metrics *hm)
+{
+    metric_inc(hm->resource_waits, NULL);
 }

@@ -26,10 +26,22 @@
  *   hark_job_latency_seconds           histogram priority runtime: submit to success
  *   hark_worker_restarts_total         counter   cause    runtime: workers replaced
  *   hark_deadline_kills_total          counter   -        runtime: killed past a deadline
- *   hark_refused_stale_commits_total   counter   -        collect: the store's count
+ *   hark_refused_stale_commits_total   counter   -        collect: the store's count of
+ *                                                        results and renewals refused
  *   hark_webhook_deliveries_total      counter   outcome  webhook sender: attempts
  *   hark_http_requests_total           counter   code     server: responses
- *   hark_upload_bytes_total            counter   -        server: upload bytes stored
+ *   hark_upload_bytes_total            counter   -        server: upload bytes written
+ *   hark_resource_waits_total          counter   -        runtime: tasks put back to wait
+ *                                                        for disk space
+ *   hark_build_info                    gauge     version  new: 1, the version as a label
+ *   process_cpu_seconds_total          counter   -        collect: /proc/self (procstat.h)
+ *   process_resident_memory_bytes      gauge     -        collect
+ *   process_virtual_memory_bytes       gauge     -        collect
+ *   process_start_time_seconds         gauge     -        collect
+ *   process_open_fds                   gauge     -        collect
+ *   process_max_fds                    gauge     -        collect
+ * The process_* metrics are the daemon's own (its threads), as Prometheus's
+ * client libraries define them, not its workers'.
  */
 #ifndef HARK_METRICS_HARK_METRICS_H
 #define HARK_METRICS_HARK_METRICS_H
@@ -67,10 +79,13 @@ typedef struct hark_metrics {
     metric *queue_depth, *running_chunks, *jobs_finished, *preemptions;
     metric *chunk_decode_seconds, *chunk_audio_seconds, *chunk_rtf, *job_latency;
     metric *worker_restarts, *deadline_kills, *stale_commits, *webhook_deliveries;
-    metric *http_requests, *upload_bytes;
+    metric *http_requests, *upload_bytes, *build_info, *resource_waits;
+    metric *process_cpu, *process_rss, *process_vsize, *process_start, *process_fds,
+        *process_max_fds;
 } hark_metrics;
 
-/* The full set with every known series at 0, or NULL with err set. */
+/* The full set with every known series at 0 (the process_* ones are read
+ * at every render), or NULL with err set. */
 hark_metrics *hark_metrics_new(hark_err *err);
 void hark_metrics_free(hark_metrics *hm); /* NULL is fine */
 
@@ -102,14 +117,17 @@ void hark_metrics_chunk_decoded(hark_metrics *hm, double decode_s, double audio_
 void hark_metrics_worker_restart(hark_metrics *hm, enum hark_restart_cause cause);
 /* A worker was killed because a task ran past its watchdog or deadline. */
 void hark_metrics_deadline_kill(hark_metrics *hm);
-/* The store's count of commits refused for a stale lease token
- * (store_counters.refused_commits): persisted, so it survives restarts. */
+/* The store's count of work refused for a stale lease token: results
+ * (store_counters.refused_commits) and lease renewals (refused_renewals),
+ * summed by the caller; persisted, so it survives restarts. */
 void hark_metrics_set_stale_commits(hark_metrics *hm, int64_t total);
 void hark_metrics_webhook(hark_metrics *hm, enum hark_webhook_outcome outcome);
 /* One HTTP response with this status, counted by class ("2xx" ...;
  * "other" outside 100..599). */
 void hark_metrics_http_request(hark_metrics *hm, int status);
-/* bytes of an upload were stored. */
+/* A task was put back to wait for disk space (not a failed attempt). */
+void hark_metrics_resource_wait(hark_metrics *hm);
+/* bytes of an upload were written to disk (as they are written). */
 void hark_metrics_upload_bytes(hark_metrics *hm, int64_t bytes);
 
 /* The label values, for tests and logs. NULL when out of range. */

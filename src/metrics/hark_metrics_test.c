@@ -4,6 +4,10 @@
 #include "store/store.h"
 #include "util/test.h"
 
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
 static char *render(hark_metrics *hm)
 {
     buf b;
@@ -60,7 +64,15 @@ static void test_names_types_and_known_series(void)
                         "# TYPE hark_refused_stale_commits_total counter\n"
                         "# TYPE hark_webhook_deliveries_total counter\n"
                         "# TYPE hark_http_requests_total counter\n"
-                        "# TYPE hark_upload_bytes_total counter\n");
+                        "# TYPE hark_upload_bytes_total counter\n"
+                        "# TYPE hark_resource_waits_total counter\n"
+                        "# TYPE hark_build_info gauge\n"
+                        "# TYPE process_cpu_seconds_total counter\n"
+                        "# TYPE process_resident_memory_bytes gauge\n"
+                        "# TYPE process_virtual_memory_bytes gauge\n"
+                        "# TYPE process_start_time_seconds gauge\n"
+                        "# TYPE process_open_fds gauge\n"
+                        "# TYPE process_max_fds gauge\n");
     free(types);
     char *depth = lines_with(s, "hark_queue_depth{");
     ASSERT_STREQ(depth, "hark_queue_depth{priority=\"realtime\"} 0\n"
@@ -101,6 +113,14 @@ static void test_names_types_and_known_series(void)
     expect_line(s, "hark_running_chunks 0");
     expect_line(s, "hark_upload_bytes_total 0");
     expect_line(s, "hark_chunk_decode_seconds_bucket{le=\"+Inf\"} 0");
+    expect_line(s, "hark_build_info{version=\"" HARK_VERSION "\"} 1");
+    /* This process's own figures, read at render time. */
+    ASSERT(metric_value(hm->process_rss, NULL) > 1e6);
+    ASSERT(metric_value(hm->process_vsize, NULL) >= metric_value(hm->process_rss, NULL));
+    ASSERT(metric_value(hm->process_fds, NULL) >= 3); /* stdin, stdout, stderr */
+    ASSERT(metric_value(hm->process_max_fds, NULL) >= metric_value(hm->process_fds, NULL));
+    double start = metric_value(hm->process_start, NULL), now = (double)time(NULL);
+    ASSERT(start > now - 3600 && start <= now + 1);
     free(s);
     hark_metrics_free(hm);
     hark_metrics_free(NULL);

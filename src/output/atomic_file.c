@@ -1,6 +1,7 @@
 #include "output/atomic_file.h"
 
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -41,9 +42,10 @@ int atomic_write_file(const char *path, const void *data, size_t n, unsigned mod
         e = errno;
         goto out; /* nothing was created */
     }
-    if (fs_write_all(fd, data, n) != 0 || fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
+    int injected = fault_write_errno(path); /* test-only (util/fault.h) */
+    if (injected || fs_write_all(fd, data, n) != 0 || fchmod(fd, (mode_t)(mode & 07777)) != 0 ||
         fsync(fd) != 0) {
-        e = errno;
+        e = injected ? injected : errno;
         close(fd);
         unlink(tmp.data);
         goto out;
@@ -69,7 +71,10 @@ int atomic_write_file(const char *path, const void *data, size_t n, unsigned mod
 out:
     buf_release(&dir);
     buf_release(&tmp);
-    if (e)
-        return err_set(err, HARK_EIO, "cannot write '%s': %s", path, strerror(e));
+    if (e) {
+        char cause[200];
+        return err_set(err, fs_write_code(e), "cannot write '%s': %s", path,
+                       fs_write_cause(e, cause, sizeof cause));
+    }
     return 0;
 }

@@ -13,7 +13,9 @@
 #include <stddef.h>
 
 /* Write n bytes to path atomically with the given permission bits.
- * Returns 0 or HARK_EIO with err naming path and the cause. */
+ * Returns 0, or with err naming path and the cause: HARK_ENOSPC for a full
+ * disk or quota, HARK_EINVAL past the file-size limit (ulimit -f; the
+ * message says the limit), HARK_EIO for anything else (fs_write_code). */
 int atomic_write_file(const char *path, const void *data, size_t n, unsigned mode, hark_err *err);
 
 #endif

@@ -5,6 +5,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 /* Tests run in a fresh temporary working directory (test.h). */
@@ -190,6 +192,46 @@ static void test_fails_parent_is_file(void)
     ASSERT_EQ(count_entries("."), 1);
 }
 
+/* A full disk (injected, util/fault.h) is HARK_ENOSPC, names the file, and
+ * leaves the old file and no temporary. */
+static void test_full_disk(void)
+{
+    hark_err err = {0};
+    setenv("HARK_TEST_ENOSPC", ".json,.srt", 1); /* read at the first write */
+    setenv("HARK_TEST_ENOSPC_WHILE", "full", 1);
+    ASSERT_EQ(atomic_write_file("t.json", "new", 3, 0644, &err), 0); /* no "full" yet */
+    int fd = open("full", O_WRONLY | O_CREAT, 0600);
+    ASSERT(fd >= 0);
+    close(fd);
+    ASSERT_EQ(atomic_write_file("t.json", "newer", 5, 0644, &err), HARK_ENOSPC);
+    ASSERT_STREQ(err.msg, "cannot write 't.json': No space left on device");
+    ASSERT_EQ(atomic_write_file("t.txt", "text", 4, 0644, &err), 0); /* other names: fine */
+    size_t len;
+    ASSERT_STREQ(slurp("t.json", &len), "new");
+    ASSERT_EQ(count_temps("."), 0);
+    unlink("full"); /* space again */
+    ASSERT_EQ(atomic_write_file("t.json", "newer", 5, 0644, &err), 0);
+    ASSERT_STREQ(slurp("t.json", &len), "newer");
+}
+
+/* Past the file-size limit (ulimit -f) the write fails with EFBIG, not
+ * SIGXFSZ (hark ignores it, main.c), and the message says the limit. */
+static void test_file_size_limit(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {.rlim_cur = 4096, .rlim_max = RLIM_INFINITY};
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
+    rl.rlim_cur = 4096;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    static char big[10000];
+    hark_err err = {0};
+    ASSERT_EQ(atomic_write_file("big.txt", big, sizeof big, 0644, &err), HARK_EINVAL);
+    ASSERT_STREQ(err.msg, "cannot write 'big.txt': File too large: over the file-size limit "
+                          "(ulimit -f) of 4096 bytes");
+    ASSERT_EQ(count_temps("."), 0);
+    ASSERT_EQ(atomic_write_file("small.txt", big, 4096, 0644, &err), 0);
+}
+
 int main(void)
 {
     RUN(test_writes_content_and_mode);
@@ -199,5 +241,7 @@ int main(void)
     RUN(test_fails_missing_directory);
     RUN(test_fails_target_is_directory);
     RUN(test_fails_parent_is_file);
+    RUN(test_full_disk);
+    RUN(test_file_size_limit);
     TEST_DONE();
 }

@@ -29,11 +29,13 @@
 #include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STARTUP_TIMEOUT_S 120.0 /* loading the model */
@@ -83,6 +85,13 @@ struct runtime {
     double last_housekeeping, last_sweep;
     runtime_stats stats;
     atomic_int ready_workers; /* published each loop turn, read by other threads */
+    /* A resource condition (DESIGN.md invariant 11): set when a task or a
+     * commit fails for want of disk space, cleared by the next task result
+     * committed or when the job that hit it ends. Read by other threads
+     * (/readyz), so under a mutex. */
+    pthread_mutex_t resource_mu;
+    char resource_why[512]; /* "" = none */
+    char resource_job[STORE_ID_SIZE];
 };
 
 void runtime_opts_default(runtime_opts *o)
@@ -106,6 +115,44 @@ void runtime_opts_default(runtime_opts *o)
     o->limits.nice = 10;
     o->realtime_exclusive = true;
     o->sigfd = -1;
+}
+
+/* ---- the resource condition (runtime_resource_problem) ---- */
+
+static void resource_set(runtime *rt, const char *job_id, const char *why)
+{
+    pthread_mutex_lock(&rt->resource_mu);
+    bool was = rt->resource_why[0] != '\0';
+    snprintf(rt->resource_why, sizeof rt->resource_why, "%s", why);
+    snprintf(rt->resource_job, sizeof rt->resource_job, "%s", job_id ? job_id : "");
+    pthread_mutex_unlock(&rt->resource_mu);
+    if (!was)
+        log_info("out of disk space: %s; /readyz says not ready until a result commits", why);
+}
+
+/* Clear it: a commit went through (job_id NULL), or job_id, the job that
+ * hit it, ended. */
+static void resource_clear(runtime *rt, const char *job_id)
+{
+    pthread_mutex_lock(&rt->resource_mu);
+    bool was = rt->resource_why[0] != '\0';
+    if (was && (!job_id || strcmp(job_id, rt->resource_job) == 0))
+        rt->resource_why[0] = rt->resource_job[0] = '\0';
+    else
+        was = false;
+    pthread_mutex_unlock(&rt->resource_mu);
+    if (was)
+        log_info("disk space: commits go through again");
+}
+
+int runtime_resource_problem(runtime *rt, char *why, size_t n)
+{
+    pthread_mutex_lock(&rt->resource_mu);
+    int set = rt->resource_why[0] != '\0';
+    if (set && why && n)
+        snprintf(why, n, "%s", rt->resource_why);
+    pthread_mutex_unlock(&rt->resource_mu);
+    return set;
 }
 
 static void work_dir_of(const runtime *rt, const char *job_id, char *out, size_t n)
@@ -171,6 +218,7 @@ static int slot_send(runtime *rt, slot *s, int type, json_t *msg)
 
 static void job_finished(runtime *rt, const char *job_id, int state)
 {
+    resource_clear(rt, job_id);
     char dir[4096];
     work_dir_of(rt, job_id, dir, sizeof dir);
     fs_rmtree(dir);
@@ -184,6 +232,8 @@ static void complete_job(runtime *rt, const char *job_id)
     hark_err err = {0};
     int rc = rt->h.complete(rt->h.ctx, rt->st, job_id, &err);
     int state = STORE_SUCCEEDED;
+    if (rc == RUNTIME_COMPLETE_KEEP)
+        return; /* the hook keeps it unfinished, with its results */
     if (rc) {
         state = STORE_FAILED;
         hark_err e2 = {0};
@@ -191,6 +241,9 @@ static void complete_job(runtime *rt, const char *job_id)
                        err.msg[0] ? err.msg : "cannot write the results", &e2))
             log_error("job %s: %s", job_id, e2.msg);
     } else if (store_succeed(rt->st, STORE_SCOPE_ALL, job_id, &err)) {
+        /* Tried again every SWEEP_EVERY_S (finish_ready_jobs). */
+        if (err.code == HARK_ENOSPC)
+            resource_set(rt, job_id, err.msg);
         log_error("job %s: %s", job_id, err.msg);
         return;
     }
@@ -207,6 +260,32 @@ static void release_failed(runtime *rt, const store_task *t, const char *cause)
         job_finished(rt, t->job_id, STORE_FAILED);
     else if (rc && rc != HARK_ESTALE)
         log_error("job %s: %s", t->job_id, err.msg);
+}
+
+/* The disk was full under a task (invariant 11): not the input's fault and
+ * not a failed attempt. The task waits on the store's longer backoff
+ * (5 s doubling to 60 s) and /readyz says not ready until a result commits. */
+static void release_for_space(runtime *rt, const store_task *t, const char *cause)
+{
+    resource_set(rt, t->job_id, cause);
+    if (rt->o.metrics)
+        hark_metrics_resource_wait(rt->o.metrics);
+    store_release_info ri;
+    hark_err err = {0};
+    int rc = store_release(rt->st, t->token, STORE_RELEASE_RESOURCE, cause, &ri, &err);
+    if (rc == 0 && ri.job_failed) {
+        job_finished(rt, t->job_id, STORE_FAILED);
+    } else if (rc == 0) {
+        struct timespec now; /* the store's times are wall-clock ms */
+        clock_gettime(CLOCK_REALTIME, &now);
+        double in_s = (double)ri.not_before_ms / 1000 - ((double)now.tv_sec + now.tv_nsec / 1e9);
+        log_warn("job %s: %s; waiting for disk space, retry %d in %.0f s", t->job_id, cause,
+                 ri.resource_waits + 1, in_s > 0 ? in_s : 0);
+    } else if (rc != HARK_ESTALE) {
+        /* The store could not take it either (its disk is full too): the
+         * lease runs out and expiry releases the task. */
+        log_error("job %s: %s", t->job_id, err.msg);
+    }
 }
 
 /* Why a worker had to be replaced, for the metrics: the cause we killed it
@@ -366,8 +445,12 @@ static void on_prepared(runtime *rt, slot *s, json_t *m)
     free(spans);
     chunk_plan_release(&plan);
     s->state = SLOT_IDLE;
+    if (rc == 0)
+        resource_clear(rt, NULL);
     if (rc == HARK_ESTALE)
         rt->stats.stale_commits++;
+    else if (rc == HARK_ENOSPC)
+        release_for_space(rt, &s->task, err.msg);
     else if (rc)
         log_error("job %s: %s", s->task.job_id, err.msg);
     else if (info.job_complete)
@@ -399,7 +482,11 @@ static void on_result(runtime *rt, slot *s, json_t *m)
     free(text);
     s->state = SLOT_IDLE;
     s->failures = 0;
-    if (rc == HARK_ESTALE) {
+    if (rc == 0)
+        resource_clear(rt, NULL);
+    if (rc == HARK_ENOSPC) {
+        release_for_space(rt, &s->task, err.msg);
+    } else if (rc == HARK_ESTALE) {
         rt->stats.stale_commits++;
         log_info("%s: refused a stale result for job %s chunk %d", s->name, s->task.job_id,
                  s->task.idx);
@@ -436,6 +523,10 @@ static void on_failed(runtime *rt, slot *s, json_t *m)
             job_finished(rt, s->task.job_id, STORE_FAILED);
         return;
     }
+    if (code == HARK_ENOSPC) {
+        release_for_space(rt, &s->task, msg);
+        return;
+    }
     release_failed(rt, &s->task, msg);
 }
 
@@ -459,6 +550,8 @@ static void on_heartbeat(runtime *rt, slot *s, json_t *m)
     s->last_renew = now;
     hark_err err = {0};
     int rc = store_renew(rt->st, s->task.token, rt->o.lease_ms, &err);
+    if (rc == HARK_ENOSPC)
+        resource_set(rt, s->task.job_id, err.msg);
     if (rc == HARK_ESTALE) {
         /* Paused, cancelled, failed or expired under us: stop now. */
         s->yielding = true;
@@ -802,6 +895,10 @@ int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtim
     int rc = fs_mkdir_p(o->work_root, 0700, err);
     if (rc == 0 && (rt->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         rc = err_set(err, HARK_EIO, "runtime: eventfd: %s", strerror(errno));
+    if (rc == 0 && pthread_mutex_init(&rt->resource_mu, NULL) != 0) {
+        close(rt->wakefd);
+        rc = err_set(err, HARK_ENOMEM, "runtime: no mutex");
+    }
     if (rc) {
         free(rt);
         free(slots);
@@ -924,6 +1021,7 @@ void runtime_free(runtime *rt)
         proc_release(&s->proc);
     }
     close(rt->wakefd);
+    pthread_mutex_destroy(&rt->resource_mu);
     free(rt->slots);
     free(rt);
 }

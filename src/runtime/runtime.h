@@ -21,6 +21,12 @@
  *    chunk's length), is killed with SIGKILL through its pidfd, reaped and
  *    replaced; the task is released as failed with the cause, and retried
  *    with backoff by the store until its attempts run out.
+ *  - Resources (DESIGN.md invariant 11): a task that failed because the
+ *    disk was full (a worker's HARK_ENOSPC, or a commit the store could not
+ *    write) is not a bad input and not a failed attempt: it waits on the
+ *    store's resource backoff (5, 10, 20, 40, then every 60 s; the job
+ *    fails after 30 waits, about 27 min) and runtime_resource_problem says
+ *    why until a task result commits again.
  */
 #ifndef HARK_RUNTIME_RUNTIME_H
 #define HARK_RUNTIME_RUNTIME_H
@@ -35,10 +41,16 @@
 
 typedef struct runtime runtime;
 
+/* What runtime_hooks.complete returns to leave a job as it is. */
+#define RUNTIME_COMPLETE_KEEP 1
+
 typedef struct runtime_hooks {
     /* Every chunk of job_id is committed: assemble its outputs. Return 0 and
-     * the runtime marks the job succeeded; nonzero with err set fails it
-     * with err's message. Required. */
+     * the runtime marks the job succeeded; a negative code with err set
+     * fails it with err's message; RUNTIME_COMPLETE_KEEP leaves it as it is
+     * (every chunk committed, not ended: the hook paused it or will finish
+     * it, e.g. outputs that could not be written are kept for a rerun).
+     * Required. */
     int (*complete)(void *ctx, store *st, const char *job_id, hark_err *err);
     /* A job reached a terminal state (succeeded, failed, cancelled). May be NULL. */
     void (*finished)(void *ctx, const char *job_id, int state);
@@ -114,6 +126,12 @@ void runtime_get_stats(const runtime *rt, runtime_stats *out);
 /* Workers ready for tasks now (started, model loaded, not being killed).
  * Safe from any thread: what /readyz reports. */
 int runtime_ready_workers(const runtime *rt);
+
+/* 1 while a resource condition holds (the disk was full under a task or a
+ * commit, and no task result has committed since), with why (n bytes, may
+ * be NULL) saying what failed; 0 otherwise. Safe from any thread: what
+ * /readyz reports. */
+int runtime_resource_problem(runtime *rt, char *why, size_t n);
 
 /* Shut the workers down (ask, then kill after a grace period) and free. */
 void runtime_free(runtime *rt);

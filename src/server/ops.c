@@ -30,7 +30,8 @@ enum MHD_Result handle_ready(server *s, struct MHD_Connection *c)
 }
 
 /* Scrape-time values read from the store: queue depth by class, running
- * work, refused stale commits (persisted, so the count survives restarts). */
+ * work, refused stale results and renewals (persisted, so the count
+ * survives restarts). */
 void server_collect_metrics(void *ctx)
 {
     server *s = ctx;
@@ -43,7 +44,9 @@ void server_collect_metrics(void *ctx)
     }
     store_counters counters;
     if (store_get_counters(s->st, &counters, &err) == 0) {
-        hark_metrics_set_stale_commits(s->metrics, counters.refused_commits);
+        /* Stale work is refused at commit and at lease renewal alike. */
+        hark_metrics_set_stale_commits(s->metrics,
+                                       counters.refused_commits + counters.refused_renewals);
         hark_metrics_set_jobs_finished(s->metrics, STORE_SUCCEEDED, counters.jobs_succeeded);
         hark_metrics_set_jobs_finished(s->metrics, STORE_FAILED, counters.jobs_failed);
         hark_metrics_set_jobs_finished(s->metrics, STORE_CANCELLED, counters.jobs_cancelled);

@@ -296,9 +296,10 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
             return;
         }
         hark_err err = {0};
-        int rc = upload_begin(
-            c, s->uploads_dir, s->max_upload_bytes, oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
-            oa ? oa->fields : submit_text_fields, oa ? oa->discard : NULL, &r->up, &err);
+        int rc = upload_begin(c, s->uploads_dir, s->max_upload_bytes, s->metrics,
+                              oa ? OPENAI_FILE_FIELD : SUBMIT_FILE_FIELD,
+                              oa ? oa->fields : submit_text_fields, oa ? oa->discard : NULL, &r->up,
+                              &err);
         if (rc) {
             api_error_set(&r->error,
                           rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,

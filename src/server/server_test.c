@@ -10,6 +10,7 @@
 #include "server/server.h"
 
 #include "jobs/job_result.h"
+#include "metrics/hark_metrics.h"
 #include "output/format.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -66,6 +67,8 @@ static void start_with(int64_t max_upload)
     char *roots[] = {cwd};
     if (path_roots_init(&F.roots, roots, 1, &err))
         TEST_FAIL_("path_roots_init: %s", err.msg);
+    if (!(F.metrics = hark_metrics_new(&err)))
+        TEST_FAIL_("hark_metrics_new: %s", err.msg);
     server_opts o = {.listen = "127.0.0.1:0",
                      .state_dir = "state",
                      .st = F.st,
@@ -105,6 +108,8 @@ static void stop(void)
     hark_metrics_free(F.metrics);
     F.metrics = NULL;
     path_roots_release(&F.roots);
+    hark_metrics_free(F.metrics);
+    F.metrics = NULL;
     F.srv = NULL;
     store_close(F.st);
     notify_destroy(&F.changes);
@@ -791,6 +796,29 @@ static void test_submit_bad_requests(void)
     ASSERT_EQ(count_jobs(), 0);
     ASSERT_EQ(count_uploads(), 0);
     ASSERT_EQ(atomic_load(&F.wakes), 0);
+    stop();
+}
+
+/* A full disk during an upload (injected, util/fault.h): 507 with
+ * Retry-After, the partial file removed, no job; with space, it works. */
+static void test_upload_on_full_disk(void)
+{
+    setenv("HARK_TEST_ENOSPC", ".wav", 1);
+    setenv("HARK_TEST_ENOSPC_WHILE", "full", 1);
+    start();
+    write_file("full", "", 0);
+    char *data = pattern(50000);
+    resp r = post_form("a.wav", data, 50000, NULL);
+    assert_error(&r, 507, "server_error", NULL, "insufficient_storage", "No space left on device");
+    release(&r);
+    ASSERT_EQ(count_uploads(), 0);
+    ASSERT_EQ(count_jobs(), 0);
+    unlink("full");
+    r = post_form("a.wav", data, 50000, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    ASSERT_EQ(count_uploads(), 1);
+    free(data);
     stop();
 }
 
@@ -1760,12 +1788,76 @@ static void test_openai_form_in_pieces(void)
     stop();
 }
 
+/* The value of the sample `name` (no labels) in a /metrics page, -1 if absent. */
+static double sample(const char *page, const char *name)
+{
+    char want[128];
+    snprintf(want, sizeof want, "\n%s ", name);
+    const char *at = strstr(page, want);
+    return at ? strtod(at + strlen(want), NULL) : -1;
+}
+
+/* /metrics moves: upload bytes as they are written (a refused upload's
+ * too), stale work refused at renewal as well as at commit, the daemon's
+ * own process figures and its build. */
+static void test_metrics_move(void)
+{
+    start_with(4096);
+    resp r = get("/metrics");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(sample(r.body.data, "hark_upload_bytes_total"), 0);
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 0);
+    ASSERT(sample(r.body.data, "process_resident_memory_bytes") > 1e6);
+    ASSERT(sample(r.body.data, "process_open_fds") >= 3);
+    ASSERT(sample(r.body.data, "process_max_fds") >= 3);
+    ASSERT(sample(r.body.data, "process_cpu_seconds_total") >= 0);
+    ASSERT(sample(r.body.data, "process_virtual_memory_bytes") > 1e6);
+    ASSERT(sample(r.body.data, "process_start_time_seconds") > 1e9);
+    ASSERT(strstr(r.body.data, "\nhark_build_info{version=\"" HARK_VERSION "\"} 1\n"));
+    release(&r);
+
+    char *data = pattern(10000);
+    r = post_form("a.wav", data, 3000, NULL);
+    ASSERT_EQ(r.status, 201);
+    release(&r);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_upload_bytes_total"), 3000);
+    release(&r);
+    r = post_form("b.wav", data, 10000, NULL); /* over 4096: refused while streaming */
+    ASSERT_EQ(r.status, 413);
+    release(&r);
+    free(data);
+    r = get("/metrics");
+    double up = sample(r.body.data, "hark_upload_bytes_total"); /* what was written of it */
+    ASSERT(up >= 3000 && up <= 3000 + 4096);
+    release(&r);
+
+    /* A lease revoked under a worker (a pause): its renewal is refused,
+     * then its result. Each counts. */
+    store_task t; /* the uploaded job's prepare */
+    hark_err err = {0};
+    ASSERT_EQ(store_claim(F.st, "test-worker", LONG_LEASE, &t, &err), 0);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    ASSERT_EQ(store_pause(F.st, STORE_SCOPE_ALL, t.job_id, &err), 0);
+    ASSERT_EQ(store_renew(F.st, t.token, LONG_LEASE, &err), HARK_ESTALE);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 1);
+    release(&r);
+    store_span span = {0, 16000};
+    ASSERT_EQ(store_commit_prepare(F.st, t.token, 1.0, &span, 1, NULL, &err), HARK_ESTALE);
+    r = get("/metrics");
+    ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 2);
+    release(&r);
+    stop();
+}
+
 int main(void)
 {
     RUN(test_submit_upload);
     RUN(test_submit_path);
     RUN(test_submit_bad_requests);
     RUN(test_upload_too_large);
+    RUN(test_upload_on_full_disk);
     RUN(test_get_and_list);
     RUN(test_control);
     RUN(test_not_found_and_methods);
@@ -1780,5 +1872,6 @@ int main(void)
     RUN(test_tokens_see_only_their_jobs);
     RUN(test_no_tokens_every_job_is_everyones);
     RUN(test_openai_form_in_pieces);
+    RUN(test_metrics_move);
     TEST_DONE();
 }

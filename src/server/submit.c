@@ -255,6 +255,13 @@ static enum MHD_Result upload_error(struct MHD_Connection *c, int rc, const hark
                             (long long)s->max_upload_bytes);
     case HARK_EINVAL:
         return reply_errorf(c, MHD_HTTP_BAD_REQUEST, NULL, "invalid_multipart", "%s", err->msg);
+    case HARK_ENOSPC: { /* a resource condition: come back later (invariant 11) */
+        api_error e;
+        api_error_set(&e, MHD_HTTP_INSUFFICIENT_STORAGE, NULL, "insufficient_storage", "%s",
+                      err->msg);
+        e.retry_after = "60";
+        return reply_error(c, &e);
+    }
     default:
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "upload_failed", "%s",
                             err->msg);

@@ -3,6 +3,7 @@
 
 #include "server/text.h"
 #include "util/buf.h"
+#include "util/fault.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ struct upload {
     bool closed;                  /* the close delimiter went by: the rest is epilogue */
     char *dir;
     int64_t max_bytes;
+    hark_metrics *metrics; /* counts the bytes written; may be NULL */
     const char *file_field;
     const char *const *names; /* accepted text fields */
     size_t n_names;
@@ -156,16 +158,25 @@ static int write_file(upload *u, const char *data, size_t n)
     if ((int64_t)n > u->max_bytes - u->bytes)
         return fail(u, HARK_ETOOLONG, "the file is larger than the limit of %lld bytes",
                     (long long)u->max_bytes);
+    int injected = fault_write_errno(u->path); /* test-only (util/fault.h) */
     while (n > 0) {
-        ssize_t w = write(u->fd, data, n);
+        ssize_t w = injected ? (errno = injected, -1) : write(u->fd, data, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
-            return fail(u, HARK_EIO, "cannot write upload '%s': %s", u->path,
-                        w < 0 ? strerror(errno) : "short write");
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            char cause[200];
+            /* A full disk is HARK_ENOSPC: the client is told to come back.
+             * Anything else (the file-size limit too) is the server's fault. */
+            return fail(u, fs_write_code(e) == HARK_ENOSPC ? HARK_ENOSPC : HARK_EIO,
+                        "cannot write upload '%s': %s", u->path,
+                        fs_write_cause(e, cause, sizeof cause));
+        }
         data += w;
         n -= (size_t)w;
         u->bytes += w;
+        if (u->metrics)
+            hark_metrics_upload_bytes(u->metrics, w);
     }
     return 0;
 }
@@ -322,8 +333,8 @@ static size_t before_epilogue(upload *u, const char *data, size_t n)
 }
 
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, const char *const *discard,
-                 upload **out, hark_err *err)
+                 hark_metrics *metrics, const char *file_field, const char *const *text_fields,
+                 const char *const *discard, upload **out, hark_err *err)
 {
     *out = NULL;
     size_t n_names = 0;
@@ -337,6 +348,7 @@ int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
         return err_set(err, HARK_ENOMEM, "out of memory receiving an upload");
     u->fd = -1;
     u->max_bytes = max_bytes;
+    u->metrics = metrics;
     u->file_field = file_field;
     u->names = text_fields;
     u->n_names = n_names;

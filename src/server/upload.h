@@ -12,6 +12,7 @@
 #ifndef HARK_SERVER_UPLOAD_H
 #define HARK_SERVER_UPLOAD_H
 
+#include "metrics/hark_metrics.h"
 #include "util/err.h"
 
 #include <microhttpd.h>
@@ -32,11 +33,13 @@ typedef struct upload upload;
  * NULL-terminated) names parts that are accepted, any number of times and
  * of any size, and dropped as they arrive: fields a caller takes but does
  * not use, whose bytes count only against the body's cap. dir is the
- * existing uploads directory. Returns 0 with *out set, HARK_EINVAL (err
+ * existing uploads directory. Every byte written to the file is counted
+ * in metrics' hark_upload_bytes_total as it is written (metrics may be
+ * NULL). Returns 0 with *out set, HARK_EINVAL (err
  * says why: no boundary, too many names), HARK_ENOMEM. */
 int upload_begin(struct MHD_Connection *c, const char *dir, int64_t max_bytes,
-                 const char *file_field, const char *const *text_fields, const char *const *discard,
-                 upload **out, hark_err *err);
+                 hark_metrics *metrics, const char *file_field, const char *const *text_fields,
+                 const char *const *discard, upload **out, hark_err *err);
 
 /* Feed n body bytes. After the first failure the rest of the body is
  * ignored and upload_finish reports that failure. A file that grows past
@@ -45,8 +48,9 @@ void upload_feed(upload *u, const char *data, size_t n);
 
 /* The body is complete: check its framing, fsync the file and the
  * directory. 0, or HARK_EINVAL (malformed multipart, an unknown, repeated
- * or oversized field: err names it), HARK_ETOOLONG (the file is larger than
- * max_bytes), HARK_EIO (cannot write the file), HARK_ENOMEM. On error the
+ * or oversized field: err names it), HARK_ETOOLONG
+ * (the file is larger than max_bytes), HARK_ENOSPC (the disk is full),
+ * HARK_EIO (cannot write the file), HARK_ENOMEM. On error the
  * file is already gone. */
 int upload_finish(upload *u, hark_err *err);
 

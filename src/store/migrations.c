@@ -20,7 +20,6 @@
  *                             (AUTOINCREMENT: never reused, even after delete)
  *   schema_migrations         which migrations ran, when
  * Version 2: index tasks_backoff (pending tasks waiting out a retry backoff).
- * Version 4: meta counters jobs_succeeded, jobs_failed, jobs_cancelled.
  * Version 3: jobs.callback_url (NULL = none), and the webhook outbox:
  *   webhooks                  one row per delivery, inserted in the
  *                             transaction that ends its job; state
@@ -28,6 +27,7 @@
  *                             attempts made so far; next_at_ms when the
  *                             next attempt is due; claimed_until_ms > now
  *                             while a sender holds it (0 = free)
+ * Version 4: meta counters jobs_succeeded, jobs_failed, jobs_cancelled.
  * Version 5: jobs.input_root ('' = none): the directory the worker opens the
  *   input beneath, following no symlink (store_job_spec.input_root).
  * Version 6: jobs.owner, the name of the API token that submitted the job
@@ -35,6 +35,8 @@
  *   index jobs_owner (owner, seq): an owner's list in submission order
  *   without visiting other owners' jobs. Every job query filters on it
  *   (store.h, "Owners and scopes").
+ * Version 7: tasks.resource_waits, waits for a resource (a full disk),
+ *   counted apart from failed attempts.
  */
 #include "store/migrations.h"
 
@@ -144,7 +146,12 @@ static const store_migration migrations[] = {
       * (a server without tokens, admin tokens), and to no other token. */
      "ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX jobs_owner ON jobs(owner, seq);"},
-    /* Add new migrations here: {7, "what it does", "ALTER TABLE ..."}. */
+    {7, "waits of a task for a resource",
+     /* A full disk is not a failed attempt: counted apart, with its own
+      * backoff and limit (store_release STORE_RELEASE_RESOURCE). */
+     "ALTER TABLE tasks ADD COLUMN resource_waits INTEGER NOT NULL DEFAULT 0"
+     "  CHECK (resource_waits >= 0);"},
+    /* Add new migrations here: {8, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)

@@ -18,8 +18,9 @@
  *   PENDING ──claim──► LEASED ──commit under its token──► DONE
  *      ▲                 │
  *      └─────────────────┘ preempt (attempts kept) / failure or lease expiry
- *                          (attempts + 1, backoff) / revoke (pause, cancel,
- *                          fail, recover: attempts kept)
+ *                          (attempts + 1, backoff) / a resource ran out
+ *                          (resource_waits + 1, longer backoff) / revoke
+ *                          (pause, cancel, fail, recover: attempts kept)
  *
  * INVARIANTS (store_check tests the ones the schema cannot):
  *   1. A task has a lease token, owner and expiry iff it is LEASED (schema
@@ -129,6 +130,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -143,6 +146,8 @@ struct store {
     void *now_ctx;
     int max_attempts;
     int64_t backoff_base_ms, backoff_max_ms;
+    int64_t resource_backoff_base_ms, resource_backoff_max_ms;
+    int max_resource_waits;
     void (*on_commit)(void *ctx);
     void *commit_ctx;
     int webhook_max_attempts;
@@ -250,9 +255,36 @@ static int64_t now_of(store *st)
     return st->now_ms(st->now_ctx);
 }
 
+/* Whether the database or its WAL has reached the process's file-size
+ * limit (ulimit -f): SQLite reports that as a short write (SQLITE_FULL) or
+ * an I/O error, without the EFBIG behind it. */
+static bool at_size_limit(const store *st)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    char wal[4200];
+    snprintf(wal, sizeof wal, "%s-wal", st->path);
+    struct stat a, b;
+    return (stat(st->path, &a) == 0 && (uint64_t)a.st_size >= (uint64_t)rl.rlim_cur) ||
+           (stat(wal, &b) == 0 && (uint64_t)b.st_size >= (uint64_t)rl.rlim_cur);
+}
+
+/* A failed call's code and message. A full disk (SQLITE_FULL, or ENOSPC
+ * under an I/O error) is HARK_ENOSPC, a resource condition the caller may
+ * wait out; at the file-size limit the message says so (HARK_EIO). */
 static int db_error(store *st, int rc, const char *what, hark_err *err)
 {
-    int code = rc == SQLITE_NOMEM ? HARK_ENOMEM : HARK_EIO;
+    int prim = rc & 0xff, sys = sqlite3_system_errno(st->db);
+    if ((prim == SQLITE_FULL || prim == SQLITE_IOERR) && (sys == EFBIG || at_size_limit(st))) {
+        char cause[200];
+        return err_set(err, HARK_EIO, "store '%s': %s: %s", st->path, what,
+                       fs_write_cause(EFBIG, cause, sizeof cause));
+    }
+    int code = rc == SQLITE_NOMEM ? HARK_ENOMEM
+               : prim == SQLITE_FULL || (prim == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT))
+                   ? HARK_ENOSPC
+                   : HARK_EIO;
     return err_set(err, code, "store '%s': %s: %s", st->path, what, sqlite3_errmsg(st->db));
 }
 
@@ -598,10 +630,18 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
         o.sync_interval_ms = 1000;
     if (o.webhook_max_attempts == 0)
         o.webhook_max_attempts = STORE_WEBHOOK_MAX_ATTEMPTS;
+    if (o.resource_backoff_base_ms == 0)
+        o.resource_backoff_base_ms = 5000;
+    if (o.resource_backoff_max_ms == 0)
+        o.resource_backoff_max_ms = 60000;
+    if (o.max_resource_waits == 0)
+        o.max_resource_waits = 30;
     if (o.max_attempts < 1 || o.max_attempts > 20 || o.backoff_base_ms < 0 ||
         o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0 ||
         o.sync_interval_ms < 1 || o.sync_interval_ms > 60000 || o.webhook_max_attempts < 1 ||
-        o.webhook_max_attempts > 100) {
+        o.webhook_max_attempts > 100 || o.resource_backoff_base_ms < 0 ||
+        o.resource_backoff_base_ms > INT64_MAX >> 21 || o.resource_backoff_max_ms < 0 ||
+        o.max_resource_waits < 1 || o.max_resource_waits > 1000) {
         rc = err_set(err, HARK_EINVAL, "bad store options for '%s'", path);
         goto out;
     }
@@ -620,6 +660,9 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
     st->max_attempts = o.max_attempts;
     st->backoff_base_ms = o.backoff_base_ms;
     st->backoff_max_ms = o.backoff_max_ms;
+    st->resource_backoff_base_ms = o.resource_backoff_base_ms;
+    st->resource_backoff_max_ms = o.resource_backoff_max_ms;
+    st->max_resource_waits = o.max_resource_waits;
     st->on_commit = o.on_commit;
     st->commit_ctx = o.commit_ctx;
     st->webhook_max_attempts = o.webhook_max_attempts;
@@ -1461,20 +1504,27 @@ static int fail_job(store *st, const char *id, const char *message, int64_t t, h
 }
 
 /* Count a failed attempt of a LEASED task (job_id, idx) with cause: back to
- * pending after the backoff, or fail the job at max_attempts. Returns 0, 1
- * if the task was no longer leased (nothing done), or an error. */
-static int fail_task(store *st, const char *job_id, int idx, const char *cause, int64_t t,
-                     store_release_info *info, hark_err *err)
+ * pending after the backoff, or fail the job at max_attempts. With
+ * resource, count a wait for a resource instead (resource_waits, its own
+ * longer backoff and limit; attempts unchanged). Returns 0, 1 if the task
+ * was no longer leased (nothing done), or an error. */
+static int fail_task(store *st, const char *job_id, int idx, const char *cause, bool resource,
+                     int64_t t, store_release_info *info, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     char *msg = NULL;
+    /* The right-hand sides see the row as it was: the n-th failure waits
+     * base << (n - 1). */
     int rc = q_open(st, &s, err,
                     "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
-                    " lease_expires_ms = NULL, attempts = attempts + 1, last_error = ?3,"
-                    " not_before_ms = ?4 + MIN(?5, ?6 << MIN(attempts, 20))"
+                    " lease_expires_ms = NULL, attempts = attempts + 1 - ?7,"
+                    " resource_waits = resource_waits + ?7, last_error = ?3,"
+                    " not_before_ms = ?4 + CASE WHEN ?7 THEN MIN(?8, ?9 << MIN(resource_waits, 20))"
+                    "   ELSE MIN(?5, ?6 << MIN(attempts, 20)) END"
                     " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
-                    " RETURNING attempts, not_before_ms, start_sample, end_sample",
-                    "titIII", job_id, idx, cause, t, st->backoff_max_ms, st->backoff_base_ms);
+                    " RETURNING attempts, not_before_ms, start_sample, end_sample, resource_waits",
+                    "titIIIiII", job_id, idx, cause, t, st->backoff_max_ms, st->backoff_base_ms,
+                    resource ? 1 : 0, st->resource_backoff_max_ms, st->resource_backoff_base_ms);
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -1485,6 +1535,7 @@ static int fail_task(store *st, const char *job_id, int idx, const char *cause, 
     int attempts = sqlite3_column_int(s, 0);
     int64_t not_before = sqlite3_column_int64(s, 1);
     int64_t start = sqlite3_column_int64(s, 2), end = sqlite3_column_int64(s, 3);
+    int waits = sqlite3_column_int(s, 4);
     while ((rc = q_step(st, s, err)) == 1)
         ;
     sqlite3_finalize(s);
@@ -1495,25 +1546,28 @@ static int fail_task(store *st, const char *job_id, int idx, const char *cause, 
         snprintf(info->job_id, sizeof info->job_id, "%s", job_id);
         info->idx = idx;
         info->attempts = attempts;
+        info->resource_waits = waits;
         info->not_before_ms = not_before;
     }
-    if (attempts < st->max_attempts)
+    if (resource ? waits < st->max_resource_waits : attempts < st->max_attempts)
         goto out;
     msg = malloc(STORE_MSG_MAX);
     if (!msg) {
         rc = err_set(err, HARK_ENOMEM, "out of memory failing job %s", job_id);
         goto out;
     }
+    int n = resource ? waits : attempts;
+    const char *what = resource ? "waited for a resource" : "failed";
     if (idx >= 0) {
-        snprintf(msg, STORE_MSG_MAX, "chunk %d (%.1f-%.1f s) failed %d time%s: %s", idx,
-                 (double)start / STORE_SAMPLE_RATE, (double)end / STORE_SAMPLE_RATE, attempts,
-                 attempts == 1 ? "" : "s", cause);
+        snprintf(msg, STORE_MSG_MAX, "chunk %d (%.1f-%.1f s) %s %d time%s: %s", idx,
+                 (double)start / STORE_SAMPLE_RATE, (double)end / STORE_SAMPLE_RATE, what, n,
+                 n == 1 ? "" : "s", cause);
     } else {
         rc = q_open(st, &s, err, "SELECT source FROM jobs WHERE id = ?1", "t", job_id);
         if (rc == 0 && (rc = q_step(st, s, err)) >= 0) {
             const unsigned char *src = rc == 1 ? sqlite3_column_text(s, 0) : NULL;
-            snprintf(msg, STORE_MSG_MAX, "prepare of '%s' failed %d time%s: %s",
-                     src ? (const char *)src : job_id, attempts, attempts == 1 ? "" : "s", cause);
+            snprintf(msg, STORE_MSG_MAX, "prepare of '%s' %s %d time%s: %s",
+                     src ? (const char *)src : job_id, what, n, n == 1 ? "" : "s", cause);
             rc = 0;
         }
     }
@@ -1535,8 +1589,8 @@ static int release_tx(store *st, int64_t token, int kind, const char *cause,
     int rc = find_lease(st, token, &l, err);
     if (rc)
         return rc;
-    if (kind == STORE_RELEASE_FAILED) {
-        rc = fail_task(st, l.job_id, l.idx, cause, t, info, err);
+    if (kind == STORE_RELEASE_FAILED || kind == STORE_RELEASE_RESOURCE) {
+        rc = fail_task(st, l.job_id, l.idx, cause, kind == STORE_RELEASE_RESOURCE, t, info, err);
         return rc == 1 ? err_set(err, HARK_EIO, "lease %lld vanished", (long long)token) : rc;
     }
     rc = q_exec(st, NULL, err,
@@ -1569,9 +1623,11 @@ int store_release(store *st, int64_t token, int kind, const char *cause, store_r
     int rc;
     if (info)
         memset(info, 0, sizeof *info);
-    if (kind != STORE_RELEASE_PREEMPTED && kind != STORE_RELEASE_FAILED)
+    if (kind != STORE_RELEASE_PREEMPTED && kind != STORE_RELEASE_FAILED &&
+        kind != STORE_RELEASE_RESOURCE)
         return err_set(err, HARK_EINVAL, "bad release kind %d", kind);
-    if (kind == STORE_RELEASE_FAILED && (rc = check_text("failure cause", cause, 4096, false, err)))
+    if (kind != STORE_RELEASE_PREEMPTED &&
+        (rc = check_text("failure cause", cause, 4096, false, err)))
         return rc;
     lock(st);
     if (kind == STORE_RELEASE_PREEMPTED) /* see DURABILITY */
@@ -1652,7 +1708,7 @@ static int expire_tx(store *st, int *count, hark_err *err)
         rc = collect(st, s, &refs, &n, err);
     sqlite3_finalize(s);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = fail_task(st, refs[i].job_id, refs[i].idx, "lease expired", t, NULL, err);
+        rc = fail_task(st, refs[i].job_id, refs[i].idx, "lease expired", false, t, NULL, err);
         if (rc == 0)
             (*count)++;
         else if (rc == 1) /* its job failed on an earlier task: revoked */

@@ -113,7 +113,15 @@ typedef struct store_options {
     int max_attempts;        /* failed attempts before a job fails, 1..20 [3] */
     int64_t backoff_base_ms; /* retry n waits base * 2^(n-1) ... [1000] */
     int64_t backoff_max_ms;  /* ... at most this [30000] */
-    int busy_timeout_ms;     /* wait for another writer [10000] */
+    /* A resource condition (STORE_RELEASE_RESOURCE: the disk was full) is
+     * not a failed attempt: the task waits resource_backoff_base_ms *
+     * 2^(n-1) before its n-th retry [5000], at most resource_backoff_max_ms
+     * [60000] (so 5, 10, 20, 40, 60, 60, ... s), and its job fails only
+     * after max_resource_waits such waits, 1..1000 [30: about 27 min]. */
+    int64_t resource_backoff_base_ms;
+    int64_t resource_backoff_max_ms;
+    int max_resource_waits;
+    int busy_timeout_ms; /* wait for another writer [10000] */
     /* Relaxed commits (grants, renewals, prepare and chunk results,
      * preemptions, successes: see DURABILITY in sqlite_store.c) reach the
      * disk at most this long after they return, 1..60000 [1000]. */
@@ -325,14 +333,17 @@ int store_commit_prepare(store *st, int64_t token, double duration_s, const stor
 enum store_release_kind {
     STORE_RELEASE_PREEMPTED = 0, /* yielded: back to pending, attempt not counted */
     STORE_RELEASE_FAILED = 1,    /* attempt counted, cause kept, backoff */
+    STORE_RELEASE_RESOURCE = 2,  /* a resource ran out (disk full): a wait counted
+                                    apart from attempts, cause kept, longer backoff */
 };
 
 typedef struct store_release_info {
     char job_id[STORE_ID_SIZE];
     int idx;
     int attempts;          /* failed attempts so far */
+    int resource_waits;    /* waits for a resource so far */
     int64_t not_before_ms; /* when the task may be claimed again */
-    bool job_failed;       /* that was the last allowed attempt */
+    bool job_failed;       /* that was the last allowed attempt (or wait) */
 } store_release_info;
 
 /* End the lease of token without a result. PREEMPTED: the task is pending
@@ -340,7 +351,10 @@ typedef struct store_release_info {
  * queued when it holds no other lease. FAILED: attempts + 1, last error =
  * cause, claimable again after the backoff; at max_attempts the job fails
  * with "chunk 4 (40.0-49.8 s) failed 3 times: <cause>" (or "prepare of
- * '<source>' failed ..."). An expired but not yet reclaimed lease may still
+ * '<source>' failed ..."). RESOURCE: resource_waits + 1 (attempts
+ * unchanged), last error = cause, claimable again after the resource
+ * backoff; at max_resource_waits the job fails with "... waited for a
+ * resource N times: <cause>". An expired but not yet reclaimed lease may still
  * be released. HARK_ESTALE if token holds no lease (nothing changed).
  * info may be NULL. */
 int store_release(store *st, int64_t token, int kind, const char *cause, store_release_info *info,

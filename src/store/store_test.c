@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <time.h>
@@ -698,6 +699,72 @@ static void test_prepare_failures_fail_the_job(void)
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT_STREQ(j.error, "prepare of 'talk.mp3' failed 3 times: worker crashed");
     store_job_release(&j);
+    store_close(st);
+}
+
+/* Out of disk space is a resource condition, not a failed attempt: the
+ * task waits on its own, longer schedule (5, 10, 20, 40, then 60 s),
+ * attempts are untouched, and the job fails only after max_resource_waits. */
+static void test_resource_waits_back_off_longer_and_count_apart(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_release_info ri;
+    store_job_spec spec = {.kind = "transcribe", .input = "/srv/up/9", .source = "talk.mp3"};
+    ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
+    static const int64_t backoff[] = {5000, 10000, 20000, 40000, 60000, 60000};
+    for (int w = 1; w <= 6; w++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        ASSERT_EQ(t.attempt, 1); /* waits are not attempts */
+        ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_RESOURCE,
+                                "cannot write 'a.pcm.part': No space left on device", &ri, &err),
+                  0);
+        ASSERT_EQ(ri.attempts, 0);
+        ASSERT_EQ(ri.resource_waits, w);
+        ASSERT_EQ(ri.not_before_ms, fake_now + backoff[w - 1]);
+        ASSERT(!ri.job_failed);
+        store_job j = get(st, id);
+        ASSERT_EQ(j.prepare_attempts, 0);
+        ASSERT_STREQ(j.prepare_error, "cannot write 'a.pcm.part': No space left on device");
+        ASSERT(!store_state_terminal(j.state));
+        store_job_release(&j);
+        fake_now += backoff[w - 1] - 1;
+        ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+        fake_now += 1;
+    }
+    /* A real failure still counts as one attempt of three. */
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_FAILED, "worker crashed", &ri, &err), 0);
+    ASSERT_EQ(ri.attempts, 1);
+    ASSERT_EQ(ri.resource_waits, 6);
+    ASSERT(!ri.job_failed);
+    /* Space came back: the prepare commits. */
+    fake_now += 60000;
+    t = claim(st, "w", LONG_LEASE);
+    store_span span = {0, 16000};
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1.0, &span, 1, NULL, &err), 0);
+    ASSERT_EQ(store_check(st, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), 0);
+    store_close(st);
+
+    /* max_resource_waits (a small one here) ends it, saying why. */
+    store_options o = {.now_ms = fake_clock, .max_resource_waits = 2};
+    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
+    for (int w = 1; w <= 2; w++) {
+        fake_now += 120000;
+        t = claim(st, "w", LONG_LEASE);
+        ASSERT_STREQ(t.job_id, id);
+        ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_RESOURCE, "disk full", &ri, &err), 0);
+        ASSERT_EQ(ri.job_failed, w == 2);
+    }
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT_STREQ(j.error, "prepare of 'talk.mp3' waited for a resource 2 times: disk full");
+    store_job_release(&j);
+    ASSERT_EQ(store_check(st, &err), 0);
     store_close(st);
 }
 
@@ -1853,6 +1920,43 @@ static void test_kill_9_at_random_points_then_recover(void)
                 TEST_FAIL_("chunk %s/%d committed twice", cr.id[i], cr.idx[i]);
 }
 
+/* A store that cannot grow (here the file-size limit, ulimit -f, with
+ * SIGXFSZ ignored as hark does) fails its commits with a clear error, a
+ * full disk's HARK_ENOSPC or an EFBIG that names the limit, keeps what was
+ * committed, and works again once it may grow. */
+static void test_commits_fail_clearly_when_the_store_cannot_grow(void)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "first.wav", id);
+    struct rlimit rl, was;
+    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
+    rl = was;
+    rl.rlim_cur = 200000;
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    static char input[4000];
+    memset(input, 'x', sizeof input - 1);
+    hark_err err = {0};
+    int rc = 0, n = 0;
+    for (; rc == 0 && n < 1000; n++) {
+        store_job_spec spec = {.kind = "transcribe", .input = input, .priority = STORE_PRIO_LOW};
+        rc = store_submit(st, &spec, id, &err);
+    }
+    ASSERT(n < 1000);
+    ASSERT_EQ(rc, HARK_EIO);
+    if (!strstr(err.msg, "File too large: over the file-size limit (ulimit -f) of 200000 bytes"))
+        TEST_FAIL_("submit %d failed with: %s", n, err.msg);
+    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &was), 0);
+    submit(st, STORE_PRIO_NORMAL, "after.wav", id);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+    st = open_db();
+    ASSERT_EQ(store_check(st, &err), 0);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), n + 1); /* every submit that said 0 */
+    store_close(st);
+}
+
 int main(void)
 {
     RUN(test_priority_order_and_fifo_within_class);
@@ -1883,5 +1987,7 @@ int main(void)
     RUN(test_webhook_lease_and_claims_of_nothing);
     RUN(test_webhook_survives_restart_and_recover_frees_claims);
     RUN(test_webhook_migration_from_version_2);
+    RUN(test_resource_waits_back_off_longer_and_count_apart);
+    RUN(test_commits_fail_clearly_when_the_store_cannot_grow);
     TEST_DONE();
 }

@@ -50,6 +50,8 @@ const char *err_code_name(int code)
         return "full";
     case HARK_ESTALE:
         return "stale";
+    case HARK_ENOSPC:
+        return "no-space";
     default:
         return "unknown";
     }

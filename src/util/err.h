@@ -25,6 +25,7 @@ enum {
     HARK_ENOENT = -9,    /* a path does not exist */
     HARK_ESTALE = -10,   /* a lease token that no longer holds its lease (fencing) */
     HARK_EFULL = -11,    /* a bounded queue is full: try again later */
+    HARK_ENOSPC = -12,   /* out of disk space (or quota): a resource condition, retry later */
 };
 
 typedef struct hark_err {

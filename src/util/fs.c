@@ -3,9 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -137,4 +140,61 @@ int fs_write_all(int fd, const void *buf, size_t n)
         n -= (size_t)w;
     }
     return 0;
+}
+
+int fs_lock_file(const char *path, const char *who, int *fd_out, char *holder, size_t n,
+                 hark_err *err)
+{
+    *fd_out = -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return err_set(err, HARK_EIO, "cannot open '%s': %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+        char line[256];
+        int len = snprintf(line, sizeof line, "%d %s\n", (int)getpid(), who);
+        /* Only a hint for the next one refused: a failure here changes nothing. */
+        bool said = ftruncate(fd, 0) == 0 && pwrite(fd, line, (size_t)len, 0) == len;
+        (void)said;
+        *fd_out = fd;
+        return 0;
+    }
+    int e = errno;
+    if (e != EWOULDBLOCK) {
+        close(fd);
+        return err_set(err, HARK_EIO, "cannot lock '%s': %s", path, strerror(e));
+    }
+    /* "PID WHO\n", written by the holder once it had the lock. */
+    char text[256];
+    ssize_t r = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    text[r > 0 ? r : 0] = '\0';
+    char *end = NULL;
+    long pid = strtol(text, &end, 10);
+    if (holder && n) {
+        if (pid > 0 && end && *end == ' ' && end[1]) {
+            end[1 + strcspn(end + 1, "\n")] = '\0';
+            snprintf(holder, n, "%.100s (pid %ld)", end + 1, pid);
+        } else {
+            snprintf(holder, n, "another process");
+        }
+    }
+    return 1;
+}
+
+int fs_write_code(int e)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return HARK_ENOSPC;
+    return e == EFBIG ? HARK_EINVAL : HARK_EIO;
+}
+
+const char *fs_write_cause(int e, char *buf, size_t n)
+{
+    struct rlimit rl;
+    if (e == EFBIG && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        snprintf(buf, n, "%s: over the file-size limit (ulimit -f) of %llu bytes", strerror(e),
+                 (unsigned long long)rl.rlim_cur);
+    else
+        snprintf(buf, n, "%s", strerror(e));
+    return buf;
 }

@@ -94,5 +94,7 @@ kill -CONT "$victim"
 verify "zombie" "$D"
 refused=$(q "$D" "SELECT SUM(value) FROM meta WHERE key IN ('refused_commits', 'refused_renewals')")
 check "zombie: its late commit or renewal was refused ($refused)" [ "${refused:-0}" -ge 1 ]
+metric=$(curl -s "$HARK_SERVER/metrics" | sed -n 's/^hark_refused_stale_commits_total //p')
+check "zombie: /metrics counts every refusal, renewals too ($metric = $refused)" [ "$metric" = "$refused" ]
 stop_server
 finish
