@@ -44,7 +44,7 @@
 
 #define DEFAULT_MAX_UPLOAD (INT64_C(2) << 30)
 #define DEFAULT_MAX_CONNECTIONS 4096
-#define DEFAULT_MAX_PER_ADDRESS 128
+#define DEFAULT_MAX_PER_ADDRESS 256 /* Node's fetch holds two per concurrent client */
 #define DEFAULT_HEADER_TIMEOUT_S 15.0
 #define DEFAULT_BODY_MIN_RATE 1024   /* bytes per second, on average after the grace */
 #define DEFAULT_MAX_BODY (64 * 1024) /* a JSON submit body */

@@ -33,7 +33,7 @@ typedef struct server_opts {
     int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
     double default_timeout_s; /* job timeout when the request gives none [0 = none] */
     int max_connections;      /* [4096, and what RLIMIT_NOFILE allows] */
-    /* Connections one client address may hold [128]; -1: no limit. */
+    /* Connections one client address may hold [256]; -1: no limit. */
     int max_connections_per_address;
     /* A request's headers must be in within this many seconds of the
      * connection's start or of its previous answer [15]. */

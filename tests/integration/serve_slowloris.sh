@@ -29,7 +29,7 @@ normal_client() {
   echo "$worst"
 }
 
-# ---- defaults: 128 connections per address, 15 s header deadline ----
+# ---- defaults: 256 connections per address, 15 s header deadline ----
 start_server "$T/s"
 base=$(threads_of $SERVER_PID)
 /usr/bin/python3 "$LORIS" 127.0.0.1 "$(port_of)" "$N" 8 1 > "$T/loris1" &
@@ -41,9 +41,9 @@ wait $loris
 echo "attack: $(cat "$T/loris1"); daemon threads $base -> $during; another address served in at most ${worst}s"
 check "another address is served in normal time during the attack (${worst}s)" le "$worst" 3
 check "the daemon holds no thread per connection ($base -> $during threads)" [ "$during" -le $((base + 2)) ]
-check "one address holds at most its limit of 128 connections ($(jq .open_at_2s "$T/loris1"))" \
-  [ "$(jq .open_at_2s "$T/loris1")" -le 128 ]
-check "the rest were turned away at once" [ "$(jq ".closed_by_server + .refused" "$T/loris1")" -ge $((N - 128)) ]
+check "one address holds at most its limit of 256 connections ($(jq .open_at_2s "$T/loris1"))" \
+  [ "$(jq .open_at_2s "$T/loris1")" -le 256 ]
+check "the rest were turned away at once" [ "$(jq ".closed_by_server + .refused" "$T/loris1")" -ge $((N - 256)) ]
 stop_server; rc=$?
 check "SIGTERM with trickling connections: exit 0 ($rc)" [ $rc -eq 0 ]
 
