@@ -28,6 +28,11 @@
  *                             attempts made so far; next_at_ms when the
  *                             next attempt is due; claimed_until_ms > now
  *                             while a sender holds it (0 = free)
+ * Version 5: retry and retention. jobs.finished_ms is set iff the job is in
+ *   a terminal state (store_retry clears it). jobs.input_released: the
+ *   job's uploaded input was removed (or left to its owner) after it
+ *   succeeded or was cancelled; index jobs_unreleased finds the ones whose
+ *   input is still to go, jobs_ended the ended jobs by age (pruning).
  */
 #include "store/migrations.h"
 
@@ -129,7 +134,14 @@ static const store_migration migrations[] = {
      "  WHERE state = 'failed';"
      "INSERT INTO meta(key, value) SELECT 'jobs_cancelled', count(*) FROM jobs"
      "  WHERE state = 'cancelled';"},
-    /* Add new migrations here: {5, "what it does", "ALTER TABLE ..."}. */
+    {5, "retry and retention: released inputs, ended jobs by age",
+     /* Jobs that ended before this migration kept their uploads: they are
+      * unreleased (0), so the runtime's next pass removes them. */
+     "ALTER TABLE jobs ADD COLUMN input_released INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX jobs_unreleased ON jobs(finished_ms)"
+     "  WHERE input_released = 0 AND state IN ('succeeded','cancelled');"
+     "CREATE INDEX jobs_ended ON jobs(finished_ms) WHERE finished_ms IS NOT NULL;"},
+    /* Add new migrations here: {6, "what it does", "ALTER TABLE ..."}. */
 };
 
 const store_migration *store_migrations(size_t *n)
