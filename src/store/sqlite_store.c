@@ -10,7 +10,10 @@
  *    resume ◄── PAUSED ◄──pause──────┘ (pause also from QUEUED)
  *
  *   any non-terminal ──cancel──► CANCELLED.  SUCCEEDED, FAILED, CANCELLED are
- *   terminal: nothing leaves them (store_delete_job removes them).
+ *   terminal (ended): nothing leaves them but FAILED ──store_retry──► QUEUED,
+ *   which keeps the committed chunks and gives the others fresh attempts.
+ *   store_delete_job and store_prune (ended past a retention age) remove
+ *   ended jobs. finished_ms is set exactly while a job is ended.
  *
  * TASKS. A job has a prepare task (idx -1) from submit, and chunk tasks
  * (idx 0..n-1) once the prepare commits its plan. A task is
