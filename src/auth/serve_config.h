@@ -72,6 +72,8 @@ typedef struct serve_config {
     char *webhook_secret;                  /* at least 16 bytes */
     int64_t url_max_bytes;                 /* bytes, >= 1 */
     double url_timeout_s;                  /* > 0 */
+    int keep_inputs;                       /* keep uploads after their job ends: 1 yes, 0 no */
+    double job_retention_s;                /* prune ended jobs after this, >= 0 (0 = never) */
     serve_token *tokens;                   /* file tokens in file order, then HARK_TOKENS ones */
     size_t n_tokens;
 

@@ -19,6 +19,7 @@
 #include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
+#include "runtime/retention.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -173,7 +174,8 @@ static void job_finished(runtime *rt, const char *job_id, int state)
 {
     char dir[4096];
     work_dir_of(rt, job_id, dir, sizeof dir);
-    fs_rmtree(dir);
+    if (state != STORE_FAILED || !rt->o.keep_failed) /* a retry continues from it */
+        fs_rmtree(dir);
     if (rt->h.finished)
         rt->h.finished(rt->h.ctx, job_id, state);
 }
@@ -660,6 +662,7 @@ static void watchdogs(runtime *rt)
 
 static void sweep_work_dirs(runtime *rt);
 static void finish_ready_jobs(runtime *rt);
+static void retention(runtime *rt);
 
 static void housekeeping(runtime *rt)
 {
@@ -672,9 +675,22 @@ static void housekeeping(runtime *rt)
     store_fail_overdue(rt->st, &n, NULL);
     if (now - rt->last_sweep >= SWEEP_EVERY_S) {
         rt->last_sweep = now;
-        sweep_work_dirs(rt);   /* jobs cancelled by another thread */
+        sweep_work_dirs(rt);   /* jobs cancelled or deleted by another thread */
         finish_ready_jobs(rt); /* a success whose commit failed: try again */
+        retention(rt);         /* uploads of ended jobs, jobs past their retention */
     }
+}
+
+static void retention(runtime *rt)
+{
+    retention_opts ro = {.work_root = rt->o.work_root,
+                         .uploads_dir = rt->o.uploads_dir,
+                         .keep_inputs = rt->o.keep_inputs,
+                         .keep_failed = rt->o.keep_failed,
+                         .job_retention_ms = rt->o.job_retention_ms};
+    hark_err err = {0};
+    if (retention_pass(rt->st, &ro, NULL, &err))
+        log_error("retention: %s", err.msg);
 }
 
 /* Finish jobs whose chunks were all committed but whose success was not:
@@ -697,7 +713,7 @@ static void finish_ready_jobs(runtime *rt)
 /* Remove work directories that no unfinished job owns: left by a crash
  * between a job's end and its directory's removal, or by a deleted job.
  * Unfinished jobs keep theirs (decoded audio + plan), so resuming never
- * decodes again. */
+ * decodes again; so do failed jobs with keep_failed, for a retry. */
 static void sweep_work_dirs(runtime *rt)
 {
     DIR *d = opendir(rt->o.work_root);
@@ -709,7 +725,8 @@ static void sweep_work_dirs(runtime *rt)
             continue;
         store_job job;
         int rc = store_get_job(rt->st, e->d_name, &job, NULL);
-        bool keep = rc == 0 && !store_state_terminal(job.state);
+        bool keep = rc == 0 && (!store_state_terminal(job.state) ||
+                                (rt->o.keep_failed && job.state == STORE_FAILED));
         if (rc == 0)
             store_job_release(&job);
         if (keep || (rc != 0 && rc != HARK_ENOENT))
@@ -860,6 +877,7 @@ int runtime_run(runtime *rt, hark_err *err)
 {
     sweep_work_dirs(rt);
     finish_ready_jobs(rt);
+    retention(rt);
     while (!rt->signo) {
         if (rt->h.done && rt->h.done(rt->h.ctx))
             return 0;
