@@ -2109,6 +2109,21 @@ void store_event_list_release(store_event_list *list)
     memset(list, 0, sizeof *list);
 }
 
+int store_last_event_id(store *st, const char *id, const char *type, int64_t *event_id,
+                        hark_err *err)
+{
+    int rc;
+    *event_id = 0;
+    if ((rc = check_id(id, err)) || (rc = check_text("event type", type, 64, false, err)))
+        return rc;
+    lock(st);
+    rc = q_int64(st, event_id, NULL, err,
+                 "SELECT COALESCE(MAX(id), 0) FROM events WHERE job_id = ?1 AND type = ?2", "tt", id,
+                 type);
+    unlock(st);
+    return rc;
+}
+
 int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
                       hark_err *err)
 {

@@ -431,6 +431,11 @@ void store_event_list_release(store_event_list *list);
 int store_list_events(store *st, const char *id, int64_t after_id, int limit, store_event_list *out,
                       hark_err *err);
 
+/* The id of job id's latest event of the given type into *event_id, 0 if
+ * it has none (or there is no such job). 0, HARK_EINVAL, HARK_EIO. */
+int store_last_event_id(store *st, const char *id, const char *type, int64_t *event_id,
+                        hark_err *err);
+
 /* Append an event (e.g. "progress" from a heartbeat). data is JSON object
  * text or NULL for "{}". *event_id may be NULL. HARK_ENOENT, HARK_EINVAL. */
 int store_add_event(store *st, const char *id, const char *type, const char *data,

@@ -1509,6 +1509,11 @@ static void test_retry_keeps_committed_chunks_and_resets_attempts(void)
     store_event_list el;
     ASSERT_EQ(store_list_events(st, id, 0, 0, &el, &err), 0);
     ASSERT_STREQ(el.events[el.n - 1].type, "retried");
+    int64_t last = 0;
+    ASSERT_EQ(store_last_event_id(st, id, "retried", &last, &err), 0);
+    ASSERT_EQ(last, el.events[el.n - 1].id);
+    ASSERT_EQ(store_last_event_id(st, other, "retried", &last, &err), 0);
+    ASSERT_EQ(last, 0);
     ASSERT(strstr(el.events[el.n - 1].data, "\"chunks_done\":1"));
     ASSERT(strstr(el.events[el.n - 1].data, "failed 3 times"));
     store_event_list_release(&el);
