@@ -2118,8 +2118,8 @@ int store_last_event_id(store *st, const char *id, const char *type, int64_t *ev
         return rc;
     lock(st);
     rc = q_int64(st, event_id, NULL, err,
-                 "SELECT COALESCE(MAX(id), 0) FROM events WHERE job_id = ?1 AND type = ?2", "tt", id,
-                 type);
+                 "SELECT COALESCE(MAX(id), 0) FROM events WHERE job_id = ?1 AND type = ?2", "tt",
+                 id, type);
     unlock(st);
     return rc;
 }
