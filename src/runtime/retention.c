@@ -1,9 +1,11 @@
 /* retention.c - see retention.h. */
 #include "runtime/retention.h"
 
+#include "jobs/transcription.h"
 #include "util/fs.h"
 #include "util/log.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -67,4 +69,24 @@ int retention_pass(store *st, const retention_opts *o, retention_stats *out, har
     if (out)
         *out = s;
     return rc;
+}
+
+void retention_trim_failed(const char *dir, bool prepared)
+{
+    if (!prepared) {
+        fs_rmtree(dir);
+        return;
+    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[4096];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            strcmp(e->d_name, TRANSCRIPTION_PCM_NAME) == 0)
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            fs_rmtree(path);
+    }
+    closedir(d);
 }

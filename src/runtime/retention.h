@@ -3,9 +3,12 @@
  *  work directory  <work_root>/<id>: the decoded audio (and a URL input's
  *                  download). Removed when the job ends (runtime.c), except
  *                  a failed job's while keep_failed: a retry continues from
- *                  it, so the sweep of orphaned work directories counts
- *                  failed jobs as owners. It goes when the job is deleted
- *                  (the sweep) or pruned (here).
+ *                  its decoded audio, so the sweep of orphaned work
+ *                  directories counts failed jobs as owners. Only the audio
+ *                  stays (retention_trim_failed): a download goes, and the
+ *                  whole directory of a job that failed before it was
+ *                  prepared. It goes when the job is deleted (the sweep) or
+ *                  pruned (here).
  *  uploaded input  a file directly in uploads_dir: one the server stored
  *                  (server/upload.c). Removed once its job succeeded or was
  *                  cancelled, unless keep_inputs; a failed job keeps it (a
@@ -58,5 +61,12 @@ typedef struct retention_stats {
  * or the store's error (what was done before it stays done); a file that
  * cannot be removed is logged, not an error. */
 int retention_pass(store *st, const retention_opts *o, retention_stats *out, hark_err *err);
+
+/* What a failed job keeps of its work directory dir: if it was prepared,
+ * its decoded audio only (TRANSCRIPTION_PCM_NAME; the plan is in the
+ * store), every other entry is removed (a URL input's download, whole or
+ * partial: a retry that must prepare again fetches it again, as the first
+ * attempt did); if it was not, nothing: dir is removed. Missing is fine. */
+void retention_trim_failed(const char *dir, bool prepared);
 
 #endif

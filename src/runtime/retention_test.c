@@ -242,6 +242,26 @@ static void a_batch_at_a_time(void)
     store_close(e.st);
 }
 
+static void a_failed_job_keeps_only_its_decoded_audio(void)
+{
+    ASSERT_EQ(fs_mkdir_p("w/prepared", 0700, NULL), 0);
+    touch("w/prepared/audio.pcm");
+    touch("w/prepared/input.download");
+    touch("w/prepared/.input.download.part.Ab12Cd");
+    ASSERT_EQ(fs_mkdir_p("w/prepared/junk", 0700, NULL), 0);
+    retention_trim_failed("w/prepared", true);
+    ASSERT(exists("w/prepared/audio.pcm"));
+    ASSERT(!exists("w/prepared/input.download"));
+    ASSERT(!exists("w/prepared/.input.download.part.Ab12Cd"));
+    ASSERT(!exists("w/prepared/junk"));
+    ASSERT_EQ(fs_mkdir_p("w/unprepared", 0700, NULL), 0);
+    touch("w/unprepared/input.download");
+    retention_trim_failed("w/unprepared", false);
+    ASSERT(!exists("w/unprepared"));
+    retention_trim_failed("w/missing", true); /* fine */
+    retention_trim_failed("w/missing", false);
+}
+
 static void entry_of_a_directory_by_spelling(void)
 {
     ASSERT(fs_is_entry_of("/s/up", "/s/up/x.wav"));
@@ -261,6 +281,7 @@ int main(void)
     RUN(keep_inputs_leaves_uploads_until_the_job_goes);
     RUN(ended_jobs_are_pruned_with_their_files_active_ones_never);
     RUN(a_batch_at_a_time);
+    RUN(a_failed_job_keeps_only_its_decoded_audio);
     RUN(entry_of_a_directory_by_spelling);
     TEST_DONE();
 }

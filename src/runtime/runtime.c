@@ -170,12 +170,27 @@ static int slot_send(runtime *rt, slot *s, int type, json_t *msg)
     return rc;
 }
 
+/* A failed job (keep_failed) keeps its decoded audio for a retry, nothing
+ * else. *job: the job as the store has it now. */
+static void trim_failed(runtime *rt, const store_job *job)
+{
+    char dir[4096];
+    work_dir_of(rt, job->id, dir, sizeof dir);
+    retention_trim_failed(dir, job->prepared);
+}
+
 static void job_finished(runtime *rt, const char *job_id, int state)
 {
     char dir[4096];
     work_dir_of(rt, job_id, dir, sizeof dir);
-    if (state != STORE_FAILED || !rt->o.keep_failed) /* a retry continues from it */
+    store_job job;
+    if (state != STORE_FAILED || !rt->o.keep_failed) {
         fs_rmtree(dir);
+    } else if (store_get_job(rt->st, job_id, &job, NULL) == 0) {
+        if (job.state == STORE_FAILED) /* not retried meanwhile */
+            trim_failed(rt, &job);
+        store_job_release(&job);
+    }
     if (rt->h.finished)
         rt->h.finished(rt->h.ctx, job_id, state);
 }
@@ -725,8 +740,10 @@ static void sweep_work_dirs(runtime *rt)
             continue;
         store_job job;
         int rc = store_get_job(rt->st, e->d_name, &job, NULL);
-        bool keep = rc == 0 && (!store_state_terminal(job.state) ||
-                                (rt->o.keep_failed && job.state == STORE_FAILED));
+        bool failed = rc == 0 && rt->o.keep_failed && job.state == STORE_FAILED;
+        bool keep = rc == 0 && (!store_state_terminal(job.state) || failed);
+        if (failed) /* also what a worker left after the job failed */
+            trim_failed(rt, &job);
         if (rc == 0)
             store_job_release(&job);
         if (keep || (rc != 0 && rc != HARK_ENOENT))
