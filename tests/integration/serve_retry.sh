@@ -106,6 +106,7 @@ wait_state "$c" failed 120
 check "too long for this daemon: failed in its prepare ($(job_field "$c" error))" \
   [ "$(job_field "$c" chunks)" = null ]
 upload=$(q "$D" "SELECT input FROM jobs WHERE id = '$c'")
+check "failed before its plan: no work directory kept (nothing to continue from)" gone "$D/work/$c"
 stop_server
 config "keep_inputs = yes" "job_retention = 10"
 start_server "$D" --workers 1 --config "$T/hark.conf"
