@@ -791,7 +791,7 @@ static const command commands[] = {
      .run = cmd_submit},
     {.name = "ls",
      .args = "[options]",
-     .brief = "ls|list the jobs",
+     .brief = "ls|list the most recent jobs, newest first",
      .summary = "List the most recent jobs, newest first.",
      .options = "  -s, --state S          only jobs in state S (queued, running, paused,\n"
                 "                         succeeded, failed, cancelled)\n"
