@@ -48,6 +48,8 @@ enum key_id {
     KEY_HEADER_TIMEOUT,
     KEY_BODY_MIN_RATE,
     KEY_URL_ALLOW,
+    KEY_KEEP_INPUTS,
+    KEY_JOB_RETENTION,
     N_KEYS
 };
 
@@ -75,6 +77,8 @@ static const char *const key_names[N_KEYS] = {
     [KEY_HEADER_TIMEOUT] = "header_timeout",
     [KEY_BODY_MIN_RATE] = "body_min_rate",
     [KEY_URL_ALLOW] = "url_allow",
+    [KEY_KEEP_INPUTS] = "keep_inputs",
+    [KEY_JOB_RETENTION] = "job_retention",
 };
 
 /* Keys that may be given more than once: each adds a value. */
@@ -365,6 +369,41 @@ static int set_seconds(parser *p, const char *key, const char *v, bool zero_ok, 
     return 0;
 }
 
+/* A duration: DIGITS or DIGITS.DIGITS (as seconds above), then nothing or
+ * one unit, s, m, h or d (lower case): "30d", "12h", "1.5h", "45". The
+ * number and its unit are read separately, so set_seconds' rules (and its
+ * range, in seconds) hold for the product. */
+static int set_duration(parser *p, const char *key, const char *v, double *dst)
+{
+    char show[SHOW_SIZE];
+    const char *digits = "0123456789";
+    size_t i = strspn(v, digits);
+    bool ok = i > 0;
+    if (ok && v[i] == '.') {
+        size_t f = strspn(v + i + 1, digits);
+        ok = f > 0;
+        i += 1 + f;
+    }
+    double unit = 1;
+    if (ok && v[i]) {
+        unit = v[i] == 's' ? 1 : v[i] == 'm' ? 60 : v[i] == 'h' ? 3600 : v[i] == 'd' ? 86400 : 0;
+        ok = unit > 0 && !v[i + 1];
+    }
+    if (!ok)
+        return FAIL(p,
+                    "%s: \"%s\" is not a duration (seconds, or a number with s, m, h or d, as "
+                    "in 30d)",
+                    key, SHOW(v, show));
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end) * unit;
+    if (errno || end != v + i || !isfinite(x) || x > SERVE_CONFIG_MAX_SECONDS)
+        return FAIL(p, "%s: %s is out of range (at most %.0f seconds)", key, SHOW(v, show),
+                    SERVE_CONFIG_MAX_SECONDS);
+    *dst = x;
+    return 0;
+}
+
 /* HOST:PORT in shape only (which hosts may be bound is the server's call):
  * HOST a name or IPv4 address, or an IPv6 address in brackets; PORT 0..65535. */
 static const char *listen_problem(const char *v)
@@ -525,6 +564,16 @@ static int set_key(parser *p, const char *key, const char *v)
         else
             return FAIL(p, "log_format: \"%s\" is not one of text, json", SHOW(v, show));
         return 0;
+    case KEY_KEEP_INPUTS:
+        if (strcmp(v, "yes") == 0)
+            cfg->keep_inputs = 1;
+        else if (strcmp(v, "no") == 0)
+            cfg->keep_inputs = 0;
+        else
+            return FAIL(p, "keep_inputs: \"%s\" is not one of yes, no", SHOW(v, show));
+        return 0;
+    case KEY_JOB_RETENTION:
+        return set_duration(p, key, v, &cfg->job_retention_s);
     case KEY_WEBHOOK_SECRET:
         if (strlen(v) < SERVE_TOKEN_SECRET_MIN)
             return FAIL(p, "webhook_secret: too short (at least 16 bytes)");
@@ -668,8 +717,10 @@ void serve_config_init(serve_config *cfg)
     cfg->workers = -1;
     cfg->max_upload = cfg->max_body = cfg->url_max_bytes = -1;
     cfg->timeout_s = cfg->max_duration_s = cfg->url_timeout_s = cfg->header_timeout_s = -1;
+    cfg->job_retention_s = -1;
     cfg->max_connections = cfg->max_connections_per_address = -1;
     cfg->body_min_rate = -1;
+    cfg->keep_inputs = -1;
     for (int i = 0; i < SERVE_CONFIG_N_PRIOS; i++)
         cfg->queue_limit[i] = -1;
     cfg->log_format = SERVE_LOG_UNSET;

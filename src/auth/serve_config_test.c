@@ -67,6 +67,8 @@ static void test_every_key(void)
              "url_max_bytes = 512M\n"
              "url_timeout = 30\n"
              "url_allow = Media.LAN:8080\n"
+             "keep_inputs = no\n"
+             "job_retention = 7d\n"
              "\n"
              "[token ci]\n"
              "secret = " SECRET_A "\n"
@@ -96,15 +98,17 @@ static void test_every_key(void)
     ASSERT_NEAR(cfg.url_timeout_s, 30, 0);
     ASSERT_EQ(cfg.n_url_allow, 1);
     ASSERT_STREQ(cfg.url_allow[0], "Media.LAN:8080"); /* as written */
+    ASSERT_EQ(cfg.keep_inputs, 0);
+    ASSERT_NEAR(cfg.job_retention_s, 7 * 86400.0, 0);
     ASSERT_EQ(cfg.n_tokens, 2);
     ASSERT_STREQ(cfg.tokens[0].name, "ci");
     ASSERT_STREQ(cfg.tokens[0].secret, SECRET_A);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);
-    ASSERT_EQ(cfg.tokens[0].where, 22);
+    ASSERT_EQ(cfg.tokens[0].where, 24);
     ASSERT(!cfg.tokens[0].from_env);
     ASSERT_STREQ(cfg.tokens[1].name, "batch.nightly_2-x");
     ASSERT_EQ(cfg.tokens[1].max_priority, STORE_PRIO_NORMAL); /* the default */
-    ASSERT_EQ(cfg.tokens[1].where, 25);
+    ASSERT_EQ(cfg.tokens[1].where, 27);
     ASSERT_STREQ(cfg.source, "hark.conf");
     ASSERT(!cfg.has_mode); /* parsed from memory */
     serve_config_release(&cfg);
@@ -127,6 +131,8 @@ static void test_empty_means_unset(void)
         ASSERT_EQ(cfg.timeout_s, -1);
         ASSERT_EQ(cfg.max_duration_s, -1);
         ASSERT_EQ(cfg.url_timeout_s, -1);
+        ASSERT_EQ(cfg.keep_inputs, -1);
+        ASSERT_EQ(cfg.job_retention_s, -1);
         for (int p = 0; p < SERVE_CONFIG_N_PRIOS; p++)
             ASSERT_EQ(cfg.queue_limit[p], -1);
         ASSERT_EQ(cfg.log_format, SERVE_LOG_UNSET);
@@ -263,6 +269,45 @@ static void test_seconds(void)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         snprintf(text, sizeof text, "url_timeout = %s\n", bad[i]);
         snprintf(want, sizeof want, "hark.conf:1: url_timeout: \"%s\" is not a number of seconds",
+                 bad[i]);
+        expect_err_(__LINE__, text, strlen(text), want);
+    }
+}
+
+static void test_retention_keys(void)
+{
+    serve_config cfg;
+    PARSE_OK("keep_inputs = yes\njob_retention = 30d\n", &cfg);
+    ASSERT_EQ(cfg.keep_inputs, 1);
+    ASSERT_NEAR(cfg.job_retention_s, 30 * 86400.0, 0);
+    serve_config_release(&cfg);
+    PARSE_OK("keep_inputs = no\njob_retention = 0\n", &cfg);
+    ASSERT_EQ(cfg.keep_inputs, 0);
+    ASSERT_EQ(cfg.job_retention_s, 0); /* 0: ended jobs are kept forever */
+    serve_config_release(&cfg);
+    static const struct {
+        const char *v;
+        double want;
+    } ok[] = {{"12h", 43200}, {"90m", 5400}, {"45s", 45},      {"2", 2},
+              {"1.5h", 5400}, {"0.5", 0.5},  {"0.25d", 21600}, {"11574d", 11574 * 86400.0}};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "job_retention = %s\n", ok[i].v);
+        PARSE_OK(text, &cfg);
+        ASSERT_NEAR(cfg.job_retention_s, ok[i].want, 1e-9);
+        serve_config_release(&cfg);
+    }
+    EXPECT_ERR("keep_inputs = true\n", "hark.conf:1: keep_inputs: \"true\" is not one of yes, no");
+    EXPECT_ERR("keep_inputs = YES\n", "hark.conf:1: keep_inputs: \"YES\" is not one of yes, no");
+    EXPECT_ERR("job_retention = 11575d\n", "hark.conf:1: job_retention: 11575d is out of range "
+                                           "(at most 1000000000 seconds)");
+    const char *bad[] = {"30 d", "-1", "1w", "d", ".5d", "5.d", "1dd", "1e3", "inf", "30D"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[128], want[256];
+        snprintf(text, sizeof text, "job_retention = %s\n", bad[i]);
+        snprintf(want, sizeof want,
+                 "hark.conf:1: job_retention: \"%s\" is not a duration (seconds, or a number "
+                 "with s, m, h or d, as in 30d)",
                  bad[i]);
         expect_err_(__LINE__, text, strlen(text), want);
     }
@@ -803,6 +848,8 @@ static void test_docs_example(void)
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_HIGH], 1000);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_NORMAL], 10000);
     ASSERT_EQ(cfg.queue_limit[STORE_PRIO_LOW], 10000);
+    ASSERT_EQ(cfg.keep_inputs, 0);
+    ASSERT_NEAR(cfg.job_retention_s, 30 * 86400.0, 0);
     ASSERT_EQ(cfg.n_tokens, 4);
     ASSERT_EQ(cfg.tokens[0].max_priority, STORE_PRIO_HIGH);
     ASSERT_EQ(cfg.tokens[1].max_priority, STORE_PRIO_REALTIME);
@@ -830,6 +877,7 @@ int main(void)
     RUN(test_bytes);
     RUN(test_ints);
     RUN(test_seconds);
+    RUN(test_retention_keys);
     RUN(test_listen);
     RUN(test_strings_and_enums);
     RUN(test_url_allow);

@@ -48,6 +48,10 @@
  * overrides; 0 there means unbounded). */
 static const int default_queue_limit[4] = {100, 1000, 10000, 10000};
 
+/* How long an ended job is kept (config job_retention overrides; 0 there
+ * keeps them forever). */
+#define DEFAULT_JOB_RETENTION_S (30 * 86400.0)
+
 static void usage(FILE *to)
 {
     fprintf(to, "usage: hark serve [options]\n"
@@ -428,6 +432,13 @@ int cli_serve(int argc, char **argv)
     int queue_limit[4];
     for (int p = 0; p < 4; p++)
         queue_limit[p] = cfg.queue_limit[p] >= 0 ? cfg.queue_limit[p] : default_queue_limit[p];
+    /* Retention (runtime/retention.h): a failed job keeps its decoded audio
+     * and upload for a retry; uploads of the others go when they end. */
+    o.keep_failed = true;
+    o.keep_inputs = cfg.keep_inputs == 1;
+    o.job_retention_ms =
+        (int64_t)((cfg.job_retention_s >= 0 ? cfg.job_retention_s : DEFAULT_JOB_RETENTION_S) *
+                  1000.0);
 
     token_table tokens = {0};
     path_roots roots = {0};
@@ -471,7 +482,7 @@ int cli_serve(int argc, char **argv)
     if (asr_engine_check(&model, &err))
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
 
-    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], exe[4096];
+    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], uploads[4200], exe[4096];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
@@ -499,6 +510,20 @@ int cli_serve(int argc, char **argv)
         err_set(&err, HARK_EINVAL, "state directory '%s' is in use by %s", state, holder);
     if (lrc)
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
+    /* Uploads are named by their resolved path in the store (the server
+     * resolves the directory the same way): the runtime removes only files
+     * directly in it. */
+    {
+        char up[4200];
+        snprintf(up, sizeof up, "%s/uploads", state);
+        char *real = fs_mkdir_p(up, 0700, &err) == 0 ? realpath(up, NULL) : NULL;
+        if (!real && !err.msg[0])
+            err_set(&err, HARK_EIO, "cannot resolve '%s': %s", up, strerror(errno));
+        if (!real)
+            return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
+        snprintf(uploads, sizeof uploads, "%s", real);
+        free(real);
+    }
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -534,14 +559,13 @@ int cli_serve(int argc, char **argv)
     if (rc == 0) {
         /* Before listening, so no upload is in flight: what no job refers
          * to is a leftover of a kill -9 or crash mid-upload. */
-        char uploads[sizeof state + 16];
-        snprintf(uploads, sizeof uploads, "%s/uploads", state);
         rc = upload_sweep(uploads, st, NULL, &err);
     }
     if (rc == 0) {
         o.worker_path = exe;
         o.workers = (int)workers;
         o.work_root = work;
+        o.uploads_dir = uploads;
         o.sigfd = sigfd;
         o.metrics = metrics;
         runtime_hooks h = {.complete = on_complete, .finished = on_finished, .ctx = &dctx};

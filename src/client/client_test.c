@@ -384,6 +384,11 @@ static void follow_tracks_phase_progress_and_end(void)
     ASSERT(!follow_apply(&f, "started", "not json", 8));
     ASSERT_STREQ(f.phase, "transcribing");
     ASSERT(!follow_apply(&f, "some_future_event", "{}", 2));
+    /* A retried job's stream starts at "retried": queued again. */
+    d = "{\"error\": \"chunk 3 failed 3 times\", \"chunks_done\": 3}";
+    ASSERT(!follow_apply(&f, "retried", d, strlen(d)));
+    ASSERT_STREQ(f.phase, "queued");
+    ASSERT(!f.final);
     d = "{\"error\": \"chunk 3 of 'a.wav':\\nthe worker crashed\"}";
     ASSERT(follow_apply(&f, "failed", d, strlen(d)));
     ASSERT(f.final);
@@ -844,19 +849,19 @@ static void cmd_submit_reports_each_file(void)
 static void cmd_ls_follows_cursors(void)
 {
     static const fake_step steps[] = {
-        {"GET /v1/jobs?limit=1000&state=running ", NULL,
+        {"GET /v1/jobs?order=desc&limit=1000&state=running ", NULL,
          "HTTP/1.1 200 OK\r\n" JSON_HDR "\r\n{\"object\": \"list\", \"data\": [{\"id\": \"ja\", "
          "\"state\": \"running\", \"priority\": \"high\", \"source\": \"a.mp3\", \"duration\": "
          "61, \"chunks\": 10, \"progress\": 0.5}], \"next_after\": 7}"},
-        {"GET /v1/jobs?limit=1000&state=running&after=7 ", NULL,
+        {"GET /v1/jobs?order=desc&limit=1000&state=running&after=7 ", NULL,
          "HTTP/1.1 200 OK\r\n" JSON_HDR "\r\n{\"object\": \"list\", \"data\": [{\"id\": \"jb\", "
          "\"state\": \"running\", \"priority\": \"low\", \"source\": \"b.mp3\", \"duration\": "
          "null, \"chunks\": null, \"progress\": 0}], \"next_after\": null}"},
     };
     fake f = fake_start(steps, 2);
     char *out, *err;
-    char *a[] = {"ls", "--state", "running", "--server", f.url, NULL};
-    ASSERT_EQ(run_client(5, a, &out, &err), 0);
+    char *a[] = {"ls", "--state", "running", "--limit", "0", "--server", f.url, NULL};
+    ASSERT_EQ(run_client(7, a, &out, &err), 0);
     fake_finish(&f);
     buf want;
     buf_init(&want, 4096);
@@ -869,6 +874,108 @@ static void cmd_ls_follows_cursors(void)
     buf_release(&want);
     free(out);
     free(err);
+}
+
+#define LIST_PAGE(ids_json, next)                                                                  \
+    "HTTP/1.1 200 OK\r\n" JSON_HDR "\r\n{\"object\": \"list\", \"data\": [" ids_json               \
+    "], \"next_after\": " next "}"
+#define ROW(id) "{\"id\": \"" id "\", \"state\": \"succeeded\", \"source\": \"" id ".wav\"}"
+
+static void cmd_ls_newest_first_up_to_the_limit(void)
+{
+    static const fake_step steps[] = {
+        /* By default the 50 most recent. */
+        {"GET /v1/jobs?order=desc&limit=50 ", NULL, LIST_PAGE(ROW("jc") "," ROW("jb"), "null")},
+        /* --limit 3 over pages (a server may send fewer than asked) of what
+         * is left to show, and not a job more. */
+        {"GET /v1/jobs?order=desc&limit=3 ", NULL, LIST_PAGE(ROW("jc") "," ROW("jb"), "41")},
+        {"GET /v1/jobs?order=desc&limit=1&after=41 ", NULL, LIST_PAGE(ROW("ja"), "40")},
+        /* --json -n 1 */
+        {"GET /v1/jobs?order=desc&limit=1 ", NULL, LIST_PAGE(ROW("jc"), "42")},
+    };
+    fake f = fake_start(steps, 4);
+    char *out, *err;
+    char *a1[] = {"ls", "--server", f.url, NULL};
+    ASSERT_EQ(run_client(3, a1, &out, &err), 0);
+    ASSERT(strstr(out, "jc ") && strstr(out, "jb "));
+    ASSERT(strstr(out, "jc ") < strstr(out, "jb "));
+    ASSERT_STREQ(err, "");
+    free(out);
+    free(err);
+    char *a2[] = {"ls", "--limit", "3", "--server", f.url, NULL};
+    ASSERT_EQ(run_client(5, a2, &out, &err), 0);
+    ASSERT(strstr(out, "jb ") < strstr(out, "ja "));
+    ASSERT(strstr(out, "ja.wav\n"));
+    free(out);
+    free(err);
+    char *a3[] = {"ls", "--json", "-n", "1", "--server", f.url, NULL};
+    ASSERT_EQ(run_client(6, a3, &out, &err), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    ASSERT(json_is_array(j));
+    ASSERT_EQ(json_array_size(j), 1);
+    ASSERT_STREQ(json_string_value(json_object_get(json_array_get(j, 0), "id")), "jc");
+    json_decref(j);
+    free(out);
+    free(err);
+    fake_finish(&f);
+    const char *bad[] = {"-1", "x", "1001x", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *a[] = {"ls", "--limit", (char *)bad[i], NULL};
+        ASSERT_EQ(run_client(3, a, &out, &err), 2);
+        ASSERT(strstr(err, "--limit wants"));
+        free(out);
+        free(err);
+    }
+}
+
+static void cmd_retry_and_delete(void)
+{
+    static const fake_step steps[] = {
+        {"POST /v1/jobs/ja/retry ", "Content-Length: 0",
+         "HTTP/1.1 200 OK\r\n" JSON_HDR "\r\n{\"id\": \"ja\", \"state\": \"queued\"}"},
+        {"POST /v1/jobs/jb/retry ", NULL,
+         "HTTP/1.1 409 Conflict\r\n" JSON_HDR "\r\n"
+         "{\"error\": {\"message\": \"cannot retry job jb: it is succeeded\"}}"},
+        {"DELETE /v1/jobs/ja ", NULL,
+         "HTTP/1.1 200 OK\r\n" JSON_HDR "\r\n"
+         "{\"id\": \"ja\", \"object\": \"job.deleted\", \"deleted\": true}"},
+        {"DELETE /v1/jobs/jb ", NULL,
+         "HTTP/1.1 409 Conflict\r\n" JSON_HDR "\r\n"
+         "{\"error\": {\"message\": \"job jb is running: cancel it before deleting it\"}}"},
+    };
+    fake f = fake_start(steps, 4);
+    char *out, *err;
+    char *a1[] = {"retry", "--server", f.url, "ja", NULL};
+    ASSERT_EQ(run_client(4, a1, &out, &err), 0);
+    ASSERT_STREQ(out, "queued\n");
+    ASSERT_STREQ(err, "");
+    free(out);
+    free(err);
+    char *a2[] = {"retry", "--server", f.url, "jb", NULL};
+    ASSERT_EQ(run_client(4, a2, &out, &err), 1);
+    ASSERT_STREQ(out, "");
+    ASSERT_STREQ(err, "hark: cannot retry job jb: it is succeeded\n");
+    free(out);
+    free(err);
+    char *a3[] = {"delete", "--server", f.url, "ja", NULL};
+    ASSERT_EQ(run_client(4, a3, &out, &err), 0);
+    ASSERT_STREQ(out, "deleted\n");
+    ASSERT_STREQ(err, "");
+    free(out);
+    free(err);
+    char *a4[] = {"delete", "--server", f.url, "jb", NULL};
+    ASSERT_EQ(run_client(4, a4, &out, &err), 1);
+    ASSERT_STREQ(err, "hark: job jb is running: cancel it before deleting it\n");
+    free(out);
+    free(err);
+    fake_finish(&f);
+    char *a5[] = {"delete", NULL};
+    ASSERT_EQ(run_client(1, a5, &out, &err), 2);
+    ASSERT(strstr(err, "hark: delete needs a job ID\nusage: hark delete "));
+    free(out);
+    free(err);
+    ASSERT(client_is_command("retry"));
+    ASSERT(client_is_command("delete"));
 }
 
 static void cmd_wait_reports_the_job_error(void)
@@ -956,6 +1063,8 @@ int main(void)
     RUN(cmd_bad_usage_exits_2);
     RUN(cmd_submit_reports_each_file);
     RUN(cmd_ls_follows_cursors);
+    RUN(cmd_ls_newest_first_up_to_the_limit);
+    RUN(cmd_retry_and_delete);
     RUN(cmd_wait_reports_the_job_error);
     RUN(cmd_ptt_uploads_stdin_as_wav_and_prints_text);
     TEST_DONE();

@@ -1,5 +1,5 @@
 /* commands.c - `hark submit | ls | show | wait | result | cancel | pause |
- * resume | ptt`: the command lines, the requests they make (docs/api.md)
+ * resume | retry | delete | ptt`: the command lines, the requests they make (docs/api.md)
  * and what they print. Data goes to stdout, messages to stderr as
  * "hark: <one line>". Exit 0 done, 1 failed, 2 usage (cli/cli.h).
  */
@@ -359,25 +359,34 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
 
 /* ---- ls ------------------------------------------------------------- */
 
-static int list_jobs(hc_client *c, const char *state, const char *prio, bool as_json, hark_err *err)
+#define LS_DEFAULT_LIMIT 50
+#define LS_PAGE 1000 /* the server's largest page */
+
+/* List the limit (0: all) most recent jobs, newest first, a page at a time. */
+static int list_jobs(hc_client *c, const char *state, const char *prio, long limit, bool as_json,
+                     hark_err *err)
 {
     long long after = 0;
+    long shown = 0;
     bool first = true;
     int rc = 0;
     for (;;) {
         char path[256];
-        snprintf(path, sizeof path, "/v1/jobs?limit=1000%s%s%s%s", state ? "&state=" : "",
-                 state ? state : "", prio ? "&priority=" : "", prio ? prio : "");
+        long page = limit == 0 || limit - shown > LS_PAGE ? LS_PAGE : limit - shown;
+        snprintf(path, sizeof path, "/v1/jobs?order=desc&limit=%ld%s%s%s%s", page,
+                 state ? "&state=" : "", state ? state : "", prio ? "&priority=" : "",
+                 prio ? prio : "");
         if (after > 0) {
             size_t k = strlen(path);
             snprintf(path + k, sizeof path - k, "&after=%lld", after);
         }
-        json_t *page = NULL;
-        if ((rc = hc_get_json(c, path, &page, err)) != 0)
+        json_t *page_json = NULL;
+        if ((rc = hc_get_json(c, path, &page_json, err)) != 0)
             break;
-        json_t *data = json_object_get(page, "data"), *next = json_object_get(page, "next_after");
+        json_t *data = json_object_get(page_json, "data"),
+               *next = json_object_get(page_json, "next_after");
         if (!json_is_array(data) || !(json_is_null(next) || json_is_integer(next) || !next)) {
-            json_decref(page);
+            json_decref(page_json);
             rc = err_set(err, HARK_EIO, "hark server sent a malformed job list");
             break;
         }
@@ -398,14 +407,15 @@ static int list_jobs(hc_client *c, const char *state, const char *prio, bool as_
                 rc = err_set(err, HARK_ENOMEM, "out of memory");
             }
             first = false;
+            shown++;
         }
         put(out.data, out.len);
         buf_release(&out);
         long long n = json_is_integer(next) ? (long long)json_integer_value(next) : 0;
-        json_decref(page);
-        if (rc || n == 0)
+        json_decref(page_json);
+        if (rc || n == 0 || (limit > 0 && shown >= limit))
             break;
-        if (n <= after) {
+        if (after > 0 && n >= after) { /* newest first: the cursor only goes down */
             rc = err_set(err, HARK_EIO, "hark server sent a job list cursor that goes back");
             break;
         }
@@ -421,16 +431,26 @@ static int cmd_ls(const command *cmd, int argc, char **argv)
     static const struct option longopts[] = {
         {"state", required_argument, NULL, 's'},
         {"priority", required_argument, NULL, 'p'},
+        {"limit", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, OPT_JSON},
         COMMON_OPTIONS,
     };
     const char *server = NULL, *state = NULL, *prio = NULL;
     bool as_json = false;
+    long limit = LS_DEFAULT_LIMIT;
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "s:p:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:p:n:h", longopts, NULL)) != -1) {
         int rc;
+        char *end = NULL;
         switch (opt) {
+        case 'n':
+            errno = 0;
+            limit = optarg[0] >= '0' && optarg[0] <= '9' ? strtol(optarg, &end, 10) : -1;
+            if (errno || !end || *end || limit < 0 || limit > 1000000000)
+                return bad_usage(cmd, "%s: --limit wants a number of jobs (0: all), not '%s'",
+                                 cmd->name, optarg);
+            break;
         case 's':
             if (!one_of(optarg, states))
                 return bad_usage(cmd,
@@ -461,7 +481,7 @@ static int cmd_ls(const command *cmd, int argc, char **argv)
     if (rc)
         return rc;
     hark_err err = {0};
-    rc = list_jobs(c, state, prio, as_json, &err);
+    rc = list_jobs(c, state, prio, limit, as_json, &err);
     hc_close(c);
     fflush(stdout);
     return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
@@ -544,6 +564,27 @@ static int cmd_transition(const command *cmd, int argc, char **argv)
     jobfmt_clean(state ? state : "unknown", clean, sizeof clean);
     printf("%s\n", clean);
     json_decref(job);
+    return finish_stdout(EXIT_ALL_OK);
+}
+
+/* DELETE the job; print "deleted". */
+static int cmd_delete(const command *cmd, int argc, char **argv)
+{
+    const char *id;
+    hc_client *c;
+    int rc = id_command_args(cmd, argc, argv, NULL, &id, &c);
+    if (rc)
+        return rc;
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    hark_err err = {0};
+    json_t *ans = NULL;
+    rc = hc_delete_json(c, path, &ans, &err);
+    hc_close(c);
+    json_decref(ans);
+    if (rc)
+        return fail(&err);
+    printf("deleted\n");
     return finish_stdout(EXIT_ALL_OK);
 }
 
@@ -751,11 +792,12 @@ static const command commands[] = {
      .run = cmd_submit},
     {.name = "ls",
      .args = "[options]",
-     .brief = "ls|list the jobs",
-     .summary = "List jobs, oldest first.",
+     .brief = "ls|list the most recent jobs, newest first",
+     .summary = "List the most recent jobs, newest first.",
      .options = "  -s, --state S          only jobs in state S (queued, running, paused,\n"
                 "                         succeeded, failed, cancelled)\n"
                 "  -p, --priority P       only jobs of priority P\n"
+                "  -n, --limit N          at most N jobs (default 50; 0: all)\n"
                 "      --json             a JSON array of job objects\n",
      .exits = "Exit status: 0 listed, 1 failed, 2 usage.",
      .run = cmd_ls},
@@ -803,6 +845,23 @@ static const command commands[] = {
      .options = "",
      .exits = "Exit status: 0 done, 1 failed (e.g. the job is not paused), 2 usage.",
      .run = cmd_transition},
+    {.name = "retry",
+     .args = "ID",
+     .brief = "retry ID|run a failed job again from its committed chunks",
+     .summary = "Put a failed job back in the queue: its committed chunks are kept and the\n"
+                "rest is tried again; print its new state.",
+     .options = "",
+     .exits = "Exit status: 0 done, 1 failed (e.g. the job did not fail, or its class is\n"
+              "full), 2 usage.",
+     .run = cmd_transition},
+    {.name = "delete",
+     .args = "ID",
+     .brief = "delete ID|delete a finished job, its results and its upload",
+     .summary = "Delete a finished job (succeeded, failed or cancelled) with its results, its\n"
+                "events, its decoded audio and its uploaded file; print \"deleted\".",
+     .options = "",
+     .exits = "Exit status: 0 deleted, 1 failed (e.g. the job has not finished), 2 usage.",
+     .run = cmd_delete},
     {.name = "ptt",
      .args = "[--json] FILE|-",
      .brief = "ptt FILE|-|push to talk: transcribe one short recording now",

@@ -59,7 +59,8 @@ void follow_init(follow_state *f, const json_t *job)
 bool follow_apply(follow_state *f, const char *type, const char *data, size_t len)
 {
     json_t *d = data ? json_loadb(data, len, 0, NULL) : NULL;
-    if (strcmp(type, "queued") == 0 || strcmp(type, "resumed") == 0) {
+    if (strcmp(type, "queued") == 0 || strcmp(type, "resumed") == 0 ||
+        strcmp(type, "retried") == 0) {
         set_phase(f, "queued");
     } else if (strcmp(type, "started") == 0) {
         set_phase(f, f->decoded ? "transcribing" : "decoding");

@@ -209,7 +209,7 @@ bool hc_unreachable(const hc_client *c)
 /* ---- one transfer --------------------------------------------------- */
 
 typedef struct xfer {
-    const char *method; /* "GET" or "POST" */
+    const char *method; /* "GET", "POST" or "DELETE" */
     const char *path;
     const char *json;     /* a JSON body, or NULL */
     curl_mime *mime;      /* a multipart body, or NULL */
@@ -327,6 +327,8 @@ static CURLcode perform(hc_client *c, const xfer *x, long *status)
         const char *body = x->json ? x->json : "";
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    } else if (strcmp(x->method, "DELETE") == 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE"); /* no body */
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
@@ -409,6 +411,12 @@ int hc_post_json(hc_client *c, const char *path, const json_t *body, json_t **ou
     int rc = json_xfer(c, &x, out, err);
     free(text);
     return rc;
+}
+
+int hc_delete_json(hc_client *c, const char *path, json_t **out, hark_err *err)
+{
+    xfer x = {.method = "DELETE", .path = path};
+    return json_xfer(c, &x, out, err);
 }
 
 int hc_get_body(hc_client *c, const char *path, size_t max, buf *out, hark_err *err)

@@ -70,7 +70,7 @@ void hc_set_reconnect(hc_client *c, int tries, long delay_ms);
  * unknown host, connect timeout): later requests would fail the same way. */
 bool hc_unreachable(const hc_client *c);
 
-/* One request. method is "GET" or "POST"; path starts with '/'; json, if
+/* One request. method is "GET", "POST" or "DELETE"; path starts with '/'; json, if
  * not NULL, is sent as an application/json body (a POST with neither has
  * an empty body). The status goes to *status and the body to body (its cap
  * applies: HARK_ENOMEM when passed). Only transport failures are errors
@@ -83,6 +83,8 @@ int hc_request(hc_client *c, const char *method, const char *path, const char *j
  * error with the server's message. */
 int hc_get_json(hc_client *c, const char *path, json_t **out, hark_err *err);
 int hc_post_json(hc_client *c, const char *path, const json_t *body, json_t **out, hark_err *err);
+/* DELETE path and parse the 2xx JSON answer into *out, as above. */
+int hc_delete_json(hc_client *c, const char *path, json_t **out, hark_err *err);
 
 /* GET path and keep the 2xx body as is in out (initialized here, capped at
  * max). */

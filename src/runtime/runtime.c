@@ -19,6 +19,7 @@
 #include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
+#include "runtime/retention.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -216,12 +217,28 @@ static int slot_send(runtime *rt, slot *s, int type, json_t *msg)
     return rc;
 }
 
+/* A failed job (keep_failed) keeps its decoded audio for a retry, nothing
+ * else. *job: the job as the store has it now. */
+static void trim_failed(runtime *rt, const store_job *job)
+{
+    char dir[4096];
+    work_dir_of(rt, job->id, dir, sizeof dir);
+    retention_trim_failed(dir, job->prepared);
+}
+
 static void job_finished(runtime *rt, const char *job_id, int state)
 {
     resource_clear(rt, job_id);
     char dir[4096];
     work_dir_of(rt, job_id, dir, sizeof dir);
-    fs_rmtree(dir);
+    store_job job;
+    if (state != STORE_FAILED || !rt->o.keep_failed) {
+        fs_rmtree(dir);
+    } else if (store_get_job(rt->st, STORE_SCOPE_ALL, job_id, &job, NULL) == 0) {
+        if (job.state == STORE_FAILED) /* not retried meanwhile */
+            trim_failed(rt, &job);
+        store_job_release(&job);
+    }
     if (rt->h.finished)
         rt->h.finished(rt->h.ctx, job_id, state);
 }
@@ -767,6 +784,7 @@ static void watchdogs(runtime *rt)
 
 static void sweep_work_dirs(runtime *rt);
 static void finish_ready_jobs(runtime *rt);
+static void retention(runtime *rt);
 
 static void housekeeping(runtime *rt)
 {
@@ -779,9 +797,22 @@ static void housekeeping(runtime *rt)
     store_fail_overdue(rt->st, &n, NULL);
     if (now - rt->last_sweep >= SWEEP_EVERY_S) {
         rt->last_sweep = now;
-        sweep_work_dirs(rt);   /* jobs cancelled by another thread */
+        sweep_work_dirs(rt);   /* jobs cancelled or deleted by another thread */
         finish_ready_jobs(rt); /* a success whose commit failed: try again */
+        retention(rt);         /* uploads of ended jobs, jobs past their retention */
     }
+}
+
+static void retention(runtime *rt)
+{
+    retention_opts ro = {.work_root = rt->o.work_root,
+                         .uploads_dir = rt->o.uploads_dir,
+                         .keep_inputs = rt->o.keep_inputs,
+                         .keep_failed = rt->o.keep_failed,
+                         .job_retention_ms = rt->o.job_retention_ms};
+    hark_err err = {0};
+    if (retention_pass(rt->st, &ro, NULL, &err))
+        log_error("retention: %s", err.msg);
 }
 
 /* Finish jobs whose chunks were all committed but whose success was not:
@@ -804,7 +835,7 @@ static void finish_ready_jobs(runtime *rt)
 /* Remove work directories that no unfinished job owns: left by a crash
  * between a job's end and its directory's removal, or by a deleted job.
  * Unfinished jobs keep theirs (decoded audio + plan), so resuming never
- * decodes again. */
+ * decodes again; so do failed jobs with keep_failed, for a retry. */
 static void sweep_work_dirs(runtime *rt)
 {
     DIR *d = opendir(rt->o.work_root);
@@ -816,7 +847,10 @@ static void sweep_work_dirs(runtime *rt)
             continue;
         store_job job;
         int rc = store_get_job(rt->st, STORE_SCOPE_ALL, e->d_name, &job, NULL);
-        bool keep = rc == 0 && !store_state_terminal(job.state);
+        bool failed = rc == 0 && rt->o.keep_failed && job.state == STORE_FAILED;
+        bool keep = rc == 0 && (!store_state_terminal(job.state) || failed);
+        if (failed) /* also what a worker left after the job failed */
+            trim_failed(rt, &job);
         if (rc == 0)
             store_job_release(&job);
         if (keep || (rc != 0 && rc != HARK_ENOENT))
@@ -971,6 +1005,7 @@ int runtime_run(runtime *rt, hark_err *err)
 {
     sweep_work_dirs(rt);
     finish_ready_jobs(rt);
+    retention(rt);
     while (!rt->signo) {
         if (rt->h.done && rt->h.done(rt->h.ctx))
             return 0;

@@ -82,6 +82,16 @@ typedef struct runtime_opts {
     /* Counts preemptions, worker restarts by cause, deadline kills and
      * chunk decode times into it (thread-safe; NULL: none). */
     hark_metrics *metrics;
+    /* What ended jobs leave behind (runtime/retention.h): a failed job
+     * keeps its work directory for a retry [false: removed when it ends];
+     * uploads (files directly in uploads_dir, resolved; NULL: no input is
+     * hark's own) are removed when their job succeeds or is cancelled,
+     * unless keep_inputs; ended jobs are pruned job_retention_ms after they
+     * ended [0: never], with their files. */
+    bool keep_failed;
+    const char *uploads_dir;
+    bool keep_inputs;
+    int64_t job_retention_ms;
     /* Downloads of URL inputs, in the worker's prepare: limits, timeouts and
      * where they may connect (dest, sent to the worker with each task; it
      * must outlive the runtime) [net_fetch_defaults(): public addresses
@@ -98,8 +108,9 @@ void runtime_opts_default(runtime_opts *o);
 int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtime **out,
                 hark_err *err);
 
-/* First removes work directories no unfinished job owns and completes jobs
- * whose chunks were all committed before a restart. Then serves until
+/* First removes work directories no unfinished (or, with keep_failed,
+ * failed) job owns, completes jobs whose chunks were all committed before a
+ * restart, and runs a retention pass. Then serves until
  * hooks->done() says so (returns 0) or a signal arrives: then
  * running tasks are asked to yield and released as preempted, so they
  * resume on the next run, and it returns HARK_ECANCELED with

@@ -10,6 +10,7 @@
 
 #include "jobs/job_result.h"
 #include "output/format.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <errno.h>
@@ -162,6 +163,31 @@ enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller
     return reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
 }
 
+enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *who, const char *id)
+{
+    store_job job;
+    hark_err err = {0};
+    api_error e;
+    store_scope sc = caller_scope(who);
+    int rc = store_get_job(s->st, sc, id, &job, &err);
+    if (rc)
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    int prio = job.priority, got;
+    store_job_release(&job);
+    /* Running it again is submitting it again: the same ceiling and limit. */
+    if (caller_priority(who, prio, prio, &got, &e))
+        return reply_error(c, &e);
+    rc = store_retry(s->st, sc, id, s->queue_limit[prio], &err);
+    if (rc == HARK_EFULL)
+        return reply_queue_full(c, prio, &err);
+    if (rc)
+        return reply_store_error(c, rc, &err, id);
+    server_wake(s);
+    log_event(LOG_INFO, "job.retried", {"job", id}, {"request", who->request_id},
+              {"token", who->token_name});
+    return reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
+}
+
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id)
 {
@@ -244,6 +270,14 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller 
         if (nothing)
             return reply_no_content(c);
     }
+    /* A new follower of a retried job that has not ended follows its
+     * current run: from its last "retried" event, not through the final
+     * event it was retried from. */
+    if (!final && !hdr && !has_arg(c, "after")) {
+        int64_t retried = 0;
+        if (store_last_event_id(s->st, sc, id, "retried", &retried, &err) == 0 && retried > 0)
+            after = retried - 1;
+    }
     sse_source src = {.st = s->st,
                       .scope = sc,
                       .changes = s->changes,
@@ -282,11 +316,7 @@ enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller 
      * store forgot the job (a crash in between leaves a file nobody refers
      * to, never a job whose input is gone). Server-side paths are the
      * user's own files and stay. */
-    char *input_file = NULL;
-    size_t dl = strlen(s->uploads_dir);
-    if (strncmp(job.input, s->uploads_dir, dl) == 0 && job.input[dl] == '/' &&
-        !strchr(job.input + dl + 1, '/'))
-        input_file = strdup(job.input);
+    char *input_file = fs_is_entry_of(s->uploads_dir, job.input) ? strdup(job.input) : NULL;
     store_job_release(&job);
     rc = store_delete_job(s->st, sc, id, &err);
     if (rc) {

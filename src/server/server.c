@@ -63,6 +63,7 @@ enum route {
     R_CANCEL,
     R_PAUSE,
     R_RESUME,
+    R_RETRY,
     R_RESULT,
     R_EVENTS,
     R_OA_TRANSCRIBE, /* POST /v1/audio/transcriptions */
@@ -92,6 +93,7 @@ static const struct route_def {
     [R_CANCEL] = {false, true, "POST", {NULL}, false},
     [R_PAUSE] = {false, true, "POST", {NULL}, false},
     [R_RESUME] = {false, true, "POST", {NULL}, false},
+    [R_RETRY] = {false, true, "POST", {NULL}, false},
     [R_RESULT] = {true, false, "GET, HEAD", {"format", NULL}, false},
     [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}, false},
     [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}, false},
@@ -212,11 +214,8 @@ static enum route parse_route(const char *url, request *r)
     static const struct {
         const char *name;
         enum route route;
-    } actions[] = {{"cancel", R_CANCEL},
-                   {"pause", R_PAUSE},
-                   {"resume", R_RESUME},
-                   {"result", R_RESULT},
-                   {"events", R_EVENTS}};
+    } actions[] = {{"cancel", R_CANCEL}, {"pause", R_PAUSE},   {"resume", R_RESUME},
+                   {"retry", R_RETRY},   {"result", R_RESULT}, {"events", R_EVENTS}};
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (strcmp(slash + 1, actions[i].name) == 0)
             return actions[i].route;
@@ -585,6 +584,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_control(s, c, &r->who, r->id, CONTROL_PAUSE);
     case R_RESUME:
         return handle_control(s, c, &r->who, r->id, CONTROL_RESUME);
+    case R_RETRY:
+        return handle_retry(s, c, &r->who, r->id);
     case R_RESULT:
         return handle_result(s, c, &r->who, r->id);
     case R_EVENTS:

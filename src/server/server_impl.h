@@ -126,7 +126,13 @@ enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller
                                const char *id, enum control_op op);
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id);
-/* DELETE /v1/jobs/{id}: a finished job, its events, results and uploaded input. */
+/* POST /v1/jobs/{id}/retry: a failed job back to the queue with its
+ * committed chunks (store_retry), under the caller's priority ceiling (403)
+ * and its class's limit (429); 409 unless it failed. */
+enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *who,
+                             const char *id);
+/* DELETE /v1/jobs/{id}: a finished job, its events, results and uploaded input
+ * (its work directory goes with the runtime's next sweep). */
 enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id);
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,

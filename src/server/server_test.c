@@ -7,6 +7,8 @@
  * a given line, a thread finished) with a deadline that only bounds a
  * failure. */
 #include "auth/path_root.h"
+#include "auth/serve_config.h"
+#include "auth/tokens.h"
 #include "server/server.h"
 
 #include "jobs/job_result.h"
@@ -45,8 +47,9 @@ static struct {
     int port;
     atomic_int wakes;
     path_roots roots;      /* the test's directory: server-side paths are read from it */
-    token_table tokens;    /* empty: no authentication (loopback only) */
-    hark_metrics *metrics; /* NULL: GET /metrics is a 404 */
+    int queue_limit[4];    /* set before start(): the server's class limits (0: none) */
+    token_table tokens;    /* set before start(): API tokens (none: no authentication) */
+    hark_metrics *metrics; /* created by start() unless set before */
 } F;
 
 static void count_wake(void *ctx)
@@ -79,6 +82,7 @@ static void start_with(int64_t max_upload)
                      .roots = &F.roots,
                      .tokens = &F.tokens,
                      .metrics = F.metrics};
+    memcpy(o.queue_limit, F.queue_limit, sizeof o.queue_limit);
     if (server_start(&o, &F.srv, &err))
         TEST_FAIL_("server_start: %s", err.msg);
     F.port = server_port(F.srv);
@@ -108,8 +112,6 @@ static void stop(void)
     hark_metrics_free(F.metrics);
     F.metrics = NULL;
     path_roots_release(&F.roots);
-    hark_metrics_free(F.metrics);
-    F.metrics = NULL;
     F.srv = NULL;
     store_close(F.st);
     notify_destroy(&F.changes);
@@ -1686,6 +1688,119 @@ static void test_no_tokens_every_job_is_everyones(void)
     r = get("/metrics"); /* every caller is an admin: the metrics are readable */
     ASSERT_EQ(r.status, 200);
     release(&r);
+}
+
+static void test_retry_a_failed_job(void)
+{
+    start();
+    hark_err err = {0};
+    char id[STORE_ID_SIZE], other[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_NORMAL, id);
+    drive_prepare(id, 2);
+    drive_chunk(id, 0);
+    ASSERT_EQ(store_fail(F.st, STORE_SCOPE_ALL, id,
+                         "chunk 1 (10.0-20.0 s) failed 3 times: worker crashed", &err),
+              0);
+    submit_direct(STORE_PRIO_NORMAL, other);
+
+    /* Only a failed job; in the usual error shape. */
+    control(other, "retry", 409, "queued");
+    resp r = http("POST", "/v1/jobs/j0123456789abcdef/retry", NULL, NULL, 0, NULL);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", "j0123456789abcdef");
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s/retry", id);
+    r = get(path);
+    ASSERT_EQ(r.status, 405);
+    ASSERT_STREQ(r.allow, "POST");
+    release(&r);
+    ASSERT_EQ(atomic_load(&F.wakes), 0);
+
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "state"), "queued");
+    ASSERT_EQ(json_integer_value(json_object_get(j, "chunks_done")), 1);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "chunks")), 2);
+    ASSERT(json_is_null(json_object_get(j, "error")));
+    ASSERT(json_is_null(json_object_get(j, "finished_at")));
+    json_decref(j);
+    release(&r);
+    ASSERT_EQ(atomic_load(&F.wakes), 1); /* the runtime hears of it at once */
+    control(id, "retry", 409, "queued");
+
+    /* A new follower sees the current run, from "retried", and ends with
+     * it; a replay from the start goes through the failure and on. */
+    snprintf(path, sizeof path, "/v1/jobs/%s/events", id);
+    sse_client fresh, all;
+    sse_start(&fresh, path, NULL);
+    sse_start(&all, path, "Last-Event-ID: 0");
+    ASSERT(sse_wait(&fresh, "event: retried\n", 10));
+    ASSERT(sse_wait(&all, "event: retried\n", 10));
+    drive_chunk(id, 1);
+    ASSERT_EQ(store_succeed(F.st, STORE_SCOPE_ALL, id, &err), 0);
+    sse_finish(&fresh);
+    sse_finish(&all);
+    event ev[MAX_EVENTS];
+    int ka;
+    size_t n = parse_events(fresh.raw.data, ev, MAX_EVENTS, &ka);
+    ASSERT_STREQ(ev[0].type, "retried");
+    ASSERT_STREQ(jstr(ev[0].data, "error"), "chunk 1 (10.0-20.0 s) failed 3 times: worker crashed");
+    ASSERT_STREQ(ev[n - 1].type, "succeeded");
+    for (size_t i = 0; i < n; i++)
+        ASSERT(strcmp(ev[i].type, "failed") != 0);
+    assert_events_match(id, ev[0].id - 1, ev, n);
+    free_events(ev, n);
+    n = parse_events(all.raw.data, ev, MAX_EVENTS, &ka);
+    ASSERT_STREQ(ev[0].type, "queued");
+    ASSERT_STREQ(ev[n - 1].type, "succeeded");
+    assert_events_match(id, 0, ev, n);
+    free_events(ev, n);
+    buf_release(&fresh.raw);
+    buf_release(&all.raw);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result", id);
+    r = get(path);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_STREQ(r.body.data, "hello\nworld\n"); /* chunk 0 from before the failure */
+    release(&r);
+    control(id, "retry", 409, "succeeded");
+    stop();
+}
+
+static void test_retry_under_limits_and_ceilings(void)
+{
+    F.queue_limit[STORE_PRIO_HIGH] = 1;
+    /* Admins: they see the jobs submitted here without an owner; their
+     * ceilings still hold. */
+    serve_token t[] = {
+        {.name = "low", .secret = "low-secret-0123456789", .max_priority = 3, .admin = true},
+        {.name = "top", .secret = "top-secret-0123456789", .max_priority = 0, .admin = true}};
+    hark_err err = {0};
+    ASSERT_EQ(tokens_init(&F.tokens, t, 2, &err), 0);
+    start();
+    char id[STORE_ID_SIZE], busy[STORE_ID_SIZE], path[128];
+    submit_direct(STORE_PRIO_HIGH, id);
+    ASSERT_EQ(store_fail(F.st, STORE_SCOPE_ALL, id,
+                         "prepare of 'in.wav' failed 3 times: worker crashed", &err),
+              0);
+    submit_direct(STORE_PRIO_HIGH, busy);
+    snprintf(path, sizeof path, "/v1/jobs/%s/retry", id);
+    /* A token may run again only what it may submit. */
+    resp r = http("POST", path, NULL, NULL, 0, "Authorization: Bearer low-secret-0123456789");
+    assert_error(&r, 403, "permission_error", "priority", "priority_not_allowed", "high");
+    release(&r);
+    /* The class is full, as for a submit. */
+    r = http("POST", path, NULL, NULL, 0, "Authorization: Bearer top-secret-0123456789");
+    assert_error(&r, 429, "rate_limit_error", "priority", "queue_full", "the high queue is full");
+    release(&r);
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, busy, &err), 0);
+    r = http("POST", path, NULL, NULL, 0, "Authorization: Bearer top-secret-0123456789");
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    store_job job;
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err), 0);
+    ASSERT_EQ(job.state, STORE_QUEUED);
+    ASSERT(!job.prepared); /* its prepare runs again */
+    store_job_release(&job);
     stop();
 }
 
@@ -1873,5 +1988,7 @@ int main(void)
     RUN(test_no_tokens_every_job_is_everyones);
     RUN(test_openai_form_in_pieces);
     RUN(test_metrics_move);
+    RUN(test_retry_a_failed_job);
+    RUN(test_retry_under_limits_and_ceilings);
     TEST_DONE();
 }

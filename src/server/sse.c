@@ -97,6 +97,8 @@ static int refill(stream *s)
             s->last_id = e->id;
             if (sse_is_final(e->type))
                 s->final_seen = true;
+            else if (strcmp(e->type, "retried") == 0) /* a failed job runs again */
+                s->final_seen = false;
             if (sse_format_event(e, &s->out, &err)) {
                 log_error("%s", err.msg);
                 return -1;

@@ -37,6 +37,11 @@
  *   (store.h, "Owners and scopes").
  * Version 7: tasks.resource_waits, waits for a resource (a full disk),
  *   counted apart from failed attempts.
+ * Version 8: retry and retention. jobs.finished_ms is set iff the job is in
+ *   a terminal state (store_retry clears it). jobs.input_released: the
+ *   job's uploaded input was removed (or left to its owner) after it
+ *   succeeded or was cancelled; index jobs_unreleased finds the ones whose
+ *   input is still to go, jobs_ended the ended jobs by age (pruning).
  */
 #include "store/migrations.h"
 
@@ -151,7 +156,15 @@ static const store_migration migrations[] = {
       * backoff and limit (store_release STORE_RELEASE_RESOURCE). */
      "ALTER TABLE tasks ADD COLUMN resource_waits INTEGER NOT NULL DEFAULT 0"
      "  CHECK (resource_waits >= 0);"},
-    /* Add new migrations here: {8, "what it does", "ALTER TABLE ..."}. */
+    {8, "retry and retention: released inputs, ended jobs by age",
+     /* Jobs that ended before this migration kept their uploads: they are
+      * unreleased (0), so the runtime's next pass removes them. */
+     "ALTER TABLE jobs ADD COLUMN input_released INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX jobs_unreleased ON jobs(finished_ms)"
+     "  WHERE input_released = 0 AND state IN ('succeeded','cancelled');"
+     "CREATE INDEX jobs_ended ON jobs(finished_ms) WHERE finished_ms IS NOT NULL;"},
+    /* Add new migrations here: {9, "what it does", "ALTER TABLE ..."}. */
+
 };
 
 const store_migration *store_migrations(size_t *n)

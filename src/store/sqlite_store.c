@@ -10,7 +10,10 @@
  *    resume ◄── PAUSED ◄──pause──────┘ (pause also from QUEUED)
  *
  *   any non-terminal ──cancel──► CANCELLED.  SUCCEEDED, FAILED, CANCELLED are
- *   terminal: nothing leaves them (store_delete_job removes them).
+ *   terminal (ended): nothing leaves them but FAILED ──store_retry──► QUEUED,
+ *   which keeps the committed chunks and gives the others fresh attempts.
+ *   store_delete_job and store_prune (ended past a retention age) remove
+ *   ended jobs. finished_ms is set exactly while a job is ended.
  *
  * TASKS. A job has a prepare task (idx -1) from submit, and chunk tasks
  * (idx 0..n-1) once the prepare commits its plan. A task is
@@ -870,7 +873,10 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
 
 /* ---- jobs: read ------------------------------------------------------------ */
 
-#define JOB_COLS                                                                                   \
+/* A job's columns (read_job's order) from `jobs j` (JOB_COLS) or from
+ * jobs_table, which may name an index: "jobs j INDEXED BY x". */
+#define JOB_COLS JOB_COLS_FROM("jobs j")
+#define JOB_COLS_FROM(jobs_table)                                                                  \
     "j.id, j.kind, j.state, j.priority, j.seq, j.created_ms, j.updated_ms,"                        \
     " COALESCE(j.started_ms, 0), COALESCE(j.finished_ms, 0), j.input, j.source, j.options,"        \
     " j.timeout_s, j.deadline_ms, j.prepared, COALESCE(p.attempts, 0),"                            \
@@ -878,8 +884,9 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
     " COALESCE(w.delivered_ms, 0), j.input_root, j.owner"                                          \
-    " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
-    " LEFT JOIN webhooks w ON w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
+    " FROM " jobs_table " LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                     \
+    " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
+    " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
 
 void store_job_release(store_job *job)
 {
@@ -1937,6 +1944,189 @@ int store_delete_job(store *st, store_scope sc, const char *id, hark_err *err)
     return control(st, sc, id, CTL_DELETE, NULL, err);
 }
 
+/* failed -> queued with its committed chunks (store.h). */
+static int retry_tx(store *st, store_scope sc, const char *id, int max_active, hark_err *err)
+{
+    int64_t t = now_of(st), prio;
+    int state, rc = job_state(st, sc, id, &state, err);
+    if (rc)
+        return rc;
+    if (state != STORE_FAILED)
+        return err_set(err, HARK_EINVAL, "cannot retry job %s: it is %s", id,
+                       store_state_name(state));
+    rc = q_int64(st, &prio, NULL, err, "SELECT priority FROM jobs WHERE id = ?1", "t", id);
+    if (rc == 0 && max_active > 0) {
+        int64_t active = 0;
+        rc = q_int64(st, &active, NULL, err,
+                     "SELECT count(*) FROM jobs WHERE priority = ?1"
+                     " AND state IN ('queued', 'running', 'paused')",
+                     "i", (int)prio);
+        if (rc == 0 && active >= max_active)
+            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
+                           store_priority_name((int)prio), (long long)active, max_active);
+    }
+    if (rc)
+        return rc;
+    /* The failed job holds no lease (finish_job revoked them): every task
+     * that is not done is pending, and gets a fresh set of attempts. */
+    rc = q_exec(st, NULL, err,
+                "UPDATE tasks SET attempts = 0, not_before_ms = 0, last_error = ''"
+                " WHERE job_id = ?1 AND state != 'done'",
+                "t", id);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = q_open(st, &s, err, "SELECT error, chunks_done FROM jobs WHERE id = ?1", "t", id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        json_t *data = json_pack("{s:s, s:i}", "error", (const char *)sqlite3_column_text(s, 0),
+                                 "chunks_done", sqlite3_column_int(s, 1));
+        sqlite3_finalize(s);
+        s = NULL;
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET state = 'queued', error = '', finished_ms = NULL,"
+                    " result_ready = 0, updated_ms = ?1,"
+                    " deadline_ms = CASE WHEN timeout_s > 0"
+                    "  THEN ?1 + CAST(ROUND(timeout_s * 1000.0) AS INTEGER) ELSE 0 END"
+                    " WHERE id = ?2",
+                    "It", t, id);
+        if (rc == 0)
+            rc = add_event(st, id, "retried", data, t, NULL, err);
+        else
+            json_decref(data);
+    } else if (rc == 0) {
+        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->path, id);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_retry(store *st, store_scope sc, const char *id, int max_active, hark_err *err)
+{
+    int rc;
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
+        return rc;
+    if (max_active < 0)
+        return err_set(err, HARK_EINVAL, "bad class limit %d", max_active);
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, retry_tx(st, sc, id, max_active, err), err);
+    unlock(st);
+    return rc;
+}
+
+/* ---- retention -------------------------------------------------------------------- */
+
+/* Read every row of s (JOB_COLS) into out, at most limit. */
+static int collect_jobs(store *st, sqlite3_stmt *s, int limit, store_job_list *out, hark_err *err)
+{
+    int rc;
+    while ((rc = q_step(st, s, err)) == 1 && out->n < (size_t)limit) {
+        rc = read_job(st, s, &out->jobs[out->n], err);
+        if (rc)
+            break;
+        out->n++;
+    }
+    return rc;
+}
+
+int store_list_unreleased(store *st, int limit, store_job_list *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    memset(out, 0, sizeof *out);
+    if (limit < 1 || limit > 1000)
+        return err_set(err, HARK_EINVAL, "bad job list limit %d", limit);
+    if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
+        return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
+    lock(st);
+    /* Through the partial index (its terms as written there): the planner
+     * would rather visit every ended job by state. */
+    int rc =
+        q_open(st, &s, err,
+               "SELECT " JOB_COLS_FROM(
+                   "jobs j INDEXED BY jobs_unreleased") " WHERE j.input_released = 0"
+                                                        " AND j.state IN ('succeeded','cancelled') "
+                                                        "ORDER BY j.finished_ms, j.seq"
+                                                        " LIMIT ?1",
+               "i", limit);
+    if (rc == 0)
+        rc = collect_jobs(st, s, limit, out, err);
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_job_list_release(out);
+    return rc;
+}
+
+static int mark_released_tx(store *st, const char *const *ids, size_t n, hark_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET input_released = 1 WHERE id = ?1"
+                    " AND state IN ('succeeded','cancelled')",
+                    "t", ids[i]);
+    return rc;
+}
+
+int store_mark_released(store *st, const char *const *ids, size_t n, hark_err *err)
+{
+    int rc = 0;
+    if (n > 1000 || (n && !ids))
+        return err_set(err, HARK_EINVAL, "bad list of %zu job ids", n);
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_id(ids[i], err)))
+            return rc;
+    if (n == 0)
+        return 0;
+    lock(st);
+    rc = relax(st, err); /* see DURABILITY: a lost mark releases again */
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, mark_released_tx(st, ids, n, err), err);
+    unrelax(st);
+    unlock(st);
+    return rc;
+}
+
+static int prune_tx(store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t before = now_of(st) - age_ms;
+    int rc = q_open(st, &s, err,
+                    "SELECT " JOB_COLS_FROM(
+                        "jobs j INDEXED BY jobs_ended") " WHERE j.finished_ms IS NOT NULL"
+                                                        " AND j.finished_ms <= ?1 AND j.state IN "
+                                                        "('succeeded','failed','cancelled')"
+                                                        " ORDER BY j.finished_ms, j.seq LIMIT ?2",
+                    "Ii", before, limit);
+    if (rc == 0)
+        rc = collect_jobs(st, s, limit, out, err);
+    sqlite3_finalize(s);
+    /* Tasks, events and webhook deliveries go with it (ON DELETE CASCADE). */
+    for (size_t i = 0; rc == 0 && i < out->n; i++)
+        rc = q_exec(st, NULL, err, "DELETE FROM jobs WHERE id = ?1", "t", out->jobs[i].id);
+    return rc;
+}
+
+int store_prune(store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (age_ms < 0 || limit < 1 || limit > 1000)
+        return err_set(err, HARK_EINVAL, "bad prune of %d jobs older than %lld ms", limit,
+                       (long long)age_ms);
+    if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
+        return err_set(err, HARK_ENOMEM, "out of memory pruning jobs");
+    lock(st);
+    int rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, prune_tx(st, age_ms, limit, out, err), err);
+    unlock(st);
+    if (rc)
+        store_job_list_release(out);
+    return rc;
+}
+
 /* ---- chunks and events -------------------------------------------------------- */
 
 void store_chunk_list_release(store_chunk_list *list)
@@ -2032,6 +2222,23 @@ void store_event_list_release(store_event_list *list)
     }
     free(list->events);
     memset(list, 0, sizeof *list);
+}
+
+int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,
+                        int64_t *event_id, hark_err *err)
+{
+    int rc;
+    *event_id = 0;
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
+        (rc = check_text("event type", type, 64, false, err)))
+        return rc;
+    lock(st);
+    rc = q_int64(st, event_id, NULL, err,
+                 "SELECT COALESCE(MAX(e.id), 0) FROM events e JOIN jobs j ON j.id = e.job_id"
+                 " WHERE e.job_id = ?1 AND e.type = ?2 AND (?3 IS NULL OR j.owner = ?3)",
+                 "ttt", id, type, scope_owner(sc));
+    unlock(st);
+    return rc;
 }
 
 int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
@@ -2499,9 +2706,16 @@ int store_check(store *st, hark_err *err)
          "SELECT count(*) FROM jobs j WHERE j.state IN ('succeeded','failed','cancelled')"
          " AND COALESCE(j.callback_url, '') != ''"
          " AND NOT EXISTS (SELECT 1 FROM webhooks w WHERE w.job_id = j.id)"},
+        /* A retried job keeps the delivery of the failure it was retried from. */
         {"a webhook delivery of a job that has not ended",
          "SELECT count(*) FROM webhooks w JOIN jobs j ON j.id = w.job_id"
-         " WHERE j.state NOT IN ('succeeded','failed','cancelled')"},
+         " WHERE j.state NOT IN ('succeeded','failed','cancelled') AND w.event != 'job.failed'"},
+        {"a finish time on a job that has not ended, or none on one that has",
+         "SELECT count(*) FROM jobs WHERE (finished_ms IS NOT NULL)"
+         " != (state IN ('succeeded','failed','cancelled'))"},
+        {"an input released before its job succeeded or was cancelled",
+         "SELECT count(*) FROM jobs WHERE input_released != 0"
+         " AND state NOT IN ('succeeded','cancelled')"},
     };
     sqlite3_stmt *s = NULL;
     int rc;

@@ -396,6 +396,47 @@ int store_succeed(store *st, store_scope sc, const char *id, hark_err *err);
  * deliveries. */
 int store_delete_job(store *st, store_scope sc, const char *id, hark_err *err);
 
+/* failed -> queued, to run again from its committed chunks (DESIGN.md
+ * invariant 11). Committed chunks stay as they are; every task not done
+ * (the chunks that failed or never ran, or the prepare if the job failed
+ * before it had a plan) gets its attempts, backoff and last error reset,
+ * so it has max_attempts again. The job's error and finish time are
+ * cleared; a job with a timeout gets it again, counted from now. Event
+ * "retried" {"error": the error it had, "chunks_done"}. An unprepared job
+ * prepares again (its input must still be there); one whose chunks were
+ * all committed (it failed assembling them) is finished again by the
+ * runtime (store_list_jobs ready_only). HARK_EFULL when the job's class
+ * already has max_active (> 0) active jobs, counted in the same
+ * transaction as store_submit counts them; HARK_EINVAL "cannot retry job
+ * X: it is S" when it is not failed; HARK_ENOENT. Nothing changes on error. */
+int store_retry(store *st, store_scope sc, const char *id, int max_active, hark_err *err);
+
+/* ---- retention: what ended jobs leave behind ------------------------------
+ *
+ * The store keeps the bookkeeping; the runtime removes the files
+ * (runtime/retention.h). A job's uploaded input is released once the job
+ * succeeded or was cancelled (a failed job keeps it for a retry); ended jobs
+ * are pruned after a retention age. ------------------------------------- */
+
+/* Up to limit (1..1000) jobs that succeeded or were cancelled and whose
+ * input was not released yet (store_mark_released), earliest ended first.
+ * 0 with *out filled (release it; n may be 0), HARK_EINVAL, HARK_EIO. */
+int store_list_unreleased(store *st, int limit, store_job_list *out, hark_err *err);
+
+/* Record that the inputs of the n (0..1000) jobs ids were released; ids of
+ * jobs that are gone are skipped. One relaxed commit (see DURABILITY in
+ * sqlite_store.c): a lost one only means the inputs are released again.
+ * HARK_EINVAL, HARK_EIO. */
+int store_mark_released(store *st, const char *const *ids, size_t n, hark_err *err);
+
+/* Delete up to limit (1..1000) ended jobs (succeeded, failed, cancelled)
+ * that ended at least age_ms (>= 0) ago, earliest ended first, with their
+ * chunks, events and webhook deliveries, in one transaction. *out gets the
+ * deleted jobs as they were (release it; n may be 0), so the caller can
+ * remove their files. A job that has not ended is never deleted.
+ * HARK_EINVAL, HARK_EIO (nothing deleted). */
+int store_prune(store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err);
+
 /* ---- chunks ------------------------------------------------------------ */
 
 typedef struct store_chunk {
@@ -451,6 +492,11 @@ void store_event_list_release(store_event_list *list);
 int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
                       store_event_list *out, hark_err *err);
 
+/* The id of job id's latest event of the given type into *event_id, 0 if
+ * it has none (or there is no such job). 0, HARK_EINVAL, HARK_EIO. */
+int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,
+                        int64_t *event_id, hark_err *err);
+
 /* Append an event (e.g. "progress" from a heartbeat). data is JSON object
  * text or NULL for "{}". *event_id may be NULL. HARK_ENOENT, HARK_EINVAL. */
 int store_add_event(store *st, store_scope sc, const char *id, const char *type, const char *data,
@@ -473,7 +519,9 @@ int store_add_event(store *st, store_scope sc, const char *id, const char *type,
  * and outcomes are relaxed commits (see DURABILITY in sqlite_store.c): a
  * power loss may forget the last second's outcomes, and those deliveries
  * are attempted again. Delivery is at least once; receivers drop repeats
- * by delivery id. Deleting a job deletes its deliveries. */
+ * by delivery id. Deleting a job deletes its deliveries. A failed job that
+ * is retried (store_retry) keeps its "job.failed" delivery and gets
+ * another one when it ends again. */
 
 enum store_webhook_state {
     STORE_WEBHOOK_PENDING = 0,   /* waiting for its next attempt (or in one) */
@@ -566,7 +614,9 @@ int store_get_counters(store *st, store_counters *out, hark_err *err);
 /* Check the file (PRAGMA integrity_check, foreign keys) and the store's own
  * invariants (chunks_done = done chunks; results exactly on done chunks;
  * leases only in queued/running jobs, each with a token; a webhook delivery
- * for every ended job with a callback URL, and only for ended jobs). 0 if all hold,
+ * for every ended job with a callback URL, and only for ended jobs (or the
+ * failure a retried job was retried from); a finish time exactly on ended
+ * jobs; inputs released only of succeeded or cancelled jobs). 0 if all hold,
  * HARK_EIO naming the first violation. */
 int store_check(store *st, hark_err *err);
 

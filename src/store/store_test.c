@@ -1746,6 +1746,377 @@ static void test_webhook_migration_from_version_2(void)
     store_close(st);
 }
 
+/* ---- retry ---------------------------------------------------------------------- */
+
+static store_chunk_list chunks_of(store *st, const char *id)
+{
+    store_chunk_list l;
+    hark_err err = {0};
+    if (store_list_chunks(st, STORE_SCOPE_ALL, id, &l, &err))
+        TEST_FAIL_("store_list_chunks: %s", err.msg);
+    return l;
+}
+
+/* Fail task t of a job once, with cause. */
+static store_release_info fail_once(store *st, const store_task *t, const char *cause)
+{
+    store_release_info ri;
+    hark_err err = {0};
+    if (store_release(st, t->token, STORE_RELEASE_FAILED, cause, &ri, &err))
+        TEST_FAIL_("store_release: %s", err.msg);
+    return ri;
+}
+
+static void test_retry_keeps_committed_chunks_and_resets_attempts(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char id[STORE_ID_SIZE], other[STORE_ID_SIZE];
+    submit_cb(st, "http://127.0.0.1:9/h", 0, id);
+    prepare(st, id, 3);
+    store_task c0 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(c0.idx, 0);
+    ASSERT_EQ(store_commit_chunk(st, c0.token, "[\"zero\"]", 0.5, NULL, &err), 0);
+    /* Chunk 1 is killed three times; chunk 2 once, in between. */
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.idx, 1);
+    fail_once(st, &t, "worker crash with signal 9");
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.idx, 2);
+    fail_once(st, &t, "worker crash with signal 9");
+    for (int a = 2; a <= 3; a++) {
+        fake_now += 60000;
+        t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.idx, 1);
+        ASSERT_EQ(t.attempt, a);
+        ASSERT_EQ(fail_once(st, &t, "worker crash with signal 9").job_failed, a == 3);
+    }
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT(strstr(j.error, "chunk 1 (10.0-20.0 s) failed 3 times"));
+    ASSERT(j.finished_ms > 0);
+    ASSERT_EQ(j.webhook_state, STORE_WEBHOOK_PENDING);
+    store_job_release(&j);
+
+    /* Only a failed job can be retried. */
+    submit(st, STORE_PRIO_NORMAL, "b.wav", other);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, other, 0, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "cannot retry job") && strstr(err.msg, "it is queued"));
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, other, &err), 0);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, other, 0, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "it is paused"));
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, other, &err), 0);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, other, 0, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "it is cancelled"));
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, "j0000000000000000", 0, &err), HARK_ENOENT);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, "", 0, &err), HARK_EINVAL);
+
+    fake_now += 1000;
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 0, &err), 0);
+    j = get(st, id);
+    ASSERT_EQ(j.state, STORE_QUEUED);
+    ASSERT_STREQ(j.error, "");
+    ASSERT_EQ(j.finished_ms, 0);
+    ASSERT_EQ(j.chunks_done, 1);
+    ASSERT(j.prepared);
+    ASSERT_EQ(j.webhook_state, -1); /* its job.failed delivery is history now */
+    store_job_release(&j);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 0, &err), HARK_EINVAL); /* once */
+    store_chunk_list cl = chunks_of(st, id);
+    ASSERT_EQ(cl.n, 3);
+    ASSERT_EQ(cl.chunks[0].state, STORE_CHUNK_DONE);
+    ASSERT_STREQ(cl.chunks[0].result, "[\"zero\"]");
+    for (size_t i = 1; i < 3; i++) {
+        ASSERT_EQ(cl.chunks[i].state, STORE_CHUNK_PENDING);
+        ASSERT_EQ(cl.chunks[i].attempts, 0);
+        ASSERT_STREQ(cl.chunks[i].last_error, "");
+    }
+    store_chunk_list_release(&cl);
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 0, &el, &err), 0);
+    ASSERT_STREQ(el.events[el.n - 1].type, "retried");
+    int64_t last = 0;
+    ASSERT_EQ(store_last_event_id(st, STORE_SCOPE_ALL, id, "retried", &last, &err), 0);
+    ASSERT_EQ(last, el.events[el.n - 1].id);
+    ASSERT_EQ(store_last_event_id(st, STORE_SCOPE_ALL, other, "retried", &last, &err), 0);
+    ASSERT_EQ(last, 0);
+    ASSERT(strstr(el.events[el.n - 1].data, "\"chunks_done\":1"));
+    ASSERT(strstr(el.events[el.n - 1].data, "failed 3 times"));
+    store_event_list_release(&el);
+    ASSERT_EQ(store_check(st, &err), 0);
+
+    /* It runs again at once (no backoff left), from chunk 1, to success:
+     * chunk 0 is never handed out again. */
+    store_task r1 = claim(st, "w", LONG_LEASE), r2 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(r1.idx, 1);
+    ASSERT_EQ(r1.attempt, 1);
+    ASSERT_EQ(r2.idx, 2);
+    ASSERT_EQ(r2.attempt, 1);
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    ASSERT_EQ(job_state_of(st, id), STORE_RUNNING);
+    store_commit_info info;
+    ASSERT_EQ(store_commit_chunk(st, r1.token, "[\"one\"]", 0.5, &info, &err), 0);
+    ASSERT_EQ(store_commit_chunk(st, r2.token, "[\"two\"]", 0.5, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), 0);
+    cl = chunks_of(st, id);
+    ASSERT_STREQ(cl.chunks[0].result, "[\"zero\"]");
+    ASSERT_STREQ(cl.chunks[1].result, "[\"one\"]");
+    store_chunk_list_release(&cl);
+    store_counters c = counters(st);
+    ASSERT_EQ(c.jobs_failed, 1);
+    ASSERT_EQ(c.jobs_succeeded, 1);
+    /* Both endings were announced, in order. */
+    store_webhook_list hl = hooks_of(st, id);
+    ASSERT_EQ(hl.n, 2);
+    ASSERT_STREQ(hl.items[0].event, "job.failed");
+    ASSERT_STREQ(hl.items[1].event, "job.succeeded");
+    store_webhook_list_release(&hl);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 0, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "it is succeeded"));
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_retry_of_a_failed_prepare_prepares_again(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char id[STORE_ID_SIZE], bad[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "/srv/up/1", id);
+    for (int a = 1; a <= 3; a++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        fail_once(st, &t, "out of disk space");
+        fake_now += 60000;
+    }
+    ASSERT_EQ(job_state_of(st, id), STORE_FAILED);
+    /* A job failed by its input's fault (store_fail): its prepare task was
+     * revoked, not counted. */
+    submit(st, STORE_PRIO_NORMAL, "/srv/up/2", bad);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, bad);
+    ASSERT_EQ(
+        store_fail(st, STORE_SCOPE_ALL, bad, "cannot decode '/srv/up/2': not a media file", &err),
+        0);
+
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 0, &err), 0);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.state, STORE_QUEUED);
+    ASSERT(!j.prepared);
+    ASSERT_EQ(j.prepare_attempts, 0);
+    ASSERT_STREQ(j.prepare_error, "");
+    store_job_release(&j);
+    prepare(st, id, 2); /* the prepare task comes first again, attempt 1 */
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, bad, 0, &err), 0);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, id); /* FIFO: the older job's chunks first */
+    ASSERT_EQ(t.idx, 0);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_retry_respects_class_limit_and_restarts_timeout(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char id[STORE_ID_SIZE], busy[STORE_ID_SIZE];
+    store_job_spec spec = {
+        .kind = "transcribe", .input = "a.wav", .priority = STORE_PRIO_HIGH, .timeout_s = 5};
+    ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
+    fake_now += 6000;
+    int n = 0;
+    ASSERT_EQ(store_fail_overdue(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    submit(st, STORE_PRIO_HIGH, "b.wav", busy);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 1, &err), HARK_EFULL);
+    ASSERT(strstr(err.msg, "the high queue is full"));
+    ASSERT_EQ(job_state_of(st, id), STORE_FAILED);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, id, 2, &err), 0);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.deadline_ms, fake_now + 5000); /* the timeout counts from the retry */
+    store_job_release(&j);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(t.job_id, id);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+static void ids_are(const store_job_list *l, const char *a, const char *b)
+{
+    ASSERT_EQ(l->n, (a != NULL) + (b != NULL));
+    if (a)
+        ASSERT_STREQ(l->jobs[0].id, a);
+    if (b)
+        ASSERT_STREQ(l->jobs[1].id, b);
+}
+
+static void test_unreleased_inputs_of_succeeded_and_cancelled_jobs(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char ok[STORE_ID_SIZE], cancelled[STORE_ID_SIZE], failed[STORE_ID_SIZE], queued[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "ok.wav", ok);
+    submit(st, STORE_PRIO_NORMAL, "cancelled.wav", cancelled);
+    submit(st, STORE_PRIO_NORMAL, "failed.wav", failed);
+    submit(st, STORE_PRIO_NORMAL, "queued.wav", queued);
+    store_job_list l;
+    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
+    ids_are(&l, NULL, NULL);
+    store_job_list_release(&l);
+    prepare(st, ok, 1);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_commit_chunk(st, t.token, "[]", 0.1, NULL, &err), 0);
+    fake_now += 10;
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, ok, &err), 0);
+    fake_now += 10;
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, cancelled, &err), 0);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, failed, "chunk 0 failed 3 times", &err), 0);
+    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
+    ids_are(&l, ok, cancelled); /* earliest ended first; failed jobs keep theirs */
+    ASSERT_STREQ(l.jobs[1].input, "cancelled.wav");
+    store_job_list_release(&l);
+    ASSERT_EQ(store_list_unreleased(st, 1, &l, &err), 0);
+    ids_are(&l, ok, NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_list_unreleased(st, 0, &l, &err), HARK_EINVAL);
+
+    const char *done[] = {ok, "j0000000000000000"}; /* a vanished job is skipped */
+    ASSERT_EQ(store_mark_released(st, done, 2, &err), 0);
+    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
+    ids_are(&l, cancelled, NULL);
+    store_job_list_release(&l);
+    /* A failed job that is retried and succeeds releases its input then. */
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, failed, 0, &err), 0);
+    prepare(st, failed, 1);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_commit_chunk(st, t.token, "[]", 0.1, NULL, &err), 0);
+    fake_now += 10;
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, failed, &err), 0);
+    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
+    ids_are(&l, cancelled, failed);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_prune_deletes_ended_jobs_past_retention_only(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    char ok[STORE_ID_SIZE], failed[STORE_ID_SIZE], cancelled[STORE_ID_SIZE];
+    char queued[STORE_ID_SIZE], paused[STORE_ID_SIZE], running[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_LOW, "queued.wav", queued); /* old, but never ends */
+    submit(st, STORE_PRIO_LOW, "paused.wav", paused);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, paused, &err), 0);
+    submit(st, STORE_PRIO_NORMAL, "ok.wav", ok);
+    submit_cb(st, "http://127.0.0.1:9/h", 0, failed);
+    submit(st, STORE_PRIO_NORMAL, "cancelled.wav", cancelled);
+    submit(st, STORE_PRIO_HIGH, "running.wav", running);
+    store_task rt = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(rt.job_id, running);
+    fake_now = T0 + 1000;
+    prepare(st, ok, 2);
+    for (int i = 0; i < 2; i++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(store_commit_chunk(st, t.token, "[]", 0.1, NULL, &err), 0);
+    }
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, ok, &err), 0);
+    ASSERT_EQ(
+        store_fail(st, STORE_SCOPE_ALL, failed, "cannot decode 'in.wav': not a media file", &err),
+        0);
+    fake_now = T0 + 5000;
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, cancelled, &err), 0);
+
+    store_job_list l;
+    fake_now = T0 + 60000;
+    ASSERT_EQ(store_prune(st, 60000, 10, &l, &err), 0); /* ended 59 s ago: kept */
+    ids_are(&l, NULL, NULL);
+    store_job_list_release(&l);
+    fake_now = T0 + 61000;
+    ASSERT_EQ(store_prune(st, 60000, 1, &l, &err), 0); /* at most 1, earliest first */
+    ids_are(&l, ok, NULL);
+    ASSERT_STREQ(l.jobs[0].input, "ok.wav");
+    store_job_list_release(&l);
+    ASSERT_EQ(store_prune(st, 60000, 10, &l, &err), 0);
+    ids_are(&l, failed, NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, ok, &(store_job){0}, &err), HARK_ENOENT);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM tasks WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM events WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 0);
+
+    /* Years later, only what ended is gone: unfinished jobs stay. */
+    fake_now = T0 + 3LL * 365 * 86400000;
+    ASSERT_EQ(store_prune(st, 60000, 10, &l, &err), 0);
+    ids_are(&l, cancelled, NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_prune(st, 0, 10, &l, &err), 0);
+    ids_are(&l, NULL, NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(job_state_of(st, queued), STORE_QUEUED);
+    ASSERT_EQ(job_state_of(st, paused), STORE_PAUSED);
+    ASSERT_EQ(job_state_of(st, running), STORE_RUNNING);
+    ASSERT_EQ(store_prune(st, -1, 10, &l, &err), HARK_EINVAL);
+    ASSERT_EQ(store_prune(st, 0, 0, &l, &err), HARK_EINVAL);
+    /* A retried job is not ended: its old finish time does not count. */
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, queued, "chunk 0 failed 3 times", &err), 0);
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, queued, 0, &err), 0);
+    fake_now += 86400000;
+    ASSERT_EQ(store_prune(st, 0, 10, &l, &err), 0);
+    ids_are(&l, NULL, NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
+static void test_retention_of_jobs_from_version_4(void)
+{
+    /* A store of version 4 with an old finished job: it is listed as
+     * unreleased (its upload is removed at the next pass) and can be pruned. */
+    size_t n;
+    const store_migration *m = store_migrations(&n);
+    ASSERT(n >= 5);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
+    for (size_t i = 0; i < 4; i++)
+        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA user_version = 4;"
+                           "UPDATE meta SET value = 2 WHERE key = 'next_seq';"
+                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                           " updated_ms, finished_ms, input, source, options)"
+                           " VALUES ('j00000000000000aa', 'transcribe', 'cancelled', 2, 1, 1, 1,"
+                           " 1, 'old.wav', 'old.wav', '{}'),"
+                           " ('j00000000000000bb', 'transcribe', 'queued', 2, 2, 1, 1,"
+                           " NULL, 'new.wav', 'new.wav', '{}');"
+                           "INSERT INTO tasks(job_id, idx, state)"
+                           " VALUES ('j00000000000000aa', -1, 'pending'),"
+                           " ('j00000000000000bb', -1, 'pending');",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    fake_now = T0;
+    store *st = open_db();
+    hark_err err = {0};
+    store_job_list l;
+    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
+    ids_are(&l, "j00000000000000aa", NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_prune(st, 1000, 10, &l, &err), 0);
+    ids_are(&l, "j00000000000000aa", NULL);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_check(st, &err), 0);
+    store_close(st);
+}
+
 /* ---- crash recovery ------------------------------------------------------------- */
 
 /* The child loops: submit, claim, commit, finish, and reports each
@@ -1989,5 +2360,11 @@ int main(void)
     RUN(test_webhook_migration_from_version_2);
     RUN(test_resource_waits_back_off_longer_and_count_apart);
     RUN(test_commits_fail_clearly_when_the_store_cannot_grow);
+    RUN(test_retry_keeps_committed_chunks_and_resets_attempts);
+    RUN(test_retry_of_a_failed_prepare_prepares_again);
+    RUN(test_retry_respects_class_limit_and_restarts_timeout);
+    RUN(test_unreleased_inputs_of_succeeded_and_cancelled_jobs);
+    RUN(test_prune_deletes_ended_jobs_past_retention_only);
+    RUN(test_retention_of_jobs_from_version_4);
     TEST_DONE();
 }

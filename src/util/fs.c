@@ -91,6 +91,17 @@ void fs_dirname(const char *path, char *out, size_t outlen)
     out[n] = '\0';
 }
 
+bool fs_is_entry_of(const char *dir, const char *path)
+{
+    if (!dir || !path || !dir[0])
+        return false;
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) != 0 || path[n] != '/')
+        return false;
+    const char *name = path + n + 1;
+    return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 int fs_default_state_dir(char *out, size_t outlen)
 {
     const char *xdg = getenv("XDG_STATE_HOME");

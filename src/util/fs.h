@@ -4,6 +4,7 @@
 
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Create dir and any missing parents with the given mode (like mkdir -p).
@@ -39,6 +40,11 @@ void fs_stem(const char *path, char *out, size_t outlen);
 
 /* The directory part of path into out ("a/b.txt" -> "a", "b.txt" -> "."). */
 void fs_dirname(const char *path, char *out, size_t outlen);
+
+/* True when path names an entry directly inside dir: dir, a '/', then one
+ * name (not "." or ".."). Spelling only, nothing is looked up: "/s/up/x"
+ * is in "/s/up", "/s/up/a/x" and "/s/upx" are not. */
+bool fs_is_entry_of(const char *dir, const char *path);
 
 /* A per-user state directory: $XDG_STATE_HOME/hark, else $HOME/.local/state/hark,
  * else /tmp/hark-<uid>. Written to out; returns 0 or HARK_EINVAL if it does not fit. */

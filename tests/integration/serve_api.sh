@@ -82,9 +82,19 @@ tj=$("$HARK" submit --priority low --timeout 2 "$T/long.wav")
 "$HARK" wait "$tj" 2> "$T/timeout.err"; rc=$?
 check "timeout: wait exits 1" [ $rc -eq 1 ]
 check "timeout: the job failed saying so" grep -q "timed out after 2 s" "$T/timeout.err"
+# A failed job keeps its decoded audio, if it got that far, for `hark retry`
+# (serve_retry.sh) until it is deleted or pruned; nothing else.
+if [ "$(job_field $tj chunks)" = null ]; then
+  gone=no
+  for _ in $(seq 1 100); do [ ! -e "$T/s2/work/$tj" ] && { gone=yes; break; }; sleep 0.05; done
+  check "timeout before its audio was decoded: work directory removed" [ $gone = yes ]
+else
+  check "timeout: its decoded audio is kept for a retry" [ -f "$T/s2/work/$tj/audio.pcm" ]
+fi
+"$HARK" delete "$tj" > /dev/null
 gone=no
 for _ in $(seq 1 100); do [ ! -e "$T/s2/work/$tj" ] && { gone=yes; break; }; sleep 0.05; done
-check "timeout: its work directory removed" [ $gone = yes ]
+check "timeout: its work directory removed with the job" [ $gone = yes ]
 
 # Push-to-talk: a file, then raw s16le 16 kHz mono on stdin.
 "$HARK" ptt "$clip" > "$T/ptt.txt"
