@@ -17,6 +17,10 @@ PACKAGES=(
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks; promtool (checks the /metrics page)
   ffmpeg sox jq time valgrind sqlite3 prometheus
+  # the commands of the docs (tests/integration/doc_commands.sh): openssl
+  # checks a webhook signature, unshare (util-linux) and ip (iproute2) give
+  # the README's daemon a network of its own
+  openssl util-linux iproute2
   # real clients of the API in tests/integration/client_matrix.sh: Python's
   # HTTP libraries (run with /usr/bin/python3), and Chromium for fetch +
   # FormData in a browser (driven by puppeteer-core from npm, tests/js)
