@@ -340,6 +340,18 @@ static int set_bytes(parser *p, const char *key, const char *v, int64_t *dst)
     return 0;
 }
 
+/* The length of the DIGITS or DIGITS.DIGITS that v starts with, 0 if it
+ * does not start with one. */
+static size_t decimal_length(const char *v)
+{
+    const char *digits = "0123456789";
+    size_t i = strspn(v, digits);
+    if (i == 0 || v[i] != '.')
+        return i;
+    size_t f = strspn(v + i + 1, digits);
+    return f > 0 ? i + 1 + f : 0;
+}
+
 /* Seconds: DIGITS or DIGITS.DIGITS (no sign, exponent, inf or nan), so
  * strtod's only job is the conversion. It honours LC_NUMERIC; hark never
  * calls setlocale, and in a locale with a decimal comma the check below
@@ -347,14 +359,8 @@ static int set_bytes(parser *p, const char *key, const char *v, int64_t *dst)
 static int set_seconds(parser *p, const char *key, const char *v, bool zero_ok, double *dst)
 {
     char show[SHOW_SIZE];
-    const char *digits = "0123456789";
-    size_t i = strspn(v, digits);
+    size_t i = decimal_length(v);
     bool ok = i > 0;
-    if (ok && v[i] == '.') {
-        size_t f = strspn(v + i + 1, digits);
-        ok = f > 0;
-        i += 1 + f;
-    }
     if (!ok || v[i])
         return FAIL(p, "%s: \"%s\" is not a number of seconds", key, SHOW(v, show));
     char *end = NULL;
@@ -376,14 +382,8 @@ static int set_seconds(parser *p, const char *key, const char *v, bool zero_ok, 
 static int set_duration(parser *p, const char *key, const char *v, double *dst)
 {
     char show[SHOW_SIZE];
-    const char *digits = "0123456789";
-    size_t i = strspn(v, digits);
+    size_t i = decimal_length(v);
     bool ok = i > 0;
-    if (ok && v[i] == '.') {
-        size_t f = strspn(v + i + 1, digits);
-        ok = f > 0;
-        i += 1 + f;
-    }
     double unit = 1;
     if (ok && v[i]) {
         unit = v[i] == 's' ? 1 : v[i] == 'm' ? 60 : v[i] == 'h' ? 3600 : v[i] == 'd' ? 86400 : 0;

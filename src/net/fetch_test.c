@@ -567,19 +567,7 @@ static void expect_refused(const char *url, const net_fetch_opts *o, unsigned po
     ASSERT_LE(clock_now_s() - t0, 0.5); /* nothing waited for */
     ASSERT_EQ(atomic_load(&g_requests), before);
     ASSERT_EQ(dir_entries(), 0);
-    char p[16];
-    snprintf(p, sizeof p, "%u", port);
-    size_t k = 0;
-    for (const char *s = err.msg; *s && k + 5 < n;) {
-        if (strncmp(s, p, strlen(p)) == 0) {
-            memcpy(msg + k, "PORT", 4);
-            k += 4;
-            s += strlen(p);
-        } else {
-            msg[k++] = *s++;
-        }
-    }
-    msg[k] = '\0';
+    mask_port(err.msg, port, msg, n);
 }
 
 /* Without an allow list, loopback is refused however the URL spells it,
