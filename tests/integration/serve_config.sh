@@ -30,7 +30,7 @@ set_key() {
   sed -i "s|^$1 = .*|$1 = $2|" "$T/serve.conf"
 }
 # Absolute paths move under $T; the rest as the doc says.
-sed -e "s|^\(state_dir\|root\) = /|\1 = $T/|" "$T/example.conf" > "$T/serve.conf"
+sed -e "s#^\(state_dir\|root\) = /#\1 = $T/#" "$T/example.conf" > "$T/serve.conf"
 set_key listen "127.0.0.1:$PORT"
 set_key workers 2
 set_key max_upload 200K              # the 3 s and 5 s clips fit, the 7 s one does not
@@ -38,6 +38,9 @@ set_key max_duration 4               # the 5 s clip is too long
 for c in realtime high normal low; do set_key "queue_limit.$c" 1; done
 set_key url_max_bytes 1K
 set_key url_timeout 1
+# The test's own URL server and webhook receiver are on loopback: one
+# more url_allow entry (repeatable) lets the daemon reach them.
+sed -i '0,/^url_allow = /s//url_allow = 127.0.0.1\nurl_allow = /' "$T/serve.conf"
 chmod 600 "$T/serve.conf"
 state=$(sed -n 's/^state_dir = //p' "$T/serve.conf")
 roots=$(sed -n 's/^root = //p' "$T/serve.conf")
@@ -127,7 +130,7 @@ check "tokens: ci's max_priority high: realtime is 403" [ "$c" = 403 ]
 # ---- root, timeout, webhook_secret: a path job with a callback ----
 c=$(json "{\"path\": \"$root2/short.wav\", \"callback_url\": \"http://127.0.0.1:9/hook\"}")
 job=$(jq -r .id "$T/body")
-check "root: a path under the second root: 201 ($c)" [ "$c" = 201 ]
+check "root: a path under the second root: 201 ($c $(jq -c .error "$T/body"))" [ "$c" = 201 ]
 check "webhook_secret: a callback_url is accepted" [ "$(jq -r .webhook.url "$T/body")" = "http://127.0.0.1:9/hook" ]
 check "timeout: the job's timeout is the configured 600 s" [ "$(jq -r .timeout "$T/body")" = 600 ]
 c=$(json "{\"path\": \"$T/five.wav\"}")
@@ -173,7 +176,11 @@ check "url_timeout: its error names the limit of 1 s ($(err_of "$hang_job"))" \
   bash -c "[[ '$(err_of "$hang_job")' == *'time limit of 1 s'* ]]"
 
 # ---- metrics: promtool, process metrics, build, upload bytes ----
-code "${A_CI[@]}" "$HARK_SERVER/metrics" > /dev/null
+# They count every token's jobs: the example's admin token (ops) reads them.
+OPS=$(tok ops)
+c=$(code "${A_CI[@]}" "$HARK_SERVER/metrics")
+check "metrics: a token that is not an admin gets 403 ($c)" [ "$c" = 403 ]
+code -H "Authorization: Bearer $OPS" "$HARK_SERVER/metrics" > /dev/null
 m() { grep -E "^$1 " "$T/body" | awk '{print $2}'; }
 if command -v promtool > /dev/null; then
   promtool check metrics < "$T/body" > "$T/promtool.out" 2>&1; rc=$?

@@ -16,14 +16,14 @@
 //   $HARK_TOKEN is a valid token whose ceiling is below realtime.
 //     wrong_token   a wrong apiKey, BODY                   -> 401
 //     priority      X-Hark-Priority: realtime, BODY        -> 403
-//     unknown_route audio.translations (hark has no such route), BODY -> 404
+//     unknown_route audio.transcriptions under a wrong base URL (/v2), BODY -> 404
 //     too_large     OVER                                   -> 413
 import fs from 'node:fs';
 
 const [pkg, base, out, set, ...files] = process.argv.slice(2);
 const { default: OpenAI } = await import(pkg);
-const client = (apiKey) =>
-  new OpenAI({ baseURL: `${base}/v1`, apiKey: apiKey || process.env.HARK_TOKEN || 'unused', maxRetries: 0, timeout: 120000 });
+const client = (apiKey, prefix = '/v1') =>
+  new OpenAI({ baseURL: `${base}${prefix}`, apiKey: apiKey || process.env.HARK_TOKEN || 'unused', maxRetries: 0, timeout: 120000 });
 const upload = (f) => fs.createReadStream(f);
 
 function describe(e) {
@@ -117,7 +117,9 @@ if (set === 'transcribe') {
       { file: upload(body), model: 'whisper-1' },
       { headers: { 'X-Hark-Priority': 'realtime' } },
     ));
-  await run('unknown_route', () => client().audio.translations.create({ file: upload(body), model: 'whisper-1' }));
+  // A client configured with a wrong base URL: POST /v2/audio/transcriptions.
+  await run('unknown_route', () =>
+    client(undefined, '/v2').audio.transcriptions.create({ file: upload(body), model: 'whisper-1' }));
   await run('too_large', () => client().audio.transcriptions.create({ file: upload(over), model: 'whisper-1' }));
 } else {
   console.error(`openai_matrix.mjs: unknown set '${set}'`);
