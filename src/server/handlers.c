@@ -182,10 +182,13 @@ enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *
         return reply_queue_full(c, prio, &err);
     if (rc)
         return reply_store_error(c, rc, &err, id);
-    server_wake(s);
     log_event(LOG_INFO, "job.retried", {"job", id}, {"request", who->request_id},
               {"token", who->token_name});
-    return reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
+    /* The answer shows the job as the retry left it, before the runtime,
+     * woken, claims it. */
+    enum MHD_Result ret = reply_job(s, c, who, id, MHD_HTTP_OK, NULL);
+    server_wake(s);
+    return ret;
 }
 
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
