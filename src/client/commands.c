@@ -544,7 +544,10 @@ static int cmd_show(const command *cmd, int argc, char **argv)
     return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
 }
 
-static int cmd_transition(const command *cmd, int argc, char **argv)
+/* One request on job ID (the command's argument): POST .../ID/<name> for
+ * a transition, DELETE .../ID for delete. Prints the job's new state, or
+ * "deleted". */
+static int job_request(const command *cmd, int argc, char **argv, bool del)
 {
     const char *id;
     hc_client *c;
@@ -552,14 +555,19 @@ static int cmd_transition(const command *cmd, int argc, char **argv)
     if (rc)
         return rc;
     char path[128];
-    snprintf(path, sizeof path, "/v1/jobs/%s/%s", id, cmd->name);
+    if (del)
+        snprintf(path, sizeof path, "/v1/jobs/%s", id);
+    else
+        snprintf(path, sizeof path, "/v1/jobs/%s/%s", id, cmd->name);
     hark_err err = {0};
     json_t *job = NULL;
-    rc = hc_post_json(c, path, NULL, &job, &err);
+    rc = del ? hc_delete_json(c, path, &job, &err) : hc_post_json(c, path, NULL, &job, &err);
     hc_close(c);
-    if (rc)
+    if (rc) {
+        json_decref(job);
         return fail(&err);
-    const char *state = json_string_value(json_object_get(job, "state"));
+    }
+    const char *state = del ? "deleted" : json_string_value(json_object_get(job, "state"));
     char clean[32];
     jobfmt_clean(state ? state : "unknown", clean, sizeof clean);
     printf("%s\n", clean);
@@ -567,25 +575,15 @@ static int cmd_transition(const command *cmd, int argc, char **argv)
     return finish_stdout(EXIT_ALL_OK);
 }
 
+static int cmd_transition(const command *cmd, int argc, char **argv)
+{
+    return job_request(cmd, argc, argv, false);
+}
+
 /* DELETE the job; print "deleted". */
 static int cmd_delete(const command *cmd, int argc, char **argv)
 {
-    const char *id;
-    hc_client *c;
-    int rc = id_command_args(cmd, argc, argv, NULL, &id, &c);
-    if (rc)
-        return rc;
-    char path[128];
-    snprintf(path, sizeof path, "/v1/jobs/%s", id);
-    hark_err err = {0};
-    json_t *ans = NULL;
-    rc = hc_delete_json(c, path, &ans, &err);
-    hc_close(c);
-    json_decref(ans);
-    if (rc)
-        return fail(&err);
-    printf("deleted\n");
-    return finish_stdout(EXIT_ALL_OK);
+    return job_request(cmd, argc, argv, true);
 }
 
 /* ---- wait ----------------------------------------------------------- */
