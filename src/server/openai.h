@@ -67,8 +67,10 @@ int openai_parse(const char *(*get)(void *ctx, const char *name), void *ctx,
 extern const char *const openai_models[];
 
 /* POST /v1/audio/transcriptions, once the body is in (up is finished
- * here). Blocks until the job ends, the client goes away or the server
- * stops. */
+ * here). Does not block: when the job has not ended the connection is
+ * parked (park.h) and cont says how to go on when it is resumed; the
+ * answer comes when the job ends (503 if the server stops first), and a
+ * client that goes away cancels the job (unless keep_on_disconnect). */
 enum MHD_Result handle_openai_transcription(server *s, struct MHD_Connection *c, const caller *who,
                                             upload *up, request_cont *cont);
 

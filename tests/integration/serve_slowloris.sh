@@ -29,16 +29,23 @@ normal_client() {
   echo "$worst"
 }
 
+# attack OUT FROM: 8 s of N tricklers from 127.0.0.1 against the running
+# daemon (their figures to OUT), while a plain client asks from FROM; sets
+# base and during (the daemon's threads before and 2.5 s in) and worst.
+attack() {
+  base=$(threads_of $SERVER_PID)
+  /usr/bin/python3 "$LORIS" 127.0.0.1 "$(port_of)" "$N" 8 1 > "$1" &
+  local loris=$!
+  sleep 2.5
+  during=$(threads_of $SERVER_PID)
+  worst=$(normal_client "$2")
+  wait $loris
+  echo "attack: $(cat "$1"); daemon threads $base -> $during; $2 served in at most ${worst}s"
+}
+
 # ---- defaults: 256 connections per address, 15 s header deadline ----
 start_server "$T/s"
-base=$(threads_of $SERVER_PID)
-/usr/bin/python3 "$LORIS" 127.0.0.1 "$(port_of)" "$N" 8 1 > "$T/loris1" &
-loris=$!
-sleep 2.5
-during=$(threads_of $SERVER_PID)
-worst=$(normal_client 127.0.0.2)
-wait $loris
-echo "attack: $(cat "$T/loris1"); daemon threads $base -> $during; another address served in at most ${worst}s"
+attack "$T/loris1" 127.0.0.2
 check "another address is served in normal time during the attack (${worst}s)" le "$worst" 3
 check "the daemon holds no thread per connection ($base -> $during threads)" [ "$during" -le $((base + 2)) ]
 check "one address holds at most its limit of 256 connections ($(jq .open_at_2s "$T/loris1"))" \
@@ -53,14 +60,7 @@ max_connections_per_address = 0
 header_timeout = 4
 EOF
 start_server "$T/s2" --config "$T/nolimit.conf"
-base=$(threads_of $SERVER_PID)
-/usr/bin/python3 "$LORIS" 127.0.0.1 "$(port_of)" "$N" 8 1 > "$T/loris2" &
-loris=$!
-sleep 2.5
-during=$(threads_of $SERVER_PID)
-worst=$(normal_client 127.0.0.1)
-wait $loris
-echo "attack: $(cat "$T/loris2"); daemon threads $base -> $during; the same address served in at most ${worst}s"
+attack "$T/loris2" 127.0.0.1
 check "all $N tricklers held at once ($(jq .open_at_2s "$T/loris2"))" \
   [ "$(jq .open_at_2s "$T/loris2")" -ge $((N * 9 / 10)) ]
 check "no thread per connection ($base -> $during threads)" [ "$during" -le $((base + 2)) ]
