@@ -1,5 +1,6 @@
 #include "jobs/transcription.h"
 
+#include "jobs/chunk_result.h"
 #include "net/net.h"
 #include "util/beneath.h"
 
@@ -153,4 +154,33 @@ int transcription_add_chunk(transcript *t, int index, const asr_result *r)
             return rc;
     }
     return 0;
+}
+
+int transcription_recognize(const kind_worker *w, const json_t *task, json_t **words, hark_err *err)
+{
+    const char *work = json_string_value(json_object_get(task, "work_dir"));
+    json_int_t start = json_integer_value(json_object_get(task, "start"));
+    json_int_t end = json_integer_value(json_object_get(task, "end"));
+    if (!work)
+        return err_set(err, HARK_EINVAL, "malformed chunk task");
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", work, TRANSCRIPTION_PCM_NAME) >= (int)sizeof path)
+        return err_set(err, HARK_EINVAL, "work directory path too long: '%s'", work);
+    pcm_file pcm;
+    int rc = pcm_open(path, &pcm, err);
+    if (rc)
+        return rc;
+    asr_engine *engine;
+    if ((rc = w->engine(w->ctx, &engine, err)) != 0) {
+        pcm_close(&pcm);
+        return rc;
+    }
+    asr_result res;
+    rc = asr_engine_decode(engine, &pcm, start, end, w->checkin, w->ctx, &res, err);
+    pcm_close(&pcm);
+    if (rc)
+        return rc;
+    *words = chunk_result_to_json(&res);
+    asr_result_release(&res);
+    return *words ? 0 : err_set(err, HARK_ENOMEM, "out of memory");
 }

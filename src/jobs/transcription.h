@@ -19,6 +19,7 @@
 #define HARK_JOBS_TRANSCRIPTION_H
 
 #include "asr/engine.h"
+#include "jobs/kind.h"
 #include "media/chunk_plan.h"
 #include "media/decode.h"
 #include "net/fetch.h"
@@ -81,5 +82,12 @@ double chunk_plan_speech_seconds(const chunk_plan *plan);
 
 /* Append chunk `index`'s words to t. */
 int transcription_add_chunk(transcript *t, int index, const asr_result *r);
+
+/* A chunk task's recognition: the words of [start, end) (the task's
+ * fields) of <work_dir>/audio.pcm, as chunk_result_to_json makes them, with
+ * the worker's check-ins. The transcribe kind's whole chunk task; the part
+ * of the highlights kind's that hears speech. */
+int transcription_recognize(const kind_worker *w, const json_t *task, json_t **words,
+                            hark_err *err);
 
 #endif

@@ -1,11 +1,14 @@
 #include "media/pcm.h"
 
+#include <openssl/evp.h>
+
 #include "util/fault.h"
 #include "util/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -166,4 +169,36 @@ void pcm_writer_abort(pcm_writer *w)
         unlink(w->part);
     }
     w->fd = -1;
+}
+
+int pcm_content_key(const pcm_file *f, char out[PCM_KEY_SIZE], hark_err *err)
+{
+    enum { BLOCK = 1 << 16 };
+    static const char hex[] = "0123456789abcdef";
+    int16_t *b = malloc(BLOCK * sizeof *b);
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!b || !c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+        free(b);
+        EVP_MD_CTX_free(c);
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    }
+    int64_t at = 0, n;
+    while ((n = pcm_read(f, at, b, BLOCK)) > 0) {
+        EVP_DigestUpdate(c, b, (size_t)n * sizeof *b);
+        at += n;
+    }
+    free(b);
+    unsigned char d[32];
+    unsigned len = 0;
+    int ok = EVP_DigestFinal_ex(c, d, &len) == 1 && len == sizeof d;
+    EVP_MD_CTX_free(c);
+    if (n < 0 || at != f->n_samples || !ok)
+        return err_set(err, HARK_EIO, "cannot read the decoded audio to key it");
+    memcpy(out, "sha256:", 7);
+    for (int i = 0; i < 32; i++) {
+        out[7 + 2 * i] = hex[d[i] >> 4];
+        out[8 + 2 * i] = hex[d[i] & 15];
+    }
+    out[PCM_KEY_SIZE - 1] = 0;
+    return 0;
 }

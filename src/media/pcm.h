@@ -42,6 +42,14 @@ int64_t pcm_read(const pcm_file *f, int64_t at, int16_t *dst, size_t n);
 
 void pcm_close(pcm_file *f);
 
+/* The content key of a PCM file: "sha256:" and the hex SHA-256 of its
+ * samples (PCM_KEY_SIZE bytes with the NUL). Two inputs that decode to the
+ * same audio have the same key whatever their names or containers: what
+ * the chunk cache is keyed by (store_find_cached_chunk). Returns 0 or
+ * HARK_EIO. */
+#define PCM_KEY_SIZE (7 + 64 + 1)
+int pcm_content_key(const pcm_file *f, char out[PCM_KEY_SIZE], hark_err *err);
+
 /* A PCM file being written: buffered appends, then finish (flush + fsync +
  * rename from "<path>.part" to path) or abort (unlink). Until finish, path
  * does not exist, so a crash never leaves a PCM file that looks complete. */

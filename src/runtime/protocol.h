@@ -3,16 +3,22 @@
  * payload of every frame is one JSON object).
  *
  *   daemon -> worker                      worker -> daemon
- *   MSG_PREPARE  {token, job, input,      MSG_READY     {pid, engine}
- *                 root?, work_dir,        MSG_HEARTBEAT {token, done_s}
- *                 max_duration, timeout,  MSG_PREPARED  {token, duration, plan}
- *                 cpu_s, fetch?}
- *   MSG_DECODE   {token, job, index,      MSG_RESULT    {token, index, words,
- *                 work_dir, start, end,                  decode_s, setup_s}
- *                 cpu_s}
+ *   MSG_PREPARE  {token, job, kind,       MSG_READY     {pid, engine}
+ *                 input, root?, work_dir, MSG_HEARTBEAT {token, done_s}
+ *                 max_duration, timeout,  MSG_PREPARED  {token, duration, plan,
+ *                 cpu_s, fetch?}                         content_key}
+ *   MSG_DECODE   {token, job, kind,       MSG_RESULT    {token, index, result,
+ *                 index, work_dir, input,                decode_s, setup_s}
+ *                 start, end, cpu_s, ...}
  *   MSG_YIELD    {token}                  MSG_YIELDED   {token, setup_s}
  *   MSG_SHUTDOWN {}                       MSG_FAILED    {token, code, message}
  *
+ * MSG_DECODE is any chunk task: its job's kind (jobs/kind.h) adds its own
+ * fields ("...") and says what the worker does with it; result is what the
+ * kind's run_chunk made, committed as the chunk's result once the kind's
+ * check_result accepts it. decode_s: the task's time after its setup.
+ * content_key: what the decoded audio is (media/pcm.h pcm_content_key, and
+ * the model), "" when it could not be read back.
  * root: the directory a file input is opened beneath, following no
  * symbolic link (the job's input_root: a server root, the uploads
  * directory); absent: the input is opened as named (hark transcribe).

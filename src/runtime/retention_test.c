@@ -90,7 +90,7 @@ static void succeed(env *e, const char *id)
     ASSERT_EQ(store_claim(e->st, "w", LEASE, &t, &err), 0);
     ASSERT_STREQ(t.job_id, id);
     store_span plan = {0, 16000};
-    ASSERT_EQ(store_commit_prepare(e->st, t.token, 1.0, &plan, 1, NULL, &err), 0);
+    ASSERT_EQ(store_commit_prepare(e->st, t.token, 1.0, &plan, 1, NULL, NULL, &err), 0);
     ASSERT_EQ(store_claim(e->st, "w", LEASE, &t, &err), 0);
     ASSERT_EQ(store_commit_chunk(e->st, t.token, "[]", 0.1, NULL, &err), 0);
     ASSERT_EQ(store_succeed(e->st, STORE_SCOPE_ALL, id, &err), 0);

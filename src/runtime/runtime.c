@@ -15,7 +15,9 @@
  */
 #include "runtime/runtime.h"
 
+#include "jobs/artifacts.h"
 #include "jobs/chunk_result.h"
+#include "jobs/kind.h"
 #include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
@@ -161,6 +163,14 @@ static void work_dir_of(const runtime *rt, const char *job_id, char *out, size_t
     snprintf(out, n, "%s/%s", rt->o.work_root, job_id);
 }
 
+/* The job's artifact directory into out, or NULL when the runtime keeps none. */
+static const char *artifact_dir_of(const runtime *rt, const char *job_id, char *out, size_t n)
+{
+    if (!rt->o.artifact_root || artifacts_dir(rt->o.artifact_root, job_id, out, n))
+        return NULL;
+    return out;
+}
+
 /* ---- workers: start, send, kill, exit ---- */
 
 static void slot_spawn(runtime *rt, slot *s)
@@ -243,11 +253,30 @@ static void job_finished(runtime *rt, const char *job_id, int state)
         rt->h.finished(rt->h.ctx, job_id, state);
 }
 
-/* Every chunk is in: let the owner assemble outputs, then close the job. */
+/* Every chunk is in: the job's kind completes it (or adds a stage of
+ * tasks), then the owner takes the outputs, then the job is closed. */
 static void complete_job(runtime *rt, const char *job_id)
 {
     hark_err err = {0};
-    int rc = rt->h.complete(rt->h.ctx, rt->st, job_id, &err);
+    store_job job;
+    int rc = store_get_job(rt->st, STORE_SCOPE_ALL, job_id, &job, &err);
+    if (rc) {
+        log_error("job %s: %s", job_id, err.msg);
+        return;
+    }
+    const job_kind *kind = job_kind_of(&job);
+    char dir[4096], art[4096];
+    work_dir_of(rt, job_id, dir, sizeof dir);
+    kind_env env = {.work_dir = dir, .artifact_dir = artifact_dir_of(rt, job_id, art, sizeof art)};
+    if (!kind)
+        rc = err_set(&err, HARK_EINVAL, "unknown job kind '%.64s'", job.kind);
+    else
+        rc = kind->complete(rt->st, &job, &env, &err);
+    store_job_release(&job);
+    if (rc == KIND_STAGED)
+        return; /* more tasks: the scheduler takes them up */
+    if (rc == 0)
+        rc = rt->h.complete(rt->h.ctx, rt->st, job_id, &err);
     int state = STORE_SUCCEEDED;
     if (rc == RUNTIME_COMPLETE_KEEP)
         return; /* the hook keeps it unfinished, with its results */
@@ -387,6 +416,17 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
         store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "job vanished", NULL, NULL);
         return;
     }
+    const job_kind *kind = job_kind_of(&job);
+    if (!kind) {
+        /* A job stored by a build with more kinds: nothing here can run it. */
+        char names[128], why[256];
+        job_kind_names(names, sizeof names);
+        snprintf(why, sizeof why, "unknown job kind '%.64s' (this build has: %s)", job.kind, names);
+        store_job_release(&job);
+        if (store_fail(rt->st, STORE_SCOPE_ALL, t->job_id, why, &err) == 0)
+            job_finished(rt, t->job_id, STORE_FAILED);
+        return;
+    }
     char dir[4096];
     work_dir_of(rt, t->job_id, dir, sizeof dir);
     json_t *msg;
@@ -402,9 +442,9 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
             release_failed(rt, t, err.msg);
             return;
         }
-        msg = json_pack("{s:I, s:s, s:s, s:s, s:f, s:f}", "token", (json_int_t)t->token, "job",
-                        t->job_id, "input", job.input, "work_dir", dir, "max_duration",
-                        rt->o.max_duration_s, "timeout", rt->o.decode_timeout_s);
+        msg = json_pack("{s:I, s:s, s:s, s:s, s:s, s:f, s:f}", "token", (json_int_t)t->token, "job",
+                        t->job_id, "kind", kind->name, "input", job.input, "work_dir", dir,
+                        "max_duration", rt->o.max_duration_s, "timeout", rt->o.decode_timeout_s);
         s->deadline = now + rt->o.decode_timeout_s + CHUNK_WATCHDOG_BASE_S;
         if (job.input_root[0] && !transcription_input_is_url(job.input))
             json_object_set_new(msg, "root", json_string(job.input_root));
@@ -423,10 +463,23 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
         }
     } else {
         double secs = (double)(t->end_sample - t->start_sample) / STORE_SAMPLE_RATE;
-        msg = json_pack("{s:I, s:s, s:i, s:s, s:s, s:I, s:I}", "token", (json_int_t)t->token, "job",
-                        t->job_id, "index", t->idx, "work_dir", dir, "input", job.input, "start",
-                        (json_int_t)t->start_sample, "end", (json_int_t)t->end_sample);
-        s->deadline = now + CHUNK_WATCHDOG_BASE_S + CHUNK_WATCHDOG_PER_S * secs;
+        msg = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I}", "token", (json_int_t)t->token,
+                        "job", t->job_id, "kind", kind->name, "index", t->idx, "work_dir", dir,
+                        "input", job.input, "start", (json_int_t)t->start_sample, "end",
+                        (json_int_t)t->end_sample);
+        double watchdog_s = CHUNK_WATCHDOG_BASE_S + CHUNK_WATCHDOG_PER_S * secs;
+        char art[4096];
+        kind_env env = {.work_dir = dir,
+                        .artifact_dir = artifact_dir_of(rt, t->job_id, art, sizeof art)};
+        if (kind->chunk_task &&
+            kind->chunk_task(rt->st, &job, t, &env, msg, &watchdog_s, &err) != 0) {
+            json_decref(msg);
+            store_job_release(&job);
+            s->state = SLOT_IDLE;
+            release_failed(rt, t, err.msg);
+            return;
+        }
+        s->deadline = now + watchdog_s;
     }
     store_job_release(&job);
     /* The kernel's CPU limit backs up the watchdog: twice its length, so
@@ -455,9 +508,10 @@ static void on_prepared(runtime *rt, slot *s, json_t *m)
     for (size_t i = 0; spans && i < plan.n; i++)
         spans[i] = (store_span){plan.chunks[i].start, plan.chunks[i].end};
     store_commit_info info = {0};
+    const char *key = json_string_value(json_object_get(m, "content_key"));
     int rc = spans ? store_commit_prepare(rt->st, s->task.token,
                                           json_number_value(json_object_get(m, "duration")), spans,
-                                          plan.n, &info, &err)
+                                          plan.n, key, &info, &err)
                    : HARK_ENOMEM;
     free(spans);
     chunk_plan_release(&plan);
@@ -476,15 +530,23 @@ static void on_prepared(runtime *rt, slot *s, json_t *m)
 
 static void on_result(runtime *rt, slot *s, json_t *m)
 {
-    char *text = json_dumps(json_object_get(m, "words"), JSON_COMPACT | JSON_REAL_PRECISION(9));
-    asr_result check;
+    const json_t *result = json_object_get(m, "result");
     hark_err err = {0};
-    if (!text || chunk_result_loads(text, &check, &err)) {
+    const job_kind *kind = NULL;
+    store_job job;
+    if (store_get_job(rt->st, STORE_SCOPE_ALL, s->task.job_id, &job, &err) == 0) {
+        kind = job_kind_of(&job);
+        store_job_release(&job);
+    }
+    /* The result is checked by its kind before it is committed: a worker
+     * is untrusted (FFmpeg and the recognizer run there). A job gone
+     * meanwhile is refused by the commit's token like any stale result. */
+    char *text = result ? json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    if (!text || (kind && kind->check_result(result, &err))) {
         free(text);
         slot_kill(rt, s, "the worker sent a malformed result");
         return;
     }
-    asr_result_release(&check);
     log_debug("%s: job %s chunk %d: dispatch %.3f ms, worker setup %.3f ms, decode %.1f ms",
               s->name, s->task.job_id, s->task.idx, s->dispatch_s * 1000,
               json_number_value(json_object_get(m, "setup_s")) * 1000,

@@ -65,6 +65,10 @@ typedef struct runtime_opts {
     const char *worker_path; /* the hark binary to exec as `worker_path worker` */
     int workers;             /* worker processes, >= 1 */
     const char *work_root;   /* jobs' work directories: <work_root>/<job id> */
+    /* Jobs' artifacts (clips: jobs/artifacts.h), kept after the job ends
+     * until it is deleted or pruned: <artifact_root>/<job id>; NULL: none
+     * are made (a job that asks for some fails). */
+    const char *artifact_root;
     int64_t lease_ms;        /* lease length, renewed by heartbeats [10000] */
     double max_duration_s;   /* inputs longer than this fail [43200] */
     double decode_timeout_s; /* prepare watchdog [1800] */

@@ -340,7 +340,7 @@ static void test_lost_success_is_finished_at_start(void)
     ASSERT_EQ(store_claim(c.st, "gone", 60000, &t, &err), 0);
     ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
     const store_span span = {0, 16000};
-    ASSERT_EQ(store_commit_prepare(c.st, t.token, 1.0, &span, 1, &info, &err), 0);
+    ASSERT_EQ(store_commit_prepare(c.st, t.token, 1.0, &span, 1, NULL, &info, &err), 0);
     ASSERT_EQ(store_claim(c.st, "gone", 60000, &t, &err), 0);
     ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
     ASSERT_EQ(store_commit_chunk(c.st, t.token, "[]", 0.5, &info, &err), 0);

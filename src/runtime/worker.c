@@ -4,6 +4,7 @@
 
 #include "asr/engine.h"
 #include "jobs/chunk_result.h"
+#include "jobs/kind.h"
 #include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
@@ -44,7 +45,8 @@ typedef struct worker {
     int shutdown;      /* MSG_SHUTDOWN or EOF seen */
     double last_beat;  /* monotonic seconds of the last heartbeat */
     double done_s;     /* progress of the running task, for heartbeats */
-    double setup_s;    /* the running chunk's task-to-recognizer time */
+    double received;   /* when the running chunk task arrived (monotonic s) */
+    double setup_s;    /* the running chunk's task-to-recognizer time, -1 until known */
     const char *fault; /* HARK_FAULT, NULL normally */
     int fault_chunk;
     int fault_armed; /* this task is the one to misbehave */
@@ -197,7 +199,8 @@ static void answer_failure(worker *w, int code, const char *message)
 {
     if (code == HARK_ECANCELED && !w->shutdown) {
         send_msg(w, MSG_YIELDED,
-                 json_pack("{s:I, s:f}", "token", (json_int_t)w->token, "setup_s", w->setup_s));
+                 json_pack("{s:I, s:f}", "token", (json_int_t)w->token, "setup_s",
+                           w->setup_s > 0 ? w->setup_s : 0.0));
         return;
     }
     if (code == HARK_ENOMEM) {
@@ -321,10 +324,22 @@ static void run_prepare(worker *w, json_t *t)
         answer_failure(w, rc, err.msg);
         return;
     }
+    const char *kind_name = json_string_value(json_object_get(t, "kind"));
+    const job_kind *kind = job_kind_find(kind_name ? kind_name : "transcribe");
+    if (kind && kind->adjust_plan)
+        kind->adjust_plan(&prep.plan);
+    /* The content key: the audio itself and the model that hears it. */
+    asr_config model;
+    asr_config_default(&model);
+    char key[PCM_KEY_SIZE + 4096] = "";
+    if (pcm_content_key(&prep.pcm, key, &err) == 0)
+        snprintf(key + strlen(key), sizeof key - strlen(key), "|model=%s", model.model_dir);
+    else
+        key[0] = 0; /* no key, no cache: the job runs all the same */
     json_t *plan = chunk_plan_to_json(&prep.plan);
     send_msg(w, MSG_PREPARED,
-             json_pack("{s:I, s:f, s:o?}", "token", (json_int_t)w->token, "duration",
-                       prep.info.duration_s, "plan", plan));
+             json_pack("{s:I, s:f, s:o?, s:s}", "token", (json_int_t)w->token, "duration",
+                       prep.info.duration_s, "plan", plan, "content_key", key));
     prepared_audio_release(&prep);
 }
 
@@ -376,54 +391,56 @@ static int await_engine(worker *w, hark_err *err)
     return 0;
 }
 
-static void run_decode(worker *w, json_t *t)
+/* kind_worker's engine: the model, waiting for a background load. The
+ * moment it is there ends the task's setup (setup_s). */
+static int task_engine(void *ctx, asr_engine **out, hark_err *err)
 {
-    double received = clock_now_s();
-    const char *work = json_string_value(json_object_get(t, "work_dir"));
+    worker *w = ctx;
+    int rc = w->engine ? 0 : await_engine(w, err);
+    if (rc) {
+        if (rc != HARK_ECANCELED)
+            w->shutdown = 1; /* no model, no use: the supervisor starts a new worker */
+        return rc;
+    }
+    if (w->setup_s < 0)
+        w->setup_s = clock_now_s() - w->received;
+    *out = w->engine;
+    return 0;
+}
+
+static void run_chunk(worker *w, json_t *t)
+{
+    w->received = clock_now_s();
+    w->setup_s = -1;
     json_int_t index = json_integer_value(json_object_get(t, "index"));
-    json_int_t start = json_integer_value(json_object_get(t, "start"));
-    json_int_t end = json_integer_value(json_object_get(t, "end"));
-    if (!work) {
-        answer_failure(w, HARK_EINVAL, "malformed decode task");
+    const char *kind_name = json_string_value(json_object_get(t, "kind"));
+    const job_kind *kind = job_kind_find(kind_name ? kind_name : "transcribe");
+    if (!kind) {
+        answer_failure(w, HARK_EINVAL, "unknown job kind in chunk task");
         return;
     }
     const char *match = getenv("HARK_FAULT_MATCH");
     const char *input = json_string_value(json_object_get(t, "input"));
     w->fault_armed =
         w->fault && index == w->fault_chunk && (!match || (input && strstr(input, match)));
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", work, TRANSCRIPTION_PCM_NAME);
-    pcm_file pcm;
+    kind_worker kw = {.checkin = checkin, .engine = task_engine, .ctx = w};
+    json_t *result = NULL;
     hark_err err = {0};
-    int rc = pcm_open(path, &pcm, &err);
+    int rc = kind->run_chunk(&kw, t, &result, &err);
     if (rc) {
         answer_failure(w, rc, err.msg);
         return;
     }
-    if (!w->engine && (rc = await_engine(w, &err)) != 0) {
-        pcm_close(&pcm);
-        answer_failure(w, rc, err.msg);
-        if (rc != HARK_ECANCELED)
-            w->shutdown = 1; /* no model, no use: the supervisor starts a new worker */
-        return;
-    }
-    /* What taking up a chunk costs before recognition starts: with the PCM
+    /* What taking up a chunk costs before its work starts: with the PCM
      * and plan kept in the work directory, a resumed job pays only this
      * (and the first chunk of a worker that loads its model in the
-     * background, whatever of the load is left). */
-    double setup_s = w->setup_s = clock_now_s() - received;
-    asr_result res;
-    rc = asr_engine_decode(w->engine, &pcm, start, end, checkin, w, &res, &err);
-    pcm_close(&pcm);
-    if (rc) {
-        answer_failure(w, rc, err.msg);
-        return;
-    }
-    json_t *words = chunk_result_to_json(&res);
+     * background, whatever of the load is left). A task that needs no
+     * model has none. */
+    double setup_s = w->setup_s < 0 ? 0 : w->setup_s;
+    double work_s = clock_now_s() - w->received - setup_s;
     send_msg(w, MSG_RESULT,
-             json_pack("{s:I, s:I, s:o?, s:f, s:f}", "token", (json_int_t)w->token, "index", index,
-                       "words", words, "decode_s", res.decode_s, "setup_s", setup_s));
-    asr_result_release(&res);
+             json_pack("{s:I, s:I, s:o, s:f, s:f}", "token", (json_int_t)w->token, "index", index,
+                       "result", result, "decode_s", work_s, "setup_s", setup_s));
 }
 
 int worker_main(int fd, bool background_load)
@@ -462,7 +479,7 @@ int worker_main(int fd, bool background_load)
         if (type == MSG_PREPARE)
             run_prepare(&w, task);
         else
-            run_decode(&w, task);
+            run_chunk(&w, task);
         w.token = 0;
         w.fault_armed = 0;
         json_decref(task);

@@ -140,7 +140,7 @@ static void test_prepare_decode_yield_shutdown(void)
     ASSERT_EQ(json_integer_value(json_object_get(res, "token")), 8);
     ASSERT_EQ(json_integer_value(json_object_get(res, "index")), 1);
     asr_result r;
-    ASSERT_EQ(chunk_result_from_json(json_object_get(res, "words"), &r, NULL), 0);
+    ASSERT_EQ(chunk_result_from_json(json_object_get(res, "result"), &r, NULL), 0);
     ASSERT(r.n_words > 5);
     ASSERT(r.words[0].start_s >= pcm_seconds(cp.chunks[1].start) - 1e-6);
     ASSERT(r.words[r.n_words - 1].end_s <= pcm_seconds(cp.chunks[1].end) + 1e-6);
@@ -423,7 +423,7 @@ static void test_fault_hang_stops_heartbeats(void)
 /* The words of a RESULT message, as JSON text (for comparing two runs). */
 static char *result_words(json_t *res)
 {
-    char *w = json_dumps(json_object_get(res, "words"), JSON_SORT_KEYS);
+    char *w = json_dumps(json_object_get(res, "result"), JSON_SORT_KEYS);
     json_decref(res);
     ASSERT(w != NULL);
     return w;

@@ -9,6 +9,7 @@
 #include "server/sse.h"
 
 #include "jobs/job_result.h"
+#include "jobs/kind.h"
 #include "output/format.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -194,20 +195,30 @@ enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id)
 {
-    out_format f = FMT_TXT;
-    if (has_arg(c, "format") && (!arg(c, "format") || out_format_parse(arg(c, "format"), &f)))
-        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "format", "invalid_value",
-                            "unknown format '%.64s' (txt, json, srt, vtt, tsv, verbose_json)",
-                            arg(c, "format") ? arg(c, "format") : "");
     store_job job;
     hark_err err = {0};
     int rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
-    int state = job.state;
-    if (state != STORE_SUCCEEDED) {
+    const job_kind *kind = job_kind_of(&job);
+    int f = 0;
+    if (kind && has_arg(c, "format") && (f = job_kind_format(kind, arg(c, "format"))) < 0) {
+        char list[256];
+        job_kind_format_list(kind, list, sizeof list);
         enum MHD_Result ret =
-            state == STORE_FAILED
+            reply_errorf(c, MHD_HTTP_BAD_REQUEST, "format", "invalid_value",
+                         "unknown format '%.64s' for a %s job (%s)",
+                         arg(c, "format") ? arg(c, "format") : "", kind->name, list);
+        store_job_release(&job);
+        return ret;
+    }
+    int state = job.state;
+    if (state != STORE_SUCCEEDED || !kind) {
+        enum MHD_Result ret =
+            !kind ? reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "result_error",
+                                 "job %s is of a kind this server does not know: '%.64s'", id,
+                                 job.kind)
+            : state == STORE_FAILED
                 ? reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_failed", "job %s failed: %.400s",
                                id, job.error)
                 : reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_not_finished",
@@ -216,10 +227,10 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller 
         store_job_release(&job);
         return ret;
     }
-    store_job_release(&job);
     buf out;
     buf_init(&out, RESULT_MAX);
-    rc = job_result_render(s->st, caller_scope(who), id, f, &out, &err);
+    rc = kind->render(s->st, caller_scope(who), &job, kind->formats[f], &out, &err);
+    store_job_release(&job);
     if (rc == HARK_ENOENT) { /* deleted since the read above */
         buf_release(&out);
         return reply_store_error(c, rc, &err, id);
@@ -233,7 +244,7 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller 
     char *text = buf_steal(&out);
     if (!text)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
-    return reply_bytes(c, MHD_HTTP_OK, out_format_mime(f), text, len, NULL);
+    return reply_bytes(c, MHD_HTTP_OK, kind->mimes[f], text, len, NULL);
 }
 
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,

@@ -360,7 +360,7 @@ static void drive_prepare(const char *id, int n)
     }
     store_task t = claim(STORE_TASK_PREPARE, id);
     hark_err err = {0};
-    if (store_commit_prepare(F.st, t.token, 10.0 * n, plan, (size_t)n, NULL, &err))
+    if (store_commit_prepare(F.st, t.token, 10.0 * n, plan, (size_t)n, NULL, NULL, &err))
         TEST_FAIL_("store_commit_prepare: %s", err.msg);
 }
 
@@ -1959,7 +1959,7 @@ static void test_metrics_move(void)
     ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 1);
     release(&r);
     store_span span = {0, 16000};
-    ASSERT_EQ(store_commit_prepare(F.st, t.token, 1.0, &span, 1, NULL, &err), HARK_ESTALE);
+    ASSERT_EQ(store_commit_prepare(F.st, t.token, 1.0, &span, 1, NULL, NULL, &err), HARK_ESTALE);
     r = get("/metrics");
     ASSERT_EQ(sample(r.body.data, "hark_refused_stale_commits_total"), 2);
     release(&r);

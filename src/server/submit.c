@@ -1,6 +1,8 @@
 /* submit.c - see submit.h. */
 #include "server/submit.h"
 
+#include "jobs/kind.h"
+
 #include "net/net.h"
 #include "server/job_json.h"
 #include "server/text.h"
@@ -16,8 +18,8 @@
 
 #define TIMEOUT_MAX_S 1e9 /* ~31 years: keeps created_ms + timeout far from overflow */
 
-const char *const submit_text_fields[] = {"priority", "timeout",      "path",
-                                          "url",      "callback_url", NULL};
+const char *const submit_text_fields[] = {"priority",     "timeout", "path",    "url",
+                                          "callback_url", "kind",    "options", NULL};
 
 static void fields_init(submit_fields *f)
 {
@@ -27,6 +29,37 @@ static void fields_init(submit_fields *f)
     f->path[0] = '\0';
     f->callback_url[0] = '\0';
     f->url[0] = '\0';
+    f->kind[0] = '\0';
+    f->options[0] = '\0';
+}
+
+static int set_kind(const char *v, submit_fields *f, api_error *e)
+{
+    if (!job_kind_find(v)) {
+        char names[256];
+        job_kind_names(names, sizeof names);
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "kind", "invalid_value",
+                             "unknown kind '%.64s' (%s)", v, names);
+    }
+    snprintf(f->kind, sizeof f->kind, "%s", v);
+    return 0;
+}
+
+/* Options as the object's JSON text; its kind checks them at submit. */
+static int set_options(const json_t *v, submit_fields *f, api_error *e)
+{
+    if (!json_is_object(v))
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "options", "invalid_type",
+                             "options must be an object");
+    char *text = json_dumps(v, JSON_COMPACT);
+    int rc = 0;
+    if (!text || strlen(text) > SUBMIT_OPTIONS_MAX)
+        rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, "options", "invalid_value",
+                           "options are too long (at most %d bytes)", SUBMIT_OPTIONS_MAX);
+    else
+        memcpy(f->options, text, strlen(text) + 1);
+    free(text);
+    return rc;
 }
 
 static int set_priority(const char *v, submit_fields *f, api_error *e)
@@ -158,11 +191,19 @@ int submit_parse_json(const char *body, size_t len, submit_fields *f, api_error 
             rc = json_is_string(v) ? set_callback_url(json_string_value(v), f, e)
                                    : api_error_set(e, MHD_HTTP_BAD_REQUEST, "callback_url",
                                                    "invalid_type", "callback_url must be a string");
+        } else if (strcmp(key, "kind") == 0) {
+            rc = json_is_string(v) ? set_kind(json_string_value(v), f, e)
+                                   : api_error_set(e, MHD_HTTP_BAD_REQUEST, "kind", "invalid_type",
+                                                   "kind must be a string");
+        } else if (strcmp(key, "options") == 0) {
+            rc = set_options(v, f, e);
         } else {
             /* jansson keys are valid UTF-8; reply_error cleans controls. */
-            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
-                               "unknown field '%.64s' (path, url, priority, timeout, callback_url)",
-                               key);
+            rc = api_error_set(
+                e, MHD_HTTP_BAD_REQUEST, NULL, "unknown_field",
+                "unknown field '%.64s' (path, url, priority, timeout, callback_url, kind, "
+                "options)",
+                key);
         }
         if (rc)
             break;
@@ -203,6 +244,19 @@ int submit_parse_form(const upload *u, submit_fields *f, api_error *e)
         return rc;
     if ((v = upload_field(u, "url")) && (rc = set_url(v, f, e)))
         return rc;
+    if ((v = upload_field(u, "kind")) && (rc = set_kind(v, f, e)))
+        return rc;
+    if ((v = upload_field(u, "options"))) {
+        json_error_t jerr;
+        json_t *o = json_loads(v, JSON_REJECT_DUPLICATES, &jerr);
+        if (!o)
+            return api_error_set(e, MHD_HTTP_BAD_REQUEST, "options", "invalid_json",
+                                 "options are not valid JSON: %s", jerr.text);
+        rc = set_options(o, f, e);
+        json_decref(o);
+        if (rc)
+            return rc;
+    }
     if (upload_has_file(u) && f->path[0])
         return api_error_set(e, MHD_HTTP_BAD_REQUEST, "path", "invalid_value",
                              "give either a file or a path, not both");
@@ -276,6 +330,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     api_error e;
     hark_err err = {0};
     enum MHD_Result ret;
+    char *opts_text = NULL;
     int rc;
     if (!f)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
@@ -308,12 +363,27 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         goto out;
     }
 
+    /* The kind checks its options (and fills in its defaults), so a job
+     * never starts with options its workers would refuse. */
+    const job_kind *kind = job_kind_find(f->kind[0] ? f->kind : "transcribe");
+    json_t *opts = f->options[0] ? json_loads(f->options, 0, NULL) : json_object();
+    hark_err oerr = {0};
+    if (!opts || (kind->check_options && kind->check_options(opts, &oerr)) ||
+        !(opts_text = json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS))) {
+        json_decref(opts);
+        ret = reply_errorf(c, MHD_HTTP_BAD_REQUEST, "options", "invalid_value", "%s",
+                           oerr.msg[0] ? oerr.msg : "options are not valid");
+        goto out;
+    }
+    json_decref(opts);
+
     bool file = !f->path[0] && !f->url[0];
     char shown[SUBMIT_URL_MAX + 8]; /* a URL's source: without credentials or query */
     if (f->url[0])
         net_url_redact(f->url, shown, sizeof shown);
     store_job_spec spec = {
-        .kind = "transcribe",
+        .kind = kind->name,
+        .options = opts_text,
         .input = file        ? upload_path(up)
                  : f->url[0] ? f->url
                              : in.path,
@@ -362,6 +432,7 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     ret = reply_json(c, MHD_HTTP_CREATED, job_json(&job), location);
     store_job_release(&job);
 out:
+    free(opts_text);
     path_input_release(&in);
     free(f);
     return ret;

@@ -8,7 +8,9 @@
  * one of file, path and url; callback_url an http(s) URL of printable ASCII, at most
  * STORE_CALLBACK_URL_MAX bytes, accepted only when the server sends webhooks; url and
  * callback_url must not name a private, loopback or reserved address the server does not allow
- * (submit_check_destination); unknown fields are refused.
+ * (submit_check_destination); kind one of the job kinds (jobs/kind.h;
+ * default transcribe) and options an object its kind accepts (in a form,
+ * the object's JSON text); unknown fields are refused.
  */
 #ifndef HARK_SERVER_SUBMIT_H
 #define HARK_SERVER_SUBMIT_H
@@ -22,8 +24,10 @@
 
 /* The multipart fields: the file part and the text parts. */
 #define SUBMIT_FILE_FIELD "file"
-extern const char *const submit_text_fields[]; /* priority, timeout, path, url, callback_url */
-#define SUBMIT_URL_MAX 4000 /* bytes of a url: its redacted form fits a job's source */
+/* priority, timeout, path, url, callback_url, kind, options */
+extern const char *const submit_text_fields[];
+#define SUBMIT_OPTIONS_MAX 65536 /* bytes of a job's options (a keywords list fits) */
+#define SUBMIT_URL_MAX 4000      /* bytes of a url: its redacted form fits a job's source */
 
 typedef struct submit_fields {
     int priority;        /* enum store_priority; -1 when not given */
@@ -33,6 +37,8 @@ typedef struct submit_fields {
     /* an http(s) URL to download instead, "" = not given */
     char url[SUBMIT_URL_MAX + 1];
     char callback_url[STORE_CALLBACK_URL_MAX + 1]; /* "" = not given */
+    char kind[32];                                 /* "" = not given: transcribe */
+    char options[SUBMIT_OPTIONS_MAX + 1];          /* a JSON object's text, "" = not given */
 } submit_fields;
 
 /* Parse a JSON body {"path": ..., "priority": ..., "timeout": ...}. 0, or

@@ -163,7 +163,16 @@ static const store_migration migrations[] = {
      "CREATE INDEX jobs_unreleased ON jobs(finished_ms)"
      "  WHERE input_released = 0 AND state IN ('succeeded','cancelled');"
      "CREATE INDEX jobs_ended ON jobs(finished_ms) WHERE finished_ms IS NOT NULL;"},
-    /* Add new migrations here: {9, "what it does", "ALTER TABLE ..."}. */
+    {9, "job kinds: content keys of decoded audio, stage documents",
+     /* content_key names the decoded audio (and the model): a chunk of a
+      * new job whose key and span match a committed chunk of another is
+      * not recognized again (store_find_cached_chunk). doc is what a kind's
+      * completion keeps between its stages (store_add_stage). Jobs from
+      * before have neither. */
+     "ALTER TABLE jobs ADD COLUMN content_key TEXT NOT NULL DEFAULT '';"
+     "ALTER TABLE jobs ADD COLUMN doc TEXT NOT NULL DEFAULT '';"
+     "CREATE INDEX jobs_content ON jobs(content_key) WHERE content_key != '';"},
+    /* Add new migrations here: {10, "what it does", "ALTER TABLE ..."}. */
 
 };
 

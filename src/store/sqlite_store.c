@@ -883,7 +883,7 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
-    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner"                                          \
+    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc"                    \
     " FROM " jobs_table " LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                     \
     " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
     " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
@@ -902,6 +902,8 @@ void store_job_release(store_job *job)
     free(job->webhook_last_error);
     free(job->input_root);
     free(job->owner);
+    free(job->content_key);
+    free(job->doc);
     memset(job, 0, sizeof *job);
 }
 
@@ -938,8 +940,11 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->webhook_delivered_ms = sqlite3_column_int64(s, 27);
     j->input_root = dup_col(s, 28);
     j->owner = dup_col(s, 29);
+    j->content_key = dup_col(s, 30);
+    j->doc = dup_col(s, 31);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
-        !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner) {
+        !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner ||
+        !j->content_key || !j->doc) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->path);
     }
@@ -1358,7 +1363,8 @@ int store_commit_chunk(store *st, int64_t token, const char *result, double deco
 }
 
 static int commit_prepare_tx(store *st, int64_t token, double duration_s, const store_span *plan,
-                             size_t n, store_commit_info *info, hark_err *err)
+                             size_t n, const char *content_key, store_commit_info *info,
+                             hark_err *err)
 {
     int64_t t = now_of(st);
     lease l;
@@ -1392,9 +1398,9 @@ static int commit_prepare_tx(store *st, int64_t token, double duration_s, const 
                 "t", l.job_id);
     if (rc == 0)
         rc = q_exec(st, NULL, err,
-                    "UPDATE jobs SET prepared = 1, duration_s = ?1, n_chunks = ?2, updated_ms = ?3"
-                    " WHERE id = ?4",
-                    "diIt", duration_s, (int)n, t, l.job_id);
+                    "UPDATE jobs SET prepared = 1, duration_s = ?1, n_chunks = ?2, updated_ms = ?3,"
+                    " content_key = ?5 WHERE id = ?4",
+                    "diItt", duration_s, (int)n, t, l.job_id, content_key ? content_key : "");
     if (rc == 0)
         rc = add_event(st, l.job_id, "progress",
                        json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", (int)n,
@@ -1412,10 +1418,13 @@ out:
 }
 
 int store_commit_prepare(store *st, int64_t token, double duration_s, const store_span *plan,
-                         size_t n, store_commit_info *info, hark_err *err)
+                         size_t n, const char *content_key, store_commit_info *info, hark_err *err)
 {
     int rc;
     clear_info(info);
+    if (content_key &&
+        (rc = check_text("content key", content_key, STORE_CONTENT_KEY_MAX, true, err)))
+        return rc;
     if (n > STORE_MAX_CHUNKS)
         return err_set(err, HARK_EINVAL, "chunk plan too long: %zu chunks (at most %d)", n,
                        STORE_MAX_CHUNKS);
@@ -1434,7 +1443,8 @@ int store_commit_prepare(store *st, int64_t token, double duration_s, const stor
     if (rc == 0)
         rc = tx_begin(st, err);
     if (rc == 0)
-        rc = tx_end(st, commit_prepare_tx(st, token, duration_s, plan, n, info, err), err);
+        rc = tx_end(st, commit_prepare_tx(st, token, duration_s, plan, n, content_key, info, err),
+                    err);
     unrelax(st);
     unlock(st);
     if (rc)
@@ -2210,6 +2220,125 @@ int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_lis
                       hark_err *err)
 {
     return store_list_chunks_from(st, sc, id, 0, INT_MAX, out, err);
+}
+
+/* ---- stages and the chunk cache ------------------------------------------------ */
+
+static int add_stage_tx(store *st, const char *id, const char *doc, const store_span *spans,
+                        size_t n, hark_err *err)
+{
+    int64_t t = now_of(st);
+    sqlite3_stmt *s = NULL;
+    int rc =
+        q_open(st, &s, err, "SELECT state, prepared, n_chunks, chunks_done FROM jobs WHERE id = ?1",
+               "t", id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+    if (rc < 0) {
+        sqlite3_finalize(s);
+        return rc;
+    }
+    int state = state_from_text(sqlite3_column_text(s, 0));
+    bool prepared = sqlite3_column_int(s, 1) != 0;
+    int n_chunks = sqlite3_column_int(s, 2), done = sqlite3_column_int(s, 3);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (state != STORE_QUEUED && state != STORE_RUNNING)
+        return err_set(err, HARK_EINVAL, "cannot add a stage to job %s: it is %s", id,
+                       store_state_name(state));
+    if (!prepared || done != n_chunks)
+        return err_set(err, HARK_EINVAL,
+                       "cannot add a stage to job %s: %d of %d chunks are committed", id, done,
+                       n_chunks);
+    if ((int64_t)n_chunks + (int64_t)n > STORE_MAX_CHUNKS)
+        return err_set(err, HARK_EINVAL, "job %s would have too many tasks", id);
+    rc = q_open(st, &s, err,
+                "INSERT INTO tasks(job_id, idx, start_sample, end_sample, state)"
+                " VALUES (?1, ?2, ?3, ?4, 'pending')",
+                "t", id);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        sqlite3_reset(s);
+        if (sqlite3_bind_int(s, 2, n_chunks + (int)i) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 3, spans[i].start_sample) != SQLITE_OK ||
+            sqlite3_bind_int64(s, 4, spans[i].end_sample) != SQLITE_OK)
+            rc = db_error(st, SQLITE_ERROR, "bind", err);
+        else if ((rc = q_step(st, s, err)) > 0)
+            rc = 0;
+    }
+    sqlite3_finalize(s);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET n_chunks = n_chunks + ?1, doc = ?2, updated_ms = ?3"
+                    " WHERE id = ?4",
+                    "itIt", (int)n, doc, t, id);
+    if (rc == 0)
+        rc = add_event(st, id, "stage",
+                       json_pack("{s:i, s:i, s:i}", "added", (int)n, "n_chunks", n_chunks + (int)n,
+                                 "chunks_done", done),
+                       t, NULL, err);
+    return rc;
+}
+
+int store_add_stage(store *st, const char *id, const char *doc, const store_span *spans, size_t n,
+                    hark_err *err)
+{
+    int rc;
+    if ((rc = check_id(id, err)) ||
+        (rc = check_text("stage document", doc ? doc : "", STORE_MAX_RESULT, true, err)))
+        return rc;
+    if (n > 0 && !spans)
+        return err_set(err, HARK_EINVAL, "stage spans are missing");
+    for (size_t i = 0; i < n; i++)
+        if (spans[i].start_sample < 0 || spans[i].end_sample <= spans[i].start_sample)
+            return err_set(err, HARK_EINVAL, "bad stage: task %zu spans %lld-%lld", i,
+                           (long long)spans[i].start_sample, (long long)spans[i].end_sample);
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, add_stage_tx(st, id, doc ? doc : "", spans, n, err), err);
+    unlock(st);
+    return rc;
+}
+
+int store_find_cached_chunks(store *st, const char *content_key, const char *except_id,
+                             int64_t start_sample, int64_t end_sample, store_chunk_list *out,
+                             hark_err *err)
+{
+    enum { MAX_MATCHES = 8 };
+    sqlite3_stmt *s = NULL;
+    memset(out, 0, sizeof *out);
+    if (!content_key || !content_key[0])
+        return 0;
+    int rc;
+    if (!(out->chunks = calloc(MAX_MATCHES, sizeof *out->chunks)))
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    lock(st);
+    rc = q_open(st, &s, err,
+                "SELECT c.idx, c.start_sample, c.end_sample, c.attempts, c.result, c.decode_s"
+                " FROM jobs j JOIN tasks c ON c.job_id = j.id"
+                /* content_key != '': the partial index jobs_content's term */
+                " WHERE j.content_key = ?1 AND j.content_key != '' AND j.id != ?2 AND c.idx >= 0"
+                " AND c.start_sample = ?3 AND c.end_sample = ?4 AND c.state = 'done'"
+                " ORDER BY j.seq LIMIT ?5",
+                "ttIIi", content_key, except_id ? except_id : "", start_sample, end_sample,
+                (int)MAX_MATCHES);
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        store_chunk *c = &out->chunks[out->n++];
+        c->idx = sqlite3_column_int(s, 0);
+        c->start_sample = sqlite3_column_int64(s, 1);
+        c->end_sample = sqlite3_column_int64(s, 2);
+        c->state = STORE_CHUNK_DONE;
+        c->attempts = sqlite3_column_int(s, 3);
+        c->last_error = strdup("");
+        c->result = dup_col(s, 4);
+        c->decode_s = sqlite3_column_double(s, 5);
+        rc = c->last_error && c->result ? 0 : err_set(err, HARK_ENOMEM, "out of memory");
+    }
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_chunk_list_release(out);
+    return rc;
 }
 
 void store_event_list_release(store_event_list *list)

@@ -56,6 +56,7 @@
 #define STORE_CALLBACK_URL_MAX 2048  /* cap on a job's callback URL */
 #define STORE_WEBHOOK_MAX_ATTEMPTS 8 /* default attempts of a delivery (= WEBHOOK_MAX_ATTEMPTS) */
 #define STORE_OWNER_MAX 64           /* bytes of a job's owner (= SERVE_TOKEN_NAME_MAX) */
+#define STORE_CONTENT_KEY_MAX 8192   /* bytes of a job's content key */
 
 typedef struct store store;
 
@@ -219,6 +220,12 @@ typedef struct store_job {
     bool result_ready;  /* outputs assembled: set by store_succeed */
     char *callback_url; /* as submitted (may hold credentials: redact it to show it), "" = none */
     char *input_root;   /* as submitted, "" = none (store_job_spec) */
+    /* What the decoded audio is (and the model that hears it), from the
+     * prepare: the chunk cache's key ("" = none). */
+    char *content_key;
+    /* What the job's kind keeps between its stages (store_add_stage), ""
+     * = none: e.g. the ranked highlights whose clips the next stage cuts. */
+    char *doc;
     /* The job's webhook delivery (the latest, if there were several), once
      * the job has ended with a callback_url: webhook_state is an enum
      * store_webhook_state, or -1 while there is none (no callback_url, or
@@ -324,11 +331,12 @@ typedef struct store_span {
 } store_span;
 
 /* Commit a prepare task: the chunk plan (n spans, copied; n may be 0), the
- * duration, prepared = true, event "progress". Same fencing as
- * store_commit_chunk. HARK_EINVAL for a bad plan (nothing changed).
- * info->job_complete is true when the plan is empty. */
+ * duration, the content key of the decoded audio (NULL or "" = none; at
+ * most STORE_CONTENT_KEY_MAX bytes), prepared = true, event "progress".
+ * Same fencing as store_commit_chunk. HARK_EINVAL for a bad plan (nothing
+ * changed). info->job_complete is true when the plan is empty. */
 int store_commit_prepare(store *st, int64_t token, double duration_s, const store_span *plan,
-                         size_t n, store_commit_info *info, hark_err *err);
+                         size_t n, const char *content_key, store_commit_info *info, hark_err *err);
 
 enum store_release_kind {
     STORE_RELEASE_PREEMPTED = 0, /* yielded: back to pending, attempt not counted */
@@ -467,6 +475,31 @@ int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_lis
  * HARK_EINVAL for a bad range. */
 int store_list_chunks_from(store *st, store_scope sc, const char *id, int from_idx, int limit,
                            store_chunk_list *out, hark_err *err);
+
+/* ---- stages and the chunk cache ----------------------------------------
+ *
+ * A job's kind (jobs/kind.h) may run its work in stages: when every chunk
+ * of a stage is committed, its completion adds the next stage's tasks. */
+
+/* Add n tasks (spans, copied; n may be 0) to job id, queued or running,
+ * prepared, with every chunk so far committed: they get indexes n_chunks,
+ * n_chunks + 1, ... and are claimed like any chunk; the job's doc becomes
+ * doc (NULL = ""; at most STORE_MAX_RESULT bytes). Event "stage" {"added",
+ * "n_chunks", "chunks_done"}. One durable transaction. HARK_ENOENT,
+ * HARK_EINVAL (bad spans, or the job is not in that state: the message
+ * names the job and why), HARK_EIO. The runtime's own: no scope. */
+int store_add_stage(store *st, const char *id, const char *doc, const store_span *spans, size_t n,
+                    hark_err *err);
+
+/* Committed chunks of jobs other than except_id whose content key is
+ * content_key and whose span is exactly [start_sample, end_sample): up to
+ * 8, oldest job first, into *out (release it; n may be 0, always 0 for an
+ * empty key). Any owner's: the key names the audio itself, so a match
+ * tells a caller only what it already has. A kind decides whether a match
+ * can stand for a new chunk's result. HARK_ENOMEM, HARK_EIO. */
+int store_find_cached_chunks(store *st, const char *content_key, const char *except_id,
+                             int64_t start_sample, int64_t end_sample, store_chunk_list *out,
+                             hark_err *err);
 
 /* ---- events ------------------------------------------------------------ */
 

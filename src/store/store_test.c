@@ -73,7 +73,7 @@ static void prepare(store *st, const char *id, int n)
     ASSERT_STREQ(t.job_id, id);
     hark_err err = {0};
     store_commit_info info;
-    if (store_commit_prepare(st, t.token, 10.0 * n, plan, (size_t)n, &info, &err))
+    if (store_commit_prepare(st, t.token, 10.0 * n, plan, (size_t)n, NULL, &info, &err))
         TEST_FAIL_("store_commit_prepare: %s", err.msg);
     ASSERT_EQ(info.n_chunks, n);
 }
@@ -235,7 +235,7 @@ static void test_prepare_first_then_chunks_in_index_order(void)
     ASSERT_EQ(commit(st, p.token, "[]", &err), HARK_EINVAL);
     store_span plan[3] = {{0, 1000}, {1000, 5000}, {5000, 9000}};
     store_commit_info info;
-    ASSERT_EQ(store_commit_prepare(st, p.token, 0.5625, plan, 3, &info, &err), 0);
+    ASSERT_EQ(store_commit_prepare(st, p.token, 0.5625, plan, 3, NULL, &info, &err), 0);
     ASSERT(!info.job_complete);
     store_job j = get(st, id);
     ASSERT(j.prepared);
@@ -243,7 +243,7 @@ static void test_prepare_first_then_chunks_in_index_order(void)
     ASSERT_NEAR(j.duration_s, 0.5625, 1e-9);
     store_job_release(&j);
     /* Committing the prepare twice is refused. */
-    ASSERT_EQ(store_commit_prepare(st, p.token, 1, plan, 3, NULL, &err), HARK_ESTALE);
+    ASSERT_EQ(store_commit_prepare(st, p.token, 1, plan, 3, NULL, NULL, &err), HARK_ESTALE);
 
     store_task c[3];
     for (int i = 0; i < 3; i++) {
@@ -307,7 +307,7 @@ static void test_sequential_claims_get_distinct_tasks(void)
     ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
     store_span plan[4] = {{0, 1}, {1, 2}, {2, 3}, {3, 4}};
     for (int i = 2; i >= 0; i--)
-        ASSERT_EQ(store_commit_prepare(st, p[i].token, 1, plan, 4, NULL, NULL), 0);
+        ASSERT_EQ(store_commit_prepare(st, p[i].token, 1, plan, 4, NULL, NULL, NULL), 0);
     char seen[3][4] = {{0}};
     int64_t last = 0;
     for (int k = 0; k < 12; k++) {
@@ -402,7 +402,7 @@ static void *th_worker(void *arg)
             store_span plan[TH_CHUNKS];
             for (int i = 0; i < TH_CHUNKS; i++)
                 plan[i] = (store_span){i * 100, i * 100 + 100};
-            if (store_commit_prepare(st, t.token, 1, plan, TH_CHUNKS, &info, &err))
+            if (store_commit_prepare(st, t.token, 1, plan, TH_CHUNKS, NULL, &info, &err))
                 goto fail;
         } else {
             char res[64];
@@ -607,7 +607,7 @@ static void test_preempt_keeps_attempts_failure_counts_with_backoff(void)
     submit(st, STORE_PRIO_LOW, "meeting.wav", id);
     store_task p = claim(st, "w", LONG_LEASE);
     store_span plan[2] = {{0, 640000}, {640000, 796800}}; /* 0-40 s, 40.0-49.8 s */
-    ASSERT_EQ(store_commit_prepare(st, p.token, 49.8, plan, 2, NULL, &err), 0);
+    ASSERT_EQ(store_commit_prepare(st, p.token, 49.8, plan, 2, NULL, NULL, &err), 0);
 
     store_task c0 = claim(st, "w", LONG_LEASE), c1 = claim(st, "w", LONG_LEASE);
     ASSERT_EQ(c1.idx, 1);
@@ -744,7 +744,7 @@ static void test_resource_waits_back_off_longer_and_count_apart(void)
     fake_now += 60000;
     t = claim(st, "w", LONG_LEASE);
     store_span span = {0, 16000};
-    ASSERT_EQ(store_commit_prepare(st, t.token, 1.0, &span, 1, NULL, &err), 0);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1.0, &span, 1, NULL, NULL, &err), 0);
     ASSERT_EQ(store_check(st, &err), 0);
     ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, id, &err), 0);
     store_close(st);
@@ -806,7 +806,7 @@ static void test_control_transitions(void)
     ASSERT_EQ(j.state, STORE_FAILED);
     ASSERT_STREQ(j.error, "cannot decode 'b.wav': no audio stream");
     store_job_release(&j);
-    ASSERT_EQ(store_commit_prepare(st, t.token, 1, NULL, 0, NULL, &err), HARK_ESTALE);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, NULL, 0, NULL, NULL, &err), HARK_ESTALE);
 
     ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, id, &err), 0);
     ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), HARK_ENOENT);
@@ -845,8 +845,8 @@ static void test_bad_arguments_change_nothing(void)
     submit(st, STORE_PRIO_NORMAL, "a.wav", id);
     store_task t = claim(st, "w", LONG_LEASE);
     store_span overlap[2] = {{0, 100}, {50, 200}}, empty[1] = {{10, 10}};
-    ASSERT_EQ(store_commit_prepare(st, t.token, 1, overlap, 2, NULL, &err), HARK_EINVAL);
-    ASSERT_EQ(store_commit_prepare(st, t.token, 1, empty, 1, NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, overlap, 2, NULL, NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 1, empty, 1, NULL, NULL, &err), HARK_EINVAL);
     ASSERT_EQ(store_claim(st, "w", 0, &t, &err), HARK_EINVAL);
     ASSERT_EQ(store_claim(st, "", 10, &t, &err), HARK_EINVAL);
     int v;
@@ -875,6 +875,114 @@ static void test_input_root_is_kept(void)
     j = get(st, id2);
     ASSERT_STREQ(j.input_root, "");
     store_job_release(&j);
+    store_close(st);
+}
+
+/* ---- stages and the chunk cache ------------------------------------------------ */
+
+/* Commit every pending chunk of id with result text. */
+static void commit_all(store *st, const char *id, const char *result)
+{
+    for (;;) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        if (t.kind == STORE_TASK_NONE)
+            return;
+        ASSERT_STREQ(t.job_id, id);
+        ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+        hark_err err = {0};
+        ASSERT_EQ(store_commit_chunk(st, t.token, result, 0.1, NULL, &err), 0);
+    }
+}
+
+static void test_stage_adds_tasks_after_every_chunk_is_committed(void)
+{
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
+    prepare(st, id, 2);
+    store_span more[3] = {{0, 100}, {50, 900}, {10, 20}}; /* any spans: clips may overlap */
+    /* Not while a chunk of the first stage is outstanding. */
+    ASSERT_EQ(store_add_stage(st, id, "{}", more, 3, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "0 of 2 chunks"));
+    commit_all(st, id, "[]");
+    store_span bad = {5, 5};
+    ASSERT_EQ(store_add_stage(st, id, "{}", &bad, 1, &err), HARK_EINVAL);
+    ASSERT_EQ(store_add_stage(st, id, "{\"n\":2}", more, 3, &err), 0);
+    store_job j = get(st, id);
+    ASSERT_EQ(j.n_chunks, 5);
+    ASSERT_EQ(j.chunks_done, 2);
+    ASSERT_STREQ(j.doc, "{\"n\":2}");
+    store_job_release(&j);
+    /* The new tasks are claimed like chunks, in index order, and the job
+     * completes when the last commits. */
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.idx, 2);
+    ASSERT_EQ(t.start_sample, 0);
+    ASSERT_EQ(t.end_sample, 100);
+    store_commit_info info;
+    ASSERT_EQ(store_commit_chunk(st, t.token, "{\"artifact\":1}", 0.1, &info, &err), 0);
+    ASSERT(!info.job_complete);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_commit_chunk(st, t.token, "{}", 0.1, &info, &err), 0);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.idx, 4);
+    ASSERT_EQ(store_commit_chunk(st, t.token, "{}", 0.1, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(info.n_chunks, 5);
+    ASSERT_EQ(store_check(st, &err), 0);
+    /* An empty stage only sets the document; an ended job takes none. */
+    ASSERT_EQ(store_add_stage(st, id, "{\"done\":1}", NULL, 0, &err), 0);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, id, &err), 0);
+    ASSERT_EQ(store_add_stage(st, id, "{}", NULL, 0, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "succeeded"));
+    ASSERT_EQ(store_add_stage(st, "j0000000000000000", "{}", NULL, 0, &err), HARK_ENOENT);
+    store_close(st);
+}
+
+static void test_cached_chunks_match_content_key_and_span(void)
+{
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_span plan[2] = {{0, 16000}, {16000, 32000}};
+    submit(st, STORE_PRIO_NORMAL, "a.wav", a);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 2, plan, 2, "sha256:aa|m", NULL, &err), 0);
+    commit_all(st, a, "[[\"hello\",0.1,0.5,0.9]]");
+    submit(st, STORE_PRIO_NORMAL, "b.wav", b);
+    t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(store_commit_prepare(st, t.token, 2, plan, 2, "sha256:aa|m", NULL, &err), 0);
+    store_job j = get(st, b);
+    ASSERT_STREQ(j.content_key, "sha256:aa|m");
+    store_job_release(&j);
+    store_chunk_list l;
+    /* Same key and span: a's chunk; never b's own; other spans or keys: none. */
+    ASSERT_EQ(store_find_cached_chunks(st, "sha256:aa|m", b, 16000, 32000, &l, &err), 0);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.chunks[0].result, "[[\"hello\",0.1,0.5,0.9]]");
+    store_chunk_list_release(&l);
+    ASSERT_EQ(store_find_cached_chunks(st, "sha256:aa|m", a, 16000, 32000, &l, &err), 0);
+    ASSERT_EQ(l.n, 0); /* b has committed nothing yet */
+    store_chunk_list_release(&l);
+    ASSERT_EQ(store_find_cached_chunks(st, "sha256:aa|m", b, 16000, 32001, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_chunk_list_release(&l);
+    ASSERT_EQ(store_find_cached_chunks(st, "sha256:bb|m", b, 16000, 32000, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_chunk_list_release(&l);
+    ASSERT_EQ(store_find_cached_chunks(st, "", b, 16000, 32000, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_chunk_list_release(&l);
+    /* A job without a key caches nothing; deleting a job drops its entries. */
+    commit_all(st, b, "[]");
+    submit(st, STORE_PRIO_NORMAL, "c.wav", c);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(store_find_cached_chunks(st, "sha256:aa|m", c, 0, 16000, &l, &err), 0);
+    ASSERT_EQ(l.n, 1);
+    ASSERT_STREQ(l.chunks[0].result, "[]"); /* b's */
+    store_chunk_list_release(&l);
     store_close(st);
 }
 
@@ -2149,7 +2257,7 @@ static void crash_child(int fd, unsigned seed)
             _exit(6);
         if (t.kind == STORE_TASK_PREPARE) {
             store_span plan[4] = {{0, 10}, {10, 20}, {20, 30}, {30, 40}};
-            if (store_commit_prepare(st, t.token, 1, plan, 4, NULL, &err))
+            if (store_commit_prepare(st, t.token, 1, plan, 4, NULL, NULL, &err))
                 _exit(7);
         } else if (t.kind == STORE_TASK_CHUNK) {
             char res[96];
@@ -2343,6 +2451,8 @@ int main(void)
     RUN(test_control_transitions);
     RUN(test_bad_arguments_change_nothing);
     RUN(test_input_root_is_kept);
+    RUN(test_stage_adds_tasks_after_every_chunk_is_committed);
+    RUN(test_cached_chunks_match_content_key_and_span);
     RUN(test_overdue_job_is_not_claimable_and_fails);
     RUN(test_events_replay_after_id);
     RUN(test_list_jobs_filters_and_pages);
