@@ -2,7 +2,7 @@
  *
  * Built twice. hark-engine runs every command. hark (HARK_FRONT) is the
  * front end people type: it runs the client commands itself and execs
- * hark-engine, found beside it, for transcribe, serve and worker. The
+ * hark-engine, found beside it, for transcribe, highlights, serve and worker. The
  * split is for start-up time: the engine links FFmpeg (with its codecs),
  * PocketSphinx, SQLite and libmicrohttpd, 150 shared libraries that cost a
  * process 80 ms of CPU to map and relocate; the front end links libcurl
@@ -28,6 +28,7 @@ static void usage(FILE *to)
                 "\n"
                 "commands:\n"
                 "  transcribe FILE...   transcribe audio/video files to timed text\n"
+                "  highlights FILE...   find highlights, chapters and clips in recordings\n"
                 "  serve                run the daemon: job queue, workers, HTTP API\n");
     client_print_commands(to);
     fprintf(to, "\n"
@@ -75,7 +76,8 @@ int main(int argc, char **argv)
         return EXIT_ALL_OK;
     }
 #ifdef HARK_FRONT
-    if (strcmp(cmd, "transcribe") == 0 || strcmp(cmd, "serve") == 0 || strcmp(cmd, "worker") == 0)
+    if (strcmp(cmd, "transcribe") == 0 || strcmp(cmd, "highlights") == 0 ||
+        strcmp(cmd, "serve") == 0 || strcmp(cmd, "worker") == 0)
         return exec_engine(argv);
 #endif
     /* libcurl's global setup, once per process and before any thread: the
@@ -96,6 +98,8 @@ int main(int argc, char **argv)
     signal(SIGXFSZ, SIG_IGN);
     if (strcmp(cmd, "transcribe") == 0)
         return cli_transcribe(argc - 1, argv + 1);
+    if (strcmp(cmd, "highlights") == 0)
+        return cli_highlights(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cli_serve(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */

@@ -12,6 +12,7 @@ enum {
 };
 
 int cli_transcribe(int argc, char **argv);
+int cli_highlights(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 
 /* Parse a non-negative number of seconds ("90", "1.5"); returns 0 or -1. */

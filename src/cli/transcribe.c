@@ -1,4 +1,6 @@
-/* transcribe.c - `hark transcribe [options] FILE...`
+/* transcribe.c - `hark transcribe [options] FILE...` and
+ * `hark highlights [options] FILE...`: a batch of jobs of one kind
+ * (jobs/kind.h) on the embedded runtime.
  *
  * The same runtime as `hark serve`, embedded: a job store in the state
  * directory, one job per file, and worker processes (one per core) that
@@ -21,7 +23,11 @@
 #include "asr/engine.h"
 #include "cli/cli.h"
 
+#include "highlights/keywords.h"
+#include "jobs/artifacts.h"
 #include "jobs/job_result.h"
+#include "jobs/kind.h"
+#include "media/clip.h"
 #include "net/net.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
@@ -54,7 +60,7 @@ typedef struct tjob {
     const char *input; /* as given; for a URL, shown (credentials and query removed) */
     const char *url;   /* an http(s) input as given, NULL for a file */
     char shown[2048];
-    char key[PATH_MAX + 64]; /* realpath|size|mtime: what makes a job resumable */
+    char key[PATH_MAX + 70000]; /* kind|options|realpath|size|mtime: what makes a job resumable */
     char id[STORE_ID_SIZE];
     char stem[256];
     int resumed_chunks, n_chunks; /* committed before this run */
@@ -69,6 +75,11 @@ typedef struct tjob {
 } tjob;
 
 typedef struct transcribe_cmd {
+    const job_kind *kind; /* transcribe or highlights */
+    json_t *kind_opts;    /* the kind's options (checked), NULL for none */
+    bool with_transcript; /* highlights: write the transcript formats too */
+    bool clips;           /* highlights: copy the clips to DIR/<name>.clips/ */
+    char artifact_root[4200];
     const char *out_dir;
     unsigned formats;
     bool to_stdout;
@@ -116,6 +127,46 @@ static void usage(FILE *to)
             "After Ctrl-C or a crash, the same command resumes where it stopped.\n"
             "Exit status: 0 all files done, 1 some failed, 2 usage, 130 interrupted.\n",
             HARK_MODEL_DIR);
+}
+
+static void usage_highlights(FILE *to)
+{
+    fprintf(to,
+            "usage: hark highlights [options] FILE...\n"
+            "\n"
+            "Find the moments worth a clip in recordings (streams, podcasts,\n"
+            "meetings), offline, and write for each FILE:\n"
+            "  DIR/<name>.highlights.json  ranked highlights with their reasons\n"
+            "  DIR/<name>.chapters.txt     YouTube chapter lines\n"
+            "  DIR/<name>.chapters.json    Podcasting 2.0 chapters\n"
+            "  DIR/<name>.edl              CMX 3600 markers (DaVinci Resolve)\n"
+            "  DIR/<name>.<ext>            the transcript (-f), unless --no-transcript\n"
+            "  DIR/<name>.clips/NN-HHhMMmSSs.<ext>  with --clips, one per highlight\n"
+            "\n"
+            "  -o, --output-dir DIR     where to write (default: .)\n"
+            "      --top N              highlights to keep, 1..100 (default: 10)\n"
+            "      --pre SEC            clip start before the peak (default: 8)\n"
+            "      --post SEC           clip end after the peak (default: 5)\n"
+            "      --keywords FILE      phrases that mark a highlight, one per line,\n"
+            "                           an optional weight after a tab (default weight 1)\n"
+            "      --clips              cut each highlight as a clip\n"
+            "      --clip-format F      wav, flac, mp3, opus, or copy (the input's own\n"
+            "                           streams, video too, cut at a keyframe) (default: wav)\n"
+            "      --no-transcript      judge the audio alone (faster; no text, no keywords)\n"
+            "  -f, --format LIST        transcript formats: txt,json,srt,vtt,tsv,verbose_json\n"
+            "                           (default: txt,json)\n"
+            "      --max-duration SEC   refuse longer inputs (default: 43200 = 12 h)\n"
+            "      --decode-timeout SEC give up decoding a file after SEC (default: 1800)\n"
+            "  -j, --workers N          worker processes (default: the number of cores)\n"
+            "      --state-dir DIR      job store and decoded audio, kept for resuming\n"
+            "                           (default: $XDG_STATE_HOME/hark)\n"
+            "      --model-dir DIR      PocketSphinx model directory\n"
+            "  -q, --quiet              no progress output\n"
+            "  -v, --verbose            log details (HARK_LOG=debug for everything)\n"
+            "  -h, --help               this help\n"
+            "\n"
+            "After Ctrl-C or a crash, the same command resumes where it stopped.\n"
+            "Exit status: 0 all files done, 1 some failed, 2 usage, 130 interrupted.\n");
 }
 
 int cli_parse_seconds(const char *s, double *out)
@@ -183,6 +234,91 @@ static int write_outputs(transcribe_cmd *c, const transcript *t, const char *ste
     return 0;
 }
 
+/* The highlights outputs: each of the kind's own formats, and the clips. */
+static const struct {
+    const char *format, *ext;
+} highlight_files[] = {
+    {"highlights", "highlights.json"},
+    {"chapters", "chapters.txt"},
+    {"chapters_json", "chapters.json"},
+    {"edl", "edl"},
+};
+
+/* Copy one file whole into dst (atomically: dst appears complete or not at all). */
+static int copy_file(const char *src, const char *dst, hark_err *err)
+{
+    FILE *f = fopen(src, "rb");
+    if (!f)
+        return err_set(err, HARK_EIO, "cannot read clip '%s': %s", src, strerror(errno));
+    buf b;
+    buf_init(&b, OUTPUT_MAX);
+    char chunk[1 << 16];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_append(&b, chunk, n))
+            rc = err_set(err, HARK_ENOMEM, "clip '%s' is too large to copy", src);
+    if (rc == 0 && ferror(f))
+        rc = err_set(err, HARK_EIO, "cannot read clip '%s': %s", src, strerror(errno));
+    fclose(f);
+    if (rc == 0)
+        rc = atomic_write_file(dst, b.data ? b.data : "", b.len, 0644, err);
+    buf_release(&b);
+    return rc;
+}
+
+static int write_clips(transcribe_cmd *c, const char *job_id, const char *stem, buf *written,
+                       hark_err *err)
+{
+    artifact_list l;
+    int rc = artifacts_list(c->st, STORE_SCOPE_ALL, job_id, &l, err);
+    if (rc)
+        return rc;
+    char dir[4400], from[4096];
+    if (snprintf(dir, sizeof dir, "%s/%s.clips", c->out_dir, stem) >= (int)sizeof dir)
+        rc = err_set(err, HARK_EINVAL, "output path too long in '%s'", c->out_dir);
+    if (rc == 0)
+        rc = fs_mkdir_p(dir, 0755, err);
+    if (rc == 0)
+        rc = artifacts_dir(c->artifact_root, job_id, from, sizeof from);
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        char src[4300], dst[4600];
+        snprintf(src, sizeof src, "%s/%s", from, l.items[i].name);
+        snprintf(dst, sizeof dst, "%s/%s", dir, l.items[i].name);
+        rc = copy_file(src, dst, err);
+    }
+    if (rc == 0 && l.n > 0)
+        buf_printf(written, " %s/", dir);
+    artifact_list_release(&l);
+    return rc;
+}
+
+static int write_highlights(transcribe_cmd *c, const char *job_id, const char *stem, buf *written,
+                            hark_err *err)
+{
+    store_job job;
+    int rc = store_get_job(c->st, STORE_SCOPE_ALL, job_id, &job, err);
+    for (size_t i = 0; rc == 0 && i < sizeof highlight_files / sizeof highlight_files[0]; i++) {
+        buf out;
+        buf_init(&out, OUTPUT_MAX);
+        rc = c->kind->render(c->st, STORE_SCOPE_ALL, &job, highlight_files[i].format, &out, err);
+        char path[4096];
+        if (rc == 0 && snprintf(path, sizeof path, "%s/%s.%s", c->out_dir, stem,
+                                highlight_files[i].ext) >= (int)sizeof path)
+            rc = err_set(err, HARK_EINVAL, "output path too long in '%s'", c->out_dir);
+        if (rc == 0)
+            rc = atomic_write_file(path, out.data ? out.data : "", out.len, 0644, err);
+        if (rc == 0)
+            buf_printf(written, " %s", path);
+        buf_release(&out);
+    }
+    if (rc != HARK_ENOENT)
+        store_job_release(&job);
+    if (rc == 0 && c->clips)
+        rc = write_clips(c, job_id, stem, written, err);
+    return rc;
+}
+
 static tjob *find_job(transcribe_cmd *c, const char *id)
 {
     for (int i = 0; i < c->n_jobs; i++)
@@ -229,7 +365,9 @@ static int on_complete(void *ctx, store *st, const char *job_id, hark_err *err)
     if (c->prog_job == j)
         progress_update(&c->prog, 1.0);
     progress_end(&c->prog);
-    rc = write_outputs(c, &t, j->stem, &written, &j->printed, err);
+    rc = c->kind == &job_kind_highlights ? write_highlights(c, job_id, j->stem, &written, err) : 0;
+    if (rc == 0 && c->formats)
+        rc = write_outputs(c, &t, j->stem, &written, &j->printed, err);
     if (rc == 0) {
         j->n_words = t.n_words;
         j->duration = t.duration;
@@ -268,7 +406,7 @@ static void on_finished(void *ctx, const char *job_id, int state)
     store_job sj;
     bool got = store_get_job(c->st, STORE_SCOPE_ALL, job_id, &sj, NULL) == 0;
     double took = got && sj.started_ms ? (double)(sj.finished_ms - sj.started_ms) / 1000 : 0;
-    if (state == STORE_SUCCEEDED && j->n_words == 0) {
+    if (state == STORE_SUCCEEDED && j->n_words == 0 && c->formats) {
         /* Said even with -q: an empty result must never look like a success
          * that lost the words. */
         fprintf(stderr, "hark: %s: no speech found (%.1f s of audio); empty transcript%s\n",
@@ -299,6 +437,7 @@ static void on_finished(void *ctx, const char *job_id, int state)
     if (got)
         store_job_release(&sj);
     store_delete_job(c->st, STORE_SCOPE_ALL, job_id, NULL);
+    artifacts_remove(c->artifact_root, job_id);
     print_in_order(c);
 }
 
@@ -319,7 +458,10 @@ static bool on_tick(void *ctx)
     store_job sj;
     if (store_get_job(c->st, STORE_SCOPE_ALL, j->id, &sj, NULL))
         return false;
-    const char *phase = sj.prepared ? "transcribing" : "decoding";
+    const char *phase = !sj.prepared                       ? "decoding"
+                        : sj.doc[0]                         ? "cutting clips"
+                        : c->kind == &job_kind_highlights   ? "analysing"
+                                                            : "transcribing";
     if (strcmp(c->prog.phase, phase) != 0 || c->prog_job != j) {
         progress_end(&c->prog);
         progress_begin(&c->prog, j->input, phase, c->tty, c->quiet);
@@ -332,11 +474,19 @@ static bool on_tick(void *ctx)
 }
 
 /* What identifies "the same file" across runs (for a URL: the URL). */
-static int job_key(const tjob *j, char *out, size_t n, hark_err *err)
+static int job_key(const transcribe_cmd *c, const tjob *j, char *out, size_t n, hark_err *err)
 {
     const char *input = j->input;
     char real[PATH_MAX];
     struct stat sb;
+    /* A job of another kind, or with other options, is another job. */
+    char *opts = c->kind_opts ? json_dumps(c->kind_opts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int at = snprintf(out, n, "%s|%s|", c->kind->name, opts ? opts : "");
+    free(opts);
+    if (at < 0 || (size_t)at >= n)
+        return err_set(err, HARK_EINVAL, "cannot run %s: its options are too long", input);
+    out += at;
+    n -= (size_t)at;
     if (j->url) {
         if (snprintf(out, n, "url|%s", j->url) >= (int)n)
             return err_set(err, HARK_EINVAL, "cannot transcribe %s: the URL is too long", input);
@@ -371,6 +521,7 @@ static int adopt_earlier_jobs(transcribe_cmd *c, hark_err *err)
             store_job *sj = &l.jobs[i];
             if (store_state_terminal(sj->state)) {
                 store_delete_job(c->st, STORE_SCOPE_ALL, sj->id, NULL);
+                artifacts_remove(c->artifact_root, sj->id);
                 continue;
             }
             json_t *holder;
@@ -415,10 +566,12 @@ static int submit_jobs(transcribe_cmd *c, hark_err *err)
         const char *input = j->url                                  ? j->url
                             : j->key[0] && realpath(j->input, real) ? real
                                                                     : j->input;
-        json_t *opts = json_pack("{s:s}", "key", j->key);
-        char *opts_text = opts ? json_dumps(opts, JSON_COMPACT) : NULL;
+        json_t *opts = c->kind_opts ? json_deep_copy(c->kind_opts) : json_object();
+        if (opts)
+            json_object_set_new(opts, "key", json_string(j->key));
+        char *opts_text = opts ? json_dumps(opts, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(opts);
-        store_job_spec spec = {.kind = "transcribe",
+        store_job_spec spec = {.kind = c->kind->name,
                                .input = input,
                                .source = j->input,
                                .options = opts_text,
@@ -475,6 +628,7 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     char db[4200], work[4200], exe[4096];
     snprintf(db, sizeof db, "%s/transcribe.db", c->state_dir);
     snprintf(work, sizeof work, "%s/work", c->state_dir);
+    snprintf(c->artifact_root, sizeof c->artifact_root, "%s/artifacts", c->state_dir);
     if (fs_self_exe(exe, sizeof exe))
         return err_set(err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
     int rc = store_open(db, NULL, &c->st, err);
@@ -492,6 +646,7 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     o.worker_path = exe;
     o.workers = c->workers;
     o.work_root = work;
+    o.artifact_root = c->artifact_root;
     o.max_duration_s = c->max_duration_s;
     o.decode_timeout_s = c->decode_timeout_s;
     o.background_load = true; /* a bad input fails without loading a model */
@@ -531,8 +686,71 @@ static void report_interrupted(transcribe_cmd *c)
             unfinished, unfinished == 1 ? "" : "s", done, total);
 }
 
+/* Read a --keywords file into the options (its text: the job keeps it,
+ * so a resumed job ranks with the same list even if the file changed). */
+static int read_keywords(const char *path, json_t *opts)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hark: cannot open keywords file '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    char text[65536];
+    size_t n = fread(text, 1, sizeof text, f);
+    bool too_long = n == sizeof text;
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad || too_long) {
+        fprintf(stderr, "hark: cannot read keywords file '%s': %s\n", path,
+                too_long ? "larger than 64 KiB" : strerror(errno));
+        return -1;
+    }
+    text[n] = 0;
+    if (strlen(text) != n) {
+        fprintf(stderr, "hark: keywords file '%s' is not text (it has a NUL byte)\n", path);
+        return -1;
+    }
+    hark_err err = {0};
+    hl_keyword *kw = NULL;
+    size_t n_kw = 0;
+    if (hl_keywords_parse(text, path, &kw, &n_kw, &err)) {
+        fprintf(stderr, "hark: %s\n", err.msg);
+        return -1;
+    }
+    hl_keywords_free(kw, n_kw);
+    json_object_set_new(opts, "keywords", json_string(text));
+    return 0;
+}
+
+static int run_cmd_with(const job_kind *kind, json_t *hopts, int argc, char **argv);
+
+/* hopts: the highlights options, filled from the command line. */
+static int run_cmd(const job_kind *kind, int argc, char **argv)
+{
+    json_t *hopts = kind == &job_kind_highlights ? json_object() : NULL;
+    if (kind == &job_kind_highlights && !hopts) {
+        fprintf(stderr, "hark: out of memory\n");
+        return EXIT_SOME_FAILED;
+    }
+    int rc = run_cmd_with(kind, hopts, argc, argv);
+    json_decref(hopts);
+    return rc;
+}
+
 int cli_transcribe(int argc, char **argv)
 {
+    return run_cmd(&job_kind_transcribe, argc, argv);
+}
+
+int cli_highlights(int argc, char **argv)
+{
+    return run_cmd(&job_kind_highlights, argc, argv);
+}
+
+static int run_cmd_with(const job_kind *kind, json_t *hopts, int argc, char **argv)
+{
+    bool hl = kind == &job_kind_highlights;
+    void (*show_usage)(FILE *) = hl ? usage_highlights : usage;
     static const struct option longopts[] = {
         {"output-dir", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, 'f'},
@@ -545,9 +763,18 @@ int cli_transcribe(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"top", required_argument, NULL, 'N'},
+        {"pre", required_argument, NULL, 'P'},
+        {"post", required_argument, NULL, 'Q'},
+        {"keywords", required_argument, NULL, 'K'},
+        {"clips", no_argument, NULL, 'C'},
+        {"clip-format", required_argument, NULL, 'F'},
+        {"no-transcript", no_argument, NULL, 'X'},
         {NULL, 0, NULL, 0},
     };
     transcribe_cmd c = {0};
+    c.kind = kind;
+    const char *keywords = NULL;
     c.out_dir = ".";
     c.formats = (1u << FMT_TXT) | (1u << FMT_JSON);
     c.tty = isatty(STDERR_FILENO);
@@ -616,20 +843,89 @@ int cli_transcribe(int argc, char **argv)
             log_set_level(LOG_INFO);
             break;
         case 'h':
-            usage(stdout);
+            show_usage(stdout);
             return EXIT_ALL_OK;
+        case 'N':
+        case 'P':
+        case 'Q': {
+            double v;
+            char *end = NULL;
+            const char *name = opt == 'N' ? "top" : opt == 'P' ? "pre" : "post";
+            if (!hl) {
+                fprintf(stderr, "hark: --%s is an option of hark highlights\n", name);
+                return EXIT_USAGE;
+            }
+            if (opt == 'N') {
+                long n = strtol(optarg, &end, 10);
+                if (!end || *end || n < 1 || n > 100) {
+                    fprintf(stderr, "hark: --top wants 1..100, not '%s'\n", optarg);
+                    return EXIT_USAGE;
+                }
+                json_object_set_new(hopts, "top", json_integer(n));
+            } else if (cli_parse_seconds(optarg, &v) || v > 120) {
+                fprintf(stderr, "hark: --%s wants 0..120 seconds, not '%s'\n", name, optarg);
+                return EXIT_USAGE;
+            } else {
+                json_object_set_new(hopts, name, json_real(v));
+            }
+            break;
+        }
+        case 'K':
+        case 'C':
+        case 'F':
+        case 'X':
+            if (!hl) {
+                fprintf(stderr, "hark: %s is an option of hark highlights\n", argv[optind - 1]);
+                return EXIT_USAGE;
+            }
+            if (opt == 'K')
+                keywords = optarg;
+            else if (opt == 'C')
+                c.clips = true;
+            else if (opt == 'X')
+                json_object_set_new(hopts, "transcript", json_false());
+            else {
+                clip_format cf;
+                if (clip_format_parse(optarg, &cf, &err)) {
+                    fprintf(stderr, "hark: --clip-format: %s\n", err.msg);
+                    return EXIT_USAGE;
+                }
+                json_object_set_new(hopts, "clip_format", json_string(optarg));
+            }
+            break;
         default:
-            usage(stderr);
+            show_usage(stderr);
             return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "hark: transcribe needs at least one FILE\n");
-        usage(stderr);
+        fprintf(stderr, "hark: %s needs at least one FILE\n", hl ? "highlights" : "transcribe");
+        show_usage(stderr);
         return EXIT_USAGE;
     }
     if (c.to_stdout && !formats_given)
         c.formats = 1u << FMT_TXT;
+    if (hl) {
+        if (c.to_stdout) {
+            fprintf(stderr, "hark: highlights writes files; --stdout is for transcribe\n");
+            return EXIT_USAGE;
+        }
+        if (keywords && read_keywords(keywords, hopts))
+            return EXIT_USAGE;
+        json_object_set_new(hopts, "clips", json_boolean(c.clips));
+        c.with_transcript = !json_is_false(json_object_get(hopts, "transcript"));
+        if (!c.with_transcript && formats_given) {
+            fprintf(stderr, "hark: -f names transcript formats; --no-transcript makes none\n");
+            return EXIT_USAGE;
+        }
+        if (!c.with_transcript)
+            c.formats = 0;
+        if (job_kind_highlights.check_options(hopts, &err)) {
+            fprintf(stderr, "hark: %s\n", err.msg);
+            return EXIT_USAGE;
+        }
+        c.kind_opts = hopts;
+    }
 
     if (state_dir)
         snprintf(c.state_dir, sizeof c.state_dir, "%s", state_dir);
@@ -662,7 +958,7 @@ int cli_transcribe(int argc, char **argv)
             snprintf(name, sizeof name, "%.*s", (int)strcspn(j->shown, "?#"), j->shown);
         }
         hark_err kerr = {0};
-        if (job_key(j, j->key, sizeof j->key, &kerr) == 0 &&
+        if (job_key(&c, j, j->key, sizeof j->key, &kerr) == 0 &&
             unique_stem(&c, name, j->stem, sizeof j->stem) == 0)
             continue;
         struct stat sb;

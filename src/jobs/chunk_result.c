@@ -77,9 +77,20 @@ int chunk_result_loads(const char *text, asr_result *r, hark_err *err)
     json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!j)
         return err_set(err, HARK_EINVAL, "malformed chunk result: %s", je.text);
-    int rc = chunk_result_from_json(j, r, err);
+    int rc = chunk_result_words(j, r, err);
     json_decref(j);
     return rc;
+}
+
+int chunk_result_words(const json_t *result, asr_result *r, hark_err *err)
+{
+    if (!json_is_object(result))
+        return chunk_result_from_json(result, r, err);
+    const json_t *words = json_object_get(result, "words");
+    if (words)
+        return chunk_result_from_json(words, r, err);
+    memset(r, 0, sizeof *r); /* a task that heard nothing: an export, analysis alone */
+    return 0;
 }
 
 json_t *chunk_plan_to_json(const chunk_plan *p)

@@ -29,7 +29,14 @@ json_t *chunk_result_to_json(const asr_result *r);
  * (r left empty) with err saying what is wrong. */
 int chunk_result_from_json(const json_t *words, asr_result *r, hark_err *err);
 
-/* The same through text, for the store (which keeps the JSON as TEXT).
+/* The words of any kind's stored chunk result (jobs/kind.h): a words
+ * array (transcribe), or an object whose "words" member is one (a
+ * highlights analysis); an object without "words" (a clip export, an
+ * analysis without transcript) has none. 0 or HARK_EINVAL as above. */
+int chunk_result_words(const json_t *result, asr_result *r, hark_err *err);
+
+/* The same through text, for the store (which keeps the JSON as TEXT);
+ * chunk_result_loads reads any kind's result as chunk_result_words does.
  * chunk_result_dumps returns a malloc'ed string or NULL. */
 char *chunk_result_dumps(const asr_result *r);
 int chunk_result_loads(const char *text, asr_result *r, hark_err *err);

@@ -6,6 +6,7 @@
 
 static const job_kind *const kinds[] = {
     &job_kind_transcribe,
+    &job_kind_highlights,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

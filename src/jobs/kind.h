@@ -74,6 +74,11 @@ typedef struct job_kind {
      * object. NULL: any object. HARK_EINVAL with err naming the field. */
     int (*check_options)(json_t *options, hark_err *err);
 
+    /* Daemon: keep a URL input's download in the work directory after the
+     * prepare (TRANSCRIPTION_KEPT_NAME), for later tasks that read the
+     * original. NULL: it is removed once decoded. */
+    bool (*keeps_input)(const store_job *job);
+
     /* Worker, after prepare planned the chunks: change the plan (may be
      * NULL). The plan must stay sorted and non-overlapping. */
     void (*adjust_plan)(chunk_plan *plan);
@@ -124,5 +129,6 @@ void job_kind_format_list(const job_kind *k, char *out, size_t n);
 
 /* The rows (kind.c lists them). */
 extern const job_kind job_kind_transcribe;
+extern const job_kind job_kind_highlights;
 
 #endif

@@ -5,6 +5,7 @@
 #include "util/beneath.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,7 +91,7 @@ static void remove_partials(const char *work_dir)
     closedir(d);
 }
 
-int transcription_prepare_url(const char *url, const char *work_dir,
+int transcription_prepare_url(const char *url, const char *work_dir, bool keep,
                               const net_fetch_opts *fetch_opts,
                               const media_decode_opts *decode_opts,
                               const chunk_plan_opts *plan_opts, prepared_audio *out, hark_err *err)
@@ -125,8 +126,20 @@ int transcription_prepare_url(const char *url, const char *work_dir,
         rename_in_message(err, path, shown);
         return rc;
     }
-    /* The PCM holds the audio now; the download is not needed again. (Should
-     * the unlink fail, the work directory goes when the job ends.) */
+    /* The PCM holds the audio now; the download is not needed again, unless
+     * the job reads the original later. (Should the unlink fail, the work
+     * directory goes when the job ends.) */
+    char kept[4096];
+    if (keep && snprintf(kept, sizeof kept, "%s/%s", work_dir, TRANSCRIPTION_KEPT_NAME) <
+                    (int)sizeof kept) {
+        if (rename(path, kept) != 0) {
+            int e = errno;
+            prepared_audio_release(out);
+            return err_set(err, HARK_EIO, "cannot keep the download of %s: %s", shown,
+                           strerror(e));
+        }
+        return 0;
+    }
     unlink(path);
     return 0;
 }

@@ -28,6 +28,7 @@
 
 #define TRANSCRIPTION_PCM_NAME "audio.pcm"
 #define TRANSCRIPTION_DOWNLOAD_NAME "input.download" /* a URL input, until it is decoded */
+#define TRANSCRIPTION_KEPT_NAME "input.media"         /* ... and after, when kept */
 
 /* The result of prepare, kept in the work directory. */
 typedef struct prepared_audio {
@@ -55,7 +56,9 @@ bool transcription_input_is_url(const char *input);
 
 /* transcription_prepare for a URL input: download url into
  * <work_dir>/input.download (mode 0600) with fetch_opts' limits and cancel
- * check, decode that, and remove it once the PCM is made and planned. A
+ * check, decode that, and remove it once the PCM is made and planned
+ * (keep: rename it to <work_dir>/input.media instead, for tasks that read
+ * the original later: clips). A
  * download that a failed or preempted attempt completed is reused, not
  * fetched again (net_fetch_to_file puts only a whole body under that name).
  * Every message names the URL as net_url_redact shows it, never the
@@ -70,7 +73,7 @@ bool transcription_input_is_url(const char *input);
  *   HARK_ECANCELED  fetch_opts->cancel (or the decode's check-in) said stop;
  *       a completed download stays for the next attempt
  * On error nothing is left open; the download stays only if it completed. */
-int transcription_prepare_url(const char *url, const char *work_dir,
+int transcription_prepare_url(const char *url, const char *work_dir, bool keep,
                               const net_fetch_opts *fetch_opts,
                               const media_decode_opts *decode_opts,
                               const chunk_plan_opts *plan_opts, prepared_audio *out, hark_err *err);

@@ -27,6 +27,8 @@
  * (net/fetch.h) and where it may connect, dest {any, allow: [{host, port}]}
  * (net/dest.h; without dest, public addresses only); the worker downloads
  * into work_dir, checking in as it goes.
+ * keep_input: keep a URL input's download after the decode (kind.h
+ * keeps_input).
  * cpu_s: the task's CPU-time budget, which the worker sets as its
  * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
  * setup_s: from receiving a chunk task to starting the recognizer on it.
