@@ -36,7 +36,7 @@
  *               the recording's median rate, per word/s         weight 1.0
  *    The sum, averaged over 2 s, is the score curve.
  * 5. Candidates: greedy peaks of the curve (highest first), at least 4 s
- *    apart, score >= 1.0, outside dead air; at most 4 x top_n.
+ *    apart, score >= 2.0, outside dead air; at most 4 x top_n.
  * 6. Clips: peak - pre_s .. peak + post_s, each end moved to the nearest
  *    pause (a frame 10 LU under the baseline) within 1.5 s while keeping the
  *    peak at least 1 s inside, clamped to the recording, trimmed off dead
@@ -65,7 +65,7 @@
 #define PAUSE_BELOW_BASE 10.0
 #define SNAP_S 1.5
 #define PEAK_MARGIN_S 1.0
-#define MIN_SCORE 1.0
+#define MIN_SCORE 2.0
 #define PEAK_GAP_S 4.0
 #define W_RISE 1.0
 #define W_CROWD 3.0
@@ -666,7 +666,11 @@ static int explain(const ranker *r, hl_highlight *h)
         }
     }
     if (h->n_reasons == 0) {
-        snprintf(tmp, sizeof tmp, "loudness %+.1f LU over baseline", rise > -99 ? rise : 0.0);
+        /* weak evidence only: say which kind */
+        if (rise > 0.05)
+            snprintf(tmp, sizeof tmp, "loudness +%.1f LU over baseline", rise);
+        else
+            snprintf(tmp, sizeof tmp, "%s", crowd > 0.3 ? "noise-like sound" : "activity");
         if (push_reason(h, tmp))
             return HARK_ENOMEM;
     }
