@@ -237,9 +237,13 @@ static int score_seconds(const hl_features *f, const words *w, const transcript 
                 rp = sim[k];
             double depth = (lp - sim[g]) + (rp - sim[g]);
             size_t at = g * GAP_STEP_S;
-            for (size_t s = at > SNAP_S ? at - SNAP_S : 0; s <= at + SNAP_S && s < secs; s++)
-                if (W_DEPTH * depth > score[s])
-                    score[s] = W_DEPTH * depth;
+            /* the gap itself first, a second away a little less */
+            for (size_t s = at > SNAP_S ? at - SNAP_S : 0; s <= at + SNAP_S && s < secs; s++) {
+                double away = fabs((double)s - (double)at);
+                double v = W_DEPTH * depth * (1.0 - 0.04 * away);
+                if (v > score[s])
+                    score[s] = v;
+            }
         }
         free(sim);
         free(count);
