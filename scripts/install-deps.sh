@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  # loudness (EBU R 128) for highlights
+  libebur128-dev
   # recognizer, model, and the LibriVox test clips with their transcripts
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx pocketsphinx-testdata
   # media decode and resample
@@ -15,8 +17,9 @@ PACKAGES=(
   # API tokens, HMAC-SHA256 for webhook signatures)
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
-  # peak memory, leak checks; promtool (checks the /metrics page)
-  ffmpeg sox jq time valgrind sqlite3 prometheus
+  # peak memory, leak checks; promtool (checks the /metrics page); espeak-ng
+  # (the spoken phrases of the highlights test recording)
+  ffmpeg sox jq time valgrind sqlite3 prometheus espeak-ng
   # the commands of the docs (tests/integration/doc_commands.sh): openssl
   # checks a webhook signature, unshare (util-linux) and ip (iproute2) give
   # the README's daemon a network of its own

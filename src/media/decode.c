@@ -122,6 +122,11 @@ static void setup_av_log(void)
 
 static pthread_once_t ffmpeg_log_once = PTHREAD_ONCE_INIT;
 
+void media_av_log_init(void)
+{
+    pthread_once(&ffmpeg_log_once, setup_av_log);
+}
+
 /* ---- deadline and cancellation ---- */
 
 static int should_stop(decoder *d)
@@ -791,7 +796,7 @@ static void decoder_free(decoder *d)
 
 static int decode(decoder *d, const char *pcm_path, media_info *info)
 {
-    pthread_once(&ffmpeg_log_once, setup_av_log);
+    media_av_log_init();
     if (info)
         memset(info, 0, sizeof *info);
     if (d->o->max_duration_s > 0)

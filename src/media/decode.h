@@ -67,4 +67,8 @@ int media_decode_fd(int fd, const char *name, const char *pcm_path, const media_
 int media_decode_memory(const uint8_t *data, size_t size, const char *name, const char *pcm_path,
                         const media_decode_opts *o, media_info *info, hark_err *err);
 
+/* Route FFmpeg's own log lines to hark's log (debug level, else dropped),
+ * once per process; every module that calls FFmpeg calls this first. */
+void media_av_log_init(void);
+
 #endif
