@@ -252,11 +252,11 @@ static int copy_file(const char *src, const char *dst, hark_err *err)
         return err_set(err, HARK_EIO, "cannot read clip '%s': %s", src, strerror(errno));
     buf b;
     buf_init(&b, OUTPUT_MAX);
-    char chunk[1 << 16];
+    char block[1 << 16];
     size_t n;
     int rc = 0;
-    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, n))
+    while (rc == 0 && (n = fread(block, 1, sizeof block, f)) > 0)
+        if (buf_append(&b, block, n))
             rc = err_set(err, HARK_ENOMEM, "clip '%s' is too large to copy", src);
     if (rc == 0 && ferror(f))
         rc = err_set(err, HARK_EIO, "cannot read clip '%s': %s", src, strerror(errno));

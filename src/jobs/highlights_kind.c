@@ -95,7 +95,7 @@ static int bool_opt(json_t *o, const char *key, bool def, hark_err *err)
     return 0;
 }
 
-int highlights_check_options(json_t *o, hark_err *err)
+static int check_options(json_t *o, hark_err *err)
 {
     static const char *const known[] = {"top",        "pre",         "post",     "clips",
                                         "clip_format", "transcript", "keywords", "key",
@@ -372,16 +372,16 @@ static int analysis_task(store *st, const store_job *job, const json_t *o, const
     int rc = analysis_span(st, job, t, &a_start, &a_end, err);
     if (rc)
         return rc;
-    bool transcript = json_is_true(json_object_get(o, "transcript"));
+    bool with_words = json_is_true(json_object_get(o, "transcript"));
     json_object_set_new(msg, "op", json_string("analyze"));
     json_object_set_new(msg, "a_start", json_integer(a_start));
     json_object_set_new(msg, "a_end", json_integer(a_end));
-    json_object_set_new(msg, "transcript", json_boolean(transcript));
+    json_object_set_new(msg, "transcript", json_boolean(with_words));
     double span_s = (double)((a_end < 0 ? (int64_t)(job->duration_s * PCM_RATE) : a_end) -
                              a_start) /
                     PCM_RATE;
     *watchdog_s += ANALYSIS_WATCHDOG_PER_S * (span_s > 0 ? span_s : 0);
-    if (!transcript)
+    if (!with_words)
         return 0;
     /* The same audio heard by the same model before: its words stand. */
     store_chunk_list l;
@@ -502,7 +502,7 @@ static json_t *stage_doc(const hl_result *res, int n_analysis, bool clips, store
                 const hl_highlight *h = &res->h[i];
                 if (h->rank != rank)
                     continue;
-                char prefix[32];
+                char prefix[64];
                 clip_prefix(rank, h->start, prefix, sizeof prefix);
                 json_array_append_new(list, json_pack("{s:s, s:f, s:f}", "prefix", prefix, "start",
                                                       h->start, "end", h->end));
@@ -644,7 +644,7 @@ const job_kind job_kind_highlights = {
     .name = "highlights",
     .formats = formats,
     .mimes = mimes,
-    .check_options = highlights_check_options,
+    .check_options = check_options,
     .keeps_input = keeps_input,
     .adjust_plan = adjust_plan,
     .chunk_task = chunk_task,
