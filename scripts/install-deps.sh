@@ -17,9 +17,11 @@ PACKAGES=(
   # API tokens, HMAC-SHA256 for webhook signatures)
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
-  # peak memory, leak checks; promtool (checks the /metrics page); espeak-ng
-  # (the spoken phrases of the highlights test recording)
-  ffmpeg sox jq time valgrind sqlite3 prometheus espeak-ng
+  # peak memory, leak checks; promtool (checks the /metrics page)
+  ffmpeg sox jq time valgrind sqlite3 prometheus
+  # the highlights tests' recording generator (tests/tools/make_vod.sh): the
+  # excited phrases planted over the narration
+  espeak-ng
   # the commands of the docs (tests/integration/doc_commands.sh): openssl
   # checks a webhook signature, unshare (util-linux) and ip (iproute2) give
   # the README's daemon a network of its own
