@@ -131,42 +131,41 @@ static void usage(FILE *to)
 
 static void usage_highlights(FILE *to)
 {
-    fprintf(to,
-            "usage: hark highlights [options] FILE...\n"
-            "\n"
-            "Find the moments worth a clip in recordings (streams, podcasts,\n"
-            "meetings), offline, and write for each FILE:\n"
-            "  DIR/<name>.highlights.json  ranked highlights with their reasons\n"
-            "  DIR/<name>.chapters.txt     YouTube chapter lines\n"
-            "  DIR/<name>.chapters.json    Podcasting 2.0 chapters\n"
-            "  DIR/<name>.edl              CMX 3600 markers (DaVinci Resolve)\n"
-            "  DIR/<name>.<ext>            the transcript (-f), unless --no-transcript\n"
-            "  DIR/<name>.clips/NN-HHhMMmSSs.<ext>  with --clips, one per highlight\n"
-            "\n"
-            "  -o, --output-dir DIR     where to write (default: .)\n"
-            "      --top N              highlights to keep, 1..100 (default: 10)\n"
-            "      --pre SEC            clip start before the peak (default: 8)\n"
-            "      --post SEC           clip end after the peak (default: 5)\n"
-            "      --keywords FILE      phrases that mark a highlight, one per line,\n"
-            "                           an optional weight after a tab (default weight 1)\n"
-            "      --clips              cut each highlight as a clip\n"
-            "      --clip-format F      wav, flac, mp3, opus, or copy (the input's own\n"
-            "                           streams, video too, cut at a keyframe) (default: wav)\n"
-            "      --no-transcript      judge the audio alone (faster; no text, no keywords)\n"
-            "  -f, --format LIST        transcript formats: txt,json,srt,vtt,tsv,verbose_json\n"
-            "                           (default: txt,json)\n"
-            "      --max-duration SEC   refuse longer inputs (default: 43200 = 12 h)\n"
-            "      --decode-timeout SEC give up decoding a file after SEC (default: 1800)\n"
-            "  -j, --workers N          worker processes (default: the number of cores)\n"
-            "      --state-dir DIR      job store and decoded audio, kept for resuming\n"
-            "                           (default: $XDG_STATE_HOME/hark)\n"
-            "      --model-dir DIR      PocketSphinx model directory\n"
-            "  -q, --quiet              no progress output\n"
-            "  -v, --verbose            log details (HARK_LOG=debug for everything)\n"
-            "  -h, --help               this help\n"
-            "\n"
-            "After Ctrl-C or a crash, the same command resumes where it stopped.\n"
-            "Exit status: 0 all files done, 1 some failed, 2 usage, 130 interrupted.\n");
+    fprintf(to, "usage: hark highlights [options] FILE...\n"
+                "\n"
+                "Find the moments worth a clip in recordings (streams, podcasts,\n"
+                "meetings), offline, and write for each FILE:\n"
+                "  DIR/<name>.highlights.json  ranked highlights with their reasons\n"
+                "  DIR/<name>.chapters.txt     YouTube chapter lines\n"
+                "  DIR/<name>.chapters.json    Podcasting 2.0 chapters\n"
+                "  DIR/<name>.edl              CMX 3600 markers (DaVinci Resolve)\n"
+                "  DIR/<name>.<ext>            the transcript (-f), unless --no-transcript\n"
+                "  DIR/<name>.clips/NN-HHhMMmSSs.<ext>  with --clips, one per highlight\n"
+                "\n"
+                "  -o, --output-dir DIR     where to write (default: .)\n"
+                "      --top N              highlights to keep, 1..100 (default: 10)\n"
+                "      --pre SEC            clip start before the peak (default: 8)\n"
+                "      --post SEC           clip end after the peak (default: 5)\n"
+                "      --keywords FILE      phrases that mark a highlight, one per line,\n"
+                "                           an optional weight after a tab (default weight 1)\n"
+                "      --clips              cut each highlight as a clip\n"
+                "      --clip-format F      wav, flac, mp3, opus, or copy (the input's own\n"
+                "                           streams, video too, cut at a keyframe) (default: wav)\n"
+                "      --no-transcript      judge the audio alone (faster; no text, no keywords)\n"
+                "  -f, --format LIST        transcript formats: txt,json,srt,vtt,tsv,verbose_json\n"
+                "                           (default: txt,json)\n"
+                "      --max-duration SEC   refuse longer inputs (default: 43200 = 12 h)\n"
+                "      --decode-timeout SEC give up decoding a file after SEC (default: 1800)\n"
+                "  -j, --workers N          worker processes (default: the number of cores)\n"
+                "      --state-dir DIR      job store and decoded audio, kept for resuming\n"
+                "                           (default: $XDG_STATE_HOME/hark)\n"
+                "      --model-dir DIR      PocketSphinx model directory\n"
+                "  -q, --quiet              no progress output\n"
+                "  -v, --verbose            log details (HARK_LOG=debug for everything)\n"
+                "  -h, --help               this help\n"
+                "\n"
+                "After Ctrl-C or a crash, the same command resumes where it stopped.\n"
+                "Exit status: 0 all files done, 1 some failed, 2 usage, 130 interrupted.\n");
 }
 
 int cli_parse_seconds(const char *s, double *out)
@@ -458,10 +457,10 @@ static bool on_tick(void *ctx)
     store_job sj;
     if (store_get_job(c->st, STORE_SCOPE_ALL, j->id, &sj, NULL))
         return false;
-    const char *phase = !sj.prepared                       ? "decoding"
-                        : sj.doc[0]                         ? "cutting clips"
-                        : c->kind == &job_kind_highlights   ? "analysing"
-                                                            : "transcribing";
+    const char *phase = !sj.prepared                      ? "decoding"
+                        : sj.doc[0]                       ? "cutting clips"
+                        : c->kind == &job_kind_highlights ? "analysing"
+                                                          : "transcribing";
     if (strcmp(c->prog.phase, phase) != 0 || c->prog_job != j) {
         progress_end(&c->prog);
         progress_begin(&c->prog, j->input, phase, c->tty, c->quiet);

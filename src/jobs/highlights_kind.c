@@ -57,9 +57,9 @@
 #define CHUNK_WATCHDOG_BASE_S 30.0
 #define CHUNK_WATCHDOG_PER_S 4.0
 
-static const char *const formats[] = {"highlights",   "chapters", "chapters_json", "edl",
-                                      "txt",          "json",     "srt",           "vtt",
-                                      "tsv",          "verbose_json", NULL};
+static const char *const formats[] = {
+    "highlights", "chapters", "chapters_json", "edl",          "txt", "json",
+    "srt",        "vtt",      "tsv",           "verbose_json", NULL};
 static const char *const mimes[] = {"application/json",
                                     "text/plain; charset=utf-8",
                                     "application/json+chapters",
@@ -97,9 +97,8 @@ static int bool_opt(json_t *o, const char *key, bool def, hark_err *err)
 
 static int check_options(json_t *o, hark_err *err)
 {
-    static const char *const known[] = {"top",        "pre",         "post",     "clips",
-                                        "clip_format", "transcript", "keywords", "key",
-                                        NULL};
+    static const char *const known[] = {"top",        "pre",      "post", "clips", "clip_format",
+                                        "transcript", "keywords", "key",  NULL};
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)
@@ -118,8 +117,7 @@ static int check_options(json_t *o, hark_err *err)
         json_object_set_new(o, "top", json_integer(10));
     else if (!json_is_integer(top) || json_integer_value(top) < 1 ||
              json_integer_value(top) > TOP_MAX)
-        return err_set(err, HARK_EINVAL, "option top must be a whole number from 1 to %d",
-                       TOP_MAX);
+        return err_set(err, HARK_EINVAL, "option top must be a whole number from 1 to %d", TOP_MAX);
     int rc;
     if ((rc = number_opt(o, "pre", 8, 0, PAD_MAX_S, err)) ||
         (rc = number_opt(o, "post", 5, 0, PAD_MAX_S, err)) ||
@@ -130,8 +128,9 @@ static int check_options(json_t *o, hark_err *err)
     if (!fmt || json_is_null(fmt))
         json_object_set_new(o, "clip_format", json_string("wav"));
     else if (!json_is_string(fmt) || clip_format_parse(json_string_value(fmt), &cf, err))
-        return json_is_string(fmt) ? HARK_EINVAL
-                                   : err_set(err, HARK_EINVAL, "option clip_format must be a string");
+        return json_is_string(fmt)
+                   ? HARK_EINVAL
+                   : err_set(err, HARK_EINVAL, "option clip_format must be a string");
     json_t *kw = json_object_get(o, "keywords");
     if (kw && !json_is_null(kw)) {
         if (!json_is_string(kw))
@@ -270,8 +269,8 @@ static int open_input(const char *input, const char *root, int *fd, hark_err *er
     }
     *fd = open(input, O_RDONLY | O_CLOEXEC);
     if (*fd < 0)
-        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot open '%s': %s",
-                       input, strerror(errno));
+        return err_set(err, errno == ENOENT ? HARK_ENOENT : HARK_EIO, "cannot open '%s': %s", input,
+                       strerror(errno));
     return 0;
 }
 
@@ -377,9 +376,8 @@ static int analysis_task(store *st, const store_job *job, const json_t *o, const
     json_object_set_new(msg, "a_start", json_integer(a_start));
     json_object_set_new(msg, "a_end", json_integer(a_end));
     json_object_set_new(msg, "transcript", json_boolean(with_words));
-    double span_s = (double)((a_end < 0 ? (int64_t)(job->duration_s * PCM_RATE) : a_end) -
-                             a_start) /
-                    PCM_RATE;
+    double span_s =
+        (double)((a_end < 0 ? (int64_t)(job->duration_s * PCM_RATE) : a_end) - a_start) / PCM_RATE;
     *watchdog_s += ANALYSIS_WATCHDOG_PER_S * (span_s > 0 ? span_s : 0);
     if (!with_words)
         return 0;
@@ -408,8 +406,8 @@ static int export_task(const store_job *job, const json_t *doc, const json_t *o,
     const json_t *clip = json_array_get(json_object_get(doc, "clips"), (size_t)(t->idx - first));
     const char *prefix = json_string_value(json_object_get(clip, "prefix"));
     if (!prefix)
-        return err_set(err, HARK_EIO, "job %s: its stage document has no clip for task %d",
-                       job->id, t->idx);
+        return err_set(err, HARK_EIO, "job %s: its stage document has no clip for task %d", job->id,
+                       t->idx);
     if (!env->artifact_dir)
         return err_set(err, HARK_EINVAL, "job %s: this runtime keeps no artifacts", job->id);
     double start = json_number_value(json_object_get(clip, "start"));
@@ -551,9 +549,9 @@ static int rank_job(store *st, const store_job *job, const json_t *o, hark_err *
     if (rc == 0)
         rc = rank_opts(o, &ro, &kw, &n_kw, err);
     if (rc == 0)
-        have_res = (rc = hl_find(&all, have_t ? &t : NULL,
-                                 job->source[0] ? job->source : job->input, job->duration_s, &ro,
-                                 &res, err)) == 0;
+        have_res =
+            (rc = hl_find(&all, have_t ? &t : NULL, job->source[0] ? job->source : job->input,
+                          job->duration_s, &ro, &res, err)) == 0;
     store_span *spans = NULL;
     size_t n_spans = 0;
     json_t *doc = NULL;

@@ -135,8 +135,7 @@ int transcription_prepare_url(const char *url, const char *work_dir, bool keep,
         if (rename(path, kept) != 0) {
             int e = errno;
             prepared_audio_release(out);
-            return err_set(err, HARK_EIO, "cannot keep the download of %s: %s", shown,
-                           strerror(e));
+            return err_set(err, HARK_EIO, "cannot keep the download of %s: %s", shown, strerror(e));
         }
         return 0;
     }

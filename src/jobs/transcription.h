@@ -28,7 +28,7 @@
 
 #define TRANSCRIPTION_PCM_NAME "audio.pcm"
 #define TRANSCRIPTION_DOWNLOAD_NAME "input.download" /* a URL input, until it is decoded */
-#define TRANSCRIPTION_KEPT_NAME "input.media"         /* ... and after, when kept */
+#define TRANSCRIPTION_KEPT_NAME "input.media"        /* ... and after, when kept */
 
 /* The result of prepare, kept in the work directory. */
 typedef struct prepared_audio {

@@ -312,9 +312,8 @@ static void run_prepare(worker *w, json_t *t)
     if (transcription_input_is_url(input)) {
         net_dest_policy dest;
         net_fetch_opts f = fetch_opts(w, json_object_get(t, "fetch"), &dest);
-        rc = transcription_prepare_url(input, work,
-                                       json_is_true(json_object_get(t, "keep_input")), &f, &d, &p,
-                                       &prep, &err);
+        rc = transcription_prepare_url(input, work, json_is_true(json_object_get(t, "keep_input")),
+                                       &f, &d, &p, &prep, &err);
         net_dest_policy_release(&dest);
     } else {
         /* A file beneath a root (a server path, an upload): opened there,
