@@ -165,12 +165,15 @@ int hl_render_edl(const hl_result *r, buf *dst, hark_err *err)
         if (b <= a)
             b = a + 1;
         rc = buf_printf(dst, "%03zu  001      V     C        ", (i + 1) % 1000);
+        /* A marker event as Resolve writes one: source and record
+         * timecodes are both the timeline's (which starts at 01:00:00:00),
+         * the note before the marker fields, the duration in frames. */
         if (!rc)
-            rc = put_tc(dst, a);
+            rc = put_tc(dst, hour + a);
         if (!rc)
             rc = buf_puts(dst, " ");
         if (!rc)
-            rc = put_tc(dst, b);
+            rc = put_tc(dst, hour + b);
         if (!rc)
             rc = buf_puts(dst, " ");
         if (!rc)

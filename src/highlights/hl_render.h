@@ -13,14 +13,14 @@
  *                 writes them (Timelines > Export > Timeline Markers to EDL)
  *                 and imports them (Timelines > Import > Timeline Markers
  *                 from EDL): 30 fps non-drop, one event per highlight in time
- *                 order, source timecode = the clip in the recording (from
- *                 00:00:00:00), record timecode = the same on a timeline that
- *                 starts at 01:00:00:00 (Resolve's default):
+ *                 order; source and record timecodes both the highlight's
+ *                 place on a timeline that starts at 01:00:00:00 (Resolve's
+ *                 default, and what its marker exports carry in both):
  *
  *      TITLE: stream.mkv
  *      FCM: NON-DROP FRAME
  *
- *      001  001      V     C        00:04:40:03 00:04:56:12 01:04:40:03 01:04:56:12
+ *      001  001      V     C        01:04:40:03 01:04:56:12 01:04:40:03 01:04:56:12
  *      loudness +10.0 LU over baseline; crowd noise |C:ResolveColorBlue |M:Highlight 1 |D:489
  *      * FROM CLIP NAME: stream.mkv
  *

@@ -231,6 +231,8 @@ static int analyze(const kind_worker *w, const json_t *t, json_t **result, hark_
     json_t *feat = hl_features_to_json(&f);
     hl_features_release(&f);
     *result = feat ? json_pack("{s:o}", "features", feat) : NULL;
+    if (*result && cached) /* said, so a test (or a person) can see it */
+        json_object_set_new(*result, "reused", json_true());
     if (*result && words)
         json_object_set_new(*result, "words", words);
     else
@@ -433,6 +435,17 @@ static int export_task(const store_job *job, const json_t *doc, const json_t *o,
     }
     *watchdog_s = EXPORT_WATCHDOG_BASE_S + EXPORT_WATCHDOG_PER_S * (end - start);
     return 0;
+}
+
+static void task_name(const store_job *job, int idx, char *out, size_t n)
+{
+    json_t *doc = job->doc[0] ? json_loads(job->doc, 0, NULL) : NULL;
+    json_int_t first = json_integer_value(json_object_get(doc, "n_analysis"));
+    const char *prefix = json_string_value(json_object_get(
+        json_array_get(json_object_get(doc, "clips"), (size_t)(idx - first)), "prefix"));
+    if (prefix && idx >= first)
+        snprintf(out, n, "clip %s", prefix);
+    json_decref(doc);
 }
 
 static int chunk_task(store *st, const store_job *job, const store_task *t, const kind_env *env,
@@ -646,6 +659,7 @@ const job_kind job_kind_highlights = {
     .keeps_input = keeps_input,
     .adjust_plan = adjust_plan,
     .chunk_task = chunk_task,
+    .task_name = task_name,
     .run_chunk = run_chunk,
     .check_result = check_result,
     .complete = complete,

@@ -91,6 +91,10 @@ typedef struct job_kind {
     int (*chunk_task)(store *st, const store_job *job, const store_task *t, const kind_env *env,
                       json_t *msg, double *watchdog_s, hark_err *err);
 
+    /* Daemon: what task idx of job is, for messages ("clip
+     * 03-00h05m12s"); "" (or NULL) when its chunk span says it. */
+    void (*task_name)(const store_job *job, int idx, char *out, size_t n);
+
     /* Worker: run a chunk task (the message chunk_task built) and set
      * *result to what is committed for the chunk. Required. */
     int (*run_chunk)(const kind_worker *w, const json_t *task, json_t **result, hark_err *err);

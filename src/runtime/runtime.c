@@ -301,6 +301,21 @@ static void release_failed(runtime *rt, const store_task *t, const char *cause)
 {
     store_release_info ri;
     hark_err err = {0};
+    /* Say which task when its kind names it ("clip 03-00h05m12s: ..."):
+     * the cause of a death (a crash, a watchdog) knows only the worker. */
+    char named[1200], what[200] = "";
+    store_job job;
+    if (t->kind == STORE_TASK_CHUNK &&
+        store_get_job(rt->st, STORE_SCOPE_ALL, t->job_id, &job, NULL) == 0) {
+        const job_kind *k = job_kind_of(&job);
+        if (k && k->task_name)
+            k->task_name(&job, t->idx, what, sizeof what);
+        store_job_release(&job);
+    }
+    if (what[0] && strncmp(cause, what, strlen(what)) != 0) {
+        snprintf(named, sizeof named, "%s: %s", what, cause);
+        cause = named;
+    }
     int rc = store_release(rt->st, t->token, STORE_RELEASE_FAILED, cause, &ri, &err);
     if (rc == 0 && ri.job_failed)
         job_finished(rt, t->job_id, STORE_FAILED);
