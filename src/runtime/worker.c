@@ -170,6 +170,8 @@ static void inject_fault(worker *w)
             memset(p, 1, 16 << 20);
             heartbeat(w);
         }
+    } else if (strcmp(w->fault, "slow") == 0) {
+        poll(NULL, 0, 20); /* a slow disk or encoder: it still checks in and beats */
     } else if (strcmp(w->fault, "stall") == 0) {
         w->last_beat = clock_now_s() + 1e9; /* never beat again, keep working slowly */
         poll(NULL, 0, 100);
@@ -422,8 +424,10 @@ static void run_chunk(worker *w, json_t *t)
     }
     const char *match = getenv("HARK_FAULT_MATCH");
     const char *input = json_string_value(json_object_get(t, "input"));
-    w->fault_armed =
-        w->fault && index == w->fault_chunk && (!match || (input && strstr(input, match)));
+    /* "slow" slows every chunk task of the matching input, not one. */
+    bool every = w->fault && strcmp(w->fault, "slow") == 0;
+    w->fault_armed = w->fault && (every || index == w->fault_chunk) &&
+                     (!match || (input && strstr(input, match)));
     kind_worker kw = {.checkin = checkin, .engine = task_engine, .ctx = w};
     json_t *result = NULL;
     hark_err err = {0};

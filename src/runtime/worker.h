@@ -27,6 +27,8 @@ int worker_main(int fd, bool background_load);
 /* Test-only fault injection, off unless HARK_FAULT is set (documented in
  * docs/operations.md): HARK_FAULT=hang|crash|oom|stall, applied when
  * decoding chunk HARK_FAULT_CHUNK (default 0) of a job whose input path
- * contains HARK_FAULT_MATCH (default: any). */
+ * contains HARK_FAULT_MATCH (default: any); HARK_FAULT=slow waits 20 ms at
+ * every check-in of every chunk task of such a job (a slow disk or encoder
+ * that still checks in: the tests' way to hold a task open). */
 
 #endif
