@@ -65,8 +65,10 @@ bool clip_checkin(clip_ctx *c, double media_s, double done_s, bool force)
         return false;
     c->next_checkin = media_s + CLIP_CHECKIN_S;
     int r = c->o->checkin(c->o->ctx, done_s);
-    if (r != 0)
+    if (r != 0) {
         c->stop = r < 0 && r >= HARK_ENOSPC ? r : HARK_ECANCELED;
+        c->stopped_by_checkin = true;
+    }
     return clip_should_stop(c);
 }
 
@@ -77,6 +79,9 @@ static const char *clip_name(const clip_ctx *c)
 
 int clip_stop_error(clip_ctx *c)
 {
+    if (c->stopped_by_checkin && c->stop != HARK_ECANCELED)
+        return err_set(c->err, c->stop, "cannot export clip '%s' of '%s': stopped (%s)",
+                       clip_name(c), c->name, err_code_name(c->stop));
     if (c->stop == HARK_ETIMEDOUT)
         return err_set(c->err, HARK_ETIMEDOUT,
                        "cannot export clip '%s' of '%s': timed out after %g s", clip_name(c),
