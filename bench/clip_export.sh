@@ -7,7 +7,9 @@
 # The target (issue 11) is well under 1 s for the 10. For comparison, the
 # same on a 10-minute cut of it (the time per clip should not grow with the
 # input's length: the demuxer's index is read once per clip, the rest is a
-# seek), and on a 1-hour matroska (h264 + aac) remuxed from it.
+# seek), and on a 1-hour matroska (h264 + aac) remuxed from it. The peer,
+# in the same run: the ffmpeg CLI making the same 10 clips
+# (`ffmpeg -ss START -i IN -t 15 -c copy`), a process each.
 #
 # The inputs are generated once with the ffmpeg CLI into $CACHE
 # (/tmp/hark-bench-clips by default; about 2 minutes and 200 MB the first
@@ -42,4 +44,18 @@ for f in 1h.mp4 10m.mp4 1h.mkv; do
     cat "$CACHE/$f" >/dev/null
     "$BUILD/clip_test" --bench "$CACHE/$f" "$N"
 done
+# The peer: the same starts as clip_test --bench ((dur - 30) * (i + 0.5) / N).
+peer() {
+    local in=$1 dur ext=${1##*.} out t0 t1
+    dur=$(ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 "$in")
+    out=$(mktemp -d /tmp/hark-clip-peer-XXXXXX)
+    t0=$(date +%s.%N)
+    for i in $(seq 0 $((N - 1))); do
+        ff -ss "$(echo "($dur - 30) * ($i + 0.5) / $N" | bc -l)" -i "$in" -t 15 -c copy "$out/$i.$ext"
+    done
+    t1=$(date +%s.%N)
+    echo "peer: ffmpeg CLI, $N copies of 15 s from $in: $(printf "%.3f" "$(echo "$t1 - $t0" | bc -l)") s total"
+    rm -rf "$out"
+}
+peer "$CACHE/1h.mp4"
 echo "reproduce: cmake --build build --target clip_test && bench/clip_export.sh build"
