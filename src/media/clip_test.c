@@ -24,6 +24,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -630,6 +632,72 @@ static void test_disk_full(void)
     }
 }
 
+static bool write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok;
+}
+
+/* A tmpfs of `kib` KiB mounted on dir, in a mount namespace of this test's
+ * own (as root; else in a user namespace of its own where this uid is
+ * root). False when neither is allowed here. */
+static bool mount_tiny_fs(const char *dir, int kib)
+{
+    if (mkdir(dir, 0755) != 0)
+        return false;
+    if (unshare(CLONE_NEWNS) != 0) {
+        char map[64];
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+            return false;
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+        if (!write_file("/proc/self/uid_map", map))
+            return false;
+        write_file("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+        if (!write_file("/proc/self/gid_map", map))
+            return false;
+    }
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%dk", kib);
+    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount("tmpfs", dir, "tmpfs", 0, opts) == 0;
+}
+
+/* A real full disk: a 64 KiB tmpfs. Every format fails with HARK_ENOSPC
+ * naming the clip, and the filesystem is left empty. */
+static void test_real_full_disk(void)
+{
+    if (!mount_tiny_fs("tiny", 64)) {
+        printf("     skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        return;
+    }
+    for (int f = CLIP_WAV; f <= CLIP_COPY; f++) {
+        const char *in = f == CLIP_COPY ? "video.mp4" : "stereo44k.m4a";
+        int fd = open_in(fix(in));
+        clip_info info;
+        hark_err err;
+        ASSERT_EQ(clip_export(fd, in, 0, 20, (clip_format)f, "tiny/clip", NULL, &info, &err),
+                  HARK_ENOSPC);
+        ASSERT(strstr(err.msg, "'tiny/clip'") && strstr(err.msg, "the disk is full"));
+        ASSERT_EQ(sh("test -z \"$(ls -A tiny)\""), 0);
+        close(fd);
+    }
+    /* A clip that fits is fine there. */
+    int fd = open_in(fix("mono16k.wav"));
+    clip_info info;
+    hark_err err;
+    ASSERT_EQ(clip_export(fd, "mono16k.wav", 0, 1, CLIP_WAV, "tiny/small.wav", NULL, &info, &err),
+              0);
+    close(fd);
+    umount("tiny");
+}
+
 /* The process's file-size limit (ulimit -f) is hit mid-clip: EFBIG, which
  * util/fs.h maps to HARK_EINVAL (retrying cannot help); nothing is left. */
 static void test_file_size_limit(void)
@@ -822,6 +890,7 @@ int main(int argc, char **argv)
     RUN(test_checkin_code);
     RUN(test_timeout);
     RUN(test_disk_full);
+    RUN(test_real_full_disk);
     RUN(test_file_size_limit);
     RUN(test_bad_corpus);
     fs_rmtree(fix_dir);
