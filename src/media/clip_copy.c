@@ -236,8 +236,15 @@ static int seek_to_keyframe(copy_job *j, double back)
     int ret = avformat_seek_file(c->in, j->ref, INT64_MIN, ts, ts, 0);
     if (ret < 0)
         ret = av_seek_frame(c->in, j->ref, ts, AVSEEK_FLAG_BACKWARD);
-    if (ret < 0)
-        return clip_in_error(c, ret, "cannot seek");
+    if (ret < 0) {
+        /* Read on from where the input is: every later keyframe at or
+         * before the start replaces the candidate, holding one GOP. */
+        if (c->stop || c->io_errno || ret == AVERROR(ENOMEM))
+            return clip_in_error(c, ret, "cannot seek");
+        log_debug("clip %s: cannot seek to %.3f s: %s; reading on", c->name, j->seeked_to,
+                  av_err2str(ret));
+        j->seeked_to = 0;
+    }
     return 0;
 }
 
