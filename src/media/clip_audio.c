@@ -377,8 +377,9 @@ static int take_frame(audio_job *a, const AVFrame *f)
     int rate = f->sample_rate;
     int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
     int64_t first;
-    if (ts != AV_NOPTS_VALUE)
-        first = llround(clip_stream_s(a->ist, ts) * rate);
+    double at = ts != AV_NOPTS_VALUE ? clip_stream_s(a->ist, ts) : NAN;
+    if (fabs(at) < 1e9) /* a hostile timestamp counts as none */
+        first = llround(at * rate);
     else if (a->next_in >= 0)
         first = a->next_in;
     else

@@ -267,13 +267,17 @@ static int emit(copy_job *j, AVPacket *p)
         av_packet_unref(p);
         return 0;
     }
-    double end = (double)(ts + p->duration - j->offset[i]) * av_q2d(ist->time_base);
+    int64_t npts = p->pts, ndts = p->dts;
+    if ((npts != AV_NOPTS_VALUE && __builtin_sub_overflow(npts, j->offset[i], &npts)) ||
+        (ndts != AV_NOPTS_VALUE && __builtin_sub_overflow(ndts, j->offset[i], &ndts))) {
+        av_packet_unref(p);
+        return 0; /* a timestamp no clip can hold */
+    }
+    p->pts = npts;
+    p->dts = ndts;
+    double end = ((double)ts + (double)p->duration - (double)j->offset[i]) * av_q2d(ist->time_base);
     if (end > j->out_s)
         j->out_s = end;
-    if (p->pts != AV_NOPTS_VALUE)
-        p->pts -= j->offset[i];
-    if (p->dts != AV_NOPTS_VALUE)
-        p->dts -= j->offset[i];
     av_packet_rescale_ts(p, ist->time_base, ost->time_base);
     p->stream_index = j->map[i];
     p->pos = -1;
