@@ -807,7 +807,8 @@ int hl_find(const hl_features *f, const transcript *t, const char *source, doubl
     if (n && find_candidates(&r, out, &c, &nc) != 0)
         goto oom;
     nc = merge_candidates(&r, out, c, nc);
-    qsort(c, nc, sizeof *c, cmp_cand_score);
+    if (nc)
+        qsort(c, nc, sizeof *c, cmp_cand_score);
     size_t chosen = 0;
     for (size_t i = 0; i < nc && chosen < (size_t)o->top_n; i++) {
         bool overlaps = false;
