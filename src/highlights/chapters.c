@@ -318,11 +318,10 @@ static int cmp_size(const void *a, const void *b)
 
 /* --- titles -------------------------------------------------------------- */
 
-static char *make_title(const words *w, const size_t *starts, size_t k, size_t nk, double dur)
+static char *make_title(const words *w, const size_t *starts, size_t k, size_t nk)
 {
     buf b;
     buf_init(&b, 256);
-    double a = (double)starts[k], e = k + 1 < nk ? (double)starts[k + 1] : dur + 1;
     /* tf in this chapter x idf over chapters: the words that set it apart */
     int best[3] = {-1, -1, -1};
     double best_s[3] = {0, 0, 0};
@@ -376,8 +375,6 @@ static char *make_title(const words *w, const size_t *starts, size_t k, size_t n
         free(firstpos);
         free(seen);
     }
-    (void)a;
-    (void)e;
     /* in the order they are first said; two words "A and B", three "A, B and C" */
     int m = 0;
     for (int r = 0; r < 3; r++)
@@ -480,7 +477,7 @@ int hl_chapters_find(const hl_features *f, const transcript *t, double duration,
         goto oom;
     for (size_t k = 0; k < ns; k++) {
         (*out)[k].start = (double)starts[k];
-        (*out)[k].title = make_title(&w, starts, k, ns, duration);
+        (*out)[k].title = make_title(&w, starts, k, ns);
         if (!(*out)[k].title) {
             *n = k;
             goto oom;

@@ -81,6 +81,8 @@ static void test_split_identical(void)
         {3200, 96000 + 1600 * 7, 0, 0},
         {48000 * 5 + 1600 * 13, 48000 * 10 - 1600, 48000 * 20 + 1600, 0},
         {1600 * 333, 0, 0, 0},
+        {16000, 64000, 81600, 1600 * 500},
+        {6400 * 7, 6400 * 7 + 1600, 6400 * 17 + 3200, 6400 * 100 + 4800},
     };
     for (size_t c = 0; c < sizeof cuts / sizeof cuts[0]; c++) {
         hl_features all = {0};
@@ -191,6 +193,12 @@ static void test_checkin_cancel(void)
     hl_features_release(&f);
     ASSERT_EQ(hl_features_compute(&pcm, 3200, 3200, NULL, NULL, &f, &err), 0);
     ASSERT_EQ(f.n, 0);
+    hl_features_release(&f);
+    /* a start off the 100 ms grid: frames from there, the last one short */
+    ASSERT_EQ(hl_features_compute(&pcm, 1234, 1234 + 1600 * 3 + 5, NULL, NULL, &f, &err), 0);
+    ASSERT_EQ(f.n, 4);
+    ASSERT_EQ(f.start, 1234);
+    ASSERT(f.momentary[3] > HL_FLOOR_LUFS);
     hl_features_release(&f);
     pcm_close(&pcm);
 }

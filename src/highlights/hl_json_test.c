@@ -329,8 +329,47 @@ static void test_hostile(void)
     json_decref(j);
 }
 
+/* Formats by name, and hl_render renders what the named function does. */
+static void test_formats(void)
+{
+    static const char *const names[] = {"highlights", "chapters", "chapters_json", "edl"};
+    hl_result r;
+    sample(&r, 3800.0);
+    for (int i = 0; i < 4; i++) {
+        hl_format f;
+        ASSERT_EQ(hl_format_parse(names[i], &f), 0);
+        ASSERT_STREQ(hl_format_name(f), names[i]);
+        buf a, b;
+        buf_init(&a, 1 << 20);
+        buf_init(&b, 1 << 20);
+        hark_err err = {0};
+        ASSERT_EQ(hl_render(&r, f, &a, &err), 0);
+        static int (*const fns[])(const hl_result *, buf *, hark_err *) = {
+            hl_render_highlights, hl_render_chapters_txt, hl_render_chapters_json, hl_render_edl};
+        ASSERT_EQ(fns[i](&r, &b, &err), 0);
+        ASSERT_STREQ(a.data, b.data);
+        buf_release(&a);
+        buf_release(&b);
+    }
+    hl_format f;
+    ASSERT_EQ(hl_format_parse("txt", &f), HARK_EINVAL);
+    ASSERT_EQ(hl_format_parse(NULL, &f), HARK_EINVAL);
+    ASSERT_STREQ(hl_format_ext(HL_FMT_HIGHLIGHTS), "highlights.json");
+    ASSERT_STREQ(hl_format_ext(HL_FMT_EDL), "edl");
+    ASSERT_STREQ(hl_format_mime(HL_FMT_CHAPTERS), "text/plain; charset=utf-8");
+    /* a cap too small is a clear error, not a cut file */
+    buf tiny;
+    buf_init(&tiny, 16);
+    hark_err err = {0};
+    ASSERT_EQ(hl_render(&r, HL_FMT_EDL, &tiny, &err), HARK_ENOMEM);
+    ASSERT(strstr(err.msg, "too large"));
+    buf_release(&tiny);
+    hl_result_release(&r);
+}
+
 int main(void)
 {
+    RUN(test_formats);
     RUN(test_golden);
     RUN(test_edl_grammar);
     RUN(test_round_trip);

@@ -204,3 +204,52 @@ int hl_render_edl(const hl_result *r, buf *dst, hark_err *err)
         return err_set(err, HARK_ENOMEM, "cannot render the EDL: output too large");
     return 0;
 }
+
+/* --- by name ------------------------------------------------------------- */
+
+static const struct {
+    const char *name, *ext, *mime;
+    int (*render)(const hl_result *, buf *, hark_err *);
+} formats[HL_FMT_COUNT] = {
+    [HL_FMT_HIGHLIGHTS] = {"highlights", "highlights.json", "application/json",
+                           hl_render_highlights},
+    [HL_FMT_CHAPTERS] = {"chapters", "chapters.txt", "text/plain; charset=utf-8",
+                         hl_render_chapters_txt},
+    /* Podcasting 2.0 names this type for JSON chapters */
+    [HL_FMT_CHAPTERS_JSON] = {"chapters_json", "chapters.json", "application/json+chapters",
+                              hl_render_chapters_json},
+    [HL_FMT_EDL] = {"edl", "edl", "text/plain; charset=utf-8", hl_render_edl},
+};
+
+int hl_format_parse(const char *name, hl_format *out)
+{
+    for (int f = 0; name && f < HL_FMT_COUNT; f++) {
+        if (strcmp(name, formats[f].name) == 0) {
+            *out = (hl_format)f;
+            return 0;
+        }
+    }
+    return HARK_EINVAL;
+}
+
+const char *hl_format_name(hl_format f)
+{
+    return (unsigned)f < HL_FMT_COUNT ? formats[f].name : "unknown";
+}
+
+const char *hl_format_ext(hl_format f)
+{
+    return (unsigned)f < HL_FMT_COUNT ? formats[f].ext : "out";
+}
+
+const char *hl_format_mime(hl_format f)
+{
+    return (unsigned)f < HL_FMT_COUNT ? formats[f].mime : "application/octet-stream";
+}
+
+int hl_render(const hl_result *r, hl_format f, buf *dst, hark_err *err)
+{
+    if ((unsigned)f >= HL_FMT_COUNT)
+        return err_set(err, HARK_EINVAL, "cannot render highlights: unknown format %d", (int)f);
+    return formats[f].render(r, dst, err);
+}

@@ -46,4 +46,24 @@ int hl_render_edl(const hl_result *r, buf *dst, hark_err *err);
 /* EDL frame rate. */
 #define HL_EDL_FPS 30
 
+/* The formats by name, as GET /v1/jobs/{id}/result?format= names them. */
+typedef enum hl_format {
+    HL_FMT_HIGHLIGHTS,    /* "highlights"    NAME.highlights.json  application/json */
+    HL_FMT_CHAPTERS,      /* "chapters"      NAME.chapters.txt     text/plain */
+    HL_FMT_CHAPTERS_JSON, /* "chapters_json" NAME.chapters.json    application/json+chapters */
+    HL_FMT_EDL,           /* "edl"           NAME.edl              text/plain */
+    HL_FMT_COUNT
+} hl_format;
+
+/* "edl" -> HL_FMT_EDL ... Returns 0 or HARK_EINVAL. */
+int hl_format_parse(const char *name, hl_format *out);
+const char *hl_format_name(hl_format f);
+/* The file name's ending after "NAME.": "highlights.json", "edl" ... */
+const char *hl_format_ext(hl_format f);
+/* The Content-Type (text types say charset=utf-8). */
+const char *hl_format_mime(hl_format f);
+
+/* Render r as f (one of the functions above). */
+int hl_render(const hl_result *r, hl_format f, buf *dst, hark_err *err);
+
 #endif

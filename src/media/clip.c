@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #define IO_BUFFER_SIZE 65536
+#define MAX_TIME_S 1e9 /* about 32 years: beyond, a range is not a number we can use */
 
 static const char *const format_names[] = {"wav", "flac", "mp3", "opus", "copy"};
 
@@ -65,8 +66,10 @@ bool clip_checkin(clip_ctx *c, double media_s, double done_s, bool force)
         return false;
     c->next_checkin = media_s + CLIP_CHECKIN_S;
     int r = c->o->checkin(c->o->ctx, done_s);
-    if (r != 0)
+    if (r != 0) {
         c->stop = r < 0 && r >= HARK_ENOSPC ? r : HARK_ECANCELED;
+        c->stopped_by_checkin = true;
+    }
     return clip_should_stop(c);
 }
 
@@ -77,6 +80,9 @@ static const char *clip_name(const clip_ctx *c)
 
 int clip_stop_error(clip_ctx *c)
 {
+    if (c->stopped_by_checkin && c->stop != HARK_ECANCELED)
+        return err_set(c->err, c->stop, "cannot export clip '%s' of '%s': stopped (%s)",
+                       clip_name(c), c->name, err_code_name(c->stop));
     if (c->stop == HARK_ETIMEDOUT)
         return err_set(c->err, HARK_ETIMEDOUT,
                        "cannot export clip '%s' of '%s': timed out after %g s", clip_name(c),
@@ -142,13 +148,18 @@ double clip_stream_s(const AVStream *st, int64_t t)
     if (t == AV_NOPTS_VALUE)
         return NAN;
     int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
-    return (double)(t - origin) * av_q2d(st->time_base);
+    return ((double)t - (double)origin) * av_q2d(st->time_base); /* no int64 overflow */
 }
 
 int64_t clip_stream_ts(const AVStream *st, double s)
 {
     int64_t origin = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
-    return origin + av_rescale_q(llround(s * AV_TIME_BASE), AV_TIME_BASE_Q, st->time_base);
+    double ts = (double)origin + s / av_q2d(st->time_base);
+    if (!(ts > -9e18))
+        return INT64_MIN + 1; /* hostile time bases: saturate rather than overflow */
+    if (ts > 9e18)
+        return INT64_MAX - 1;
+    return llround(ts);
 }
 
 /* ---- the input ---- */
@@ -478,7 +489,7 @@ int clip_export(int fd, const char *name, double start_s, double end_s, clip_for
         memset(out, 0, sizeof *out);
     if (!out_path || !*out_path)
         return err_set(err, HARK_EINVAL, "cannot cut a clip of '%s': no output path", c.name);
-    if (!isfinite(start_s) || !isfinite(end_s))
+    if (!isfinite(start_s) || !isfinite(end_s) || start_s > MAX_TIME_S || end_s < -MAX_TIME_S)
         return err_set(err, HARK_EINVAL, "cannot cut a clip of '%s': the range is not a number",
                        c.name);
     const char *muxer = NULL;
@@ -488,6 +499,8 @@ int clip_export(int fd, const char *name, double start_s, double end_s, clip_for
     if (!rc) {
         c.start_s = start_s < 0 ? 0 : start_s;
         c.end_s = c.input_s > 0 && end_s > c.input_s ? c.input_s : end_s;
+        if (c.end_s > MAX_TIME_S)
+            c.end_s = MAX_TIME_S;
         if (c.end_s <= c.start_s)
             rc = err_set(err, HARK_EINVAL,
                          "cannot cut a clip of '%s': empty range %.3f-%.3f s (the input is %.3f s "

@@ -4,8 +4,10 @@
  *   - an audio format (wav, flac, mp3, opus): the input's best audio stream
  *     is decoded from the seek point before the start, cut exactly to
  *     [start, end) by sample count, and encoded at its own rate and layout
- *     (resampled only to what the encoder takes: opus is 48 kHz, mp3 and
- *     opus at most stereo);
+ *     (resampled only to what the encoder takes: opus is 48 kHz, mp3 at
+ *     least 32 kHz so a player's and ffprobe's durations agree within
+ *     0.07 s, mp3 and opus at most stereo, flac at most 8 channels; wav
+ *     is pcm_s16le, mp3 192 kb/s, opus 96 kb/s in Ogg);
  *   - CLIP_COPY: every video and audio stream is copied packet by packet
  *     (no re-encode) from the keyframe at or before the start to the end,
  *     into the same container family as the input, timestamps rebased to 0.
@@ -23,7 +25,9 @@
  * Files appear whole or not at all (DESIGN.md invariant 6): the clip is
  * written to ".NAME.part.XXXXXX" beside out_path (mode 0644), fsynced,
  * renamed over out_path and the directory fsynced. On any error, cancel or
- * timeout the temporary is removed and out_path is left as it was.
+ * timeout the temporary is removed and out_path is left as it was. Only a
+ * process killed mid-export leaves a temporary: whoever owns the directory
+ * sweeps names of the form ".*.part.*". out_path's directory must exist.
  *
  * Error codes (the message is one line, git style, naming the input or the
  * clip and the cause):

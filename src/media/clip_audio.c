@@ -65,6 +65,10 @@ typedef struct audio_job {
     int64_t queued;    /* samples put in the fifo */
     int64_t pts;       /* next encoder frame's pts (samples) */
     bool done;         /* reached end_s */
+    double seeked_to;  /* where the last seek aimed, 0: the start of the input */
+    double back;       /* how far before the clip's start that was */
+    bool landed;       /* a frame was seen since that seek */
+    bool reseek;       /* it began after the clip's start: seek further back */
     double reached_s;  /* the input time decoded up to, for the truncation check */
     int packets, errors;
 } audio_job;
@@ -373,13 +377,23 @@ static int take_frame(audio_job *a, const AVFrame *f)
     int rate = f->sample_rate;
     int64_t ts = f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
     int64_t first;
-    if (ts != AV_NOPTS_VALUE)
-        first = llround(clip_stream_s(a->ist, ts) * rate);
+    double at = ts != AV_NOPTS_VALUE ? clip_stream_s(a->ist, ts) : NAN;
+    if (fabs(at) < 1e9) /* a hostile timestamp counts as none */
+        first = llround(at * rate);
     else if (a->next_in >= 0)
         first = a->next_in;
     else
         return err_set(c->err, HARK_EMEDIA, "cannot cut a clip of '%s': audio without timestamps",
                        c->name);
+    if (!a->landed) {
+        a->landed = true;
+        /* Some demuxers (MPEG-TS, VBR mp3 without an exact index) land
+         * after the point asked for: then go further back. */
+        if (a->seeked_to > 0 && first > llround(c->start_s * rate)) {
+            a->reseek = true;
+            return 0;
+        }
+    }
     a->next_in = first + f->nb_samples;
     a->reached_s = (double)a->next_in / rate;
     int64_t from = llround(c->start_s * rate), to = llround(c->end_s * rate);
@@ -418,7 +432,7 @@ static int drain_decoder(audio_job *a)
 {
     clip_ctx *c = a->c;
     int failures = 0;
-    while (!a->done) {
+    while (!a->done && !a->reseek) {
         if (clip_should_stop(c))
             return clip_stop_error(c);
         int ret = avcodec_receive_frame(a->dec, a->frame);
@@ -440,19 +454,28 @@ static int drain_decoder(audio_job *a)
     return 0;
 }
 
-/* Seek to a little before the start, backward (to a point at or before
- * it); if the input cannot seek, read it from where it is. */
-static void seek_near_start(audio_job *a)
+/* Seek backward to `back` seconds before the start (to a point at or
+ * before it), or to the input's start when that is before 0; if the input
+ * cannot seek, read it from where it is. */
+static void seek_near_start(audio_job *a, double back)
 {
     clip_ctx *c = a->c;
-    double to = c->start_s - PREROLL_S;
-    if (to <= 0)
-        return;
-    int64_t ts = clip_stream_ts(a->ist, to);
+    double to = c->start_s - back;
+    a->back = back;
+    a->landed = false;
+    a->reseek = false;
+    a->next_in = -1;
+    if (to <= 0 && a->seeked_to <= 0)
+        return; /* still at the start */
+    a->seeked_to = to > 0 ? to : 0;
+    int64_t ts = clip_stream_ts(a->ist, a->seeked_to);
     int ret = avformat_seek_file(c->in, a->idx, INT64_MIN, ts, ts, 0);
-    if (ret < 0)
-        log_debug("clip %s: cannot seek to %.3f s: %s; reading from the start", c->name, to,
+    if (ret < 0) {
+        log_debug("clip %s: cannot seek to %.3f s: %s; reading on", c->name, a->seeked_to,
                   av_err2str(ret));
+        a->seeked_to = 0;
+    }
+    avcodec_flush_buffers(a->dec);
 }
 
 static int pump(audio_job *a)
@@ -486,6 +509,8 @@ static int pump(audio_job *a)
             a->errors++;
         if ((rc = drain_decoder(a)) != 0)
             return rc;
+        if (a->reseek)
+            seek_near_start(a, a->back * 4);
     }
     if (!a->done && avcodec_send_packet(a->dec, NULL) >= 0 && (rc = drain_decoder(a)) != 0)
         return rc;
@@ -543,7 +568,7 @@ int clip_audio_run(clip_ctx *c, clip_format f, clip_info *info)
         c->in->streams[i]->discard = (int)i == a.idx ? AVDISCARD_DEFAULT : AVDISCARD_ALL;
     if ((rc = open_decoder(&a, dcodec)) != 0 || (rc = open_encoder(&a, f)) != 0)
         goto out;
-    seek_near_start(&a);
+    seek_near_start(&a, PREROLL_S);
     if ((rc = pump(&a)) != 0 || (rc = judge(&a)) != 0 || (rc = encode_fifo(&a, true)) != 0)
         goto out;
     int ret = av_write_trailer(c->out);

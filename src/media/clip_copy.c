@@ -1,11 +1,16 @@
 /* clip_copy.c - a span of the input copied packet by packet (no re-encode).
  *
  * The reference stream is the video (else the audio). Seek backward to the
- * keyframe at or before the start; that keyframe is the clip's start: its
- * timestamp becomes 0 in every stream, and packets of the other streams
- * from before it are dropped, so audio and video stay in sync. Packets of
- * other streams read before the keyframe wait in a small queue until the
- * keyframe fixes the start. A stream ends at the first packet whose decode
+ * start; the last keyframe of the reference stream at or before the start
+ * is the clip's start: its timestamp becomes 0 in every stream, and packets
+ * of the other streams from before it are dropped, so audio and video stay
+ * in sync. Demuxers do not all land on that keyframe (MPEG-TS lands on any
+ * packet, sometimes after the point asked for), so packets are held in a
+ * queue from the first keyframe read until a reference packet decodes after
+ * the start (no later keyframe can then show at or before it); a later
+ * keyframe at or before the start replaces the earlier one and drops what
+ * was held before it. A seek that landed after the start is retried
+ * further back. A stream ends at the first packet whose decode
  * time is at or past the end (for video, a frame decoded before the end may
  * show after it: B-frames need their references). The output container is
  * the input's family (mp4 to mp4, matroska to mkv or webm, ...), or
@@ -22,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUEUE_MAX 256 /* packets of other streams held until the keyframe */
+/* Packets held until the keyframe that starts the clip is known: at most
+ * one GOP up to the start. Past these caps the latest keyframe seen wins. */
+#define QUEUE_MAX_PACKETS 65536
+#define QUEUE_MAX_BYTES (64 << 20)
 #define OVERRUN_S 1.0 /* read this far past the end for streams not yet ended */
 #define SHORT_TOLERANCE_S 1.0
 
@@ -138,11 +146,15 @@ typedef struct copy_job {
     int *map;        /* input stream -> output stream, -1: not copied */
     int64_t *offset; /* per input stream: the cut, in its time base */
     bool *ended;
-    int ref;     /* the reference stream (video, else audio) */
-    int64_t cut; /* the keyframe's pts in ref's time base; AV_NOPTS_VALUE until found */
+    int ref;          /* the reference stream (video, else audio) */
+    int64_t cand;     /* the latest keyframe at or before the start seen so far (pts) */
+    int64_t cut;      /* the keyframe the clip starts at; AV_NOPTS_VALUE until decided */
+    double seeked_to; /* where the last seek aimed, 0: the start of the input */
+    double back;      /* how far before the clip's start that was */
     AVPacket *pkt;
-    AVPacket *queue[QUEUE_MAX];
-    int queued;
+    AVPacket **queue; /* packets read before the cut is decided */
+    int queued, queue_cap;
+    int64_t queue_bytes;
     int live;          /* copied streams not yet ended */
     double last_ref_s; /* the reference stream's time read up to */
     double out_s;      /* the clip's duration so far */
@@ -198,18 +210,41 @@ static int open_streams(copy_job *j)
     return 0;
 }
 
-static int seek_to_keyframe(copy_job *j)
+static void drop_queue(copy_job *j)
+{
+    for (int k = 0; k < j->queued; k++)
+        av_packet_free(&j->queue[k]);
+    j->queued = 0;
+    j->queue_bytes = 0;
+}
+
+/* Seek backward to `back` seconds before the start (0: to the start
+ * itself). pump calls this again with a larger `back` when the demuxer
+ * landed after the start. */
+static int seek_to_keyframe(copy_job *j, double back)
 {
     clip_ctx *c = j->c;
-    if (c->start_s <= 0)
-        return 0;
+    double to = c->start_s - back;
+    j->back = back;
+    j->cand = AV_NOPTS_VALUE;
+    drop_queue(j);
+    if (to <= 0 && j->seeked_to <= 0)
+        return 0; /* still at the start */
+    j->seeked_to = to > 0 ? to : 0;
     AVStream *st = c->in->streams[j->ref];
-    int64_t ts = clip_stream_ts(st, c->start_s);
+    int64_t ts = clip_stream_ts(st, j->seeked_to);
     int ret = avformat_seek_file(c->in, j->ref, INT64_MIN, ts, ts, 0);
     if (ret < 0)
         ret = av_seek_frame(c->in, j->ref, ts, AVSEEK_FLAG_BACKWARD);
-    if (ret < 0)
-        return clip_in_error(c, ret, "cannot seek");
+    if (ret < 0) {
+        /* Read on from where the input is: every later keyframe at or
+         * before the start replaces the candidate, holding one GOP. */
+        if (c->stop || c->io_errno || ret == AVERROR(ENOMEM))
+            return clip_in_error(c, ret, "cannot seek");
+        log_debug("clip %s: cannot seek to %.3f s: %s; reading on", c->name, j->seeked_to,
+                  av_err2str(ret));
+        j->seeked_to = 0;
+    }
     return 0;
 }
 
@@ -232,13 +267,17 @@ static int emit(copy_job *j, AVPacket *p)
         av_packet_unref(p);
         return 0;
     }
-    double end = (double)(ts + p->duration - j->offset[i]) * av_q2d(ist->time_base);
+    int64_t npts = p->pts, ndts = p->dts;
+    if ((npts != AV_NOPTS_VALUE && __builtin_sub_overflow(npts, j->offset[i], &npts)) ||
+        (ndts != AV_NOPTS_VALUE && __builtin_sub_overflow(ndts, j->offset[i], &ndts))) {
+        av_packet_unref(p);
+        return 0; /* a timestamp no clip can hold */
+    }
+    p->pts = npts;
+    p->dts = ndts;
+    double end = ((double)ts + (double)p->duration - (double)j->offset[i]) * av_q2d(ist->time_base);
     if (end > j->out_s)
         j->out_s = end;
-    if (p->pts != AV_NOPTS_VALUE)
-        p->pts -= j->offset[i];
-    if (p->dts != AV_NOPTS_VALUE)
-        p->dts -= j->offset[i];
     av_packet_rescale_ts(p, ist->time_base, ost->time_base);
     p->stream_index = j->map[i];
     p->pos = -1;
@@ -249,7 +288,7 @@ static int emit(copy_job *j, AVPacket *p)
     return 0;
 }
 
-/* The keyframe is found: fix every stream's offset and let the queue go. */
+/* The keyframe is decided: fix every stream's offset and let the queue go. */
 static int start_at(copy_job *j, int64_t cut)
 {
     clip_ctx *c = j->c;
@@ -264,22 +303,94 @@ static int start_at(copy_job *j, int64_t cut)
         av_packet_free(&j->queue[k]);
     }
     j->queued = 0;
+    j->queue_bytes = 0;
     return rc;
 }
 
+/* A later keyframe `key` (at or before the start) replaces the candidate:
+ * drop what was held before it. */
+static void restart_at(copy_job *j, int64_t key)
+{
+    clip_ctx *c = j->c;
+    AVRational rtb = c->in->streams[j->ref]->time_base;
+    int kept = 0;
+    j->queue_bytes = 0;
+    for (int k = 0; k < j->queued; k++) {
+        AVPacket *q = j->queue[k];
+        int64_t ts = pkt_ts(q);
+        AVRational tb = c->in->streams[q->stream_index]->time_base;
+        if (q->stream_index == j->ref || ts == AV_NOPTS_VALUE || ts < av_rescale_q(key, rtb, tb)) {
+            av_packet_free(&j->queue[k]);
+            continue;
+        }
+        j->queue_bytes += q->size;
+        j->queue[kept++] = q;
+    }
+    j->queued = kept;
+    j->cand = key;
+}
+
+/* Hold a packet until the cut is decided. Before any keyframe, the queue
+ * only needs what may follow one: when full, the oldest goes. */
 static int hold(copy_job *j, AVPacket *p)
 {
-    if (j->queued == QUEUE_MAX) { /* the oldest is surely before the keyframe */
-        av_packet_free(&j->queue[0]);
-        memmove(j->queue, j->queue + 1, (QUEUE_MAX - 1) * sizeof *j->queue);
-        j->queued--;
+    if (j->queued == j->queue_cap) {
+        int cap = j->queue_cap ? j->queue_cap * 2 : 256;
+        AVPacket **q = realloc(j->queue, (size_t)cap * sizeof *q);
+        if (!q)
+            return clip_out_error(j->c, AVERROR(ENOMEM), NULL);
+        j->queue = q;
+        j->queue_cap = cap;
     }
     AVPacket *q = av_packet_alloc();
     if (!q)
         return clip_out_error(j->c, AVERROR(ENOMEM), NULL);
     av_packet_move_ref(q, p);
     j->queue[j->queued++] = q;
+    j->queue_bytes += q->size;
+    if (j->queued < QUEUE_MAX_PACKETS && j->queue_bytes < QUEUE_MAX_BYTES)
+        return 0;
+    if (j->cand != AV_NOPTS_VALUE)
+        return start_at(j, j->cand); /* a very long GOP: start at the keyframe we have */
+    j->queue_bytes -= j->queue[0]->size;
+    av_packet_free(&j->queue[0]);
+    memmove(j->queue, j->queue + 1, (size_t)(j->queued - 1) * sizeof *j->queue);
+    j->queued--;
     return 0;
+}
+
+/* A packet of the reference stream while the cut is not decided: pick
+ * keyframes, decide once a packet decodes after the start. Returns 0 with
+ * the packet taken (held, dropped or written), or an error. */
+static int choose_cut(copy_job *j, AVPacket *p)
+{
+    clip_ctx *c = j->c;
+    AVStream *ref = c->in->streams[j->ref];
+    int64_t ts = pkt_ts(p);
+    bool key = (p->flags & AV_PKT_FLAG_KEY) && ts != AV_NOPTS_VALUE;
+    double t = clip_stream_s(ref, ts);
+    if (j->cand == AV_NOPTS_VALUE) {
+        if (!key) {
+            av_packet_unref(p);
+            return 0; /* not a place a clip can start */
+        }
+        if (t > c->start_s + 0.001 && j->seeked_to > 0) {
+            av_packet_unref(p); /* landed past the start: further back */
+            return seek_to_keyframe(j, j->back > 0 ? j->back * 4 : 1);
+        }
+        j->cand = ts;
+    } else if (key && t <= c->start_s + 0.001) {
+        restart_at(j, ts);
+    }
+    /* pts >= dts: once a packet decodes after the start, no keyframe at
+     * or before the start can follow. */
+    double dt = p->dts != AV_NOPTS_VALUE ? clip_stream_s(ref, p->dts) : t;
+    bool decided = dt > c->start_s + 0.001 || t > c->start_s + 0.001;
+    int64_t cand = j->cand;
+    int rc = hold(j, p);
+    if (!rc && decided && j->cut == AV_NOPTS_VALUE)
+        rc = start_at(j, cand);
+    return rc;
 }
 
 static int pump(copy_job *j)
@@ -311,27 +422,26 @@ static int pump(copy_job *j)
             double t = clip_stream_s(ref, j->pkt->dts != AV_NOPTS_VALUE ? j->pkt->dts : ts);
             if (!isnan(t))
                 j->last_ref_s = t;
-            if (j->cut == AV_NOPTS_VALUE) {
-                if (!(j->pkt->flags & AV_PKT_FLAG_KEY) || ts == AV_NOPTS_VALUE) {
-                    av_packet_unref(j->pkt);
-                    continue; /* not a place a clip can start */
-                }
-                if ((rc = start_at(j, ts)) != 0)
-                    return rc;
-            }
             if (clip_checkin(c, j->last_ref_s, j->out_s, false))
                 return clip_stop_error(c);
             if (j->ended[i] && j->last_ref_s >= c->end_s + OVERRUN_S)
                 break; /* the others are sparse or over: do not read on */
+            if (j->cut == AV_NOPTS_VALUE) {
+                if ((rc = choose_cut(j, j->pkt)) != 0)
+                    return rc;
+                continue;
+            }
         }
-        if (j->cut == AV_NOPTS_VALUE) {
-            if ((rc = hold(j, j->pkt)) != 0)
-                return rc;
-            continue;
-        }
-        if ((rc = emit(j, j->pkt)) != 0)
+        if (j->cut == AV_NOPTS_VALUE)
+            rc = hold(j, j->pkt);
+        else
+            rc = emit(j, j->pkt);
+        if (rc)
             return rc;
     }
+    /* The input ended before a packet past the start: the last keyframe. */
+    if (j->cut == AV_NOPTS_VALUE && j->cand != AV_NOPTS_VALUE)
+        return start_at(j, j->cand);
     return 0;
 }
 
@@ -353,15 +463,15 @@ static int judge(copy_job *j)
 
 int clip_copy_run(clip_ctx *c, clip_info *info)
 {
-    copy_job j = {.c = c, .cut = AV_NOPTS_VALUE};
+    copy_job j = {.c = c, .cut = AV_NOPTS_VALUE, .cand = AV_NOPTS_VALUE};
     int rc = 0;
     j.pkt = av_packet_alloc();
     if (!j.pkt) {
         rc = clip_out_error(c, AVERROR(ENOMEM), NULL);
         goto out;
     }
-    if ((rc = open_streams(&j)) != 0 || (rc = seek_to_keyframe(&j)) != 0 || (rc = pump(&j)) != 0 ||
-        (rc = judge(&j)) != 0)
+    if ((rc = open_streams(&j)) != 0 || (rc = seek_to_keyframe(&j, 0)) != 0 ||
+        (rc = pump(&j)) != 0 || (rc = judge(&j)) != 0)
         goto out;
     int ret = av_write_trailer(c->out);
     if (ret < 0 || c->write_errno) {
@@ -370,8 +480,8 @@ int clip_copy_run(clip_ctx *c, clip_info *info)
     }
     info->duration_s = j.out_s;
 out:
-    for (int k = 0; k < j.queued; k++)
-        av_packet_free(&j.queue[k]);
+    drop_queue(&j);
+    free(j.queue);
     av_packet_free(&j.pkt);
     free(j.map);
     free(j.offset);

@@ -26,10 +26,11 @@ typedef struct clip_ctx {
     const clip_opts *o;
     hark_err *err;
     deadline dl;
-    int stop;              /* 0, or the HARK_E* code that stopped the export */
-    double next_checkin;   /* media_s at which to call the check-in next */
-    double start_s, end_s; /* the range, clamped */
-    double input_s;        /* the input's duration, 0 if unknown */
+    int stop;                /* 0, or the HARK_E* code that stopped the export */
+    bool stopped_by_checkin; /* that code is what the check-in returned */
+    double next_checkin;     /* media_s at which to call the check-in next */
+    double start_s, end_s;   /* the range, clamped */
+    double input_s;          /* the input's duration, 0 if unknown */
 
     /* The input: the caller's fd, read with pread at our own offset. */
     int fd;

@@ -24,6 +24,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -379,8 +381,12 @@ static void copy_from(const copy_case *cc, double start, double end, double gop)
     /* From the keyframe at or before the start: up to one GOP longer. */
     if (end > in.stream_s)
         end = in.stream_s; /* clamped to the input's end */
-    ASSERT(m.stream_s >= end - start - 0.1);
-    ASSERT(m.stream_s <= end - start + gop + 0.1);
+    /* From the keyframe at or before the start (the inputs have one every
+     * `gop` seconds exactly), not an earlier or a later one: at most one
+     * GOP longer than asked. */
+    double key = floor(start / gop + 1e-9) * gop;
+    ASSERT_NEAR(m.stream_s, end - key, 0.1);
+    ASSERT_LE(m.stream_s, end - start + gop + 0.1);
     ASSERT_NEAR(m.audio_s, m.stream_s, 0.15); /* the audio spans the video */
     ASSERT_NEAR(info.duration_s, m.stream_s, 0.1);
     printf("     %s -> %s [%.1f, %.1f): %.3f s (ffprobe %.3f), %lld bytes\n", cc->input, out, start,
@@ -398,6 +404,19 @@ static void test_copy_mp4(void)
     copy_from(&cc, 0, 3.0, 2.0); /* from the very start */
     unlink("clip.mp4");
     copy_from(&cc, 14.0, 30.0, 2.0); /* clamped to the input's end */
+}
+
+/* MPEG-TS seeks land after the point asked for: the clip must still start
+ * at the keyframe at or before the start, not the one after. */
+static void test_copy_ts(void)
+{
+    copy_case cc = {"video.ts", "ts", "video/mp2t", "mpegts", "h264", "aac"};
+    copy_from(&cc, 7.3, 12.0, 2.0);
+}
+
+static void test_audio_from_ts(void)
+{
+    audio_formats_from("video.ts", 2, 44100);
 }
 
 static void test_copy_mkv(void)
@@ -559,6 +578,26 @@ static void test_cancel(void)
     }
 }
 
+static int stop_busy(void *ctx, double done_s)
+{
+    (void)ctx;
+    return done_s > 1 ? HARK_ENOSPC : 0;
+}
+
+/* A check-in's own negative HARK_E* code is what the export returns. */
+static void test_checkin_code(void)
+{
+    int fd = open_in(fix("mono16k.wav"));
+    clip_opts o = {.checkin = stop_busy};
+    clip_info info;
+    hark_err err;
+    ASSERT_EQ(clip_export(fd, "mono16k.wav", 0, 5, CLIP_FLAC, "s.flac", &o, &info, &err),
+              HARK_ENOSPC);
+    ASSERT_STREQ(err.msg, "cannot export clip 's.flac' of 'mono16k.wav': stopped (no-space)");
+    ASSERT_EQ(count_files(), 0);
+    close(fd);
+}
+
 static void test_timeout(void)
 {
     int fd = open_in(fix("video.mp4"));
@@ -591,6 +630,72 @@ static void test_disk_full(void)
         unlink("fine.clip");
         close(fd);
     }
+}
+
+static bool write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    bool ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+    close(fd);
+    return ok;
+}
+
+/* A tmpfs of `kib` KiB mounted on dir, in a mount namespace of this test's
+ * own (as root; else in a user namespace of its own where this uid is
+ * root). False when neither is allowed here. */
+static bool mount_tiny_fs(const char *dir, int kib)
+{
+    if (mkdir(dir, 0755) != 0)
+        return false;
+    if (unshare(CLONE_NEWNS) != 0) {
+        char map[64];
+        uid_t uid = getuid();
+        gid_t gid = getgid();
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+            return false;
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+        if (!write_file("/proc/self/uid_map", map))
+            return false;
+        write_file("/proc/self/setgroups", "deny");
+        snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+        if (!write_file("/proc/self/gid_map", map))
+            return false;
+    }
+    char opts[32];
+    snprintf(opts, sizeof opts, "size=%dk", kib);
+    return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount("tmpfs", dir, "tmpfs", 0, opts) == 0;
+}
+
+/* A real full disk: a 64 KiB tmpfs. Every format fails with HARK_ENOSPC
+ * naming the clip, and the filesystem is left empty. */
+static void test_real_full_disk(void)
+{
+    if (!mount_tiny_fs("tiny", 64)) {
+        printf("     skipped: cannot mount a tmpfs here (%s)\n", strerror(errno));
+        return;
+    }
+    for (int f = CLIP_WAV; f <= CLIP_COPY; f++) {
+        const char *in = f == CLIP_COPY ? "video.mp4" : "stereo44k.m4a";
+        int fd = open_in(fix(in));
+        clip_info info;
+        hark_err err;
+        ASSERT_EQ(clip_export(fd, in, 0, 20, (clip_format)f, "tiny/clip", NULL, &info, &err),
+                  HARK_ENOSPC);
+        ASSERT(strstr(err.msg, "'tiny/clip'") && strstr(err.msg, "the disk is full"));
+        ASSERT_EQ(sh("test -z \"$(ls -A tiny)\""), 0);
+        close(fd);
+    }
+    /* A clip that fits is fine there. */
+    int fd = open_in(fix("mono16k.wav"));
+    clip_info info;
+    hark_err err;
+    ASSERT_EQ(clip_export(fd, "mono16k.wav", 0, 1, CLIP_WAV, "tiny/small.wav", NULL, &info, &err),
+              0);
+    close(fd);
+    umount("tiny");
 }
 
 /* The process's file-size limit (ulimit -f) is hit mid-clip: EFBIG, which
@@ -733,9 +838,10 @@ static int make_fixtures(void)
               "%s %s %s -t 12 %s -c:v libx264 -preset ultrafast -g 60 -c:a libopus video.mkv && "
               "%s %s %s -t 12 %s -c:v libvpx -deadline realtime -cpu-used 8 -g 60 -c:a libvorbis "
               "video.webm && "
+              "%s -i video.mp4 -c copy -f mpegts video.ts && "
               "%s %s -t 3 %s -c:v libx264 -preset ultrafast silent.mp4",
               fix_dir, ff, bx, ff, tone, bx, ff, tone, bx, ff, video, tone, bx, ff, video, tone, bx,
-              ff, video, tone, bx, ff, video, bx);
+              ff, video, tone, bx, ff, ff, video, bx);
 }
 
 int main(int argc, char **argv)
@@ -771,6 +877,8 @@ int main(int argc, char **argv)
     RUN(test_audio_from_video);
     RUN(test_wav_sample_exact);
     RUN(test_copy_mp4);
+    RUN(test_copy_ts);
+    RUN(test_audio_from_ts);
     RUN(test_copy_mkv);
     RUN(test_copy_webm);
     RUN(test_copy_audio_only);
@@ -779,8 +887,10 @@ int main(int argc, char **argv)
     RUN(test_no_audio);
     RUN(test_checkins);
     RUN(test_cancel);
+    RUN(test_checkin_code);
     RUN(test_timeout);
     RUN(test_disk_full);
+    RUN(test_real_full_disk);
     RUN(test_file_size_limit);
     RUN(test_bad_corpus);
     fs_rmtree(fix_dir);
