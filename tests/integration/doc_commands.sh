@@ -10,6 +10,9 @@
 #   last `submit` printed; `build/hark serve &` listens on its default
 #   127.0.0.1:8090, so the block runs in a network namespace of its own
 #   (unshare) when it can, and on the machine's loopback otherwise.
+# - README, "Find highlights": each line, on a generated stream VOD
+#   stream.mp4 (the LibriVox clips with a test picture), podcast.mp3 and a
+#   keywords file.
 # - docs/operations.md: both `hark serve` lines, and the webhook signature
 #   check (which must say "signature valid").
 # - docs/config.md: the HARK_TOKENS example gives a daemon those tokens.
@@ -96,6 +99,27 @@ check "README: ptt printed the text" grep -q '[a-z]' "$T/d.out.$(out_of 'build/h
 check "README: pause paused the long job" grep -q paused "$T/d.out.$(out_of 'build/hark pause')"
 check "README: cancel cancelled it" grep -q cancelled "$T/d.out.$(out_of 'build/hark cancel')"
 check "README: SIGTERM stops the daemon with 0" grep -q '^serve exit 0' "$T/daemon.log"
+
+# ---- README: Find highlights ----
+sox "$DATA"/*.wav "$T/stream.wav"
+ffmpeg -v error -f lavfi -i testsrc=size=160x120:rate=10 -i "$T/stream.wav" -shortest \
+  -c:v libx264 -preset ultrafast -g 20 -c:a aac stream.mp4
+cp meeting.mp3 podcast.mp3
+printf 'amiable\t2\nlet'"'"'s go\n' > words.txt
+block "$SRC/README.md" 4 | commands > "$T/highlights.cmds"
+check "README has the highlights block ($(wc -l < "$T/highlights.cmds") commands)" \
+  [ "$(wc -l < "$T/highlights.cmds")" -eq 4 ]
+n=0
+while IFS= read -r cmd; do
+  n=$((n + 1))
+  bash -c "$cmd" > "$T/hl.out.$n" 2> "$T/hl.err.$n"; rc=$?
+  check "README: \`$cmd\` exits 0 ($rc)" [ $rc -eq 0 ] || tail -n 3 "$T/hl.err.$n"
+done < "$T/highlights.cmds"
+check "README: stream.highlights.json, chapters, EDL and transcript written" \
+  [ -s stream.highlights.json -a -s stream.chapters.txt -a -s stream.chapters.json -a -s stream.edl -a -s stream.txt ]
+check "README: wav clips in hl/stream.clips/" bash -c 'ls hl/stream.clips/01-*.wav > /dev/null'
+check "README: copied mp4 clips in cut/stream.clips/" bash -c 'ls cut/stream.clips/01-*.mp4 > /dev/null'
+check "README: at most five highlights of the podcast" jq -e '(.highlights | length) <= 5' podcast.highlights.json
 
 # ---- docs/operations.md: the two serve lines, the signature check ----
 block "$SRC/docs/operations.md" 1 | commands > "$T/ops.cmds"
