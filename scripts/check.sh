@@ -5,7 +5,8 @@
 #  3. ASan+UBSan build (LeakSanitizer on), every test again (the heaviest
 #     scenarios at a smaller scale)
 #  4. bounded libFuzzer runs over the media decode path, the worker framing,
-#     the serve config parser and the server's request parsing
+#     the serve config parser, the server's request parsing and its Range
+#     header parsing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -44,11 +45,12 @@ export HARK_TEST_QUICK=1
 run_ctest build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS HARK_TEST_QUICK
 
-# The four fuzzers run two at a time (one per core): the media decode one
-# for FUZZ_SECONDS beside the three 20-second ones in a row.
+# The five fuzzers run two at a time (one per core): the media decode one
+# for FUZZ_SECONDS beside the other four in a row (frame 20 s, config and
+# request 15 s each, the small Range parser 10 s: 60 s in all).
 step "libFuzzer: build"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null
-cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_frame fuzz_config fuzz_request
+cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_frame fuzz_config fuzz_request fuzz_range
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1
 # fuzz NAME SECONDS LOG [libFuzzer args...]: one bounded run, its log kept.
 fuzz() {
@@ -62,7 +64,7 @@ tests/corpus/make-bad-inputs.sh build-fuzz/bad >/dev/null
 tests/corpus/make-conversions.sh build-fuzz/conv >/dev/null
 # Seeds: small files of every kind (large ones only slow the fuzzer down).
 find build-fuzz/bad build-fuzz/conv -type f -size -200k -exec cp {} "$corpus"/ \;
-mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request
+mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request build-fuzz/corpus-range
 cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
 printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
 printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
@@ -72,23 +74,29 @@ printf '\002Bearer hk-0123456789abcdef' > build-fuzz/corpus-request/bearer
 printf '\003C:\\dir\\my talk.wav' > build-fuzz/corpus-request/name
 printf '\004127.0.0.1:8090\nhttp://127.0.0.1:8090' > build-fuzz/corpus-request/origin
 printf '\004hark.example\nhttps://app.example:8443' > build-fuzz/corpus-request/origin2
+# Range: the first byte picks the body's size (tests/fuzz/fuzz_range.c).
+printf '\003bytes=10-19' > build-fuzz/corpus-range/int
+printf '\004bytes=-500' > build-fuzz/corpus-range/suffix
+printf '\003bytes=0-1, 5-6' > build-fuzz/corpus-range/multi
+printf '\007Bytes=99999999999999999999-' > build-fuzz/corpus-range/big
 
-step "libFuzzer: media decode ${FUZZ_SECONDS}s, beside frame, config and request parsing 20s each"
+step "libFuzzer: media decode ${FUZZ_SECONDS}s, beside frame 20s, config 15s, request 15s, Range 10s"
 fuzz fuzz_decode "$FUZZ_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" &
 decode_pid=$!
 fuzz_rc=0
 fuzz fuzz_frame 20 build-fuzz/frame.log -timeout=10 build-fuzz/corpus-frame || fuzz_rc=1
-fuzz fuzz_config 20 build-fuzz/config.log -timeout=10 -dict=tests/fuzz/fuzz_config.dict \
+fuzz fuzz_config 15 build-fuzz/config.log -timeout=10 -dict=tests/fuzz/fuzz_config.dict \
   build-fuzz/corpus-config || fuzz_rc=1
-fuzz fuzz_request 20 build-fuzz/request.log -timeout=10 build-fuzz/corpus-request || fuzz_rc=1
+fuzz fuzz_request 15 build-fuzz/request.log -timeout=10 build-fuzz/corpus-request || fuzz_rc=1
+fuzz fuzz_range 10 build-fuzz/range.log -timeout=10 build-fuzz/corpus-range || fuzz_rc=1
 wait $decode_pid || fuzz_rc=1
-for f in decode frame config request; do
+for f in decode frame config request range; do
   echo "-- fuzz_$f"
   tail -n "$([ $fuzz_rc -eq 0 ] && echo 8 || echo 60)" build-fuzz/$f.log
 done
 unset LSAN_OPTIONS ASAN_OPTIONS
 [ $fuzz_rc -eq 0 ] || { echo "a fuzzer found a failure (build-fuzz/*.log)"; exit 1; }
-total=$(( total + 4 ))
+total=$(( total + 5 ))
 
 step "done"
 echo "$total passed, 0 failed"

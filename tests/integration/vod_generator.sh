@@ -53,7 +53,7 @@ for v in a b; do
                 { for (i = 0; i < n; i++) if ($1 > s[i] - 1 && $1 - 3 < e[i] + 1) next; print $3 }' \
              <(cat "$T/$v.moments" "$T/$v.dead") "$T/$v.lu" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
   # Each moment: its loudest 3 s is at least 2 LU over that median (planted
-  # 3-8 dB over the narration's RMS).
+  # 3-8 LU over the narration's integrated loudness).
   quiet=$(while read -r s e; do
             awk -v s="$s" -v e="$e" -v m="$median" '$1 >= s + 1 && $1 <= e + 1 && $3 > max { max = $3 }
               BEGIN { max = -200 } END { if (max < m + 2) printf "%s(%.1f) ", s, max - m }' "$T/$v.lu"

@@ -8,8 +8,8 @@
 #                     keyframe every 2 s exactly; the same audio as AAC
 #                     16 kHz mono 48 kb/s)
 #   OUT_DIR/truth.json {"duration", "moments": [{"start", "end", "phrase",
-#                     "level_db", "voice"}], "dead_air": {"start", "end"},
-#                     "seed", "variant", "minutes", "narration_rms_db"}
+#                     "level_lu", "voice"}], "dead_air": {"start", "end"},
+#                     "seed", "variant", "minutes", "narration_lufs"}
 #
 # Content, in order of the timeline:
 #   - LibriVox narration (the five pocketsphinx-testdata clips, each set to
@@ -17,17 +17,19 @@
 #   - six moments: the narrator stops and an excited phrase spoken by
 #     espeak-ng (its voice, pitch and speed seeded) plays over a crowd-like
 #     burst (pink noise, band-passed, with a tremolo and a 0.25 s attack),
-#     3-6 s long, the whole burst LEVEL dB (3-8, seeded) above the
-#     narration's RMS; a moment's "start" is the burst's first sample;
+#     3-6 s long, the whole burst's loudness LEVEL LU (3-8, seeded) over the
+#     narration's (EBU R128 integrated loudness, what a listener hears, not
+#     RMS: the crowd's highs weigh more); the phrase begins 0.4 s in, 5 dB
+#     over the crowd; a moment's "start" is the burst's first sample;
 #   - one minute of dead air (nothing but the noise floor);
-#   - a pink-noise floor 33 dB below the narration under all of it.
+#   - a pink-noise floor 33 dB (RMS) below the narration under all of it.
 # Moments sit one per sixth of the non-dead-air timeline, with at least 10 s
 # of narration between them and the dead air, 10 s from the start and 5 s
 # from the end. Variant b puts the dead air in the first half
 # instead of the second and draws from another random stream, so positions,
 # levels and phrases all change; so does another --seed. The output is the
 # same for the same arguments (awk srand(seed), sox -R, bit-exact ffmpeg).
-# Needs sox, espeak-ng, jq, awk and (for --video) ffmpeg.
+# Needs sox, espeak-ng, jq, awk and ffmpeg (loudness, and the video).
 set -euo pipefail
 
 usage() { echo "usage: make_vod.sh OUT_DIR [--seed N] [--minutes M] [--video] [--variant a|b]" >&2; exit 2; }
@@ -47,8 +49,7 @@ done
 [[ $MINUTES =~ ^[0-9]+$ ]] && [ "$MINUTES" -ge 3 ] && [ "$MINUTES" -le 180 ] ||
   { echo "make_vod.sh: --minutes must be an integer from 3 to 180 (a minute of dead air and six moments need room)" >&2; exit 2; }
 case $VARIANT in a|b) ;; *) echo "make_vod.sh: --variant must be a or b" >&2; exit 2 ;; esac
-for t in sox espeak-ng jq awk; do command -v $t >/dev/null || { echo "make_vod.sh: $t is missing" >&2; exit 1; }; done
-[ $VIDEO = 0 ] || command -v ffmpeg >/dev/null || { echo "make_vod.sh: ffmpeg is missing" >&2; exit 1; }
+for t in sox espeak-ng jq awk ffmpeg; do command -v $t >/dev/null || { echo "make_vod.sh: $t is missing" >&2; exit 1; }; done
 
 DATA=${HARK_TESTDATA:-/usr/share/pocketsphinx/test/data/librivox}
 RATE=16000
@@ -63,6 +64,8 @@ trap 'rm -rf "$W"' EXIT
 # few clipped samples in a crowd burst are no news).
 sx() { sox -V1 -R "$@"; }
 rms_db() { sox "$1" -n stats 2>&1 | awk '/^RMS lev dB/ { print $4 }'; }
+# EBU R128 integrated loudness, LUFS.
+lufs() { ffmpeg -nostdin -hide_banner -i "$1" -af ebur128 -f null - 2>&1 | awk '$1 == "I:" { v = $2 } END { print v }'; }
 # to_level IN OUT DB: IN (any rate) as 16 kHz mono 16-bit at RMS DB dBFS.
 to_level() {
   local tmp=$W/lvl.wav rms
@@ -80,6 +83,8 @@ for f in "$DATA"/*.wav; do
   lens+=("$(soxi -s "$W/n$n.wav")")
 done
 [ ${#clips[@]} -ge 2 ] || { echo "make_vod.sh: no LibriVox clips in $DATA" >&2; exit 1; }
+sx "${clips[@]}" "$W/all.wav"
+NARRATION_LUFS=$(lufs "$W/all.wav")
 
 # The plan, from awk's seeded generator: "M start_target len level voice
 # pitch speed phrase", "D start_target len", then the narration walk emits
@@ -109,7 +114,7 @@ BEGIN {
     u = (k + rnd(0.2, 0.8)) * L / 6
     t = (u < L1) ? 10 + u : de + 10 + (u - L1)
     printf "M %d %d %.1f %s %d %d %s\n", t * rate, mlen, rnd(3, 8), vo[irnd(nv) + 1],
-      int(rnd(55, 90)), int(rnd(165, 210)), ph[perm[k] + 1]
+      int(rnd(55, 90)), int(rnd(150, 190)), ph[perm[k] + 1]
     ev[k] = int(t * rate); evlen[k] = mlen
   }
   printf "D %d %d\n", ds * rate, 60 * rate
@@ -145,12 +150,15 @@ for k in "${!moments[@]}"; do
   sx -r $RATE -c 1 -n -b 16 "$W/crowd$k.wav" synth "${mlen}s" pinknoise \
     sinc 300-3500 tremolo "$(awk -v k=$k 'BEGIN { print 4 + k % 4 }')" 50 \
     fade t 0.25 -0 1.2 gain -n -6
+  # The voice 5 dB over the crowd (PocketSphinx still misses most phrases
+  # there: a keyword is a clue, the loudness and the crowd are the signal).
   to_level "$W/say$k-16.wav" "$W/sayl$k.wav" -20
-  to_level "$W/crowd$k.wav" "$W/crowdl$k.wav" -23
+  to_level "$W/crowd$k.wav" "$W/crowdl$k.wav" -25
   sx -m "$W/crowdl$k.wav" "$W/sayl$k.wav" "$W/mix$k.wav" trim 0 "${mlen}s"
   # Exactly mlen samples: the crowd is that long, a longer phrase is cut.
   [ "$(soxi -s "$W/mix$k.wav")" -eq "$mlen" ] || { echo "make_vod.sh: moment $k is not $mlen samples" >&2; exit 1; }
-  to_level "$W/mix$k.wav" "$W/ev$k.wav" "$(awk -v l="$level" -v n=$NARRATION_DB 'BEGIN { print n + l }')"
+  sx "$W/mix$k.wav" "$W/ev$k.wav" gain "$(awk -v l="$level" -v n="$NARRATION_LUFS" -v m="$(lufs "$W/mix$k.wav")" \
+    'BEGIN { printf "%.2f", n + l - m }')"
 done
 read -r _ _ dlen < <(grep '^D ' "$W/plan")
 sx -r $RATE -c 1 -n -b 16 "$W/ev6.wav" trim 0 "${dlen}s"
@@ -179,13 +187,13 @@ sx -m -v 1 "$W/bed.wav" -v 1 "$W/floorl.wav" "$W/vod.wav"
     printf "M\t%d\t%.4f\t%s\t%s\t%s\n", NR - 1, $3 / r, $4, $5, ph }'
   grep '^E ' "$W/plan" | awk -v r=$RATE '{ printf "E\t%d\t%.4f\n", $2, $3 / r }'
 } | jq -R -s --argjson dur "$MINUTES" --argjson seed "$SEED" --arg variant "$VARIANT" \
-      --argjson nrms $NARRATION_DB '
+      --argjson nlufs "$NARRATION_LUFS" '
   [split("\n")[] | select(length > 0) | split("\t")] as $rows
   | ($rows | map(select(.[0] == "E")) | map({key: .[1], value: (.[2] | tonumber)}) | from_entries) as $at
-  | {duration: ($dur * 60), seed: $seed, variant: $variant, minutes: $dur, narration_rms_db: $nrms,
+  | {duration: ($dur * 60), seed: $seed, variant: $variant, minutes: $dur, narration_lufs: $nlufs,
      moments: [$rows[] | select(.[0] == "M")
                | {start: $at[.[1]], end: (($at[.[1]] + (.[2] | tonumber)) * 10000 | round / 10000), phrase: .[5],
-                  level_db: (.[3] | tonumber), voice: .[4]}] | sort_by(.start),
+                  level_lu: (.[3] | tonumber), voice: .[4]}] | sort_by(.start),
      dead_air: {start: $at["6"], end: (($at["6"] + 60) * 10000 | round / 10000)}}' > "$W/truth.json"
 [ "$(jq '.moments | length' "$W/truth.json")" -eq 6 ] || { echo "make_vod.sh: a moment fell off the end" >&2; exit 1; }
 
