@@ -65,7 +65,7 @@ static void usage(FILE *to)
                 "                           loopback only unless API tokens are configured\n"
                 "  --root DIR               server-side paths may be read from DIR\n"
                 "                           (repeatable; none: paths are refused)\n"
-                "  --state-dir DIR          job store, uploads, decoded audio\n"
+                "  --state-dir DIR          job store, uploads, decoded audio, artifacts\n"
                 "                           (default: $XDG_STATE_HOME/hark/server)\n"
                 "  -j, --workers N          worker processes (default: the number of cores)\n"
                 "  --max-upload BYTES       largest accepted upload (default: 2 GiB)\n"
@@ -478,7 +478,8 @@ int cli_serve(int argc, char **argv)
     if (asr_engine_check(&model, &err))
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
 
-    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], uploads[4200], exe[4096];
+    char state[SERVE_CONFIG_MAX_LINE + 16], db[4200], work[4200], uploads[4200], exe[4096],
+        artifacts[4200];
     if (state_arg)
         snprintf(state, sizeof state, "%s", state_arg);
     else if (fs_default_state_dir(state, sizeof state) != 0 ||
@@ -490,6 +491,7 @@ int cli_serve(int argc, char **argv)
     }
     snprintf(db, sizeof db, "%s/hark.db", state);
     snprintf(work, sizeof work, "%s/work", state);
+    snprintf(artifacts, sizeof artifacts, "%s/artifacts", state);
     if (fs_self_exe(exe, sizeof exe)) {
         err_set(&err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
@@ -520,6 +522,10 @@ int cli_serve(int argc, char **argv)
         snprintf(uploads, sizeof uploads, "%s", real);
         free(real);
     }
+    /* Jobs' artifacts (clips) outlive their work directories: they stay
+     * until their job is deleted or pruned (docs/operations.md). */
+    if (fs_mkdir_p(artifacts, 0700, &err))
+        return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
     /* Webhooks: libcurl is set up before any thread starts (net.h). */
     char *webhook_secret = NULL;
     webhook_sender_opts wo = {0};
@@ -562,6 +568,7 @@ int cli_serve(int argc, char **argv)
         o.workers = (int)workers;
         o.work_root = work;
         o.uploads_dir = uploads;
+        o.artifact_root = artifacts;
         o.sigfd = sigfd;
         o.metrics = metrics;
         runtime_hooks h = {.complete = on_complete, .finished = on_finished, .ctx = &dctx};
@@ -580,6 +587,7 @@ int cli_serve(int argc, char **argv)
     if (rc == 0) {
         server_opts sv = {.listen = listen,
                           .state_dir = state,
+                          .artifact_root = artifacts,
                           .st = st,
                           .changes = &changes,
                           .wake = wake_runtime,

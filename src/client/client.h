@@ -1,6 +1,7 @@
 /* client.h - the client subcommands of `hark serve` (docs/api.md):
  *
- *   submit  ls  show  wait  result  cancel  pause  resume  ptt
+ *   submit  ls  show  wait  result  artifacts  cancel  pause  resume  retry
+ *   delete  ptt
  *
  * Each talks HTTP to the server at --server URL, else $HARK_SERVER, else
  * http://127.0.0.1:8090, with $HARK_TOKEN as its bearer token when set (a

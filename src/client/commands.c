@@ -1,7 +1,7 @@
 /* commands.c - `hark submit | ls | show | wait | result | cancel | pause |
- * resume | retry | delete | ptt`: the command lines, the requests they make (docs/api.md)
- * and what they print. Data goes to stdout, messages to stderr as
- * "hark: <one line>". Exit 0 done, 1 failed, 2 usage (cli/cli.h).
+ * resume | retry | delete | artifacts | ptt`: the command lines, the requests they make
+ * (docs/api.md) and what they print. Data goes to stdout, messages to stderr as "hark: <one line>".
+ * Exit 0 done, 1 failed, 2 usage (cli/cli.h).
  */
 #include "client/client.h"
 
@@ -10,10 +10,12 @@
 #include "client/http_client.h"
 #include "client/jobfmt.h"
 #include "client/wav.h"
+#include "jobs/kind.h"
 #include "net/net.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
 #include "util/buf.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +24,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct command command;
@@ -108,6 +111,8 @@ static const char *const states[] = {"queued", "running",   "paused", "succeeded
                                      "failed", "cancelled", NULL};
 
 /* Job IDs go into URL paths: letters, digits, '-' and '_' only. */
+#define KEYWORDS_FILE_MAX (64 * 1024) /* the server's cap on a keywords list */
+
 static bool valid_id(const char *s)
 {
     size_t n = strlen(s);
@@ -194,25 +199,39 @@ static void seconds_text(double v, char *out, size_t n)
 
 /* ---- submit --------------------------------------------------------- */
 
+/* What every submit of one command line carries. */
+typedef struct submit_opts {
+    const char *prio;   /* NULL: the server's default */
+    double timeout;     /* 0: none */
+    const char *kind;   /* NULL: transcribe */
+    json_t *options;    /* the kind's options, NULL: none */
+    char *options_text; /* the same as JSON text (a form field) */
+} submit_opts;
+
 /* POST a JSON submit of {key: value} with the options. */
-static int submit_json(hc_client *c, const char *key, const char *value, const char *prio,
-                       double timeout, json_t **job, hark_err *err)
+static int submit_json(hc_client *c, const char *key, const char *value, const submit_opts *so,
+                       json_t **job, hark_err *err)
 {
     json_t *body = json_pack("{s:s}", key, value);
-    if (body && prio)
-        json_object_set_new(body, "priority", json_string(prio));
-    if (body && timeout > 0)
+    if (body && so->prio)
+        json_object_set_new(body, "priority", json_string(so->prio));
+    if (body && so->timeout > 0)
         json_object_set_new(body, "timeout",
-                            timeout == floor(timeout) ? json_integer((json_int_t)timeout)
-                                                      : json_real(timeout));
+                            so->timeout == floor(so->timeout)
+                                ? json_integer((json_int_t)so->timeout)
+                                : json_real(so->timeout));
+    if (body && so->kind)
+        json_object_set_new(body, "kind", json_string(so->kind));
+    if (body && so->options)
+        json_object_set(body, "options", so->options);
     int rc = body ? hc_post_json(c, "/v1/jobs", body, job, err)
                   : err_set(err, HARK_ENOMEM, "out of memory");
     json_decref(body);
     return rc;
 }
 
-static int submit_path(hc_client *c, const char *file, const char *prio, double timeout,
-                       json_t **job, hark_err *err)
+static int submit_path(hc_client *c, const char *file, const submit_opts *so, json_t **job,
+                       hark_err *err)
 {
     char abs[PATH_MAX], cwd[PATH_MAX];
     if (!realpath(file, abs)) {
@@ -223,21 +242,25 @@ static int submit_path(hc_client *c, const char *file, const char *prio, double 
                  snprintf(abs, sizeof abs, "%s/%s", cwd, file) >= (int)sizeof abs)
             return err_set(err, HARK_EINVAL, "cannot make '%s' an absolute path", file);
     }
-    return submit_json(c, "path", abs, prio, timeout, job, err);
+    return submit_json(c, "path", abs, so, job, err);
 }
 
-static int submit_upload(hc_client *c, const char *file, const char *prio, double timeout,
-                         json_t **job, hark_err *err)
+static int submit_upload(hc_client *c, const char *file, const submit_opts *so, json_t **job,
+                         hark_err *err)
 {
-    hc_field fields[2];
+    hc_field fields[4];
     size_t n = 0;
     char t[64];
-    if (prio)
-        fields[n++] = (hc_field){"priority", prio};
-    if (timeout > 0) {
-        seconds_text(timeout, t, sizeof t);
+    if (so->prio)
+        fields[n++] = (hc_field){"priority", so->prio};
+    if (so->timeout > 0) {
+        seconds_text(so->timeout, t, sizeof t);
         fields[n++] = (hc_field){"timeout", t};
     }
+    if (so->kind)
+        fields[n++] = (hc_field){"kind", so->kind};
+    if (so->options_text)
+        fields[n++] = (hc_field){"options", so->options_text};
     return hc_upload_file(c, "/v1/jobs", file, fields, n, job, err);
 }
 
@@ -255,7 +278,7 @@ static const char *job_id_of(const json_t *job, hark_err *err)
 /* Submit each input (a URL, else a file by upload or by path); print the
  * job IDs. Returns the exit status. */
 static int submit_all(const char *server, const char *const *inputs, int n, bool by_path,
-                      const char *prio, double timeout)
+                      const submit_opts *so)
 {
     hc_client *c;
     int rc = open_client(server, &c);
@@ -278,9 +301,9 @@ static int submit_all(const char *server, const char *const *inputs, int n, bool
         }
         hark_err err = {0};
         json_t *job = NULL;
-        int r = url       ? submit_json(c, "url", input, prio, timeout, &job, &err)
-                : by_path ? submit_path(c, file, prio, timeout, &job, &err)
-                          : submit_upload(c, file, prio, timeout, &job, &err);
+        int r = url       ? submit_json(c, "url", input, so, &job, &err)
+                : by_path ? submit_path(c, file, so, &job, &err)
+                          : submit_upload(c, file, so, &job, &err);
         const char *id = r ? NULL : job_id_of(job, &err);
         if (id) {
             printf("%s\n", id);
@@ -300,22 +323,91 @@ static int submit_all(const char *server, const char *const *inputs, int n, bool
     return finish_stdout(failed ? EXIT_SOME_FAILED : EXIT_ALL_OK);
 }
 
+/* Read a keywords file (phrase [TAB weight] per line; the server checks
+ * the lines) into options.keywords. The usage error's status, or -1. */
+static int read_keywords(const command *cmd, const char *path, json_t *options)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "hark: %s: cannot open keywords file '%s': %s\n", cmd->name, path,
+                strerror(errno));
+        return EXIT_SOME_FAILED;
+    }
+    char *text = malloc(KEYWORDS_FILE_MAX + 1);
+    size_t n = text ? fread(text, 1, KEYWORDS_FILE_MAX + 1, f) : 0;
+    bool bad = !text || ferror(f);
+    fclose(f);
+    int status = -1;
+    if (bad || n > KEYWORDS_FILE_MAX) {
+        fprintf(stderr, "hark: %s: cannot read keywords file '%s': %s\n", cmd->name, path,
+                !text ? "out of memory"
+                : bad ? strerror(errno)
+                      : "larger than 64 KiB");
+        status = EXIT_SOME_FAILED;
+    } else if ((text[n] = '\0', strlen(text) != n)) {
+        fprintf(stderr, "hark: %s: keywords file '%s' is not text\n", cmd->name, path);
+        status = EXIT_SOME_FAILED;
+    } else {
+        json_object_set_new(options, "keywords", json_string(text));
+        if (!json_is_string(json_object_get(options, "keywords"))) {
+            fprintf(stderr, "hark: %s: keywords file '%s' is not UTF-8 text\n", cmd->name, path);
+            status = EXIT_SOME_FAILED;
+        }
+    }
+    free(text);
+    return status;
+}
+
+/* A number of seconds >= 0 (--pre, --post). */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 static int cmd_submit(const command *cmd, int argc, char **argv)
 {
+    enum {
+        OPT_KIND = 0x200,
+        OPT_TOP,
+        OPT_CLIPS,
+        OPT_CLIP_FORMAT,
+        OPT_PRE,
+        OPT_POST,
+        OPT_KEYWORDS,
+        OPT_NO_TRANSCRIPT
+    };
     static const struct option longopts[] = {
         {"priority", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
         {"path", no_argument, NULL, OPT_PATH},
         {"url", required_argument, NULL, OPT_URL},
+        {"kind", required_argument, NULL, OPT_KIND},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"clips", no_argument, NULL, OPT_CLIPS},
+        {"clip-format", required_argument, NULL, OPT_CLIP_FORMAT},
+        {"pre", required_argument, NULL, OPT_PRE},
+        {"post", required_argument, NULL, OPT_POST},
+        {"keywords", required_argument, NULL, OPT_KEYWORDS},
+        {"no-transcript", no_argument, NULL, OPT_NO_TRANSCRIPT},
         COMMON_OPTIONS,
     };
-    const char *server = NULL, *prio = NULL;
-    double timeout = 0;
+    static const char *const clip_formats[] = {"wav", "flac", "mp3", "opus", "copy", NULL};
+    const char *server = NULL, *hl_option = NULL; /* the first highlights option given */
+    submit_opts so = {0};
     bool by_path = false;
     /* The inputs in order: the --url values, then the arguments. */
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
+    json_t *options = json_object();
     int n_inputs = 0;
-    if (!inputs) {
+    if (!inputs || !options) {
+        free(inputs);
+        json_decref(options);
         fprintf(stderr, "hark: out of memory\n");
         return EXIT_SOME_FAILED;
     }
@@ -323,15 +415,18 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
     optind = 0;
     int opt;
     while (status < 0 && (opt = getopt_long(argc, argv, "p:t:h", longopts, NULL)) != -1) {
+        double v = 0;
+        long n;
+        char *end = NULL;
         switch (opt) {
         case 'p':
             if (!one_of(optarg, priorities))
                 status = bad_usage(cmd, "%s: bad priority '%s' (realtime, high, normal, low)",
                                    cmd->name, optarg);
-            prio = optarg;
+            so.prio = optarg;
             break;
         case 't':
-            if (parse_timeout(optarg, &timeout))
+            if (parse_timeout(optarg, &so.timeout))
                 status =
                     bad_usage(cmd, "%s: --timeout wants seconds > 0, not '%s'", cmd->name, optarg);
             break;
@@ -343,16 +438,66 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
                 status = bad_usage(cmd, "%s: --url wants an http:// or https:// URL", cmd->name);
             inputs[n_inputs++] = optarg;
             break;
+        case OPT_KIND:
+            /* The server knows its kinds and names them when it refuses one. */
+            so.kind = optarg;
+            break;
+        case OPT_TOP:
+            hl_option = hl_option ? hl_option : "--top";
+            errno = 0;
+            n = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || n < 1 || n > 100)
+                status = bad_usage(cmd, "%s: --top wants 1..100, not '%s'", cmd->name, optarg);
+            json_object_set_new(options, "top", json_integer(n));
+            break;
+        case OPT_CLIPS:
+            hl_option = hl_option ? hl_option : "--clips";
+            json_object_set_new(options, "clips", json_true());
+            break;
+        case OPT_CLIP_FORMAT:
+            hl_option = hl_option ? hl_option : "--clip-format";
+            if (!one_of(optarg, clip_formats))
+                status = bad_usage(cmd, "%s: bad clip format '%s' (wav, flac, mp3, opus, copy)",
+                                   cmd->name, optarg);
+            json_object_set_new(options, "clip_format", json_string(optarg));
+            break;
+        case OPT_PRE:
+        case OPT_POST:
+            hl_option = hl_option ? hl_option : opt == OPT_PRE ? "--pre" : "--post";
+            if (parse_seconds(optarg, &v))
+                status = bad_usage(cmd, "%s: %s wants seconds >= 0, not '%s'", cmd->name,
+                                   opt == OPT_PRE ? "--pre" : "--post", optarg);
+            json_object_set_new(options, opt == OPT_PRE ? "pre" : "post", json_real(v));
+            break;
+        case OPT_KEYWORDS:
+            hl_option = hl_option ? hl_option : "--keywords";
+            status = read_keywords(cmd, optarg, options);
+            break;
+        case OPT_NO_TRANSCRIPT:
+            hl_option = hl_option ? hl_option : "--no-transcript";
+            json_object_set_new(options, "transcript", json_false());
+            break;
         default:
             status = common_option(cmd, opt, &server);
+        }
+    }
+    if (status < 0 && hl_option && (!so.kind || strcmp(so.kind, "highlights") != 0))
+        status = bad_usage(cmd, "%s: %s is an option of --kind highlights", cmd->name, hl_option);
+    if (status < 0 && json_object_size(options) > 0) {
+        so.options = options;
+        if (!(so.options_text = json_dumps(options, JSON_COMPACT))) {
+            fprintf(stderr, "hark: out of memory\n");
+            status = EXIT_SOME_FAILED;
         }
     }
     if (status < 0) {
         for (int i = optind; i < argc; i++)
             inputs[n_inputs++] = argv[i];
         status = n_inputs == 0 ? bad_usage(cmd, "%s needs at least one FILE or URL", cmd->name)
-                               : submit_all(server, inputs, n_inputs, by_path, prio, timeout);
+                               : submit_all(server, inputs, n_inputs, by_path, &so);
     }
+    free(so.options_text);
+    json_decref(options);
     free(inputs);
     return status;
 }
@@ -363,8 +508,21 @@ static int cmd_submit(const command *cmd, int argc, char **argv)
 #define LS_PAGE 1000 /* the server's largest page */
 
 /* List the limit (0: all) most recent jobs, newest first, a page at a time. */
-static int list_jobs(hc_client *c, const char *state, const char *prio, long limit, bool as_json,
-                     hark_err *err)
+/* Whether job is of kind (NULL: any). A job stored before kinds existed
+ * has none: it is a transcription. */
+static bool kind_matches(const json_t *job, const char *kind)
+{
+    if (!kind)
+        return true;
+    const char *k = json_string_value(json_object_get(job, "kind"));
+    if (!k || !*k)
+        k = "transcribe";
+    return strcmp(k, kind) == 0;
+}
+
+/* The kind filter is the client's: the server lists every kind. */
+static int list_jobs(hc_client *c, const char *state, const char *prio, const char *kind,
+                     long limit, bool as_json, hark_err *err)
 {
     long long after = 0;
     long shown = 0;
@@ -398,6 +556,8 @@ static int list_jobs(hc_client *c, const char *state, const char *prio, long lim
         json_t *job;
         json_array_foreach(data, i, job)
         {
+            if (!kind_matches(job, kind) || (limit > 0 && shown >= limit))
+                continue;
             if (as_json) {
                 char *text = json_dumps(job, JSON_COMPACT | JSON_REAL_PRECISION(15));
                 if (!text || buf_printf(&out, "%s\n  %s", first ? "" : ",", text))
@@ -429,18 +589,16 @@ static int list_jobs(hc_client *c, const char *state, const char *prio, long lim
 static int cmd_ls(const command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"state", required_argument, NULL, 's'},
-        {"priority", required_argument, NULL, 'p'},
-        {"limit", required_argument, NULL, 'n'},
-        {"json", no_argument, NULL, OPT_JSON},
-        COMMON_OPTIONS,
+        {"state", required_argument, NULL, 's'}, {"priority", required_argument, NULL, 'p'},
+        {"kind", required_argument, NULL, 'k'},  {"limit", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, OPT_JSON},   COMMON_OPTIONS,
     };
-    const char *server = NULL, *state = NULL, *prio = NULL;
+    const char *server = NULL, *state = NULL, *prio = NULL, *kind = NULL;
     bool as_json = false;
     long limit = LS_DEFAULT_LIMIT;
     optind = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "s:p:n:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "s:p:k:n:h", longopts, NULL)) != -1) {
         int rc;
         char *end = NULL;
         switch (opt) {
@@ -465,6 +623,9 @@ static int cmd_ls(const command *cmd, int argc, char **argv)
                                  cmd->name, optarg);
             prio = optarg;
             break;
+        case 'k':
+            kind = optarg;
+            break;
         case OPT_JSON:
             as_json = true;
             break;
@@ -481,7 +642,7 @@ static int cmd_ls(const command *cmd, int argc, char **argv)
     if (rc)
         return rc;
     hark_err err = {0};
-    rc = list_jobs(c, state, prio, limit, as_json, &err);
+    rc = list_jobs(c, state, prio, kind, limit, as_json, &err);
     hc_close(c);
     fflush(stdout);
     return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
@@ -636,7 +797,8 @@ static int fetch_result(hc_client *c, const char *id, const char *format, const 
                         hark_err *err)
 {
     char path[160];
-    snprintf(path, sizeof path, "/v1/jobs/%s/result?format=%s", id, format);
+    snprintf(path, sizeof path, "/v1/jobs/%s/result%s%s", id, format ? "?format=" : "",
+             format ? format : "");
     buf b;
     int rc = hc_get_body(c, path, HC_RESULT_MAX, &b, err);
     if (rc)
@@ -649,6 +811,17 @@ static int fetch_result(hc_client *c, const char *id, const char *format, const 
     return rc;
 }
 
+/* Whether some job kind renders format. */
+static bool any_kind_format(const char *format)
+{
+    char names[256];
+    job_kind_names(names, sizeof names);
+    for (char *save = NULL, *k = strtok_r(names, ", ", &save); k; k = strtok_r(NULL, ", ", &save))
+        if (job_kind_find(k) && job_kind_format(job_kind_find(k), format) >= 0)
+            return true;
+    return false;
+}
+
 static int cmd_result(const command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -656,18 +829,22 @@ static int cmd_result(const command *cmd, int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         COMMON_OPTIONS,
     };
-    const char *server = NULL, *out_path = NULL, *id;
-    out_format fmt = FMT_TXT;
+    const char *server = NULL, *out_path = NULL, *id, *format = NULL;
     optind = 0;
     int opt;
     while ((opt = getopt_long(argc, argv, "f:o:h", longopts, NULL)) != -1) {
         int rc;
         switch (opt) {
         case 'f':
-            if (out_format_parse(optarg, &fmt))
+            /* Which formats a job has depends on its kind, which the
+             * server knows (a 400 naming them); here a format no kind has
+             * is a usage error. */
+            if (!any_kind_format(optarg))
                 return bad_usage(cmd,
-                                 "%s: bad format '%s' (txt, json, srt, vtt, tsv, verbose_json)",
+                                 "%s: bad format '%s' (txt, json, srt, vtt, tsv, verbose_json; "
+                                 "highlights, chapters, chapters_json, edl for a highlights job)",
                                  cmd->name, optarg);
+            format = optarg;
             break;
         case 'o':
             out_path = optarg;
@@ -682,7 +859,137 @@ static int cmd_result(const command *cmd, int argc, char **argv)
     if (rc || (rc = open_client(server, &c)) != 0)
         return rc;
     hark_err err = {0};
-    rc = fetch_result(c, id, out_format_name(fmt), out_path, &err);
+    /* No format: the job's default (a transcript, or a highlights job's
+     * highlights). */
+    rc = fetch_result(c, id, format, out_path, &err);
+    hc_close(c);
+    return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
+}
+
+/* ---- artifacts ------------------------------------------------------ */
+
+/* Print job id's artifacts: a table, or the list's data as JSON. */
+static int list_artifacts(hc_client *c, const char *id, bool as_json, hark_err *err)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/jobs/%s/artifacts", id);
+    json_t *list = NULL;
+    int rc = hc_get_json(c, path, &list, err);
+    if (rc)
+        return rc;
+    json_t *data = json_object_get(list, "data");
+    if (!json_is_array(data)) {
+        json_decref(list);
+        return err_set(err, HARK_EIO, "hark server sent a malformed artifact list");
+    }
+    buf out;
+    buf_init(&out, HC_JSON_MAX * 2);
+    char *text = NULL;
+    if (as_json) {
+        rc = (text = json_dumps(data, JSON_INDENT(2) | JSON_REAL_PRECISION(15)))
+                 ? buf_printf(&out, "%s\n", text)
+                 : HARK_ENOMEM;
+    } else {
+        rc = buf_printf(&out, "%-32s %12s %9s  %s\n", "NAME", "BYTES", "DURATION", "TYPE");
+        size_t i;
+        json_t *a;
+        json_array_foreach(data, i, a)
+        {
+            char name[64], type[64];
+            const char *n = json_string_value(json_object_get(a, "name")),
+                       *t = json_string_value(json_object_get(a, "type"));
+            jobfmt_clean(n ? n : "?", name, sizeof name);
+            jobfmt_clean(t ? t : "?", type, sizeof type);
+            rc = rc ? rc
+                    : buf_printf(&out, "%-32s %12lld %8.2fs  %s\n", name,
+                                 (long long)json_integer_value(json_object_get(a, "bytes")),
+                                 json_number_value(json_object_get(a, "duration")), type);
+        }
+    }
+    if (rc)
+        rc = err_set(err, HARK_ENOMEM, "out of memory");
+    else
+        put(out.data, out.len);
+    free(text);
+    buf_release(&out);
+    json_decref(list);
+    return rc;
+}
+
+/* Download artifact name of job id to out_path (atomically: a temporary
+ * file beside it, renamed when whole) or, without one, to stdout. */
+static int download_artifact(hc_client *c, const char *id, const char *name, const char *out_path,
+                             hark_err *err)
+{
+    char path[384];
+    snprintf(path, sizeof path, "/v1/jobs/%s/artifacts/%s", id, name);
+    if (!out_path) {
+        fflush(stdout);
+        return hc_download(c, path, STDOUT_FILENO, "standard output", NULL, err);
+    }
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.part-XXXXXX", out_path) >= (int)sizeof tmp)
+        return err_set(err, HARK_EINVAL, "cannot write '%s': the name is too long", out_path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return err_set(err, fs_write_code(errno), "cannot write '%s': %s", out_path,
+                       strerror(errno));
+    int rc = hc_download(c, path, fd, out_path, NULL, err);
+    if (rc == 0 && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
+        rc = err_set(err, fs_write_code(errno), "cannot write '%s': %s", out_path, strerror(errno));
+    if (close(fd) != 0 && rc == 0)
+        rc = err_set(err, fs_write_code(errno), "cannot write '%s': %s", out_path, strerror(errno));
+    if (rc == 0 && rename(tmp, out_path) != 0)
+        rc = err_set(err, fs_write_code(errno), "cannot write '%s': %s", out_path, strerror(errno));
+    if (rc)
+        unlink(tmp);
+    return rc;
+}
+
+static int cmd_artifacts(const command *cmd, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"json", no_argument, NULL, OPT_JSON},
+        COMMON_OPTIONS,
+    };
+    const char *server = NULL, *out_path = NULL;
+    bool as_json = false;
+    optind = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+        int rc;
+        if (opt == 'o')
+            out_path = optarg;
+        else if (opt == OPT_JSON)
+            as_json = true;
+        else if ((rc = common_option(cmd, opt, &server)) >= 0)
+            return rc;
+    }
+    if (optind >= argc)
+        return bad_usage(cmd, "%s needs a job ID", cmd->name);
+    const char *id = argv[optind], *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (!valid_id(id))
+        return bad_usage(cmd, "%s: '%s' is not a job ID", cmd->name, id);
+    if (optind + 2 < argc)
+        return bad_usage(cmd, "%s takes a job ID and a NAME; '%s' is one too many", cmd->name,
+                         argv[optind + 2]);
+    if (name &&
+        (!name[0] || name[0] == '.' || strlen(name) > 127 ||
+         strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+             strlen(name)))
+        return bad_usage(cmd, "%s: '%s' is not an artifact name", cmd->name, name);
+    if (name && as_json)
+        return bad_usage(cmd, "%s: --json lists; it takes no NAME", cmd->name);
+    if (!name && out_path)
+        return bad_usage(cmd, "%s: --output needs the NAME of an artifact", cmd->name);
+    hc_client *c;
+    int rc = open_client(server, &c);
+    if (rc)
+        return rc;
+    hark_err err = {0};
+    rc = name ? download_artifact(c, id, name, out_path, &err)
+              : list_artifacts(c, id, as_json, &err);
     hc_close(c);
     return finish_stdout(rc ? fail(&err) : EXIT_ALL_OK);
 }
@@ -778,14 +1085,27 @@ static const command commands[] = {
      .args = "[options] FILE|URL...",
      .brief = "submit FILE|URL...|queue recordings on a running hark serve",
      .summary = "Submit recordings as jobs; print one job ID per line. An argument that\n"
-                "starts with http:// or https:// is a URL the server downloads.",
+                "starts with http:// or https:// is a URL the server downloads. A job\n"
+                "transcribes, unless --kind highlights: then it finds the highlights (and\n"
+                "with --clips cuts them as clips: `hark artifacts ID`).",
      .options = "  -p, --priority P       realtime, high, normal (default) or low\n"
                 "  -t, --timeout SEC      fail the job if it is not done SEC seconds after submit\n"
                 "      --path             send each FILE's absolute path instead of uploading it\n"
                 "                         (the server reads the file itself: it must be under\n"
                 "                         a directory hark serve was given with --root)\n"
                 "      --url URL          have the server download URL (http or https);\n"
-                "                         may be given several times\n",
+                "                         may be given several times\n"
+                "      --kind K           transcribe (default) or highlights\n"
+                "  with --kind highlights:\n"
+                "      --top N            highlights to keep, 1..100 (default: 10)\n"
+                "      --pre SEC          clip start before the peak (default: 8)\n"
+                "      --post SEC         clip end after the peak (default: 5)\n"
+                "      --keywords FILE    phrases that mark a highlight, one per line,\n"
+                "                         optionally followed by a TAB and a weight\n"
+                "      --clips            cut each highlight as a clip (an artifact)\n"
+                "      --clip-format F    wav (default), flac, mp3, opus, or copy (the\n"
+                "                         input's own streams, for a video)\n"
+                "      --no-transcript    judge the audio alone (no text, no keywords)\n",
      .exits = "Exit status: 0 all submitted, 1 some not (one line each), 2 usage.",
      .run = cmd_submit},
     {.name = "ls",
@@ -795,6 +1115,7 @@ static const command commands[] = {
      .options = "  -s, --state S          only jobs in state S (queued, running, paused,\n"
                 "                         succeeded, failed, cancelled)\n"
                 "  -p, --priority P       only jobs of priority P\n"
+                "  -k, --kind K           only jobs of kind K (transcribe, highlights)\n"
                 "  -n, --limit N          at most N jobs (default 50; 0: all)\n"
                 "      --json             a JSON array of job objects\n",
      .exits = "Exit status: 0 listed, 1 failed, 2 usage.",
@@ -816,12 +1137,25 @@ static const command commands[] = {
      .run = cmd_wait},
     {.name = "result",
      .args = "[-f FORMAT] [-o FILE] ID",
-     .brief = "result ID|print or save the transcript of a finished job",
-     .summary = "Print or save the transcript of a finished job.",
-     .options = "  -f, --format FORMAT    txt (default), json, srt, vtt, tsv or verbose_json\n"
+     .brief = "result ID|print or save the result of a finished job",
+     .summary = "Print or save the result of a finished job: its transcript, or a highlights\n"
+                "job's highlights, chapters or markers.",
+     .options = "  -f, --format FORMAT    txt (the default of a transcription), json, srt, vtt,\n"
+                "                         tsv or verbose_json; for a highlights job also\n"
+                "                         highlights (its default), chapters, chapters_json\n"
+                "                         or edl\n"
                 "  -o, --output FILE      write FILE (atomically) instead of standard output\n",
      .exits = "Exit status: 0 done, 1 failed (e.g. the job has not succeeded), 2 usage.",
      .run = cmd_result},
+    {.name = "artifacts",
+     .args = "[--json] ID | [-o FILE] ID NAME",
+     .brief = "artifacts ID [NAME]|list a job's artifacts (clips), or download one",
+     .summary = "List the artifacts of a job (a highlights job's clips), or download the one\n"
+                "called NAME to standard output or FILE.",
+     .options = "  -o, --output FILE      write NAME to FILE (atomically)\n"
+                "      --json             the list as JSON\n",
+     .exits = "Exit status: 0 done, 1 failed (e.g. no such job or artifact), 2 usage.",
+     .run = cmd_artifacts},
     {.name = "cancel",
      .args = "ID",
      .brief = "cancel ID|cancel a job",

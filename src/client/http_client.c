@@ -432,6 +432,71 @@ int hc_get_body(hc_client *c, const char *path, size_t max, buf *out, hark_err *
     return rc;
 }
 
+/* Where a download goes: the body of a 2xx answer to fd, any other answer
+ * (an error's JSON) to err_body. */
+typedef struct fd_sink {
+    CURL *curl;
+    int fd;
+    buf err_body;
+    bool overflow;
+    int write_errno; /* a failed write(2) */
+    int64_t written;
+} fd_sink;
+
+static size_t write_to_fd(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    fd_sink *s = ud;
+    size_t n = size * nmemb;
+    long status = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299) {
+        if (buf_append(&s->err_body, ptr, n)) {
+            s->overflow = true;
+            return 0;
+        }
+        return n;
+    }
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(s->fd, ptr + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            s->write_errno = w < 0 ? errno : EIO;
+            return 0; /* curl stops with CURLE_WRITE_ERROR */
+        }
+        done += (size_t)w;
+    }
+    s->written += (int64_t)n;
+    return n;
+}
+
+int hc_download(hc_client *c, const char *path, int fd, const char *name, int64_t *bytes,
+                hark_err *err)
+{
+    fd_sink s = {.curl = c->curl, .fd = fd};
+    buf_init(&s.err_body, HC_JSON_MAX);
+    xfer x = {.method = "GET", .path = path, .write = write_to_fd, .write_ctx = &s};
+    long status = 0;
+    c->unreachable = false;
+    CURLcode cc = perform(c, &x, &status);
+    int rc = 0;
+    if (s.write_errno)
+        rc = err_set(err,
+                     s.write_errno == ENOSPC || s.write_errno == EDQUOT ? HARK_ENOSPC : HARK_EIO,
+                     "cannot write '%s': %s", name, strerror(s.write_errno));
+    else if (s.overflow)
+        rc = err_set(err, HARK_ENOMEM, "answer of hark server at %s to %s is over %zu bytes",
+                     c->base, path, s.err_body.max);
+    else if (cc != CURLE_OK)
+        rc = transport_error(c, cc, err);
+    else if (status < 200 || status > 299)
+        rc = hc_status_error(status, s.err_body.data, s.err_body.len, err);
+    buf_release(&s.err_body);
+    if (bytes)
+        *bytes = s.written;
+    return rc;
+}
+
 /* ---- multipart uploads ---------------------------------------------- */
 
 typedef struct source {

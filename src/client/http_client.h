@@ -90,6 +90,14 @@ int hc_delete_json(hc_client *c, const char *path, json_t **out, hark_err *err);
  * max). */
 int hc_get_body(hc_client *c, const char *path, size_t max, buf *out, hark_err *err);
 
+/* GET path and write a 2xx body to fd as it arrives (never held in
+ * memory: an artifact may be large); *bytes (may be NULL) gets how many
+ * were written. A non-2xx answer writes nothing and is the server's error;
+ * a failed write is HARK_ENOSPC or HARK_EIO naming what (name: how
+ * messages call fd's file). */
+int hc_download(hc_client *c, const char *path, int fd, const char *name, int64_t *bytes,
+                hark_err *err);
+
 /* POST a multipart/form-data body: the fields, then a part "file" with the
  * contents of file (streamed from disk, never held in memory; sent under
  * its base name). The 2xx JSON answer goes to *out. A file that cannot be

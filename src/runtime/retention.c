@@ -1,6 +1,7 @@
 /* retention.c - see retention.h. */
 #include "runtime/retention.h"
 
+#include "jobs/artifacts.h"
 #include "jobs/transcription.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -51,6 +52,7 @@ static int prune_jobs(store *st, const retention_opts *o, int *n, hark_err *err)
         char dir[4096];
         if (snprintf(dir, sizeof dir, "%s/%s", o->work_root, j->id) < (int)sizeof dir)
             fs_rmtree(dir);
+        artifacts_remove(o->artifact_root, j->id);
         log_event(LOG_INFO, "job.pruned", {"job", j->id}, {"state", store_state_name(j->state)});
     }
     *n = (int)l.n;
@@ -89,4 +91,57 @@ void retention_trim_failed(const char *dir, bool prepared)
             fs_rmtree(path);
     }
     closedir(d);
+}
+
+/* Whether name could be a job id (a directory of another kind is left). */
+static bool id_like(const char *name)
+{
+    size_t n = strlen(name);
+    return n == STORE_ID_SIZE - 1 && name[0] == 'j' &&
+           strspn(name + 1, "0123456789abcdef") == n - 1;
+}
+
+void retention_sweep_artifacts(store *st, const char *artifact_root, char *cursor, int *out)
+{
+    if (out)
+        *out = 0;
+    if (!artifact_root)
+        return;
+    DIR *d = opendir(artifact_root);
+    if (!d)
+        return;
+    /* The RETENTION_BATCH smallest ids after the cursor, in order. */
+    char batch[RETENTION_BATCH][STORE_ID_SIZE];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (!id_like(e->d_name) || strcmp(e->d_name, cursor) <= 0)
+            continue;
+        if (n == RETENTION_BATCH && strcmp(e->d_name, batch[n - 1]) >= 0)
+            continue;
+        int at = n < RETENTION_BATCH ? n++ : n - 1;
+        while (at > 0 && strcmp(batch[at - 1], e->d_name) > 0) {
+            memcpy(batch[at], batch[at - 1], STORE_ID_SIZE);
+            at--;
+        }
+        memcpy(batch[at], e->d_name, STORE_ID_SIZE);
+    }
+    closedir(d);
+    int removed = 0;
+    for (int i = 0; i < n; i++) {
+        store_job job;
+        int rc = store_get_job(st, STORE_SCOPE_ALL, batch[i], &job, NULL);
+        if (rc == 0)
+            store_job_release(&job);
+        if (rc != HARK_ENOENT)
+            continue;
+        log_info("removing artifacts of job %s, which no longer exists", batch[i]);
+        artifacts_remove(artifact_root, batch[i]);
+        removed++;
+    }
+    if (n < RETENTION_BATCH)
+        cursor[0] = '\0'; /* every directory seen: start again */
+    else
+        memcpy(cursor, batch[n - 1], STORE_ID_SIZE);
+    if (out)
+        *out = removed;
 }

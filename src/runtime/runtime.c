@@ -86,6 +86,7 @@ struct runtime {
     int wakefd; /* eventfd: runtime_wake() from other threads */
     bool stopping;
     double last_housekeeping, last_sweep;
+    char artifact_cursor[STORE_ID_SIZE]; /* retention_sweep_artifacts's place */
     runtime_stats stats;
     atomic_int ready_workers; /* published each loop turn, read by other threads */
     /* A resource condition (DESIGN.md invariant 11): set when a task or a
@@ -888,6 +889,7 @@ static void retention(runtime *rt)
                          .uploads_dir = rt->o.uploads_dir,
                          .keep_inputs = rt->o.keep_inputs,
                          .keep_failed = rt->o.keep_failed,
+                         .artifact_root = rt->o.artifact_root,
                          .job_retention_ms = rt->o.job_retention_ms};
     hark_err err = {0};
     if (retention_pass(rt->st, &ro, NULL, &err))
@@ -917,6 +919,7 @@ static void finish_ready_jobs(runtime *rt)
  * decodes again; so do failed jobs with keep_failed, for a retry. */
 static void sweep_work_dirs(runtime *rt)
 {
+    retention_sweep_artifacts(rt->st, rt->o.artifact_root, rt->artifact_cursor, NULL);
     DIR *d = opendir(rt->o.work_root);
     if (!d)
         return;

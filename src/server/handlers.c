@@ -8,6 +8,7 @@
 #include "server/server_impl.h"
 #include "server/sse.h"
 
+#include "jobs/artifacts.h"
 #include "jobs/job_result.h"
 #include "jobs/kind.h"
 #include "output/format.h"
@@ -340,6 +341,10 @@ enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller 
     if (input_file && unlink(input_file) != 0 && errno != ENOENT)
         log_warn("job %s deleted, but its upload '%s' stays: %s", id, input_file, strerror(errno));
     free(input_file);
+    /* Its artifacts too, after the store forgot them (never a listed
+     * artifact whose file is gone); a crash in between leaves a directory
+     * of no job, which the runtime's sweep removes. */
+    artifacts_remove(s->artifact_root, id);
     log_event(LOG_INFO, "job.deleted", {"job", id});
     return reply_json(c, MHD_HTTP_OK,
                       json_pack("{s:s, s:s, s:b}", "id", id, "object", "job.deleted", "deleted", 1),

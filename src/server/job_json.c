@@ -1,10 +1,13 @@
 /* job_json.c - see job_json.h. */
 #include "server/job_json.h"
 
+#include "highlights/keywords.h"
 #include "net/net.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 json_t *job_json_number(double v)
 {
@@ -52,6 +55,48 @@ static json_t *webhook_json(const store_job *job)
                      job_json_time(job->webhook_delivered_ms));
 }
 
+/* The options the job was submitted with, as its kind completed them
+ * (defaults filled in), minus what is not the client's: "key" (the
+ * runtime's cache key). A keywords list (up to 64 KiB of text) is shown as
+ * the number of its phrases. {} for a job without options; null when the
+ * stored text does not parse (it always should). */
+static json_t *options_json(const store_job *job)
+{
+    if (!job->options || !job->options[0])
+        return json_object();
+    json_t *o = json_loads(job->options, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return json_null();
+    }
+    json_object_del(o, "key");
+    const char *kw = json_string_value(json_object_get(o, "keywords"));
+    if (kw) {
+        hl_keyword *k = NULL;
+        size_t n = 0;
+        if (hl_keywords_parse(kw, "keywords", &k, &n, NULL) == 0)
+            hl_keywords_free(k, n);
+        json_object_set_new(o, "keywords", json_integer((json_int_t)n));
+    }
+    return o;
+}
+
+/* Where the job's artifacts are listed, when its kind makes any (a
+ * highlights job with clips); null otherwise. */
+static json_t *artifacts_url_json(const store_job *job)
+{
+    if (!job->kind || strcmp(job->kind, "highlights") != 0 || !job->options)
+        return json_null();
+    json_t *o = json_loads(job->options, 0, NULL);
+    bool clips = json_is_true(json_object_get(o, "clips"));
+    json_decref(o);
+    if (!clips)
+        return json_null();
+    char url[STORE_ID_SIZE + 32];
+    snprintf(url, sizeof url, "/v1/jobs/%s/artifacts", job->id);
+    return json_string(url);
+}
+
 json_t *job_json(const store_job *job)
 {
     json_t *o = json_object();
@@ -79,6 +124,8 @@ json_t *job_json(const store_job *job)
     bad |= json_object_set_new(o, "progress", job_json_number(progress_of(job)));
     bad |= json_object_set_new(o, "error", string_or_null(job->error));
     bad |= json_object_set_new(o, "webhook", webhook_json(job));
+    bad |= json_object_set_new(o, "options", options_json(job));
+    bad |= json_object_set_new(o, "artifacts_url", artifacts_url_json(job));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -167,3 +167,20 @@ int http_range_content_range(const http_range *r, int64_t size, char *out, size_
     }
     return k;
 }
+
+bool http_range_if_range(const char *if_range, const char *etag, const char *last_modified)
+{
+    if (!if_range)
+        return true;
+    const char *v = if_range;
+    while (is_ows(*v))
+        v++;
+    size_t n = strlen(v);
+    while (n > 0 && is_ows(v[n - 1]))
+        n--;
+    if (n >= 2 && v[0] == 'W' && v[1] == '/')
+        return false;
+    if (n > 0 && v[0] == '"')
+        return etag && strlen(etag) == n && memcmp(v, etag, n) == 0;
+    return n > 0 && last_modified && strlen(last_modified) == n && memcmp(v, last_modified, n) == 0;
+}

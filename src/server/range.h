@@ -36,6 +36,7 @@
 #define HARK_SERVER_RANGE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 enum {
@@ -64,5 +65,11 @@ int http_range_parse(const char *header, int64_t size, http_range *out);
  * range of size (then out is "" if n > 0). HTTP_RANGE_CONTENT_RANGE_MAX
  * bytes always suffice. */
 int http_range_content_range(const http_range *r, int64_t size, char *out, size_t n);
+
+/* Whether a Range may be honoured given the If-Range header if_range
+ * (NULL: none was sent: yes): only when it equals the representation's
+ * strong etag or, for a date, its last_modified exactly (both as the server
+ * sends them); a weak etag never matches (RFC 9110 13.1.5). */
+bool http_range_if_range(const char *if_range, const char *etag, const char *last_modified);
 
 #endif

@@ -179,9 +179,23 @@ static void test_parse_then_content_range(void)
     }
 }
 
+static void test_if_range(void)
+{
+    const char *etag = "\"3e8-5f\"", *lm = "Tue, 01 Jul 2025 10:00:00 GMT";
+    ASSERT(http_range_if_range(NULL, etag, lm));
+    ASSERT(http_range_if_range("\"3e8-5f\"", etag, lm));
+    ASSERT(http_range_if_range(" \"3e8-5f\" ", etag, lm));
+    ASSERT(!http_range_if_range("\"3e8-60\"", etag, lm));
+    ASSERT(!http_range_if_range("W/\"3e8-5f\"", etag, lm)); /* weak: never */
+    ASSERT(http_range_if_range("Tue, 01 Jul 2025 10:00:00 GMT", etag, lm));
+    ASSERT(!http_range_if_range("Tue, 01 Jul 2025 10:00:01 GMT", etag, lm));
+    ASSERT(!http_range_if_range("", etag, lm));
+}
+
 int main(void)
 {
     RUN(test_table);
+    RUN(test_if_range);
     RUN(test_content_range);
     RUN(test_parse_then_content_range);
     TEST_DONE();

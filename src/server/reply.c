@@ -25,6 +25,7 @@ static void vset(api_error *e, unsigned status, const char *param, const char *c
     e->code = code;
     e->allow = NULL;
     e->retry_after = NULL;
+    e->content_range = NULL;
     vsnprintf(e->message, sizeof e->message, fmt, ap);
 }
 
@@ -155,6 +156,8 @@ enum MHD_Result reply_error(struct MHD_Connection *c, const api_error *e)
     }
     if (e->retry_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, e->retry_after);
+    if (e->content_range)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, e->content_range);
     return queue(c, e->status, r, "application/json", NULL, e->allow);
 }
 

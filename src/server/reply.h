@@ -10,15 +10,17 @@
 #include <microhttpd.h>
 #include <stddef.h>
 
-/* An error decided by a handler, sent by reply_error. param, code, allow
- * and retry_after are static strings or NULL (param and code: JSON null);
+/* An error decided by a handler, sent by reply_error. param, code, allow,
+ * retry_after and content_range are static strings (or the caller's, alive
+ * until reply_error returns) or NULL (param and code: JSON null);
  * allow is the Allow header of a 405. */
 typedef struct api_error {
     unsigned status;
     const char *param;
     const char *code;
     const char *allow;
-    const char *retry_after; /* Retry-After header (seconds) of a 429 or 503 */
+    const char *retry_after;   /* Retry-After header (seconds) of a 429 or 503 */
+    const char *content_range; /* Content-Range header of a 416 ("bytes * /SIZE", no space) */
     char message[512];
 } api_error;
 

@@ -21,11 +21,13 @@
  */
 #include "server/server.h"
 
+#include "server/artifacts_http.h"
 #include "server/listen_addr.h"
 #include "server/openai.h"
 #include "server/server_impl.h"
 #include "server/submit.h"
 #include "server/text.h"
+#include "jobs/artifacts.h"
 #include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -72,6 +74,8 @@ enum route {
     R_OA_TRANSLATE,  /* POST /v1/audio/translations */
     R_READY,         /* GET /readyz */
     R_METRICS,       /* GET /metrics */
+    R_ARTIFACTS,     /* GET /v1/jobs/{id}/artifacts */
+    R_ARTIFACT,      /* GET /v1/jobs/{id}/artifacts/{name} */
 };
 
 /* Methods and query arguments each route accepts. HEAD is served as GET
@@ -102,6 +106,8 @@ static const struct route_def {
     [R_OA_TRANSLATE] = {false, true, "POST", {NULL}, false},
     [R_READY] = {true, false, "GET, HEAD", {NULL}, false},
     [R_METRICS] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_ARTIFACTS] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_ARTIFACT] = {true, false, "GET, HEAD", {NULL}, false},
 };
 
 /* Routes anyone may call, tokens or not: probes for orchestrators. */
@@ -132,6 +138,8 @@ typedef struct request {
     bool post, del;
     char id[STORE_ID_SIZE]; /* valid when id_ok */
     bool id_ok;
+    char artifact[ARTIFACT_NAME_MAX]; /* R_ARTIFACT's name, valid when artifact_ok */
+    bool artifact_ok;
     char id_shown[48]; /* the id segment as sent, cleaned, for a 404 message */
     char bad_arg[64];  /* an unknown query argument, cleaned: the error's param */
     bool failed;       /* error holds the response, sent once the body is in */
@@ -219,6 +227,16 @@ static enum route parse_route(const char *url, request *r)
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         if (strcmp(slash + 1, actions[i].name) == 0)
             return actions[i].route;
+    if (strcmp(slash + 1, "artifacts") == 0)
+        return R_ARTIFACTS;
+    if (strncmp(slash + 1, "artifacts/", 10) == 0) {
+        /* The name as libmicrohttpd decoded it: a "/", ".." or anything
+         * but [A-Za-z0-9._-] is no artifact's (a 404 in the handler). */
+        const char *name = slash + 11;
+        if ((r->artifact_ok = artifact_name_ok(name)))
+            snprintf(r->artifact, sizeof r->artifact, "%s", name);
+        return R_ARTIFACT;
+    }
     return R_NONE;
 }
 
@@ -417,7 +435,8 @@ static void add_cors_headers(void *ctx, struct MHD_Response *resp)
         return;
     MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->origin);
     MHD_add_response_header(resp, "Access-Control-Expose-Headers",
-                            "X-Hark-Job, X-Request-Id, Retry-After, Location");
+                            "X-Hark-Job, X-Request-Id, Retry-After, Location, Content-Range, "
+                            "Accept-Ranges, ETag, Content-Disposition");
 }
 
 /* A request whose body will be read: by its headers, or by a body that
@@ -590,6 +609,10 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_result(s, c, &r->who, r->id);
     case R_EVENTS:
         return handle_events(s, c, &r->who, r->id);
+    case R_ARTIFACTS:
+        return handle_artifacts(s, c, &r->who, r->id);
+    case R_ARTIFACT:
+        return handle_artifact(s, c, &r->who, r->id, r->artifact_ok ? r->artifact : NULL);
     case R_NONE:
         break;
     }
@@ -791,6 +814,7 @@ static void server_free(server *s)
     conn_guard_free(s->guard);
     origin_policy_release(&s->hosts);
     free(s->uploads_dir);
+    free(s->artifact_root);
     free(s);
 }
 
@@ -842,6 +866,8 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     if ((rc = origin_policy_init(&s->hosts, o->allowed_hosts, o->n_allowed_hosts, o->cors_origins,
                                  o->n_cors_origins, err)) ||
         (rc = make_uploads_dir(s, o->state_dir, err)) ||
+        (o->artifact_root && !(s->artifact_root = strdup(o->artifact_root)) &&
+         (rc = err_set(err, HARK_ENOMEM, "out of memory"))) ||
         (rc = park_new(s->changes, &s->park, err)) || (rc = conn_guard_new(&go, &s->guard, err))) {
         server_free(s);
         return rc;

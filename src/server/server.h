@@ -68,6 +68,10 @@ typedef struct server_opts {
      * refuses is a 403 at submit; names are judged when connected.
      * [NULL: public addresses only] */
     const net_dest_policy *dest;
+    /* Where jobs' artifacts are (jobs/artifacts.h: <root>/<id>/<name>),
+     * served at /v1/jobs/{id}/artifacts/{name} and removed with a deleted
+     * job. [NULL: none are served] */
+    const char *artifact_root;
 } server_opts;
 
 /* Bind and start serving. HARK_EINVAL for a bad or non-loopback address,

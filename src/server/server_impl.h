@@ -40,6 +40,7 @@ struct server {
     bool webhooks;               /* callback_url accepted (a sender and its secret are there) */
     const net_dest_policy *dest; /* NULL: public addresses only */
     char *uploads_dir;
+    char *artifact_root; /* jobs' artifacts, <root>/<id>/<name>; NULL: none kept */
     struct MHD_Daemon *daemon;
     int port;
     park *park;          /* requests waiting for the store (park.h) */
@@ -131,8 +132,8 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller 
  * and its class's limit (429); 409 unless it failed. */
 enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *who,
                              const char *id);
-/* DELETE /v1/jobs/{id}: a finished job, its events, results and uploaded input
- * (its work directory goes with the runtime's next sweep). */
+/* DELETE /v1/jobs/{id}: a finished job, its events, results, uploaded input
+ * and artifacts (its work directory goes with the runtime's next sweep). */
 enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id);
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
