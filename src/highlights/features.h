@@ -35,8 +35,9 @@
 
 #define HL_HOP_SAMPLES 1600 /* 100 ms at PCM_RATE */
 #define HL_FLOOR_LUFS (-70.0f)
-/* The most frames a track may hold: 10 hours (a cap for untrusted JSON). */
-#define HL_MAX_FRAMES ((size_t)10 * 3600 * 10)
+/* The most frames a track may hold: 13 hours (a cap for untrusted JSON, above
+ * the longest input hark takes, 12 h). */
+#define HL_MAX_FRAMES ((size_t)13 * 3600 * 10)
 
 typedef struct hl_features {
     int64_t start; /* sample offset of frame 0 */

@@ -3,10 +3,12 @@
 
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int artifacts_dir(const char *root, const char *job_id, char *out, size_t n)
 {
@@ -65,8 +67,12 @@ int artifacts_list(store *st, store_scope sc, const char *id, artifact_list *out
     if (rc)
         return rc;
     for (size_t i = 0; i < l.n && rc == 0; i++) {
-        if (l.chunks[i].state != STORE_CHUNK_DONE || l.chunks[i].result[0] != '{')
-            continue; /* a transcription's words are an array: no record there */
+        /* A transcription's words are an array, an analysis has features:
+         * only a result that names an artifact is parsed (a browser seeking
+         * in a clip asks for the list on every Range request). */
+        if (l.chunks[i].state != STORE_CHUNK_DONE || l.chunks[i].result[0] != '{' ||
+            !strstr(l.chunks[i].result, "\"artifact\""))
+            continue;
         json_t *r = json_loads(l.chunks[i].result, 0, NULL);
         artifact a;
         hark_err perr = {0};
@@ -93,6 +99,23 @@ void artifact_list_release(artifact_list *l)
 {
     free(l->items);
     memset(l, 0, sizeof *l);
+}
+
+void artifacts_remove_partials(const char *root, const char *job_id)
+{
+    char dir[4096];
+    if (!root || artifacts_dir(root, job_id, dir, sizeof dir))
+        return;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char path[4400];
+        if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
+            unlink(path);
+    }
+    closedir(d);
 }
 
 void artifacts_remove(const char *root, const char *job_id)

@@ -59,6 +59,12 @@ int artifacts_list(store *st, store_scope sc, const char *id, artifact_list *out
 
 void artifact_list_release(artifact_list *l);
 
+/* Remove the partial files (names starting with a dot: never listed or
+ * served) that killed tasks left in job_id's artifact directory: the job
+ * ended, no task of it runs. The artifacts themselves stay (a failed job
+ * keeps its finished clips for a retry). */
+void artifacts_remove_partials(const char *root, const char *job_id);
+
 /* Remove job_id's artifact directory with everything in it (the job was
  * deleted or pruned). Missing is fine. */
 void artifacts_remove(const char *root, const char *job_id);

@@ -97,8 +97,8 @@ static int bool_opt(json_t *o, const char *key, bool def, hark_err *err)
 
 static int check_options(json_t *o, hark_err *err)
 {
-    static const char *const known[] = {"top",        "pre",      "post", "clips", "clip_format",
-                                        "transcript", "keywords", "key",  NULL};
+    static const char *const known[] = {"top",         "pre",        "post",     "clips",
+                                        "clip_format", "transcript", "keywords", NULL};
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)

@@ -240,6 +240,7 @@ static void trim_failed(runtime *rt, const store_job *job)
 static void job_finished(runtime *rt, const char *job_id, int state)
 {
     resource_clear(rt, job_id);
+    artifacts_remove_partials(rt->o.artifact_root, job_id);
     char dir[4096];
     work_dir_of(rt, job_id, dir, sizeof dir);
     store_job job;

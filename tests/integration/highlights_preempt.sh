@@ -111,4 +111,17 @@ start_server "$T/k" --root "$T/v"
 check "after restart: the job succeeds" wait_state "$job" succeeded 300
 same_outputs "$job" "after kill -9" "$T/k"
 stop_server
+
+# ---- an encoder that crashes: killed, retried, then the job fails naming the clip ----
+# The first export task is chunk index n_analysis (the plan of this audio).
+HARK_FAULT=crash HARK_FAULT_CHUNK=$n_analysis HARK_FAULT_MATCH=/v/vod.wav start_server "$T/c" --root "$T/v"
+OPTS='{"clips": true, "clip_format": "mp3", "top": 4, "transcript": false}'
+job=$(submit_hl normal)
+check "crash: the job fails" wait_state "$job" failed 300
+err=$(job_field "$job" error)
+echo "     ($err)"
+check "crash: its error names the clip and says it failed 3 times" \
+  bash -c "grep -qE 'failed 3 times: clip 0[1-4]-[0-9]{2}h[0-9]{2}m[0-9]{2}s' <<< \"\$1\"" _ "$err"
+check "crash: no partial clip left" [ -z "$(ls -A "$T/c/artifacts/$job" 2>/dev/null | grep '^\.')" ]
+stop_server
 finish
