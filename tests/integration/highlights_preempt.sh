@@ -17,10 +17,13 @@ clip=$T/clip.wav
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" "$clip" # 3 s
 bash "$TOOLS/make_vod.sh" "$T/v" --minutes 3 --seed 3 > /dev/null || not_ok "recording made"
 vod=$T/v/vod.wav
-OPTS='{"clips": true, "clip_format": "mp3", "top": 4}'
+# Judged on the audio alone (the analysis tasks are the same tasks, and the
+# test's time goes to the stages, not to the recognizer).
+OPTS='{"clips": true, "clip_format": "mp3", "top": 4, "transcript": false}'
 
 # The reference: uninterrupted, on the embedded runtime.
-"$HARK" highlights -q --state-dir "$T/ref-state" -o "$T/ref" --top 4 --clips --clip-format mp3 "$vod"
+"$HARK" highlights -q --state-dir "$T/ref-state" -o "$T/ref" --top 4 --clips --clip-format mp3 \
+  --no-transcript "$vod"
 "$HARK" transcribe -q --state-dir "$T/ref-state" -o "$T/ref" -f txt "$clip"
 check "reference run" [ -s "$T/ref/vod.highlights.json" ]
 
@@ -49,7 +52,7 @@ same_outputs() {
   curl -s "$HARK_SERVER/v1/jobs/$id/result?format=highlights" | jq -S 'del(.source)' > "$T/got.json"
   check "$name: highlights identical to an uninterrupted run" \
     cmp -s <(jq -S 'del(.source)' "$T/ref/vod.highlights.json") "$T/got.json"
-  for f in chapters:chapters.txt chapters_json:chapters.json edl:edl txt:txt; do
+  for f in chapters:chapters.txt chapters_json:chapters.json edl:edl; do
     curl -s "$HARK_SERVER/v1/jobs/$id/result?format=${f%%:*}" > "$T/got.${f#*:}"
     check "$name: ${f%%:*} identical" cmp -s "$T/ref/vod.${f#*:}" "$T/got.${f#*:}"
   done
@@ -96,8 +99,9 @@ HARK_FAULT=slow HARK_FAULT_MATCH=/v/vod.wav start_server "$T/k" --root "$T/v"
 job=$(submit_hl normal)
 check "kill: prepared" wait_for "$job" '.chunks != null' 120
 n_analysis=$(job_field "$job" chunks)
-check "kill: export under way" wait_for "$job" ".chunks > $n_analysis" 300
-sleep 1
+# Kill while a clip is being written, one already done.
+check "kill: export under way, a clip done" wait_for "$job" ".chunks > $n_analysis and .chunks_done > $n_analysis" 300
+sleep 0.5
 stop_server KILL
 sleep 0.5
 dir=$T/k/artifacts/$job bad=0
@@ -106,7 +110,8 @@ for f in "$dir"/*; do
   want=$(basename "$f")
   cmp -s "$f" "$T/ref/vod.clips/$want" || { echo "after kill: $want is not whole"; bad=1; }
 done
-check "after kill -9: every clip under its name is whole ($(ls "$dir" 2>/dev/null | wc -l) so far)" [ $bad -eq 0 ]
+n_whole=$(ls "$dir" 2>/dev/null | wc -l)
+check "after kill -9: every clip under its name is whole ($n_whole so far)" [ $bad -eq 0 ] && [ "$n_whole" -ge 1 ]
 start_server "$T/k" --root "$T/v"
 check "after restart: the job succeeds" wait_state "$job" succeeded 300
 same_outputs "$job" "after kill -9" "$T/k"
@@ -115,7 +120,6 @@ stop_server
 # ---- an encoder that crashes: killed, retried, then the job fails naming the clip ----
 # The first export task is chunk index n_analysis (the plan of this audio).
 HARK_FAULT=crash HARK_FAULT_CHUNK=$n_analysis HARK_FAULT_MATCH=/v/vod.wav start_server "$T/c" --root "$T/v"
-OPTS='{"clips": true, "clip_format": "mp3", "top": 4, "transcript": false}'
 job=$(submit_hl normal)
 check "crash: the job fails" wait_state "$job" failed 300
 err=$(job_field "$job" error)
