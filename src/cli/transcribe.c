@@ -205,6 +205,19 @@ static int unique_stem(transcribe_cmd *c, const char *input, char *out, size_t n
 
 /* Render every asked format and write the files; with --stdout render the
  * first format into *printed instead (printed in input order later). */
+/* Write out to DIR/<stem>.<ext>, atomically, and add its path to written. */
+static int write_output_file(const transcribe_cmd *c, const char *stem, const char *ext,
+                             const buf *out, buf *written, hark_err *err)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s.%s", c->out_dir, stem, ext) >= (int)sizeof path)
+        return err_set(err, HARK_EINVAL, "output path too long in '%s'", c->out_dir);
+    int rc = atomic_write_file(path, out->data ? out->data : "", out->len, 0644, err);
+    if (rc == 0)
+        buf_printf(written, " %s", path);
+    return rc;
+}
+
 static int write_outputs(transcribe_cmd *c, const transcript *t, const char *stem, buf *written,
                          char **printed, hark_err *err)
 {
@@ -219,16 +232,11 @@ static int write_outputs(transcribe_cmd *c, const transcript *t, const char *ste
             buf_release(&out);
             return *printed ? 0 : err_set(err, HARK_ENOMEM, "out of memory");
         }
-        char path[4096];
-        if (rc == 0 && snprintf(path, sizeof path, "%s/%s.%s", c->out_dir, stem,
-                                out_format_ext((out_format)f)) >= (int)sizeof path)
-            rc = err_set(err, HARK_EINVAL, "output path too long in '%s'", c->out_dir);
         if (rc == 0)
-            rc = atomic_write_file(path, out.data ? out.data : "", out.len, 0644, err);
+            rc = write_output_file(c, stem, out_format_ext((out_format)f), &out, written, err);
         buf_release(&out);
         if (rc)
             return rc;
-        buf_printf(written, " %s", path);
     }
     return 0;
 }
@@ -297,22 +305,17 @@ static int write_highlights(transcribe_cmd *c, const char *job_id, const char *s
 {
     store_job job;
     int rc = store_get_job(c->st, STORE_SCOPE_ALL, job_id, &job, err);
+    if (rc)
+        return rc;
     for (size_t i = 0; rc == 0 && i < sizeof highlight_files / sizeof highlight_files[0]; i++) {
         buf out;
         buf_init(&out, OUTPUT_MAX);
         rc = c->kind->render(c->st, STORE_SCOPE_ALL, &job, highlight_files[i].format, &out, err);
-        char path[4096];
-        if (rc == 0 && snprintf(path, sizeof path, "%s/%s.%s", c->out_dir, stem,
-                                highlight_files[i].ext) >= (int)sizeof path)
-            rc = err_set(err, HARK_EINVAL, "output path too long in '%s'", c->out_dir);
         if (rc == 0)
-            rc = atomic_write_file(path, out.data ? out.data : "", out.len, 0644, err);
-        if (rc == 0)
-            buf_printf(written, " %s", path);
+            rc = write_output_file(c, stem, highlight_files[i].ext, &out, written, err);
         buf_release(&out);
     }
-    if (rc != HARK_ENOENT)
-        store_job_release(&job);
+    store_job_release(&job);
     if (rc == 0 && c->clips)
         rc = write_clips(c, job_id, stem, written, err);
     return rc;

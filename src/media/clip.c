@@ -9,6 +9,7 @@
  * the clip. The engines are clip_audio.c and clip_copy.c.
  */
 #include "media/clip_impl.h"
+#include "util/log.h"
 
 #include "media/decode.h"
 #include "util/fault.h"
@@ -521,4 +522,23 @@ int clip_export(int fd, const char *name, double start_s, double end_s, clip_for
     if (!rc && out)
         *out = info;
     return rc;
+}
+
+int clip_read_packet(clip_ctx *c, AVPacket *pkt)
+{
+    for (;;) {
+        if (clip_should_stop(c))
+            return clip_stop_error(c);
+        int ret = av_read_frame(c->in, pkt);
+        if (ret >= 0)
+            return 1;
+        if (ret == AVERROR_EOF)
+            return 0;
+        if (c->stop || c->io_errno || ret == AVERROR(ENOMEM))
+            return clip_in_error(c, ret, NULL);
+        if (ret != AVERROR(EAGAIN)) {
+            log_debug("clip %s: demuxer stopped: %s", c->name, av_err2str(ret));
+            return 0;
+        }
+    }
 }

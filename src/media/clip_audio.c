@@ -483,25 +483,17 @@ static int pump(audio_job *a)
     clip_ctx *c = a->c;
     int rc;
     while (!a->done) {
-        if (clip_should_stop(c))
-            return clip_stop_error(c);
-        int ret = av_read_frame(c->in, a->pkt);
-        if (ret == AVERROR_EOF)
-            break;
-        if (ret < 0) {
-            if (c->stop || c->io_errno || ret == AVERROR(ENOMEM))
-                return clip_in_error(c, ret, NULL);
-            if (ret == AVERROR(EAGAIN))
-                continue;
-            log_debug("clip %s: demuxer stopped: %s", c->name, av_err2str(ret));
-            break; /* damaged data: the end of what is there; judged below */
-        }
+        int got = clip_read_packet(c, a->pkt);
+        if (got < 0)
+            return got;
+        if (got == 0)
+            break; /* the end of what is there; judged below */
         if (a->pkt->stream_index != a->idx) {
             av_packet_unref(a->pkt);
             continue;
         }
         a->packets++;
-        ret = avcodec_send_packet(a->dec, a->pkt);
+        int ret = avcodec_send_packet(a->dec, a->pkt);
         av_packet_unref(a->pkt);
         if (ret == AVERROR(ENOMEM))
             return clip_in_error(c, ret, NULL);

@@ -399,19 +399,11 @@ static int pump(copy_job *j)
     AVStream *ref = c->in->streams[j->ref];
     int rc;
     while (j->live > 0) {
-        if (clip_should_stop(c))
-            return clip_stop_error(c);
-        int ret = av_read_frame(c->in, j->pkt);
-        if (ret == AVERROR_EOF)
-            break;
-        if (ret < 0) {
-            if (c->stop || c->io_errno || ret == AVERROR(ENOMEM))
-                return clip_in_error(c, ret, NULL);
-            if (ret == AVERROR(EAGAIN))
-                continue;
-            log_debug("clip %s: demuxer stopped: %s", c->name, av_err2str(ret));
-            break; /* damaged data: the end of what is there; judged below */
-        }
+        int got = clip_read_packet(c, j->pkt);
+        if (got < 0)
+            return got;
+        if (got == 0)
+            break; /* the end of what is there; judged below */
         int i = j->pkt->stream_index;
         if (i < 0 || (unsigned)i >= c->in->nb_streams || j->map[i] < 0) {
             av_packet_unref(j->pkt);

@@ -65,6 +65,12 @@ int clip_stop_error(clip_ctx *c);
  * out of memory, or HARK_EMEDIA with `what` and FFmpeg's cause. */
 int clip_in_error(clip_ctx *c, int averr, const char *what);
 
+/* The next packet of the input into pkt, with the stop check first: 1 got
+ * one, 0 the input ended (EOF, or damaged data: the end of what is there,
+ * which the caller judges by how far it got), or a negative HARK_E* code
+ * (a stop, a read error, no memory). */
+int clip_read_packet(clip_ctx *c, AVPacket *pkt);
+
 /* The error for a failed FFmpeg call on the output side (a muxer, an
  * encoder, a write): stop, a write's errno (ENOSPC ...), or HARK_EIO with
  * `what` and FFmpeg's cause. */
