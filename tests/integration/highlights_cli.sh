@@ -4,6 +4,7 @@
 #    writes exactly what an uninterrupted run writes (clips included);
 #  - every broken file of the corpus fails alone with the same one-line
 #    error `hark transcribe` gives it, and a good file in the batch succeeds;
+#  - a URL input is downloaded once and kept for its clips (stream copy);
 #  - a keywords file marks its phrases; bad options are usage errors.
 . "$(dirname "$0")/../lib.sh"
 TOOLS=$HARK_SOURCE_DIR/tests/tools
@@ -79,6 +80,22 @@ cd "$T"
 check "batch: exit 1" [ $rc -eq 1 ]
 check "batch: the good file's highlights are written" [ -s "$T/batch/vod.highlights.json" ]
 check "batch: two failures said, one line each" [ "$(grep -c "truncated.wav\|text.txt" "$T/err")" -eq 2 ]
+
+# ---- a URL input: its download is kept for the clips, cut from the original ----
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+bash "$TOOLS/make_vod.sh" "$T/m" --minutes 3 --seed 6 --video > /dev/null
+node "$HARK_SOURCE_DIR/tests/js/media_server.mjs" "$T/m" > "$T/media.log" 2>&1 &
+MEDIA_PID=$!
+trap 'kill $MEDIA_PID 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 1 200); do PORT=$(sed -n 's/^listening //p' "$T/media.log"); [ -n "$PORT" ] && break; sleep 0.05; done
+"$HARK" highlights -q -o "$T/url" --no-transcript --top 3 --clips --clip-format copy \
+  "http://127.0.0.1:$PORT/vod.mp4" 2> "$T/err"; rc=$?
+check "URL: exit 0" [ $rc -eq 0 ] || cat "$T/err"
+f=$(ls "$T/url/vod.clips/" 2>/dev/null | head -n 1)
+check "URL: clips cut by stream copy from the download keep the video ($f)" [ -n "$f" ] &&
+  [ "$(ffprobe -v error -show_entries stream=codec_type -of csv=p=0 "$T/url/vod.clips/$f" | sort | tr '\n' ' ')" = "audio video " ]
+check "URL: the work area is clean (the kept download went with the job)" work_is_clean
+kill $MEDIA_PID 2> /dev/null
 
 # ---- bad options ----
 usage_error() { # MESSAGE-REGEX ARGS...
