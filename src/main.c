@@ -104,7 +104,11 @@ int main(int argc, char **argv)
         return cli_serve(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */
     if (strcmp(cmd, "worker") == 0)
-        return worker_main(WORKER_FD, argc > 2 && strcmp(argv[2], "--background-load") == 0);
+        return worker_main(WORKER_FD, argc > 2 && strcmp(argv[2], "--no-model") == 0
+                                          ? WORKER_NO_MODEL
+                                      : argc > 2 && strcmp(argv[2], "--background-load") == 0
+                                          ? WORKER_BACKGROUND_LOAD
+                                          : WORKER_LOAD_FIRST);
 #endif
     fprintf(stderr, "hark: unknown command '%s'\n", cmd);
     usage(stderr);

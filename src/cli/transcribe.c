@@ -625,7 +625,7 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     /* A missing model is one line now, not workers failing to start. */
     asr_config model;
     asr_config_default(&model);
-    if (asr_engine_check(&model, err))
+    if ((c->kind != &job_kind_highlights || c->with_transcript) && asr_engine_check(&model, err))
         return HARK_EINVAL;
     char db[4200], work[4200], exe[4096];
     snprintf(db, sizeof db, "%s/transcribe.db", c->state_dir);
@@ -652,6 +652,8 @@ static int run_batch(transcribe_cmd *c, hark_err *err)
     o.max_duration_s = c->max_duration_s;
     o.decode_timeout_s = c->decode_timeout_s;
     o.background_load = true; /* a bad input fails without loading a model */
+    /* Highlights of the audio alone never ask for the recognizer. */
+    o.load_model = c->kind != &job_kind_highlights || c->with_transcript;
     /* A URL given here is the user's own: it may reach what the user can
      * (a media server on localhost or the LAN), as curl would. hark serve
      * is where URLs come from others and are held to public addresses. */

@@ -118,6 +118,7 @@ void runtime_opts_default(runtime_opts *o)
      * queue behind batch decoding. */
     o->limits.nice = 10;
     o->realtime_exclusive = true;
+    o->load_model = true;
     o->sigfd = -1;
 }
 
@@ -185,7 +186,10 @@ static void slot_spawn(runtime *rt, slot *s)
         return;
     }
     const char *argv[] = {rt->o.worker_path, "worker",
-                          rt->o.background_load ? "--background-load" : NULL, NULL};
+                          !rt->o.load_model       ? "--no-model"
+                          : rt->o.background_load ? "--background-load"
+                                                  : NULL,
+                          NULL};
     if (proc_spawn(argv, &rt->o.limits, sv[1], &s->proc, &err) != 0) {
         log_error("%s: %s", s->name, err.msg);
         close(sv[0]);

@@ -83,6 +83,11 @@ typedef struct runtime_opts {
      * model and the media decode overlaps the loads. A daemon keeps warm workers:
      * ready means the model is loaded. */
     bool background_load;
+    /* Workers load the speech model [true]. false: they never do, and a
+     * task that asks for it fails: `hark highlights --no-transcript`,
+     * whose tasks only measure the audio, spares each worker the load's
+     * CPU and memory. */
+    bool load_model;
     /* Counts preemptions, worker restarts by cause, deadline kills and
      * chunk decode times into it (thread-safe; NULL: none). */
     hark_metrics *metrics;

@@ -50,6 +50,7 @@ typedef struct worker {
     const char *fault; /* HARK_FAULT, NULL normally */
     int fault_chunk;
     int fault_armed; /* this task is the one to misbehave */
+    bool no_model;   /* started without a model: a task that asks for one fails */
 } worker;
 
 static int send_msg(worker *w, int type, json_t *obj)
@@ -399,6 +400,8 @@ static int await_engine(worker *w, hark_err *err)
 static int task_engine(void *ctx, asr_engine **out, hark_err *err)
 {
     worker *w = ctx;
+    if (w->no_model)
+        return err_set(err, HARK_EINVAL, "this worker runs without a speech model");
     int rc = w->engine ? 0 : await_engine(w, err);
     if (rc) {
         if (rc != HARK_ECANCELED)
@@ -448,7 +451,7 @@ static void run_chunk(worker *w, json_t *t)
                        "result", result, "decode_s", work_s, "setup_s", setup_s));
 }
 
-int worker_main(int fd, bool background_load)
+int worker_main(int fd, enum worker_model model)
 {
     worker w = {.fd = fd};
     frame_reader_init(&w.reader, 0);
@@ -459,9 +462,10 @@ int worker_main(int fd, bool background_load)
                         ? (int)strtol(getenv("HARK_FAULT_CHUNK"), NULL, 10)
                         : 0;
 
-    if (background_load) {
+    w.no_model = model == WORKER_NO_MODEL;
+    if (model == WORKER_BACKGROUND_LOAD) {
         start_loading(&w);
-    } else {
+    } else if (model == WORKER_LOAD_FIRST) {
         load_engine(&w.loader);
         if (!(w.engine = w.loader.engine)) {
             send_msg(&w, MSG_FAILED,
@@ -473,7 +477,9 @@ int worker_main(int fd, bool background_load)
     }
     send_msg(&w, MSG_READY,
              json_pack("{s:i, s:s}", "pid", (int)getpid(), "engine",
-                       w.engine ? asr_engine_name(w.engine) : "loading in the background"));
+                       w.engine     ? asr_engine_name(w.engine)
+                       : w.no_model ? "none"
+                                    : "loading in the background"));
     while (!w.shutdown) {
         json_t *task = NULL;
         int type = 0;
@@ -499,7 +505,7 @@ int worker_main(int fd, bool background_load)
         pthread_join(w.loader.thread, NULL);
     /* A failed load said so to the first decode; the model lives in the
      * loader whether or not a decode took it up. */
-    int status = w.loader.engine ? 0 : 1;
+    int status = w.loader.engine || w.no_model ? 0 : 1;
     asr_engine_close(w.loader.engine);
     frame_reader_release(&w.reader);
     return status;

@@ -14,15 +14,22 @@
  * closed socket; 1 if the model cannot be loaded; WORKER_EXIT_OOM when out
  * of memory).
  *
- * background_load false: load the model, then say MSG_READY (a ready worker
- * decodes at once: what a daemon wants for push-to-talk). true: say
+ * WORKER_LOAD_FIRST: load the model, then say MSG_READY (a ready worker
+ * decodes at once: what a daemon wants for push-to-talk). WORKER_BACKGROUND_LOAD: say
  * MSG_READY at once and load the model on a thread of its own; prepares
  * run beside the load and the first decode waits for it (checking in every
  * 10 ms). A run that ends before the load does (a bad input) stops it
  * half way instead of waiting for it, and one file's media decode
  * overlaps the load: what `hark transcribe` wants. A load that fails then
  * fails the first decode task with the load's error, and the worker exits. */
-int worker_main(int fd, bool background_load);
+enum worker_model {
+    WORKER_LOAD_FIRST = 0,      /* load, then say ready: a daemon's warm workers */
+    WORKER_BACKGROUND_LOAD = 1, /* ready at once, load beside the first tasks */
+    WORKER_NO_MODEL = 2,        /* never load: tasks that only measure audio
+                                   (`hark highlights --no-transcript`); one that
+                                   asks for the model fails (HARK_EINVAL) */
+};
+int worker_main(int fd, enum worker_model model);
 
 /* Test-only fault injection, off unless HARK_FAULT is set (documented in
  * docs/operations.md): HARK_FAULT=hang|crash|oom|stall, applied when
