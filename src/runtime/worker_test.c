@@ -18,14 +18,14 @@ typedef struct peer {
     frame_reader r;
 } peer;
 
-/* Start `hark worker` [--background-load]. */
-static void start_with(peer *p, bool background_load)
+/* Start `hark worker` [mode: --background-load, --no-model]. */
+static void start_mode(peer *p, const char *mode)
 {
     const char *hark = getenv("HARK");
     ASSERT(hark != NULL);
     int sv[2];
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-    const char *argv[] = {hark, "worker", background_load ? "--background-load" : NULL, NULL};
+    const char *argv[] = {hark, "worker", mode, NULL};
     proc_limits lim = {0};
     hark_err err = {0};
     if (proc_spawn(argv, &lim, sv[1], &p->proc, &err))
@@ -33,6 +33,11 @@ static void start_with(peer *p, bool background_load)
     close(sv[1]);
     p->fd = sv[0];
     frame_reader_init(&p->r, 0);
+}
+
+static void start_with(peer *p, bool background_load)
+{
+    start_mode(p, background_load ? "--background-load" : NULL);
 }
 
 static void start(peer *p)
@@ -503,6 +508,28 @@ static void test_background_load_failure(void)
     json_decref(prep);
 }
 
+/* A worker without a model prepares, and refuses a task that wants one
+ * with a clear error; it exits 0 (nothing failed to load). */
+static void test_no_model(void)
+{
+    make_recording();
+    peer p;
+    start_mode(&p, "--no-model");
+    json_t *ready = next(&p, MSG_READY, NULL);
+    ASSERT_STREQ(json_string_value(json_object_get(ready, "engine")), "none");
+    json_decref(ready);
+    json_t *prep = prepare(&p, 1);
+    decode_msg(&p, 2, json_object_get(prep, "plan"), 0);
+    json_t *f = next(&p, MSG_FAILED, NULL);
+    const char *msg = json_string_value(json_object_get(f, "message"));
+    ASSERT(msg && strstr(msg, "without a speech model") != NULL);
+    json_decref(f);
+    proc_status s = finish_peer(&p, true);
+    ASSERT_EQ(s.cause, PROC_EXITED);
+    ASSERT_EQ(s.code, 0);
+    json_decref(prep);
+}
+
 int main(void)
 {
     RUN(test_prepare_decode_yield_shutdown);
@@ -510,6 +537,7 @@ int main(void)
     RUN(test_fault_crash);
     RUN(test_fault_hang_stops_heartbeats);
     RUN(test_background_load);
+    RUN(test_no_model);
     RUN(test_background_load_shutdown_early);
     RUN(test_background_load_failure);
     TEST_DONE();
