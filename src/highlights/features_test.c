@@ -247,7 +247,9 @@ static void test_from_json_hostile(void)
     expect_bad("{\"hop\":160,\"start\":0,\"n\":0}", "\"hop\"");
     expect_bad("{\"hop\":1600,\"start\":-1,\"n\":0}", "\"start\"");
     expect_bad("{\"hop\":1600,\"start\":0.5,\"n\":0}", "\"start\"");
-    expect_bad("{\"hop\":1600,\"start\":0,\"n\":360001}", "\"n\"");
+    char over[128]; /* one frame over the cap */
+    snprintf(over, sizeof over, "{\"hop\":1600,\"start\":0,\"n\":%zu}", HL_MAX_FRAMES + 1);
+    expect_bad(over, "\"n\"");
     expect_bad("{\"hop\":1600,\"start\":0,\"n\":1," ARR1 "}", "\"flatness\"");
     expect_bad("{\"hop\":1600,\"start\":0,\"n\":2," ARR1 ",\"flatness\":[1]}", "\"momentary\"");
     expect_bad("{\"hop\":1600,\"start\":0,\"n\":1," ARR1 ",\"flatness\":[1]}",

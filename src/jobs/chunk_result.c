@@ -89,8 +89,12 @@ int chunk_result_words(const json_t *result, asr_result *r, hark_err *err)
     const json_t *words = json_object_get(result, "words");
     if (words)
         return chunk_result_from_json(words, r, err);
-    memset(r, 0, sizeof *r); /* a task that heard nothing: an export, analysis alone */
-    return 0;
+    memset(r, 0, sizeof *r);
+    /* A task that heard nothing: an analysis of the audio alone, an export.
+     * Anything else is not a result of any kind. */
+    if (json_object_get(result, "features") || json_object_get(result, "artifact"))
+        return 0;
+    return err_set(err, HARK_EINVAL, "malformed chunk result: an object without words");
 }
 
 json_t *chunk_plan_to_json(const chunk_plan *p)

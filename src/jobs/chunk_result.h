@@ -31,8 +31,9 @@ int chunk_result_from_json(const json_t *words, asr_result *r, hark_err *err);
 
 /* The words of any kind's stored chunk result (jobs/kind.h): a words
  * array (transcribe), or an object whose "words" member is one (a
- * highlights analysis); an object without "words" (a clip export, an
- * analysis without transcript) has none. 0 or HARK_EINVAL as above. */
+ * highlights analysis); an object without "words" but with "features"
+ * (an analysis without transcript) or "artifact" (a clip export) has none.
+ * 0 or HARK_EINVAL as above (an object with none of these too). */
 int chunk_result_words(const json_t *result, asr_result *r, hark_err *err);
 
 /* The same through text, for the store (which keeps the JSON as TEXT);

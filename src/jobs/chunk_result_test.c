@@ -29,6 +29,23 @@ static void test_words_round_trip_exactly(void)
     asr_result_release(&back);
 }
 
+/* The other kinds' results: words inside an object, or none at all for a
+ * task that heard nothing (an analysis of the audio alone, an export). */
+static void test_results_of_other_kinds(void)
+{
+    asr_result r;
+    hark_err err = {0};
+    ASSERT_EQ(chunk_result_loads("{\"words\": [[\"a\", 1, 2, 0.5]], \"features\": {}}", &r, &err),
+              0);
+    ASSERT_EQ(r.n_words, 1);
+    asr_result_release(&r);
+    ASSERT_EQ(chunk_result_loads("{\"features\": {}}", &r, &err), 0);
+    ASSERT_EQ(r.n_words, 0);
+    ASSERT_EQ(chunk_result_loads("{\"artifact\": {}}", &r, &err), 0);
+    ASSERT_EQ(r.n_words, 0);
+    ASSERT_EQ(chunk_result_loads("{\"other\": 1}", &r, &err), HARK_EINVAL);
+}
+
 static void test_empty_result(void)
 {
     asr_result r = {0}, back;
@@ -55,6 +72,8 @@ static void test_malformed_results_are_refused(void)
         "[[\"a\", 1, 2, 0.5], [\"b\", 0.5, 3, 0.5]]",
         "[[\"a\", 1e999, 2, 0.5]]",
         "[[\"a\", 1, 2, 0.5]] trailing",
+        "{\"words\": [[\"a\", 2, 1, 0.5]], \"features\": {}}",
+        "{\"words\": {}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         asr_result r;
@@ -104,6 +123,7 @@ int main(void)
 {
     RUN(test_words_round_trip_exactly);
     RUN(test_empty_result);
+    RUN(test_results_of_other_kinds);
     RUN(test_malformed_results_are_refused);
     RUN(test_plan_round_trip_and_validation);
     TEST_DONE();
