@@ -2,7 +2,8 @@
 # Highlights through the daemon (issue 11): POST /v1/jobs with "kind":
 # "highlights" and its options (JSON API, server-side path) and `hark
 # submit --kind highlights` (upload); the result formats highlights,
-# chapters, chapters_json and edl; the clips as artifacts: listed with
+# chapters, chapters_json and edl; the clips as artifacts (a browser's
+# <audio> and <video> elements seek in them): listed with
 # their sizes and durations, served with Range, ETag and If-Range (what a
 # browser's <audio>/<video> seeks with), never a file without a record,
 # never a path out of the job's directory, never another token's, gone
@@ -139,6 +140,19 @@ c=$(code GET "$U" -H "If-None-Match: $ETAG")
 check "If-None-Match with its ETag: 304 ($c)" [ "$c" = 304 ]
 c=$(code HEAD "$U" -I)
 check "HEAD: 200 ($c)" [ "$c" = 200 ]
+
+# ---- a browser's media elements seek in the clips (Chromium, Range requests) ----
+if js_deps; then
+  for pair in "audio:$HARK_SERVER/v1/jobs/$J1/artifacts/$N" "video:$HARK_SERVER/v1/jobs/$J2/artifacts/$V"; do
+    kind=${pair%%:*} url=${pair#*:}
+    timeout 120 node "$JS/browser_seek.mjs" "$HARK_SERVER" "${url#"$HARK_SERVER"}" "$kind" 5 > "$T/seek.json" 2> "$T/seek.err"
+    echo "     ($kind: $(cat "$T/seek.json" "$T/seek.err"))"
+    check "chromium: a <$kind> element finds the whole clip seekable and seeks to 5 s" \
+      jq -e '.error == null and .duration > 5 and (.seekable_end - .duration | fabs) < 0.5 and (.seeked_to - 5 | fabs) < 0.5' "$T/seek.json"
+  done
+else
+  not_ok "npm packages for the browser (tests/js) installed"
+fi
 
 # ---- what is never served ----
 ADIR=$T/s/artifacts/$J1
