@@ -56,6 +56,7 @@
 #define ANALYSIS_WATCHDOG_PER_S 0.5 /* wall seconds per second of analysed audio */
 #define CHUNK_WATCHDOG_BASE_S 30.0
 #define CHUNK_WATCHDOG_PER_S 4.0
+#define TILE_S 60 /* analysis tiles of a recording judged without a transcript */
 
 static const char *const formats[] = {
     "highlights", "chapters", "chapters_json", "edl",          "txt", "json",
@@ -166,32 +167,56 @@ static int rank_opts(const json_t *o, hl_opts *r, hl_keyword **kw, size_t *n_kw,
     return 0;
 }
 
-/* A URL input's download is kept beside the PCM when clips will be cut
- * from it (the PCM is 16 kHz mono and has no video). */
-static bool keeps_input(const store_job *job)
+/* What the prepare needs to know of the options: keep a URL input's
+ * download when clips will be cut from it (the PCM is 16 kHz mono and has
+ * no video); without a transcript, no recognizer needs speech-shaped
+ * chunks, so the recording is analysed in tiles of TILE_S (fewer, longer
+ * tasks: a 1-hour recording is 60, not 380). */
+static int prepare_task(const store_job *job, json_t *msg, hark_err *err)
 {
     json_t *o = json_loads(job->options, 0, NULL);
-    bool keep = json_is_true(json_object_get(o, "clips"));
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return err_set(err, HARK_EIO, "job %s: its stored options are damaged", job->id);
+    }
+    if (json_is_true(json_object_get(o, "clips")))
+        json_object_set_new(msg, "keep_input", json_true());
+    if (json_is_false(json_object_get(o, "transcript")))
+        json_object_set_new(msg, "tile_s", json_integer(TILE_S));
     json_decref(o);
-    return keep;
+    return 0;
 }
 
 /* ---- the worker's side ---- */
 
-/* A recording without speech still has audio to analyse: one short chunk
- * whose analysis stretch runs to the end. */
-static void adjust_plan(chunk_plan *plan)
+/* The plan the analysis runs on. Tiles (tile_s in the prepare task): the
+ * recording cut every tile_s seconds, on the feature grid. Otherwise the
+ * transcription's plan, whose chunks the recognizer hears; a recording
+ * without speech still gets one short chunk, whose analysis stretch runs
+ * to the end. */
+static void adjust_plan(const json_t *task, chunk_plan *plan)
 {
-    if (plan->n > 0 || plan->total_samples <= 0)
+    int64_t total = plan->total_samples;
+    json_int_t tile_s = json_integer_value(json_object_get(task, "tile_s"));
+    if (total <= 0 || (plan->n > 0 && tile_s <= 0))
         return;
-    chunk *c = malloc(sizeof *c);
+    int64_t step = tile_s > 0 ? (int64_t)tile_s * PCM_RATE : total;
+    step = step / HL_HOP_SAMPLES * HL_HOP_SAMPLES;
+    if (step <= 0)
+        step = total;
+    size_t n = (size_t)((total + step - 1) / step);
+    chunk *c = calloc(n, sizeof *c);
     if (!c)
-        return; /* no chunk: no analysis, an empty result rather than none */
-    c->start = 0;
-    c->end = plan->total_samples < PCM_RATE ? plan->total_samples : PCM_RATE;
+        return; /* the plan stays as it was: analysed all the same */
+    for (size_t i = 0; i < n; i++) {
+        c[i].start = (int64_t)i * step;
+        c[i].end = c[i].start + step < total ? c[i].start + step : total;
+    }
+    if (tile_s <= 0) /* no speech: a short chunk for the recognizer */
+        c[0].end = total < PCM_RATE ? total : PCM_RATE;
     free(plan->chunks);
     plan->chunks = c;
-    plan->n = 1;
+    plan->n = tile_s > 0 ? n : 1;
 }
 
 static int analyze(const kind_worker *w, const json_t *t, json_t **result, hark_err *err)
@@ -656,7 +681,7 @@ const job_kind job_kind_highlights = {
     .formats = formats,
     .mimes = mimes,
     .check_options = check_options,
-    .keeps_input = keeps_input,
+    .prepare_task = prepare_task,
     .adjust_plan = adjust_plan,
     .chunk_task = chunk_task,
     .task_name = task_name,

@@ -23,7 +23,8 @@
  * to do from what the store holds (the job's stage document), never from
  * memory.
  *
- * Which side runs what: check_options, chunk_task, check_result, complete
+ * Which side runs what: check_options, prepare_task, chunk_task, task_name,
+ * check_result, complete
  * and render run in the daemon (or the embedded runtime of a command);
  * adjust_plan and run_chunk run in a worker process, where FFmpeg and the
  * recognizer may crash or hang without taking the daemon with them.
@@ -74,14 +75,16 @@ typedef struct job_kind {
      * object. NULL: any object. HARK_EINVAL with err naming the field. */
     int (*check_options)(json_t *options, hark_err *err);
 
-    /* Daemon: keep a URL input's download in the work directory after the
-     * prepare (TRANSCRIPTION_KEPT_NAME), for later tasks that read the
-     * original. NULL: it is removed once decoded. */
-    bool (*keeps_input)(const store_job *job);
+    /* Daemon, dispatching job's prepare task: add this kind's fields to
+     * the task message msg (protocol.h: e.g. "keep_input", to keep a URL
+     * input's download for later tasks that read the original). May be
+     * NULL. */
+    int (*prepare_task)(const store_job *job, json_t *msg, hark_err *err);
 
-    /* Worker, after prepare planned the chunks: change the plan (may be
-     * NULL). The plan must stay sorted and non-overlapping. */
-    void (*adjust_plan)(chunk_plan *plan);
+    /* Worker, after the prepare planned the chunks: change the plan, given
+     * the prepare task (may be NULL). The plan must stay sorted and
+     * non-overlapping. */
+    void (*adjust_plan)(const json_t *task, chunk_plan *plan);
 
     /* Daemon, dispatching chunk task t of job: add this kind's fields to
      * the task message msg (which holds token, job, kind, index, work_dir,

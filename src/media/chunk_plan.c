@@ -80,6 +80,7 @@ void chunk_plan_opts_default(chunk_plan_opts *o)
     o->max_s = 30;
     o->max_gap_s = 1.5;
     o->pad_s = 0.25;
+    o->none = false;
 }
 
 static int push_region(region_list *l, int64_t s, int64_t e, hark_err *err)
@@ -334,7 +335,7 @@ int chunk_plan_build(const pcm_file *pcm, const chunk_plan_opts *opts, chunk_pla
     out->n = 0;
     out->total_samples = pcm->n_samples;
     int rc = check_opts(opts, err);
-    if (rc)
+    if (rc || opts->none)
         return rc;
 
     /* Spans of speech in frames; the pads are added at the end, so the

@@ -21,6 +21,7 @@
 #include "media/pcm.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,9 @@ typedef struct chunk_plan_opts {
     double max_s;     /* never exceed this; cut at the quietest point (30) */
     double max_gap_s; /* a pause longer than this always ends a chunk and is skipped (1.5) */
     double pad_s;     /* silence kept around speech at chunk edges (0.25) */
+    /* Plan nothing: an empty plan of the file's length, without reading it
+     * (a kind that cuts the recording its own way: kind.h adjust_plan). */
+    bool none;
 } chunk_plan_opts;
 
 void chunk_plan_opts_default(chunk_plan_opts *o);

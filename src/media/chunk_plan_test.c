@@ -216,6 +216,22 @@ static void test_bursts_apart(void)
     free(s.x);
 }
 
+/* none: the same speech, no plan, the file's length. */
+static void test_none_plans_nothing(void)
+{
+    chunk_plan_opts o = defaults();
+    o.none = true;
+    chunk_plan p;
+    sig s = sig_new(21);
+    for (int k = 0; k < 5; k++)
+        add_tone(&s, 1 + 4 * k, 2, 300, -20);
+    plan_sig(&s, &o, &p, "bursts, no plan");
+    ASSERT_EQ(p.n, 0);
+    ASSERT_EQ(p.total_samples, s.n);
+    chunk_plan_release(&p);
+    free(s.x);
+}
+
 /* 1.5 s bursts with 0.5 s pauses: grouped into 5..15 s chunks cut in pauses. */
 static void test_bursts_grouped(void)
 {
@@ -605,6 +621,7 @@ int main(void)
     RUN(test_silence);
     RUN(test_constant_noise);
     RUN(test_bursts_apart);
+    RUN(test_none_plans_nothing);
     RUN(test_bursts_grouped);
     RUN(test_continuous_speech_split);
     RUN(test_long_tone_bounded);

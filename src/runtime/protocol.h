@@ -27,8 +27,9 @@
  * (net/fetch.h) and where it may connect, dest {any, allow: [{host, port}]}
  * (net/dest.h; without dest, public addresses only); the worker downloads
  * into work_dir, checking in as it goes.
- * keep_input: keep a URL input's download after the decode (kind.h
- * keeps_input).
+ * keep_input: keep a URL input's download after the decode; tile_s: plan
+ * tiles of that many seconds instead of speech chunks (kind.h
+ * prepare_task and adjust_plan: a highlights job without a transcript).
  * cpu_s: the task's CPU-time budget, which the worker sets as its
  * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
  * setup_s: from receiving a chunk task to starting the recognizer on it.

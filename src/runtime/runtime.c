@@ -480,9 +480,14 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
                                           "max_bytes", (json_int_t)f->max_bytes, "max_redirects",
                                           f->max_redirects));
             json_object_set_new(json_object_get(msg, "fetch"), "dest", dest_json(f->dest));
-            if (kind->keeps_input && kind->keeps_input(&job))
-                json_object_set_new(msg, "keep_input", json_true());
             s->deadline += fetch_watchdog_s(f);
+        }
+        if (kind->prepare_task && kind->prepare_task(&job, msg, &err) != 0) {
+            json_decref(msg);
+            store_job_release(&job);
+            s->state = SLOT_IDLE;
+            release_failed(rt, t, err.msg);
+            return;
         }
     } else {
         double secs = (double)(t->end_sample - t->start_sample) / STORE_SAMPLE_RATE;

@@ -309,6 +309,8 @@ static void run_prepare(worker *w, json_t *t)
     d.checkin_ctx = w;
     chunk_plan_opts p;
     chunk_plan_opts_default(&p);
+    /* Tiles (a highlights job without a transcript): no speech plan. */
+    p.none = json_integer_value(json_object_get(t, "tile_s")) > 0;
     prepared_audio prep;
     hark_err err = {0};
     int rc;
@@ -331,7 +333,7 @@ static void run_prepare(worker *w, json_t *t)
     const char *kind_name = json_string_value(json_object_get(t, "kind"));
     const job_kind *kind = job_kind_find(kind_name ? kind_name : "transcribe");
     if (kind && kind->adjust_plan)
-        kind->adjust_plan(&prep.plan);
+        kind->adjust_plan(t, &prep.plan);
     /* The content key: the audio itself and the model that hears it. */
     asr_config model;
     asr_config_default(&model);
