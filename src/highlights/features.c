@@ -197,6 +197,18 @@ static int read_block(const pcm_file *pcm, int64_t at, int16_t *dst, size_t n)
     return 0;
 }
 
+/* Read m samples at `at` into block and add them to the loudness meter. */
+static int feed_meter(ebur128_state *meter, const pcm_file *pcm, int64_t at, int16_t *block,
+                      size_t m, hark_err *err)
+{
+    if (read_block(pcm, at, block, m) != 0)
+        return err_set(err, HARK_EIO, "cannot read the recording's audio at sample %lld",
+                       (long long)at);
+    if (ebur128_add_frames_short(meter, block, m) != EBUR128_SUCCESS)
+        return err_set(err, HARK_ENOMEM, "cannot measure loudness: libebur128 failed");
+    return 0;
+}
+
 int hl_features_compute(const pcm_file *pcm, int64_t start, int64_t end,
                         int (*checkin)(void *ctx, double done_s), void *ctx, hl_features *out,
                         hark_err *err)
@@ -243,15 +255,8 @@ int hl_features_compute(const pcm_file *pcm, int64_t start, int64_t end,
         if (next > start)
             next = start;
         size_t m = (size_t)(next - at);
-        if (read_block(pcm, at, block, m) != 0) {
-            rc = err_set(err, HARK_EIO, "cannot read the recording's audio at sample %lld",
-                         (long long)at);
+        if ((rc = feed_meter(meter, pcm, at, block, m, err)) != 0)
             goto out;
-        }
-        if (ebur128_add_frames_short(meter, block, m) != EBUR128_SUCCESS) {
-            rc = err_set(err, HARK_ENOMEM, "cannot measure loudness: libebur128 failed");
-            goto out;
-        }
         if (at >= need) {
             last = (last + 1) % ST_FRAMES;
             e[last] = frame_energy(meter);
@@ -278,15 +283,8 @@ int hl_features_compute(const pcm_file *pcm, int64_t start, int64_t end,
                 goto out;
             }
         }
-        if (read_block(pcm, at, block, m) != 0) {
-            rc = err_set(err, HARK_EIO, "cannot read the recording's audio at sample %lld",
-                         (long long)at);
+        if ((rc = feed_meter(meter, pcm, at, block, m, err)) != 0)
             goto out;
-        }
-        if (ebur128_add_frames_short(meter, block, m) != EBUR128_SUCCESS) {
-            rc = err_set(err, HARK_ENOMEM, "cannot measure loudness: libebur128 failed");
-            goto out;
-        }
         last = (last + 1) % ST_FRAMES;
         e[last] = frame_energy(meter);
         out->momentary[i] = window_loudness(e, last, M_FRAMES);

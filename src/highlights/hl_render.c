@@ -168,22 +168,15 @@ int hl_render_edl(const hl_result *r, buf *dst, hark_err *err)
         /* A marker event as Resolve writes one: source and record
          * timecodes are both the timeline's (which starts at 01:00:00:00),
          * the note before the marker fields, the duration in frames. */
-        if (!rc)
+        for (int pair = 0; pair < 2 && rc == 0; pair++) { /* source, then record */
             rc = put_tc(dst, hour + a);
-        if (!rc)
-            rc = buf_puts(dst, " ");
-        if (!rc)
-            rc = put_tc(dst, hour + b);
-        if (!rc)
-            rc = buf_puts(dst, " ");
-        if (!rc)
-            rc = put_tc(dst, hour + a);
-        if (!rc)
-            rc = buf_puts(dst, " ");
-        if (!rc)
-            rc = put_tc(dst, hour + b);
-        if (!rc)
-            rc = buf_puts(dst, "\n");
+            if (!rc)
+                rc = buf_puts(dst, " ");
+            if (!rc)
+                rc = put_tc(dst, hour + b);
+            if (!rc)
+                rc = buf_puts(dst, pair ? "\n" : " ");
+        }
         /* the note: the reasons */
         for (size_t k = 0; k < h->n_reasons && rc == 0; k++) {
             if (k)
