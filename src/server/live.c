@@ -196,12 +196,24 @@ struct live_append {
     bool head_done;
 };
 
+/* Take back what this request wrote and nobody acknowledged. */
+static void take_back(live_append *a)
+{
+    if (a->size > a->acked && ftruncate(a->fd, a->acked) == 0)
+        a->size = a->acked;
+}
+
 void live_append_free(live_append *a)
 {
     if (!a)
         return;
-    if (a->fd >= 0)
+    /* A request that ends without its answer (its client vanished, or its
+     * body was refused part way) leaves only what was acknowledged: the
+     * next append starts there, not after stray bytes. */
+    if (a->fd >= 0) {
+        take_back(a);
         close(a->fd); /* releases the lock */
+    }
     free(a);
 }
 
@@ -271,13 +283,6 @@ int live_append_begin(server *s, const caller *who, const char *id, live_append 
     a->sync_ns = clock_now_ns();
     *out = a;
     return 0;
-}
-
-/* Take back what this request wrote and nobody acknowledged. */
-static void take_back(live_append *a)
-{
-    if (a->size > a->acked && ftruncate(a->fd, a->acked) == 0)
-        a->size = a->acked;
 }
 
 static int write_all(live_append *a, const void *data, size_t n, api_error *e)
