@@ -8,7 +8,9 @@
  * of audio at the stream's average byte rate (found by a first decode);
  * with several, each is one piece (MediaRecorder's blobs, MS apart). A
  * piece is appended when the reader waits for more, so every piece is
- * decoded before the next arrives. Prints one line of key=value:
+ * decoded before the next arrives (the file is whole from the start: what
+ * grows is the limit the reader is given, so memory can be measured with
+ * the tool holding none of the stream). Prints one line of key=value:
  *   samples bytes pieces waits lag_mean_ms lag_max_ms [rc error]
  * where lag is, at each wait, the audio the pieces written carry (pieces *
  * MS) minus the audio decoded so far; the first three waits are not
@@ -29,8 +31,7 @@
 #include <unistd.h>
 
 typedef struct feeder {
-    int fd;
-    uint8_t *src; /* everything, concatenated */
+    int fd; /* the stream, whole */
     size_t size, written;
     size_t *ends; /* piece ends */
     size_t n_ends, next;
@@ -53,20 +54,14 @@ static int wait_more(void *ctx, int64_t have, int64_t *limit, bool *ended)
         f->lag_sum += lag;
         f->lag_n++;
     }
-    if (f->next < f->n_ends) {
-        size_t to = f->ends[f->next++];
-        if (pwrite(f->fd, f->src + f->written, to - f->written, (off_t)f->written) !=
-            (ssize_t)(to - f->written)) {
-            perror("live_feed: write");
-            exit(2);
-        }
-        f->written = to;
-    }
+    if (f->next < f->n_ends)
+        f->written = f->ends[f->next++];
     *limit = (int64_t)f->written;
     *ended = f->next == f->n_ends;
     return 0;
 }
 
+/* One more piece: the file at path, appended to the stream file. */
 static void append_file(feeder *f, const char *path)
 {
     FILE *in = fopen(path, "rb");
@@ -74,20 +69,19 @@ static void append_file(feeder *f, const char *path)
         perror(path);
         exit(2);
     }
-    struct stat st;
-    if (fstat(fileno(in), &st) != 0) {
-        perror(path);
-        exit(2);
-    }
-    f->src = realloc(f->src, f->size + (size_t)st.st_size + 1);
-    f->ends = realloc(f->ends, (f->n_ends + 1) * sizeof *f->ends);
-    if (!f->src || !f->ends ||
-        fread(f->src + f->size, 1, (size_t)st.st_size, in) != (size_t)st.st_size) {
-        fprintf(stderr, "live_feed: cannot read %s\n", path);
-        exit(2);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (pwrite(f->fd, buf, n, (off_t)f->size) != (ssize_t)n) {
+            perror("live_feed: write");
+            exit(2);
+        }
+        f->size += n;
     }
     fclose(in);
-    f->size += (size_t)st.st_size;
+    f->ends = realloc(f->ends, (f->n_ends + 1) * sizeof *f->ends);
+    if (!f->ends)
+        exit(2);
     f->ends[f->n_ends++] = f->size;
 }
 
@@ -105,13 +99,6 @@ static void cut(feeder *f, size_t bytes)
 /* Decode everything fed; rc as live_input_read's last return. */
 static int run(feeder *f, enum live_format fmt, FILE *out, hark_err *err)
 {
-    char tmpl[] = "/tmp/live_feed-XXXXXX";
-    f->fd = mkstemp(tmpl);
-    if (f->fd < 0) {
-        perror("mkstemp");
-        exit(2);
-    }
-    unlink(tmpl);
     f->written = f->next = 0;
     f->waits = 0;
     f->out = 0;
@@ -131,7 +118,6 @@ static int run(feeder *f, enum live_format fmt, FILE *out, hark_err *err)
         }
     }
     live_input_close(in);
-    close(f->fd);
     return (int)got;
 }
 
@@ -158,8 +144,25 @@ int main(int argc, char **argv)
         return 2;
     }
     feeder f = {0};
-    for (int i = optind + 1; i < argc; i++)
-        append_file(&f, argv[i]);
+    if (argc - optind == 2) {
+        f.fd = open(argv[optind + 1], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (f.fd < 0 || fstat(f.fd, &st) != 0) {
+            perror(argv[optind + 1]);
+            return 2;
+        }
+        f.size = (size_t)st.st_size;
+    } else {
+        char tmpl[] = "/tmp/live_feed-XXXXXX";
+        f.fd = mkstemp(tmpl);
+        if (f.fd < 0) {
+            perror("mkstemp");
+            return 2;
+        }
+        unlink(tmpl);
+        for (int i = optind + 1; i < argc; i++)
+            append_file(&f, argv[i]);
+    }
     if (argc - optind == 2) {
         if (bytes <= 0 && ms > 0) {
             size_t one = f.size;
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
     if (rc < 0)
         printf(" rc=%d error=%s", rc, err.msg);
     printf("\n");
-    free(f.src);
+    close(f.fd);
     free(f.ends);
     return rc < 0 ? 1 : 0;
 }
