@@ -313,13 +313,14 @@ static int io_open_refuse(struct AVFormatContext *s, AVIOContext **pb, const cha
 static const struct {
     enum live_format f;
     const char *demuxer;
-    enum AVCodecID codecs[3];
+    enum AVCodecID codecs[4];
     const char *allowed;
 } kinds[] = {
+    /* Chromium's MediaRecorder also writes "audio/webm;codecs=pcm" (float) */
     {LIVE_WEBM,
      "matroska",
-     {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_NONE},
-     "opus, vorbis"},
+     {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_PCM_F32LE, AV_CODEC_ID_PCM_S16LE},
+     "opus, vorbis, pcm_f32le, pcm_s16le"},
     {LIVE_OGG,
      "ogg",
      {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_FLAC},
@@ -337,7 +338,7 @@ static int kind_of(enum live_format f)
 
 static bool codec_allowed(int k, enum AVCodecID id)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (kinds[k].codecs[i] == id && id != AV_CODEC_ID_NONE)
             return true;
     return false;

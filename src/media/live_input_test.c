@@ -709,8 +709,9 @@ static void test_tracks(void)
     expect_error(&r, HARK_EMEDIA, "live.in': no audio track in the WebM stream");
     free(r.s);
     r = feed_file(LIVE_WEBM, "speech-mp3.mkv", 1000);
-    expect_error(&r, HARK_EMEDIA,
-                 "unsupported codec 'mp3' in the WebM stream (allowed: opus, vorbis)");
+    expect_error(
+        &r, HARK_EMEDIA,
+        "unsupported codec 'mp3' in the WebM stream (allowed: opus, vorbis, pcm_f32le, pcm_s16le)");
     free(r.s);
 }
 
