@@ -22,6 +22,7 @@
 #include "media/decode.h"
 #include "media/live_framing.h"
 #include "media/pcm.h"
+#include "util/log.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
@@ -234,6 +235,15 @@ static int io_read(void *opaque, uint8_t *buf, int n)
     live_input *in = opaque;
     if (in->stop || in->io_errno)
         return AVERROR_EXIT;
+    if (in->at < in->splice_at - in->init_len) {
+        /* Before the start of a reopened demuxer's input: only ever passed
+         * over by AVIO on its way forward after a step back (see io_seek). */
+        int64_t left = in->splice_at - in->init_len - in->at;
+        size_t want = (int64_t)n < left ? (size_t)n : (size_t)left;
+        memset(buf, 0, want);
+        in->at += (int64_t)want;
+        return (int)want;
+    }
     if (in->at < in->splice_at) { /* the init segment again, before a fragment */
         int64_t left = in->splice_at - in->at;
         size_t want = (int64_t)n < left ? (size_t)n : (size_t)left;
@@ -268,7 +278,8 @@ static int io_read(void *opaque, uint8_t *buf, int n)
 
 /* Only steps back over bytes already read, by at most SEEKBACK bytes: a
  * demuxer that read past an atom's end comes back to it (AVIO does that
- * within its buffer, which with small reads holds only the last one).
+ * within its buffer, which with small reads holds only the last one; past
+ * it, AVIO steps back half a buffer more than asked and reads forward).
  * Forward, AVIO reads its way (the context is not seekable). */
 static int64_t io_seek(void *opaque, int64_t offset, int whence)
 {
@@ -284,7 +295,7 @@ static int64_t io_seek(void *opaque, int64_t offset, int whence)
     default: /* AVSEEK_SIZE, SEEK_END: a growing stream has no size */
         return AVERROR(ENOSYS);
     }
-    if (to < in->splice_at - in->init_len || to > in->pos || to < in->pos - SEEKBACK)
+    if (to < 0 || to > in->pos || to < in->pos - SEEKBACK)
         return AVERROR(ESPIPE);
     in->at = to;
     return to;
@@ -481,6 +492,8 @@ static int reopen_mp4(live_input *in, int64_t moof)
     in->splice_at = moof;
     in->init_len = in->fr.init_end;
     in->reopens++;
+    log_debug("live input %s: MP4 demuxer %d from byte %lld", in->name, in->reopens + 1,
+              (long long)moof);
     int rc = open_demuxer(in, moof - in->init_len);
     if (rc == 1 || (!rc && in->fmt->streams[in->idx]->codecpar->codec_id != codec))
         return err_set(&in->e, HARK_EMEDIA,
@@ -499,7 +512,7 @@ static int64_t reopen_point(live_input *in)
         avformat_index_get_entries_count(in->fmt->streams[in->idx]) < REOPEN_ENTRIES)
         return -1;
     int64_t moof = live_framing_fragment_of(&in->fr, pos);
-    if (moof <= last || moof < in->fr.init_end || moof < in->init_len + 1)
+    if (moof <= last || moof < in->fr.init_end)
         return -1;
     return moof;
 }
