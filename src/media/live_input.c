@@ -3,12 +3,15 @@
  * Two readers behind one call. s16le is pread and byte order. Containers
  * go through FFmpeg: an AVIOContext whose read callback hands out bytes up
  * to the caller's limit and blocks in wait_more there (end of file only when
- * the input ended), over which the named demuxer runs with no seek function
- * and no avformat_find_stream_info (the header of these formats names codec,
- * rate and channels; the resampler follows the decoded frames), so nothing
- * waits for data a live stream sends seconds later. Every byte FFmpeg gets
- * has passed live_framing first, which stops the stream at the first byte
- * that breaks the container's structure.
+ * the input ended), not seekable (the seek callback only steps back over
+ * bytes already read, io_seek), over which the named demuxer runs with no
+ * probing and no avformat_find_stream_info (the header of these formats
+ * names codec, rate and channels; the resampler follows the decoded
+ * frames), so nothing waits for data a live stream sends seconds later.
+ * Every byte FFmpeg gets has passed live_framing first, which stops the
+ * stream at the first byte that breaks the container's structure. MP4's
+ * demuxer is replaced now and then, at a fragment (reopen_mp4): its index
+ * is the one thing in FFmpeg that would grow with the stream.
  *
  * live_input_read pulls: it returns samples already resampled, else
  * resamples the next slice of the frame in hand, else takes the next frame
@@ -27,7 +30,6 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
-#include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
 #include <errno.h>
@@ -213,13 +215,20 @@ static int end_cause(live_input *in, int averr, const char *what)
     if (at_end && !live_framing_ended_cleanly(&in->fr))
         return err_set(&in->e, HARK_EMEDIA, "cannot decode '%s': the %s stream is cut short (%s)",
                        in->name, label, in->fr.why);
+    if (averr == AVERROR_EOF && !at_end) {
+        /* The stream says it is over (an Ogg end-of-stream page, say): so
+         * must the input, with nothing after it. */
+        int m = more(in, in->pos);
+        if (m < 0)
+            return stop_error(in);
+        if (m > 0)
+            return err_set(&in->e, HARK_EMEDIA,
+                           "cannot decode '%s': data after the end of the %s stream at byte %lld",
+                           in->name, label, (long long)in->pos);
+        at_end = true;
+    }
     if (at_end && averr == AVERROR_EOF)
         return 0;
-    if (averr == AVERROR_EOF)
-        return err_set(&in->e, HARK_EMEDIA,
-                       "cannot decode '%s': the %s demuxer stopped at byte %lld, before the end of "
-                       "the stream",
-                       in->name, label, (long long)in->pos);
     char cause[AV_ERROR_MAX_STRING_SIZE];
     av_cause(averr, cause, sizeof cause);
     int64_t at = in->fmt && in->fmt->pb ? avio_tell(in->fmt->pb) : in->pos;

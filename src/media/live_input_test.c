@@ -725,8 +725,8 @@ static void test_tracks(void)
     free(r.s);
 }
 
-/* A recorder restarted mid-job appends a second stream: the first one's
- * samples, then an error at the second header. */
+/* A recorder restarted mid-job appends a second stream: in WebM and MP4,
+ * the first one's samples, then an error at the second header. */
 static void test_second_stream(void)
 {
     const char *files[] = {"speech.webm", "speech-aac-f100.mp4"};
@@ -749,6 +749,28 @@ static void test_second_stream(void)
         free(two);
         free(src);
     }
+    /* Ogg streams may be chained (RFC 3533): a restarted recorder's second
+     * stream is decoded after the first */
+    size_t size;
+    uint8_t *src = slurp(stream("speech.ogg"), &size);
+    uint8_t *two = malloc(2 * size);
+    ASSERT(two);
+    memcpy(two, src, size);
+    memcpy(two + size, src, size);
+    result one = feed(LIVE_OGG, src, size, 0);
+    result r = feed(LIVE_OGG, two, 2 * size, 1000);
+    expect_ok(&r, "chained");
+    ASSERT_NEAR(r.n, 2 * one.n, 320);
+    free(r.s);
+    /* and what follows the end of a stream must be another one */
+    memcpy(two + size, "garbage after the end", 21);
+    r = feed(LIVE_OGG, two, size + 21, 1000);
+    expect_error(&r, HARK_EMEDIA, "invalid data in the Ogg stream at byte");
+    ASSERT_EQ(r.n, one.n);
+    free(r.s);
+    free(one.s);
+    free(two);
+    free(src);
 }
 
 /* ---- latency ---- */
