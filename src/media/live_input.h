@@ -76,15 +76,16 @@ typedef struct live_input live_input;
 int live_input_open(int fd, const char *name, enum live_format f, const live_input_io *io,
                     live_input **out, hark_err *err);
 
-/* Up to max samples (16 kHz mono s16) into out, in order. Returns the
- * count (> 0) as soon as any samples are available (it never waits to fill
- * max), 0 at the end (the input ended and everything in it was decoded; an
- * input that ends empty gives 0 at once), or a negative HARK_* code with err
- * set: HARK_EMEDIA (not the format, damaged or cut short, no audio track,
- * unsupported codec), HARK_EIO, HARK_ENOMEM, or the stop code wait_more
- * returned. Samples decoded before damage are returned first; the error
- * comes with the read after them. An error or a stop is final: every later
- * call returns it again. */
+/* Up to max samples (16 kHz mono s16) into out, in order (max 0 is
+ * HARK_EINVAL). Returns the count (> 0) as soon as any samples are
+ * available (it never waits to fill max), 0 at the end (the input ended and everything in it was
+ * decoded; an input that ends empty gives 0 at once), or a negative HARK_* code with err set:
+ * HARK_EMEDIA (not the format, damaged or cut short, no audio track, unsupported codec), HARK_EIO,
+ * HARK_ENOMEM, or the stop code wait_more returned. Samples decoded before damage are returned
+ * first; the error comes with the read after them. An error or a stop is final: every later call
+ * returns it again, without waiting. A WebM or MP4 stream followed by a second one (a recorder
+ * restarted) is an error at the second header; chained Ogg streams are decoded one after the other.
+ */
 int64_t live_input_read(live_input *in, int16_t *out, size_t max, hark_err *err);
 
 /* Bytes of the file read so far. */
