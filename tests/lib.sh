@@ -7,7 +7,7 @@ set -uo pipefail
 DATA=${HARK_TESTDATA:-/usr/share/pocketsphinx/test/data/librivox}
 WER=$HARK_BUILD_DIR/hark_wer
 T=$(mktemp -d /tmp/hark-it-XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP_T:-}" ] || rm -rf "$T"' EXIT
 export XDG_STATE_HOME=$T/state
 passed=0
 failed=0

@@ -61,12 +61,13 @@ int asr_engine_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *er
     return e->ops->live_seed(e, x, n, err);
 }
 
-int asr_engine_live_begin(asr_engine *e, int64_t start, hark_err *err)
+int asr_engine_live_begin(asr_engine *e, int64_t start, asr_checkin_fn checkin, void *ctx,
+                          hark_err *err)
 {
     if (start < 0)
         return err_set(err, HARK_EINVAL, "a live chunk cannot start at sample %lld",
                        (long long)start);
-    return e->ops->live_begin(e, start, err);
+    return e->ops->live_begin(e, start, checkin, ctx, err);
 }
 
 int asr_engine_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err)

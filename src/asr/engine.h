@@ -106,11 +106,15 @@ void asr_engine_live_reset(asr_engine *e);
  * estimate for the next chunk). 0, HARK_ENOMEM, HARK_EENGINE. */
 int asr_engine_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
 
-/* Open a chunk whose first sample is at absolute position start. */
-int asr_engine_live_begin(asr_engine *e, int64_t start, hark_err *err);
+/* Open a chunk whose first sample is at absolute position start. The
+ * engine calls checkin (may be NULL) with ctx between 100 ms groups of
+ * the work a feed or an end does (a feed may decode seconds again when the
+ * estimate improves); nonzero stops it and is returned. */
+int asr_engine_live_begin(asr_engine *e, int64_t start, asr_checkin_fn checkin, void *ctx,
+                          hark_err *err);
 
-/* The chunk's next n samples. 0, or HARK_EENGINE/HARK_ENOMEM (the chunk is
- * then dropped). */
+/* The chunk's next n samples. 0, a check-in's stop (the chunk is then
+ * dropped), or HARK_EENGINE/HARK_ENOMEM (dropped too). */
 int asr_engine_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
 
 /* The words heard so far in the open chunk (its current best path, which

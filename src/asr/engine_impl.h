@@ -17,7 +17,8 @@ typedef struct asr_engine_ops {
     /* Live decoding (engine.h); the wrappers check the order of calls. */
     void (*live_reset)(asr_engine *e);
     int (*live_seed)(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
-    int (*live_begin)(asr_engine *e, int64_t start, hark_err *err);
+    int (*live_begin)(asr_engine *e, int64_t start, asr_checkin_fn checkin, void *ctx,
+                      hark_err *err);
     int (*live_feed)(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
     int (*live_partial)(asr_engine *e, asr_result *res, hark_err *err);
     int (*live_end)(asr_engine *e, asr_result *res, hark_err *err);

@@ -20,20 +20,22 @@
  * estimate, and a session's first chunk is decoded from its first second
  * once that is in (pocketsphinx_live.c). */
 typedef struct ps_live {
-    bool open;         /* a chunk is open */
-    bool started;      /* its utterance started (its CMN estimate chosen) */
-    bool have_prev;    /* the session has a previous chunk: prev_mean is set */
-    mfcc_t *prev_mean; /* the previous chunk's mean cepstrum */
-    mfcc_t *mean;      /* the open chunk's estimate */
-    fe_t *fe;          /* the open chunk's front end */
-    mfcc_t *flat;      /* its cepstra, frame after frame */
-    mfcc_t **rows;     /* row pointers into flat */
-    int n, cap;        /* frames computed, room */
-    int fed;           /* frames given to the decoder */
-    int refine_at;     /* a first chunk restarts with a better mean here (0: no more) */
-    double sum[32];    /* the sum of its cepstra as computed (ceplen <= 32) */
-    int64_t start;     /* absolute first sample */
-    int64_t samples;   /* samples fed */
+    bool open;              /* a chunk is open */
+    bool started;           /* its utterance started (its CMN estimate chosen) */
+    bool have_prev;         /* the session has a previous chunk: prev_mean is set */
+    mfcc_t *prev_mean;      /* the previous chunk's mean cepstrum */
+    mfcc_t *mean;           /* the open chunk's estimate */
+    fe_t *fe;               /* the open chunk's front end */
+    mfcc_t *flat;           /* its cepstra, frame after frame */
+    mfcc_t **rows;          /* row pointers into flat */
+    int n, cap;             /* frames computed, room */
+    int fed;                /* frames given to the decoder */
+    int refine_at;          /* a first chunk restarts with a better mean here (0: no more) */
+    double sum[32];         /* the sum of its cepstra as computed (ceplen <= 32) */
+    int64_t start;          /* absolute first sample */
+    int64_t samples;        /* samples fed */
+    asr_checkin_fn checkin; /* between groups of work, with checkin_ctx */
+    void *checkin_ctx;
 } ps_live;
 
 typedef struct ps_engine {
@@ -65,7 +67,7 @@ int ps_collect_words(ps_engine *e, double offset, double end_s, bool final, asr_
 /* The live half of the backend (pocketsphinx_live.c). */
 void ps_live_reset(asr_engine *e);
 int ps_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
-int ps_live_begin(asr_engine *e, int64_t start, hark_err *err);
+int ps_live_begin(asr_engine *e, int64_t start, asr_checkin_fn checkin, void *ctx, hark_err *err);
 int ps_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
 int ps_live_partial(asr_engine *e, asr_result *res, hark_err *err);
 int ps_live_end(asr_engine *e, asr_result *res, hark_err *err);

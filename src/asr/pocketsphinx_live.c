@@ -12,7 +12,7 @@
  *     chunk's cepstra are held back until WARM_FRAMES are in (or the
  *     chunk ends), never decoded with PocketSphinx's fixed prior
  *     (-cmninit), which is far off; and each time twice that audio is in
- *     (0.5, 1, 2, 4 s), the chunk is decoded again from its start with the
+ *     (0.5, 1, 2 s), the chunk is decoded again from its start with the
  *     mean of all of it so far. A push-to-talk
  *     dictation is mostly one chunk, the first: these restarts bring its
  *     estimate close to the chunk's own mean while the speaker talks, for
@@ -37,7 +37,7 @@
 #define WARM_FRAMES 25          /* a first chunk's first estimate: its first 0.25 s */
 #define FEED_FRAMES 10          /* frames per ps_process_cep call (100 ms) */
 #define MAX_FRAMES (100 * 3600) /* an hour: far past any chunk the chunker closes */
-#define REFINE_MAX_FRAMES 400   /* a first chunk's last restart: at 4 s */
+#define REFINE_MAX_FRAMES 200   /* a first chunk's last restart: at 2 s */
 
 static void live_close_chunk(ps_engine *e)
 {
@@ -167,6 +167,11 @@ static int live_search(ps_engine *e, bool all, hark_err *err)
             return err_set(err, HARK_EENGINE, "pocketsphinx failed at %.2f s",
                            pcm_seconds(l->start) + (double)l->fed / e->frate);
         l->fed += k;
+        /* Decoding again from the start after a better estimate is seconds
+         * of work in one feed: heartbeats and yields must go on meanwhile. */
+        int stop = l->checkin ? l->checkin(l->checkin_ctx, (double)l->fed / e->frate) : 0;
+        if (stop)
+            return stop;
     }
     return 0;
 }
@@ -229,7 +234,7 @@ int ps_live_seed(asr_engine *base, const int16_t *x, size_t n, hark_err *err)
     return rc;
 }
 
-int ps_live_begin(asr_engine *base, int64_t start, hark_err *err)
+int ps_live_begin(asr_engine *base, int64_t start, asr_checkin_fn checkin, void *ctx, hark_err *err)
 {
     ps_engine *e = (ps_engine *)base;
     ps_live_abort(base);
@@ -240,6 +245,8 @@ int ps_live_begin(asr_engine *base, int64_t start, hark_err *err)
     fe_start_utt(l->fe);
     l->open = true;
     l->start = start;
+    l->checkin = checkin;
+    l->checkin_ctx = ctx;
     if (l->have_prev)
         return live_start(e, err);
     return 0;

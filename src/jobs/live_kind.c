@@ -136,6 +136,12 @@ static int wait_more(void *ctx, int64_t have, int64_t *limit, bool *ended)
     return 0;
 }
 
+static int session_checkin(void *ctx)
+{
+    session_ctx *c = ctx;
+    return c->w->checkin(c->w->ctx, c->fed_s);
+}
+
 static int64_t session_read(void *ctx, int16_t *out, size_t max, hark_err *err)
 {
     session_ctx *c = ctx;
@@ -227,8 +233,11 @@ static int run_prepare(const kind_worker *w, const json_t *task, double *duratio
     live_input_io lio = {.wait_more = wait_more, .ctx = &c};
     if (rc == 0)
         rc = live_input_open(fd, input, format, &lio, &c.in, err);
-    live_session_io io = {
-        .read = session_read, .chunk = on_chunk, .partial = on_partial, .ctx = &c};
+    live_session_io io = {.read = session_read,
+                          .chunk = on_chunk,
+                          .partial = on_partial,
+                          .checkin = session_checkin,
+                          .ctx = &c};
     int64_t total = 0;
     if (rc == 0)
         rc = live_session_run(e, &o, &io, &total, err);

@@ -143,11 +143,18 @@ static int partial(session *s)
     return rc;
 }
 
+static int engine_checkin(void *ctx, double fed_s)
+{
+    (void)fed_s;
+    session *s = ctx;
+    return s->io->checkin ? s->io->checkin(s->io->ctx) : 0;
+}
+
 static int begin(session *s)
 {
     if (s->begun)
         return 0;
-    int rc = asr_engine_live_begin(s->e, s->chunk_start, s->err);
+    int rc = asr_engine_live_begin(s->e, s->chunk_start, engine_checkin, s, s->err);
     if (rc)
         return rc;
     s->begun = true;

@@ -55,6 +55,9 @@ typedef struct live_session_io {
      * text not sent before ("" for none). Nonzero stops the session. */
     int (*partial)(void *ctx, int idx, int64_t start, int64_t at, const asr_result *words,
                    size_t n_stable, const char *delta, hark_err *err);
+    /* Called between 100 ms groups of the recognizer's work (NULL: none):
+     * nonzero stops the session and is returned. */
+    int (*checkin)(void *ctx);
     void *ctx;
 } live_session_io;
 

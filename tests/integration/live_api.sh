@@ -33,13 +33,23 @@ for id in "${clips[@]}"; do
   ends="$ends $(jq -r .end_ms "$T/$id.rt.json")"
   check "$id: every append 200, the end 200" \
     jqe "$T/$id.rt.json" '(.statuses | all(. == 200)) and .end_status == 200'
-  check "$id: partial text arrived while streaming" \
-    jqe "$T/$id.rt.json" '.partials_before_end >= 1 and .first_partial_s < 2.0'
-  check "$id: partials at least once a second of speech" jqe "$T/$id.rt.json" '.max_partial_gap_s <= 1.6'
+  check "$id: partial text, at least once a second of the dictation's audio" \
+    jqe "$T/$id.rt.json" '.partials >= 1 and .max_partial_audio_gap_s <= 1.0'
   check "$id: the stable text (transcript.text.delta) adds up to the final text" \
     jqe "$T/$id.rt.json" '.deltas == .text and (.text | length) > 0'
 done
 echo "end-to-text (ms) at real-time pace:$ends"
+# Decoded while it is spoken: a longer dictation shows its text before its
+# end whatever else the machine does (the latency itself is measured by
+# bench/live_latency.sh, not asserted here).
+sox -n -r 16000 -c 1 -b 16 "$T/gap.wav" trim 0 0.8
+l=()
+for id in "${clips[@]}"; do l+=("$DATA/$id.wav" "$T/gap.wav"); done
+sox "${l[@]}" -t raw -e signed -b 16 -c 1 -r 16000 "$T/all.raw"
+$LIVE "$S" "$T/all.raw" --pace 1 > "$T/all.json"
+check "a longer dictation: partial and committed text before its end" \
+  jqe "$T/all.json" '.partials_before_end >= 3 and .end_status == 200'
+echo "speech to first partial: $(jq -r .first_partial_s "$T/all.json") s"
 
 "$HARK" transcribe -q -o "$T/file" "${clips[@]/#/$DATA/}" 2>/dev/null
 for id in "${clips[@]}"; do

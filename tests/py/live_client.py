@@ -183,6 +183,15 @@ def main():
         ts = [t_first] + [e[0] for e in partials if e[0] <= t_last]
         out["max_partial_gap_s"] = round(max(b - a for a, b in zip(ts, ts[1:])) if len(ts) > 1 else 0, 3)
     out["partials"] = len(partials)
+    # The longest stretch of audio between partials of a chunk (from its
+    # start to its first, then between them): how often the text grows,
+    # in the dictation's own time, whatever the machine's load.
+    gap, last = 0.0, {}
+    for _, _, d in partials:
+        prev = last.get(d.get("chunk"), d.get("start", 0.0))
+        gap = max(gap, d.get("at", 0.0) - prev)
+        last[d.get("chunk")] = d.get("at", 0.0)
+    out["max_partial_audio_gap_s"] = round(gap, 3)
     out["deltas"] = "".join(e[2].get("delta", "") for e in ev.events
                             if e[1] == "transcript.text.delta")
     out["event_types"] = sorted(set(e[1] for e in ev.events))
