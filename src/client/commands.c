@@ -10,7 +10,7 @@
 #include "client/http_client.h"
 #include "client/jobfmt.h"
 #include "client/wav.h"
-#include "jobs/kind.h"
+#include "jobs/kind_formats.h"
 #include "net/net.h"
 #include "output/atomic_file.h"
 #include "output/format.h"
@@ -811,17 +811,6 @@ static int fetch_result(hc_client *c, const char *id, const char *format, const 
     return rc;
 }
 
-/* Whether some job kind renders format. */
-static bool any_kind_format(const char *format)
-{
-    char names[256];
-    job_kind_names(names, sizeof names);
-    for (char *save = NULL, *k = strtok_r(names, ", ", &save); k; k = strtok_r(NULL, ", ", &save))
-        if (job_kind_find(k) && job_kind_format(job_kind_find(k), format) >= 0)
-            return true;
-    return false;
-}
-
 static int cmd_result(const command *cmd, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -839,7 +828,7 @@ static int cmd_result(const command *cmd, int argc, char **argv)
             /* Which formats a job has depends on its kind, which the
              * server knows (a 400 naming them); here a format no kind has
              * is a usage error. */
-            if (!any_kind_format(optarg))
+            if (!kind_formats_known(optarg))
                 return bad_usage(cmd,
                                  "%s: bad format '%s' (txt, json, srt, vtt, tsv, verbose_json; "
                                  "highlights, chapters, chapters_json, edl for a highlights job)",

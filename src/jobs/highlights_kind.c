@@ -33,6 +33,7 @@
 #include "jobs/chunk_result.h"
 #include "jobs/job_result.h"
 #include "jobs/kind.h"
+#include "jobs/kind_formats.h"
 #include "jobs/transcription.h"
 #include "media/clip.h"
 #include "media/pcm.h"
@@ -57,21 +58,6 @@
 #define CHUNK_WATCHDOG_BASE_S 30.0
 #define CHUNK_WATCHDOG_PER_S 4.0
 #define TILE_S 60 /* analysis tiles of a recording judged without a transcript */
-
-static const char *const formats[] = {
-    "highlights", "chapters", "chapters_json", "edl",          "txt", "json",
-    "srt",        "vtt",      "tsv",           "verbose_json", NULL};
-static const char *const mimes[] = {"application/json",
-                                    "text/plain; charset=utf-8",
-                                    "application/json+chapters",
-                                    "text/plain; charset=utf-8",
-                                    "text/plain; charset=utf-8",
-                                    "application/json",
-                                    "application/x-subrip; charset=utf-8",
-                                    "text/vtt; charset=utf-8",
-                                    "text/tab-separated-values; charset=utf-8",
-                                    "application/json",
-                                    NULL};
 
 /* ---- options ---- */
 
@@ -678,8 +664,8 @@ static int render(store *st, store_scope sc, const store_job *job, const char *f
 
 const job_kind job_kind_highlights = {
     .name = "highlights",
-    .formats = formats,
-    .mimes = mimes,
+    .formats = highlights_formats,
+    .mimes = highlights_mimes,
     .check_options = check_options,
     .prepare_task = prepare_task,
     .adjust_plan = adjust_plan,

@@ -18,6 +18,7 @@
 
 #include "jobs/chunk_result.h"
 #include "jobs/kind.h"
+#include "jobs/kind_formats.h"
 #include "jobs/live_session.h"
 #include "jobs/transcription.h"
 #include "media/live_input.h"

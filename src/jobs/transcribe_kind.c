@@ -4,17 +4,8 @@
 #include "jobs/chunk_result.h"
 #include "jobs/job_result.h"
 #include "jobs/kind.h"
+#include "jobs/kind_formats.h"
 #include "jobs/transcription.h"
-
-const char *const transcription_formats[] = {"txt", "json",         "srt", "vtt",
-                                             "tsv", "verbose_json", NULL};
-const char *const transcription_mimes[] = {"text/plain; charset=utf-8",
-                                           "application/json",
-                                           "application/x-subrip; charset=utf-8",
-                                           "text/vtt; charset=utf-8",
-                                           "text/tab-separated-values; charset=utf-8",
-                                           "application/json",
-                                           NULL};
 
 static int run_chunk(const kind_worker *w, const json_t *task, json_t **result, hark_err *err)
 {
