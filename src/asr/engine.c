@@ -51,6 +51,46 @@ int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t
     return e->ops->decode(e, pcm, start, end, checkin, ctx, res, err);
 }
 
+void asr_engine_live_reset(asr_engine *e)
+{
+    e->ops->live_reset(e);
+}
+
+int asr_engine_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *err)
+{
+    return e->ops->live_seed(e, x, n, err);
+}
+
+int asr_engine_live_begin(asr_engine *e, int64_t start, hark_err *err)
+{
+    if (start < 0)
+        return err_set(err, HARK_EINVAL, "a live chunk cannot start at sample %lld",
+                       (long long)start);
+    return e->ops->live_begin(e, start, err);
+}
+
+int asr_engine_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err)
+{
+    return n ? e->ops->live_feed(e, x, n, err) : 0;
+}
+
+int asr_engine_live_partial(asr_engine *e, asr_result *res, hark_err *err)
+{
+    memset(res, 0, sizeof *res);
+    return e->ops->live_partial(e, res, err);
+}
+
+int asr_engine_live_end(asr_engine *e, asr_result *res, hark_err *err)
+{
+    memset(res, 0, sizeof *res);
+    return e->ops->live_end(e, res, err);
+}
+
+void asr_engine_live_abort(asr_engine *e)
+{
+    e->ops->live_abort(e);
+}
+
 const char *asr_engine_name(const asr_engine *e)
 {
     return e->ops->describe(e);

@@ -77,6 +77,53 @@ int asr_engine_open(const asr_config *c, asr_engine **out, hark_err *err);
 int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t end,
                       asr_checkin_fn checkin, void *ctx, asr_result *res, hark_err *err);
 
+/* ---- live decoding: audio decoded while it arrives ----------------------
+ *
+ * A live session (a dictation) decodes one chunk at a time as its samples
+ * come: live_begin opens a chunk at an absolute sample position, live_feed
+ * hands it samples in order (any number at a time), live_partial says what
+ * the recognizer hears so far, live_end closes the chunk and gives its
+ * words. Times are absolute, as for decode.
+ *
+ * What differs from decode: a chunk's cepstral mean (CMN) cannot be known
+ * before the chunk ends, so a live chunk is normalised with an estimate:
+ * the mean of the previous chunk of the session, or, for a session's first
+ * chunk, the mean of its first second (its decode starts once that second
+ * is in, or at its end if it is shorter). A live chunk's words therefore
+ * depend on its samples and on the previous chunk's samples, and on
+ * nothing else: not on how the samples were split into feeds. live_reset
+ * starts a new session (no previous chunk); live_seed makes samples the
+ * "previous chunk" without decoding them (a session resumed after a crash
+ * seeds with the last committed chunk and goes on exactly as before).
+ *
+ * Between live_begin and live_end the engine is busy with the live chunk:
+ * decode must not be called (live_abort drops the chunk). */
+
+/* A new session: no previous chunk. Drops an open chunk. */
+void asr_engine_live_reset(asr_engine *e);
+
+/* Make samples x[0..n) the previous chunk (their mean becomes the
+ * estimate for the next chunk). 0, HARK_ENOMEM, HARK_EENGINE. */
+int asr_engine_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
+
+/* Open a chunk whose first sample is at absolute position start. */
+int asr_engine_live_begin(asr_engine *e, int64_t start, hark_err *err);
+
+/* The chunk's next n samples. 0, or HARK_EENGINE/HARK_ENOMEM (the chunk is
+ * then dropped). */
+int asr_engine_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
+
+/* The words heard so far in the open chunk (its current best path, which
+ * may still change), into *res (release it). */
+int asr_engine_live_partial(asr_engine *e, asr_result *res, hark_err *err);
+
+/* Close the chunk: its final words into *res (release it). The chunk
+ * becomes the previous chunk of the session. */
+int asr_engine_live_end(asr_engine *e, asr_result *res, hark_err *err);
+
+/* Drop the open chunk, if any (the session's previous chunk stays). */
+void asr_engine_live_abort(asr_engine *e);
+
 /* The engine's name and model identity, for output metadata ("pocketsphinx en-us"). */
 const char *asr_engine_name(const asr_engine *e);
 

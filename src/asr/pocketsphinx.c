@@ -20,15 +20,13 @@
  *
  * One decoder per process/thread: ps_decoder_t is not thread-safe.
  */
-#include "asr/engine_impl.h"
+#include "asr/pocketsphinx_impl.h"
 
 #include "util/clock.h"
 #include "util/log.h"
 
-#include <pocketsphinx.h>
 #include <sphinxbase/cmn.h>
 #include <sphinxbase/err.h>
-#include <sphinxbase/fe.h>
 #include <sphinxbase/feat.h>
 
 #include <math.h>
@@ -36,23 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Length of the primer utterance (see prime()). 0.15 s was measured to be
- * enough to make the decoder's carried-over state identical whatever came
- * before; twice that for margin. */
-#define PRIMER_SAMPLES (PCM_RATE * 3 / 10)
-
-typedef struct ps_engine {
-    asr_engine base;
-    ps_decoder_t *ps;
-    cmd_ln_t *config;
-    int frate;        /* feature frames per second (100) */
-    int ceplen;       /* cepstral vector length (13) */
-    mfcc_t *cep_mean; /* scratch: the chunk's mean cepstrum */
-    mfcc_t **primer;  /* cepstra of the primer utterance (see prime()) */
-    int primer_n;
-    char describe[128];
-} ps_engine;
 
 static int path_exists(const char *p)
 {
@@ -135,7 +116,10 @@ static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
     e->frate = (int)cmd_ln_int32_r(config, "-frate");
     e->ceplen = (int)cmd_ln_int32_r(config, "-ceplen");
     e->cep_mean = calloc((size_t)e->ceplen, sizeof *e->cep_mean);
-    if (e->frate <= 0 || !e->cep_mean || make_primer(e) != 0) {
+    e->live.prev_mean = calloc((size_t)e->ceplen, sizeof *e->live.prev_mean);
+    e->live.mean = calloc((size_t)e->ceplen, sizeof *e->live.mean);
+    if (e->frate <= 0 || e->ceplen > 32 || !e->cep_mean || !e->live.prev_mean || !e->live.mean ||
+        make_primer(e) != 0) {
         asr_pocketsphinx_ops.close(&e->base);
         return err_set(err, HARK_EENGINE, "cannot configure pocketsphinx");
     }
@@ -197,14 +181,14 @@ out:
     return 0;
 }
 
-static void cepstra_mean(ps_engine *e, mfcc_t **cep, int n)
+void ps_cepstra_mean(ps_engine *e, mfcc_t **cep, int n, mfcc_t *mean)
 {
-    memset(e->cep_mean, 0, (size_t)e->ceplen * sizeof *e->cep_mean);
+    memset(mean, 0, (size_t)e->ceplen * sizeof *e->cep_mean);
     if (n == 0) {
-        e->cep_mean[0] = 40.0f; /* -cmninit 40,3,-1 */
+        mean[0] = 40.0f; /* -cmninit 40,3,-1 */
         if (e->ceplen > 2) {
-            e->cep_mean[1] = 3.0f;
-            e->cep_mean[2] = -1.0f;
+            mean[1] = 3.0f;
+            mean[2] = -1.0f;
         }
         return;
     }
@@ -212,7 +196,7 @@ static void cepstra_mean(ps_engine *e, mfcc_t **cep, int n)
         double sum = 0;
         for (int f = 0; f < n; f++)
             sum += cep[f][k];
-        e->cep_mean[k] = (mfcc_t)(sum / n);
+        mean[k] = (mfcc_t)(sum / n);
     }
 }
 
@@ -234,15 +218,48 @@ static int is_filler(const char *w)
     return w[0] == '<' || w[0] == '[' || w[0] == '+' || w[0] == '\0';
 }
 
+int ps_collect_words(ps_engine *e, double offset, double end_s, bool final, asr_result *res)
+{
+    logmath_t *lmath = ps_get_logmath(e->ps);
+    for (ps_seg_t *seg = ps_seg_iter(e->ps); seg; seg = ps_seg_next(seg)) {
+        const char *w = ps_seg_word(seg);
+        if (is_filler(w))
+            continue;
+        int sf = 0, ef = 0;
+        ps_seg_frames(seg, &sf, &ef);
+        double post = 0.0;
+        if (final) {
+            int32 ascr, lscr, lback;
+            post = logmath_exp(lmath, ps_seg_prob(seg, &ascr, &lscr, &lback));
+        }
+        if (!(post >= 0.0))
+            post = 0.0;
+        if (post > 1.0)
+            post = 1.0;
+        double ws = offset + (double)sf / e->frate;
+        double we = offset + (double)(ef + 1) / e->frate;
+        if (we > end_s)
+            we = end_s;
+        if (ws > we)
+            ws = we;
+        if (asr_result_add_word(res, w, strip_alternate(w), ws, we, (float)post)) {
+            ps_seg_free(seg);
+            asr_result_release(res);
+            return HARK_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Besides live CMN, PocketSphinx 5prealpha carries state from the last
  * frames of one utterance into the first frames of the next (its top-N
  * Gaussian history among them) and offers no call to reset it. Decoding a
  * fixed, quiet primer utterance overwrites that state with the same values
  * every time, so each chunk starts from one known state. The engine test
  * decodes chunks in several orders and demands byte-identical words. */
-static void prime(ps_engine *e)
+static void prime(ps_engine *e, mfcc_t *mean)
 {
-    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, e->cep_mean);
+    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, mean);
     ps_start_stream(e->ps);
     ps_start_utt(e->ps);
     /* no_search = TRUE queues the frames for ps_end_utt() to search (so the
@@ -253,6 +270,18 @@ static void prime(ps_engine *e)
      * chunk decodes to nothing; the engine tests would catch that. */
     ps_process_cep(e->ps, e->primer, e->primer_n, TRUE, FALSE);
     ps_end_utt(e->ps);
+}
+
+int ps_start_chunk(ps_engine *e, mfcc_t *mean)
+{
+    prime(e, mean);
+    /* The reset that makes chunks independent: see the comment at the top. */
+    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, mean);
+    /* 5prealpha counts frames from the start of the stream, not of the
+     * utterance; a new stream per chunk makes frame 0 the chunk's start. */
+    if (ps_start_stream(e->ps) < 0 || ps_start_utt(e->ps) < 0)
+        return HARK_EENGINE;
+    return 0;
 }
 
 /* The primer's cepstra, computed once: quiet deterministic noise. */
@@ -287,19 +316,15 @@ static int ps_decode(asr_engine *base, const pcm_file *pcm, int64_t start, int64
                      asr_checkin_fn checkin, void *ctx, asr_result *res, hark_err *err)
 {
     ps_engine *e = (ps_engine *)base;
+    ps_live_abort(base); /* the decoder is this chunk's now */
     double t0 = clock_now_s();
     mfcc_t **cep = NULL;
     int n = 0;
     int rc = chunk_cepstra(e, pcm, start, end, checkin, ctx, &cep, &n, err);
     if (rc)
         return rc;
-    cepstra_mean(e, cep, n);
-    prime(e);
-    /* The reset that makes chunks independent: see the comment at the top. */
-    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, e->cep_mean);
-    /* 5prealpha counts frames from the start of the stream, not of the
-     * utterance; a new stream per chunk makes frame 0 the chunk's start. */
-    if (ps_start_stream(e->ps) < 0 || ps_start_utt(e->ps) < 0) {
+    ps_cepstra_mean(e, cep, n, e->cep_mean);
+    if (ps_start_chunk(e, e->cep_mean) != 0) {
         ckd_free_2d(cep);
         return err_set(err, HARK_EENGINE, "pocketsphinx refused to start an utterance");
     }
@@ -323,30 +348,8 @@ static int ps_decode(asr_engine *base, const pcm_file *pcm, int64_t start, int64
         return err_set(err, HARK_EENGINE, "pocketsphinx failed to finish the chunk at %.2f s",
                        pcm_seconds(start));
 
-    logmath_t *lmath = ps_get_logmath(e->ps);
-    double offset = pcm_seconds(start);
-    for (ps_seg_t *seg = ps_seg_iter(e->ps); seg; seg = ps_seg_next(seg)) {
-        const char *w = ps_seg_word(seg);
-        if (is_filler(w))
-            continue;
-        int sf = 0, ef = 0;
-        ps_seg_frames(seg, &sf, &ef);
-        int32 ascr, lscr, lback;
-        double post = logmath_exp(lmath, ps_seg_prob(seg, &ascr, &lscr, &lback));
-        if (!(post >= 0.0))
-            post = 0.0;
-        if (post > 1.0)
-            post = 1.0;
-        double ws = offset + (double)sf / e->frate;
-        double we = offset + (double)(ef + 1) / e->frate;
-        if (we > pcm_seconds(end))
-            we = pcm_seconds(end);
-        if (asr_result_add_word(res, w, strip_alternate(w), ws, we, (float)post)) {
-            ps_seg_free(seg);
-            asr_result_release(res);
-            return HARK_ENOMEM;
-        }
-    }
+    if (ps_collect_words(e, pcm_seconds(start), pcm_seconds(end), true, res) != 0)
+        return HARK_ENOMEM;
     res->audio_s = pcm_seconds(end - start);
     res->decode_s = clock_now_s() - t0;
     return 0;
@@ -364,6 +367,7 @@ static void ps_close(asr_engine *base)
         ps_free(e->ps);
     if (e->config)
         cmd_ln_free_r(e->config);
+    ps_live_release(e);
     free(e->cep_mean);
     if (e->primer)
         ckd_free_2d(e->primer);
@@ -375,6 +379,13 @@ const asr_engine_ops asr_pocketsphinx_ops = {
     .check = ps_check,
     .open = ps_open,
     .decode = ps_decode,
+    .live_reset = ps_live_reset,
+    .live_seed = ps_live_seed,
+    .live_begin = ps_live_begin,
+    .live_feed = ps_live_feed,
+    .live_partial = ps_live_partial,
+    .live_end = ps_live_end,
+    .live_abort = ps_live_abort,
     .describe = ps_describe,
     .close = ps_close,
 };

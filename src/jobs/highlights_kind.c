@@ -172,7 +172,7 @@ static int rank_opts(const json_t *o, hl_opts *r, hl_keyword **kw, size_t *n_kw,
  * no video); without a transcript, no recognizer needs speech-shaped
  * chunks, so the recording is analysed in tiles of TILE_S (fewer, longer
  * tasks: a 1-hour recording is 60, not 380). */
-static int prepare_task(const store_job *job, json_t *msg, hark_err *err)
+static int prepare_task(store *st, const store_job *job, json_t *msg, hark_err *err)
 {
     json_t *o = json_loads(job->options, 0, NULL);
     if (!json_is_object(o)) {

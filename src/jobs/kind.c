@@ -7,6 +7,7 @@
 static const job_kind *const kinds[] = {
     &job_kind_transcribe,
     &job_kind_highlights,
+    &job_kind_live,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

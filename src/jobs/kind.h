@@ -11,6 +11,9 @@
  *   transcribe  jobs/transcribe_kind.c: words per chunk; a transcript
  *   highlights  jobs/highlights_kind.c: words and audio features per
  *               chunk; ranked highlights, chapters, markers; clip export
+ *   live        jobs/live_kind.c: a dictation decoded while it is spoken;
+ *               its prepare is the session, which commits chunks as they
+ *               close; a transcript
  *
  * A third kind is one more file and one more row in kind.c.
  *
@@ -54,6 +57,15 @@ typedef struct kind_worker {
      * Only tasks that recognize speech ask: an export never waits for the
      * model. 0 with *out set, or the check-in's stop or the load's error. */
     int (*engine)(void *ctx, asr_engine **out, hark_err *err);
+    /* A prepare the kind runs itself (run_prepare) talks to the daemon on
+     * the way: send one message (protocol.h MSG_LIVE_*; msg is stolen, the
+     * task's token is added). Nonzero: the daemon is gone, stop. */
+    int (*send)(void *ctx, int type, json_t *msg);
+    /* How much of a growing input may be read: wait (checking in) until
+     * the daemon says there is more than *bytes, or that the input ended;
+     * then set *bytes and *ended. The check-in's stop code if the task
+     * must stop first. */
+    int (*wait_input)(void *ctx, int64_t *bytes, bool *ended);
     void *ctx;
 } kind_worker;
 
@@ -79,7 +91,18 @@ typedef struct job_kind {
      * the task message msg (protocol.h: e.g. "keep_input", to keep a URL
      * input's download for later tasks that read the original). May be
      * NULL. */
-    int (*prepare_task)(const store_job *job, json_t *msg, hark_err *err);
+    int (*prepare_task)(store *st, const store_job *job, json_t *msg, hark_err *err);
+
+    /* Worker: run the prepare task itself instead of the shared decode and
+     * plan, and set *duration_s when done. A live dictation's prepare is
+     * its whole session: it decodes the input as it grows and sends each
+     * chunk as it closes (jobs/live_kind.c). NULL: the shared prepare. */
+    int (*run_prepare)(const kind_worker *w, const json_t *task, double *duration_s, hark_err *err);
+
+    /* The input grows while the job runs: such jobs are made by POST
+     * /v1/live, not by a submit, and the runtime tells their session how
+     * much input there is (runtime.c). */
+    bool live;
 
     /* Worker, after the prepare planned the chunks: change the plan, given
      * the prepare task (may be NULL). The plan must stay sorted and
@@ -137,5 +160,6 @@ void job_kind_format_list(const job_kind *k, char *out, size_t n);
 /* The rows (kind.c lists them). */
 extern const job_kind job_kind_transcribe;
 extern const job_kind job_kind_highlights;
+extern const job_kind job_kind_live;
 
 #endif

@@ -6,14 +6,15 @@
 #include "jobs/kind.h"
 #include "jobs/transcription.h"
 
-static const char *const formats[] = {"txt", "json", "srt", "vtt", "tsv", "verbose_json", NULL};
-static const char *const mimes[] = {"text/plain; charset=utf-8",
-                                    "application/json",
-                                    "application/x-subrip; charset=utf-8",
-                                    "text/vtt; charset=utf-8",
-                                    "text/tab-separated-values; charset=utf-8",
-                                    "application/json",
-                                    NULL};
+const char *const transcription_formats[] = {"txt", "json",         "srt", "vtt",
+                                             "tsv", "verbose_json", NULL};
+const char *const transcription_mimes[] = {"text/plain; charset=utf-8",
+                                           "application/json",
+                                           "application/x-subrip; charset=utf-8",
+                                           "text/vtt; charset=utf-8",
+                                           "text/tab-separated-values; charset=utf-8",
+                                           "application/json",
+                                           NULL};
 
 static int run_chunk(const kind_worker *w, const json_t *task, json_t **result, hark_err *err)
 {
@@ -52,8 +53,8 @@ static int render(store *st, store_scope sc, const store_job *job, const char *f
 
 const job_kind job_kind_transcribe = {
     .name = "transcribe",
-    .formats = formats,
-    .mimes = mimes,
+    .formats = transcription_formats,
+    .mimes = transcription_mimes,
     .run_chunk = run_chunk,
     .check_result = check_result,
     .complete = complete,

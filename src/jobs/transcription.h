@@ -30,6 +30,11 @@
 #define TRANSCRIPTION_DOWNLOAD_NAME "input.download" /* a URL input, until it is decoded */
 #define TRANSCRIPTION_KEPT_NAME "input.media"        /* ... and after, when kept */
 
+/* The transcript's result formats and their MIME types, NULL-terminated
+ * (the rows of the kinds whose result is a transcript: transcribe, live). */
+extern const char *const transcription_formats[];
+extern const char *const transcription_mimes[];
+
 /* The result of prepare, kept in the work directory. */
 typedef struct prepared_audio {
     pcm_file pcm;

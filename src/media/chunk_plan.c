@@ -127,6 +127,11 @@ static int power_bin(int64_t p, int n)
     return (int)b;
 }
 
+int chunk_plan_frame_bin(const int16_t *x, int n)
+{
+    return power_bin(frame_power(x, n), n);
+}
+
 static int read_error(int64_t at, hark_err *err)
 {
     return err_set(err, HARK_EIO, "cannot plan chunks: cannot read PCM at sample %" PRId64, at);

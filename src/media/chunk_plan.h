@@ -57,4 +57,9 @@ int chunk_plan_build(const pcm_file *pcm, const chunk_plan_opts *o, chunk_plan *
 
 void chunk_plan_release(chunk_plan *p);
 
+/* The planner's measure of one frame (n <= 160 samples): its mean-removed
+ * power as a 0.5 dB bin over [-100, 0) dBFS, 0 for digital silence. The
+ * live chunker (live_chunker.h) judges frames by the same measure. */
+int chunk_plan_frame_bin(const int16_t *x, int n);
+
 #endif

@@ -34,6 +34,16 @@
  * RLIMIT_CPU soft limit (a backstop behind the wall-clock watchdog).
  * setup_s: from receiving a chunk task to starting the recognizer on it.
  *
+ * A live job's prepare task is its session (jobs/live_kind.c): the
+ * prepare message carries "live" {format, bytes, ended, first_idx,
+ * resume_end, seed_start, words_before}; while it runs the daemon sends
+ * MSG_LIVE_INPUT whenever the job's input grew (bytes: how much may be
+ * read) or closed (ended), and the worker sends MSG_LIVE_PARTIAL (data:
+ * the "transcript.partial" event; delta: newly stable text) and
+ * MSG_LIVE_CHUNK for each chunk that closed (result: its words, as a
+ * chunk task's), then MSG_PREPARED {token, duration} when the input ended
+ * and everything was decoded.
+ *
  * A worker runs one task at a time. While it runs, it checks in at every
  * block boundary (at most 100 ms of audio): it reads any pending message
  * without blocking, stops at once on MSG_YIELD for its token (dropping the
@@ -60,6 +70,9 @@ enum msg_type {
     MSG_RESULT = 8,
     MSG_YIELDED = 9,
     MSG_FAILED = 10,
+    MSG_LIVE_INPUT = 11,   /* daemon -> worker {token, bytes, ended} */
+    MSG_LIVE_CHUNK = 12,   /* worker -> daemon {token, start, end, result, delta, decode_s} */
+    MSG_LIVE_PARTIAL = 13, /* worker -> daemon {token, data, delta} */
 };
 
 /* How often a busy worker says it is alive, and how long the daemon waits

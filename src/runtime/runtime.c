@@ -18,6 +18,7 @@
 #include "jobs/artifacts.h"
 #include "jobs/chunk_result.h"
 #include "jobs/kind.h"
+#include "jobs/live_kind.h"
 #include "jobs/transcription.h"
 #include "runtime/frame.h"
 #include "runtime/protocol.h"
@@ -73,7 +74,11 @@ typedef struct slot {
     int failures;         /* deaths in a row without a task done: respawn backoff */
     double respawn_at;
     double dispatch_s; /* claim + send of the current task, for the debug log */
-    double yield_at;   /* when the yield was asked, for the debug log */
+    /* A live session (kind.h live): the input the worker was told of. */
+    bool live;
+    int64_t live_bytes;
+    bool live_ended;
+    double yield_at; /* when the yield was asked, for the debug log */
 } slot;
 
 struct runtime {
@@ -482,7 +487,12 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
             json_object_set_new(json_object_get(msg, "fetch"), "dest", dest_json(f->dest));
             s->deadline += fetch_watchdog_s(f);
         }
-        if (kind->prepare_task && kind->prepare_task(&job, msg, &err) != 0) {
+        s->live = kind->live;
+        s->live_bytes = job.input_bytes;
+        s->live_ended = !job.input_open;
+        if (kind->live) /* the session lasts as long as the dictation */
+            s->deadline = now + rt->o.max_duration_s + CHUNK_WATCHDOG_BASE_S;
+        if (kind->prepare_task && kind->prepare_task(rt->st, &job, msg, &err) != 0) {
             json_decref(msg);
             store_job_release(&job);
             s->state = SLOT_IDLE;
@@ -490,6 +500,7 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
             return;
         }
     } else {
+        s->live = false;
         double secs = (double)(t->end_sample - t->start_sample) / STORE_SAMPLE_RATE;
         msg = json_pack("{s:I, s:s, s:s, s:i, s:s, s:s, s:I, s:I}", "token", (json_int_t)t->token,
                         "job", t->job_id, "kind", kind->name, "index", t->idx, "work_dir", dir,
@@ -524,8 +535,91 @@ static bool input_fault(int code)
            code == HARK_EINVAL;
 }
 
+/* A live session ended: its input closed and every chunk is committed. */
+static void on_live_finished(runtime *rt, slot *s, json_t *m)
+{
+    hark_err err = {0};
+    store_commit_info info = {0};
+    int rc = store_finish_live(rt->st, s->task.token,
+                               json_number_value(json_object_get(m, "duration")), &info, &err);
+    s->state = SLOT_IDLE;
+    s->failures = 0;
+    if (rc == HARK_ESTALE)
+        rt->stats.stale_commits++;
+    else if (rc == HARK_ENOSPC)
+        release_for_space(rt, &s->task, err.msg);
+    else if (rc)
+        log_error("job %s: %s", s->task.job_id, err.msg);
+    else if (info.job_complete)
+        complete_job(rt, s->task.job_id);
+}
+
+/* A live session closed a chunk: commit it under the session's lease. */
+static void on_live_chunk(runtime *rt, slot *s, json_t *m)
+{
+    const json_t *result = json_object_get(m, "result");
+    const char *delta = json_string_value(json_object_get(m, "delta"));
+    json_t *start = json_object_get(m, "start"), *end = json_object_get(m, "end");
+    hark_err err = {0};
+    char *text = result ? json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    if (!text || !json_is_integer(start) || !json_is_integer(end) ||
+        job_kind_live.check_result(result, &err)) {
+        free(text);
+        slot_kill(rt, s, "the worker sent a malformed live chunk");
+        return;
+    }
+    double decode_s = json_number_value(json_object_get(m, "decode_s"));
+    if (!(decode_s >= 0))
+        decode_s = 0;
+    store_commit_info info = {0};
+    int rc = store_commit_live_chunk(rt->st, s->task.token, json_integer_value(start),
+                                     json_integer_value(end), text, delta, decode_s, &info, &err);
+    free(text);
+    if (rc == 0) {
+        resource_clear(rt, NULL);
+        if (rt->o.metrics)
+            hark_metrics_chunk_decoded(
+                rt->o.metrics, decode_s,
+                (double)(json_integer_value(end) - json_integer_value(start)) / STORE_SAMPLE_RATE);
+    } else if (rc == HARK_ESTALE) {
+        /* Paused, cancelled or expired under it: stop the session. */
+        rt->stats.stale_commits++;
+        if (!s->yielding) {
+            s->yielding = true;
+            slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
+        }
+    } else if (rc == HARK_ENOSPC) {
+        resource_set(rt, s->task.job_id, err.msg);
+    } else if (rc == HARK_EINVAL) {
+        slot_kill(rt, s, err.msg);
+    } else {
+        log_error("job %s: %s", s->task.job_id, err.msg);
+    }
+}
+
+/* What a live session hears so far: events for the job's streams. */
+static void on_live_partial(runtime *rt, slot *s, json_t *m)
+{
+    json_t *data = json_object_get(m, "data");
+    const char *delta = json_string_value(json_object_get(m, "delta"));
+    char *text = json_is_object(data) ? json_dumps(data, JSON_COMPACT) : NULL;
+    if (!text) {
+        slot_kill(rt, s, "the worker sent a malformed partial");
+        return;
+    }
+    hark_err err = {0};
+    int rc = store_live_partial(rt->st, s->task.token, text, delta, &err);
+    free(text);
+    if (rc && rc != HARK_ESTALE)
+        log_warn("job %s: partial text not kept: %s", s->task.job_id, err.msg);
+}
+
 static void on_prepared(runtime *rt, slot *s, json_t *m)
 {
+    if (s->live) {
+        on_live_finished(rt, s, m);
+        return;
+    }
     chunk_plan plan;
     hark_err err = {0};
     if (chunk_plan_from_json(json_object_get(m, "plan"), &plan, &err)) {
@@ -697,6 +791,14 @@ static void slot_message(runtime *rt, slot *s, int type, json_t *m)
         if (ours && s->task.kind == STORE_TASK_CHUNK)
             on_result(rt, s, m);
         return;
+    case MSG_LIVE_CHUNK:
+        if (ours && s->live)
+            on_live_chunk(rt, s, m);
+        return;
+    case MSG_LIVE_PARTIAL:
+        if (ours && s->live)
+            on_live_partial(rt, s, m);
+        return;
     case MSG_YIELDED:
         if (ours) {
             log_debug("%s: yielded job %s chunk %d %.1f ms after the ask (dispatch %.3f ms, "
@@ -826,7 +928,9 @@ static void schedule(runtime *rt)
 }
 
 /* A job paused or cancelled by another thread revoked its leases in the
- * store; stop its chunks now rather than at the next lease renewal. */
+ * store; stop its chunks now rather than at the next lease renewal. And a
+ * live session hears here that its input grew or closed (the server wakes
+ * the runtime after each append). */
 static void revoke_check(runtime *rt)
 {
     for (int i = 0; i < rt->n; i++) {
@@ -837,6 +941,15 @@ static void revoke_check(runtime *rt)
         if (store_get_job(rt->st, STORE_SCOPE_ALL, s->task.job_id, &job, NULL))
             continue;
         bool live = job.state == STORE_QUEUED || job.state == STORE_RUNNING;
+        if (live && s->live &&
+            (job.input_bytes > s->live_bytes || (!job.input_open && !s->live_ended))) {
+            /* The session's input grew or closed: tell it at once. */
+            s->live_bytes = job.input_bytes;
+            s->live_ended = !job.input_open;
+            slot_send(rt, s, MSG_LIVE_INPUT,
+                      json_pack("{s:I, s:I, s:b}", "token", (json_int_t)s->task.token, "bytes",
+                                (json_int_t)job.input_bytes, "ended", !job.input_open));
+        }
         store_job_release(&job);
         if (!live) {
             s->yielding = true;
@@ -876,6 +989,35 @@ static void sweep_work_dirs(runtime *rt);
 static void finish_ready_jobs(runtime *rt);
 static void retention(runtime *rt);
 
+/* Live jobs whose client has sent nothing for their idle timeout are
+ * ended with what they have (their session then finishes). */
+static void end_idle_inputs(runtime *rt)
+{
+    store_job_list l;
+    if (store_list_open_inputs(rt->st, 100, &l, NULL))
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    bool closed = false;
+    for (size_t i = 0; i < l.n; i++) {
+        const store_job *j = &l.jobs[i];
+        double idle_s = (double)(now_ms - j->input_at_ms) / 1000;
+        if (idle_s < live_idle_timeout_s(j))
+            continue;
+        hark_err err = {0};
+        if (store_input_close(rt->st, STORE_SCOPE_ALL, j->id, "idle", NULL, &err) == 0) {
+            log_info("job %s: no audio for %.0f s: ending it with what it has", j->id, idle_s);
+            closed = true;
+        } else {
+            log_warn("job %s: %s", j->id, err.msg);
+        }
+    }
+    store_job_list_release(&l);
+    if (closed)
+        revoke_check(rt);
+}
+
 static void housekeeping(runtime *rt)
 {
     double now = clock_now_s();
@@ -885,6 +1027,7 @@ static void housekeeping(runtime *rt)
     store_expire_leases(rt->st, NULL, NULL);
     int n = 0;
     store_fail_overdue(rt->st, &n, NULL);
+    end_idle_inputs(rt);
     if (now - rt->last_sweep >= SWEEP_EVERY_S) {
         rt->last_sweep = now;
         sweep_work_dirs(rt);   /* jobs cancelled or deleted by another thread */

@@ -51,6 +51,9 @@ typedef struct worker {
     int fault_chunk;
     int fault_armed; /* this task is the one to misbehave */
     bool no_model;   /* started without a model: a task that asks for one fails */
+    /* A live session's input (MSG_LIVE_INPUT): bytes that may be read, ended. */
+    int64_t input_bytes;
+    bool input_ended;
 } worker;
 
 static int send_msg(worker *w, int type, json_t *obj)
@@ -74,6 +77,15 @@ static void handle(worker *w, int type, json_t *msg, json_t **task, int *task_ty
             w->stop = HARK_ECANCELED;
         json_decref(msg);
         return;
+    case MSG_LIVE_INPUT:
+        if (w->token && json_integer_value(json_object_get(msg, "token")) == w->token) {
+            json_int_t b = json_integer_value(json_object_get(msg, "bytes"));
+            if (b > w->input_bytes)
+                w->input_bytes = b;
+            w->input_ended |= json_is_true(json_object_get(msg, "ended"));
+        }
+        json_decref(msg);
+        return;
     case MSG_SHUTDOWN:
         w->shutdown = 1;
         w->stop = HARK_ECANCELED;
@@ -90,6 +102,9 @@ static void handle(worker *w, int type, json_t *msg, json_t **task, int *task_ty
             w->stop = 0;
             w->done_s = 0;
             w->last_beat = clock_now_s();
+            const json_t *live = json_object_get(msg, "live");
+            w->input_bytes = json_integer_value(json_object_get(live, "bytes"));
+            w->input_ended = json_is_true(json_object_get(live, "ended"));
             return;
         }
         /* A second task while busy is a daemon bug; refuse it loudly. */
@@ -416,6 +431,57 @@ static int task_engine(void *ctx, asr_engine **out, hark_err *err)
     return 0;
 }
 
+/* kind_worker's send: a message of the running task, with its token. */
+static int task_send(void *ctx, int type, json_t *msg)
+{
+    worker *w = ctx;
+    if (!msg)
+        return HARK_ENOMEM;
+    json_object_set_new(msg, "token", json_integer(w->token));
+    int rc = send_msg(w, type, msg);
+    return rc ? HARK_ECANCELED : 0;
+}
+
+/* kind_worker's wait_input: block on the daemon's socket (so a
+ * MSG_LIVE_INPUT wakes us at once), beating and checking in meanwhile. */
+static int wait_input(void *ctx, int64_t *bytes, bool *ended)
+{
+    worker *w = ctx;
+    while (!w->stop && w->input_bytes <= *bytes && !w->input_ended) {
+        pump(w, HEARTBEAT_INTERVAL_MS / 2, NULL, NULL);
+        if (!w->stop)
+            heartbeat(w);
+    }
+    if (w->stop)
+        return w->stop;
+    *bytes = w->input_bytes;
+    *ended = w->input_ended;
+    return 0;
+}
+
+/* A prepare the task's kind runs itself (kind.h run_prepare): a live
+ * session. Its chunks went to the daemon as they closed. */
+static void run_own_prepare(worker *w, json_t *t, const job_kind *kind)
+{
+    w->received = clock_now_s();
+    w->setup_s = -1;
+    kind_worker kw = {.checkin = checkin,
+                      .engine = task_engine,
+                      .send = task_send,
+                      .wait_input = wait_input,
+                      .ctx = w};
+    double duration = 0;
+    hark_err err = {0};
+    int rc = kind->run_prepare(&kw, t, &duration, &err);
+    if (rc) {
+        answer_failure(w, rc, err.msg);
+        return;
+    }
+    send_msg(w, MSG_PREPARED,
+             json_pack("{s:I, s:f, s:b}", "token", (json_int_t)w->token, "duration", duration,
+                       "live", 1));
+}
+
 static void run_chunk(worker *w, json_t *t)
 {
     w->received = clock_now_s();
@@ -489,7 +555,11 @@ int worker_main(int fd, enum worker_model model)
         if (!task)
             continue;
         limit_cpu(json_number_value(json_object_get(task, "cpu_s")));
-        if (type == MSG_PREPARE)
+        const char *kind_name = json_string_value(json_object_get(task, "kind"));
+        const job_kind *kind = kind_name ? job_kind_find(kind_name) : NULL;
+        if (type == MSG_PREPARE && kind && kind->run_prepare)
+            run_own_prepare(&w, task, kind);
+        else if (type == MSG_PREPARE)
             run_prepare(&w, task);
         else
             run_chunk(&w, task);

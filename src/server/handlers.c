@@ -196,6 +196,12 @@ enum MHD_Result handle_retry(server *s, struct MHD_Connection *c, const caller *
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id)
 {
+    return reply_job_result(s, c, who, id, NULL);
+}
+
+enum MHD_Result reply_job_result(server *s, struct MHD_Connection *c, const caller *who,
+                                 const char *id, const char *default_format)
+{
     store_job job;
     hark_err err = {0};
     int rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
@@ -213,6 +219,9 @@ enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller 
         store_job_release(&job);
         return ret;
     }
+    if (kind && !has_arg(c, "format") && default_format &&
+        (f = job_kind_format(kind, default_format)) < 0)
+        f = 0;
     int state = job.state;
     if (state != STORE_SUCCEEDED || !kind) {
         enum MHD_Result ret =
@@ -320,6 +329,18 @@ enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller 
     int rc = store_get_job(s->st, sc, id, &job, &err);
     if (rc)
         return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, id);
+    const job_kind *kind = job_kind_of(&job);
+    if (!store_state_terminal(job.state) && kind && kind->live) {
+        /* A dictation in progress is dropped: cancelled, then deleted
+         * (docs/api.md); its session stops at its next check-in. */
+        rc = store_cancel(s->st, sc, id, &err);
+        if (rc && rc != HARK_EINVAL) {
+            store_job_release(&job);
+            return reply_store_error(c, rc, &err, id);
+        }
+        server_wake(s);
+        job.state = STORE_CANCELLED;
+    }
     if (!store_state_terminal(job.state)) {
         enum MHD_Result ret = reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_not_finished",
                                            "job %s is %s: cancel it before deleting it", id,

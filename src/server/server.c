@@ -23,6 +23,7 @@
 
 #include "server/artifacts_http.h"
 #include "server/listen_addr.h"
+#include "server/live.h"
 #include "server/openai.h"
 #include "server/server_impl.h"
 #include "server/submit.h"
@@ -76,6 +77,9 @@ enum route {
     R_METRICS,       /* GET /metrics */
     R_ARTIFACTS,     /* GET /v1/jobs/{id}/artifacts */
     R_ARTIFACT,      /* GET /v1/jobs/{id}/artifacts/{name} */
+    R_LIVE,          /* POST /v1/live */
+    R_LIVE_AUDIO,    /* POST /v1/live/{id}/audio */
+    R_LIVE_END,      /* POST /v1/live/{id}/end */
 };
 
 /* Methods and query arguments each route accepts. HEAD is served as GET
@@ -108,6 +112,9 @@ static const struct route_def {
     [R_METRICS] = {true, false, "GET, HEAD", {NULL}, false},
     [R_ARTIFACTS] = {true, false, "GET, HEAD", {NULL}, false},
     [R_ARTIFACT] = {true, false, "GET, HEAD", {NULL}, false},
+    [R_LIVE] = {false, true, "POST", {NULL}, false},
+    [R_LIVE_AUDIO] = {false, true, "POST", {NULL}, false},
+    [R_LIVE_END] = {false, true, "POST", {"format", NULL}, false},
 };
 
 /* Routes anyone may call, tokens or not: probes for orchestrators. */
@@ -120,7 +127,7 @@ static bool route_is_public(enum route r)
 static bool route_has_id(enum route r)
 {
     return r != R_HEALTH && r != R_READY && r != R_METRICS && r != R_JOBS && r != R_OA_TRANSCRIBE &&
-           r != R_OA_MODELS && r != R_OA_MODEL && r != R_OA_TRANSLATE;
+           r != R_OA_MODELS && r != R_OA_MODEL && r != R_OA_TRANSLATE && r != R_LIVE;
 }
 
 /* The OpenAI form a route takes, NULL for hark's own. */
@@ -131,7 +138,7 @@ static const openai_form *route_openai_form(enum route r)
                                  : NULL;
 }
 
-enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM };
+enum body_kind { BODY_DROP, BODY_JSON, BODY_FORM, BODY_LIVE };
 
 typedef struct request {
     enum route route;
@@ -147,6 +154,7 @@ typedef struct request {
     enum body_kind body;
     buf json;
     upload *up;
+    live_append *live; /* BODY_LIVE: the live job's input being appended to */
     uint64_t body_bytes, body_cap;
     bool responded;
     uint64_t drain_cap; /* a refused body is read and dropped up to this */
@@ -202,6 +210,22 @@ static enum route parse_route(const char *url, request *r)
         text_clean(url + 11, n, '?', r->id_shown, sizeof r->id_shown);
         r->id_ok = n < sizeof r->id_shown && text_is_clean(url + 11, n);
         return R_OA_MODEL;
+    }
+    if (strcmp(url, "/v1/live") == 0)
+        return R_LIVE;
+    if (strncmp(url, "/v1/live/", 9) == 0) {
+        const char *seg = url + 9, *slash = strchr(seg, '/');
+        size_t n = slash ? (size_t)(slash - seg) : strlen(seg);
+        text_clean(seg, n, '?', r->id_shown, sizeof r->id_shown);
+        if ((r->id_ok = id_valid(seg, n))) {
+            memcpy(r->id, seg, n);
+            r->id[n] = '\0';
+        }
+        if (slash && strcmp(slash + 1, "audio") == 0)
+            return R_LIVE_AUDIO;
+        if (slash && strcmp(slash + 1, "end") == 0)
+            return R_LIVE_END;
+        return R_NONE;
     }
     if (strncmp(url, "/v1/jobs", 8) != 0)
         return R_NONE;
@@ -332,6 +356,54 @@ static void setup_submit_body(server *s, struct MHD_Connection *c, request *r, i
                   "the body must be multipart/form-data (an upload) or application/json "
                   "(a path), not '%.64s'",
                   ct ? ct : "");
+}
+
+/* POST /v1/live: an optional JSON body under the JSON cap. */
+static void setup_live_json_body(server *s, struct MHD_Connection *c, request *r, int64_t len)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (r->has_body && !is_type(ct, "application/json")) {
+        r->failed = true;
+        api_error_set(&r->error, MHD_HTTP_BAD_REQUEST, NULL, "unsupported_content_type",
+                      "the body must be application/json, not '%.64s'", ct ? ct : "");
+        return;
+    }
+    if (len > s->max_body_bytes) {
+        r->failed = true;
+        api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
+                      "the JSON body is larger than this server's limit of %lld bytes",
+                      (long long)s->max_body_bytes);
+        return;
+    }
+    r->body = BODY_JSON;
+    r->body_cap = (uint64_t)s->max_body_bytes;
+    buf_init(&r->json, (size_t)s->max_body_bytes);
+}
+
+/* POST /v1/live/{id}/audio: the body goes to the job's input as it comes
+ * (live.h). Form and JSON bodies are a client's mistake, said at once. */
+static void setup_live_audio_body(server *s, struct MHD_Connection *c, request *r, int64_t len)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    r->failed = true;
+    if (is_type(ct, "multipart/form-data") || is_type(ct, "application/x-www-form-urlencoded") ||
+        is_type(ct, "application/json")) {
+        api_error_set(&r->error, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, "unsupported_content_type",
+                      "send the audio itself as the body (application/octet-stream), not '%.64s'",
+                      ct);
+        return;
+    }
+    if (len >= 0 && len > s->max_upload_bytes) {
+        api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "audio_too_large",
+                      "the body is larger than this server's limit of %lld bytes",
+                      (long long)s->max_upload_bytes);
+        return;
+    }
+    if (live_append_begin(s, &r->who, r->id, &r->live, &r->error))
+        return;
+    r->body = BODY_LIVE;
+    r->body_cap = (uint64_t)s->max_upload_bytes;
+    r->failed = false;
 }
 
 /* A request's id for the logs: the client's X-Request-Id when it is a
@@ -470,8 +542,9 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
      * client sees the 413 (a larger one is answered at once and cut). */
     r->drain_cap = 2 * (uint64_t)s->max_upload_bytes + MULTIPART_SLACK;
     const struct route_def *d = &routes[r->route];
-    struct arg_check ac = {
-        .allowed = r->post ? no_args : d->args, .bad = r->bad_arg, .badlen = sizeof r->bad_arg};
+    struct arg_check ac = {.allowed = r->post && r->route != R_LIVE_END ? no_args : d->args,
+                           .bad = r->bad_arg,
+                           .badlen = sizeof r->bad_arg};
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     r->origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ORIGIN);
     r->cors = origin_check(&s->hosts, r->origin, host);
@@ -519,6 +592,10 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
     r->has_body = request_has_body(c, len);
     if (!r->failed && (r->route == R_JOBS || route_openai_form(r->route)) && r->post)
         setup_submit_body(s, c, r, len);
+    if (!r->failed && r->route == R_LIVE)
+        setup_live_json_body(s, c, r, len);
+    if (!r->failed && r->route == R_LIVE_AUDIO)
+        setup_live_audio_body(s, c, r, len);
     if (!r->failed)
         return true;
     /* A refused request: answer now if its body will not be read anyway. */
@@ -552,6 +629,10 @@ static bool take_body(server *s, request *r, const char *data, size_t n)
                           "file_too_large",
                           "the file is larger than this server's limit of %lld bytes",
                           (long long)s->max_upload_bytes);
+        else if (r->body == BODY_LIVE)
+            api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "audio_too_large",
+                          "the body is larger than this server's limit of %lld bytes",
+                          (long long)s->max_upload_bytes);
         else if (r->body == BODY_JSON)
             api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, NULL, "body_too_large",
                           "the JSON body is larger than this server's limit of %lld bytes",
@@ -567,6 +648,11 @@ static bool take_body(server *s, request *r, const char *data, size_t n)
         api_error_set(&r->error, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
     } else if (r->body == BODY_FORM && r->up) {
         upload_feed(r->up, data, n);
+    } else if (r->body == BODY_LIVE && r->live &&
+               live_append_feed(s, r->live, data, n, &r->error)) {
+        r->failed = true;
+        live_append_free(r->live);
+        r->live = NULL;
     }
     return true;
 }
@@ -613,6 +699,12 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_artifacts(s, c, &r->who, r->id);
     case R_ARTIFACT:
         return handle_artifact(s, c, &r->who, r->id, r->artifact_ok ? r->artifact : NULL);
+    case R_LIVE:
+        return handle_live_create(s, c, &r->who, &r->json);
+    case R_LIVE_AUDIO:
+        return handle_live_audio(s, c, r->live);
+    case R_LIVE_END:
+        return handle_live_end(s, c, &r->who, r->id, &r->cont);
     case R_NONE:
         break;
     }
@@ -696,6 +788,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (r->cont.free_ctx)
         r->cont.free_ctx(r->cont.ctx);
     upload_free(r->up);
+    live_append_free(r->live);
     buf_release(&r->json);
     conn_guard_request_done(s->guard, r->gc);
     if (r->answering)
@@ -833,6 +926,7 @@ int server_start(const server_opts *o, server **out, hark_err *err)
     s->wake_ctx = o->wake_ctx;
     s->max_upload_bytes = o->max_upload_bytes ? o->max_upload_bytes : DEFAULT_MAX_UPLOAD;
     s->default_timeout_s = o->default_timeout_s;
+    s->live_idle_timeout_s = o->live_idle_timeout_s > 0 ? o->live_idle_timeout_s : 30.0;
     s->max_connections = o->max_connections ? o->max_connections : DEFAULT_MAX_CONNECTIONS;
     s->max_per_address = o->max_connections_per_address == 0  ? DEFAULT_MAX_PER_ADDRESS
                          : o->max_connections_per_address < 0 ? 0

@@ -30,9 +30,10 @@ typedef struct server_opts {
     notify *changes;       /* bumped after every store commit */
     void (*wake)(void *ctx); /* after a submit/cancel/pause/resume committed */
     void *wake_ctx;
-    int64_t max_upload_bytes; /* [2 GiB]: larger uploads get 413 */
-    double default_timeout_s; /* job timeout when the request gives none [0 = none] */
-    int max_connections;      /* [4096, and what RLIMIT_NOFILE allows] */
+    int64_t max_upload_bytes;   /* [2 GiB]: larger uploads get 413 */
+    double default_timeout_s;   /* job timeout when the request gives none [0 = none] */
+    double live_idle_timeout_s; /* a live job without audio this long is ended [30] */
+    int max_connections;        /* [4096, and what RLIMIT_NOFILE allows] */
     /* Connections one client address may hold [256]; -1: no limit. */
     int max_connections_per_address;
     /* A request's headers must be in within this many seconds of the

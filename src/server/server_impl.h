@@ -40,7 +40,8 @@ struct server {
     bool webhooks;               /* callback_url accepted (a sender and its secret are there) */
     const net_dest_policy *dest; /* NULL: public addresses only */
     char *uploads_dir;
-    char *artifact_root; /* jobs' artifacts, <root>/<id>/<name>; NULL: none kept */
+    char *artifact_root;        /* jobs' artifacts, <root>/<id>/<name>; NULL: none kept */
+    double live_idle_timeout_s; /* a live job's idle end unless it asks for its own */
     struct MHD_Daemon *daemon;
     int port;
     park *park;          /* requests waiting for the store (park.h) */
@@ -127,6 +128,10 @@ enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller
                                const char *id, enum control_op op);
 enum MHD_Result handle_result(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id);
+/* handle_result with default_format (NULL: the kind's first) when the
+ * request names none (?format=). */
+enum MHD_Result reply_job_result(server *s, struct MHD_Connection *c, const caller *who,
+                                 const char *id, const char *default_format);
 /* POST /v1/jobs/{id}/retry: a failed job back to the queue with its
  * committed chunks (store_retry), under the caller's priority ceiling (403)
  * and its class's limit (429); 409 unless it failed. */

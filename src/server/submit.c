@@ -35,7 +35,11 @@ static void fields_init(submit_fields *f)
 
 static int set_kind(const char *v, submit_fields *f, api_error *e)
 {
-    if (!job_kind_find(v)) {
+    const job_kind *k = job_kind_find(v);
+    if (k && k->live)
+        return api_error_set(e, MHD_HTTP_BAD_REQUEST, "kind", "invalid_value",
+                             "a %s job is made with POST /v1/live, not submitted", k->name);
+    if (!k) {
         char names[256];
         job_kind_names(names, sizeof names);
         return api_error_set(e, MHD_HTTP_BAD_REQUEST, "kind", "invalid_value",

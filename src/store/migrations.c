@@ -172,7 +172,15 @@ static const store_migration migrations[] = {
      "ALTER TABLE jobs ADD COLUMN content_key TEXT NOT NULL DEFAULT '';"
      "ALTER TABLE jobs ADD COLUMN doc TEXT NOT NULL DEFAULT '';"
      "CREATE INDEX jobs_content ON jobs(content_key) WHERE content_key != '';"},
-    /* Add new migrations here: {10, "what it does", "ALTER TABLE ..."}. */
+    {10, "live jobs: inputs that grow while the job runs",
+     /* input_open: more audio may come (a live dictation); input_bytes:
+      * how much was received and synced; input_at_ms: when the last came
+      * (the idle end). Jobs from before have a closed input. */
+     "ALTER TABLE jobs ADD COLUMN input_open INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE jobs ADD COLUMN input_bytes INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE jobs ADD COLUMN input_at_ms INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX jobs_open_input ON jobs(input_at_ms) WHERE input_open = 1;"},
+    /* Add new migrations here: {11, "what it does", "ALTER TABLE ..."}. */
 
 };
 

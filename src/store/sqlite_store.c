@@ -820,12 +820,15 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
     int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
-                " source, options, timeout_s, deadline_ms, callback_url, input_root, owner)"
-                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                "ttiIItttdIttt", id, spec->kind, spec->priority, seq, t, spec->input, source,
+                " source, options, timeout_s, deadline_ms, callback_url, input_root, owner,"
+                " input_open, input_at_ms)"
+                " VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+                " ?14, ?5)",
+                "ttiIItttdItttI", id, spec->kind, spec->priority, seq, t, spec->input, source,
                 spec->options ? spec->options : "{}", spec->timeout_s, deadline,
                 spec->callback_url && spec->callback_url[0] ? spec->callback_url : NULL,
-                spec->input_root ? spec->input_root : "", spec->owner ? spec->owner : "");
+                spec->input_root ? spec->input_root : "", spec->owner ? spec->owner : "",
+                (int64_t)(spec->input_open ? 1 : 0));
     if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
@@ -883,7 +886,8 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
-    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc"                    \
+    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc,"                   \
+    " j.input_open, j.input_bytes, j.input_at_ms"                                                  \
     " FROM " jobs_table " LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                     \
     " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
     " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
@@ -942,6 +946,9 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->owner = dup_col(s, 29);
     j->content_key = dup_col(s, 30);
     j->doc = dup_col(s, 31);
+    j->input_open = sqlite3_column_int(s, 32) != 0;
+    j->input_bytes = sqlite3_column_int64(s, 33);
+    j->input_at_ms = sqlite3_column_int64(s, 34);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
         !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner ||
         !j->content_key || !j->doc) {
@@ -1497,7 +1504,7 @@ static int finish_job(store *st, const char *id, int state, const char *error, j
     if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = ?1, error = ?2, updated_ms = ?3, finished_ms = ?3,"
-                    " result_ready = ?4 WHERE id = ?5",
+                    " result_ready = ?4, input_open = 0 WHERE id = ?5",
                     "ttIit", state_names[state], error ? error : "", t,
                     (int)(state == STORE_SUCCEEDED), id);
     if (rc == 0)
@@ -1782,6 +1789,8 @@ int store_fail_overdue(store *st, int *n, hark_err *err)
     return counted_tx(st, overdue_tx, n, err);
 }
 
+static int close_input(store *st, const char *id, const char *reason, int64_t t, hark_err *err);
+
 static int recover_tx(store *st, int *count, hark_err *err)
 {
     int64_t t = now_of(st);
@@ -1805,6 +1814,19 @@ static int recover_tx(store *st, int *count, hark_err *err)
             rc = add_event(st, refs[i].job_id, "preempted", json_pack("{s:s}", "reason", "restart"),
                            t, NULL, err);
     }
+    free(refs);
+    refs = NULL;
+    n = 0;
+    /* A live client's stream did not survive the daemon: its audio so far
+     * is transcribed, and its next append is refused (store.h). */
+    if (rc == 0)
+        rc = q_open(st, &s, err, "SELECT id FROM jobs WHERE input_open = 1 ORDER BY seq", "");
+    if (rc == 0)
+        rc = collect(st, s, &refs, &n, err);
+    sqlite3_finalize(s);
+    s = NULL;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = close_input(st, refs[i].job_id, "restart", t, err);
     if (rc == 0 && *count)
         rc = bump_counter(st, "recovered_tasks", *count, err);
     /* A sender that held a delivery died with the process: free it now,
@@ -2220,6 +2242,332 @@ int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_lis
                       hark_err *err)
 {
     return store_list_chunks_from(st, sc, id, 0, INT_MAX, out, err);
+}
+
+/* ---- live inputs ----------------------------------------------------------- */
+
+static int close_input(store *st, const char *id, const char *reason, int64_t t, hark_err *err)
+{
+    int64_t bytes = 0;
+    int rc = q_int64(st, &bytes, NULL, err,
+                     "UPDATE jobs SET input_open = 0, updated_ms = ?1 WHERE id = ?2"
+                     " RETURNING input_bytes",
+                     "It", t, id);
+    if (rc == 0)
+        rc = add_event(st, id, "input_ended",
+                       json_pack("{s:s, s:I}", "reason", reason, "bytes", (json_int_t)bytes), t,
+                       NULL, err);
+    return rc;
+}
+
+static int input_append_tx(store *st, store_scope sc, const char *id, int64_t bytes, hark_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = q_open(st, &s, err,
+                    "SELECT state, input_open, input_bytes FROM jobs WHERE id = ?1"
+                    " AND (?2 IS NULL OR owner = ?2)",
+                    "tt", id, scope_owner(sc));
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+    if (rc < 0)
+        goto out;
+    int state = state_from_text(sqlite3_column_text(s, 0));
+    bool open = sqlite3_column_int(s, 1) != 0;
+    int64_t had = sqlite3_column_int64(s, 2);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (store_state_terminal(state))
+        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: it is %s", id,
+                     state_names[state]);
+    else if (!open)
+        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: its audio has ended", id);
+    else if (bytes < had)
+        rc = err_set(err, HARK_EINVAL, "job %s already has %lld bytes of audio, not %lld", id,
+                     (long long)had, (long long)bytes);
+    else
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET input_bytes = ?1, input_at_ms = ?2 WHERE id = ?3", "IIt",
+                    bytes, now_of(st), id);
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int store_input_append(store *st, store_scope sc, const char *id, int64_t bytes, hark_err *err)
+{
+    int rc;
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
+        return rc;
+    if (bytes < 0)
+        return err_set(err, HARK_EINVAL, "bad input length %lld", (long long)bytes);
+    lock(st);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, input_append_tx(st, sc, id, bytes, err), err);
+    unrelax(st);
+    unlock(st);
+    return rc;
+}
+
+static int input_close_tx(store *st, store_scope sc, const char *id, const char *reason,
+                          bool *was_open, hark_err *err)
+{
+    int64_t open = 0;
+    bool found = false;
+    int rc = q_int64(st, &open, &found, err,
+                     "SELECT input_open FROM jobs WHERE id = ?1 AND (?2 IS NULL OR owner = ?2)",
+                     "tt", id, scope_owner(sc));
+    if (rc == 0 && !found)
+        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
+    if (rc == 0 && open)
+        rc = close_input(st, id, reason, now_of(st), err);
+    if (rc == 0 && was_open)
+        *was_open = open != 0;
+    return rc;
+}
+
+int store_input_close(store *st, store_scope sc, const char *id, const char *reason, bool *was_open,
+                      hark_err *err)
+{
+    int rc;
+    if (was_open)
+        *was_open = false;
+    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
+        (rc = check_text("reason", reason, 64, false, err)))
+        return rc;
+    lock(st);
+    rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, input_close_tx(st, sc, id, reason, was_open, err), err);
+    unlock(st);
+    return rc;
+}
+
+int store_list_open_inputs(store *st, int limit, store_job_list *out, hark_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (limit < 1 || limit > 1000)
+        return err_set(err, HARK_EINVAL, "bad limit %d", limit);
+    if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
+        return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
+    sqlite3_stmt *s = NULL;
+    lock(st);
+    int rc = q_open(st, &s, err,
+                    "SELECT " JOB_COLS_FROM(
+                        "jobs j INDEXED BY jobs_open_input") " WHERE j.input_open = 1 ORDER BY "
+                                                             "j.input_at_ms LIMIT ?1",
+                    "i", limit);
+    if (rc == 0)
+        rc = collect_jobs(st, s, limit, out, err);
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_job_list_release(out);
+    return rc;
+}
+
+static int add_delta(store *st, const char *id, const char *delta, int64_t t, hark_err *err)
+{
+    if (!delta || !delta[0])
+        return 0;
+    json_t *d = json_pack("{s:s}", "delta", delta);
+    if (!d)
+        return err_set(err, HARK_EINVAL, "live text of job %s is not UTF-8", id);
+    return add_event(st, id, "transcript.text.delta", d, t, NULL, err);
+}
+
+static int commit_live_chunk_tx(store *st, int64_t token, int64_t start, int64_t end,
+                                const char *result, const char *delta, double decode_s,
+                                store_commit_info *info, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == HARK_ESTALE)
+        return refuse(st, "refused_commits", err);
+    if (rc)
+        return rc;
+    if (l.idx >= 0)
+        return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a live session's",
+                       (long long)token);
+    int64_t last_end = 0, n = 0;
+    rc = q_int64(st, &last_end, NULL, err,
+                 "SELECT COALESCE(MAX(end_sample), 0) FROM tasks WHERE job_id = ?1 AND idx >= 0",
+                 "t", l.job_id);
+    if (rc == 0)
+        rc = q_int64(st, &n, NULL, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", l.job_id);
+    if (rc)
+        return rc;
+    if (start < last_end)
+        return err_set(err, HARK_EINVAL,
+                       "live chunk %lld-%lld of job %s overlaps the chunk before (to %lld)",
+                       (long long)start, (long long)end, l.job_id, (long long)last_end);
+    if (n >= STORE_MAX_CHUNKS)
+        return err_set(err, HARK_EINVAL, "job %s has %d chunks, the most a job may have", l.job_id,
+                       STORE_MAX_CHUNKS);
+    rc = q_exec(st, NULL, err,
+                "INSERT INTO tasks(job_id, idx, start_sample, end_sample, state, result, decode_s)"
+                " VALUES (?1, ?2, ?3, ?4, 'done', ?5, ?6)",
+                "tIIItd", l.job_id, n, start, end, result, decode_s);
+    if (rc == 0)
+        rc = q_exec(st, NULL, err,
+                    "UPDATE jobs SET n_chunks = n_chunks + 1, chunks_done = chunks_done + 1,"
+                    " updated_ms = ?1 WHERE id = ?2",
+                    "It", t, l.job_id);
+    if (rc == 0)
+        rc = add_event(st, l.job_id, "chunk_committed",
+                       json_pack("{s:i, s:i, s:i, s:b}", "chunk", (int)n, "chunks_done", (int)n + 1,
+                                 "n_chunks", (int)n + 1, "live", 1),
+                       t, NULL, err);
+    if (rc == 0)
+        rc = add_delta(st, l.job_id, delta, t, err);
+    if (rc == 0 && info) {
+        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
+        info->idx = (int)n;
+        info->chunks_done = info->n_chunks = (int)n + 1;
+        info->job_complete = false;
+    }
+    return rc;
+}
+
+int store_commit_live_chunk(store *st, int64_t token, int64_t start, int64_t end,
+                            const char *result, const char *delta, double decode_s,
+                            store_commit_info *info, hark_err *err)
+{
+    int rc;
+    clear_info(info);
+    if ((rc = check_text("chunk result", result, STORE_MAX_RESULT, false, err)))
+        return rc;
+    if (!isfinite(decode_s) || decode_s < 0)
+        return err_set(err, HARK_EINVAL, "bad decode time %g s", decode_s);
+    if (start < 0 || end <= start)
+        return err_set(err, HARK_EINVAL, "bad live chunk span %lld-%lld", (long long)start,
+                       (long long)end);
+    lock(st);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st,
+                    commit_live_chunk_tx(st, token, start, end, result, delta, decode_s, info, err),
+                    err);
+    unrelax(st);
+    unlock(st);
+    if (rc)
+        clear_info(info);
+    return rc;
+}
+
+static int live_partial_tx(store *st, int64_t token, json_t *data, const char *delta, hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == 0 && l.idx >= 0)
+        rc = err_set(err, HARK_ESTALE, "token %lld is a chunk lease, not a live session's",
+                     (long long)token);
+    if (rc) {
+        json_decref(data);
+        return rc;
+    }
+    rc = add_event(st, l.job_id, "transcript.partial", data, t, NULL, err);
+    if (rc == 0)
+        rc = add_delta(st, l.job_id, delta, t, err);
+    return rc;
+}
+
+int store_live_partial(store *st, int64_t token, const char *data, const char *delta, hark_err *err)
+{
+    int rc;
+    if ((rc = check_text("event data", data, STORE_MAX_TEXT, false, err)) ||
+        (delta && (rc = check_text("live text", delta, STORE_MAX_TEXT, true, err))))
+        return rc;
+    json_t *obj = json_loads(data, 0, NULL);
+    if (!json_is_object(obj)) {
+        json_decref(obj);
+        return err_set(err, HARK_EINVAL, "partial data is not a JSON object");
+    }
+    lock(st);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, live_partial_tx(st, token, obj, delta, err), err);
+    else
+        json_decref(obj);
+    unrelax(st);
+    unlock(st);
+    return rc;
+}
+
+static int finish_live_tx(store *st, int64_t token, double duration_s, store_commit_info *info,
+                          hark_err *err)
+{
+    int64_t t = now_of(st);
+    lease l;
+    int rc = find_live_lease(st, token, t, &l, err);
+    if (rc == HARK_ESTALE)
+        return refuse(st, "refused_commits", err);
+    if (rc)
+        return rc;
+    if (l.idx >= 0)
+        return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a live session's",
+                       (long long)token);
+    rc = q_exec(st, NULL, err,
+                "UPDATE tasks SET state = 'done', lease_token = NULL, lease_owner = NULL,"
+                " lease_expires_ms = NULL WHERE job_id = ?1 AND idx = -1",
+                "t", l.job_id);
+    sqlite3_stmt *s = NULL;
+    if (rc == 0)
+        rc = q_open(st, &s, err,
+                    "UPDATE jobs SET prepared = 1, duration_s = ?1, updated_ms = ?2,"
+                    " input_open = 0 WHERE id = ?3 RETURNING chunks_done, n_chunks",
+                    "dIt", duration_s, t, l.job_id);
+    if (rc == 0 && (rc = q_step(st, s, err)) == 0)
+        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->path, l.job_id);
+    if (rc < 0) {
+        sqlite3_finalize(s);
+        return rc;
+    }
+    int done = sqlite3_column_int(s, 0), n = sqlite3_column_int(s, 1);
+    while ((rc = q_step(st, s, err)) == 1)
+        ;
+    sqlite3_finalize(s);
+    if (rc == 0)
+        rc = add_event(st, l.job_id, "progress",
+                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", n, "duration_s",
+                                 duration_s, "chunks_done", done),
+                       t, NULL, err);
+    if (rc == 0 && info) {
+        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
+        info->idx = -1;
+        info->chunks_done = done;
+        info->n_chunks = n;
+        info->job_complete = done == n;
+    }
+    return rc;
+}
+
+int store_finish_live(store *st, int64_t token, double duration_s, store_commit_info *info,
+                      hark_err *err)
+{
+    int rc;
+    clear_info(info);
+    if (!isfinite(duration_s) || duration_s < 0)
+        return err_set(err, HARK_EINVAL, "bad duration %g s", duration_s);
+    lock(st);
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
+    if (rc == 0)
+        rc = tx_end(st, finish_live_tx(st, token, duration_s, info, err), err);
+    unrelax(st);
+    unlock(st);
+    if (rc)
+        clear_info(info);
+    return rc;
 }
 
 /* ---- stages and the chunk cache ------------------------------------------------ */
@@ -2842,6 +3190,9 @@ int store_check(store *st, hark_err *err)
         {"a finish time on a job that has not ended, or none on one that has",
          "SELECT count(*) FROM jobs WHERE (finished_ms IS NOT NULL)"
          " != (state IN ('succeeded','failed','cancelled'))"},
+        {"an open input on a job that has ended",
+         "SELECT count(*) FROM jobs WHERE input_open != 0"
+         " AND state IN ('succeeded','failed','cancelled')"},
         {"an input released before its job succeeded or was cancelled",
          "SELECT count(*) FROM jobs WHERE input_released != 0"
          " AND state NOT IN ('succeeded','cancelled')"},

@@ -188,6 +188,9 @@ typedef struct store_job_spec {
     /* Who submitted it: the API token's name, at most STORE_OWNER_MAX bytes;
      * NULL or "" = none (every owner scope but "" and the all scope miss it). */
     const char *owner;
+    /* The input grows while the job runs (a live dictation): it is open
+     * until store_input_close ("live inputs" below). */
+    bool input_open;
 } store_job_spec;
 
 /* Create a queued job with its prepare task and a "queued" event. On
@@ -226,6 +229,10 @@ typedef struct store_job {
     /* What the job's kind keeps between its stages (store_add_stage), ""
      * = none: e.g. the ranked highlights whose clips the next stage cuts. */
     char *doc;
+    /* A growing input ("live inputs"): open while more may come, the bytes
+     * received so far, when the last came (0 = never). */
+    bool input_open;
+    int64_t input_bytes, input_at_ms;
     /* The job's webhook delivery (the latest, if there were several), once
      * the job has ended with a callback_url: webhook_state is an enum
      * store_webhook_state, or -1 while there is none (no callback_url, or
@@ -500,6 +507,62 @@ int store_add_stage(store *st, const char *id, const char *doc, const store_span
 int store_find_cached_chunks(store *st, const char *content_key, const char *except_id,
                              int64_t start_sample, int64_t end_sample, store_chunk_list *out,
                              hark_err *err);
+
+/* ---- live inputs ---------------------------------------------------------
+ *
+ * A live job's input grows while it runs: the server appends the audio a
+ * client sends to the input file, syncs it, and records its length here
+ * (store_input_append); the worker that holds the job's prepare task (for
+ * a live job, the whole session: jobs/live_kind.c) decodes as it grows and
+ * commits each chunk when it closes (store_commit_live_chunk), then ends
+ * the task (store_finish_live) once the input is closed and decoded. The
+ * input closes when the client says it is done, when it was idle too long,
+ * or at recovery (a client's stream does not survive the daemon), and
+ * whenever the job ends. Closed is final. */
+
+/* Job id (of scope sc) received audio: its input is now bytes long (at
+ * least what it was), at this moment. A relaxed commit (the audio itself
+ * was synced by the caller; recovery reads the file). HARK_ENOENT,
+ * HARK_EINVAL "job X is not taking audio: ..." when its input is closed
+ * (or it never had an open one), naming why. */
+int store_input_append(store *st, store_scope sc, const char *id, int64_t bytes, hark_err *err);
+
+/* Close job id's input (reason: "end", "idle", ...; event "input_ended"
+ * {"reason", "bytes"}). *was_open (may be NULL) says whether it was open;
+ * closing a closed input is not an error. A synced commit. HARK_ENOENT. */
+int store_input_close(store *st, store_scope sc, const char *id, const char *reason, bool *was_open,
+                      hark_err *err);
+
+/* Up to limit (1..1000) unended jobs whose input is open, the longest idle
+ * first (the runtime's idle check). */
+int store_list_open_inputs(store *st, int limit, store_job_list *out, hark_err *err);
+
+/* Commit a chunk that a live session closed over [start, end) with its
+ * result, under token, the lease of the job's prepare task: the chunk is
+ * added done (index n_chunks), n_chunks and chunks_done + 1, event
+ * "chunk_committed", and, when delta is not NULL or "", event
+ * "transcript.text.delta" {"delta"} (the text the chunk adds to the
+ * stable text sent before: jobs/live_session.h); it must start at or
+ * after the previous chunk's end.
+ * Relaxed, like store_commit_chunk; HARK_ESTALE as it; HARK_EINVAL for a
+ * chunk lease or a bad span. info->idx gets the chunk's index. */
+int store_commit_live_chunk(store *st, int64_t token, int64_t start, int64_t end,
+                            const char *result, const char *delta, double decode_s,
+                            store_commit_info *info, hark_err *err);
+
+/* What a live session under token hears so far: event "transcript.partial"
+ * with data (a JSON object's text), then "transcript.text.delta" {"delta"}
+ * when delta is not NULL or "". Relaxed (a partial lost to a power cut is
+ * superseded by the chunk's commit); HARK_ESTALE for a token that is not a
+ * live prepare lease (nothing is added). */
+int store_live_partial(store *st, int64_t token, const char *data, const char *delta,
+                       hark_err *err);
+
+/* The live session under token (a prepare lease) is over: the prepare task
+ * is done, the job prepared with duration_s; info->job_complete is set
+ * (every chunk was committed as it closed). Relaxed; HARK_ESTALE as above. */
+int store_finish_live(store *st, int64_t token, double duration_s, store_commit_info *info,
+                      hark_err *err);
 
 /* ---- events ------------------------------------------------------------ */
 

@@ -1,0 +1,75 @@
+/* pocketsphinx_impl.h - what the PocketSphinx backend's files share: the
+ * engine struct and the steps of a chunk decode (pocketsphinx.c says why
+ * each step is there). Only asr/pocketsphinx*.c include this. */
+#ifndef HARK_ASR_POCKETSPHINX_IMPL_H
+#define HARK_ASR_POCKETSPHINX_IMPL_H
+
+#include "asr/engine_impl.h"
+
+#include <pocketsphinx.h>
+#include <sphinxbase/fe.h>
+
+#include <stdbool.h>
+
+/* Length of the primer utterance (see prime()). 0.15 s was measured to be
+ * enough to make the decoder's carried-over state identical whatever came
+ * before; twice that for margin. */
+#define PRIMER_SAMPLES (PCM_RATE * 3 / 10)
+
+/* A live chunk's cepstra, kept whole: its mean is the next chunk's CMN
+ * estimate, and a session's first chunk is decoded from its first second
+ * once that is in (pocketsphinx_live.c). */
+typedef struct ps_live {
+    bool open;         /* a chunk is open */
+    bool started;      /* its utterance started (its CMN estimate chosen) */
+    bool have_prev;    /* the session has a previous chunk: prev_mean is set */
+    mfcc_t *prev_mean; /* the previous chunk's mean cepstrum */
+    mfcc_t *mean;      /* the open chunk's estimate */
+    fe_t *fe;          /* the open chunk's front end */
+    mfcc_t *flat;      /* its cepstra, frame after frame */
+    mfcc_t **rows;     /* row pointers into flat */
+    int n, cap;        /* frames computed, room */
+    int fed;           /* frames given to the decoder */
+    double sum[32];    /* the sum of its cepstra as computed (ceplen <= 32) */
+    int64_t start;     /* absolute first sample */
+    int64_t samples;   /* samples fed */
+} ps_live;
+
+typedef struct ps_engine {
+    asr_engine base;
+    ps_decoder_t *ps;
+    cmd_ln_t *config;
+    int frate;        /* feature frames per second (100) */
+    int ceplen;       /* cepstral vector length (13) */
+    mfcc_t *cep_mean; /* scratch: the chunk's mean cepstrum */
+    mfcc_t **primer;  /* cepstra of the primer utterance (see prime()) */
+    int primer_n;
+    ps_live live;
+    char describe[128];
+} ps_engine;
+
+/* The mean of cep[0..n) into mean (ceplen values); PocketSphinx's prior
+ * (-cmninit 40,3,-1) for n = 0. */
+void ps_cepstra_mean(ps_engine *e, mfcc_t **cep, int n, mfcc_t *mean);
+
+/* Decode the primer, set live CMN to mean, start a new stream and an
+ * utterance: the state every chunk starts from. 0 or HARK_EENGINE. */
+int ps_start_chunk(ps_engine *e, mfcc_t *mean);
+
+/* The current best path's words (fillers dropped), times offset by offset
+ * seconds and capped at end_s; with final, their posteriors (only after
+ * ps_end_utt), else confidence 0. 0 or HARK_ENOMEM (res released). */
+int ps_collect_words(ps_engine *e, double offset, double end_s, bool final, asr_result *res);
+
+/* The live half of the backend (pocketsphinx_live.c). */
+void ps_live_reset(asr_engine *e);
+int ps_live_seed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
+int ps_live_begin(asr_engine *e, int64_t start, hark_err *err);
+int ps_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
+int ps_live_partial(asr_engine *e, asr_result *res, hark_err *err);
+int ps_live_end(asr_engine *e, asr_result *res, hark_err *err);
+void ps_live_abort(asr_engine *e);
+/* Free what the live half holds (at close). */
+void ps_live_release(ps_engine *e);
+
+#endif

@@ -1,0 +1,278 @@
+/* pocketsphinx_live.c - live decoding with PocketSphinx (engine.h, "live
+ * decoding").
+ *
+ * A live chunk goes through the same steps as a file chunk
+ * (pocketsphinx.c): a fresh front end of its own, the primer, live CMN set
+ * to one mean, a new stream. Only the mean differs. A file chunk is
+ * normalised with its own mean, which needs all of it; a live chunk's
+ * words are wanted while it is spoken, so it takes an estimate:
+ *   - the previous chunk's mean (the same speaker, microphone and room a
+ *     few seconds earlier: close to this chunk's own);
+ *   - for a session's first chunk, the mean of its own first second:
+ *     the chunk's cepstra are held back until WARM_FRAMES are in (or the
+ *     chunk ends), so its text starts a second late, never wrong for want
+ *     of a mean. PocketSphinx's fixed prior (-cmninit) cost the LibriVox
+ *     clips several points of WER where this costs none of note.
+ * The estimate is fixed for the chunk (PocketSphinx moves it itself after
+ * 8 s of an utterance, the same in both modes). A chunk's words are thus a
+ * function of its samples and of the previous chunk's, never of how the
+ * samples were split into feeds: the front end and the search are frame
+ * synchronous, and the cepstra are kept whole.
+ */
+#include "asr/pocketsphinx_impl.h"
+
+#include <sphinxbase/ckd_alloc.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WARM_FRAMES 100         /* a first chunk's estimate: its first second */
+#define FEED_FRAMES 10          /* frames per ps_process_cep call (100 ms) */
+#define MAX_FRAMES (100 * 3600) /* an hour: far past any chunk the chunker closes */
+
+static void live_close_chunk(ps_engine *e)
+{
+    ps_live *l = &e->live;
+    if (l->fe) {
+        fe_free(l->fe);
+        l->fe = NULL;
+    }
+    l->open = l->started = false;
+    l->n = l->fed = 0;
+    l->samples = 0;
+    memset(l->sum, 0, sizeof l->sum);
+}
+
+void ps_live_abort(asr_engine *base)
+{
+    ps_engine *e = (ps_engine *)base;
+    if (!e->live.open)
+        return;
+    if (e->live.started)
+        ps_end_utt(e->ps);
+    live_close_chunk(e);
+}
+
+void ps_live_reset(asr_engine *base)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live_abort(base);
+    e->live.have_prev = false;
+}
+
+void ps_live_release(ps_engine *e)
+{
+    ps_live_abort(&e->base);
+    free(e->live.flat);
+    free(e->live.rows);
+    free(e->live.prev_mean);
+    free(e->live.mean);
+}
+
+/* Room for `more` frames after the n computed. */
+static int live_reserve(ps_engine *e, int more, hark_err *err)
+{
+    ps_live *l = &e->live;
+    if (l->n + more <= l->cap)
+        return 0;
+    if (l->n + more > MAX_FRAMES)
+        return err_set(err, HARK_EENGINE, "a live chunk longer than an hour was not closed");
+    int cap = l->cap ? l->cap : 1024;
+    while (cap < l->n + more)
+        cap *= 2;
+    mfcc_t *flat = realloc(l->flat, (size_t)cap * (size_t)e->ceplen * sizeof *flat);
+    if (!flat)
+        return err_set(err, HARK_ENOMEM, "out of memory in a live chunk");
+    l->flat = flat;
+    mfcc_t **rows = realloc(l->rows, (size_t)cap * sizeof *rows);
+    if (!rows)
+        return err_set(err, HARK_ENOMEM, "out of memory in a live chunk");
+    l->rows = rows;
+    for (int i = 0; i < cap; i++)
+        rows[i] = flat + (size_t)i * (size_t)e->ceplen;
+    l->cap = cap;
+    return 0;
+}
+
+/* Add frames [from, from + k) to the chunk's sum: PocketSphinx subtracts
+ * the mean from the cepstra it is given, in place, so the chunk's own mean
+ * is summed before they are fed. */
+static void live_sum(ps_engine *e, int from, int k)
+{
+    ps_live *l = &e->live;
+    for (int f = from; f < from + k; f++)
+        for (int c = 0; c < e->ceplen; c++)
+            l->sum[c] += l->rows[f][c];
+}
+
+/* The mean of what was summed (the prior with nothing). */
+static void live_mean_of_sum(ps_engine *e, mfcc_t *out)
+{
+    ps_live *l = &e->live;
+    if (l->n == 0) {
+        ps_cepstra_mean(e, NULL, 0, out);
+        return;
+    }
+    for (int c = 0; c < e->ceplen; c++)
+        out[c] = (mfcc_t)(l->sum[c] / l->n);
+}
+
+/* Samples through the open chunk's front end into its cepstra. */
+static int live_cepstra(ps_engine *e, const int16_t *x, size_t n, hark_err *err)
+{
+    ps_live *l = &e->live;
+    int16 const *ptr = x;
+    size_t left = n;
+    while (left > 0) {
+        int rc = live_reserve(e, (int)(left / 160) + 2, err);
+        if (rc)
+            return rc;
+        int32 nfr = l->cap - l->n;
+        if (fe_process_frames(l->fe, &ptr, &left, l->rows + l->n, &nfr, NULL) < 0)
+            return err_set(err, HARK_EENGINE, "the pocketsphinx front end failed");
+        live_sum(e, l->n, nfr);
+        l->n += nfr;
+        if (nfr == 0 && left > 0 && l->n < l->cap)
+            break; /* buffered inside the front end: fewer than a frame's worth */
+    }
+    return 0;
+}
+
+/* Give the decoder the frames it has not seen, in calls of exactly
+ * FEED_FRAMES (100 ms) as the file path does, the rest only at the end
+ * (all): PocketSphinx's results depend on how frames are grouped into
+ * calls, so the grouping must not follow how the audio arrived. */
+static int live_search(ps_engine *e, bool all, hark_err *err)
+{
+    ps_live *l = &e->live;
+    while (l->fed < l->n && (all || l->n - l->fed >= FEED_FRAMES)) {
+        int k = l->n - l->fed < FEED_FRAMES ? l->n - l->fed : FEED_FRAMES;
+        if (ps_process_cep(e->ps, l->rows + l->fed, k, FALSE, FALSE) < 0)
+            return err_set(err, HARK_EENGINE, "pocketsphinx failed at %.2f s",
+                           pcm_seconds(l->start) + (double)l->fed / e->frate);
+        l->fed += k;
+    }
+    return 0;
+}
+
+/* Choose the estimate and start the utterance (see the top). */
+static int live_start(ps_engine *e, hark_err *err)
+{
+    ps_live *l = &e->live;
+    if (l->have_prev)
+        memcpy(l->mean, l->prev_mean, (size_t)e->ceplen * sizeof *l->mean);
+    else
+        ps_cepstra_mean(e, l->rows, l->n < WARM_FRAMES ? l->n : WARM_FRAMES, l->mean);
+    if (ps_start_chunk(e, l->mean) != 0)
+        return err_set(err, HARK_EENGINE, "pocketsphinx refused to start an utterance");
+    l->started = true;
+    return 0;
+}
+
+int ps_live_seed(asr_engine *base, const int16_t *x, size_t n, hark_err *err)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live_abort(base);
+    ps_live *l = &e->live;
+    l->fe = fe_init_auto_r(e->config);
+    if (!l->fe)
+        return err_set(err, HARK_EENGINE, "cannot start the pocketsphinx front end");
+    fe_start_utt(l->fe);
+    int rc = live_cepstra(e, x, n, err);
+    if (rc == 0 && (rc = live_reserve(e, 1, err)) == 0) {
+        int32 nfr = 0;
+        fe_end_utt(l->fe, l->rows[l->n], &nfr);
+        live_sum(e, l->n, nfr);
+        l->n += nfr;
+        live_mean_of_sum(e, l->prev_mean);
+        l->have_prev = l->n > 0;
+    }
+    live_close_chunk(e);
+    return rc;
+}
+
+int ps_live_begin(asr_engine *base, int64_t start, hark_err *err)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live_abort(base);
+    ps_live *l = &e->live;
+    l->fe = fe_init_auto_r(e->config);
+    if (!l->fe)
+        return err_set(err, HARK_EENGINE, "cannot start the pocketsphinx front end");
+    fe_start_utt(l->fe);
+    l->open = true;
+    l->start = start;
+    if (l->have_prev)
+        return live_start(e, err);
+    return 0;
+}
+
+int ps_live_feed(asr_engine *base, const int16_t *x, size_t n, hark_err *err)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live *l = &e->live;
+    if (!l->open)
+        return err_set(err, HARK_EINVAL, "no live chunk is open");
+    int rc = live_cepstra(e, x, n, err);
+    l->samples += (int64_t)n;
+    if (rc == 0 && !l->started && l->n >= WARM_FRAMES)
+        rc = live_start(e, err);
+    if (rc == 0 && l->started)
+        rc = live_search(e, false, err);
+    if (rc)
+        ps_live_abort(base);
+    return rc;
+}
+
+int ps_live_partial(asr_engine *base, asr_result *res, hark_err *err)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live *l = &e->live;
+    if (!l->open)
+        return err_set(err, HARK_EINVAL, "no live chunk is open");
+    if (!l->started || l->fed == 0)
+        return 0;
+    double offset = pcm_seconds(l->start);
+    if (ps_collect_words(e, offset, offset + pcm_seconds(l->samples), false, res))
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    return 0;
+}
+
+int ps_live_end(asr_engine *base, asr_result *res, hark_err *err)
+{
+    ps_engine *e = (ps_engine *)base;
+    ps_live *l = &e->live;
+    if (!l->open)
+        return err_set(err, HARK_EINVAL, "no live chunk is open");
+    int rc = live_reserve(e, 1, err);
+    if (rc == 0) {
+        int32 nfr = 0;
+        fe_end_utt(l->fe, l->rows[l->n], &nfr);
+        live_sum(e, l->n, nfr);
+        l->n += nfr;
+    }
+    if (rc == 0 && !l->started)
+        rc = live_start(e, err);
+    if (rc == 0)
+        rc = live_search(e, true, err);
+    if (rc) {
+        ps_live_abort(base);
+        return rc;
+    }
+    double offset = pcm_seconds(l->start);
+    if (ps_end_utt(e->ps) < 0) {
+        live_close_chunk(e);
+        return err_set(err, HARK_EENGINE, "pocketsphinx failed to finish the chunk at %.2f s",
+                       offset);
+    }
+    l->started = false; /* the utterance is over: nothing for abort to end */
+    rc = ps_collect_words(e, offset, offset + pcm_seconds(l->samples), true, res);
+    /* The next chunk's estimate. */
+    live_mean_of_sum(e, l->prev_mean);
+    l->have_prev = l->n > 0;
+    res->audio_s = pcm_seconds(l->samples);
+    live_close_chunk(e);
+    if (rc)
+        return err_set(err, HARK_ENOMEM, "out of memory");
+    return 0;
+}
