@@ -31,7 +31,7 @@ static void usage(FILE *to)
                 "  transcribe FILE...   transcribe audio/video files to timed text\n"
                 "  highlights FILE...   find highlights, chapters and clips in recordings\n"
                 "  serve                run the daemon: job queue, workers, HTTP API\n"
-                "  dictate [start|stop|cancel]  dictate into hark serve: text while you speak\n");
+                "  dictate [-]          dictate: text while you speak (start|stop|cancel: hotkeys)\n");
     client_print_commands(to);
     fprintf(to, "\n"
                 "  --version            print the version and exit\n"

@@ -3,8 +3,8 @@
  * Recording needs FFmpeg's libavdevice, so `hark dictate` and `hark
  * dictate start` run in hark-engine (src/main.c execs it); `stop` and
  * `cancel` only talk to the recorder's control socket and run the desktop
- * tools, so the front end `hark` runs them itself (a hotkey's release is
- * then 20 ms of start-up, not 80).
+ * tools, so the front end `hark` runs them itself (no exec of hark-engine
+ * on a hotkey's release; control.c must stay free of FFmpeg).
  *
  * Modules: opts (the command line), record (the recorder: capture, stream,
  * partial text, end, deadline), ctl (the control socket), live (the live

@@ -98,19 +98,76 @@ int live_result_text(const json_t *result, buf *out, hark_err *err)
 void live_partial_init(live_partial *p)
 {
     memset(p, 0, sizeof *p);
+    p->chunk = -1;
     buf_init(&p->stable, PARTIAL_MAX);
-    buf_init(&p->partial, PARTIAL_MAX);
+    buf_init(&p->base, PARTIAL_MAX);
+    buf_init(&p->words, PARTIAL_MAX);
+    buf_init(&p->shown, PARTIAL_MAX * 2 + 2);
 }
 
 void live_partial_release(live_partial *p)
 {
     buf_release(&p->stable);
-    buf_release(&p->partial);
+    buf_release(&p->base);
+    buf_release(&p->words);
+    buf_release(&p->shown);
+}
+
+static const char *skip_spaces(const buf *b)
+{
+    const char *s = b->data ? b->data : "";
+    while (*s == ' ')
+        s++;
+    return s;
+}
+
+/* Rebuild what is shown; true when it changed. */
+static bool reshow(live_partial *p)
+{
+    buf next;
+    buf_init(&next, PARTIAL_MAX * 2 + 2);
+    const char *base = skip_spaces(&p->base), *stable = skip_spaces(&p->stable);
+    bool ok = buf_puts(&next, base) == 0 &&
+              (!p->words.len || buf_printf(&next, "%s%s", *base ? " " : "", p->words.data) == 0);
+    /* The stable text goes further once the chunk's last words committed. */
+    if (ok && strlen(stable) > next.len) {
+        buf_reset(&next);
+        ok = buf_puts(&next, stable) == 0;
+    }
+    bool changed = ok && (next.len != p->shown.len ||
+                          (next.len && memcmp(next.data, p->shown.data, next.len) != 0));
+    if (changed) {
+        buf_release(&p->shown);
+        p->shown = next;
+    } else {
+        buf_release(&next);
+    }
+    return changed;
+}
+
+/* The words of a partial joined by spaces into p->words. */
+static void take_words(live_partial *p, const json_t *words, const char *tail)
+{
+    buf_reset(&p->words);
+    size_t i;
+    const json_t *w;
+    bool ok = true;
+    if (json_is_array(words)) {
+        json_array_foreach(words, i, w)
+        {
+            const char *t = json_string_value(json_object_get(w, "word"));
+            if (t && *t && ok)
+                ok = buf_printf(&p->words, "%s%s", p->words.len ? " " : "", t) == 0;
+        }
+    } else if (tail) { /* no word list: the tail alone */
+        ok = append_trimmed(&p->words, tail) == 0;
+    }
+    if (!ok)
+        buf_reset(&p->words); /* over the cap: the stable text only */
 }
 
 bool live_partial_apply(live_partial *p, const char *type, const char *data, size_t len)
 {
-    bool changed = false;
     if (strcmp(type, "succeeded") == 0 || strcmp(type, "failed") == 0 ||
         strcmp(type, "cancelled") == 0) {
         p->final = true;
@@ -122,31 +179,29 @@ bool live_partial_apply(live_partial *p, const char *type, const char *data, siz
         return false;
     json_t *d = data ? json_loadb(data, len, 0, NULL) : NULL;
     const char *s = json_string_value(json_object_get(d, is_partial ? "text" : "delta"));
+    bool touched = false;
     if (s && is_partial) {
-        buf old = p->partial;
-        buf_init(&p->partial, PARTIAL_MAX);
-        if (append_trimmed(&p->partial, s) == 0) {
-            changed = old.len != p->partial.len ||
-                      (old.len && memcmp(old.data, p->partial.data, old.len) != 0);
-            buf_release(&old);
-        } else { /* over the cap: keep what was shown */
-            buf_release(&p->partial);
-            p->partial = old;
+        /* A new chunk starts where the stable text is now: the chunks
+         * before it have committed their words (with their deltas). */
+        json_t *c = json_object_get(d, "chunk");
+        long long chunk = json_is_integer(c) ? (long long)json_integer_value(c) : p->chunk;
+        if (chunk != p->chunk || !json_is_integer(c)) {
+            p->chunk = chunk;
+            buf_reset(&p->base);
+            if (buf_puts(&p->base, p->stable.data ? p->stable.data : ""))
+                buf_reset(&p->base);
         }
+        take_words(p, json_object_get(d, "words"), s);
+        touched = true;
     } else if (s && *s) {
         /* Deltas carry their own spacing (the OpenAI stream's rule). */
-        changed = buf_puts(&p->stable, s) == 0 && p->partial.len == 0;
+        touched = buf_puts(&p->stable, s) == 0;
     }
     json_decref(d);
-    return changed;
+    return touched && reshow(p);
 }
 
 const char *live_partial_text(const live_partial *p)
 {
-    if (p->partial.len)
-        return p->partial.data;
-    const char *s = p->stable.data ? p->stable.data : "";
-    while (*s == ' ')
-        s++;
-    return s;
+    return p->shown.data ? p->shown.data : "";
 }

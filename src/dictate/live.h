@@ -51,12 +51,21 @@ int live_result_text(const json_t *result, buf *out, hark_err *err);
 
 /* ---- partial text --------------------------------------------------- */
 
-/* What the event stream said so far: the stable text (the deltas joined)
- * and the latest partial (the whole text including what may still change). */
+/* What the event stream said so far. transcript.text.delta carries text
+ * that will not change any more (" word word", its own spacing), the
+ * chunks' words in order; transcript.partial is the chunk being decoded:
+ * "chunk" (its index), "words" (all of its words so far, the stable ones
+ * first) and "text" (the still-changing tail alone). What is shown is the
+ * stable text of the chunks before this one and this chunk's words: the
+ * deltas of this chunk's stable words change nothing on screen, so words
+ * do not blink out between a partial and the delta that follows it. */
 typedef struct live_partial {
-    buf stable;  /* transcript.text.delta, appended */
-    buf partial; /* the last transcript.partial's text */
-    bool final;  /* succeeded, failed or cancelled came */
+    buf stable;       /* the deltas, joined */
+    buf base;         /* the stable text when the current chunk began */
+    buf words;        /* the current chunk's words, from its last partial */
+    buf shown;        /* base + words, or stable once it goes further */
+    long long chunk;  /* the current chunk's index, -1 before any partial */
+    bool final;       /* succeeded, failed or cancelled came */
     char state[16];
 } live_partial;
 
@@ -66,7 +75,7 @@ void live_partial_release(live_partial *p);
 /* Apply one event. Returns true when the text to show changed. */
 bool live_partial_apply(live_partial *p, const char *type, const char *data, size_t len);
 
-/* The text to show: the latest partial, else the stable text. */
+/* The text to show. */
 const char *live_partial_text(const live_partial *p);
 
 #endif

@@ -28,31 +28,76 @@ static void test_create_body(void)
     json_decref(b);
 }
 
+/* A partial event's data as the daemon sends it (jobs/live_kind.c). */
+static char *partial_json(int chunk, int stable, const char *words)
+{
+    json_t *list = json_array();
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", words);
+    for (char *w = strtok(copy, " "); w; w = strtok(NULL, " "))
+        json_array_append_new(list, json_pack("{s:s,s:f,s:f}", "word", w, "start", 0.0, "end", 0.1));
+    char tail[256] = "";
+    for (size_t i = (size_t)stable; i < json_array_size(list); i++) {
+        strcat(tail, tail[0] ? " " : "");
+        strcat(tail, json_string_value(json_object_get(json_array_get(list, i), "word")));
+    }
+    json_t *d = json_pack("{s:i,s:f,s:f,s:s,s:i,s:o}", "chunk", chunk, "start", 0.0, "at", 1.0,
+                          "text", tail, "stable", stable, "words", list);
+    char *s = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    return s;
+}
+
+static bool partial(live_partial *p, int chunk, int stable, const char *words)
+{
+    char *s = partial_json(chunk, stable, words);
+    bool changed = apply(p, "transcript.partial", s);
+    free(s);
+    return changed;
+}
+
 static void test_partial(void)
 {
     live_partial p;
     live_partial_init(&p);
     ASSERT_STREQ(live_partial_text(&p), "");
-    /* Deltas alone build the stable text (their own spacing). */
-    ASSERT(apply(&p, "transcript.text.delta", "{\"delta\":\"he was\"}"));
-    ASSERT(apply(&p, "transcript.text.delta", "{\"delta\":\" not an\"}"));
-    ASSERT_STREQ(live_partial_text(&p), "he was not an");
-    /* A partial is the whole text so far: it wins. */
-    ASSERT(apply(&p, "transcript.partial", "{\"text\":\"he was not an ill\",\"words\":[]}"));
+    ASSERT(partial(&p, 0, 0, "he was"));
+    ASSERT_STREQ(live_partial_text(&p), "he was");
+    /* The same words again change nothing to show. */
+    ASSERT(!partial(&p, 0, 0, "he was"));
+    /* Words become stable: the delta that follows the partial changes
+     * nothing on screen (the partial had them), so nothing blinks. */
+    ASSERT(partial(&p, 0, 2, "he was not an ill"));
     ASSERT_STREQ(live_partial_text(&p), "he was not an ill");
-    /* The same text again changes nothing to show. */
-    ASSERT(!apply(&p, "transcript.partial", "{\"text\":\" he was not an ill \"}"));
-    /* The still-changing tail may change its mind. */
-    ASSERT(apply(&p, "transcript.partial", "{\"text\":\"he was not an ill disposed\"}"));
+    ASSERT(!apply(&p, "transcript.text.delta", "{\"delta\":\"he was\"}"));
+    ASSERT_STREQ(live_partial_text(&p), "he was not an ill");
+    /* The tail may change its mind. */
+    ASSERT(partial(&p, 0, 2, "he was not an ill disposed"));
     ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed");
-    /* A delta after partials does not redraw (the partial already has it). */
-    ASSERT(!apply(&p, "transcript.text.delta", "{\"delta\":\" ill\"}"));
+    /* The chunk commits with its last words as a delta; the next chunk's
+     * words follow them. */
+    ASSERT(!apply(&p, "transcript.text.delta", "{\"delta\":\" not an ill disposed\"}"));
+    ASSERT(partial(&p, 1, 0, "young man"));
+    ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed young man");
+    ASSERT(partial(&p, 1, 0, "young"));
+    ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed young");
+    /* A chunk whose final words go further than its last partial. */
+    ASSERT(apply(&p, "transcript.text.delta", "{\"delta\":\" young man unless\"}"));
+    ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed young man unless");
+    /* Deltas alone (no partials) are shown as they come. */
+    live_partial q;
+    live_partial_init(&q);
+    ASSERT(apply(&q, "transcript.text.delta", "{\"delta\":\"he was\"}"));
+    ASSERT(apply(&q, "transcript.text.delta", "{\"delta\":\" not\"}"));
+    ASSERT_STREQ(live_partial_text(&q), "he was not");
+    live_partial_release(&q);
     /* Other events and bad data change nothing. */
     ASSERT(!apply(&p, "progress", "{\"progress\":0.5}"));
     ASSERT(!apply(&p, "transcript.partial", "not json"));
     ASSERT(!apply(&p, "transcript.partial", "{\"text\":7}"));
     ASSERT(!apply(&p, "transcript.partial", NULL));
-    ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed");
+    ASSERT(!apply(&p, "transcript.text.delta", "{\"delta\":\"\"}"));
+    ASSERT_STREQ(live_partial_text(&p), "he was not an ill disposed young man unless");
     ASSERT(!p.final);
     ASSERT(!apply(&p, "succeeded", "{}"));
     ASSERT(p.final);

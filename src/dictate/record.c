@@ -143,13 +143,18 @@ static void *capture_main(void *arg)
     rec *r = arg;
     int rc = 0;
     hark_err err = {0};
-    bool hit = false;
+    bool hit = false, first = true;
+    double t0 = now_s();
     while (!hit && !atomic_load(&r->stop_capture)) {
         if (r->cap) {
             const int16_t *s;
             size_t n;
             if ((rc = capture_next(r->cap, &s, &n, &err)) != 0)
                 break;
+            if (first && n) { /* a device may take a while to start (tests wait for this) */
+                log_debug("dictate: first audio from %s after %.2f s", r->source, now_s() - t0);
+                first = false;
+            }
             hit = push(r, s, n * sizeof *s);
             continue;
         }
@@ -183,6 +188,7 @@ static void *capture_main(void *arg)
     r->capture_rc = rc;
     r->capture_err = err;
     r->capture_end_at = now_s();
+    log_debug("dictate: capture ended: %.2f s captured", (double)r->captured / BYTES_PER_S);
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     wake(r);
@@ -865,9 +871,21 @@ static int start_background(const dictate_opts *o)
     if (pid == 0) {
         close(p[0]);
         setsid(); /* the terminal's Ctrl-C and hangup are not for it */
+        ctl_server ctl;
+        char holder[160] = "";
+        int rc = ctl_listen(dir, &ctl, holder, sizeof holder, &err);
+        if (rc == 1) {
+            dprintf(p[1], "busy %s\n", holder);
+            _exit(EXIT_SOME_FAILED);
+        }
+        if (rc) {
+            dprintf(p[1], "error %s\n", err.msg);
+            _exit(EXIT_SOME_FAILED);
+        }
+        /* The lock is ours: the log is this recorder's to start afresh. */
         int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int lg =
-            open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int lg = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+                      0600);
         if (in >= 0)
             dup2(in, STDIN_FILENO);
         if (lg >= 0) {
@@ -882,17 +900,6 @@ static int start_background(const dictate_opts *o)
             /* nothing of ours needs the directory; staying is harmless */
         }
         status_init(false, true);
-        ctl_server ctl;
-        char holder[160] = "";
-        int rc = ctl_listen(dir, &ctl, holder, sizeof holder, &err);
-        if (rc == 1) {
-            dprintf(p[1], "busy %s\n", holder);
-            _exit(EXIT_SOME_FAILED);
-        }
-        if (rc) {
-            dprintf(p[1], "error %s\n", err.msg);
-            _exit(EXIT_SOME_FAILED);
-        }
         int status = record(o, p[1], &ctl);
         ctl_close(&ctl);
         exit(status);
