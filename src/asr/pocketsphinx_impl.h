@@ -30,6 +30,7 @@ typedef struct ps_live {
     mfcc_t **rows;     /* row pointers into flat */
     int n, cap;        /* frames computed, room */
     int fed;           /* frames given to the decoder */
+    int refine_at;     /* a first chunk restarts with a better mean here (0: no more) */
     double sum[32];    /* the sum of its cepstra as computed (ceplen <= 32) */
     int64_t start;     /* absolute first sample */
     int64_t samples;   /* samples fed */

@@ -201,11 +201,11 @@ static int merge(const session *s, const asr_result *final, asr_result *out)
 
 static int close_chunk(session *s, int64_t end)
 {
+    double t0 = clock_now_s();
     int rc = feed_to(s, end);
     if (rc == 0)
         rc = begin(s); /* an empty chunk still closes */
     asr_result final = {0}, words = {0};
-    double t0 = clock_now_s();
     if (rc == 0)
         rc = asr_engine_live_end(s->e, &final, s->err);
     s->decode_s += clock_now_s() - t0;

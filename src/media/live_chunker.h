@@ -12,7 +12,7 @@
  *     closes: at a pause of 0.3 s once it holds min_s of speech; at a pause
  *     of 0.1 s once it holds target_s; at a pause longer than max_gap_s
  *     whatever its length (the silence after it is skipped); or, with no
- *     pause at all, at max_s, at the quietest 10 ms of the last 0.3 s;
+ *     pause at all, at max_s, at the quietest 10 ms of the last 0.15 s;
  *   - a cut is never behind what the recognizer was already given: the
  *     chunker holds back LIVE_CHUNKER_LAG_S of audio (safe) while it waits
  *     to see whether a pause is long enough.
@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define LIVE_CHUNKER_LAG_S 0.3 /* how far the safe point trails the audio in speech */
+#define LIVE_CHUNKER_LAG_S 0.15 /* how far the safe point trails the audio in speech */
 
 enum live_cut_kind { LIVE_CUT_OPEN = 1, LIVE_CUT_CLOSE = 2 };
 
@@ -40,7 +40,7 @@ typedef struct live_cut {
 
 #define LIVE_CHUNKER_QUEUE 64
 #define LIVE_CHUNKER_FLOOR_WIN 2000 /* frames in the noise floor's window (20 s) */
-#define LIVE_CHUNKER_LAG_F 30       /* LIVE_CHUNKER_LAG_S in frames */
+#define LIVE_CHUNKER_LAG_F 15       /* LIVE_CHUNKER_LAG_S in frames */
 
 typedef struct live_chunker {
     /* options in frames */

@@ -2338,9 +2338,14 @@ int store_input_close(store *st, store_scope sc, const char *id, const char *rea
         (rc = check_text("reason", reason, 64, false, err)))
         return rc;
     lock(st);
-    rc = tx_begin(st, err);
+    /* Relaxed: closing loses nothing a power cut could take back (recovery
+     * closes every open input), and a push-to-talk release waits on it. */
+    rc = relax(st, err);
+    if (rc == 0)
+        rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, input_close_tx(st, sc, id, reason, was_open, err), err);
+    unrelax(st);
     unlock(st);
     return rc;
 }

@@ -529,7 +529,8 @@ int store_input_append(store *st, store_scope sc, const char *id, int64_t bytes,
 
 /* Close job id's input (reason: "end", "idle", ...; event "input_ended"
  * {"reason", "bytes"}). *was_open (may be NULL) says whether it was open;
- * closing a closed input is not an error. A synced commit. HARK_ENOENT. */
+ * closing a closed input is not an error. A relaxed commit (recovery
+ * closes every open input anyway). HARK_ENOENT. */
 int store_input_close(store *st, store_scope sc, const char *id, const char *reason, bool *was_open,
                       hark_err *err);
 
