@@ -25,13 +25,14 @@
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: hark <command> [options]\n"
-                "\n"
-                "commands:\n"
-                "  transcribe FILE...   transcribe audio/video files to timed text\n"
-                "  highlights FILE...   find highlights, chapters and clips in recordings\n"
-                "  serve                run the daemon: job queue, workers, HTTP API\n"
-                "  dictate [-]          dictate: text while you speak (start|stop|cancel: hotkeys)\n");
+    fprintf(to,
+            "usage: hark <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  transcribe FILE...   transcribe audio/video files to timed text\n"
+            "  highlights FILE...   find highlights, chapters and clips in recordings\n"
+            "  serve                run the daemon: job queue, workers, HTTP API\n"
+            "  dictate [-]          dictate: text while you speak (start|stop|cancel: hotkeys)\n");
     client_print_commands(to);
     fprintf(to, "\n"
                 "  --version            print the version and exit\n"

@@ -31,11 +31,10 @@ static const char *plan(deliver_mode m, bool wayland, bool x11, const char *tool
     deliver_env env = {.wayland = wayland, .x11 = x11, .has = listed, .ctx = &fp};
     deliver_way ways[DELIVER_MAX_WAYS];
     size_t n = deliver_plan(m, &env, ways, DELIVER_MAX_WAYS);
+    size_t used = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        strcat(out, i ? "|" : "");
-        strcat(out, ways[i].what);
-    }
+    for (size_t i = 0; i < n && used < sizeof out; i++)
+        used += (size_t)snprintf(out + used, sizeof out - used, "%s%s", i ? "|" : "", ways[i].what);
     return out;
 }
 

@@ -60,12 +60,12 @@ int live_result_text(const json_t *result, buf *out, hark_err *err);
  * deltas of this chunk's stable words change nothing on screen, so words
  * do not blink out between a partial and the delta that follows it. */
 typedef struct live_partial {
-    buf stable;       /* the deltas, joined */
-    buf base;         /* the stable text when the current chunk began */
-    buf words;        /* the current chunk's words, from its last partial */
-    buf shown;        /* base + words, or stable once it goes further */
-    long long chunk;  /* the current chunk's index, -1 before any partial */
-    bool final;       /* succeeded, failed or cancelled came */
+    buf stable;      /* the deltas, joined */
+    buf base;        /* the stable text when the current chunk began */
+    buf words;       /* the current chunk's words, from its last partial */
+    buf shown;       /* base + words, or stable once it goes further */
+    long long chunk; /* the current chunk's index, -1 before any partial */
+    bool final;      /* succeeded, failed or cancelled came */
     char state[16];
 } live_partial;
 

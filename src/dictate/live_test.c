@@ -35,12 +35,14 @@ static char *partial_json(int chunk, int stable, const char *words)
     char copy[256];
     snprintf(copy, sizeof copy, "%s", words);
     for (char *w = strtok(copy, " "); w; w = strtok(NULL, " "))
-        json_array_append_new(list, json_pack("{s:s,s:f,s:f}", "word", w, "start", 0.0, "end", 0.1));
+        json_array_append_new(list,
+                              json_pack("{s:s,s:f,s:f}", "word", w, "start", 0.0, "end", 0.1));
     char tail[256] = "";
-    for (size_t i = (size_t)stable; i < json_array_size(list); i++) {
-        strcat(tail, tail[0] ? " " : "");
-        strcat(tail, json_string_value(json_object_get(json_array_get(list, i), "word")));
-    }
+    size_t used = 0;
+    for (size_t i = (size_t)stable; i < json_array_size(list) && used < sizeof tail; i++)
+        used +=
+            (size_t)snprintf(tail + used, sizeof tail - used, "%s%s", used ? " " : "",
+                             json_string_value(json_object_get(json_array_get(list, i), "word")));
     json_t *d = json_pack("{s:i,s:f,s:f,s:s,s:i,s:o}", "chunk", chunk, "start", 0.0, "at", 1.0,
                           "text", tail, "stable", stable, "words", list);
     char *s = json_dumps(d, JSON_COMPACT);

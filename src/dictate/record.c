@@ -54,6 +54,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +400,7 @@ typedef struct loop {
     int waiting[MAX_WAITING]; /* `stop` clients */
     int n_waiting;
     bool cancelled;         /* a `cancel` or a second Ctrl-C: no result wanted */
+    bool signalled;         /* INT or TERM came: a background recorder exits once done */
     int cancel_fd;          /* the `cancel` client to answer, or -1 */
     char cancel_error[700]; /* why the cancel failed, "" if it did not */
     bool have_outcome;
@@ -455,6 +457,7 @@ static void on_signal(loop *l)
     int s;
     while ((s = sigwatch_pending(l->sig_fd)) != 0) {
         l->sigs++;
+        l->signalled = true;
         if (l->st == REC_RECORDING && l->sigs == 1)
             stop_recording(l, s == SIGINT ? "interrupted" : "terminated");
         else if (!l->cancelled)
@@ -565,8 +568,9 @@ static void run_loop(loop *l, bool watch_terminal)
     rec *r = l->r;
     while (!l->cancelled) {
         if (l->st == REC_DONE) {
-            /* In the background a result waits for its `stop` (or the hard deadline). */
-            if (!l->ctl || l->n_waiting > 0)
+            /* In the background a result waits for its `stop` (or the hard
+             * deadline), unless a signal ended the recording (a logout). */
+            if (!l->ctl || l->n_waiting > 0 || l->signalled)
                 return;
             if (deadline_passed(l->hard_dl))
                 return;
@@ -725,7 +729,19 @@ static int record(const dictate_opts *o, int ready_fd, ctl_server *ctl)
                    : watch_terminal ? "Enter or Ctrl-C ends it"
                    : o->from_stdin  ? "the end of the input or Ctrl-C ends it"
                                     : "Ctrl-C ends it");
+    /* Enter is read, not echoed: its newline would push the status line up
+     * and leave it on the screen. Restored on every way out of here (INT
+     * and TERM come through the signalfd, never kill us midway). */
+    struct termios saved;
+    bool restore = watch_terminal && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (restore) {
+        struct termios quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        restore = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+    }
     run_loop(&l, watch_terminal);
+    if (restore)
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     status_end();
     if (l.cancelled) {
         status = EXIT_INTERRUPTED;
@@ -755,6 +771,9 @@ static int record(const dictate_opts *o, int ready_fd, ctl_server *ctl)
             reply_outcome(r, l.waiting[i], oc);
             close(l.waiting[i]);
         }
+        if (oc->ok && l.n_waiting == 0)
+            status_say("dictate: job %s ended; nobody asked for its text (hark result %s)", r->id,
+                       r->id);
         status = oc->ok ? EXIT_ALL_OK : EXIT_SOME_FAILED;
         if (!oc->ok)
             status_say("dictate: %s", oc->error);
@@ -884,8 +903,8 @@ static int start_background(const dictate_opts *o)
         }
         /* The lock is ours: the log is this recorder's to start afresh. */
         int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int lg = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
+        int lg =
+            open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (in >= 0)
             dup2(in, STDIN_FILENO);
         if (lg >= 0) {
