@@ -66,7 +66,10 @@ int dictate_control(const dictate_opts *o)
         fprintf(stderr, "hark: dictate: %s\n", e ? e : "the dictation failed");
         status = EXIT_SOME_FAILED;
     } else if (op == CTL_CANCEL) {
-        printf("cancelled\n");
+        /* "cancelled", or "dropped" when the job had ended and only its
+         * undelivered text was dropped. */
+        const char *state = json_string_value(json_object_get(reply, "state"));
+        printf("%s\n", state ? state : "cancelled");
         if (fflush(stdout) != 0)
             status = EXIT_SOME_FAILED;
     } else {

@@ -458,6 +458,8 @@ static void on_signal(loop *l)
     while ((s = sigwatch_pending(l->sig_fd)) != 0) {
         l->sigs++;
         l->signalled = true;
+        if (l->st == REC_DONE) /* a background result nobody collected: just go */
+            continue;
         if (l->st == REC_RECORDING && l->sigs == 1)
             stop_recording(l, s == SIGINT ? "interrupted" : "terminated");
         else if (!l->cancelled)
@@ -503,6 +505,13 @@ static void on_client(loop *l, int fd)
         return;
     }
     case CTL_CANCEL:
+        if (l->st == REC_DONE) {
+            /* The job has ended already: its text is dropped, not delivered. */
+            reply(fd, json_pack("{s:b,s:s,s:s}", "ok", 1, "job", r->id, "state", "dropped"));
+            close(fd);
+            l->cancelled = true;
+            return;
+        }
         cancel_job(l, "cancelled by `hark dictate cancel`");
         l->cancel_fd = fd;
         return;
@@ -632,12 +641,14 @@ static int open_client(const dictate_opts *o, hc_client **c, hark_err *err)
     return rc ? rc : hc_open(base, c, err);
 }
 
-/* Say a setup failure: on stderr, or to the `start` parent. */
-static void say_setup_error(int ready_fd, const char *msg)
+/* Say a setup failure: on stderr, or to the `start` parent (*ready_fd is
+ * closed then, and -1). */
+static void say_setup_error(int *ready_fd, const char *msg)
 {
-    if (ready_fd >= 0) {
-        dprintf(ready_fd, "error %s\n", msg);
-        close(ready_fd);
+    if (*ready_fd >= 0) {
+        dprintf(*ready_fd, "error %s\n", msg);
+        close(*ready_fd);
+        *ready_fd = -1;
     }
     status_say("dictate: %s", msg);
 }
@@ -652,12 +663,12 @@ static int record(const dictate_opts *o, int ready_fd, ctl_server *ctl)
     char base[1024];
     if (hc_resolve_base(o->server, getenv(HC_SERVER_ENV), base, sizeof base, &err) != 0 ||
         (!o->from_stdin && capture_parse_spec(o->input, &spec, &err) != 0)) {
-        say_setup_error(ready_fd, err.msg);
+        say_setup_error(&ready_fd, err.msg);
         return EXIT_USAGE;
     }
     rec *r = calloc(1, sizeof *r);
     if (!r) {
-        say_setup_error(ready_fd, "out of memory");
+        say_setup_error(&ready_fd, "out of memory");
         return EXIT_SOME_FAILED;
     }
     r->o = o;
@@ -673,12 +684,12 @@ static int record(const dictate_opts *o, int ready_fd, ctl_server *ctl)
     /* INT and TERM blocked before any thread starts: only main reads them. */
     l.sig_fd = sigwatch_open();
     if (r->wake_fd < 0 || l.sig_fd < 0) {
-        say_setup_error(ready_fd, strerror(errno));
+        say_setup_error(&ready_fd, strerror(errno));
         goto out;
     }
     if (open_client(o, &r->main_c, &err) || open_client(o, &r->send_c, &err) ||
         open_client(o, &r->events_c, &err)) {
-        say_setup_error(ready_fd, err.msg);
+        say_setup_error(&ready_fd, err.msg);
         goto out;
     }
     hc_set_abort(r->send_c, abort_send_hook, r);
@@ -688,27 +699,27 @@ static int record(const dictate_opts *o, int ready_fd, ctl_server *ctl)
         snprintf(r->source, sizeof r->source, "standard input");
     } else {
         if (capture_open(&spec, &r->stop_capture, &r->cap, &err) != 0) {
-            say_setup_error(ready_fd, err.msg);
+            say_setup_error(&ready_fd, err.msg);
             goto out;
         }
         snprintf(r->source, sizeof r->source, "%s", capture_name(r->cap));
     }
     /* Capture first: what is said while the job is created is kept. */
     if (start_thread(&t_capture, capture_main, r) != 0) {
-        say_setup_error(ready_fd, "cannot start a thread");
+        say_setup_error(&ready_fd, "cannot start a thread");
         goto out;
     }
     live_opts lo = {.priority = o->priority, .name = o->name};
     hc_set_transfer_timeout(r->main_c, CREATE_TIMEOUT_S);
     if (live_create(r->main_c, &lo, r->id, &err) != 0) {
         atomic_store(&r->stop_capture, true);
-        say_setup_error(ready_fd, err.msg);
+        say_setup_error(&ready_fd, err.msg);
         goto out;
     }
     if (start_thread(&t_send, sender_main, r) != 0 ||
         start_thread(&t_events, events_main, r) != 0) {
         l.cancelled = true;
-        say_setup_error(ready_fd, "cannot start a thread");
+        say_setup_error(&ready_fd, "cannot start a thread");
         goto out;
     }
     double start = now_s();

@@ -42,10 +42,14 @@ wait_first_audio() {
   return 1
 }
 job_of() { sed -n 's/.*dictating into job \(j[0-9a-z]*\) .*/\1/p' "$1" | head -n 1; }
-# The bound on the word error rate of a dictation against the reference:
-# hark transcribe scores 35% on these clips (librivox_wer.sh); live text
-# is held to that plus a margin for the short single clips used here.
-BOUND=45
+# The bounds on the word error rate against the references: hark
+# transcribe scores 35% on these clips (librivox_wer.sh), the daemon's live
+# decoding about 24%. All the dictations of this test together are held to
+# BOUND; each alone, a clip of 8 to 20 words where one word is 5 to 12
+# points, to EACH (it is the text of that clip, not another's or none).
+BOUND=40
+EACH=65
+PAIRS=()
 
 sox "$(clip 0870)" "$(clip 0880)" -t raw -r 16000 -c 1 -e signed -b 16 "$T/ab.raw"   # 10.4 s
 grep -e '(sense_and_sensibility_01_austen_64kb-0870)' -e '(sense_and_sensibility_01_austen_64kb-0880)' \
@@ -71,7 +75,8 @@ rc=${PIPESTATUS[1]}
 check "stdin: exit 0 ($rc)" [ $rc -eq 0 ] || cat "$T/ab.err"
 "$WER" "$T/ab.ref" "$T/ab.txt"
 wer=$(wer_of "$T/ab.ref" "$T/ab.txt")
-check "stdin: final text within the WER bound ($wer% <= $BOUND%)" le "${wer:-100}" $BOUND
+PAIRS+=("$T/ab.ref" "$T/ab.txt")
+check "stdin: the final text is the clip's ($wer% <= $EACH%)" le "${wer:-100}" $EACH
 fed=$(cat "$T/fed.at")
 n_early=$(awk -v f="$fed" '$2 == "partial:" && $1 < f' "$T/ab.err" | wc -l)
 check "stdin: partial text while the audio streamed ($n_early lines before its end)" [ "$n_early" -ge 3 ]
@@ -139,7 +144,7 @@ t0=$(now)
 HARK_LOG=debug "$HARK" dictate --input mic.monitor --max 8 --name mic-test < /dev/null \
   > "$T/mic.txt" 2> "$T/mic.err" &
 pid=$!
-for _ in $(seq 1 100); do grep -q "first audio from" "$T/mic.err" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -q "first audio from" "$T/mic.err" 2> /dev/null && break; sleep 0.05; done
 paplay -d mic "$(clip 0920)"
 wait $pid
 rc=$?
@@ -149,7 +154,8 @@ check "microphone: exit 0 ($rc)" [ $rc -eq 0 ] || cat "$T/mic.err"
 check "microphone: captured from pulse:mic.monitor" grep -q "from pulse:mic.monitor" "$T/mic.err"
 "$WER" "$T/0920.ref" "$T/mic.txt"
 wer=$(wer_of "$T/0920.ref" "$T/mic.txt")
-check "microphone: the clip's text within the WER bound ($wer% <= $BOUND%)" le "${wer:-100}" $BOUND
+PAIRS+=("$T/0920.ref" "$T/mic.txt")
+check "microphone: the text is the clip's ($wer% <= $EACH%)" le "${wer:-100}" $EACH
 dur=$(job_field "$mic_job" duration)
 check "microphone: --max 8 ended it ($took s, $dur s of audio)" \
   cond 'le "$took" 10 && le 8 "$took" && le "${dur:-99}" 8'
@@ -188,7 +194,8 @@ check "stop: exit 0 ($rc) in $took s, nothing on stdout (the text went to the cl
 timeout 5 xclip -o -selection clipboard > "$T/clipboard.txt"
 "$WER" "$T/0930.ref" "$T/clipboard.txt"
 wer=$(wer_of "$T/0930.ref" "$T/clipboard.txt")
-check "clipboard: holds the text ($(cat "$T/clipboard.txt"); $wer% <= $BOUND%)" le "${wer:-100}" $BOUND
+PAIRS+=("$T/0930.ref" "$T/clipboard.txt")
+check "clipboard: holds the clip's text ($(cat "$T/clipboard.txt"); $wer% <= $EACH%)" le "${wer:-100}" $EACH
 check "clipboard: job $clip_job succeeded" [ "$(job_field "$clip_job" state)" = succeeded ]
 "$HARK" dictate stop > /dev/null 2> "$T/none.err"
 rc=$?
@@ -211,8 +218,12 @@ for _ in $(seq 1 100); do [ -s "$T/typed.txt" ] && break; sleep 0.05; done
 sleep 0.3
 "$WER" "$T/0880.ref" "$T/typed.txt"
 wer=$(wer_of "$T/0880.ref" "$T/typed.txt")
-check "typed into the window: '$(cat "$T/typed.txt" 2> /dev/null)' ($wer% <= $BOUND%)" \
-  le "${wer:-100}" $BOUND
+PAIRS+=("$T/0880.ref" "$T/typed.txt")
+check "typed into the window: '$(cat "$T/typed.txt" 2> /dev/null)' ($wer% <= $EACH%)" \
+  le "${wer:-100}" $EACH
+"$WER" "${PAIRS[@]}"
+wer=$(wer_of "${PAIRS[@]}")
+check "all the dictations together: WER $wer% <= $BOUND%" le "${wer:-100}" $BOUND
 check "the clipboard was not used (stop's --to won)" cmp -s "$T/clipboard.txt" <(timeout 5 xclip -o -selection clipboard)
 
 # cancel: the job is cancelled and nothing is delivered.
