@@ -12,7 +12,7 @@
  *     chunk's cepstra are held back until WARM_FRAMES are in (or the
  *     chunk ends), so its text starts a second late, never wrong for want
  *     of a mean (PocketSphinx's fixed prior, -cmninit, is far off); and
- *     when twice that audio is in (2, 4, 8 s), the chunk is decoded again
+ *     when twice that audio is in (2 s, 4 s), the chunk is decoded again
  *     from its start with the mean of all of it so far. A push-to-talk
  *     dictation is mostly one chunk, the first: these restarts bring its
  *     estimate close to the chunk's own mean while the speaker talks, for
@@ -35,7 +35,7 @@
 #define WARM_FRAMES 100         /* a first chunk's estimate: its first second */
 #define FEED_FRAMES 10          /* frames per ps_process_cep call (100 ms) */
 #define MAX_FRAMES (100 * 3600) /* an hour: far past any chunk the chunker closes */
-#define REFINE_MAX_FRAMES 800   /* a first chunk's last restart: at 8 s */
+#define REFINE_MAX_FRAMES 400   /* a first chunk's last restart: at 4 s */
 
 static void live_close_chunk(ps_engine *e)
 {

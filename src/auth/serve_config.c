@@ -50,6 +50,7 @@ enum key_id {
     KEY_URL_ALLOW,
     KEY_KEEP_INPUTS,
     KEY_JOB_RETENTION,
+    KEY_LIVE_IDLE_TIMEOUT,
     N_KEYS
 };
 
@@ -79,6 +80,7 @@ static const char *const key_names[N_KEYS] = {
     [KEY_URL_ALLOW] = "url_allow",
     [KEY_KEEP_INPUTS] = "keep_inputs",
     [KEY_JOB_RETENTION] = "job_retention",
+    [KEY_LIVE_IDLE_TIMEOUT] = "live_idle_timeout",
 };
 
 /* Keys that may be given more than once: each adds a value. */
@@ -574,6 +576,12 @@ static int set_key(parser *p, const char *key, const char *v)
         return 0;
     case KEY_JOB_RETENTION:
         return set_duration(p, key, v, &cfg->job_retention_s);
+    case KEY_LIVE_IDLE_TIMEOUT: {
+        int rc = set_duration(p, key, v, &cfg->live_idle_timeout_s);
+        if (rc == 0 && !(cfg->live_idle_timeout_s > 0 && cfg->live_idle_timeout_s <= 3600))
+            return FAIL(p, "live_idle_timeout: \"%s\" is not between 1s and 1h", SHOW(v, show));
+        return rc;
+    }
     case KEY_WEBHOOK_SECRET:
         if (strlen(v) < SERVE_TOKEN_SECRET_MIN)
             return FAIL(p, "webhook_secret: too short (at least 16 bytes)");
@@ -718,6 +726,7 @@ void serve_config_init(serve_config *cfg)
     cfg->max_upload = cfg->max_body = cfg->url_max_bytes = -1;
     cfg->timeout_s = cfg->max_duration_s = cfg->url_timeout_s = cfg->header_timeout_s = -1;
     cfg->job_retention_s = -1;
+    cfg->live_idle_timeout_s = -1;
     cfg->max_connections = cfg->max_connections_per_address = -1;
     cfg->body_min_rate = -1;
     cfg->keep_inputs = -1;

@@ -87,9 +87,10 @@ typedef struct serve_config {
      * addresses (net/dest.h) */
     char **url_allow;
     size_t n_url_allow;
-    int keep_inputs;        /* keep uploads after their job ends: 1 yes, 0 no */
-    double job_retention_s; /* prune ended jobs after this, >= 0 (0 = never) */
-    serve_token *tokens;    /* file tokens in file order, then HARK_TOKENS ones */
+    int keep_inputs;            /* keep uploads after their job ends: 1 yes, 0 no */
+    double job_retention_s;     /* prune ended jobs after this, >= 0 (0 = never) */
+    double live_idle_timeout_s; /* end a live job without audio this long, (0, 3600]; -1 = unset */
+    serve_token *tokens;        /* file tokens in file order, then HARK_TOKENS ones */
     size_t n_tokens;
 
     char *source;  /* the display name the file was parsed under; NULL if none was */

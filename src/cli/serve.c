@@ -595,6 +595,8 @@ int cli_serve(int argc, char **argv)
                           .max_upload_bytes = max_upload,
                           .max_body_bytes = max_body,
                           .default_timeout_s = timeout_s,
+                          .live_idle_timeout_s =
+                              cfg.live_idle_timeout_s > 0 ? cfg.live_idle_timeout_s : 0,
                           .tokens = &tokens,
                           .roots = &roots,
                           .metrics = metrics,

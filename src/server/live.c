@@ -196,12 +196,31 @@ struct live_append {
     bool head_done;
 };
 
+/* Take back what this request wrote and nobody acknowledged. */
+static void take_back(live_append *a)
+{
+    if (a->size > a->acked && ftruncate(a->fd, a->acked) == 0)
+        a->size = a->acked;
+}
+
+/* The append is over: only what was acknowledged stays (a request that
+ * ends without its answer, its client gone or its body refused part way,
+ * leaves no stray bytes for the next append to start after), and the lock
+ * is released. */
+static void append_end(live_append *a)
+{
+    if (a->fd >= 0) {
+        take_back(a);
+        close(a->fd); /* releases the lock */
+        a->fd = -1;
+    }
+}
+
 void live_append_free(live_append *a)
 {
     if (!a)
         return;
-    if (a->fd >= 0)
-        close(a->fd); /* releases the lock */
+    append_end(a);
     free(a);
 }
 
@@ -271,13 +290,6 @@ int live_append_begin(server *s, const caller *who, const char *id, live_append 
     a->sync_ns = clock_now_ns();
     *out = a;
     return 0;
-}
-
-/* Take back what this request wrote and nobody acknowledged. */
-static void take_back(live_append *a)
-{
-    if (a->size > a->acked && ftruncate(a->fd, a->acked) == 0)
-        a->size = a->acked;
 }
 
 static int write_all(live_append *a, const void *data, size_t n, api_error *e)
@@ -388,6 +400,9 @@ enum MHD_Result handle_live_audio(server *s, struct MHD_Connection *c, live_appe
     }
     if (rc == 0)
         rc = acknowledge(s, a, &e);
+    /* Unlocked before the answer: a client sends its next append as soon
+     * as it has it, and must not find this one still holding the input. */
+    append_end(a);
     if (rc)
         return reply_error(c, &e);
     json_t *body = json_pack("{s:s, s:I, s:I}", "id", a->id, "bytes", (json_int_t)a->size,

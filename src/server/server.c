@@ -624,6 +624,8 @@ static bool take_body(server *s, request *r, const char *data, size_t n)
         r->failed = true;
         upload_free(r->up);
         r->up = NULL;
+        live_append_free(r->live); /* what it wrote is taken back before the 413 */
+        r->live = NULL;
         if (r->body == BODY_FORM)
             api_error_set(&r->error, MHD_HTTP_CONTENT_TOO_LARGE, SUBMIT_FILE_FIELD,
                           "file_too_large",

@@ -1,7 +1,8 @@
 /* server_test.c - the HTTP API (docs/api.md) end to end: the real server on
  * 127.0.0.1 (port 0) over a real store, driven with libcurl; job progress
  * is simulated by calling the store's own functions (claim, commit, succeed)
- * the way the runtime does.
+ * the way the runtime does (a live job's session too: its chunks committed
+ * under its lease, its /end parked until the job ends).
  *
  * Nothing here sleeps to pass: waits are on conditions (a stream received
  * a given line, a thread finished) with a deadline that only bounds a
@@ -10,6 +11,8 @@
 #include "auth/serve_config.h"
 #include "auth/tokens.h"
 #include "server/server.h"
+#include "server/live.h"        /* LIVE_SYNC_BYTES */
+#include "server/server_impl.h" /* the park, to see a request wait */
 
 #include "jobs/job_result.h"
 #include "metrics/hark_metrics.h"
@@ -26,6 +29,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -1966,6 +1970,811 @@ static void test_metrics_move(void)
     stop();
 }
 
+/* ---- live dictation (live.h) ---------------------------------------------------- */
+
+/* POST /v1/live with json (NULL: no body) as auth (NULL: none); its id. */
+static void live_new(const char *json, const char *auth, char id[STORE_ID_SIZE])
+{
+    resp r = json ? http("POST", "/v1/live", "application/json", json, strlen(json), auth)
+                  : http("POST", "/v1/live", NULL, NULL, 0, auth);
+    if (r.status != 201)
+        TEST_FAIL_("POST /v1/live: status %ld: %.300s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "kind"), "live");
+    ASSERT_STREQ(jstr(j, "state"), "queued");
+    snprintf(id, STORE_ID_SIZE, "%s", jstr(j, "id"));
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/jobs/%s", id);
+    ASSERT_STREQ(r.location, loc);
+    json_decref(j);
+    release(&r);
+}
+
+static resp live_post_audio(const char *id, const void *data, size_t n, const char *auth)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/v1/live/%s/audio", id);
+    return http("POST", path, "application/octet-stream", data ? data : "", n, auth);
+}
+
+/* An append that must be accepted: the job then has `total` bytes. */
+static void live_post_audio_ok(const char *id, const void *data, size_t n, int64_t total)
+{
+    resp r = live_post_audio(id, data, n, NULL);
+    if (r.status != 200)
+        TEST_FAIL_("append: status %ld: %.300s", r.status, r.body.data);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "id"), id);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "bytes")), total);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "received")), (int64_t)n);
+    json_decref(j);
+    release(&r);
+}
+
+static store_job job_of(const char *id)
+{
+    store_job job;
+    hark_err err = {0};
+    if (store_get_job(F.st, STORE_SCOPE_ALL, id, &job, &err))
+        TEST_FAIL_("store_get_job %s: %s", id, err.msg);
+    return job;
+}
+
+static int64_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+}
+
+/* The job's input file (as the store names it) holds exactly want[0..n),
+ * and the store counts exactly those bytes. */
+static void input_is(const char *id, const char *want, size_t n)
+{
+    store_job job = job_of(id);
+    if (job.input_bytes != (int64_t)n || file_size(job.input) != (int64_t)n)
+        TEST_FAIL_("job %s: store has %lld bytes, the file %lld, expected %zu", id,
+                   (long long)job.input_bytes, (long long)file_size(job.input), n);
+    FILE *f = fopen(job.input, "rb");
+    ASSERT(f);
+    char *got = malloc(n + 1);
+    ASSERT(got);
+    ASSERT_EQ(fread(got, 1, n + 1, f), n);
+    fclose(f);
+    ASSERT(n == 0 || memcmp(got, want, n) == 0);
+    free(got);
+    store_job_release(&job);
+}
+
+static bool input_open(const char *id)
+{
+    store_job job = job_of(id);
+    bool open = job.input_open;
+    store_job_release(&job);
+    return open;
+}
+
+/* A request run on its own thread (one that waits, such as /end). */
+typedef struct bg_request {
+    char method[8], path[256], header[128];
+    resp r;
+    pthread_t th;
+    atomic_bool done;
+} bg_request;
+
+static void *bg_run(void *arg)
+{
+    bg_request *b = arg;
+    b->r = http(b->method, b->path, NULL, NULL, 0, b->header[0] ? b->header : NULL);
+    atomic_store(&b->done, true);
+    return NULL;
+}
+
+static void bg_start(bg_request *b, const char *method, const char *path, const char *header)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->method, sizeof b->method, "%s", method);
+    snprintf(b->path, sizeof b->path, "%s", path);
+    snprintf(b->header, sizeof b->header, "%s", header ? header : "");
+    ASSERT_EQ(pthread_create(&b->th, NULL, bg_run, b), 0);
+}
+
+static void bg_join(bg_request *b)
+{
+    ASSERT_EQ(pthread_join(b->th, NULL), 0);
+}
+
+/* Wait (deadline 10 s, only a failure's bound) until n requests are
+ * parked on srv. */
+static void wait_parked(server *srv, int n)
+{
+    double until = clock_now_s() + 10;
+    while (park_count(srv->park) != n && clock_now_s() < until)
+        usleep(2000);
+    ASSERT_EQ(park_count(srv->park), n);
+}
+
+static void wait_input_closed(const char *id)
+{
+    double until = clock_now_s() + 10;
+    while (input_open(id) && clock_now_s() < until)
+        usleep(2000);
+    ASSERT(!input_open(id));
+}
+
+static void send_bytes_raw(int fd, const void *p, size_t n)
+{
+    ASSERT_EQ(send(fd, p, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
+static void send_chunk(int fd, const void *p, size_t n)
+{
+    char head[32];
+    snprintf(head, sizeof head, "%zx\r\n", n);
+    send_all(fd, head);
+    send_bytes_raw(fd, p, n);
+    send_all(fd, "\r\n");
+}
+
+static bool fd_readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    return poll(&p, 1, ms) > 0;
+}
+
+/* Read one answer from a raw socket (headers, then a Content-Length body):
+ * its status, 0 if none came within 10 s; the body into body (may be NULL). */
+static int raw_answer(int fd, buf *body)
+{
+    char raw[16384];
+    size_t have = 0;
+    double until = clock_now_s() + 10;
+    char *end = NULL;
+    while (!end && have < sizeof raw - 1 && clock_now_s() < until) {
+        if (!fd_readable(fd, 100))
+            continue;
+        ssize_t n = recv(fd, raw + have, sizeof raw - 1 - have, 0);
+        if (n <= 0)
+            return 0;
+        have += (size_t)n;
+        raw[have] = '\0';
+        end = strstr(raw, "\r\n\r\n");
+    }
+    int status = 0;
+    if (!end || sscanf(raw, "HTTP/1.%*d %d", &status) != 1)
+        return 0;
+    const char *cl = strcasestr(raw, "\r\nContent-Length:");
+    long want = cl && cl < end ? strtol(cl + 17, NULL, 10) : 0;
+    size_t hl = (size_t)(end - raw) + 4;
+    size_t got = have - hl;
+    if (body)
+        ASSERT_EQ(buf_append(body, raw + hl, got), 0);
+    while ((long)got < want && clock_now_s() < until) {
+        if (!fd_readable(fd, 100))
+            continue;
+        ssize_t n = recv(fd, raw, sizeof raw, 0);
+        if (n <= 0)
+            break;
+        if (body)
+            ASSERT_EQ(buf_append(body, raw, (size_t)n), 0);
+        got += (size_t)n;
+    }
+    return status;
+}
+
+/* Open an append of id on a raw socket: with content_length >= 0 a body of
+ * that length, else a chunked one. Nothing of the body is sent yet. */
+static int raw_append_open(const char *id, long content_length)
+{
+    int fd = connect_raw();
+    char head[512];
+    if (content_length >= 0)
+        snprintf(head, sizeof head,
+                 "POST /v1/live/%s/audio HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Content-Type: application/octet-stream\r\nContent-Length: %ld\r\n\r\n",
+                 id, content_length);
+    else
+        snprintf(head, sizeof head,
+                 "POST /v1/live/%s/audio HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                 "Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 id);
+    send_all(fd, head);
+    return fd;
+}
+
+/* Send data[*off..) in small pieces (chunked or not) until the server has
+ * acknowledged some of this body (the store counts more than `had`); the
+ * body is not finished. Returns the bytes acknowledged. */
+static int64_t stream_until_acked(int fd, bool chunked, const char *id, const char *data,
+                                  size_t *off, size_t max, int64_t had)
+{
+    double until = clock_now_s() + 10;
+    for (;;) {
+        store_job job = job_of(id);
+        int64_t b = job.input_bytes;
+        store_job_release(&job);
+        if (b > had)
+            return b;
+        ASSERT(clock_now_s() < until);
+        size_t n = *off == 0 ? 4000 : 64;
+        ASSERT(*off + n <= max);
+        if (chunked)
+            send_chunk(fd, data + *off, n);
+        else
+            send_bytes_raw(fd, data + *off, n);
+        *off += n;
+        usleep(20000);
+    }
+}
+
+static void test_live_create(void)
+{
+    start();
+    char id[STORE_ID_SIZE], w[STORE_ID_SIZE];
+    live_new(NULL, NULL, id);
+    store_job job = job_of(id);
+    ASSERT_STREQ(job.kind, "live");
+    ASSERT_EQ(job.priority, STORE_PRIO_REALTIME); /* the default */
+    ASSERT_STREQ(job.source, "dictation");
+    ASSERT(job.input_open);
+    ASSERT_EQ(job.input_bytes, 0);
+    ASSERT_EQ(file_size(job.input), 0); /* made empty, in uploads/ */
+    ASSERT(strstr(job.input, "/state/uploads/live-") != NULL);
+    ASSERT(strcmp(job.input + strlen(job.input) - 6, ".s16le") == 0);
+    json_t *o = json_loads(job.options, 0, NULL);
+    ASSERT_STREQ(jstr(o, "format"), "s16le");
+    ASSERT_NEAR(json_number_value(json_object_get(o, "idle_timeout")), 30, 1e-9);
+    json_decref(o);
+    store_job_release(&job);
+    /* A JSON body that is just {} takes every default too. */
+    live_new("{}", NULL, w);
+    job = job_of(w);
+    ASSERT_EQ(job.priority, STORE_PRIO_REALTIME);
+    store_job_release(&job);
+
+    live_new("{\"priority\":\"high\",\"format\":\"webm\",\"idle_timeout\":5,\"name\":\"memo\"}",
+             NULL, w);
+    job = job_of(w);
+    ASSERT_EQ(job.priority, STORE_PRIO_HIGH);
+    ASSERT_STREQ(job.source, "memo");
+    ASSERT(strcmp(job.input + strlen(job.input) - 5, ".webm") == 0);
+    o = json_loads(job.options, 0, NULL);
+    ASSERT_STREQ(jstr(o, "format"), "webm");
+    ASSERT_NEAR(json_number_value(json_object_get(o, "idle_timeout")), 5, 1e-9);
+    json_decref(o);
+    store_job_release(&job);
+    char path[64];
+    snprintf(path, sizeof path, "/v1/jobs/%s", w);
+    resp r = get(path);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT_STREQ(jstr(j, "kind"), "live");
+    ASSERT_STREQ(jstr(j, "priority"), "high");
+    ASSERT_STREQ(jstr(j, "source"), "memo");
+    json_decref(j);
+    release(&r);
+
+    /* Each bad field is a 400 naming it; nothing is made. */
+    char long_name[300];
+    snprintf(long_name, sizeof long_name, "{\"name\":\"%0201d\"}", 0);
+    static const struct {
+        const char *body, *param, *code;
+    } bad[] = {
+        {"{\"priority\":\"urgent\"}", "priority", "invalid_value"},
+        {"{\"priority\":0}", "priority", "invalid_value"},
+        {"{\"format\":\"mp3\"}", "format", "invalid_value"},
+        {"{\"format\":null}", "format", "invalid_value"},
+        {"{\"idle_timeout\":0}", "idle_timeout", "invalid_value"},
+        {"{\"idle_timeout\":-1}", "idle_timeout", "invalid_value"},
+        {"{\"idle_timeout\":\"5\"}", "idle_timeout", "invalid_value"},
+        {"{\"idle_timeout\":3601}", "idle_timeout", "invalid_value"},
+        {"{\"name\":5}", "name", "invalid_value"},
+        {NULL, "name", "invalid_value"}, /* long_name */
+        {"{\"format\":\"s16le\",\"colour\":\"red\"}", "colour", "unknown_parameter"},
+    };
+    size_t jobs = count_jobs();
+    int uploads = count_uploads();
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = post_json("/v1/live", bad[i].body ? bad[i].body : long_name);
+        assert_error(&r, 400, "invalid_request_error", bad[i].param, bad[i].code, bad[i].param);
+        release(&r);
+    }
+    r = post_json("/v1/live", "{\"priority\":");
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_json", NULL);
+    release(&r);
+    r = post_json("/v1/live", "[]");
+    assert_error(&r, 400, "invalid_request_error", NULL, "invalid_json", NULL);
+    release(&r);
+    r = http("POST", "/v1/live", "text/plain", "hello", 5, NULL);
+    assert_error(&r, 400, "invalid_request_error", NULL, "unsupported_content_type", "text/plain");
+    release(&r);
+    ASSERT_EQ(count_jobs(), jobs);
+    ASSERT_EQ(count_uploads(), uploads);
+    r = get("/v1/live");
+    ASSERT_EQ(r.status, 405);
+    release(&r);
+    /* A live job is made here only: POST /v1/jobs refuses the kind. */
+    char *data = pattern(1000);
+    r = post_form("a.wav", data, 1000, "kind", "live", NULL);
+    assert_error(&r, 400, "invalid_request_error", "kind", "invalid_value", "POST /v1/live");
+    release(&r);
+    write_file("talk.wav", "RIFF", 4);
+    char body[800], wav[600];
+    abs_path("talk.wav", wav, sizeof wav);
+    snprintf(body, sizeof body, "{\"path\": \"%s\", \"kind\": \"live\"}", wav);
+    r = post_json("/v1/jobs", body);
+    assert_error(&r, 400, "invalid_request_error", "kind", "invalid_value", "POST /v1/live");
+    release(&r);
+    ASSERT_EQ(count_jobs(), jobs);
+    /* The refused upload goes when its request is over, just after the answer. */
+    double until = clock_now_s() + 10;
+    while (count_uploads() != uploads && clock_now_s() < until)
+        usleep(2000);
+    ASSERT_EQ(count_uploads(), uploads);
+    free(data);
+    stop();
+}
+
+static void test_live_create_ceilings_and_limits(void)
+{
+    F.queue_limit[STORE_PRIO_REALTIME] = 1;
+    serve_token t[] = {
+        {.name = "low", .secret = "low-secret-0123456789", .max_priority = STORE_PRIO_NORMAL},
+        {.name = "top", .secret = "top-secret-0123456789", .max_priority = STORE_PRIO_REALTIME}};
+    start_tokens(t, 2);
+    const char *low = "Authorization: Bearer low-secret-0123456789";
+    const char *top = "Authorization: Bearer top-secret-0123456789";
+    char id[STORE_ID_SIZE];
+    /* The default, realtime, within the token's ceiling. */
+    live_new(NULL, low, id);
+    store_job job = job_of(id);
+    ASSERT_EQ(job.priority, STORE_PRIO_NORMAL);
+    ASSERT_STREQ(job.owner, "low");
+    store_job_release(&job);
+    resp r = http("POST", "/v1/live", "application/json", "{\"priority\":\"high\"}", 19, low);
+    assert_error(&r, 403, "permission_error", "priority", "priority_not_allowed", "normal");
+    release(&r);
+    r = http("POST", "/v1/live", NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 401);
+    release(&r);
+    live_new(NULL, top, id);
+    job = job_of(id);
+    ASSERT_EQ(job.priority, STORE_PRIO_REALTIME);
+    store_job_release(&job);
+    /* The realtime class is full: 429, and no job or file is left. */
+    size_t jobs = count_jobs();
+    int uploads = count_uploads();
+    r = http("POST", "/v1/live", NULL, NULL, 0, top);
+    assert_error(&r, 429, "rate_limit_error", "priority", "queue_full", "realtime");
+    release(&r);
+    ASSERT_EQ(count_jobs(), jobs);
+    ASSERT_EQ(count_uploads(), uploads);
+    stop();
+}
+
+/* A WAV header (44 bytes) and some samples. */
+static size_t wav_bytes(char *out, size_t n)
+{
+    static const char head[] = "RIFF\x24\x7d\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00"
+                               "\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00"
+                               "data\x00\x7d\x00\x00";
+    ASSERT(n >= sizeof head);
+    memset(out, 0x11, n);
+    memcpy(out, head, sizeof head - 1);
+    return n;
+}
+
+static void test_live_append(void)
+{
+    start();
+    size_t total = 64000;
+    char *data = pattern(total);
+    char a[STORE_ID_SIZE], plain[STORE_ID_SIZE], w[STORE_ID_SIZE];
+    live_new(NULL, NULL, a);
+    input_is(a, data, 0);
+    live_post_audio_ok(a, data, 3200, 3200);
+    input_is(a, data, 3200);
+    live_post_audio_ok(a, data + 3200, 4001, 7201); /* any size, even odd */
+    live_post_audio_ok(a, data + 7201, 0, 7201);
+    live_post_audio_ok(a, data + 7201, 799, 8000);
+    input_is(a, data, 8000);
+    resp r = live_post_audio(a, data + 8000, 3200, NULL);
+    json_t *j = body_json(&r);
+    ASSERT_NEAR(json_number_value(json_object_get(j, "duration")), 11200.0 / 32000, 1e-9);
+    json_decref(j);
+    release(&r);
+    size_t have = 11200;
+
+    /* Not audio: refused before a byte is written. */
+    r = http("POST", "/v1/live/x", NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 404);
+    release(&r);
+    char path[128];
+    snprintf(path, sizeof path, "/v1/live/%s/audio", a);
+    r = http("POST", path, "application/json", "{\"audio\":\"AAAAAAAAAAAAAAAA\"}", 27, NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "unsupported_content_type",
+                 "application/json");
+    release(&r);
+    r = http("POST", path, "multipart/form-data; boundary=xyz", "--xyz\r\n\r\nabc\r\n--xyz--\r\n",
+             25, NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "unsupported_content_type", "multipart");
+    release(&r);
+    char wav[4000];
+    r = live_post_audio(a, wav, wav_bytes(wav, sizeof wav), NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "invalid_audio", "WAV");
+    release(&r);
+    r = live_post_audio(a, "RIFF", 4, NULL); /* short: judged at the end */
+    assert_error(&r, 415, "invalid_request_error", NULL, "invalid_audio", "RIFF");
+    release(&r);
+    char ogg[3000];
+    memcpy(ogg, data, sizeof ogg);
+    memcpy(ogg, "OggS\0\x02\0\0\0\0\0\0\0\0", 14);
+    r = live_post_audio(a, ogg, sizeof ogg, NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "invalid_audio", "Ogg");
+    release(&r);
+    const char *js = "{\"audio\": \"AAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}";
+    r = live_post_audio(a, js, strlen(js), NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "invalid_audio", "JSON");
+    release(&r);
+    input_is(a, data, have);
+
+    /* Unknown, malformed and non-live ids. */
+    r = live_post_audio("j0123456789abcdef", data, 320, NULL);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", "j0123456789abcdef");
+    release(&r);
+    r = live_post_audio("nope", data, 320, NULL);
+    ASSERT_EQ(r.status, 404);
+    release(&r);
+    submit_direct(STORE_PRIO_NORMAL, plain);
+    r = live_post_audio(plain, data, 320, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "not_live", plain);
+    release(&r);
+
+    /* A WebM job: its stream must start like WebM. */
+    live_new("{\"format\":\"webm\"}", NULL, w);
+    r = live_post_audio(w, ogg, sizeof ogg, NULL);
+    assert_error(&r, 415, "invalid_request_error", NULL, "invalid_audio", "Ogg");
+    release(&r);
+    input_is(w, data, 0);
+    char webm[2000];
+    memcpy(webm, data, sizeof webm);
+    memcpy(webm, "\x1A\x45\xDF\xA3", 4);
+    live_post_audio_ok(w, webm, sizeof webm, sizeof webm);
+    input_is(w, webm, sizeof webm);
+
+    /* Cancelled: no more audio. */
+    snprintf(path, sizeof path, "/v1/jobs/%s/cancel", a);
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    r = live_post_audio(a, data + have, 3200, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "live_ended", "cancelled");
+    release(&r);
+    input_is(a, data, have);
+    free(data);
+    stop();
+}
+
+static void test_live_append_after_end(void)
+{
+    start();
+    char *data = pattern(8000);
+    char a[STORE_ID_SIZE], path[128];
+    live_new(NULL, NULL, a);
+    live_post_audio_ok(a, data, 3200, 3200);
+    snprintf(path, sizeof path, "/v1/live/%s/end", a);
+    bg_request end;
+    bg_start(&end, "POST", path, NULL);
+    wait_input_closed(a);
+    resp r = live_post_audio(a, data + 3200, 3200, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "live_ended", "ended");
+    release(&r);
+    input_is(a, data, 3200);
+    hark_err err = {0};
+    ASSERT_EQ(store_fail(F.st, STORE_SCOPE_ALL, a, "no decoder here", &err), 0);
+    bg_join(&end);
+    assert_error(&end.r, 409, "conflict_error", "id", "job_failed", "no decoder here");
+    release(&end.r);
+    r = live_post_audio(a, data + 3200, 3200, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "live_ended", "failed");
+    release(&r);
+    input_is(a, data, 3200);
+    free(data);
+    stop();
+}
+
+static void test_live_is_the_owners_alone(void)
+{
+    serve_token toks[] = {
+        {.name = "alice", .secret = SECRET_ALICE, .max_priority = STORE_PRIO_REALTIME},
+        {.name = "bob", .secret = SECRET_BOB, .max_priority = STORE_PRIO_REALTIME},
+    };
+    start_tokens(toks, 2);
+    char *data = pattern(6400);
+    char a[STORE_ID_SIZE], path[128];
+    live_new(NULL, AS_ALICE, a);
+    resp r = live_post_audio(a, data, 3200, AS_ALICE);
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    r = live_post_audio(a, data + 3200, 3200, AS_BOB);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", a);
+    release(&r);
+    r = live_post_audio(a, data + 3200, 3200, NULL);
+    ASSERT_EQ(r.status, 401);
+    release(&r);
+    snprintf(path, sizeof path, "/v1/live/%s/end", a);
+    r = http("POST", path, NULL, NULL, 0, AS_BOB);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", a);
+    release(&r);
+    r = http("POST", "/v1/live/j0123456789abcdef/end", NULL, NULL, 0, AS_ALICE);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", "j0123456789abcdef");
+    release(&r);
+    snprintf(path, sizeof path, "/v1/jobs/%s", a);
+    r = http("DELETE", path, NULL, NULL, 0, AS_BOB);
+    ASSERT_EQ(r.status, 404);
+    release(&r);
+    ASSERT(input_open(a));
+    ASSERT_EQ(state_of(a), STORE_QUEUED);
+    input_is(a, data, 3200);
+    free(data);
+    stop();
+}
+
+/* One append at a time: a second while the first's body is still coming
+ * is a 409, and changes nothing. */
+static void test_live_appends_one_at_a_time(void)
+{
+    start();
+    size_t total = 32000;
+    char *data = pattern(total);
+    char a[STORE_ID_SIZE];
+    live_new(NULL, NULL, a);
+    int fd = raw_append_open(a, (long)total);
+    size_t off = 0;
+    int64_t acked = stream_until_acked(fd, false, a, data, &off, total, 0);
+    ASSERT(acked >= LIVE_SYNC_BYTES);
+    resp r = live_post_audio(a, data, 3200, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "append_in_progress", a);
+    release(&r);
+    ASSERT(!fd_readable(fd, 0)); /* the first is still going */
+    send_bytes_raw(fd, data + off, total - off);
+    buf body;
+    buf_init(&body, 1 << 20);
+    ASSERT_EQ(raw_answer(fd, &body), 200);
+    json_t *j = json_loadb(body.data, body.len, 0, NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(j, "bytes")), (int64_t)total);
+    json_decref(j);
+    buf_release(&body);
+    close(fd);
+    input_is(a, data, total);
+    free(data);
+    stop();
+}
+
+/* A chunked body (a whole utterance in one request) is acknowledged in
+ * pieces while it streams, so it is decoded as it arrives. */
+static void test_live_chunked_body_is_acknowledged_as_it_streams(void)
+{
+    start();
+    size_t total = 40000;
+    char *data = pattern(total);
+    char a[STORE_ID_SIZE];
+    live_new(NULL, NULL, a);
+    int fd = raw_append_open(a, -1);
+    size_t off = 0;
+    int64_t first = stream_until_acked(fd, true, a, data, &off, total, 0);
+    ASSERT(first >= LIVE_SYNC_BYTES && first <= (int64_t)off);
+    ASSERT(!fd_readable(fd, 0)); /* no answer: the body goes on */
+    /* What is acknowledged is in the file, as sent. */
+    store_job job = job_of(a);
+    FILE *f = fopen(job.input, "rb");
+    ASSERT(f);
+    char *got = malloc((size_t)first);
+    ASSERT_EQ(fread(got, 1, (size_t)first, f), (size_t)first);
+    fclose(f);
+    ASSERT(memcmp(got, data, (size_t)first) == 0);
+    free(got);
+    store_job_release(&job);
+    int64_t second = stream_until_acked(fd, true, a, data, &off, total, first);
+    ASSERT(second > first);
+    send_chunk(fd, data + off, total - off);
+    send_all(fd, "0\r\n\r\n");
+    ASSERT_EQ(raw_answer(fd, NULL), 200);
+    close(fd);
+    input_is(a, data, total);
+    free(data);
+    stop();
+}
+
+/* A body that goes wrong part way (too large, or its client vanishes)
+ * leaves the input as the last acknowledged append left it: the next
+ * append continues right after that, never after stray bytes. */
+static void test_live_broken_bodies_leave_the_input_alone(void)
+{
+    start_with(64000);
+    size_t total = 200000;
+    char *data = pattern(total);
+    char a[STORE_ID_SIZE];
+    live_new(NULL, NULL, a);
+    /* Too large for one body, though it came without a length. */
+    int fd = raw_append_open(a, -1);
+    store_job job = job_of(a);
+    send_chunk(fd, data, 48000);
+    double until = clock_now_s() + 10;
+    while (file_size(job.input) < 48000 && clock_now_s() < until)
+        usleep(2000);
+    send_chunk(fd, data + 48000, 32000);
+    send_all(fd, "0\r\n\r\n");
+    buf body;
+    buf_init(&body, 1 << 20);
+    ASSERT_EQ(raw_answer(fd, &body), 413);
+    ASSERT(strstr(body.data, "audio_too_large") != NULL);
+    buf_release(&body);
+    close(fd);
+    store_job_release(&job);
+    job = job_of(a);
+    int64_t kept = job.input_bytes; /* what was acknowledged before the refusal */
+    ASSERT(kept <= 48000);
+    store_job_release(&job);
+    input_is(a, data, (size_t)kept);
+    /* Too large with what the job already has. */
+    live_post_audio_ok(a, data + kept, 32000, kept + 32000);
+    kept += 32000;
+    resp r = live_post_audio(a, data + kept, 64000 - (size_t)kept + 1, NULL);
+    assert_error(&r, 413, "invalid_request_error", NULL, "audio_too_large", NULL);
+    release(&r);
+    input_is(a, data, (size_t)kept);
+
+    /* A client that vanishes mid-body: its unacknowledged bytes go. */
+    fd = raw_append_open(a, 10000);
+    job = job_of(a);
+    send_bytes_raw(fd, data + kept, 1001);
+    until = clock_now_s() + 10;
+    while (file_size(job.input) < kept + 1001 && clock_now_s() < until)
+        usleep(2000);
+    ASSERT_EQ(file_size(job.input), kept + 1001); /* written, not acknowledged */
+    store_job_release(&job);
+    close(fd);
+    /* Its lock goes with it; the next append starts where the store says. */
+    until = clock_now_s() + 10;
+    for (;;) {
+        r = live_post_audio(a, data + kept, 320, NULL);
+        if (r.status != 409 || clock_now_s() > until)
+            break;
+        release(&r);
+        usleep(5000);
+    }
+    ASSERT_EQ(r.status, 200);
+    release(&r);
+    input_is(a, data, (size_t)kept + 320);
+    free(data);
+    stop();
+}
+
+static void test_live_end(void)
+{
+    start();
+    char *data = pattern(32000);
+    char a[STORE_ID_SIZE], plain[STORE_ID_SIZE], path[128];
+    hark_err err = {0};
+    live_new(NULL, NULL, a);
+    live_post_audio_ok(a, data, 32000, 32000);
+    resp r = http("POST", "/v1/live/j0123456789abcdef/end", NULL, NULL, 0, NULL);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", "j0123456789abcdef");
+    release(&r);
+    submit_direct(STORE_PRIO_NORMAL, plain);
+    snprintf(path, sizeof path, "/v1/live/%s/end", plain);
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    assert_error(&r, 409, "conflict_error", "id", "not_live", plain);
+    release(&r);
+    /* A bad format is refused before the dictation is ended. */
+    snprintf(path, sizeof path, "/v1/live/%s/end?format=docx", a);
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    assert_error(&r, 400, "invalid_request_error", "format", "invalid_value", "docx");
+    release(&r);
+    ASSERT(input_open(a));
+    int64_t ev = 0;
+    ASSERT_EQ(store_last_event_id(F.st, STORE_SCOPE_ALL, a, "input_ended", &ev, &err), 0);
+    ASSERT_EQ(ev, 0);
+
+    /* With no worker, /end waits, parked (no thread held), until the job
+     * ends: here a session committed under its lease, as the runtime does. */
+    snprintf(path, sizeof path, "/v1/live/%s/end", a);
+    bg_request end;
+    bg_start(&end, "POST", path, NULL);
+    wait_input_closed(a);
+    wait_parked(F.srv, 1);
+    ASSERT(!atomic_load(&end.done));
+    ASSERT_EQ(store_last_event_id(F.st, STORE_SCOPE_ALL, a, "input_ended", &ev, &err), 0);
+    ASSERT(ev > 0);
+    store_task t = claim(STORE_TASK_PREPARE, a);
+    store_commit_info info;
+    ASSERT_EQ(
+        store_commit_live_chunk(F.st, t.token, 0, 16000, chunk_words[0], "hello", 0.1, &info, &err),
+        0);
+    ASSERT_EQ(store_finish_live(F.st, t.token, 1.0, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT(!atomic_load(&end.done)); /* not yet: the result is ready when it succeeded */
+    ASSERT_EQ(store_succeed(F.st, STORE_SCOPE_ALL, a, &err), 0);
+    bg_join(&end);
+    ASSERT_EQ(end.r.status, 200);
+    ASSERT_STREQ(end.r.content_type, "application/json");
+    json_t *j = body_json(&end.r);
+    ASSERT(jstr(j, "text") && strstr(jstr(j, "text"), "hello"));
+    json_decref(j);
+    release(&end.r);
+    ASSERT_EQ(park_count(F.srv->park), 0);
+    /* Again, with a format: the same result at once. */
+    snprintf(path, sizeof path, "/v1/live/%s/end?format=txt", a);
+    r = http("POST", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(strstr(r.body.data, "hello") != NULL);
+    ASSERT(strncmp(r.content_type, "text/plain", 10) == 0);
+    release(&r);
+
+    /* Cancelled while waiting: the wait ends with 409. */
+    char b[STORE_ID_SIZE];
+    live_new(NULL, NULL, b);
+    snprintf(path, sizeof path, "/v1/live/%s/end", b);
+    bg_start(&end, "POST", path, NULL);
+    wait_parked(F.srv, 1);
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, b, &err), 0);
+    bg_join(&end);
+    assert_error(&end.r, 409, "conflict_error", "id", "job_cancelled", b);
+    release(&end.r);
+
+    /* The server stops under a waiting /end: 503, try later. */
+    char c[STORE_ID_SIZE];
+    live_new(NULL, NULL, c);
+    snprintf(path, sizeof path, "/v1/live/%s/end", c);
+    bg_start(&end, "POST", path, NULL);
+    wait_parked(F.srv, 1);
+    server_stop(F.srv);
+    F.srv = NULL;
+    bg_join(&end);
+    assert_error(&end.r, 503, "server_error", NULL, "shutting_down", c);
+    release(&end.r);
+    ASSERT_EQ(state_of(c), STORE_QUEUED); /* transcribed when the server is back */
+    free(data);
+    stop();
+}
+
+static void test_live_delete_in_progress(void)
+{
+    start();
+    char *data = pattern(6400);
+    char a[STORE_ID_SIZE], path[128];
+    live_new(NULL, NULL, a);
+    live_post_audio_ok(a, data, 6400, 6400);
+    store_task t = claim(STORE_TASK_PREPARE, a); /* its session is running */
+    store_job job = job_of(a);
+    char *input = strdup(job.input);
+    store_job_release(&job);
+    ASSERT_EQ(file_size(input), 6400);
+    snprintf(path, sizeof path, "/v1/jobs/%s", a);
+    resp r = http("DELETE", path, NULL, NULL, 0, NULL);
+    ASSERT_EQ(r.status, 200);
+    json_t *j = body_json(&r);
+    ASSERT(json_is_true(json_object_get(j, "deleted")));
+    json_decref(j);
+    release(&r);
+    r = get(path);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", a);
+    release(&r);
+    hark_err err = {0};
+    ASSERT_EQ(store_get_job(F.st, STORE_SCOPE_ALL, a, &job, &err), HARK_ENOENT);
+    ASSERT_EQ(file_size(input), -1); /* its audio went with it */
+    r = live_post_audio(a, data, 320, NULL);
+    assert_error(&r, 404, "not_found_error", "id", "job_not_found", a);
+    release(&r);
+    store_commit_info info;
+    ASSERT_EQ(store_commit_live_chunk(F.st, t.token, 0, 1600, "[]", NULL, 0.1, &info, &err),
+              HARK_ESTALE);
+    ASSERT_EQ(store_check(F.st, &err), 0);
+    free(input);
+    free(data);
+    stop();
+}
+
 int main(void)
 {
     RUN(test_submit_upload);
@@ -1990,5 +2799,15 @@ int main(void)
     RUN(test_metrics_move);
     RUN(test_retry_a_failed_job);
     RUN(test_retry_under_limits_and_ceilings);
+    RUN(test_live_create);
+    RUN(test_live_create_ceilings_and_limits);
+    RUN(test_live_append);
+    RUN(test_live_append_after_end);
+    RUN(test_live_is_the_owners_alone);
+    RUN(test_live_appends_one_at_a_time);
+    RUN(test_live_chunked_body_is_acknowledged_as_it_streams);
+    RUN(test_live_broken_bodies_leave_the_input_alone);
+    RUN(test_live_end);
+    RUN(test_live_delete_in_progress);
     TEST_DONE();
 }

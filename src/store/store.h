@@ -230,7 +230,8 @@ typedef struct store_job {
      * = none: e.g. the ranked highlights whose clips the next stage cuts. */
     char *doc;
     /* A growing input ("live inputs"): open while more may come, the bytes
-     * received so far, when the last came (0 = never). */
+     * received so far, when the last came (until some does: when the job
+     * was made; 0 for a job from before live inputs). */
     bool input_open;
     int64_t input_bytes, input_at_ms;
     /* The job's webhook delivery (the latest, if there were several), once

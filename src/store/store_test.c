@@ -1,5 +1,6 @@
 /* store_test.c - the SQLite job store: scheduling order, leases and fencing,
- * retries, control transitions, crash recovery, events, migrations.
+ * retries, control transitions, crash recovery, events, migrations, live
+ * inputs and the chunks a live session commits.
  *
  * Time is injected (fake_now) except where real concurrency is tested, so no
  * test sleeps its way to a pass. */
@@ -2225,6 +2226,621 @@ static void test_retention_of_jobs_from_version_4(void)
     store_close(st);
 }
 
+/* ---- live inputs ------------------------------------------------------------------ */
+
+#define WORDS0 "[[\"hello\",0.5,0.9,0.95]]"
+#define WORDS1 "[[\"world\",1.5,1.9,0.9]]"
+
+/* A live job (its input open) of owner ("" = none), realtime. */
+static void submit_live(store *st, const char *owner, char id[STORE_ID_SIZE])
+{
+    store_job_spec spec = {.kind = "live",
+                           .input = "live.s16le",
+                           .priority = STORE_PRIO_REALTIME,
+                           .owner = owner,
+                           .input_open = true};
+    hark_err err = {0};
+    if (store_submit(st, &spec, id, &err))
+        TEST_FAIL_("store_submit: %s", err.msg);
+}
+
+static void check_store(store *st)
+{
+    hark_err err = {0};
+    if (store_check(st, &err))
+        TEST_FAIL_("store_check: %s", err.msg);
+}
+
+static int64_t last_event(store *st, const char *id)
+{
+    store_event_list l;
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, 0, 10000, &l, NULL), 0);
+    int64_t last = l.n ? l.events[l.n - 1].id : 0;
+    store_event_list_release(&l);
+    return last;
+}
+
+/* The events of id after `after` are exactly these types, in order (n of
+ * them); returns the last one's id. datas[i] (may be NULL) must be in the
+ * i-th event's data. */
+static int64_t events_are(store *st, const char *id, int64_t after, size_t n,
+                          const char *const *types, const char *const *datas)
+{
+    store_event_list l;
+    hark_err err = {0};
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, id, after, 0, &l, &err), 0);
+    if (l.n != n) {
+        for (size_t i = 0; i < l.n; i++)
+            fprintf(stderr, "  event %s %s\n", l.events[i].type, l.events[i].data);
+        TEST_FAIL_("job %s: %zu events after %lld, expected %zu", id, l.n, (long long)after, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_STREQ(l.events[i].type, types[i]);
+        if (datas && datas[i] && !strstr(l.events[i].data, datas[i]))
+            TEST_FAIL_("event %s data %s does not hold %s", types[i], l.events[i].data, datas[i]);
+    }
+    int64_t last = n ? l.events[n - 1].id : after;
+    store_event_list_release(&l);
+    return last;
+}
+
+static int live_commit(store *st, int64_t token, int64_t start, int64_t end, const char *result,
+                       const char *delta, store_commit_info *info, hark_err *err)
+{
+    return store_commit_live_chunk(st, token, start, end, result, delta, 0.25, info, err);
+}
+
+static void test_live_input_grows_and_closes(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE], plain[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit_live(st, "alice", a);
+    submit(st, STORE_PRIO_NORMAL, "x.wav", plain);
+    store_job j = get(st, a);
+    ASSERT(j.input_open);
+    ASSERT_EQ(j.input_bytes, 0);
+    ASSERT_EQ(j.input_at_ms, T0); /* idle counts from the job's start */
+    store_job_release(&j);
+    j = get(st, plain);
+    ASSERT(!j.input_open);
+    store_job_release(&j);
+    check_store(st);
+
+    int64_t ev = last_event(st, a);
+    fake_now = T0 + 100;
+    ASSERT_EQ(store_input_append(st, store_scope_owner("alice"), a, 3200, &err), 0);
+    j = get(st, a);
+    ASSERT_EQ(j.input_bytes, 3200);
+    ASSERT_EQ(j.input_at_ms, T0 + 100);
+    ASSERT(j.input_open);
+    store_job_release(&j);
+    fake_now = T0 + 200;
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 9600, &err), 0);
+    fake_now = T0 + 300;
+    /* Shorter than what was recorded: refused, nothing changes. */
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 9599, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "already has 9600 bytes") != NULL);
+    ASSERT(strstr(err.msg, a) != NULL);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, -1, &err), HARK_EINVAL);
+    /* Out of scope, or no such job: as if it were not there. */
+    ASSERT_EQ(store_input_append(st, store_scope_owner("bob"), a, 12800, &err), HARK_ENOENT);
+    ASSERT(strstr(err.msg, a) != NULL);
+    ASSERT_EQ(store_input_append(st, store_scope_owner(""), a, 12800, &err), HARK_ENOENT);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, "j00000000000000aa", 1, &err), HARK_ENOENT);
+    bool was_open = true;
+    ASSERT_EQ(store_input_close(st, store_scope_owner("bob"), a, "end", &was_open, &err),
+              HARK_ENOENT);
+    ASSERT(!was_open);
+    ASSERT_EQ(store_input_append(st, (store_scope){0}, a, 12800, &err), HARK_EINVAL);
+    j = get(st, a);
+    ASSERT_EQ(j.input_bytes, 9600);
+    ASSERT_EQ(j.input_at_ms, T0 + 200);
+    ASSERT(j.input_open);
+    store_job_release(&j);
+    ASSERT_EQ(last_event(st, a), ev); /* appends are not events */
+
+    /* A job that never had an open input takes no audio. */
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, plain, 10, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "is not taking audio") != NULL);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, plain, "end", &was_open, &err), 0);
+    ASSERT(!was_open);
+    ASSERT_EQ(last_event(st, plain), events_are(st, plain, 0, 1, (const char *[]){"queued"}, NULL));
+
+    /* Close: once, with an event; again is no error and no event. */
+    fake_now = T0 + 400;
+    ASSERT_EQ(store_input_close(st, store_scope_owner("alice"), a, "end", &was_open, &err), 0);
+    ASSERT(was_open);
+    ev = events_are(st, a, ev, 1, (const char *[]){"input_ended"},
+                    (const char *[]){"\"reason\":\"end\""});
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, a, ev - 1, 1, &el, &err), 0);
+    json_t *d = json_loads(el.events[0].data, 0, NULL);
+    ASSERT_EQ(json_integer_value(json_object_get(d, "bytes")), 9600);
+    ASSERT_EQ(el.events[0].time_ms, T0 + 400);
+    json_decref(d);
+    store_event_list_release(&el);
+    j = get(st, a);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.input_bytes, 9600);
+    ASSERT_EQ(j.state, STORE_QUEUED); /* closed input, job goes on */
+    store_job_release(&j);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, a, "idle", &was_open, &err), 0);
+    ASSERT(!was_open);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, a, "idle", NULL, &err), 0);
+    ASSERT_EQ(last_event(st, a), ev);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 12800, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "is not taking audio") && strstr(err.msg, "ended"));
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 9600, &err), HARK_EINVAL);
+    check_store(st);
+
+    /* Cancel and fail close the input: appends are refused naming why. */
+    submit_live(st, "", b);
+    submit_live(st, "", c);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, b, 320, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, b, &err), 0);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, c, "bad audio", &err), 0);
+    check_store(st);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, b, 640, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, b) && strstr(err.msg, "cancelled"));
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, c, 640, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, c) && strstr(err.msg, "failed"));
+    j = get(st, b);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.input_bytes, 320);
+    store_job_release(&j);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, b, "end", &was_open, &err), 0);
+    ASSERT(!was_open);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, b, "", &was_open, &err), HARK_EINVAL);
+    check_store(st);
+    store_close(st);
+}
+
+/* The ids of list l are exactly ids (n of them), in order. */
+static void list_is(const store_job_list *l, size_t n, const char *const *ids)
+{
+    ASSERT_EQ(l->n, n);
+    for (size_t i = 0; i < n; i++)
+        ASSERT_STREQ(l->jobs[i].id, ids[i]);
+}
+
+static void test_open_inputs_longest_idle_first(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE], d[STORE_ID_SIZE], x[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit_live(st, "alice", a);
+    fake_now += 10;
+    submit_live(st, "", b);
+    fake_now += 10;
+    submit_live(st, "bob", c);
+    fake_now += 10;
+    submit_live(st, "", d);
+    submit(st, STORE_PRIO_NORMAL, "x.wav", x);
+    fake_now += 10;
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 100, &err), 0); /* a: freshest now */
+    store_job_list l;
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    list_is(&l, 4, (const char *[]){b, c, d, a});
+    ASSERT(l.jobs[3].input_open);
+    ASSERT_EQ(l.jobs[3].input_bytes, 100);
+    ASSERT_EQ(l.jobs[3].input_at_ms, T0 + 40);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_list_open_inputs(st, 2, &l, &err), 0);
+    list_is(&l, 2, (const char *[]){b, c});
+    store_job_list_release(&l);
+
+    /* Closed, cancelled, failed or paused-then-cancelled: gone from the list. */
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, c, "end", NULL, &err), 0);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, b, &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, d, &err), 0); /* paused: still open */
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    list_is(&l, 2, (const char *[]){d, a});
+    store_job_list_release(&l);
+    ASSERT_EQ(store_fail(st, STORE_SCOPE_ALL, d, "no", &err), 0);
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    list_is(&l, 1, (const char *[]){a});
+    store_job_list_release(&l);
+
+    ASSERT_EQ(store_list_open_inputs(st, 0, &l, &err), HARK_EINVAL);
+    ASSERT_EQ(l.n, 0);
+    ASSERT_EQ(store_list_open_inputs(st, 1001, &l, &err), HARK_EINVAL);
+    check_store(st);
+    store_close(st);
+}
+
+static void test_live_chunks_commit_under_the_session_lease(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE], t[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_commit_info info;
+    submit_live(st, "", a);
+    submit(st, STORE_PRIO_NORMAL, "t.wav", t);
+    store_task s = claim(st, "w1", LONG_LEASE);
+    ASSERT_EQ(s.kind, STORE_TASK_PREPARE);
+    ASSERT_STREQ(s.job_id, a);
+    int64_t ev = last_event(st, a);
+    check_store(st);
+
+    /* Partial text: an event, and the delta when there is one. */
+    ASSERT_EQ(store_live_partial(st, s.token, "{\"text\":\"hel\",\"words\":[]}", "hel", &err), 0);
+    ev = events_are(st, a, ev, 2, (const char *[]){"transcript.partial", "transcript.text.delta"},
+                    (const char *[]){"\"text\":\"hel\"", "{\"delta\":\"hel\"}"});
+    ASSERT_EQ(store_live_partial(st, s.token, "{\"text\":\"hello\"}", NULL, &err), 0);
+    ASSERT_EQ(store_live_partial(st, s.token, "{\"text\":\"hello\"}", "", &err), 0);
+    ev = events_are(st, a, ev, 2, (const char *[]){"transcript.partial", "transcript.partial"},
+                    NULL);
+    ASSERT_EQ(store_live_partial(st, s.token, "[1]", NULL, &err), HARK_EINVAL);
+    ASSERT_EQ(store_live_partial(st, s.token, "{}", "\xff", &err), HARK_EINVAL);
+    ASSERT_EQ(last_event(st, a), ev);
+
+    /* Chunks as they close: indexes 0, 1, 2, each done at once. */
+    ASSERT_EQ(live_commit(st, s.token, 0, 16000, WORDS0, "hello", &info, &err), 0);
+    ASSERT_STREQ(info.job_id, a);
+    ASSERT_EQ(info.idx, 0);
+    ASSERT_EQ(info.chunks_done, 1);
+    ASSERT_EQ(info.n_chunks, 1);
+    ASSERT(!info.job_complete);
+    ev = events_are(st, a, ev, 2, (const char *[]){"chunk_committed", "transcript.text.delta"},
+                    (const char *[]){"\"chunk\":0", "{\"delta\":\"hello\"}"});
+    ASSERT_EQ(live_commit(st, s.token, 16000, 40000, WORDS1, "", &info, &err), 0);
+    ASSERT_EQ(info.idx, 1);
+    ASSERT_EQ(live_commit(st, s.token, 48000, 56000, "[]", NULL, &info, &err),
+              0); /* a gap is fine */
+    ASSERT_EQ(info.idx, 2);
+    ASSERT_EQ(info.chunks_done, 3);
+    ev = events_are(st, a, ev, 2, (const char *[]){"chunk_committed", "chunk_committed"},
+                    (const char *[]){"\"chunk\":1", "\"chunk\":2"});
+    check_store(st);
+
+    /* Overlap, bad spans, bad text: refused, nothing changes. */
+    ASSERT_EQ(live_commit(st, s.token, 55999, 60000, "[]", "x", &info, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "overlaps") != NULL);
+    ASSERT_EQ(info.idx, 0);
+    ASSERT_EQ(live_commit(st, s.token, 0, 8000, "[]", "x", &info, &err), HARK_EINVAL);
+    ASSERT_EQ(live_commit(st, s.token, 60000, 60000, "[]", NULL, &info, &err), HARK_EINVAL);
+    ASSERT_EQ(live_commit(st, s.token, -5, 100, "[]", NULL, &info, &err), HARK_EINVAL);
+    ASSERT_EQ(live_commit(st, s.token, 60000, 61000, "[]", "\xff", &info, &err), HARK_EINVAL);
+    ASSERT_EQ(store_commit_live_chunk(st, s.token, 60000, 61000, "[]", NULL, -1, &info, &err),
+              HARK_EINVAL);
+    ASSERT_EQ(last_event(st, a), ev);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.n_chunks, 3);
+    ASSERT_EQ(j.chunks_done, 3);
+    ASSERT(!j.prepared);
+    ASSERT_EQ(j.state, STORE_RUNNING);
+    store_job_release(&j);
+    store_chunk_list cl = chunks_of(st, a);
+    ASSERT_EQ(cl.n, 3);
+    static const int64_t spans[3][2] = {{0, 16000}, {16000, 40000}, {48000, 56000}};
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(cl.chunks[i].idx, i);
+        ASSERT_EQ(cl.chunks[i].state, STORE_CHUNK_DONE);
+        ASSERT_EQ(cl.chunks[i].start_sample, spans[i][0]);
+        ASSERT_EQ(cl.chunks[i].end_sample, spans[i][1]);
+    }
+    ASSERT_STREQ(cl.chunks[0].result, WORDS0);
+    ASSERT_STREQ(cl.chunks[1].result, WORDS1);
+    store_chunk_list_release(&cl);
+
+    /* Mid-session every chunk is committed, yet the job is not done. */
+    store_job_filter f;
+    store_job_filter_init(&f);
+    f.ready_only = true;
+    store_job_list l;
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), HARK_EINVAL);
+
+    /* A chunk lease is not a session's. */
+    store_task p = claim(st, "w2", LONG_LEASE);
+    ASSERT_STREQ(p.job_id, t);
+    store_span plan = {0, 160000};
+    ASSERT_EQ(store_commit_prepare(st, p.token, 10, &plan, 1, NULL, NULL, &err), 0);
+    store_task ck = claim(st, "w2", LONG_LEASE);
+    ASSERT_EQ(ck.kind, STORE_TASK_CHUNK);
+    int64_t refused = counters(st).refused_commits;
+    ASSERT_EQ(live_commit(st, ck.token, 60000, 61000, "[]", NULL, &info, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "chunk lease") != NULL);
+    ASSERT_EQ(store_live_partial(st, ck.token, "{}", "x", &err), HARK_ESTALE);
+    ASSERT_EQ(store_finish_live(st, ck.token, 1, &info, &err), HARK_EINVAL);
+    ASSERT_EQ(commit(st, ck.token, "[]", &err), 0); /* its lease is intact */
+    store_job jt = get(st, t);
+    ASSERT_EQ(jt.n_chunks, 1);
+    store_job_release(&jt);
+
+    /* Unknown and expired tokens: stale, counted. */
+    ASSERT_EQ(live_commit(st, 999999, 60000, 61000, "[]", NULL, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, refused + 1);
+    ASSERT_EQ(store_live_partial(st, 999999, "{}", "x", &err), HARK_ESTALE);
+    ASSERT_EQ(last_event(st, a), ev);
+
+    /* The session ends: prepared, complete, then finished as any job. */
+    fake_now += 1000;
+    ASSERT_EQ(store_renew(st, s.token, LONG_LEASE, &err), 0);
+    ASSERT_EQ(store_finish_live(st, s.token, -1, &info, &err), HARK_EINVAL);
+    ASSERT_EQ(store_finish_live(st, s.token, 3.5, &info, &err), 0);
+    ASSERT_STREQ(info.job_id, a);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(info.n_chunks, 3);
+    ASSERT_EQ(info.chunks_done, 3);
+    ev = events_are(st, a, ev, 1, (const char *[]){"progress"},
+                    (const char *[]){"\"prepared\":true"});
+    j = get(st, a);
+    ASSERT(j.prepared);
+    ASSERT_NEAR(j.duration_s, 3.5, 1e-9);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.state, STORE_RUNNING);
+    store_job_release(&j);
+    check_store(st);
+    /* Its lease is gone: everything under it is stale now. */
+    ASSERT_EQ(live_commit(st, s.token, 60000, 61000, "[]", NULL, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(store_finish_live(st, s.token, 3.5, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(store_live_partial(st, s.token, "{}", NULL, &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, refused + 3);
+    ASSERT_EQ(claim(st, "w3", LONG_LEASE).kind, STORE_TASK_NONE);
+    ASSERT_EQ(store_list_jobs(st, STORE_SCOPE_ALL, &f, &l, &err), 0);
+    ASSERT_EQ(l.n, 2); /* both ready to be finished */
+    store_job_list_release(&l);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), 0);
+    j = get(st, a);
+    ASSERT_EQ(j.state, STORE_SUCCEEDED);
+    ASSERT(j.result_ready);
+    store_job_release(&j);
+    check_store(st);
+    store_close(st);
+}
+
+static void test_expired_live_lease_is_stale(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_commit_info info;
+    submit_live(st, "", a);
+    store_task s = claim(st, "w", 1000);
+    ASSERT_EQ(live_commit(st, s.token, 0, 1600, WORDS0, "hello", &info, &err), 0);
+    int64_t ev = last_event(st, a);
+    fake_now += 1000; /* expired, not yet swept */
+    ASSERT_EQ(live_commit(st, s.token, 1600, 3200, WORDS1, "world", &info, &err), HARK_ESTALE);
+    ASSERT(strstr(err.msg, "expired") != NULL);
+    ASSERT_EQ(store_live_partial(st, s.token, "{}", "x", &err), HARK_ESTALE);
+    ASSERT_EQ(store_finish_live(st, s.token, 1, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, 2);
+    ASSERT_EQ(last_event(st, a), ev);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.n_chunks, 1);
+    ASSERT(!j.prepared);
+    store_job_release(&j);
+    check_store(st);
+    store_close(st);
+}
+
+static void test_pause_and_cancel_revoke_the_session(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_commit_info info;
+    submit_live(st, "", a);
+    store_task s = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(live_commit(st, s.token, 0, 16000, WORDS0, "hello", &info, &err), 0);
+    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, a, &err), 0);
+    check_store(st);
+    ASSERT_EQ(live_commit(st, s.token, 16000, 32000, WORDS1, "world", &info, &err), HARK_ESTALE);
+    ASSERT_EQ(store_live_partial(st, s.token, "{}", NULL, &err), HARK_ESTALE);
+    ASSERT_EQ(store_finish_live(st, s.token, 2, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(counters(st).refused_commits, 2);
+    ASSERT_EQ(claim(st, "w", LONG_LEASE).kind, STORE_TASK_NONE);
+    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, a, &err), 0);
+    /* The session resumes after the committed chunk, under a new lease. */
+    store_task s2 = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(s2.kind, STORE_TASK_PREPARE);
+    ASSERT(s2.token > s.token);
+    ASSERT_EQ(s2.attempt, 1);
+    ASSERT_EQ(live_commit(st, s2.token, 16000, 32000, WORDS1, "world", &info, &err), 0);
+    ASSERT_EQ(info.idx, 1);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT_EQ(live_commit(st, s2.token, 32000, 48000, "[]", NULL, &info, &err), HARK_ESTALE);
+    ASSERT_EQ(store_finish_live(st, s2.token, 3, &info, &err), HARK_ESTALE);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.state, STORE_CANCELLED);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.chunks_done, 2);
+    store_job_release(&j);
+    check_store(st);
+    store_close(st);
+}
+
+static void test_recover_closes_open_inputs_and_keeps_live_chunks(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE], x[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_commit_info info;
+    submit_live(st, "alice", a);
+    submit_live(st, "", b);
+    submit_live(st, "", c);
+    submit(st, STORE_PRIO_NORMAL, "x.wav", x);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 64000, &err), 0);
+    store_task s = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(s.job_id, a);
+    ASSERT_EQ(live_commit(st, s.token, 0, 16000, WORDS0, "hello", &info, &err), 0);
+    ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, c, "end", NULL, &err), 0);
+    int64_t ev_a = last_event(st, a), ev_b = last_event(st, b), ev_c = last_event(st, c),
+            ev_x = last_event(st, x);
+    store_close(st); /* the daemon died */
+
+    fake_now = T0 + 5000;
+    st = open_db();
+    int n = -1;
+    ASSERT_EQ(store_recover(st, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    check_store(st);
+    events_are(st, a, ev_a, 2, (const char *[]){"preempted", "input_ended"},
+               (const char *[]){"\"reason\":\"restart\"", "\"bytes\":64000"});
+    store_event_list el;
+    ASSERT_EQ(store_list_events(st, STORE_SCOPE_ALL, a, ev_a, 0, &el, &err), 0);
+    ASSERT(strstr(el.events[1].data, "\"reason\":\"restart\"") != NULL);
+    store_event_list_release(&el);
+    events_are(st, b, ev_b, 1, (const char *[]){"input_ended"}, (const char *[]){"\"bytes\":0"});
+    events_are(st, c, ev_c, 0, NULL, NULL); /* closed before: nothing new */
+    events_are(st, x, ev_x, 0, NULL, NULL);
+    store_job_list l;
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_job_list_release(&l);
+    store_job j = get(st, a);
+    ASSERT_EQ(j.state, STORE_QUEUED);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.input_bytes, 64000);
+    ASSERT_EQ(j.n_chunks, 1);
+    ASSERT_EQ(j.chunks_done, 1);
+    store_job_release(&j);
+    /* The client's next append is refused; the old session is stale. */
+    ASSERT_EQ(store_input_append(st, store_scope_owner("alice"), a, 96000, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "not taking audio") != NULL);
+    ASSERT_EQ(live_commit(st, s.token, 16000, 32000, WORDS1, "world", &info, &err), HARK_ESTALE);
+
+    /* What was received is transcribed: a new session after the chunk. */
+    store_task s2 = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(s2.job_id, a);
+    ASSERT_EQ(s2.kind, STORE_TASK_PREPARE);
+    ASSERT_EQ(live_commit(st, s2.token, 8000, 32000, WORDS1, "world", &info, &err), HARK_EINVAL);
+    ASSERT_EQ(live_commit(st, s2.token, 16000, 32000, WORDS1, "world", &info, &err), 0);
+    ASSERT_EQ(info.idx, 1);
+    ASSERT_EQ(store_finish_live(st, s2.token, 2.0, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), 0);
+    store_chunk_list cl = chunks_of(st, a);
+    ASSERT_EQ(cl.n, 2);
+    ASSERT_STREQ(cl.chunks[0].result, WORDS0);
+    ASSERT_STREQ(cl.chunks[1].result, WORDS1);
+    store_chunk_list_release(&cl);
+    check_store(st);
+    store_close(st);
+}
+
+static void test_retry_of_a_failed_live_job_keeps_its_chunks(void)
+{
+    fake_now = T0;
+    store *st = open_db();
+    char a[STORE_ID_SIZE];
+    hark_err err = {0};
+    store_commit_info info;
+    submit_live(st, "", a);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 96000, &err), 0);
+    store_task s = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(live_commit(st, s.token, 0, 16000, WORDS0, "hello", &info, &err), 0);
+    ASSERT_EQ(live_commit(st, s.token, 16000, 32000, WORDS1, "world", &info, &err), 0);
+    /* The session fails every attempt (the input is open meanwhile). */
+    store_release_info ri = fail_once(st, &s, "decoder crashed");
+    ASSERT(!ri.job_failed);
+    for (int i = 0; !ri.job_failed; i++) {
+        ASSERT(i < 5);
+        fake_now += 60000;
+        store_task again = claim(st, "w", LONG_LEASE);
+        ASSERT_STREQ(again.job_id, a);
+        ASSERT_EQ(again.kind, STORE_TASK_PREPARE);
+        ri = fail_once(st, &again, "decoder crashed");
+        check_store(st);
+    }
+    store_job j = get(st, a);
+    ASSERT_EQ(j.state, STORE_FAILED);
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.chunks_done, 2);
+    ASSERT(strstr(j.error, "decoder crashed") != NULL);
+    store_job_release(&j);
+    check_store(st);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 128000, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "failed") != NULL);
+
+    ASSERT_EQ(store_retry(st, STORE_SCOPE_ALL, a, 0, &err), 0);
+    check_store(st);
+    j = get(st, a);
+    ASSERT_EQ(j.state, STORE_QUEUED);
+    ASSERT(!j.prepared);
+    ASSERT(!j.input_open); /* closed is final */
+    ASSERT_EQ(j.n_chunks, 2);
+    store_job_release(&j);
+    store_task s2 = claim(st, "w", LONG_LEASE);
+    ASSERT_STREQ(s2.job_id, a);
+    ASSERT_EQ(s2.kind, STORE_TASK_PREPARE);
+    ASSERT_EQ(s2.attempt, 1);
+    ASSERT_EQ(live_commit(st, s2.token, 32000, 48000, "[]", NULL, &info, &err), 0);
+    ASSERT_EQ(info.idx, 2);
+    ASSERT_EQ(store_finish_live(st, s2.token, 3.0, &info, &err), 0);
+    ASSERT(info.job_complete);
+    ASSERT_EQ(info.n_chunks, 3);
+    ASSERT_EQ(store_succeed(st, STORE_SCOPE_ALL, a, &err), 0);
+    store_chunk_list cl = chunks_of(st, a);
+    ASSERT_EQ(cl.n, 3);
+    ASSERT_STREQ(cl.chunks[0].result, WORDS0);
+    ASSERT_STREQ(cl.chunks[1].result, WORDS1);
+    store_chunk_list_release(&cl);
+    check_store(st);
+    store_close(st);
+}
+
+/* A store made by schema version 9 gets the live-input columns: its jobs
+ * have a closed input, and live jobs work beside them. */
+static void test_live_migration_from_version_9(void)
+{
+    size_t n;
+    const store_migration *m = store_migrations(&n);
+    ASSERT(n >= 10);
+    ASSERT_EQ(m[9].version, 10);
+    sqlite3 *db = NULL;
+    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
+    for (size_t i = 0; i < 9; i++)
+        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "PRAGMA user_version = 9;"
+                           "UPDATE meta SET value = 1 WHERE key = 'next_seq';"
+                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                           " updated_ms, input, source, options)"
+                           " VALUES ('j00000000000000aa', 'transcribe', 'queued', 2, 1, 1, 1,"
+                           " 'old.wav', 'old.wav', '{}');"
+                           "INSERT INTO tasks(job_id, idx, state)"
+                           " VALUES ('j00000000000000aa', -1, 'pending');",
+                           NULL, NULL, NULL),
+              SQLITE_OK);
+    sqlite3_close(db);
+    fake_now = T0;
+    store *st = open_db();
+    ASSERT_EQ(raw_int("PRAGMA user_version"), (int64_t)n);
+    ASSERT_EQ(raw_int("SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_open_input'"), 1);
+    store_job j = get(st, "j00000000000000aa");
+    ASSERT(!j.input_open);
+    ASSERT_EQ(j.input_bytes, 0);
+    ASSERT_EQ(j.input_at_ms, 0);
+    store_job_release(&j);
+    check_store(st);
+    hark_err err = {0};
+    store_job_list l;
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    ASSERT_EQ(l.n, 0);
+    store_job_list_release(&l);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, "j00000000000000aa", 10, &err), HARK_EINVAL);
+    char a[STORE_ID_SIZE];
+    submit_live(st, "", a);
+    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 10, &err), 0);
+    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
+    list_is(&l, 1, (const char *[]){a});
+    store_job_list_release(&l);
+    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, "j00000000000000aa", &err), 0);
+    check_store(st);
+    store_close(st);
+}
+
 /* ---- crash recovery ------------------------------------------------------------- */
 
 /* The child loops: submit, claim, commit, finish, and reports each
@@ -2476,5 +3092,13 @@ int main(void)
     RUN(test_unreleased_inputs_of_succeeded_and_cancelled_jobs);
     RUN(test_prune_deletes_ended_jobs_past_retention_only);
     RUN(test_retention_of_jobs_from_version_4);
+    RUN(test_live_input_grows_and_closes);
+    RUN(test_open_inputs_longest_idle_first);
+    RUN(test_live_chunks_commit_under_the_session_lease);
+    RUN(test_expired_live_lease_is_stale);
+    RUN(test_pause_and_cancel_revoke_the_session);
+    RUN(test_recover_closes_open_inputs_and_keeps_live_chunks);
+    RUN(test_retry_of_a_failed_live_job_keeps_its_chunks);
+    RUN(test_live_migration_from_version_9);
     TEST_DONE();
 }
