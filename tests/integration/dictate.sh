@@ -41,6 +41,13 @@ wait_first_audio() {
   done
   return 1
 }
+# The daemon still runs; if not, what its log says.
+daemon_up() {
+  kill -0 "$SERVER_PID" 2> /dev/null && return 0
+  echo "the daemon is gone; its log ends:"
+  tail -n 30 "$T/s.log"
+  return 1
+}
 job_of() { sed -n 's/.*dictating into job \(j[0-9a-z]*\) .*/\1/p' "$1" | head -n 1; }
 # The bounds on the word error rate against the references: hark
 # transcribe scores 35% on these clips (librivox_wer.sh), the daemon's live
@@ -125,6 +132,7 @@ ab2_job=$(job_of "$T/ab2.err")
 check "second Ctrl-C: exit 130 ($rc) at once ($took s), nothing printed" \
   cond '[ $rc -eq 130 ] && le "$took" 3 && [ ! -s "$T/ab2.txt" ]'
 check "second Ctrl-C: job $ab2_job cancelled" wait_state "$ab2_job" cancelled 5
+check "the daemon still runs" daemon_up
 
 # ---- the microphone: PulseAudio of our own, a null sink played into ----
 mkdir -m 700 "$T/pa"
@@ -159,6 +167,8 @@ check "microphone: the text is the clip's ($wer% <= $EACH%)" le "${wer:-100}" $E
 dur=$(job_field "$mic_job" duration)
 check "microphone: --max 8 ended it ($took s, $dur s of audio)" \
   cond 'le "$took" 10 && le 8 "$took" && le "${dur:-99}" 8'
+
+check "the daemon still runs" daemon_up
 
 # ---- hotkeys under Xvfb: start / stop / cancel ----
 exec 3> "$T/xdisplay"
@@ -254,6 +264,8 @@ next_job=$("$HARK" dictate start --input mic.monitor)
 check "the next start replaces the stale socket ($next_job)" [ -n "$next_job" ]
 "$HARK" dictate cancel > /dev/null
 "$HARK" cancel "$stale_job" > /dev/null # the dead recorder's job would wait for its idle timeout
+
+check "the daemon still runs" daemon_up
 
 # ---- the daemon killed mid-dictation ----
 pv -q -L 32000 "$T/ab.raw" | "$HARK" dictate - > "$T/kill.txt" 2> "$T/kill.err" &
