@@ -26,6 +26,7 @@ cleanup() {
 trap cleanup EXIT
 export XDG_RUNTIME_DIR=$T/rt
 mkdir -m 700 "$XDG_RUNTIME_DIR"
+unset WAYLAND_DISPLAY # the desktop here is the test's Xvfb, whatever session runs it
 clip() { echo "$DATA/sense_and_sensibility_01_austen_64kb-$1.wav"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }

@@ -151,6 +151,7 @@ for _ in $(seq 1 400); do
   sleep 0.05
 done
 export PULSE_SERVER=unix:$T/dpa/native XDG_RUNTIME_DIR=$T/drt HARK_LOG=debug DISPLAY=:$(head -n 1 "$T/dxdisplay")
+unset WAYLAND_DISPLAY
 CLIP=$DATA/sense_and_sensibility_01_austen_64kb-0880.wav
 # speak FILE: play the clip once FILE says the first audio came.
 speak() {
