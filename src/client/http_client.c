@@ -271,9 +271,13 @@ static int transport_error(hc_client *c, CURLcode rc, hark_err *err)
         c->unreachable = true;
         return err_set(err, HARK_EIO, "cannot reach hark server at %s: %s", c->base, detail);
     case CURLE_OPERATION_TIMEDOUT: {
+        /* A reused connection has no connect time of its own: a request
+         * sent means the server was reached and then stopped answering. */
         curl_off_t connected = 0;
+        long sent = 0;
         curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) {
+        curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+        if (connected == 0 && sent == 0) {
             c->unreachable = true;
             return err_set(err, HARK_ETIMEDOUT,
                            "cannot reach hark server at %s: connection timed out", c->base);
