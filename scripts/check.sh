@@ -4,9 +4,9 @@
 #  2. -Werror build, every test (unit + integration)
 #  3. ASan+UBSan build (LeakSanitizer on), every test again (the heaviest
 #     scenarios at a smaller scale)
-#  4. bounded libFuzzer runs over the media decode path, the worker framing,
-#     the serve config parser, the server's request parsing and its Range
-#     header parsing
+#  4. bounded libFuzzer runs over the media decode path, the live input
+#     reader, the worker framing, the serve config parser, the server's
+#     request parsing and its Range header parsing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -45,12 +45,16 @@ export HARK_TEST_QUICK=1
 run_ctest build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS HARK_TEST_QUICK
 
-# The five fuzzers run two at a time (one per core): the media decode one
-# for FUZZ_SECONDS beside the other four in a row (frame 20 s, config and
-# request 15 s each, the small Range parser 10 s: 60 s in all).
+# The six fuzzers run two at a time (one per core): the two media ones in a
+# row (decode, then live input, FUZZ_SECONDS between them) beside the other
+# four in a row (frame 20 s, config and request 15 s each, the small Range
+# parser 10 s: 60 s in all).
+LIVE_SECONDS=$(( FUZZ_SECONDS / 2 ))
+DECODE_SECONDS=$(( FUZZ_SECONDS - LIVE_SECONDS ))
 step "libFuzzer: build"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null
-cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_frame fuzz_config fuzz_request fuzz_range
+cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_live_input fuzz_frame fuzz_config fuzz_request \
+  fuzz_range
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1
 # fuzz NAME SECONDS LOG [libFuzzer args...]: one bounded run, its log kept.
 fuzz() {
@@ -64,6 +68,14 @@ tests/corpus/make-bad-inputs.sh build-fuzz/bad >/dev/null
 tests/corpus/make-conversions.sh build-fuzz/conv >/dev/null
 # Seeds: small files of every kind (large ones only slow the fuzzer down).
 find build-fuzz/bad build-fuzz/conv -type f -size -200k -exec cp {} "$corpus"/ \;
+# Live input: the live streams, behind the two bytes that pick the format
+# and the piece size (tests/fuzz/fuzz_live_input.c; 0x63: pieces of 100 bytes).
+rm -rf build-fuzz/corpus-live && mkdir -p build-fuzz/corpus-live
+tests/corpus/make-live-streams.sh build-fuzz/live >/dev/null
+for f in build-fuzz/live/*.webm build-fuzz/live/*.mkv build-fuzz/live/*.ogg build-fuzz/live/*.mp4; do
+  case $f in *.ogg) b='\001' ;; *.mp4) b='\002' ;; *) b='\000' ;; esac
+  { printf "$b\143"; cat "$f"; } > build-fuzz/corpus-live/"$(basename "$f")"
+done
 mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request build-fuzz/corpus-range
 cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
 printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
@@ -80,8 +92,11 @@ printf '\004bytes=-500' > build-fuzz/corpus-range/suffix
 printf '\003bytes=0-1, 5-6' > build-fuzz/corpus-range/multi
 printf '\007Bytes=99999999999999999999-' > build-fuzz/corpus-range/big
 
-step "libFuzzer: media decode ${FUZZ_SECONDS}s, beside frame 20s, config 15s, request 15s, Range 10s"
-fuzz fuzz_decode "$FUZZ_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" &
+step "libFuzzer: media decode ${DECODE_SECONDS}s and live input ${LIVE_SECONDS}s, beside frame 20s, config 15s, request 15s, Range 10s"
+( rc=0
+  fuzz fuzz_decode "$DECODE_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" || rc=1
+  fuzz fuzz_live_input "$LIVE_SECONDS" build-fuzz/live.log -timeout=20 build-fuzz/corpus-live || rc=1
+  exit $rc ) &
 decode_pid=$!
 fuzz_rc=0
 fuzz fuzz_frame 20 build-fuzz/frame.log -timeout=10 build-fuzz/corpus-frame || fuzz_rc=1
@@ -90,13 +105,13 @@ fuzz fuzz_config 15 build-fuzz/config.log -timeout=10 -dict=tests/fuzz/fuzz_conf
 fuzz fuzz_request 15 build-fuzz/request.log -timeout=10 build-fuzz/corpus-request || fuzz_rc=1
 fuzz fuzz_range 10 build-fuzz/range.log -timeout=10 build-fuzz/corpus-range || fuzz_rc=1
 wait $decode_pid || fuzz_rc=1
-for f in decode frame config request range; do
+for f in decode live frame config request range; do
   echo "-- fuzz_$f"
   tail -n "$([ $fuzz_rc -eq 0 ] && echo 8 || echo 60)" build-fuzz/$f.log
 done
 unset LSAN_OPTIONS ASAN_OPTIONS
 [ $fuzz_rc -eq 0 ] || { echo "a fuzzer found a failure (build-fuzz/*.log)"; exit 1; }
-total=$(( total + 5 ))
+total=$(( total + 6 ))
 
 step "done"
 echo "$total passed, 0 failed"

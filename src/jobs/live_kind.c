@@ -23,6 +23,7 @@
 #include "media/live_input.h"
 #include "runtime/protocol.h"
 #include "util/beneath.h"
+#include "util/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,30 +166,25 @@ static int on_partial(void *ctx, int idx, int64_t start, int64_t at, const asr_r
 {
     session_ctx *c = ctx;
     json_t *list = json_array();
-    size_t tail_len = 0;
-    for (size_t i = 0; list && i < words->n_words; i++) {
+    buf tail; /* the words after the stable ones: what may still change */
+    buf_init(&tail, 1 << 20);
+    int rc = list ? 0 : HARK_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < words->n_words; i++) {
         const asr_word *w = &words->words[i];
-        json_array_append_new(list, json_pack("{s:s, s:f, s:f}", "word", w->text, "start",
-                                              w->start_s, "end", w->end_s));
-        if (i >= n_stable)
-            tail_len += strlen(w->text) + 1;
-    }
-    char *tail = malloc(tail_len + 1);
-    if (!list || !tail) {
-        json_decref(list);
-        free(tail);
-        return err_set(err, HARK_ENOMEM, "out of memory");
-    }
-    tail[0] = '\0';
-    for (size_t i = n_stable; i < words->n_words; i++) {
-        if (tail[0])
-            strcat(tail, " ");
-        strcat(tail, words->words[i].text);
+        rc = json_array_append_new(list, json_pack("{s:s, s:f, s:f}", "word", w->text, "start",
+                                                   w->start_s, "end", w->end_s))
+                 ? HARK_ENOMEM
+                 : 0;
+        if (rc == 0 && i >= n_stable)
+            rc = buf_printf(&tail, "%s%s", tail.len ? " " : "", w->text);
     }
     json_t *data =
-        json_pack("{s:i, s:f, s:f, s:s, s:i, s:o}", "chunk", idx, "start", (double)start / 16000,
-                  "at", (double)at / 16000, "text", tail, "stable", (int)n_stable, "words", list);
-    free(tail);
+        rc ? NULL
+           : json_pack("{s:i, s:f, s:f, s:s, s:i, s:O}", "chunk", idx, "start",
+                       (double)start / 16000, "at", (double)at / 16000, "text",
+                       tail.len ? tail.data : "", "stable", (int)n_stable, "words", list);
+    json_decref(list);
+    buf_release(&tail);
     if (!data)
         return err_set(err, HARK_ENOMEM, "out of memory");
     return c->w->send(c->w->ctx, MSG_LIVE_PARTIAL,

@@ -365,6 +365,7 @@ static bool mp4_box(live_framing *fr, const uint8_t *type, int64_t size, int hle
         if (fr->saw_moov)
             return fail(fr, at, "a second 'moov' box");
         fr->saw_moov = true;
+        fr->init_end = at + size;
         cap = LIVE_MAX_MOOV;
     } else if (mp4_type_is(type, "moof") || mp4_type_is(type, "mdat")) {
         if (!fr->saw_moov)
@@ -372,7 +373,11 @@ static bool mp4_box(live_framing *fr, const uint8_t *type, int64_t size, int hle
                 fr, at,
                 "media data before the movie header: the MP4 is not fragmented "
                 "(write it with -movflags frag_keyframe+empty_moov, as MediaRecorder does)");
-        cap = mp4_type_is(type, "moof") ? LIVE_MAX_MOOF : -1;
+        cap = -1;
+        if (mp4_type_is(type, "moof")) {
+            cap = LIVE_MAX_MOOF;
+            fr->moofs[fr->n_moofs++ % 64] = at;
+        }
     } else if (mp4_type_is(type, "free") || mp4_type_is(type, "skip") ||
                mp4_type_is(type, "wide")) {
         cap = -1; /* passed over by the demuxer, never held */
@@ -423,6 +428,17 @@ static bool mp4_byte(live_framing *fr, uint8_t c)
     int hlen = fr->hneed;
     fr->hn = 0;
     return mp4_box(fr, fr->hdr + 4, size, hlen);
+}
+
+int64_t live_framing_fragment_of(const live_framing *fr, int64_t pos)
+{
+    unsigned kept = fr->n_moofs < 64 ? fr->n_moofs : 64;
+    for (unsigned i = 1; i <= kept; i++) {
+        int64_t m = fr->moofs[(fr->n_moofs - i) % 64];
+        if (m <= pos)
+            return m;
+    }
+    return -1;
 }
 
 /* ---- the common loop ---- */

@@ -59,6 +59,9 @@ typedef struct live_framing {
 
     /* mp4 */
     bool saw_moov, to_end;
+    int64_t init_end;  /* where the movie header ends: [0, init_end) is the init segment */
+    int64_t moofs[64]; /* where the latest fragments start (a ring) */
+    unsigned n_moofs;  /* fragments seen */
 } live_framing;
 
 void live_framing_init(live_framing *fr, enum live_format f);
@@ -73,6 +76,10 @@ size_t live_framing_feed(live_framing *fr, const uint8_t *p, size_t n);
 /* After the stream ended: true when it ended between elements, pages or
  * boxes (or was empty), false when cut short (why says where). */
 bool live_framing_ended_cleanly(live_framing *fr);
+
+/* MP4: where the fragment holding byte `pos` starts (its 'moof' box), if
+ * among the last 64 seen; -1 otherwise. */
+int64_t live_framing_fragment_of(const live_framing *fr, int64_t pos);
 
 /* "WebM", "Ogg", "MP4", "raw s16le": how messages name a format. */
 const char *live_format_label(enum live_format f);

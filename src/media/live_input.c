@@ -3,12 +3,15 @@
  * Two readers behind one call. s16le is pread and byte order. Containers
  * go through FFmpeg: an AVIOContext whose read callback hands out bytes up
  * to the caller's limit and blocks in wait_more there (end of file only when
- * the input ended), over which the named demuxer runs with no seek function
- * and no avformat_find_stream_info (the header of these formats names codec,
- * rate and channels; the resampler follows the decoded frames), so nothing
- * waits for data a live stream sends seconds later. Every byte FFmpeg gets
- * has passed live_framing first, which stops the stream at the first byte
- * that breaks the container's structure.
+ * the input ended), not seekable (the seek callback only steps back over
+ * bytes already read, io_seek), over which the named demuxer runs with no
+ * probing and no avformat_find_stream_info (the header of these formats
+ * names codec, rate and channels; the resampler follows the decoded
+ * frames), so nothing waits for data a live stream sends seconds later.
+ * Every byte FFmpeg gets has passed live_framing first, which stops the
+ * stream at the first byte that breaks the container's structure. MP4's
+ * demuxer is replaced now and then, at a fragment (reopen_mp4): its index
+ * is the one thing in FFmpeg that would grow with the stream.
  *
  * live_input_read pulls: it returns samples already resampled, else
  * resamples the next slice of the frame in hand, else takes the next frame
@@ -22,11 +25,11 @@
 #include "media/decode.h"
 #include "media/live_framing.h"
 #include "media/pcm.h"
+#include "util/log.h"
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
-#include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
 #include <errno.h>
@@ -55,7 +58,13 @@ struct live_input {
     bool ended;    /* no more will come */
     int64_t pos;   /* bytes taken: s16le consumed, containers read by FFmpeg (and framed) */
     int64_t at;    /* containers: where FFmpeg reads next (<= pos after a step back) */
-    int stop;      /* the stop code wait_more returned, 0 if none */
+    /* MP4 after a reopen (see reopen_mp4): FFmpeg reads the init segment
+     * [0, init_len) of the file at positions [splice_at - init_len,
+     * splice_at), then the file from splice_at on at its own positions. */
+    int64_t splice_at, init_len;
+    int64_t last_pkt_pos; /* of the last packet of our stream */
+    int reopens;
+    int stop; /* the stop code wait_more returned, 0 if none */
     int io_errno;
     int final; /* 0, or the final error (e.msg holds its message); 1: ended cleanly */
 
@@ -206,13 +215,20 @@ static int end_cause(live_input *in, int averr, const char *what)
     if (at_end && !live_framing_ended_cleanly(&in->fr))
         return err_set(&in->e, HARK_EMEDIA, "cannot decode '%s': the %s stream is cut short (%s)",
                        in->name, label, in->fr.why);
+    if (averr == AVERROR_EOF && !at_end) {
+        /* The stream says it is over (an Ogg end-of-stream page, say): so
+         * must the input, with nothing after it. */
+        int m = more(in, in->pos);
+        if (m < 0)
+            return stop_error(in);
+        if (m > 0)
+            return err_set(&in->e, HARK_EMEDIA,
+                           "cannot decode '%s': data after the end of the %s stream at byte %lld",
+                           in->name, label, (long long)in->pos);
+        at_end = true;
+    }
     if (at_end && averr == AVERROR_EOF)
         return 0;
-    if (averr == AVERROR_EOF)
-        return err_set(&in->e, HARK_EMEDIA,
-                       "cannot decode '%s': the %s demuxer stopped at byte %lld, before the end of "
-                       "the stream",
-                       in->name, label, (long long)in->pos);
     char cause[AV_ERROR_MAX_STRING_SIZE];
     av_cause(averr, cause, sizeof cause);
     int64_t at = in->fmt && in->fmt->pb ? avio_tell(in->fmt->pb) : in->pos;
@@ -228,6 +244,23 @@ static int io_read(void *opaque, uint8_t *buf, int n)
     live_input *in = opaque;
     if (in->stop || in->io_errno)
         return AVERROR_EXIT;
+    if (in->at < in->splice_at - in->init_len) {
+        /* Before the start of a reopened demuxer's input: only ever passed
+         * over by AVIO on its way forward after a step back (see io_seek). */
+        int64_t left = in->splice_at - in->init_len - in->at;
+        size_t want = (int64_t)n < left ? (size_t)n : (size_t)left;
+        memset(buf, 0, want);
+        in->at += (int64_t)want;
+        return (int)want;
+    }
+    if (in->at < in->splice_at) { /* the init segment again, before a fragment */
+        int64_t left = in->splice_at - in->at;
+        size_t want = (int64_t)n < left ? (size_t)n : (size_t)left;
+        if (read_at(in, buf, want, in->init_len - left))
+            return AVERROR(EIO);
+        in->at += (int64_t)want;
+        return (int)want;
+    }
     if (in->at < in->pos) { /* again, after a step back: from the file, already checked */
         size_t want = (int64_t)n < in->pos - in->at ? (size_t)n : (size_t)(in->pos - in->at);
         if (read_at(in, buf, want, in->at))
@@ -254,7 +287,8 @@ static int io_read(void *opaque, uint8_t *buf, int n)
 
 /* Only steps back over bytes already read, by at most SEEKBACK bytes: a
  * demuxer that read past an atom's end comes back to it (AVIO does that
- * within its buffer, which with small reads holds only the last one).
+ * within its buffer, which with small reads holds only the last one; past
+ * it, AVIO steps back half a buffer more than asked and reads forward).
  * Forward, AVIO reads its way (the context is not seekable). */
 static int64_t io_seek(void *opaque, int64_t offset, int whence)
 {
@@ -299,13 +333,14 @@ static int io_open_refuse(struct AVFormatContext *s, AVIOContext **pb, const cha
 static const struct {
     enum live_format f;
     const char *demuxer;
-    enum AVCodecID codecs[3];
+    enum AVCodecID codecs[4];
     const char *allowed;
 } kinds[] = {
+    /* Chromium's MediaRecorder also writes "audio/webm;codecs=pcm" (float) */
     {LIVE_WEBM,
      "matroska",
-     {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_NONE},
-     "opus, vorbis"},
+     {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_PCM_F32LE, AV_CODEC_ID_PCM_S16LE},
+     "opus, vorbis, pcm_f32le, pcm_s16le"},
     {LIVE_OGG,
      "ogg",
      {AV_CODEC_ID_OPUS, AV_CODEC_ID_VORBIS, AV_CODEC_ID_FLAC},
@@ -323,7 +358,7 @@ static int kind_of(enum live_format f)
 
 static bool codec_allowed(int k, enum AVCodecID id)
 {
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (kinds[k].codecs[i] == id && id != AV_CODEC_ID_NONE)
             return true;
     return false;
@@ -388,7 +423,9 @@ static int open_codec(live_input *in)
     return 0;
 }
 
-static int open_container(live_input *in)
+/* A demuxer of the format over a fresh AVIO that starts reading at
+ * position `start`. Returns 0, 1 for an input that ended empty, or an error. */
+static int open_demuxer(live_input *in, int64_t start)
 {
     int k = kind_of(in->f);
     uint8_t *iobuf = av_malloc(IO_BUFFER_SIZE);
@@ -401,6 +438,8 @@ static int open_container(live_input *in)
         return err_set(&in->e, HARK_ENOMEM, "cannot decode '%s': out of memory", in->name);
     }
     in->avio->seekable = 0; /* streaming: the demuxers skip forward by reading */
+    in->avio->pos = start;
+    in->at = start;
     in->fmt->pb = in->avio;
     in->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     in->fmt->interrupt_callback.callback = interrupt_cb;
@@ -421,16 +460,70 @@ static int open_container(live_input *in)
     av_dict_free(&opts);
     if (ret < 0) {
         int rc = end_cause(in, ret, "cannot read the header");
-        if (rc == 0) /* ended cleanly before any audio: an empty stream */
-            return 1;
-        return rc;
+        return rc == 0 ? 1 : rc; /* ended cleanly before any audio: an empty stream */
     }
-    int rc = choose_stream(in, k);
+    return choose_stream(in, k);
+}
+
+static void close_demuxer(live_input *in)
+{
+    avformat_close_input(&in->fmt);
+    if (in->avio) {
+        av_freep(&in->avio->buffer);
+        avio_context_free(&in->avio);
+    }
+}
+
+static int open_container(live_input *in)
+{
+    int rc = open_demuxer(in, 0);
     if (!rc)
         rc = open_codec(in);
     if (!rc)
         in->opened = true;
     return rc;
+}
+
+/* FFmpeg's MP4 demuxer keeps an index entry for every sample and a record
+ * for every fragment, for seeking: about 1.5 MB an hour of 48 kHz AAC,
+ * with no way to trim it. So after REOPEN_ENTRIES samples, at the start of
+ * a fragment, a new demuxer takes over: it reads the init segment (ftyp,
+ * moov) again, placed just before the fragment (so offsets into the file,
+ * absolute or relative to the fragment, stay right), then the stream from
+ * that fragment on. The decoder and resampler carry on, so the samples are
+ * the same as without it. */
+#define REOPEN_ENTRIES 4096
+
+static int reopen_mp4(live_input *in, int64_t moof)
+{
+    enum AVCodecID codec = in->fmt->streams[in->idx]->codecpar->codec_id;
+    close_demuxer(in);
+    in->splice_at = moof;
+    in->init_len = in->fr.init_end;
+    in->reopens++;
+    log_debug("live input %s: MP4 demuxer %d from byte %lld", in->name, in->reopens + 1,
+              (long long)moof);
+    int rc = open_demuxer(in, moof - in->init_len);
+    if (rc == 1 || (!rc && in->fmt->streams[in->idx]->codecpar->codec_id != codec))
+        return err_set(&in->e, HARK_EMEDIA,
+                       "cannot decode '%s': the MP4 stream reads differently from byte %lld on",
+                       in->name, (long long)moof);
+    return rc;
+}
+
+/* Is the packet just read the first of a fragment whose demuxer should
+ * make way (see reopen_mp4)? Then where that fragment starts, else -1. */
+static int64_t reopen_point(live_input *in)
+{
+    int64_t pos = in->pkt->pos, last = in->last_pkt_pos;
+    in->last_pkt_pos = pos;
+    if (in->f != LIVE_MP4 || pos < 0 ||
+        avformat_index_get_entries_count(in->fmt->streams[in->idx]) < REOPEN_ENTRIES)
+        return -1;
+    int64_t moof = live_framing_fragment_of(&in->fr, pos);
+    if (moof <= last || moof < in->fr.init_end)
+        return -1;
+    return moof;
 }
 
 /* ---- resampling into the pending buffer ---- */
@@ -586,9 +679,14 @@ static int feed_decoder(live_input *in)
     }
     /* A packet cut by the end of the input (FFmpeg flags it corrupt) would
      * decode to noise: dropped. */
-    if (in->pkt->stream_index != in->idx || (in->pkt->flags & AV_PKT_FLAG_CORRUPT)) {
+    if (in->pkt->stream_index != in->idx) {
         av_packet_unref(in->pkt);
         return 0;
+    }
+    int64_t moof = reopen_point(in);
+    if (moof >= 0 || (in->pkt->flags & AV_PKT_FLAG_CORRUPT)) {
+        av_packet_unref(in->pkt);
+        return moof >= 0 ? reopen_mp4(in, moof) : 0;
     }
     ret = avcodec_send_packet(in->dec, in->pkt);
     av_packet_unref(in->pkt);
@@ -696,6 +794,7 @@ int live_input_open(int fd, const char *name, enum live_format f, const live_inp
     in->f = f;
     in->io = *io;
     in->swr_format = -1;
+    in->last_pkt_pos = -1;
     live_framing_init(&in->fr, f);
     if (f != LIVE_S16LE)
         media_av_log_init();
@@ -740,11 +839,7 @@ void live_input_close(live_input *in)
     swr_free(&in->swr);
     av_channel_layout_uninit(&in->swr_layout);
     av_freep(&in->pend);
-    avformat_close_input(&in->fmt);
-    if (in->avio) {
-        av_freep(&in->avio->buffer);
-        avio_context_free(&in->avio);
-    }
+    close_demuxer(in);
     free(in->name);
     free(in);
 }

@@ -6,11 +6,11 @@
  * MediaRecorder makes it: WebM/Matroska (Opus), Ogg (Opus) or fragmented MP4
  * (AAC or Opus).
  *
- * The file is read forward only, with pread, never past the limit the caller
+ * The file is read forward, with pread, never past the limit the caller
  * gives (the bytes the daemon has appended and fsynced); when the reader has
  * read all of them it calls io->wait_more, which blocks until there are more
  * or the input ended. Containers go through FFmpeg (libavformat, libavcodec,
- * libswresample) over an AVIO that never seeks, with the demuxer named (no
+ * libswresample) over a non-seekable AVIO, with the demuxer named (no
  * probing) and no stream-info analysis, so a sample comes out as soon as the
  * packet carrying it is complete in the file. Beside FFmpeg a framing check
  * (live_framing.h) follows the container's top-level structure (EBML
@@ -59,8 +59,9 @@ typedef struct live_input_io {
      * odd byte of an s16le sample). Must block (doing the worker's check-ins)
      * until more bytes may be read or the input ended, then set *limit (bytes
      * of the file that may be read now, >= have unless ended) and *ended.
-     * Returns 0, or a nonzero stop code (e.g. HARK_ECANCELED) that
-     * live_input_read returns as it is. The first call has have = 0. */
+     * Returns 0, or a negative stop code (e.g. HARK_ECANCELED) that
+     * live_input_read returns as it is (a positive one is taken as
+     * HARK_ECANCELED). The first call has have = 0. */
     int (*wait_more)(void *ctx, int64_t have, int64_t *limit, bool *ended);
     void *ctx;
 } live_input_io;
@@ -75,15 +76,16 @@ typedef struct live_input live_input;
 int live_input_open(int fd, const char *name, enum live_format f, const live_input_io *io,
                     live_input **out, hark_err *err);
 
-/* Up to max samples (16 kHz mono s16) into out, in order. Returns the
- * count (> 0) as soon as any samples are available (it never waits to fill
- * max), 0 at the end (the input ended and everything in it was decoded; an
- * input that ends empty gives 0 at once), or a negative HARK_* code with err
- * set: HARK_EMEDIA (not the format, damaged or cut short, no audio track,
- * unsupported codec), HARK_EIO, HARK_ENOMEM, or the stop code wait_more
- * returned. Samples decoded before damage are returned first; the error
- * comes with the read after them. An error or a stop is final: every later
- * call returns it again. */
+/* Up to max samples (16 kHz mono s16) into out, in order (max 0 is
+ * HARK_EINVAL). Returns the count (> 0) as soon as any samples are
+ * available (it never waits to fill max), 0 at the end (the input ended and everything in it was
+ * decoded; an input that ends empty gives 0 at once), or a negative HARK_* code with err set:
+ * HARK_EMEDIA (not the format, damaged or cut short, no audio track, unsupported codec), HARK_EIO,
+ * HARK_ENOMEM, or the stop code wait_more returned. Samples decoded before damage are returned
+ * first; the error comes with the read after them. An error or a stop is final: every later call
+ * returns it again, without waiting. A WebM or MP4 stream followed by a second one (a recorder
+ * restarted) is an error at the second header; chained Ogg streams are decoded one after the other.
+ */
 int64_t live_input_read(live_input *in, int16_t *out, size_t max, hark_err *err);
 
 /* Bytes of the file read so far. */

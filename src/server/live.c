@@ -32,6 +32,7 @@ typedef struct live_fields {
     const char *format;
     double idle_timeout_s;
     char name[NAME_MAX_LEN + 1];
+    char bad[80]; /* an unknown field, cleaned: the error's param (it outlives the parse) */
 } live_fields;
 
 static int parse_fields(const buf *json, live_fields *f, api_error *e)
@@ -83,10 +84,9 @@ static int parse_fields(const buf *json, live_fields *f, api_error *e)
             else
                 text_clean(n, strlen(n), '?', f->name, sizeof f->name);
         } else {
-            char shown[80];
-            text_clean(key, strlen(key), '?', shown, sizeof shown);
-            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, shown, "unknown_parameter",
-                               "unknown field '%s' (priority, format, idle_timeout, name)", shown);
+            text_clean(key, strlen(key), '?', f->bad, sizeof f->bad);
+            rc = api_error_set(e, MHD_HTTP_BAD_REQUEST, f->bad, "unknown_parameter",
+                               "unknown field '%s' (priority, format, idle_timeout, name)", f->bad);
         }
         if (rc)
             break;

@@ -2394,8 +2394,8 @@ static void test_live_append(void)
     assert_error(&r, 415, "invalid_request_error", NULL, "unsupported_content_type",
                  "application/json");
     release(&r);
-    r = http("POST", path, "multipart/form-data; boundary=xyz", "--xyz\r\n\r\nabc\r\n--xyz--\r\n",
-             25, NULL);
+    const char *form = "--xyz\r\n\r\nabc\r\n--xyz--\r\n";
+    r = http("POST", path, "multipart/form-data; boundary=xyz", form, strlen(form), NULL);
     assert_error(&r, 415, "invalid_request_error", NULL, "unsupported_content_type", "multipart");
     release(&r);
     char wav[4000];

@@ -64,11 +64,14 @@ check "one chunked request at real-time pace: 200, decoded as it arrived (partia
   jqe "$T/chunked.json" '.statuses == [200] and .partials_before_end >= 1'
 check "one chunked request: the same text" [ "$(jq -r .text "$T/chunked.json")" = "$(cat "$T/$id.live.txt")" ]
 
-# ---- containers a browser's MediaRecorder makes: WebM and Ogg with Opus ----
+# ---- containers a browser's MediaRecorder makes: WebM, Ogg, fragmented MP4 ----
 dur=$(soxi -D "$DATA/$id.wav")
 ffmpeg -v error -i "$DATA/$id.wav" -c:a libopus -b:a 32k -f webm -cluster_time_limit 100 "$T/a.webm"
 ffmpeg -v error -i "$DATA/$id.wav" -c:a libopus -b:a 32k -page_duration 100000 -f ogg "$T/a.ogg"
-for fmt in webm ogg; do
+# Safari's MediaRecorder: fragmented MP4 with AAC.
+ffmpeg -v error -i "$DATA/$id.wav" -c:a aac -b:a 64k -f mp4 \
+  -movflags frag_keyframe+empty_moov+default_base_moof -frag_duration 100000 "$T/a.mp4"
+for fmt in webm ogg mp4; do
   $LIVE "$S" "$T/a.$fmt" --format $fmt --duration-s "$dur" --pace 1 > "$T/$fmt.json"
   jq -r .text "$T/$fmt.json" > "$T/$fmt.txt"
   check "$fmt: streamed in 100 ms pieces, 200s, text" \

@@ -1,18 +1,24 @@
 /* live_feed.c - play a live client against media/live_input: grow a file piece by piece, decode it
  * as it grows.
  *
- *   live_feed [-o OUT.raw] [-b BYTES | -m MS] FORMAT FILE
- *   live_feed [-o OUT.raw] -m MS FORMAT PIECE1 PIECE2 ...
+ *   live_feed [-o OUT.raw] [-r REF.raw] [-b BYTES | -m MS] FORMAT FILE
+ *   live_feed [-o OUT.raw] [-r REF.raw] [-m MS | -t TIMES] FORMAT PIECE1 PIECE2 ...
  *
  * With one FILE, it is appended in pieces of BYTES, or of MS milliseconds
  * of audio at the stream's average byte rate (found by a first decode);
- * with several, each is one piece (MediaRecorder's blobs, MS apart). A
+ * with several, each is one piece (MediaRecorder's blobs, MS apart, or at
+ * the times in TIMES, one line of milliseconds per piece). A
  * piece is appended when the reader waits for more, so every piece is
- * decoded before the next arrives. Prints one line of key=value:
+ * decoded before the next arrives (the file is whole from the start: what
+ * grows is the limit the reader is given, so memory can be measured with
+ * the tool holding none of the stream). Prints one line of key=value:
  *   samples bytes pieces waits lag_mean_ms lag_max_ms [rc error]
  * where lag is, at each wait, the audio the pieces written carry (pieces *
- * MS) minus the audio decoded so far; the first three waits are not
- * counted (the header's bytes). The decoded samples go to -o. Exit status
+ * MS, or the time of the last one) minus the audio decoded so far; the
+ * first three waits are not counted (the header's bytes). The decoded
+ * samples go to -o. With -r, also ref_correlation and ref_shift: how alike
+ * the samples are to REF (raw s16le 16 kHz mono) at the best shift within
+ * a second. Exit status
  * 0 when the stream decoded to its end, 1 on a decode error, 2 on usage.
  */
 #include "media/live_input.h"
@@ -22,6 +28,7 @@
 #include "util/log.h"
 
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +36,13 @@
 #include <unistd.h>
 
 typedef struct feeder {
-    int fd;
-    uint8_t *src; /* everything, concatenated */
+    int fd; /* the stream, whole */
     size_t size, written;
     size_t *ends; /* piece ends */
     size_t n_ends, next;
     int waits;
     double piece_s;
+    double *times; /* or the time (s) each piece came */
     int64_t out;
     double lag_max, lag_sum;
     int lag_n;
@@ -46,27 +53,22 @@ static int wait_more(void *ctx, int64_t have, int64_t *limit, bool *ended)
     feeder *f = ctx;
     (void)have;
     f->waits++;
-    if (f->piece_s > 0 && f->next > 3 && f->next < f->n_ends) {
-        double lag = (double)f->next * f->piece_s - pcm_seconds(f->out);
+    if ((f->piece_s > 0 || f->times) && f->next > 3 && f->next < f->n_ends) {
+        double carried = f->times ? f->times[f->next - 1] : (double)f->next * f->piece_s;
+        double lag = carried - pcm_seconds(f->out);
         if (lag > f->lag_max || f->lag_n == 0)
             f->lag_max = lag;
         f->lag_sum += lag;
         f->lag_n++;
     }
-    if (f->next < f->n_ends) {
-        size_t to = f->ends[f->next++];
-        if (pwrite(f->fd, f->src + f->written, to - f->written, (off_t)f->written) !=
-            (ssize_t)(to - f->written)) {
-            perror("live_feed: write");
-            exit(2);
-        }
-        f->written = to;
-    }
+    if (f->next < f->n_ends)
+        f->written = f->ends[f->next++];
     *limit = (int64_t)f->written;
     *ended = f->next == f->n_ends;
     return 0;
 }
 
+/* One more piece: the file at path, appended to the stream file. */
 static void append_file(feeder *f, const char *path)
 {
     FILE *in = fopen(path, "rb");
@@ -74,20 +76,19 @@ static void append_file(feeder *f, const char *path)
         perror(path);
         exit(2);
     }
-    struct stat st;
-    if (fstat(fileno(in), &st) != 0) {
-        perror(path);
-        exit(2);
-    }
-    f->src = realloc(f->src, f->size + (size_t)st.st_size + 1);
-    f->ends = realloc(f->ends, (f->n_ends + 1) * sizeof *f->ends);
-    if (!f->src || !f->ends ||
-        fread(f->src + f->size, 1, (size_t)st.st_size, in) != (size_t)st.st_size) {
-        fprintf(stderr, "live_feed: cannot read %s\n", path);
-        exit(2);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        if (pwrite(f->fd, buf, n, (off_t)f->size) != (ssize_t)n) {
+            perror("live_feed: write");
+            exit(2);
+        }
+        f->size += n;
     }
     fclose(in);
-    f->size += (size_t)st.st_size;
+    f->ends = realloc(f->ends, (f->n_ends + 1) * sizeof *f->ends);
+    if (!f->ends)
+        exit(2);
     f->ends[f->n_ends++] = f->size;
 }
 
@@ -105,13 +106,6 @@ static void cut(feeder *f, size_t bytes)
 /* Decode everything fed; rc as live_input_read's last return. */
 static int run(feeder *f, enum live_format fmt, FILE *out, hark_err *err)
 {
-    char tmpl[] = "/tmp/live_feed-XXXXXX";
-    f->fd = mkstemp(tmpl);
-    if (f->fd < 0) {
-        perror("mkstemp");
-        exit(2);
-    }
-    unlink(tmpl);
     f->written = f->next = 0;
     f->waits = 0;
     f->out = 0;
@@ -131,19 +125,88 @@ static int run(feeder *f, enum live_format fmt, FILE *out, hark_err *err)
         }
     }
     live_input_close(in);
-    close(f->fd);
     return (int)got;
+}
+
+/* The milliseconds in path, one a line, as seconds; n of them. */
+static double *read_times(const char *path, size_t n)
+{
+    FILE *in = fopen(path, "r");
+    double *t = calloc(n ? n : 1, sizeof *t);
+    if (!in || !t) {
+        perror(path);
+        exit(2);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (fscanf(in, "%lf", &t[i]) != 1) {
+            fprintf(stderr, "live_feed: %s: fewer than %zu times\n", path, n);
+            exit(2);
+        }
+    fclose(in);
+    for (size_t i = 0; i < n; i++)
+        t[i] /= 1000;
+    return t;
+}
+
+static int16_t *read_raw(const char *path, size_t *n)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in) {
+        perror(path);
+        exit(2);
+    }
+    size_t cap = 1 << 16, len = 0;
+    int16_t *s = malloc(cap * sizeof *s);
+    size_t got;
+    while (s && (got = fread(s + len, sizeof *s, cap - len, in)) > 0) {
+        len += got;
+        if (len == cap)
+            s = realloc(s, (cap *= 2) * sizeof *s);
+    }
+    fclose(in);
+    if (!s)
+        exit(2);
+    *n = len;
+    return s;
+}
+
+/* The best normalized correlation of a with b shifted by up to a second
+ * either way (every 4th sample: enough to tell speech from noise). */
+static double correlation(const int16_t *a, size_t na, const int16_t *b, size_t nb, int *at)
+{
+    double best = -1;
+    for (int shift = -PCM_RATE; shift <= PCM_RATE; shift++) {
+        double ab = 0, aa = 0, bb = 0;
+        for (size_t i = 0; i < na; i += 4) {
+            long j = (long)i + shift;
+            if (j < 0 || (size_t)j >= nb)
+                continue;
+            ab += (double)a[i] * b[j];
+            aa += (double)a[i] * a[i];
+            bb += (double)b[j] * b[j];
+        }
+        double c = aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : 0;
+        if (c > best) {
+            best = c;
+            *at = shift;
+        }
+    }
+    return best;
 }
 
 int main(int argc, char **argv)
 {
     log_init_from_env(); /* HARK_LOG=debug shows FFmpeg's messages */
-    const char *outpath = NULL;
+    const char *outpath = NULL, *timespath = NULL, *refpath = NULL;
     long bytes = 0, ms = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "o:b:m:")) != -1) {
+    while ((opt = getopt(argc, argv, "o:b:m:t:r:")) != -1) {
         if (opt == 'o')
             outpath = optarg;
+        else if (opt == 't')
+            timespath = optarg;
+        else if (opt == 'r')
+            refpath = optarg;
         else if (opt == 'b')
             bytes = strtol(optarg, NULL, 10);
         else if (opt == 'm')
@@ -158,8 +221,25 @@ int main(int argc, char **argv)
         return 2;
     }
     feeder f = {0};
-    for (int i = optind + 1; i < argc; i++)
-        append_file(&f, argv[i]);
+    if (argc - optind == 2) {
+        f.fd = open(argv[optind + 1], O_RDONLY | O_CLOEXEC);
+        struct stat st;
+        if (f.fd < 0 || fstat(f.fd, &st) != 0) {
+            perror(argv[optind + 1]);
+            return 2;
+        }
+        f.size = (size_t)st.st_size;
+    } else {
+        char tmpl[] = "/tmp/live_feed-XXXXXX";
+        f.fd = mkstemp(tmpl);
+        if (f.fd < 0) {
+            perror("mkstemp");
+            return 2;
+        }
+        unlink(tmpl);
+        for (int i = optind + 1; i < argc; i++)
+            append_file(&f, argv[i]);
+    }
     if (argc - optind == 2) {
         if (bytes <= 0 && ms > 0) {
             size_t one = f.size;
@@ -175,24 +255,41 @@ int main(int argc, char **argv)
             f.piece_s = (double)bytes / (double)f.size * dur;
         }
         cut(&f, bytes > 0 ? (size_t)bytes : f.size);
+    } else if (timespath) {
+        f.times = read_times(timespath, f.n_ends);
     } else {
         f.piece_s = ms / 1000.0;
     }
-    FILE *out = outpath ? fopen(outpath, "wb") : NULL;
+    if (refpath && !outpath)
+        outpath = "/dev/null";
+    FILE *out = outpath ? fopen(outpath, refpath ? "w+b" : "wb") : NULL;
     if (outpath && !out) {
         perror(outpath);
         return 2;
     }
     int rc = run(&f, fmt, out, &err);
+    double corr = 0;
+    int shift = 0;
+    if (refpath && strcmp(outpath, "/dev/null") != 0) {
+        fflush(out);
+        size_t na, nb;
+        int16_t *a = read_raw(outpath, &na), *b = read_raw(refpath, &nb);
+        corr = correlation(a, na, b, nb, &shift);
+        free(a);
+        free(b);
+    }
     if (out)
         fclose(out);
     printf("samples=%lld bytes=%zu pieces=%zu waits=%d lag_mean_ms=%.0f lag_max_ms=%.0f",
            (long long)f.out, f.size, f.n_ends, f.waits, f.lag_n ? f.lag_sum / f.lag_n * 1000 : 0,
            f.lag_max * 1000);
+    if (refpath)
+        printf(" ref_correlation=%.3f ref_shift=%d", corr, shift);
     if (rc < 0)
         printf(" rc=%d error=%s", rc, err.msg);
     printf("\n");
-    free(f.src);
+    close(f.fd);
     free(f.ends);
+    free(f.times);
     return rc < 0 ? 1 : 0;
 }
