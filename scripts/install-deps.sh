@@ -11,8 +11,8 @@ PACKAGES=(
   libebur128-dev
   # recognizer, model, and the LibriVox test clips with their transcripts
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx pocketsphinx-testdata
-  # media decode and resample
-  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev
+  # media decode and resample; capture devices (PulseAudio, ALSA) for `hark dictate`
+  libavformat-dev libavcodec-dev libswresample-dev libavutil-dev libavdevice-dev
   # JSON, the job store, the HTTP server and client; libcrypto (SHA-256 for
   # API tokens, HMAC-SHA256 for webhook signatures)
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
@@ -30,6 +30,11 @@ PACKAGES=(
   # HTTP libraries (run with /usr/bin/python3), and Chromium for fetch +
   # FormData in a browser (driven by puppeteer-core from npm, tests/js)
   python3 python3-requests python3-httpx python3-aiohttp chromium
+  # `hark dictate` for real (tests/integration/dictate.sh, media/capture_test.c):
+  # a PulseAudio daemon of the test's own with a null sink fed by paplay,
+  # clipboard and typing under Xvfb (xclip, xdotool, a python3-tk window),
+  # audio piped at real-time pace (pv -L)
+  pulseaudio pulseaudio-utils xvfb xclip xdotool python3-tk pv
 )
 
 # The client tests run the official `openai` npm package: Node.js and npm

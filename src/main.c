@@ -10,6 +10,7 @@
  * script's `hark submit` and every poll of `hark show` feel. */
 #include "cli/cli.h"
 #include "client/client.h"
+#include "dictate/dictate.h"
 #include "net/net.h"
 #include "runtime/protocol.h"
 #include "runtime/worker.h"
@@ -24,12 +25,14 @@
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: hark <command> [options]\n"
-                "\n"
-                "commands:\n"
-                "  transcribe FILE...   transcribe audio/video files to timed text\n"
-                "  highlights FILE...   find highlights, chapters and clips in recordings\n"
-                "  serve                run the daemon: job queue, workers, HTTP API\n");
+    fprintf(to,
+            "usage: hark <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  transcribe FILE...   transcribe audio/video files to timed text\n"
+            "  highlights FILE...   find highlights, chapters and clips in recordings\n"
+            "  serve                run the daemon: job queue, workers, HTTP API\n"
+            "  dictate [-]          dictate: text while you speak (start|stop|cancel: hotkeys)\n");
     client_print_commands(to);
     fprintf(to, "\n"
                 "  --version            print the version and exit\n"
@@ -79,6 +82,13 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "transcribe") == 0 || strcmp(cmd, "highlights") == 0 ||
         strcmp(cmd, "serve") == 0 || strcmp(cmd, "worker") == 0)
         return exec_engine(argv);
+    /* dictate records with libavdevice: the engine's. stop and cancel only
+     * talk to the recorder's socket: here, for a hotkey's quick release. */
+    if (strcmp(cmd, "dictate") == 0) {
+        if (!dictate_is_control(argc - 1, argv + 1))
+            return exec_engine(argv);
+        return dictate_control_main(argc - 1, argv + 1);
+    }
 #endif
     /* libcurl's global setup, once per process and before any thread: the
      * daemon starts its threads in cli_serve, and a worker (fork+exec'd,
@@ -102,6 +112,8 @@ int main(int argc, char **argv)
         return cli_highlights(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "dictate") == 0)
+        return dictate_main(argc - 1, argv + 1);
     /* Not for people: the supervisor starts workers with fork+exec. */
     if (strcmp(cmd, "worker") == 0)
         return worker_main(WORKER_FD, argc > 2 && strcmp(argv[2], "--no-model") == 0

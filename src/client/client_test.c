@@ -7,6 +7,7 @@
 #include "client/jobfmt.h"
 #include "client/sse.h"
 #include "client/wav.h"
+#include "util/clock.h"
 #include "util/test.h"
 
 #include <arpa/inet.h>
@@ -578,6 +579,75 @@ static char *slurp(const char *path)
 #define JSON_HDR "Content-Type: application/json\r\nConnection: close\r\n"
 #define SSE_HDR "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
 
+/* A server that takes the connection and never answers: a transfer time
+ * limit ends the request, and so does the abort hook from another thread's
+ * flag (`hark dictate` stops its requests this way). */
+static double abort_at;
+
+static int abort_after(void *ctx)
+{
+    return clock_now_s() >= abort_at;
+}
+
+static void http_silent_server_time_limit_and_abort(void)
+{
+    int port;
+    int fd = listen_loopback(&port);
+    ASSERT_EQ(listen(fd, 16), 0); /* the kernel accepts; nobody answers */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    hc_client *c;
+    hark_err err = {0};
+    ASSERT_EQ(hc_open(url, &c, &err), 0);
+    hc_set_transfer_timeout(c, 0.3);
+    double t0 = clock_now_s();
+    ASSERT_EQ(hc_get_json(c, "/healthz", NULL, &err), HARK_ETIMEDOUT);
+    ASSERT_LE(clock_now_s() - t0, 2.0);
+    ASSERT(strstr(err.msg, "stopped answering"));
+    hc_set_transfer_timeout(c, 0);
+    hc_set_abort(c, abort_after, NULL);
+    abort_at = clock_now_s() + 0.3;
+    t0 = clock_now_s();
+    static const char audio[] = {0, 1, 2, 3};
+    ASSERT_EQ(hc_post_bytes(c, "/v1/live/j1/audio", audio, sizeof audio, "application/octet-stream",
+                            NULL, &err),
+              HARK_ECANCELED);
+    ASSERT_LE(clock_now_s() - t0, 2.0);
+    ASSERT(strstr(err.msg, "stopped"));
+    /* The event stream stops too, without reconnecting. */
+    abort_at = clock_now_s() + 0.3;
+    t0 = clock_now_s();
+    ASSERT_EQ(hc_events(c, "/v1/jobs/j1/events", NULL, collect, NULL, &err), HARK_ECANCELED);
+    ASSERT_LE(clock_now_s() - t0, 2.0);
+    hc_close(c);
+    close(fd);
+}
+
+/* A body of bytes goes as it is, with its type. */
+static void http_post_bytes_sends_the_body(void)
+{
+    static const fake_step steps[] = {
+        {"POST /v1/live/j1/audio ", "Content-Type: application/octet-stream",
+         "HTTP/1.1 200 OK\r\n" JSON_HDR "Content-Length: 24\r\n\r\n{\"id\": \"j1\", \"bytes\": 6}"},
+    };
+    fake f = fake_start(steps, 1);
+    hc_client *c;
+    hark_err err = {0};
+    ASSERT_EQ(hc_open(f.url, &c, &err), 0);
+    static const char audio[] = {'a', 0, 'b', 0, 'c', 0};
+    json_t *ans = NULL;
+    ASSERT_EQ(hc_post_bytes(c, "/v1/live/j1/audio", audio, sizeof audio, "application/octet-stream",
+                            &ans, &err),
+              0);
+    ASSERT_EQ(json_integer_value(json_object_get(ans, "bytes")), 6);
+    json_decref(ans);
+    hc_close(c);
+    fake_finish(&f);
+    char *log = slurp("requests.log");
+    ASSERT(memmem(log, strlen(log), "Content-Length: 6", 17));
+    free(log);
+}
+
 static void http_refused_connection_says_so(void)
 {
     int port;
@@ -1060,6 +1130,8 @@ int main(void)
     RUN(http_events_reconnect_with_last_event_id);
     RUN(http_events_give_up_after_the_tries);
     RUN(http_upload_streams_file_and_fields);
+    RUN(http_silent_server_time_limit_and_abort);
+    RUN(http_post_bytes_sends_the_body);
     RUN(cmd_bad_usage_exits_2);
     RUN(cmd_submit_reports_each_file);
     RUN(cmd_ls_follows_cursors);

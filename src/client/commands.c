@@ -1104,7 +1104,8 @@ static const command commands[] = {
      .options = "  -s, --state S          only jobs in state S (queued, running, paused,\n"
                 "                         succeeded, failed, cancelled)\n"
                 "  -p, --priority P       only jobs of priority P\n"
-                "  -k, --kind K           only jobs of kind K (transcribe, highlights)\n"
+                "  -k, --kind K           only jobs of kind K (transcribe, highlights, live:\n"
+                "                         the dictations of hark dictate)\n"
                 "  -n, --limit N          at most N jobs (default 50; 0: all)\n"
                 "      --json             a JSON array of job objects\n",
      .exits = "Exit status: 0 listed, 1 failed, 2 usage.",

@@ -25,6 +25,9 @@ struct hc_client {
     int reconnect_tries;
     long reconnect_delay_ms;
     bool unreachable;
+    long timeout_ms;            /* the whole transfer, 0: none */
+    int (*abort_fn)(void *ctx); /* nonzero: stop the transfer now */
+    void *abort_ctx;
     char auth[600]; /* "Authorization: Bearer <HARK_TOKEN>", or "" */
 };
 
@@ -201,6 +204,19 @@ void hc_set_reconnect(hc_client *c, int tries, long delay_ms)
     c->reconnect_delay_ms = delay_ms < 0 ? 0 : delay_ms;
 }
 
+void hc_set_transfer_timeout(hc_client *c, double seconds)
+{
+    c->timeout_ms = seconds > 0 ? (long)(seconds * 1000) : 0;
+    if (seconds > 0 && c->timeout_ms < 1)
+        c->timeout_ms = 1;
+}
+
+void hc_set_abort(hc_client *c, int (*fn)(void *ctx), void *ctx)
+{
+    c->abort_fn = fn;
+    c->abort_ctx = ctx;
+}
+
 bool hc_unreachable(const hc_client *c)
 {
     return c->unreachable;
@@ -211,7 +227,10 @@ bool hc_unreachable(const hc_client *c)
 typedef struct xfer {
     const char *method; /* "GET", "POST" or "DELETE" */
     const char *path;
-    const char *json;     /* a JSON body, or NULL */
+    const char *json;  /* a JSON body, or NULL */
+    const void *bytes; /* or a body of bytes (bytes_len of them, of content_type) */
+    size_t bytes_len;
+    const char *content_type;
     curl_mime *mime;      /* a multipart body, or NULL */
     const char *event_id; /* Last-Event-ID, or NULL */
     bool events;          /* an event stream: Accept and stall time */
@@ -241,6 +260,8 @@ static int transport_error(hc_client *c, CURLcode rc, hark_err *err)
     const char *d = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
     one_line(d, strlen(d), detail, sizeof detail);
     switch (rc) {
+    case CURLE_ABORTED_BY_CALLBACK:
+        return err_set(err, HARK_ECANCELED, "request to hark server at %s stopped", c->base);
     case CURLE_COULDNT_CONNECT:
         c->unreachable = true;
         return err_set(err, HARK_EIO, "cannot reach hark server at %s (is `hark serve` running?)",
@@ -250,9 +271,13 @@ static int transport_error(hc_client *c, CURLcode rc, hark_err *err)
         c->unreachable = true;
         return err_set(err, HARK_EIO, "cannot reach hark server at %s: %s", c->base, detail);
     case CURLE_OPERATION_TIMEDOUT: {
+        /* A reused connection has no connect time of its own: a request
+         * sent means the server was reached and then stopped answering. */
         curl_off_t connected = 0;
+        long sent = 0;
         curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) {
+        curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+        if (connected == 0 && sent == 0) {
             c->unreachable = true;
             return err_set(err, HARK_ETIMEDOUT,
                            "cannot reach hark server at %s: connection timed out", c->base);
@@ -263,6 +288,15 @@ static int transport_error(hc_client *c, CURLcode rc, hark_err *err)
     default:
         return err_set(err, HARK_EIO, "request to hark server at %s failed: %s", c->base, detail);
     }
+}
+
+/* libcurl calls this often during a transfer and about once a second when
+ * nothing moves: the caller's abort hook is asked each time. */
+static int xferinfo(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                    curl_off_t ulnow)
+{
+    hc_client *c = ud;
+    return c->abort_fn(c->abort_ctx) ? 1 : 0;
 }
 
 /* Run one transfer. Returns the CURLcode; *status gets the HTTP status (0
@@ -295,9 +329,13 @@ static CURLcode perform(hc_client *c, const xfer *x, long *status)
         ADD_HEADER(idh);
     }
     bool post = strcmp(x->method, "POST") == 0;
-    if (post && x->json)
+    char cth[128];
+    if (post && x->json) {
         ADD_HEADER("Content-Type: application/json");
-    else if (post && !x->mime)
+    } else if (post && x->bytes) {
+        snprintf(cth, sizeof cth, "Content-Type: %s", x->content_type);
+        ADD_HEADER(cth);
+    } else if (post && !x->mime)
         ADD_HEADER("Content-Type:"); /* an empty body of no type */
 #undef ADD_HEADER
     if (!ok) {
@@ -321,8 +359,18 @@ static CURLcode perform(hc_client *c, const xfer *x, long *status)
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, x->write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x->write_ctx);
+    if (c->timeout_ms > 0)
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    if (c->abort_fn) {
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, xferinfo);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, c);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    }
     if (post && x->mime) {
         curl_easy_setopt(h, CURLOPT_MIMEPOST, x->mime);
+    } else if (post && x->bytes) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->bytes_len);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->bytes);
     } else if (post) {
         const char *body = x->json ? x->json : "";
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -411,6 +459,18 @@ int hc_post_json(hc_client *c, const char *path, const json_t *body, json_t **ou
     int rc = json_xfer(c, &x, out, err);
     free(text);
     return rc;
+}
+
+int hc_post_bytes(hc_client *c, const char *path, const void *data, size_t len,
+                  const char *content_type, json_t **out, hark_err *err)
+{
+    static const char empty[1];
+    xfer x = {.method = "POST",
+              .path = path,
+              .bytes = len ? data : empty,
+              .bytes_len = len,
+              .content_type = content_type};
+    return json_xfer(c, &x, out, err);
 }
 
 int hc_delete_json(hc_client *c, const char *path, json_t **out, hark_err *err)
@@ -687,6 +747,10 @@ int hc_events(hc_client *c, const char *path, const char *last_event_id, sse_eve
                          c->base, path);
             break;
         }
+        if (cc == CURLE_ABORTED_BY_CALLBACK) {
+            rc = transport_error(c, cc, err);
+            break;
+        }
         hark_err why = {0};
         if (cc == CURLE_OK && status != 200) {
             rc = hc_status_error(status, s.errbody.data, s.errbody.len, err);
@@ -714,7 +778,17 @@ int hc_events(hc_client *c, const char *path, const char *last_event_id, sse_eve
             break;
         }
         long wait = s.p.retry_ms >= 0 ? s.p.retry_ms : delay;
-        sleep_ms(wait < 4000 ? wait : 4000);
+        if (wait > 4000)
+            wait = 4000;
+        bool aborted = false; /* the abort hook is asked every 50 ms of the wait */
+        for (long waited = 0; waited < wait && !aborted; waited += 50) {
+            sleep_ms(wait - waited < 50 ? wait - waited : 50);
+            aborted = c->abort_fn && c->abort_fn(c->abort_ctx);
+        }
+        if (aborted) {
+            rc = err_set(err, HARK_ECANCELED, "request to hark server at %s stopped", c->base);
+            break;
+        }
         delay = delay * 2 < 4000 ? delay * 2 : 4000;
     }
     sse_release(&s.p);

@@ -66,6 +66,18 @@ void hc_set_timeouts(hc_client *c, double connect_s, double stall_s);
  * field of the stream overrides it). Defaults: 5 and 250 ms. */
 void hc_set_reconnect(hc_client *c, int tries, long delay_ms);
 
+/* A limit on each whole transfer (connect, send, answer) from now on;
+ * seconds <= 0: none (the default). A transfer past it fails with
+ * HARK_ETIMEDOUT ("stopped answering"). */
+void hc_set_transfer_timeout(hc_client *c, double seconds);
+
+/* A hook libcurl asks during every transfer (several times a second while
+ * data moves, about once a second while it waits) and hc_events between
+ * reconnections (every 50 ms): nonzero stops the transfer at once with
+ * HARK_ECANCELED. For another thread to end a request that is waiting on
+ * the server. fn NULL removes it. */
+void hc_set_abort(hc_client *c, int (*fn)(void *ctx), void *ctx);
+
 /* True when the last failure was not reaching the server at all (refused,
  * unknown host, connect timeout): later requests would fail the same way. */
 bool hc_unreachable(const hc_client *c);
@@ -83,6 +95,10 @@ int hc_request(hc_client *c, const char *method, const char *path, const char *j
  * error with the server's message. */
 int hc_get_json(hc_client *c, const char *path, json_t **out, hark_err *err);
 int hc_post_json(hc_client *c, const char *path, const json_t *body, json_t **out, hark_err *err);
+/* POST len bytes of data (any bytes) as a body of content_type and parse
+ * the 2xx JSON answer into *out (NULL: not kept), as above. */
+int hc_post_bytes(hc_client *c, const char *path, const void *data, size_t len,
+                  const char *content_type, json_t **out, hark_err *err);
 /* DELETE path and parse the 2xx JSON answer into *out, as above. */
 int hc_delete_json(hc_client *c, const char *path, json_t **out, hark_err *err);
 

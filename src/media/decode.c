@@ -98,9 +98,14 @@ typedef struct decoder {
 
 /* ---- FFmpeg's own logging: dropped unless HARK_LOG=debug ---- */
 
+/* The last error line FFmpeg logged on this thread: a device's own reason
+ * ("pa_context_connect() failed: Connection refused") is only said there. */
+static _Thread_local char last_av_error[256];
+
 static void av_log_to_hark(void *avcl, int level, const char *fmt, va_list vl)
 {
-    if (level > AV_LOG_VERBOSE || log_get_level() > LOG_DEBUG)
+    bool keep = level <= AV_LOG_ERROR;
+    if (!keep && (level > AV_LOG_VERBOSE || log_get_level() > LOG_DEBUG))
         return;
     char line[1024];
     int prefix = 1;
@@ -111,8 +116,19 @@ static void av_log_to_hark(void *avcl, int level, const char *fmt, va_list vl)
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    if (n)
+    if (n && keep) {
+        /* Without the "[pulse @ 0x55...] " prefix: the caller names the device. */
+        const char *msg = line[0] == '[' && strstr(line, "] ") ? strstr(line, "] ") + 2 : line;
+        snprintf(last_av_error, sizeof last_av_error, "%s", msg);
+    }
+    if (n && level <= AV_LOG_VERBOSE && log_get_level() <= LOG_DEBUG)
         log_debug("ffmpeg: %s", line);
+}
+
+void media_av_last_error(char *out, size_t n)
+{
+    snprintf(out, n, "%s", last_av_error);
+    last_av_error[0] = '\0';
 }
 
 static void setup_av_log(void)

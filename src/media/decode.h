@@ -71,4 +71,8 @@ int media_decode_memory(const uint8_t *data, size_t size, const char *name, cons
  * once per process; every module that calls FFmpeg calls this first. */
 void media_av_log_init(void);
 
+/* The last error line FFmpeg logged on this thread since the last call
+ * (without its "[ctx @ 0x...]" prefix), into out; "" if none. Clears it. */
+void media_av_last_error(char *out, size_t n);
+
 #endif

@@ -13,6 +13,11 @@
 # - README, "Find highlights": each line, on a generated stream VOD
 #   stream.mp4 (the LibriVox clips with a test picture), podcast.mp3 and a
 #   keywords file.
+# - README, "Dictate": each line, against a daemon on 127.0.0.1:8090 (a
+#   network namespace of its own again), a PulseAudio daemon of the test's
+#   whose default source is a null sink's monitor, into which a clip is
+#   played once a dictation hears its first audio, and Xvfb for the
+#   clipboard.
 # - docs/operations.md: both `hark serve` lines, and the webhook signature
 #   check (which must say "signature valid").
 # - docs/config.md: the HARK_TOKENS example gives a daemon those tokens.
@@ -120,6 +125,75 @@ check "README: stream.highlights.json, chapters, EDL and transcript written" \
 check "README: wav clips in hl/stream.clips/" bash -c 'ls hl/stream.clips/01-*.wav > /dev/null'
 check "README: copied mp4 clips in cut/stream.clips/" bash -c 'ls cut/stream.clips/01-*.mp4 > /dev/null'
 check "README: at most five highlights of the podcast" jq -e '(.highlights | length) <= 5' podcast.highlights.json
+
+# ---- README: Dictate (daemon, PulseAudio and X of the test's own) ----
+block "$SRC/README.md" 5 | commands > "$T/dictate.cmds"
+check "README has the dictate block ($(wc -l < "$T/dictate.cmds") commands)" \
+  [ "$(wc -l < "$T/dictate.cmds")" -eq 5 ]
+cat > "$T/dictate.sh" <<'EOF'
+# Run each command of $1 as typed, with a clip spoken into the microphone
+# whenever a dictation records.
+ip link set lo up 2> /dev/null
+mkdir -m 700 "$T/dpa" "$T/drt"
+printf 'load-module module-native-protocol-unix auth-anonymous=1 socket=%s\nload-module module-null-sink sink_name=mic rate=16000 channels=1\n' \
+  "$T/dpa/native" > "$T/dpa/pa.conf"
+HOME=$T/dpa XDG_RUNTIME_DIR=$T/dpa XDG_CONFIG_HOME=$T/dpa pulseaudio -n -F "$T/dpa/pa.conf" \
+  --daemonize=no --exit-idle-time=-1 --use-pid-file=no --disable-shm=yes > "$T/dpa.log" 2>&1 &
+PA=$!
+exec 3> "$T/dxdisplay"
+Xvfb -displayfd 3 -nolisten tcp > "$T/dxvfb.log" 2>&1 &
+XV=$!
+exec 3>&-
+"$HARK" serve --state-dir "$T/dserve" > "$T/dserve.log" 2>&1 &
+SERVE=$!
+for _ in $(seq 1 400); do
+  [ -S "$T/dpa/native" ] && [ -s "$T/dxdisplay" ] && curl -sf http://127.0.0.1:8090/healthz > /dev/null 2>&1 && break
+  sleep 0.05
+done
+export PULSE_SERVER=unix:$T/dpa/native XDG_RUNTIME_DIR=$T/drt HARK_LOG=debug DISPLAY=:$(head -n 1 "$T/dxdisplay")
+unset WAYLAND_DISPLAY
+CLIP=$DATA/sense_and_sensibility_01_austen_64kb-0880.wav
+# speak FILE: play the clip once FILE says the first audio came.
+speak() {
+  for _ in $(seq 1 100); do grep -q "first audio from" "$1" 2> /dev/null && break; sleep 0.05; done
+  paplay -d mic "$CLIP"
+}
+n=0
+while IFS= read -r cmd; do
+  n=$((n + 1))
+  case $cmd in
+    *'dictate start'*)
+      bash -c "$cmd" < /dev/null > "$T/dd.out.$n" 2> "$T/dd.err.$n"; rc=$?
+      speak "$XDG_RUNTIME_DIR/hark/dictate.log" ;;
+    *'dictate --max'*)
+      bash -c "$cmd" < /dev/null > "$T/dd.out.$n" 2> "$T/dd.err.$n" &
+      speak "$T/dd.err.$n"
+      wait $!; rc=$? ;;
+    *) # (ffmpeg would read the commands as its keys)
+      bash -c "$cmd" < /dev/null > "$T/dd.out.$n" 2> "$T/dd.err.$n"; rc=$? ;;
+  esac
+  echo "rc $rc $n $cmd"
+done < "$1"
+timeout 5 xclip -o -selection clipboard > "$T/dd.clipboard" 2> /dev/null
+kill $SERVE $XV $PA 2> /dev/null
+wait $SERVE
+EOF
+export DATA
+if unshare -n true 2> /dev/null; then
+  unshare -n bash "$T/dictate.sh" "$T/dictate.cmds" > "$T/dictate.log" 2>&1
+else
+  bash "$T/dictate.sh" "$T/dictate.cmds" > "$T/dictate.log" 2>&1
+fi
+while read -r _ rc n line; do
+  check "README: \`$line\` exits 0 ($rc)" [ "$rc" -eq 0 ] || tail -n 3 "$T/dd.err.$n"
+done < <(grep '^rc ' "$T/dictate.log")
+d_out() { echo "$T/dd.out.$(grep -F " $1" "$T/dictate.log" | head -n 1 | cut -d' ' -f3)"; }
+check "README: dictate --max printed what the microphone heard" grep -q '[a-z] [a-z]' "$(d_out 'build/hark dictate --max')"
+check "README: dictate - printed the talk's text" grep -q '[a-z] [a-z]' "$(d_out 'ffmpeg')"
+check "README: dictate start printed the job ID" grep -q '^j[0-9a-f]' "$(d_out 'build/hark dictate start')"
+check "README: dictate stop put the text on the clipboard" grep -q '[a-z] [a-z]' "$T/dd.clipboard"
+check "README: ls --kind live lists the three dictations" \
+  [ "$(grep -c ' realtime ' "$(d_out 'build/hark ls')")" -ge 3 ]
 
 # ---- docs/operations.md: the two serve lines, the signature check ----
 block "$SRC/docs/operations.md" 1 | commands > "$T/ops.cmds"
