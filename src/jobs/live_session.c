@@ -186,6 +186,23 @@ static int feed_to(session *s, int64_t target)
     return rc;
 }
 
+/* Times in order: each word starts where the one before ends, or later.
+ * Stable words come from hypotheses half a second apart, which may place
+ * a word's end differently, and a chunk result with overlapping words is
+ * refused as malformed. */
+static void in_order(asr_result *r)
+{
+    double prev = 0;
+    for (size_t i = 0; i < r->n_words; i++) {
+        asr_word *w = &r->words[i];
+        if (w->start_s < prev)
+            w->start_s = prev;
+        if (w->end_s < w->start_s)
+            w->end_s = w->start_s;
+        prev = w->end_s;
+    }
+}
+
 /* The chunk's words: the stable ones as sent, then the final hypothesis
  * from where they end (the same as the final words when they agree). */
 static int merge(const session *s, const asr_result *final, asr_result *out)
@@ -195,14 +212,19 @@ static int merge(const session *s, const asr_result *final, asr_result *out)
     bool prefix = em->n_words <= final->n_words;
     for (size_t i = 0; prefix && i < em->n_words; i++)
         prefix = strcmp(em->words[i].text, final->words[i].text) == 0;
-    if (prefix)
-        return copy_words(out, final->words, final->n_words);
+    if (prefix) {
+        if (copy_words(out, final->words, final->n_words))
+            return HARK_ENOMEM;
+        in_order(out);
+        return 0;
+    }
     if (copy_words(out, em->words, em->n_words))
         return HARK_ENOMEM;
     double from = em->n_words ? em->words[em->n_words - 1].end_s : 0;
     for (size_t i = 0; i < final->n_words; i++)
         if (final->words[i].start_s >= from - 0.005 && copy_words(out, final->words + i, 1))
             return HARK_ENOMEM;
+    in_order(out);
     return 0;
 }
 

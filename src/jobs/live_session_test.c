@@ -5,6 +5,8 @@
  * the uninterrupted one did. */
 #include "jobs/live_session.h"
 
+#include "jobs/chunk_result.h"
+
 #include "util/buf.h"
 #include "util/test.h"
 
@@ -62,6 +64,14 @@ static int on_chunk(void *c_, int idx, int64_t start, int64_t end, const asr_res
     (void)err;
     record *r = ((ctx *)c_)->r;
     ASSERT(r->n_chunks < 64);
+    /* What the daemon would commit: a well-formed result (times in order). */
+    json_t *j = chunk_result_to_json(w);
+    asr_result back;
+    hark_err e2 = {0};
+    if (chunk_result_from_json(j, &back, &e2))
+        TEST_FAIL_("chunk %d: %s", idx, e2.msg);
+    asr_result_release(&back);
+    json_decref(j);
     buf_printf(&r->chunks, "%d %lld %lld:", idx, (long long)start, (long long)end);
     for (size_t i = 0; i < w->n_words; i++) {
         buf_printf(&r->chunks, " %s@%.2f-%.2f", w->words[i].text, w->words[i].start_s,

@@ -564,8 +564,11 @@ static void on_live_chunk(runtime *rt, slot *s, json_t *m)
     char *text = result ? json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     if (!text || !json_is_integer(start) || !json_is_integer(end) ||
         job_kind_live.check_result(result, &err)) {
+        char why[160];
+        snprintf(why, sizeof why, "the worker sent a malformed live chunk%s%.100s",
+                 err.msg[0] ? ": " : "", err.msg);
         free(text);
-        slot_kill(rt, s, "the worker sent a malformed live chunk");
+        slot_kill(rt, s, why);
         return;
     }
     double decode_s = json_number_value(json_object_get(m, "decode_s"));

@@ -256,6 +256,9 @@ check "cancel: no recorder left" bash -c '! "$HARK" dictate stop 2> /dev/null'
 stale_job=$("$HARK" dictate start --input mic.monitor)
 rec_pid=$(cut -d' ' -f1 "$XDG_RUNTIME_DIR/hark/dictate.lock")
 kill -9 "$rec_pid"
+# kill(2) returns before the process is gone; until it is, its socket
+# still takes connections.
+for _ in $(seq 1 100); do kill -0 "$rec_pid" 2> /dev/null || break; sleep 0.05; done
 check "kill -9 of the recorder (pid $rec_pid) leaves its socket" [ -S "$XDG_RUNTIME_DIR/hark/dictate.sock" ]
 "$HARK" dictate stop 2> "$T/stale.err"
 rc=$?
