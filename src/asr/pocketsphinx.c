@@ -76,6 +76,28 @@ static int ps_check(const asr_config *c, hark_err *err)
     return model_paths_of(c, &m, err);
 }
 
+ps_decoder_t *ps_new_decoder(ps_engine *e, cmd_ln_t **config_out)
+{
+    /* -fwdflat no: the flat-lexicon second pass costs 10-20% of the decode
+     * and, on hark's short chunks, does not lower the word error rate
+     * (LibriVox clips: 28.4% without it, 28.6% with it; see BENCHMARKS.md).
+     * The lattice best path still runs. Without that pass the decoder keeps
+     * a 12-frame ring of features that 5prealpha's ps_process_cep()
+     * overruns; prime() switches it to whole-utterance buffers. */
+    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", e->hmm, "-lm", e->lm, "-dict",
+                                   e->dict, "-remove_silence", "no", "-remove_noise", "no",
+                                   "-fwdflat", "no", NULL);
+    if (!config)
+        return NULL;
+    ps_decoder_t *ps = ps_init(config);
+    if (!ps) {
+        cmd_ln_free_r(config);
+        return NULL;
+    }
+    *config_out = config;
+    return ps;
+}
+
 static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
 {
     model_paths m;
@@ -88,27 +110,17 @@ static int ps_open(const asr_config *c, asr_engine **out, hark_err *err)
     if (log_get_level() > LOG_DEBUG)
         err_set_logfp(NULL);
 
-    /* -fwdflat no: the flat-lexicon second pass costs 10-20% of the decode
-     * and, on hark's short chunks, does not lower the word error rate
-     * (LibriVox clips: 28.4% without it, 28.6% with it; see BENCHMARKS.md).
-     * The lattice best path still runs. Without that pass the decoder keeps
-     * a 12-frame ring of features that 5prealpha's ps_process_cep()
-     * overruns; prime() switches it to whole-utterance buffers. */
-    cmd_ln_t *config =
-        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-remove_silence",
-                    "no", "-remove_noise", "no", "-fwdflat", "no", NULL);
-    if (!config)
-        return err_set(err, HARK_EENGINE, "cannot configure pocketsphinx");
-    ps_decoder_t *ps = ps_init(config);
-    if (!ps) {
-        cmd_ln_free_r(config);
-        return err_set(err, HARK_EENGINE, "cannot load the speech model from '%s'", hmm);
-    }
     ps_engine *e = calloc(1, sizeof *e);
-    if (!e) {
-        ps_free(ps);
-        cmd_ln_free_r(config);
+    if (!e)
         return HARK_ENOMEM;
+    snprintf(e->hmm, sizeof e->hmm, "%s", hmm);
+    snprintf(e->lm, sizeof e->lm, "%s", lm);
+    snprintf(e->dict, sizeof e->dict, "%s", dict);
+    cmd_ln_t *config = NULL;
+    ps_decoder_t *ps = ps_new_decoder(e, &config);
+    if (!ps) {
+        free(e);
+        return err_set(err, HARK_EENGINE, "cannot load the speech model from '%s'", hmm);
     }
     e->base.ops = &asr_pocketsphinx_ops;
     e->ps = ps;
@@ -257,31 +269,45 @@ int ps_collect_words(ps_engine *e, double offset, double end_s, bool final, asr_
  * fixed, quiet primer utterance overwrites that state with the same values
  * every time, so each chunk starts from one known state. The engine test
  * decodes chunks in several orders and demands byte-identical words. */
-static void prime(ps_engine *e, mfcc_t *mean)
+static void prime(ps_engine *e, ps_decoder_t *ps, mfcc_t *mean)
 {
-    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, mean);
-    ps_start_stream(e->ps);
-    ps_start_utt(e->ps);
+    cmn_live_set(ps_get_feat(ps)->cmn_struct, mean);
+    ps_start_stream(ps);
+    ps_start_utt(ps);
+    /* A copy: PocketSphinx normalises the cepstra it is given in place, so
+     * feeding e->primer itself left it shifted by every chunk's mean, and a
+     * second decoder (pocketsphinx_refine.c) priming at the same time would
+     * race on it. */
+    mfcc_t flat[PRIMER_FRAMES_MAX][32], *rows[PRIMER_FRAMES_MAX];
+    for (int f = 0; f < e->primer_n; f++) {
+        memcpy(flat[f], e->primer[f], (size_t)e->ceplen * sizeof **flat);
+        rows[f] = flat[f];
+    }
     /* no_search = TRUE queues the frames for ps_end_utt() to search (so the
      * primer still overwrites the carried state) and, as a lasting side
      * effect, makes the acoustic model keep whole utterances instead of
      * its small live ring, which ps_process_cep() would overrun when the
      * second pass is off ("Frame N outside queue"). Without this, every
      * chunk decodes to nothing; the engine tests would catch that. */
-    ps_process_cep(e->ps, e->primer, e->primer_n, TRUE, FALSE);
-    ps_end_utt(e->ps);
+    ps_process_cep(ps, rows, e->primer_n, TRUE, FALSE);
+    ps_end_utt(ps);
+}
+
+int ps_start_chunk_on(ps_engine *e, ps_decoder_t *ps, mfcc_t *mean)
+{
+    prime(e, ps, mean);
+    /* The reset that makes chunks independent: see the comment at the top. */
+    cmn_live_set(ps_get_feat(ps)->cmn_struct, mean);
+    /* 5prealpha counts frames from the start of the stream, not of the
+     * utterance; a new stream per chunk makes frame 0 the chunk's start. */
+    if (ps_start_stream(ps) < 0 || ps_start_utt(ps) < 0)
+        return HARK_EENGINE;
+    return 0;
 }
 
 int ps_start_chunk(ps_engine *e, mfcc_t *mean)
 {
-    prime(e, mean);
-    /* The reset that makes chunks independent: see the comment at the top. */
-    cmn_live_set(ps_get_feat(e->ps)->cmn_struct, mean);
-    /* 5prealpha counts frames from the start of the stream, not of the
-     * utterance; a new stream per chunk makes frame 0 the chunk's start. */
-    if (ps_start_stream(e->ps) < 0 || ps_start_utt(e->ps) < 0)
-        return HARK_EENGINE;
-    return 0;
+    return ps_start_chunk_on(e, e->ps, mean);
 }
 
 /* The primer's cepstra, computed once: quiet deterministic noise. */
@@ -296,7 +322,7 @@ static int make_primer(ps_engine *e)
     fe_t *fe = fe_init_auto_r(e->config);
     if (!fe)
         return -1;
-    int cap = PRIMER_SAMPLES / 160 + 8;
+    int cap = PRIMER_FRAMES_MAX;
     e->primer = (mfcc_t **)ckd_calloc_2d((size_t)cap, (size_t)e->ceplen, sizeof(mfcc_t));
     int16 const *ptr = noise;
     size_t nsamp = PRIMER_SAMPLES;

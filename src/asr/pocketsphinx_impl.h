@@ -15,6 +15,7 @@
  * enough to make the decoder's carried-over state identical whatever came
  * before; twice that for margin. */
 #define PRIMER_SAMPLES (PCM_RATE * 3 / 10)
+#define PRIMER_FRAMES_MAX (PRIMER_SAMPLES / 160 + 8) /* room for its cepstra */
 
 /* A live chunk's cepstra, kept whole: its mean is the next chunk's CMN
  * estimate, and a session's first chunk is decoded from its first second
@@ -48,6 +49,7 @@ typedef struct ps_engine {
     mfcc_t **primer;  /* cepstra of the primer utterance (see prime()) */
     int primer_n;
     ps_live live;
+    char hmm[4096], lm[4096], dict[4096]; /* the model's files (ps_new_decoder) */
     char describe[128];
 } ps_engine;
 
@@ -56,8 +58,16 @@ typedef struct ps_engine {
 void ps_cepstra_mean(ps_engine *e, mfcc_t **cep, int n, mfcc_t *mean);
 
 /* Decode the primer, set live CMN to mean, start a new stream and an
- * utterance: the state every chunk starts from. 0 or HARK_EENGINE. */
+ * utterance: the state every chunk starts from. 0 or HARK_EENGINE.
+ * ps_start_chunk_on does it on another decoder of the same model (made by
+ * ps_new_decoder); it only reads e, so two threads may call it at once. */
 int ps_start_chunk(ps_engine *e, mfcc_t *mean);
+int ps_start_chunk_on(ps_engine *e, ps_decoder_t *ps, mfcc_t *mean);
+
+/* A new decoder of e's model (the paths in e), with its own configuration
+ * in *config (free it with cmd_ln_free_r after ps_free); NULL if the model
+ * cannot be loaded. Reads only e's paths: callable from any thread. */
+ps_decoder_t *ps_new_decoder(ps_engine *e, cmd_ln_t **config);
 
 /* The current best path's words (fillers dropped), times offset by offset
  * seconds and capped at end_s; with final, their posteriors (only after
