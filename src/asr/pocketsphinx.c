@@ -84,9 +84,9 @@ ps_decoder_t *ps_new_decoder(ps_engine *e, cmd_ln_t **config_out)
      * The lattice best path still runs. Without that pass the decoder keeps
      * a 12-frame ring of features that 5prealpha's ps_process_cep()
      * overruns; prime() switches it to whole-utterance buffers. */
-    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", e->hmm, "-lm", e->lm, "-dict",
-                                   e->dict, "-remove_silence", "no", "-remove_noise", "no",
-                                   "-fwdflat", "no", NULL);
+    cmd_ln_t *config =
+        cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", e->hmm, "-lm", e->lm, "-dict", e->dict,
+                    "-remove_silence", "no", "-remove_noise", "no", "-fwdflat", "no", NULL);
     if (!config)
         return NULL;
     ps_decoder_t *ps = ps_init(config);
