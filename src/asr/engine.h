@@ -88,10 +88,11 @@ int asr_engine_decode(asr_engine *e, const pcm_file *pcm, int64_t start, int64_t
  * What differs from decode: a chunk's cepstral mean (CMN) cannot be known
  * before the chunk ends, so a live chunk is normalised with an estimate:
  * the mean of the previous chunk of the session, or, for a session's first
- * chunk, the mean of its first second (its decode starts once that second
- * is in, or at its end if it is shorter). A live chunk's words therefore
- * depend on its samples and on the previous chunk's samples, and on
- * nothing else: not on how the samples were split into feeds. live_reset
+ * chunk, the mean of its first part, refined as more of it comes (a
+ * backend may decode it again meanwhile; the PocketSphinx one does so in a
+ * thread of its own). A live chunk's words therefore depend on its
+ * samples and on the previous chunk's samples, and on nothing else: not on
+ * how the samples were split into feeds, nor on how fast they came. live_reset
  * starts a new session (no previous chunk); live_seed makes samples the
  * "previous chunk" without decoding them (a session resumed after a crash
  * seeds with the last committed chunk and goes on exactly as before).

@@ -389,11 +389,11 @@ static const char *ps_describe(const asr_engine *base)
 static void ps_close(asr_engine *base)
 {
     ps_engine *e = (ps_engine *)base;
+    ps_live_release(e); /* first: it may end an utterance of e->ps */
     if (e->ps)
         ps_free(e->ps);
     if (e->config)
         cmd_ln_free_r(e->config);
-    ps_live_release(e);
     free(e->cep_mean);
     if (e->primer)
         ckd_free_2d(e->primer);

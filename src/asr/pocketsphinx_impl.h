@@ -15,11 +15,14 @@
  * enough to make the decoder's carried-over state identical whatever came
  * before; twice that for margin. */
 #define PRIMER_SAMPLES (PCM_RATE * 3 / 10)
+#define FEED_FRAMES 10 /* frames per ps_process_cep call (100 ms), live or not */
 #define PRIMER_FRAMES_MAX (PRIMER_SAMPLES / 160 + 8) /* room for its cepstra */
 
+typedef struct ps_refiner ps_refiner;
+
 /* A live chunk's cepstra, kept whole: its mean is the next chunk's CMN
- * estimate, and a session's first chunk is decoded from its first second
- * once that is in (pocketsphinx_live.c). */
+ * estimate, and a session's first chunk is decoded again from its start
+ * with the mean of more of it (pocketsphinx_live.c). */
 typedef struct ps_live {
     bool open;              /* a chunk is open */
     bool started;           /* its utterance started (its CMN estimate chosen) */
@@ -31,7 +34,9 @@ typedef struct ps_live {
     mfcc_t **rows;          /* row pointers into flat */
     int n, cap;             /* frames computed, room */
     int fed;                /* frames given to the decoder */
-    int refine_at;          /* a first chunk restarts with a better mean here (0: no more) */
+    int refine_next;        /* a first chunk's next refine (index in REFINES; -1: none) */
+    bool refining;          /* the refiner is decoding it again (pocketsphinx_refine.c) */
+    int adopt_at;           /* then: taken over once this many frames are in */
     double sum[32];         /* the sum of its cepstra as computed (ceplen <= 32) */
     int64_t start;          /* absolute first sample */
     int64_t samples;        /* samples fed */
@@ -49,6 +54,7 @@ typedef struct ps_engine {
     mfcc_t **primer;  /* cepstra of the primer utterance (see prime()) */
     int primer_n;
     ps_live live;
+    ps_refiner *refiner;                  /* a second decoder in a thread, made on first need */
     char hmm[4096], lm[4096], dict[4096]; /* the model's files (ps_new_decoder) */
     char describe[128];
 } ps_engine;
@@ -82,6 +88,30 @@ int ps_live_feed(asr_engine *e, const int16_t *x, size_t n, hark_err *err);
 int ps_live_partial(asr_engine *e, asr_result *res, hark_err *err);
 int ps_live_end(asr_engine *e, asr_result *res, hark_err *err);
 void ps_live_abort(asr_engine *e);
+/* The refiner (pocketsphinx_refine.c): a second decoder, in a thread of
+ * its own, decoding the open live chunk again from its start with a better
+ * mean while the live decoder goes on. Only the session's thread calls
+ * these.
+ *   ps_refine_prepare: start its thread, which loads the second decoder
+ *     (a session calls it when it begins, to have it loaded in time).
+ *   ps_refine_start: begin with mean (frames [0, live.n) are in); waits for
+ *     a refine dropped earlier to stop. 0, HARK_ENOMEM or HARK_EENGINE.
+ *   ps_refine_more: more frames are in (live.n grew).
+ *   ps_refine_adopt: stop it (after the group it is decoding) and swap
+ *     decoders: e->ps becomes the refined one, *fed the frames it was
+ *     given; the session goes on from there. HARK_EENGINE if it failed.
+ *   ps_refine_drop: stop it without waiting; its work is thrown away.
+ *   ps_refine_lock/unlock: around moving live.rows (it reads them).
+ *   ps_refine_release: stop the thread and free the decoder (at close). */
+int ps_refine_prepare(ps_engine *e, hark_err *err);
+int ps_refine_start(ps_engine *e, const mfcc_t *mean, hark_err *err);
+void ps_refine_more(ps_engine *e);
+int ps_refine_adopt(ps_engine *e, int *fed, hark_err *err);
+void ps_refine_drop(ps_engine *e);
+void ps_refine_lock(ps_engine *e);
+void ps_refine_unlock(ps_engine *e);
+void ps_refine_release(ps_engine *e);
+
 /* Free what the live half holds (at close). */
 void ps_live_release(ps_engine *e);
 

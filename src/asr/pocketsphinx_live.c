@@ -11,16 +11,22 @@
  *   - for a session's first chunk, the mean of its own first 0.25 s: the
  *     chunk's cepstra are held back until WARM_FRAMES are in (or the
  *     chunk ends), never decoded with PocketSphinx's fixed prior
- *     (-cmninit), which is far off; and each time twice that audio is in
- *     (0.5, 1, 2 s), the chunk is decoded again from its start with the
- *     mean of all of it so far. A push-to-talk
- *     dictation is mostly one chunk, the first: these restarts bring its
- *     estimate close to the chunk's own mean while the speaker talks, for
- *     about a second of extra decoding once per dictation, and its first
- *     words show half a second in. On the LibriVox clips, one second's
- *     mean alone scored 31.0% WER, the restarts 23.9% (starting from 0.25
- *     s or 1 s alike), and the file path 28.2% (71 words: a few words
- *     either way).
+ *     (-cmninit), which is far off; then the chunk is refined: decoded
+ *     again from its start with the mean of more of it (0.5, 1, then 2 s:
+ *     REFINES). A push-to-talk dictation is mostly one chunk, the first:
+ *     refining brings its estimate close to the chunk's own mean while the
+ *     speaker talks. On the LibriVox clips, one second's mean alone scored
+ *     31.0% WER, refined to 2 s 23.9%, and the file path 28.2% (71 words:
+ *     a few words either way).
+ * A refine runs on a second decoder in a thread of its own
+ * (pocketsphinx_refine.c) while the live decoder goes on with the old
+ * estimate, and is taken over only once the chunk has gone on long enough
+ * for it to have caught up (the `adopt` column). Done in the session's
+ * thread, as at first, the 2 s refine of a 3 s dictation was still
+ * catching up when the speaker let go, and the words came 0.6-2 s late. A
+ * chunk that ends before a refine's adopt point keeps the live decoder's
+ * words (the estimate before it): which of the two a chunk gets depends
+ * only on its length.
  * The estimate is fixed for the chunk (PocketSphinx moves it itself after
  * 8 s of an utterance, the same in both modes). A chunk's words are thus a
  * function of its samples and of the previous chunk's, never of how the
@@ -35,9 +41,17 @@
 #include <string.h>
 
 #define WARM_FRAMES 25          /* a first chunk's first estimate: its first 0.25 s */
-#define FEED_FRAMES 10          /* frames per ps_process_cep call (100 ms) */
 #define MAX_FRAMES (100 * 3600) /* an hour: far past any chunk the chunker closes */
-#define REFINE_MAX_FRAMES 200   /* a first chunk's last restart: at 2 s */
+
+/* A first chunk's refines: at `restart` frames, its decode starts again
+ * with the mean of those frames; at `adopt` frames it is taken over (see
+ * the top). The second decoder needs adopt frames decoded in adopt -
+ * restart frames of time: at most 0.4-0.5 s of CPU per second of audio,
+ * twice what PocketSphinx takes on these machines. */
+static const struct {
+    int restart, adopt;
+} REFINES[] = {{50, 100}, {100, 200}, {200, 350}};
+#define N_REFINES ((int)(sizeof REFINES / sizeof REFINES[0]))
 
 static void live_close_chunk(ps_engine *e)
 {
@@ -46,7 +60,8 @@ static void live_close_chunk(ps_engine *e)
         fe_free(l->fe);
         l->fe = NULL;
     }
-    l->open = l->started = false;
+    l->open = l->started = l->refining = false;
+    l->refine_next = -1;
     l->n = l->fed = 0;
     l->samples = 0;
     memset(l->sum, 0, sizeof l->sum);
@@ -57,6 +72,8 @@ void ps_live_abort(asr_engine *base)
     ps_engine *e = (ps_engine *)base;
     if (!e->live.open)
         return;
+    if (e->live.refining)
+        ps_refine_drop(e);
     if (e->live.started)
         ps_end_utt(e->ps);
     live_close_chunk(e);
@@ -72,6 +89,7 @@ void ps_live_reset(asr_engine *base)
 void ps_live_release(ps_engine *e)
 {
     ps_live_abort(&e->base);
+    ps_refine_release(e); /* before the rows it reads go */
     free(e->live.flat);
     free(e->live.rows);
     free(e->live.prev_mean);
@@ -89,18 +107,27 @@ static int live_reserve(ps_engine *e, int more, hark_err *err)
     int cap = l->cap ? l->cap : 1024;
     while (cap < l->n + more)
         cap *= 2;
+    ps_refine_lock(e); /* the refiner reads the rows */
+    int rc = 0;
     mfcc_t *flat = realloc(l->flat, (size_t)cap * (size_t)e->ceplen * sizeof *flat);
-    if (!flat)
-        return err_set(err, HARK_ENOMEM, "out of memory in a live chunk");
-    l->flat = flat;
-    mfcc_t **rows = realloc(l->rows, (size_t)cap * sizeof *rows);
-    if (!rows)
-        return err_set(err, HARK_ENOMEM, "out of memory in a live chunk");
-    l->rows = rows;
-    for (int i = 0; i < cap; i++)
-        rows[i] = flat + (size_t)i * (size_t)e->ceplen;
-    l->cap = cap;
-    return 0;
+    if (flat)
+        l->flat = flat;
+    mfcc_t **rows = flat ? realloc(l->rows, (size_t)cap * sizeof *rows) : NULL;
+    if (rows) {
+        l->rows = rows;
+        for (int i = 0; i < cap; i++)
+            rows[i] = flat + (size_t)i * (size_t)e->ceplen;
+        l->cap = cap;
+    } else {
+        /* l->flat may have moved while the rows still point into the old
+         * block: point them at the new one for what is computed. */
+        if (flat)
+            for (int i = 0; i < l->cap; i++)
+                l->rows[i] = flat + (size_t)i * (size_t)e->ceplen;
+        rc = err_set(err, HARK_ENOMEM, "out of memory in a live chunk");
+    }
+    ps_refine_unlock(e);
+    return rc;
 }
 
 /* Add frames [from, from + k) to the chunk's sum: PocketSphinx subtracts
@@ -180,12 +207,12 @@ static int live_search(ps_engine *e, bool all, hark_err *err)
 static int live_start(ps_engine *e, hark_err *err)
 {
     ps_live *l = &e->live;
-    l->refine_at = 0;
+    l->refine_next = -1;
     if (l->have_prev) {
         memcpy(l->mean, l->prev_mean, (size_t)e->ceplen * sizeof *l->mean);
     } else {
         ps_cepstra_mean(e, l->rows, l->n < WARM_FRAMES ? l->n : WARM_FRAMES, l->mean);
-        l->refine_at = 2 * WARM_FRAMES;
+        l->refine_next = 0;
     }
     if (ps_start_chunk(e, l->mean) != 0)
         return err_set(err, HARK_EENGINE, "pocketsphinx refused to start an utterance");
@@ -193,21 +220,41 @@ static int live_start(ps_engine *e, hark_err *err)
     return 0;
 }
 
-/* A session's first chunk: once twice the audio its estimate came from is
- * in, decode it again from its start with the mean of all of it (see the
- * top). */
-static int live_refine(ps_engine *e, hark_err *err)
+/* A session's first chunk: start the refines whose time has come, take
+ * over the one whose chunk is now long enough (see the top). At the chunk's
+ * end (ending) none starts: it could not be taken over. */
+static int live_refine(ps_engine *e, bool ending, hark_err *err)
 {
     ps_live *l = &e->live;
-    while (l->started && l->refine_at && l->n >= l->refine_at) {
-        ps_end_utt(e->ps); /* what it heard with the old estimate goes */
-        ps_cepstra_mean(e, l->rows, l->refine_at, l->mean);
-        l->refine_at = l->refine_at * 2 <= REFINE_MAX_FRAMES ? l->refine_at * 2 : 0;
-        l->fed = 0;
-        if (ps_start_chunk(e, l->mean) != 0) {
-            l->started = false;
-            return err_set(err, HARK_EENGINE, "pocketsphinx refused to start an utterance");
+    while (l->started) {
+        if (l->refining && l->n >= l->adopt_at) {
+            int fed = 0;
+            l->refining = false;
+            int rc = ps_refine_adopt(e, &fed, err);
+            if (rc)
+                return rc;
+            l->fed = fed; /* the session feeds it the rest, from there */
+            continue;
         }
+        if (!ending && !l->refining && l->refine_next >= 0 &&
+            l->n >= REFINES[l->refine_next].restart) {
+            int k = l->refine_next;
+            ps_cepstra_mean(e, l->rows, REFINES[k].restart, l->mean);
+            int rc = ps_refine_start(e, l->mean, err);
+            if (rc)
+                return rc;
+            l->refining = true;
+            l->adopt_at = REFINES[k].adopt;
+            l->refine_next = k + 1 < N_REFINES ? k + 1 : -1;
+            continue;
+        }
+        break;
+    }
+    if (l->refining && ending) {
+        ps_refine_drop(e); /* too short for it: the live decoder's words stand */
+        l->refining = false;
+    } else if (l->refining) {
+        ps_refine_more(e);
     }
     return 0;
 }
@@ -249,7 +296,11 @@ int ps_live_begin(asr_engine *base, int64_t start, asr_checkin_fn checkin, void 
     l->checkin_ctx = ctx;
     if (l->have_prev)
         return live_start(e, err);
-    return 0;
+    /* A first chunk: it will be refined (see the top). */
+    int rc = ps_refine_prepare(e, err);
+    if (rc)
+        ps_live_abort(base);
+    return rc;
 }
 
 int ps_live_feed(asr_engine *base, const int16_t *x, size_t n, hark_err *err)
@@ -263,7 +314,7 @@ int ps_live_feed(asr_engine *base, const int16_t *x, size_t n, hark_err *err)
     if (rc == 0 && !l->started && l->n >= WARM_FRAMES)
         rc = live_start(e, err);
     if (rc == 0)
-        rc = live_refine(e, err);
+        rc = live_refine(e, false, err);
     if (rc == 0 && l->started)
         rc = live_search(e, false, err);
     if (rc)
@@ -300,6 +351,8 @@ int ps_live_end(asr_engine *base, asr_result *res, hark_err *err)
     }
     if (rc == 0 && !l->started)
         rc = live_start(e, err);
+    if (rc == 0)
+        rc = live_refine(e, true, err);
     if (rc == 0)
         rc = live_search(e, true, err);
     if (rc) {
