@@ -18,16 +18,7 @@ static int16_t *clip(const char *name, int64_t *n)
     snprintf(cmd, sizeof cmd, "sox '%s/%s.wav' -t raw -e signed -b 16 -c 1 -r 16000 clip.raw",
              test_data_dir(), name);
     ASSERT_EQ(system(cmd), 0);
-    FILE *f = fopen("clip.raw", "rb");
-    ASSERT(f != NULL);
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    int16_t *x = malloc((size_t)bytes);
-    ASSERT_EQ(fread(x, 1, (size_t)bytes, f), (size_t)bytes);
-    fclose(f);
-    *n = bytes / 2;
-    return x;
+    return test_read_samples("clip.raw", n);
 }
 
 static asr_engine *engine(void)

@@ -124,16 +124,7 @@ static int16_t *recording(int64_t *n)
              "sox $l -t raw -e signed -b 16 -c 1 -r 16000 rec.raw",
              test_data_dir());
     ASSERT_EQ(system(cmd), 0);
-    FILE *f = fopen("rec.raw", "rb");
-    ASSERT(f != NULL);
-    fseek(f, 0, SEEK_END);
-    long bytes = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    int16_t *x = malloc((size_t)bytes);
-    ASSERT_EQ(fread(x, 1, (size_t)bytes, f), (size_t)bytes);
-    fclose(f);
-    *n = bytes / 2;
-    return x;
+    return test_read_samples("rec.raw", n);
 }
 
 static void run(asr_engine *e, feed *f, const live_session_opts *o, record *r)

@@ -16,6 +16,7 @@
 #include "media/decode.h"
 
 #include "media/pcm.h"
+#include "media/resampler.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -42,7 +43,6 @@
  * libswresample build a filter bank of gigabytes. */
 #define MIN_SRC_RATE 100
 #define MAX_SRC_RATE 768000
-#define MAX_CHANNELS 64 /* libswresample's limit (SWR_CH_MAX, not public) */
 /* Truncation: decoded < declared * TRUNC_RATIO - TRUNC_SLACK_S fails. */
 #define TRUNC_RATIO 0.97
 #define TRUNC_SLACK_S 0.5
@@ -70,14 +70,12 @@ typedef struct decoder {
     AVIOContext *avio;
     AVFormatContext *fmt;
     AVCodecContext *dec;
-    SwrContext *swr;
+    media_resampler rs;
     AVPacket *pkt;
     AVFrame *frame;
     pcm_writer *w;
 
     /* The resampler's current input configuration. */
-    AVChannelLayout swr_layout;
-    int swr_format, swr_rate;
 
     int16_t *out; /* resampler output */
     int out_cap;  /* in samples */
@@ -179,15 +177,6 @@ static int too_long_error(decoder *d)
                    d->name, d->o->max_duration_s);
 }
 
-/* An FFmpeg error code as a cause: its text with a lowercase first letter. */
-static void av_cause(int averr, char *out, size_t outlen)
-{
-    if (av_strerror(averr, out, outlen) < 0)
-        snprintf(out, outlen, "error %d", averr);
-    if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
-        out[0] = (char)(out[0] - 'A' + 'a');
-}
-
 static int refused_error(decoder *d)
 {
     return err_set(d->err, HARK_EMEDIA,
@@ -217,7 +206,7 @@ static int av_error(decoder *d, int averr, const char *what)
     if (d->refused_open)
         return refused_error(d);
     char cause[AV_ERROR_MAX_STRING_SIZE];
-    av_cause(averr, cause, sizeof cause);
+    media_av_cause(averr, cause, sizeof cause);
     return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': %s%s%s", d->name, what ? what : "",
                    what ? ": " : "", cause);
 }
@@ -374,7 +363,7 @@ static int write_samples(decoder *d, const int16_t *s, int n)
 static int resample(decoder *d, const uint8_t **in, int n)
 {
     for (;;) {
-        int need = swr_get_out_samples(d->swr, n);
+        int need = swr_get_out_samples(d->rs.swr, n);
         if (need < 0)
             return av_error(d, need, "cannot resample");
         if (need + 16 > d->out_cap) {
@@ -386,7 +375,7 @@ static int resample(decoder *d, const uint8_t **in, int n)
             d->out_cap = cap;
         }
         uint8_t *outp = (uint8_t *)d->out;
-        int got = swr_convert(d->swr, &outp, d->out_cap, in, n);
+        int got = swr_convert(d->rs.swr, &outp, d->out_cap, in, n);
         if (got < 0)
             return av_error(d, got, "cannot resample");
         int rc = write_samples(d, d->out, got);
@@ -399,63 +388,17 @@ static int resample(decoder *d, const uint8_t **in, int n)
 
 static int setup_resampler(decoder *d, const AVFrame *f)
 {
-    int rc = 0;
-    AVChannelLayout in = {0};
-    int channels = f->ch_layout.nb_channels;
-    if (channels <= 0 || channels > MAX_CHANNELS)
-        return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': unsupported channel count %d",
-                       d->name, channels);
     if (f->sample_rate < MIN_SRC_RATE || f->sample_rate > MAX_SRC_RATE)
         return err_set(d->err, HARK_EMEDIA, "cannot decode '%s': unsupported sample rate %d Hz",
                        d->name, f->sample_rate);
-    if (f->ch_layout.order == AV_CHANNEL_ORDER_NATIVE ||
-        f->ch_layout.order == AV_CHANNEL_ORDER_AMBISONIC) {
-        if (av_channel_layout_copy(&in, &f->ch_layout) < 0)
-            return err_set(d->err, HARK_ENOMEM, "cannot decode '%s': out of memory", d->name);
-    } else {
-        av_channel_layout_default(&in, channels); /* unknown order: assume the usual one */
-    }
-
-    if (d->swr && d->swr_format == f->format && d->swr_rate == f->sample_rate &&
-        av_channel_layout_compare(&d->swr_layout, &in) == 0) {
-        av_channel_layout_uninit(&in);
+    if (media_resampler_fits(&d->rs, f))
         return 0;
-    }
-    if (d->swr) { /* the stream changed format mid-way: drain, then start again */
-        rc = resample(d, NULL, 0);
-        swr_free(&d->swr);
+    if (d->rs.swr) { /* the stream changed format mid-way: drain, then start again */
+        int rc = resample(d, NULL, 0);
         if (rc)
-            goto out;
+            return rc;
     }
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    int ret = swr_alloc_set_opts2(&d->swr, &mono, AV_SAMPLE_FMT_S16, PCM_RATE, &in,
-                                  (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
-    if (ret >= 0 && in.order != AV_CHANNEL_ORDER_NATIVE) {
-        /* No known layout to downmix from: average the channels. */
-        double matrix[MAX_CHANNELS];
-        for (int i = 0; i < channels; i++)
-            matrix[i] = 1.0 / channels;
-        ret = swr_set_matrix(d->swr, matrix, channels);
-    }
-    if (ret >= 0)
-        ret = swr_init(d->swr);
-    if (ret < 0) {
-        swr_free(&d->swr);
-        char cause[AV_ERROR_MAX_STRING_SIZE];
-        av_cause(ret, cause, sizeof cause);
-        rc = err_set(d->err, ret == AVERROR(ENOMEM) ? HARK_ENOMEM : HARK_EMEDIA,
-                     "cannot decode '%s': cannot resample %d channels at %d Hz: %s", d->name,
-                     channels, f->sample_rate, cause);
-        goto out;
-    }
-    av_channel_layout_uninit(&d->swr_layout);
-    d->swr_layout = in;
-    in = (AVChannelLayout){0};
-    d->swr_format = f->format;
-    d->swr_rate = f->sample_rate;
-out:
-    av_channel_layout_uninit(&in);
-    return rc;
+    return media_resampler_setup(&d->rs, f, d->name, d->err);
 }
 
 /* Resample a frame in slices, so the output buffer stays small whatever the
@@ -471,7 +414,7 @@ static int resample_frame(decoder *d, const AVFrame *f)
     int planar = av_sample_fmt_is_planar(fmt);
     int planes = planar ? f->ch_layout.nb_channels : 1;
     size_t step = (size_t)av_get_bytes_per_sample(fmt) * (planar ? 1 : f->ch_layout.nb_channels);
-    const uint8_t *in[MAX_CHANNELS];
+    const uint8_t *in[MEDIA_MAX_CHANNELS];
     for (int off = 0; off < f->nb_samples; off += SLICE_SAMPLES) {
         int n = f->nb_samples - off < SLICE_SAMPLES ? f->nb_samples - off : SLICE_SAMPLES;
         for (int p = 0; p < planes; p++)
@@ -558,7 +501,7 @@ static int open_input(decoder *d)
         if (d->refused_open)
             return refused_error(d);
         char cause[AV_ERROR_MAX_STRING_SIZE];
-        av_cause(ret, cause, sizeof cause);
+        media_av_cause(ret, cause, sizeof cause);
         if (ret == AVERROR_INVALIDDATA)
             return err_set(d->err, HARK_EMEDIA,
                            "cannot decode '%s': not a media file FFmpeg can read", d->name);
@@ -729,7 +672,7 @@ static int pump_packets(decoder *d)
     }
     if (avcodec_send_packet(d->dec, NULL) >= 0 && (rc = drain_frames(d)) != 0)
         return rc;
-    if (d->swr && (rc = resample(d, NULL, 0)) != 0)
+    if (d->rs.swr && (rc = resample(d, NULL, 0)) != 0)
         return rc;
     return should_stop(d) ? stop_error(d) : 0;
 }
@@ -800,8 +743,7 @@ static void decoder_free(decoder *d)
     av_packet_free(&d->pkt);
     av_frame_free(&d->frame);
     avcodec_free_context(&d->dec);
-    swr_free(&d->swr);
-    av_channel_layout_uninit(&d->swr_layout);
+    media_resampler_free(&d->rs);
     av_freep(&d->out);
     avformat_close_input(&d->fmt);
     if (d->avio) {
@@ -831,7 +773,6 @@ static void decoder_init(decoder *d, const char *name, const media_decode_opts *
     d->o = o ? o : defaults;
     d->err = err;
     d->fd = -1;
-    d->swr_format = -1;
     err_clear(err);
 }
 

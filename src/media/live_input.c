@@ -25,6 +25,7 @@
 #include "media/decode.h"
 #include "media/live_framing.h"
 #include "media/pcm.h"
+#include "media/resampler.h"
 #include "util/log.h"
 
 #include <libavcodec/avcodec.h>
@@ -42,7 +43,6 @@
 #define SLICE_SAMPLES 4096 /* frame samples resampled at a time: bounds the output buffer */
 #define MIN_SRC_RATE 1000
 #define MAX_SRC_RATE 384000
-#define MAX_CHANNELS 64     /* libswresample's limit */
 #define MAX_BAD_IN_A_ROW 50 /* packets the decoder rejects in a row before we give up */
 #define INDEX_BYTES 65536   /* the demuxer's seek index (matroska keeps one, reduced to this) */
 #define SEEKBACK (2 * IO_BUFFER_SIZE) /* how far back FFmpeg may step (see io_seek) */
@@ -73,7 +73,7 @@ struct live_input {
     AVIOContext *avio;
     AVFormatContext *fmt;
     AVCodecContext *dec;
-    SwrContext *swr;
+    media_resampler rs;
     AVPacket *pkt;
     AVFrame *frame;
     int idx; /* the audio stream decoded */
@@ -82,8 +82,6 @@ struct live_input {
     int end_rc;    /* why the demuxer stopped: 0 (clean end) or an error in end_msg */
     char end_msg[sizeof(hark_err){0}.msg];
     int bad_in_a_row;
-    AVChannelLayout swr_layout;
-    int swr_format, swr_rate;
 
     int16_t *pend; /* resampled samples not yet returned: [pend_off, pend_n) */
     int pend_off, pend_n, pend_cap;
@@ -169,14 +167,6 @@ static int64_t read_s16(live_input *in, int16_t *out, size_t max)
 
 /* ---- errors of the container path ---- */
 
-static void av_cause(int averr, char *out, size_t len)
-{
-    if (av_strerror(averr, out, len) < 0)
-        snprintf(out, len, "error %d", averr);
-    if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
-        out[0] = (char)(out[0] - 'A' + 'a');
-}
-
 /* The framing broke: at the very start, say what the bytes look like. */
 static int framing_error(live_input *in)
 {
@@ -230,7 +220,7 @@ static int end_cause(live_input *in, int averr, const char *what)
     if (at_end && averr == AVERROR_EOF)
         return 0;
     char cause[AV_ERROR_MAX_STRING_SIZE];
-    av_cause(averr, cause, sizeof cause);
+    media_av_cause(averr, cause, sizeof cause);
     int64_t at = in->fmt && in->fmt->pb ? avio_tell(in->fmt->pb) : in->pos;
     return err_set(&in->e, HARK_EMEDIA,
                    "cannot decode '%s': invalid data in the %s stream at byte %lld (%s%s%s)",
@@ -414,7 +404,7 @@ static int open_codec(live_input *in)
     }
     if (ret < 0) {
         char cause[AV_ERROR_MAX_STRING_SIZE];
-        av_cause(ret, cause, sizeof cause);
+        media_av_cause(ret, cause, sizeof cause);
         return err_set(&in->e, ret == AVERROR(ENOMEM) ? HARK_ENOMEM : HARK_EMEDIA,
                        "cannot decode '%s': unusable %s audio track (%d channels, %d Hz): %s",
                        in->name, avcodec_get_name(st->codecpar->codec_id),
@@ -556,13 +546,13 @@ static int pend_reserve(live_input *in, int need)
 static int resample(live_input *in, const uint8_t **in_data, int n)
 {
     for (;;) {
-        int need = swr_get_out_samples(in->swr, n);
+        int need = swr_get_out_samples(in->rs.swr, n);
         if (need < 0)
             return end_cause(in, need, "cannot resample");
         if (pend_reserve(in, need + 16))
             return in->e.code;
         uint8_t *outp = (uint8_t *)(in->pend + in->pend_n);
-        int got = swr_convert(in->swr, &outp, in->pend_cap - in->pend_n, in_data, n);
+        int got = swr_convert(in->rs.swr, &outp, in->pend_cap - in->pend_n, in_data, n);
         if (got < 0)
             return end_cause(in, got, "cannot resample");
         in->pend_n += got;
@@ -573,61 +563,17 @@ static int resample(live_input *in, const uint8_t **in_data, int n)
 
 static int setup_resampler(live_input *in, const AVFrame *f)
 {
-    int channels = f->ch_layout.nb_channels;
-    if (channels <= 0 || channels > MAX_CHANNELS)
-        return err_set(&in->e, HARK_EMEDIA, "cannot decode '%s': unsupported channel count %d",
-                       in->name, channels);
     if (f->sample_rate < MIN_SRC_RATE || f->sample_rate > MAX_SRC_RATE)
         return err_set(&in->e, HARK_EMEDIA, "cannot decode '%s': unsupported sample rate %d Hz",
                        in->name, f->sample_rate);
-    AVChannelLayout lay = {0};
-    if (f->ch_layout.order == AV_CHANNEL_ORDER_NATIVE ||
-        f->ch_layout.order == AV_CHANNEL_ORDER_AMBISONIC) {
-        if (av_channel_layout_copy(&lay, &f->ch_layout) < 0)
-            return err_set(&in->e, HARK_ENOMEM, "cannot decode '%s': out of memory", in->name);
-    } else {
-        av_channel_layout_default(&lay, channels); /* unknown order: assume the usual one */
-    }
-    if (in->swr && in->swr_format == f->format && in->swr_rate == f->sample_rate &&
-        av_channel_layout_compare(&in->swr_layout, &lay) == 0) {
-        av_channel_layout_uninit(&lay);
+    if (media_resampler_fits(&in->rs, f))
         return 0;
-    }
-    int rc = 0;
-    if (in->swr) { /* the stream changed format: drain, then start again */
-        rc = resample(in, NULL, 0);
-        swr_free(&in->swr);
+    if (in->rs.swr) { /* the stream changed format: drain, then start again */
+        int rc = resample(in, NULL, 0);
         if (rc)
-            goto out;
+            return rc;
     }
-    AVChannelLayout mono = AV_CHANNEL_LAYOUT_MONO;
-    int ret = swr_alloc_set_opts2(&in->swr, &mono, AV_SAMPLE_FMT_S16, PCM_RATE, &lay,
-                                  (enum AVSampleFormat)f->format, f->sample_rate, 0, NULL);
-    if (ret >= 0 && lay.order != AV_CHANNEL_ORDER_NATIVE) {
-        double matrix[MAX_CHANNELS]; /* no layout to downmix from: average the channels */
-        for (int i = 0; i < channels; i++)
-            matrix[i] = 1.0 / channels;
-        ret = swr_set_matrix(in->swr, matrix, channels);
-    }
-    if (ret >= 0)
-        ret = swr_init(in->swr);
-    if (ret < 0) {
-        swr_free(&in->swr);
-        char cause[AV_ERROR_MAX_STRING_SIZE];
-        av_cause(ret, cause, sizeof cause);
-        rc = err_set(&in->e, ret == AVERROR(ENOMEM) ? HARK_ENOMEM : HARK_EMEDIA,
-                     "cannot decode '%s': cannot resample %d channels at %d Hz: %s", in->name,
-                     channels, f->sample_rate, cause);
-        goto out;
-    }
-    av_channel_layout_uninit(&in->swr_layout);
-    in->swr_layout = lay;
-    lay = (AVChannelLayout){0};
-    in->swr_format = f->format;
-    in->swr_rate = f->sample_rate;
-out:
-    av_channel_layout_uninit(&lay);
-    return rc;
+    return media_resampler_setup(&in->rs, f, in->name, &in->e);
 }
 
 /* Resample the next slice of the frame in hand. */
@@ -644,7 +590,7 @@ static int resample_slice(live_input *in)
         (size_t)av_get_bytes_per_sample(fmt) * (size_t)(planar ? 1 : f->ch_layout.nb_channels);
     int n = f->nb_samples - in->frame_off < SLICE_SAMPLES ? f->nb_samples - in->frame_off
                                                           : SLICE_SAMPLES;
-    const uint8_t *data[MAX_CHANNELS];
+    const uint8_t *data[MEDIA_MAX_CHANNELS];
     for (int p = 0; p < planes; p++)
         data[p] = f->extended_data[p] + (size_t)in->frame_off * step;
     rc = resample(in, data, n);
@@ -757,7 +703,7 @@ static int64_t read_container(live_input *in, int16_t *out, size_t max)
         if (in->frame_held) {
             rc = resample_slice(in);
         } else if (in->dec_eof) {
-            if (in->swr && !in->swr_flushed) {
+            if (in->rs.swr && !in->swr_flushed) {
                 in->swr_flushed = true;
                 rc = resample(in, NULL, 0);
             } else if (in->end_rc) {
@@ -793,7 +739,6 @@ int live_input_open(int fd, const char *name, enum live_format f, const live_inp
     in->fd = fd;
     in->f = f;
     in->io = *io;
-    in->swr_format = -1;
     in->last_pkt_pos = -1;
     live_framing_init(&in->fr, f);
     if (f != LIVE_S16LE)
@@ -836,8 +781,7 @@ void live_input_close(live_input *in)
     av_packet_free(&in->pkt);
     av_frame_free(&in->frame);
     avcodec_free_context(&in->dec);
-    swr_free(&in->swr);
-    av_channel_layout_uninit(&in->swr_layout);
+    media_resampler_free(&in->rs);
     av_freep(&in->pend);
     close_demuxer(in);
     free(in->name);

@@ -9,6 +9,7 @@
 #ifndef HARK_UTIL_TEST_H
 #define HARK_UTIL_TEST_H
 
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,22 @@ static inline const char *test_data_dir(void)
 {
     const char *d = getenv("HARK_TESTDATA");
     return d ? d : "/usr/share/pocketsphinx/test/data/librivox";
+}
+
+/* The raw 16-bit samples of the file at path (malloc'd), *n of them. */
+static inline int16_t *test_read_samples(const char *path, int64_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ASSERT(f != NULL);
+    fseek(f, 0, SEEK_END);
+    long bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    int16_t *x = malloc(bytes > 0 ? (size_t)bytes : 1);
+    ASSERT(x != NULL);
+    ASSERT_EQ(fread(x, 1, (size_t)bytes, f), (size_t)bytes);
+    fclose(f);
+    *n = bytes / 2;
+    return x;
 }
 
 #endif
