@@ -434,33 +434,27 @@ static enum MHD_Result reply_stopping(struct MHD_Connection *c, const char *id)
 static enum MHD_Result end_step(server *s, struct MHD_Connection *c, void *ctx)
 {
     end_wait *w = ctx;
-    for (;;) {
-        uint64_t seen = notify_gen(s->changes);
-        if (server_stopping(s))
-            return reply_stopping(c, w->id);
-        store_job job;
-        hark_err err = {0};
-        int rc = store_get_job(s->st, caller_scope(w->who), w->id, &job, &err);
-        if (rc)
-            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
-        int state = job.state;
-        store_job_release(&job);
-        if (state == STORE_CANCELLED)
-            return reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_cancelled",
-                                "live job %s was cancelled", w->id);
-        if (store_state_terminal(state))
-            return reply_job_result(s, c, w->who, w->id, "json");
-        if (park_client_gone(w->fd))
-            return MHD_NO; /* the job goes on; its result stays in the store */
-        switch (park_wait(s->park, c, w->fd, seen, 0)) {
-        case PARK_PARKED:
-            return MHD_YES;
-        case PARK_CHANGED:
-            break;
-        case PARK_CLOSED:
-            return reply_stopping(c, w->id);
-        }
+    store_job job;
+    hark_err err = {0};
+    int rc = 0;
+    switch (server_wait_job(s, c, caller_scope(w->who), w->id, w->fd, &job, &rc, &err)) {
+    case JOB_WAIT_PARKED:
+        return MHD_YES;
+    case JOB_WAIT_GONE:
+        return MHD_NO; /* the job goes on; its result stays in the store */
+    case JOB_WAIT_STOPPING:
+        return reply_stopping(c, w->id);
+    case JOB_WAIT_FAILED:
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
+    case JOB_WAIT_ENDED:
+        break;
     }
+    int state = job.state;
+    store_job_release(&job);
+    if (state == STORE_CANCELLED)
+        return reply_errorf(c, MHD_HTTP_CONFLICT, "id", "job_cancelled",
+                            "live job %s was cancelled", w->id);
+    return reply_job_result(s, c, w->who, w->id, "json");
 }
 
 enum MHD_Result handle_live_end(server *s, struct MHD_Connection *c, const caller *who,

@@ -528,36 +528,26 @@ static enum MHD_Result reply_stopping(struct MHD_Connection *c, const char *id)
 static enum MHD_Result wait_step(server *s, struct MHD_Connection *c, void *ctx)
 {
     oa_wait *w = ctx;
-    for (;;) {
-        uint64_t seen = notify_gen(s->changes);
-        if (server_stopping(s))
-            return reply_stopping(c, w->id);
-        store_job job;
-        hark_err err = {0};
-        int rc = store_get_job(s->st, w->scope, w->id, &job, &err);
-        if (rc)
-            return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
-        if (store_state_terminal(job.state)) {
-            enum MHD_Result ret = job.state == STORE_SUCCEEDED
-                                      ? reply_result(s, c, w->scope, w->id, &w->r)
-                                      : reply_unsuccessful(c, &job);
-            store_job_release(&job);
-            return ret;
-        }
-        store_job_release(&job);
-        if (park_client_gone(w->fd)) {
-            abandon(s, w->scope, w->id, w->r.keep, "the client went away");
-            return MHD_NO;
-        }
-        switch (park_wait(s->park, c, w->fd, seen, 0)) {
-        case PARK_PARKED:
-            return MHD_YES;
-        case PARK_CHANGED:
-            break;
-        case PARK_CLOSED:
-            return reply_stopping(c, w->id);
-        }
+    store_job job;
+    hark_err err = {0};
+    int rc = 0;
+    switch (server_wait_job(s, c, w->scope, w->id, w->fd, &job, &rc, &err)) {
+    case JOB_WAIT_PARKED:
+        return MHD_YES;
+    case JOB_WAIT_GONE:
+        abandon(s, w->scope, w->id, w->r.keep, "the client went away");
+        return MHD_NO;
+    case JOB_WAIT_STOPPING:
+        return reply_stopping(c, w->id);
+    case JOB_WAIT_FAILED:
+        return reply_store_error(c, rc == HARK_EINVAL ? HARK_EIO : rc, &err, w->id);
+    case JOB_WAIT_ENDED:
+        break;
     }
+    enum MHD_Result ret = job.state == STORE_SUCCEEDED ? reply_result(s, c, w->scope, w->id, &w->r)
+                                                       : reply_unsuccessful(c, &job);
+    store_job_release(&job);
+    return ret;
 }
 
 /* ---- stream=true ------------------------------------------------------------- */

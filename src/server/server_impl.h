@@ -110,6 +110,25 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_err *err,
                                   const char *id);
 
+/* job_wait.c: one look at job id for a request parked until the job ends
+ * (POST /v1/live/{id}/end, the OpenAI endpoint without stream), as the
+ * scope sees it. fd is the request's socket.
+ *   JOB_WAIT_ENDED: the job has ended: *job is filled (release it);
+ *   JOB_WAIT_PARKED: parked until the store changes (return MHD_YES; the
+ *     continuation comes back here);
+ *   JOB_WAIT_GONE: the client went away (return MHD_NO);
+ *   JOB_WAIT_STOPPING: the server is stopping (answer 503);
+ *   JOB_WAIT_FAILED: the store failed: *rc and err say how. */
+enum job_wait {
+    JOB_WAIT_ENDED,
+    JOB_WAIT_PARKED,
+    JOB_WAIT_GONE,
+    JOB_WAIT_STOPPING,
+    JOB_WAIT_FAILED
+};
+enum job_wait server_wait_job(server *s, struct MHD_Connection *c, store_scope scope,
+                              const char *id, int fd, store_job *job, int *rc, hark_err *err);
+
 /* handlers.c: GET /healthz, GET /v1/jobs, GET /v1/jobs/{id},
  * POST /v1/jobs/{id}/{cancel,pause,resume}, GET .../result, GET .../events.
  * ids are already checked to be j + 16 hex digits. */
