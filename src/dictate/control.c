@@ -100,15 +100,8 @@ int dictate_control(const dictate_opts *o)
 int dictate_control_main(int argc, char **argv)
 {
     dictate_opts o;
-    char msg[256];
-    if (dictate_parse(argc, argv, &o, msg, sizeof msg) != 0) {
-        fprintf(stderr, "hark: dictate: %s\n", msg);
-        dictate_usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (o.help) {
-        dictate_usage(stdout);
-        return EXIT_ALL_OK;
-    }
+    int status = dictate_parse_or_exit(argc, argv, &o);
+    if (status >= 0)
+        return status;
     return dictate_control(&o);
 }

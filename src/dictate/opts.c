@@ -1,5 +1,7 @@
 #include "dictate/opts.h"
 
+#include "cli/cli.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -209,4 +211,19 @@ int dictate_parse(int argc, char **argv, dictate_opts *o, char *msg, size_t n)
     if (o->json && o->to != DELIVER_STDOUT)
         return bad(msg, n, "--json prints the result; it goes with --to stdout only");
     return 0;
+}
+
+int dictate_parse_or_exit(int argc, char **argv, dictate_opts *o)
+{
+    char msg[256];
+    if (dictate_parse(argc, argv, o, msg, sizeof msg) != 0) {
+        fprintf(stderr, "hark: dictate: %s\n", msg);
+        dictate_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (o->help) {
+        dictate_usage(stdout);
+        return EXIT_ALL_OK;
+    }
+    return -1;
 }

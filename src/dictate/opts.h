@@ -50,6 +50,12 @@ int dictate_parse(int argc, char **argv, dictate_opts *o, char *msg, size_t n);
 /* The usage and options, for --help and usage errors. */
 void dictate_usage(FILE *to);
 
+/* dictate_parse as both programs' entry points use it: -1 to go on with
+ * *o, or the exit status when there is nothing more to do (the usage
+ * printed for --help, or the error and the usage for a bad command line:
+ * 0 or 2). */
+int dictate_parse_or_exit(int argc, char **argv, dictate_opts *o);
+
 /* True when argv (argv[0] "dictate") is stop or cancel: what the front end
  * `hark` runs itself (they need no FFmpeg). */
 bool dictate_is_control(int argc, char **argv);
