@@ -3,8 +3,10 @@
  * per-job event log.
  *
  * The daemon owns the store; worker processes never touch it (the daemon
- * commits on their behalf). The interface is backend-neutral: SQLite today
- * (sqlite_store.c), PostgreSQL later behind the same functions.
+ * commits on their behalf). The interface is backend-neutral: store.c
+ * checks the arguments of every call and dispatches to a backend's ops
+ * table (store_backend.h): SQLite today (sqlite_store.c), PostgreSQL later
+ * behind the same functions.
  *
  * Conventions (util/err.h): every function returns 0 or a negative HARK_E*
  * code with err (may be NULL) set to one line; results go through
@@ -137,12 +139,16 @@ typedef struct store_options {
     int webhook_max_attempts;
 } store_options;
 
-/* Open (creating if missing) the store at path and migrate its schema to
- * the latest version, each migration in its own transaction. opt may be
- * NULL. Returns 0 with *out set, or HARK_EIO (cannot open, corrupt),
- * HARK_EINVAL (bad options, or the file's schema is newer than this code:
- * it is left untouched), HARK_ENOMEM; *out is NULL then. */
-int store_open(const char *path, const store_options *opt, store **out, hark_err *err);
+/* Open (creating if missing) the store at location and migrate its schema
+ * to the latest version, each migration in its own transaction. location
+ * picks the backend: a file path, or "sqlite:" and a path, is SQLite; a
+ * PostgreSQL connection string ("postgresql://...", "postgres://...", or
+ * libpq's "key=value ..." form) is refused with HARK_EINVAL until that
+ * backend is built. opt may be NULL. Returns 0 with *out set, or HARK_EIO
+ * (cannot open, corrupt), HARK_EINVAL (bad options, an unknown kind of
+ * location, or a schema newer than this code: it is left untouched),
+ * HARK_ENOMEM; *out is NULL then. */
+int store_open(const char *location, const store_options *opt, store **out, hark_err *err);
 
 /* Close the handle (NULL is fine). Nothing is lost: relaxed commits are
  * synced first. */

@@ -1204,6 +1204,36 @@ static void test_migrations_fresh_reopen_and_newer(void)
     ASSERT(strstr(err.msg, "cannot open store 'junk.db': file is not a database") != NULL);
 }
 
+/* The location picks the backend (store.h, store_open). */
+static void test_location_picks_the_backend(void)
+{
+    hark_err err = {0};
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "x", id);
+    store_close(st);
+    st = NULL;
+    ASSERT_EQ(store_open("sqlite:" DB, NULL, &st, &err), 0); /* the same file */
+    store_job j;
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), 0);
+    store_job_release(&j);
+    store_close(st);
+
+    static const char *const pg[] = {"postgresql://hark@db.example/hark", "postgres:///hark",
+                                     "host=/tmp dbname=hark", "dbname = hark"};
+    for (size_t i = 0; i < sizeof pg / sizeof pg[0]; i++) {
+        st = (store *)&err; /* must be reset to NULL */
+        ASSERT_EQ(store_open(pg[i], NULL, &st, &err), HARK_EINVAL);
+        ASSERT(st == NULL);
+        ASSERT(strstr(err.msg, "PostgreSQL store not built yet") != NULL);
+        ASSERT(strstr(err.msg, pg[i]) != NULL);
+        ASSERT_EQ(access(pg[i], F_OK), -1); /* no file of that name was made */
+    }
+    ASSERT_EQ(store_open("sqlite:", NULL, &st, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "store path is empty") != NULL);
+    ASSERT_EQ(store_open("", NULL, &st, &err), HARK_EINVAL);
+}
+
 /* ---- owners: every query is scoped (DESIGN.md invariant 9) ------------------------ */
 
 static void submit_owned(store *st, const char *owner, char id[STORE_ID_SIZE])
@@ -3075,6 +3105,7 @@ int main(void)
     RUN(test_owner_scopes_every_job_query);
     RUN(test_bad_scopes_are_refused);
     RUN(test_migrations_fresh_reopen_and_newer);
+    RUN(test_location_picks_the_backend);
     RUN(test_kill_9_at_random_points_then_recover);
     RUN(test_relaxed_commits_are_synced_in_the_background);
     RUN(test_finished_jobs_are_counted_by_state);
