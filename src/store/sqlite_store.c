@@ -4,20 +4,8 @@
  * schema and its migrations (migrations.c), WAL mode and the deferred WAL
  * sync, busy timeouts, the file-size and full-disk diagnosis.
  *
- * JOB STATES
- *
- *   submit ─► QUEUED ──claim──► RUNNING ──store_succeed (every chunk committed)──► SUCCEEDED
- *               ▲  ▲              │  │  │
- *               │  └─preempted────┘  │  └─attempts exhausted / store_fail / deadline──► FAILED
- *               │   (no lease left)  │
- *               │   recover          │
- *    resume ◄── PAUSED ◄──pause──────┘ (pause also from QUEUED)
- *
- *   any non-terminal ──cancel──► CANCELLED.  SUCCEEDED, FAILED, CANCELLED are
- *   terminal (ended): nothing leaves them but FAILED ──store_retry──► QUEUED,
- *   which keeps the committed chunks and gives the others fresh attempts.
- *   store_delete_job and store_prune (ended past a retention age) remove
- *   ended jobs. finished_ms is set exactly while a job is ended.
+ * JOB STATES: the diagram, the names and the legal transitions are
+ * job_states.h's, shared by every backend.
  *
  * TASKS. A job has a prepare task (idx -1) from submit, and chunk tasks
  * (idx 0..n-1) once the prepare commits its plan. A task is
@@ -156,84 +144,6 @@ typedef struct sq_store {
 static sq_store *sq(store *st)
 {
     return (sq_store *)st;
-}
-
-static const char *const state_names[] = {"queued",    "running", "paused",
-                                          "succeeded", "failed",  "cancelled"};
-static const char *const prio_names[] = {"realtime", "high", "normal", "low"};
-static const char *const chunk_state_names[] = {"pending", "leased", "done"};
-static const char *const webhook_state_names[] = {"pending", "delivered", "failed"};
-
-#define N_STATES 6
-#define N_PRIOS 4
-
-const char *store_state_name(int state)
-{
-    return state >= 0 && state < N_STATES ? state_names[state] : "?";
-}
-
-const char *store_priority_name(int prio)
-{
-    return prio >= 0 && prio < N_PRIOS ? prio_names[prio] : "?";
-}
-
-int store_state_parse(const char *name, int *out, hark_err *err)
-{
-    for (int i = 0; name && i < N_STATES; i++) {
-        if (strcmp(name, state_names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return err_set(err, HARK_EINVAL, "unknown job state '%s'", name ? name : "");
-}
-
-int store_priority_parse(const char *name, int *out, hark_err *err)
-{
-    for (int i = 0; name && i < N_PRIOS; i++) {
-        if (strcmp(name, prio_names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return err_set(err, HARK_EINVAL,
-                   "unknown priority '%s' (expected realtime, high, normal or low)",
-                   name ? name : "");
-}
-
-bool store_state_terminal(int state)
-{
-    return state == STORE_SUCCEEDED || state == STORE_FAILED || state == STORE_CANCELLED;
-}
-
-static int state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < N_STATES; i++)
-        if (strcmp((const char *)s, state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static int chunk_state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp((const char *)s, chunk_state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *store_webhook_state_name(int state)
-{
-    return state >= 0 && state < 3 ? webhook_state_names[state] : "?";
-}
-
-/* -1 for NULL, "" or an unknown name. */
-static int webhook_state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp((const char *)s, webhook_state_names[i]) == 0)
-            return i;
-    return -1;
 }
 
 static int sq_schema_version(void)
@@ -791,7 +701,7 @@ static int read_job(sq_store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     memset(j, 0, sizeof *j);
     copy_id(j->id, s, 0);
     j->kind = dup_col(s, 1);
-    j->state = state_from_text(sqlite3_column_text(s, 2));
+    j->state = store_state_of_name((const char *)sqlite3_column_text(s, 2));
     j->priority = sqlite3_column_int(s, 3);
     j->seq = sqlite3_column_int64(s, 4);
     j->created_ms = sqlite3_column_int64(s, 5);
@@ -812,7 +722,7 @@ static int read_job(sq_store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->error = dup_col(s, 20);
     j->result_ready = sqlite3_column_int(s, 21) != 0;
     j->callback_url = dup_col(s, 22);
-    j->webhook_state = webhook_state_from_text(sqlite3_column_text(s, 23));
+    j->webhook_state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 23));
     j->webhook_attempts = sqlite3_column_int(s, 24);
     j->webhook_last_status = sqlite3_column_int(s, 25);
     j->webhook_last_error = dup_col(s, 26);
@@ -880,7 +790,7 @@ static int sq_list_jobs(store *base, store_scope sc, const store_job_filter *fil
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
     lock(st);
     rc = q_open(st, &s, err, list_sql[f.newest_first][!sc.all], sc.all ? "tiIiIi" : "tiIiIit",
-                f.state < 0 ? NULL : state_names[f.state], f.priority, f.created_since,
+                f.state < 0 ? NULL : store_state_name(f.state), f.priority, f.created_since,
                 (int)f.ready_only, f.after_seq, f.limit + 1, sc.owner);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         if (out->n == (size_t)f.limit) { /* one more exists: there is a next page */
@@ -932,7 +842,7 @@ static int claim_tx(sq_store *st, const char *owner, int64_t lease_ms, int max_p
         goto out; /* 0: nothing claimable, out->kind stays NONE */
     copy_id(out->job_id, s, 0);
     out->priority = sqlite3_column_int(s, 1);
-    was_queued = state_from_text(sqlite3_column_text(s, 2)) == STORE_QUEUED;
+    was_queued = store_state_of_name((const char *)sqlite3_column_text(s, 2)) == STORE_QUEUED;
     first_start = sqlite3_column_int(s, 3) != 0;
     sqlite3_finalize(s);
     s = NULL;
@@ -1284,7 +1194,7 @@ static int job_state(sq_store *st, store_scope sc, const char *id, int *state, h
     if (rc == 0) {
         rc = q_step(st, s, err);
         if (rc == 1) {
-            *state = state_from_text(sqlite3_column_text(s, 0));
+            *state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
             rc = 0;
         } else if (rc == 0) {
             rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
@@ -1308,10 +1218,10 @@ static int finish_job(sq_store *st, const char *id, int state, const char *error
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = ?1, error = ?2, updated_ms = ?3, finished_ms = ?3,"
                     " result_ready = ?4, input_open = 0 WHERE id = ?5",
-                    "ttIit", state_names[state], error ? error : "", t,
+                    "ttIit", store_state_name(state), error ? error : "", t,
                     (int)(state == STORE_SUCCEEDED), id);
     if (rc == 0)
-        rc = add_event(st, id, state_names[state], data, t, NULL, err);
+        rc = add_event(st, id, store_state_name(state), data, t, NULL, err);
     else
         json_decref(data);
     if (rc == 0)
@@ -1639,36 +1549,15 @@ static int sq_recover(store *base, int *n, hark_err *err)
 
 /* ---- job control -------------------------------------------------------------- */
 
-static const char *const ctl_verbs[] = {"pause", "resume", "cancel", "fail", "finish", "delete"};
-
 static int control_tx(sq_store *st, store_scope sc, const char *id, enum store_ctl op,
                       const char *message, hark_err *err)
 {
     int64_t t = store_now(&st->base);
     int state, rc = job_state(st, sc, id, &state, err);
-    bool ok;
+    if (rc == 0)
+        rc = store_ctl_check(op, state, id, err);
     if (rc)
         return rc;
-    switch (op) {
-    case STORE_CTL_PAUSE:
-        ok = state == STORE_QUEUED || state == STORE_RUNNING;
-        break;
-    case STORE_CTL_RESUME:
-        ok = state == STORE_PAUSED;
-        break;
-    case STORE_CTL_DELETE:
-        ok = store_state_terminal(state);
-        break;
-    case STORE_CTL_SUCCEED:
-        ok = state == STORE_QUEUED || state == STORE_RUNNING;
-        break;
-    default:
-        ok = !store_state_terminal(state);
-        break;
-    }
-    if (!ok)
-        return err_set(err, HARK_EINVAL, "cannot %s job %s: it is %s", ctl_verbs[op], id,
-                       store_state_name(state));
     switch (op) {
     case STORE_CTL_PAUSE: {
         int revoked = 0;
@@ -1699,13 +1588,10 @@ static int control_tx(sq_store *st, store_scope sc, const char *id, enum store_c
                          id);
         if (rc == 0)
             rc = q_int64(st, &total, NULL, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
+        if (rc == 0)
+            rc = store_finish_check(id, prepared != 0, done, total, err);
         if (rc)
             return rc;
-        if (!prepared)
-            return err_set(err, HARK_EINVAL, "cannot finish job %s: it is not prepared", id);
-        if (done != total)
-            return err_set(err, HARK_EINVAL, "cannot finish job %s: %lld of %lld chunks committed",
-                           id, (long long)done, (long long)total);
         return finish_job(st, id, STORE_SUCCEEDED, NULL,
                           json_pack("{s:I}", "n_chunks", (json_int_t)total), t, err);
     }
@@ -1737,11 +1623,10 @@ static int retry_tx(sq_store *st, store_scope sc, const char *id, int max_active
 {
     int64_t t = store_now(&st->base), prio;
     int state, rc = job_state(st, sc, id, &state, err);
+    if (rc == 0)
+        rc = store_retry_check(state, id, err);
     if (rc)
         return rc;
-    if (state != STORE_FAILED)
-        return err_set(err, HARK_EINVAL, "cannot retry job %s: it is %s", id,
-                       store_state_name(state));
     rc = q_int64(st, &prio, NULL, err, "SELECT priority FROM jobs WHERE id = ?1", "t", id);
     if (rc == 0 && max_active > 0) {
         int64_t active = 0;
@@ -1946,7 +1831,7 @@ static int sq_list_chunks_from(store *base, store_scope sc, const char *id, int 
         c->idx = sqlite3_column_int(s, 0);
         c->start_sample = sqlite3_column_int64(s, 1);
         c->end_sample = sqlite3_column_int64(s, 2);
-        c->state = chunk_state_from_text(sqlite3_column_text(s, 3));
+        c->state = store_chunk_state_of_name((const char *)sqlite3_column_text(s, 3));
         c->attempts = sqlite3_column_int(s, 4);
         c->last_error = dup_col(s, 5);
         c->result = dup_col(s, 6);
@@ -1993,20 +1878,13 @@ static int input_append_tx(sq_store *st, store_scope sc, const char *id, int64_t
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
     if (rc < 0)
         goto out;
-    int state = state_from_text(sqlite3_column_text(s, 0));
+    int state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
     bool open = sqlite3_column_int(s, 1) != 0;
     int64_t had = sqlite3_column_int64(s, 2);
     sqlite3_finalize(s);
     s = NULL;
-    if (store_state_terminal(state))
-        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: it is %s", id,
-                     state_names[state]);
-    else if (!open)
-        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: its audio has ended", id);
-    else if (bytes < had)
-        rc = err_set(err, HARK_EINVAL, "job %s already has %lld bytes of audio, not %lld", id,
-                     (long long)had, (long long)bytes);
-    else
+    rc = store_append_check(id, state, open, had, bytes, err);
+    if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET input_bytes = ?1, input_at_ms = ?2 WHERE id = ?3", "IIt",
                     bytes, store_now(&st->base), id);
@@ -2287,20 +2165,13 @@ static int add_stage_tx(sq_store *st, const char *id, const char *doc, const sto
         sqlite3_finalize(s);
         return rc;
     }
-    int state = state_from_text(sqlite3_column_text(s, 0));
+    int state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
     bool prepared = sqlite3_column_int(s, 1) != 0;
     int n_chunks = sqlite3_column_int(s, 2), done = sqlite3_column_int(s, 3);
     sqlite3_finalize(s);
     s = NULL;
-    if (state != STORE_QUEUED && state != STORE_RUNNING)
-        return err_set(err, HARK_EINVAL, "cannot add a stage to job %s: it is %s", id,
-                       store_state_name(state));
-    if (!prepared || done != n_chunks)
-        return err_set(err, HARK_EINVAL,
-                       "cannot add a stage to job %s: %d of %d chunks are committed", id, done,
-                       n_chunks);
-    if ((int64_t)n_chunks + (int64_t)n > STORE_MAX_CHUNKS)
-        return err_set(err, HARK_EINVAL, "job %s would have too many tasks", id);
+    if ((rc = store_stage_check(id, state, prepared, done, n_chunks, n, err)))
+        return rc;
     rc = q_open(st, &s, err,
                 "INSERT INTO tasks(job_id, idx, start_sample, end_sample, state)"
                 " VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -2564,7 +2435,7 @@ static int collect_webhooks(sq_store *st, sqlite3_stmt *s, store_webhook_list *o
         w->url = dup_col(s, 2);
         w->event = dup_col(s, 3);
         w->body = dup_col(s, 4);
-        w->state = webhook_state_from_text(sqlite3_column_text(s, 5));
+        w->state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 5));
         w->attempts = sqlite3_column_int(s, 6);
         w->last_status = sqlite3_column_int(s, 7);
         w->last_error = dup_col(s, 8);
@@ -2640,7 +2511,7 @@ static int record_webhook_tx(sq_store *st, int64_t id, int attempt, const store_
     int state = -1, attempts = 0;
     int rc = q_open(st, &s, err, "SELECT state, attempts FROM webhooks WHERE id = ?1", "I", id);
     if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        state = webhook_state_from_text(sqlite3_column_text(s, 0));
+        state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 0));
         attempts = sqlite3_column_int(s, 1);
         rc = 0;
     } else if (rc == 0) {
@@ -2661,7 +2532,7 @@ static int record_webhook_tx(sq_store *st, int64_t id, int attempt, const store_
                 " next_at_ms = CASE WHEN ?2 = 'pending' THEN ?6 + ?7 ELSE next_at_ms END,"
                 " claimed_until_ms = 0, updated_ms = ?6,"
                 " delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
-                "ItiitII", id, webhook_state_names[to], attempt, a->status,
+                "ItiitII", id, store_webhook_state_name(to), attempt, a->status,
                 to == STORE_WEBHOOK_DELIVERED || !a->error ? "" : a->error, t, a->retry_delay_ms);
     if (rc == 0 && state_out)
         *state_out = to;
@@ -2721,7 +2592,7 @@ static int sq_count_work(store *base, int64_t queued[4], int64_t *leased, hark_e
                "SELECT priority, count(*) FROM jobs WHERE state = 'queued' GROUP BY priority", "");
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         int p = sqlite3_column_int(s, 0);
-        if (p >= 0 && p < N_PRIOS)
+        if (p >= STORE_PRIO_REALTIME && p <= STORE_PRIO_LOW)
             queued[p] = sqlite3_column_int64(s, 1);
         rc = 0;
     }

@@ -77,7 +77,7 @@ static inline store_scope store_scope_owner(const char *owner)
     return (store_scope){.all = false, .owner = owner};
 }
 
-/* Job states (see the diagram in sqlite_store.c). */
+/* Job states (see the diagram and the transitions in job_states.h). */
 enum store_job_state {
     STORE_QUEUED = 0,
     STORE_RUNNING = 1,

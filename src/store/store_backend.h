@@ -16,11 +16,13 @@
  * may be NULL and the wrapper gives the answer named there.
  *
  * Rules that are not about a database live above the backends, so that a
- * second backend does not restate them.
+ * second backend does not restate them: job state names and the legal
+ * transitions (job_states.h).
  */
 #ifndef HARK_STORE_STORE_BACKEND_H
 #define HARK_STORE_STORE_BACKEND_H
 
+#include "store/job_states.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -40,16 +42,6 @@ static inline int64_t store_now(const store *st)
 {
     return st->opt.now_ms(st->opt.now_ctx);
 }
-
-/* What store_pause ... store_delete_job ask of the control callback. */
-enum store_ctl {
-    STORE_CTL_PAUSE,
-    STORE_CTL_RESUME,
-    STORE_CTL_CANCEL,
-    STORE_CTL_FAIL,
-    STORE_CTL_SUCCEED,
-    STORE_CTL_DELETE,
-};
 
 struct store_backend_ops {
     const char *name; /* "sqlite" */
@@ -104,7 +96,7 @@ struct store_backend_ops {
 
     /* ---- job control. sc and id are checked; message (STORE_CTL_FAIL
      * only) too. Whether op is legal in the job's state is
-     * decided inside the transaction that makes the change. */
+     * store_ctl_check's (job_states.h), asked inside the transaction. */
     int (*control)(store *st, store_scope sc, const char *id, enum store_ctl op,
                    const char *message, hark_err *err);
     int (*retry)(store *st, store_scope sc, const char *id, int max_active, hark_err *err);
