@@ -119,6 +119,14 @@ int store_finish_check(const char *id, bool prepared, int64_t done, int64_t tota
     return 0;
 }
 
+int store_admit_check(int priority, int64_t active, int max_active, hark_err *err)
+{
+    if (max_active > 0 && active >= max_active)
+        return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
+                       store_priority_name(priority), (long long)active, max_active);
+    return 0;
+}
+
 int store_retry_check(int state, const char *id, hark_err *err)
 {
     if (state != STORE_FAILED)

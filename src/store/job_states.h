@@ -25,7 +25,8 @@
  *   non-terminal -> FAILED          store_fail          store_ctl_check
  *   QUEUED/RUNNING -> SUCCEEDED     store_succeed       store_ctl_check, store_finish_check
  *   terminal -> deleted             store_delete_job    store_ctl_check
- *   FAILED -> QUEUED                store_retry         store_retry_check
+ *   FAILED -> QUEUED                store_retry         store_retry_check, store_admit_check
+ *   submit -> QUEUED                store_submit        store_admit_check
  *   QUEUED/RUNNING gets a stage     store_add_stage     store_stage_check
  *   an open input grows             store_input_append  store_append_check
  * (claims, preemption, failed attempts, expiry and deadlines move jobs as
@@ -65,6 +66,12 @@ int store_ctl_check(enum store_ctl op, int state, const char *id, hark_err *err)
 /* 0 if job id (QUEUED/RUNNING) may succeed: prepared, and done == total
  * chunks committed; else HARK_EINVAL saying which is missing. */
 int store_finish_check(const char *id, bool prepared, int64_t done, int64_t total, hark_err *err);
+
+/* 0 if a job of class priority may become active (queued: store_submit,
+ * store_retry) when its class has `active` queued, running or paused jobs,
+ * counted in the same transaction; max_active 0 = no limit. Else
+ * HARK_EFULL "the <class> queue is full (...)". */
+int store_admit_check(int priority, int64_t active, int max_active, hark_err *err);
 
 /* 0 if job id may be retried from state (FAILED only), else HARK_EINVAL. */
 int store_retry_check(int state, const char *id, hark_err *err);

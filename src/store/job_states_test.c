@@ -82,6 +82,11 @@ static void test_other_arrows(void)
               HARK_EINVAL);
     ASSERT_STREQ(err.msg, "job jx would have too many tasks");
 
+    ASSERT_EQ(store_admit_check(STORE_PRIO_LOW, 1000, 0, &err), 0);
+    ASSERT_EQ(store_admit_check(STORE_PRIO_LOW, 1, 2, &err), 0);
+    ASSERT_EQ(store_admit_check(STORE_PRIO_HIGH, 2, 2, &err), HARK_EFULL);
+    ASSERT_STREQ(err.msg, "the high queue is full (2 active jobs, at most 2)");
+
     ASSERT_EQ(store_append_check("jx", STORE_RUNNING, true, 10, 10, &err), 0);
     ASSERT_EQ(store_append_check("jx", STORE_SUCCEEDED, true, 10, 20, &err), HARK_EINVAL);
     ASSERT_STREQ(err.msg, "job jx is not taking audio: it is succeeded");

@@ -108,7 +108,10 @@
  */
 #include "store/store_backend.h"
 
+#include "store/backoff.h"
 #include "store/deferred_sync.h"
+#include "store/failure_text.h"
+#include "store/job_id.h"
 #include "store/migrations.h"
 #include "util/fs.h"
 
@@ -122,14 +125,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Longest failure message the store composes (causes are capped at 4096). */
-#define STORE_MSG_MAX 8192
 
 typedef struct sq_store {
     store base; /* ops, resolved options (store_backend.h) */
@@ -592,24 +591,6 @@ static int64_t sq_sync_count(store *base)
 
 /* ---- submit ---------------------------------------------------------------- */
 
-static int new_id(char id[STORE_ID_SIZE], hark_err *err)
-{
-    unsigned char r[8];
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return err_set(err, HARK_EIO, "cannot make a job id: getrandom: %s", strerror(errno));
-        got += (size_t)n;
-    }
-    id[0] = 'j';
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(id + 1 + 2 * i, 3, "%02x", r[i]);
-    return 0;
-}
-
 static int submit_tx(sq_store *st, const store_job_spec *spec, char id[STORE_ID_SIZE],
                      hark_err *err)
 {
@@ -624,13 +605,11 @@ static int submit_tx(sq_store *st, const store_job_spec *spec, char id[STORE_ID_
                      "i", spec->priority);
         if (rc)
             return rc;
-        if (active >= spec->max_active)
-            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
-                           store_priority_name(spec->priority), (long long)active,
-                           spec->max_active);
+        if ((rc = store_admit_check(spec->priority, active, spec->max_active, err)))
+            return rc;
     }
     for (int tries = 0; exists && tries < 4; tries++) {
-        rc = new_id(id, err);
+        rc = store_new_job_id(id, err);
         if (rc == 0)
             rc =
                 q_int64(st, &exists, NULL, err, "SELECT count(*) FROM jobs WHERE id = ?1", "t", id);
@@ -1250,19 +1229,30 @@ static int fail_task(sq_store *st, const char *job_id, int idx, const char *caus
 {
     sqlite3_stmt *s = NULL;
     char *msg = NULL;
-    /* The right-hand sides see the row as it was: the n-th failure waits
-     * base << (n - 1). */
+    /* The n-th failure of a kind waits its backoff of n - 1 (backoff.h):
+     * the counts as they were, read in this transaction. */
     int rc = q_open(st, &s, err,
-                    "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
-                    " lease_expires_ms = NULL, attempts = attempts + 1 - ?7,"
-                    " resource_waits = resource_waits + ?7, last_error = ?3,"
-                    " not_before_ms = ?4 + CASE WHEN ?7 THEN MIN(?8, ?9 << MIN(resource_waits, 20))"
-                    "   ELSE MIN(?5, ?6 << MIN(attempts, 20)) END"
-                    " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
-                    " RETURNING attempts, not_before_ms, start_sample, end_sample, resource_waits",
-                    "titIIIiII", job_id, idx, cause, t, st->base.opt.backoff_max_ms,
-                    st->base.opt.backoff_base_ms, resource ? 1 : 0,
-                    st->base.opt.resource_backoff_max_ms, st->base.opt.resource_backoff_base_ms);
+                    "SELECT attempts, resource_waits FROM tasks"
+                    " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'",
+                    "ti", job_id, idx);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 0)
+        rc = 1;
+    if (rc < 0)
+        goto out;
+    int prior = sqlite3_column_int(s, resource ? 1 : 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    rc = q_open(st, &s, err,
+                "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                " lease_expires_ms = NULL, attempts = attempts + 1 - ?5,"
+                " resource_waits = resource_waits + ?5, last_error = ?3, not_before_ms = ?4"
+                " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
+                " RETURNING attempts, not_before_ms, start_sample, end_sample, resource_waits",
+                "titIi", job_id, idx, cause, t + store_backoff_ms(&st->base.opt, resource, prior),
+                resource ? 1 : 0);
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -1287,7 +1277,7 @@ static int fail_task(sq_store *st, const char *job_id, int idx, const char *caus
         info->resource_waits = waits;
         info->not_before_ms = not_before;
     }
-    if (resource ? waits < st->base.opt.max_resource_waits : attempts < st->base.opt.max_attempts)
+    if (!store_gives_up(&st->base.opt, resource, attempts, waits))
         goto out;
     msg = malloc(STORE_MSG_MAX);
     if (!msg) {
@@ -1295,17 +1285,14 @@ static int fail_task(sq_store *st, const char *job_id, int idx, const char *caus
         goto out;
     }
     int n = resource ? waits : attempts;
-    const char *what = resource ? "waited for a resource" : "failed";
     if (idx >= 0) {
-        snprintf(msg, STORE_MSG_MAX, "chunk %d (%.1f-%.1f s) %s %d time%s: %s", idx,
-                 (double)start / STORE_SAMPLE_RATE, (double)end / STORE_SAMPLE_RATE, what, n,
-                 n == 1 ? "" : "s", cause);
+        store_task_failure_text(msg, STORE_MSG_MAX, idx, start, end, NULL, resource, n, cause);
     } else {
         rc = q_open(st, &s, err, "SELECT source FROM jobs WHERE id = ?1", "t", job_id);
         if (rc == 0 && (rc = q_step(st, s, err)) >= 0) {
             const unsigned char *src = rc == 1 ? sqlite3_column_text(s, 0) : NULL;
-            snprintf(msg, STORE_MSG_MAX, "prepare of '%s' %s %d time%s: %s",
-                     src ? (const char *)src : job_id, what, n, n == 1 ? "" : "s", cause);
+            store_task_failure_text(msg, STORE_MSG_MAX, idx, start, end,
+                                    src ? (const char *)src : job_id, resource, n, cause);
             rc = 0;
         }
     }
@@ -1476,7 +1463,7 @@ static int overdue_tx(sq_store *st, int *count, hark_err *err)
         if (rc)
             break;
         char msg[128];
-        snprintf(msg, sizeof msg, "timed out after %g s", j.timeout_s);
+        store_timeout_text(msg, sizeof msg, j.timeout_s);
         store_job_release(&j);
         rc = fail_job(st, refs[i].job_id, msg, t, err);
         if (rc == 0)
@@ -1634,9 +1621,8 @@ static int retry_tx(sq_store *st, store_scope sc, const char *id, int max_active
                      "SELECT count(*) FROM jobs WHERE priority = ?1"
                      " AND state IN ('queued', 'running', 'paused')",
                      "i", (int)prio);
-        if (rc == 0 && active >= max_active)
-            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
-                           store_priority_name((int)prio), (long long)active, max_active);
+        if (rc == 0 && (rc = store_admit_check((int)prio, active, max_active, err)))
+            return rc;
     }
     if (rc)
         return rc;

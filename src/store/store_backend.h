@@ -16,8 +16,10 @@
  * may be NULL and the wrapper gives the answer named there.
  *
  * Rules that are not about a database live above the backends, so that a
- * second backend does not restate them: job state names and the legal
- * transitions (job_states.h).
+ * second backend does not restate them: job state names, the legal
+ * transitions and the class limit (job_states.h), job ids (job_id.h),
+ * retry backoff and its limits (backoff.h), the failure messages the store
+ * composes (failure_text.h).
  */
 #ifndef HARK_STORE_STORE_BACKEND_H
 #define HARK_STORE_STORE_BACKEND_H
