@@ -112,6 +112,7 @@
 #include "store/deferred_sync.h"
 #include "store/failure_text.h"
 #include "store/job_id.h"
+#include "store/webhook_body.h"
 #include "store/migrations.h"
 #include "util/fs.h"
 
@@ -2315,55 +2316,6 @@ static int sq_add_event(store *base, store_scope sc, const char *id, const char 
 
 /* ---- webhooks ------------------------------------------------------------------ */
 
-/* A JSON number as the API's job object writes it: an integer when v is
- * integral (server/job_json.c's job_json_number). */
-static json_t *json_number_of(double v)
-{
-    if (isfinite(v) && v == floor(v) && fabs(v) <= 9007199254740992.0)
-        return json_integer((json_int_t)v);
-    return json_real(isfinite(v) ? v : 0.0);
-}
-
-static json_t *json_time_of(int64_t ms)
-{
-    return ms > 0 ? json_real((double)ms / 1000.0) : json_null();
-}
-
-/* The body of job j's delivery for event: its summary (store.h, "webhooks"),
- * dumped like the API's bodies. malloc'ed, NULL when out of memory. */
-static char *webhook_body(const store_job *j, const char *event)
-{
-    char result_url[64];
-    snprintf(result_url, sizeof result_url, "/v1/jobs/%s/result", j->id);
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    int bad = 0;
-    bad |= json_object_set_new(o, "event", json_string(event));
-    bad |= json_object_set_new(o, "id", json_string(j->id));
-    bad |= json_object_set_new(o, "object", json_string("job"));
-    bad |= json_object_set_new(o, "kind", json_string(j->kind));
-    bad |= json_object_set_new(o, "state", json_string(store_state_name(j->state)));
-    bad |= json_object_set_new(o, "priority", json_string(store_priority_name(j->priority)));
-    bad |= json_object_set_new(o, "source", json_string(j->source));
-    bad |= json_object_set_new(o, "created_at", json_time_of(j->created_ms));
-    bad |= json_object_set_new(o, "started_at", json_time_of(j->started_ms));
-    bad |= json_object_set_new(o, "finished_at", json_time_of(j->finished_ms));
-    bad |= json_object_set_new(o, "timeout", json_number_of(j->timeout_s));
-    bad |= json_object_set_new(o, "duration",
-                               j->prepared ? json_number_of(j->duration_s) : json_null());
-    bad |= json_object_set_new(o, "chunks", j->prepared ? json_integer(j->n_chunks) : json_null());
-    bad |= json_object_set_new(o, "chunks_done", json_integer(j->chunks_done));
-    bad |= json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
-    bad |= json_object_set_new(o, "result_url",
-                               j->state == STORE_SUCCEEDED ? json_string(result_url) : json_null());
-    /* JSON_COMPACT | JSON_REAL_PRECISION(13): server/job_json.h's flags, so
-     * epoch seconds keep their milliseconds without binary noise. */
-    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
-    json_decref(o);
-    return text;
-}
-
 /* Inside finish_job's transaction: if job id has a callback URL, insert its
  * delivery, due now. */
 static int enqueue_webhook(sq_store *st, const char *id, int64_t t, hark_err *err)
@@ -2380,9 +2332,9 @@ static int enqueue_webhook(sq_store *st, const char *id, int64_t t, hark_err *er
     if (rc)
         return rc;
     if (j.callback_url[0]) {
-        char event[32];
-        snprintf(event, sizeof event, "job.%s", store_state_name(j.state));
-        body = webhook_body(&j, event);
+        char event[STORE_WEBHOOK_EVENT_SIZE];
+        store_webhook_event(j.state, event);
+        body = store_webhook_body(&j, event);
         rc = body ? q_exec(st, NULL, err,
                            "INSERT INTO webhooks(job_id, url, event, body, next_at_ms, created_ms,"
                            " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
@@ -2510,9 +2462,7 @@ static int record_webhook_tx(sq_store *st, int64_t id, int attempt, const store_
         return err_set(err, HARK_ESTALE,
                        "webhook delivery %lld: attempt %d was already recorded (%s, %d attempts)",
                        (long long)id, attempt, store_webhook_state_name(state), attempts);
-    int to = a->state;
-    if (to == STORE_WEBHOOK_PENDING && attempt >= st->base.opt.webhook_max_attempts)
-        to = STORE_WEBHOOK_FAILED;
+    int to = store_webhook_outcome(a->state, attempt, st->base.opt.webhook_max_attempts);
     rc = q_exec(st, NULL, err,
                 "UPDATE webhooks SET state = ?2, attempts = ?3, last_status = ?4, last_error = ?5,"
                 " next_at_ms = CASE WHEN ?2 = 'pending' THEN ?6 + ?7 ELSE next_at_ms END,"

@@ -19,7 +19,8 @@
  * second backend does not restate them: job state names, the legal
  * transitions and the class limit (job_states.h), job ids (job_id.h),
  * retry backoff and its limits (backoff.h), the failure messages the store
- * composes (failure_text.h).
+ * composes (failure_text.h), a webhook delivery's event, body and outcome
+ * (webhook_body.h).
  */
 #ifndef HARK_STORE_STORE_BACKEND_H
 #define HARK_STORE_STORE_BACKEND_H
@@ -142,7 +143,9 @@ struct store_backend_ops {
                      int64_t *event_id, hark_err *err);
 
     /* ---- webhooks. max, lease and the attempt are checked; wait_ms may be
-     * NULL (-1 on entry); a delivery's body is fixed when it is inserted. */
+     * NULL (-1 on entry); a new delivery's event and body are
+     * store_webhook_event's and store_webhook_body's, an attempt's
+     * resulting state store_webhook_outcome's (webhook_body.h). */
     int (*claim_webhooks)(store *st, int max, int64_t lease_ms, store_webhook_list *out,
                           int64_t *wait_ms, hark_err *err);
     int (*record_webhook)(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
