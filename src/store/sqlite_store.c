@@ -111,6 +111,7 @@
 #include "store/backoff.h"
 #include "store/deferred_sync.h"
 #include "store/failure_text.h"
+#include "store/job_events.h"
 #include "store/job_id.h"
 #include "store/webhook_body.h"
 #include "store/migrations.h"
@@ -639,10 +640,8 @@ static int submit_tx(sq_store *st, const store_job_spec *spec, char id[STORE_ID_
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
     if (rc == 0)
-        rc = add_event(st, id, "queued",
-                       json_pack("{s:s, s:s, s:I}", "priority", store_priority_name(spec->priority),
-                                 "source", source, "seq", (json_int_t)seq),
-                       t, NULL, err);
+        rc = add_event(st, id, "queued", store_event_queued(spec->priority, source, seq), t, NULL,
+                       err);
     return rc;
 }
 
@@ -864,8 +863,7 @@ static int claim_tx(sq_store *st, const char *owner, int64_t lease_ms, int max_p
                     " started_ms = COALESCE(started_ms, ?1) WHERE id = ?2",
                     "It", t, out->job_id);
     if (rc == 0 && first_start)
-        rc = add_event(st, out->job_id, "started", json_pack("{s:s}", "worker", owner), t, NULL,
-                       err);
+        rc = add_event(st, out->job_id, "started", store_event_started(owner), t, NULL, err);
 out:
     sqlite3_finalize(s);
     return rc;
@@ -1054,10 +1052,8 @@ static int commit_chunk_tx(sq_store *st, int64_t token, const char *result, doub
         info->n_chunks = n;
         info->job_complete = done == n;
     }
-    rc = add_event(st, l.job_id, "chunk_committed",
-                   json_pack("{s:i, s:i, s:i, s:f}", "chunk", l.idx, "chunks_done", done,
-                             "n_chunks", n, "progress", n > 0 ? (double)done / n : 1.0),
-                   t, NULL, err);
+    rc = add_event(st, l.job_id, "chunk_committed", store_event_chunk_committed(l.idx, done, n), t,
+                   NULL, err);
 out:
     sqlite3_finalize(s);
     return rc;
@@ -1119,10 +1115,8 @@ static int commit_prepare_tx(sq_store *st, int64_t token, double duration_s, con
                     " content_key = ?5 WHERE id = ?4",
                     "diItt", duration_s, (int)n, t, l.job_id, content_key ? content_key : "");
     if (rc == 0)
-        rc = add_event(st, l.job_id, "progress",
-                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", (int)n,
-                                 "duration_s", duration_s, "chunks_done", 0),
-                       t, NULL, err);
+        rc = add_event(st, l.job_id, "progress", store_event_prepared((int)n, duration_s, 0), t,
+                       NULL, err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = -1;
@@ -1217,7 +1211,7 @@ static int finish_job(sq_store *st, const char *id, int state, const char *error
 
 static int fail_job(sq_store *st, const char *id, const char *message, int64_t t, hark_err *err)
 {
-    return finish_job(st, id, STORE_FAILED, message, json_pack("{s:s}", "error", message), t, err);
+    return finish_job(st, id, STORE_FAILED, message, store_event_failed(message), t, err);
 }
 
 /* Count a failed attempt of a LEASED task (job_id, idx) with cause: back to
@@ -1330,7 +1324,7 @@ static int release_tx(sq_store *st, int64_t token, int kind, const char *cause,
                     " (SELECT 1 FROM tasks WHERE job_id = ?2 AND state = 'leased')",
                     "It", t, l.job_id);
     if (rc == 0)
-        rc = add_event(st, l.job_id, "preempted", json_pack("{s:i}", "chunk", l.idx), t, NULL, err);
+        rc = add_event(st, l.job_id, "preempted", store_event_preempted(l.idx), t, NULL, err);
     if (rc == 0 && info) {
         int64_t a;
         rc = q_int64(st, &a, NULL, err, "SELECT attempts FROM tasks WHERE job_id = ?1 AND idx = ?2",
@@ -1501,8 +1495,7 @@ static int recover_tx(sq_store *st, int *count, hark_err *err)
             q_exec(st, NULL, err, "UPDATE jobs SET state = 'queued', updated_ms = ?1 WHERE id = ?2",
                    "It", t, refs[i].job_id);
         if (rc == 0)
-            rc = add_event(st, refs[i].job_id, "preempted", json_pack("{s:s}", "reason", "restart"),
-                           t, NULL, err);
+            rc = add_event(st, refs[i].job_id, "preempted", store_event_restarted(), t, NULL, err);
     }
     free(refs);
     refs = NULL;
@@ -1555,7 +1548,7 @@ static int control_tx(sq_store *st, store_scope sc, const char *id, enum store_c
                         "UPDATE jobs SET state = 'paused', updated_ms = ?1 WHERE id = ?2", "It", t,
                         id);
         if (rc == 0)
-            rc = add_event(st, id, "paused", json_pack("{s:i}", "revoked", revoked), t, NULL, err);
+            rc = add_event(st, id, "paused", store_event_paused(revoked), t, NULL, err);
         return rc;
     }
     case STORE_CTL_RESUME:
@@ -1580,8 +1573,7 @@ static int control_tx(sq_store *st, store_scope sc, const char *id, enum store_c
             rc = store_finish_check(id, prepared != 0, done, total, err);
         if (rc)
             return rc;
-        return finish_job(st, id, STORE_SUCCEEDED, NULL,
-                          json_pack("{s:I}", "n_chunks", (json_int_t)total), t, err);
+        return finish_job(st, id, STORE_SUCCEEDED, NULL, store_event_succeeded(total), t, err);
     }
     case STORE_CTL_DELETE:
         return q_exec(st, NULL, err, "DELETE FROM jobs WHERE id = ?1", "t", id);
@@ -1637,8 +1629,8 @@ static int retry_tx(sq_store *st, store_scope sc, const char *id, int max_active
     if (rc == 0)
         rc = q_open(st, &s, err, "SELECT error, chunks_done FROM jobs WHERE id = ?1", "t", id);
     if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        json_t *data = json_pack("{s:s, s:i}", "error", (const char *)sqlite3_column_text(s, 0),
-                                 "chunks_done", sqlite3_column_int(s, 1));
+        json_t *data =
+            store_event_retried((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
         sqlite3_finalize(s);
         s = NULL;
         rc = q_exec(st, NULL, err,
@@ -1847,9 +1839,7 @@ static int close_input(sq_store *st, const char *id, const char *reason, int64_t
                      " RETURNING input_bytes",
                      "It", t, id);
     if (rc == 0)
-        rc = add_event(st, id, "input_ended",
-                       json_pack("{s:s, s:I}", "reason", reason, "bytes", (json_int_t)bytes), t,
-                       NULL, err);
+        rc = add_event(st, id, "input_ended", store_event_input_ended(reason, bytes), t, NULL, err);
     return rc;
 }
 
@@ -1956,7 +1946,7 @@ static int add_delta(sq_store *st, const char *id, const char *delta, int64_t t,
 {
     if (!delta || !delta[0])
         return 0;
-    json_t *d = json_pack("{s:s}", "delta", delta);
+    json_t *d = store_event_delta(delta);
     if (!d)
         return err_set(err, HARK_EINVAL, "live text of job %s is not UTF-8", id);
     return add_event(st, id, "transcript.text.delta", d, t, NULL, err);
@@ -2002,9 +1992,8 @@ static int commit_live_chunk_tx(sq_store *st, int64_t token, int64_t start, int6
                     "It", t, l.job_id);
     if (rc == 0)
         rc = add_event(st, l.job_id, "chunk_committed",
-                       json_pack("{s:i, s:i, s:i, s:b}", "chunk", (int)n, "chunks_done", (int)n + 1,
-                                 "n_chunks", (int)n + 1, "live", 1),
-                       t, NULL, err);
+                       store_event_live_chunk_committed((int)n, (int)n + 1, (int)n + 1), t, NULL,
+                       err);
     if (rc == 0)
         rc = add_delta(st, l.job_id, delta, t, err);
     if (rc == 0 && info) {
@@ -2106,10 +2095,8 @@ static int finish_live_tx(sq_store *st, int64_t token, double duration_s, store_
         ;
     sqlite3_finalize(s);
     if (rc == 0)
-        rc = add_event(st, l.job_id, "progress",
-                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", n, "duration_s",
-                                 duration_s, "chunks_done", done),
-                       t, NULL, err);
+        rc = add_event(st, l.job_id, "progress", store_event_prepared(n, duration_s, done), t, NULL,
+                       err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = -1;
@@ -2179,10 +2166,8 @@ static int add_stage_tx(sq_store *st, const char *id, const char *doc, const sto
                     " WHERE id = ?4",
                     "itIt", (int)n, doc, t, id);
     if (rc == 0)
-        rc = add_event(st, id, "stage",
-                       json_pack("{s:i, s:i, s:i}", "added", (int)n, "n_chunks", n_chunks + (int)n,
-                                 "chunks_done", done),
-                       t, NULL, err);
+        rc = add_event(st, id, "stage", store_event_stage((int)n, n_chunks + (int)n, done), t, NULL,
+                       err);
     return rc;
 }
 

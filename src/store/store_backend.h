@@ -19,7 +19,8 @@
  * second backend does not restate them: job state names, the legal
  * transitions and the class limit (job_states.h), job ids (job_id.h),
  * retry backoff and its limits (backoff.h), the failure messages the store
- * composes (failure_text.h), a webhook delivery's event, body and outcome
+ * composes (failure_text.h), the data of the events the store logs
+ * (job_events.h), a webhook delivery's event, body and outcome
  * (webhook_body.h).
  */
 #ifndef HARK_STORE_STORE_BACKEND_H
