@@ -106,6 +106,8 @@
  *   Several connections may use one file: writers wait up to
  *   busy_timeout_ms for each other.
  */
+#include "store/sqlite_store.h"
+
 #include "store/store_backend.h"
 
 #include "store/backoff.h"
@@ -581,14 +583,14 @@ static int sq_flush(store *base, hark_err *err)
     return 0;
 }
 
-static bool sq_sync_pending(store *base)
+bool store_sqlite_sync_pending(store *base)
 {
-    return deferred_sync_pending(sq(base)->wal_sync);
+    return base->ops == &store_sqlite_ops && deferred_sync_pending(sq(base)->wal_sync);
 }
 
-static int64_t sq_sync_count(store *base)
+int64_t store_sqlite_sync_count(store *base)
 {
-    return deferred_sync_count(sq(base)->wal_sync);
+    return base->ops == &store_sqlite_ops ? deferred_sync_count(sq(base)->wal_sync) : 0;
 }
 
 /* ---- submit ---------------------------------------------------------------- */
@@ -2627,8 +2629,6 @@ const store_backend_ops store_sqlite_ops = {
     .open = sq_open,
     .close = sq_close,
     .flush = sq_flush,
-    .sync_pending = sq_sync_pending,
-    .sync_count = sq_sync_count,
     .submit = sq_submit,
     .get_job = sq_get_job,
     .list_jobs = sq_list_jobs,

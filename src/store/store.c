@@ -183,16 +183,6 @@ int store_flush(store *st, hark_err *err)
     return st->ops->flush ? st->ops->flush(st, err) : 0;
 }
 
-bool store_sync_pending(store *st)
-{
-    return st->ops->sync_pending ? st->ops->sync_pending(st) : false;
-}
-
-int64_t store_sync_count(store *st)
-{
-    return st->ops->sync_count ? st->ops->sync_count(st) : 0;
-}
-
 int store_schema_version(void)
 {
     return store_sqlite_ops.schema_version();

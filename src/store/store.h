@@ -124,10 +124,12 @@ typedef struct store_options {
     int64_t resource_backoff_base_ms;
     int64_t resource_backoff_max_ms;
     int max_resource_waits;
-    int busy_timeout_ms; /* wait for another writer [10000] */
-    /* Relaxed commits (grants, renewals, prepare and chunk results,
-     * preemptions, successes: see DURABILITY in sqlite_store.c) reach the
-     * disk at most this long after they return, 1..60000 [1000]. */
+    /* SQLite only (other backends ignore them): how long to wait for
+     * another writer [10000]; relaxed commits (grants, renewals, prepare
+     * and chunk results, preemptions, successes: see DURABILITY in
+     * sqlite_store.c) reach the disk at most sync_interval_ms after they
+     * return, 1..60000 [1000]. */
+    int busy_timeout_ms;
     int sync_interval_ms;
     /* Called after every transaction this handle committed (under the
      * handle's mutex: it must only signal, never call the store). Lets a
@@ -154,14 +156,10 @@ int store_open(const char *location, const store_options *opt, store **out, hark
  * synced first. */
 void store_close(store *st);
 
-/* Make every relaxed commit so far durable now (an fsync of the WAL if any
- * is pending). Returns 0 or HARK_EIO. */
+/* Make every relaxed commit so far durable now (on SQLite an fsync of the
+ * WAL if any is pending; a backend whose every commit is durable does
+ * nothing). Returns 0 or HARK_EIO. */
 int store_flush(store *st, hark_err *err);
-
-/* Whether relaxed commits are waiting for their fsync; how many fsyncs
- * the background syncer has done. */
-bool store_sync_pending(store *st);
-int64_t store_sync_count(store *st);
 
 /* The schema version this code migrates to. */
 int store_schema_version(void);

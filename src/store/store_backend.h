@@ -62,10 +62,8 @@ struct store_backend_ops {
     /* Release everything; relaxed commits become durable first. st is not NULL. */
     void (*close)(store *st);
 
-    /* Optional (NULL: nothing is ever pending, flush is 0, count is 0). */
+    /* Optional (NULL: every commit is durable when it returns; flush is 0). */
     int (*flush)(store *st, hark_err *err);
-    bool (*sync_pending)(store *st);
-    int64_t (*sync_count)(store *st);
 
     /* ---- jobs. spec is checked (texts, priority, timeout, input beneath
      * its root); id is the out-parameter of store_submit. */

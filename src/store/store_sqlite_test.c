@@ -4,6 +4,7 @@
  * points, and a file that cannot grow. The store's contract, the same on
  * every backend, is store_test.c's. */
 #include "store/migrations.h"
+#include "store/sqlite_store.h"
 #include "store/store.h"
 #include "store/store_test_lib.h"
 #include "util/clock.h"
@@ -31,18 +32,18 @@ static void test_relaxed_commits_are_synced_in_the_background(void)
     ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
     char id[STORE_ID_SIZE];
     submit(st, STORE_PRIO_NORMAL, "a.wav", id);
-    ASSERT(!store_sync_pending(st)); /* acknowledged: fsynced at commit */
-    prepare(st, id, 2);              /* grant + plan: relaxed */
-    ASSERT(store_sync_pending(st));
+    ASSERT(!store_sqlite_sync_pending(st)); /* acknowledged: fsynced at commit */
+    prepare(st, id, 2);                     /* grant + plan: relaxed */
+    ASSERT(store_sqlite_sync_pending(st));
     ASSERT_EQ(store_flush(st, &err), 0);
-    ASSERT(!store_sync_pending(st));
-    ASSERT_EQ(store_sync_count(st), 1);
+    ASSERT(!store_sqlite_sync_pending(st));
+    ASSERT_EQ(store_sqlite_sync_count(st), 1);
     store_task t = claim(st, "w", LONG_LEASE);
     ASSERT_EQ(store_flush(st, &err), 0);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0); /* a chunk result: relaxed */
-    ASSERT(store_sync_pending(st));
+    ASSERT(store_sqlite_sync_pending(st));
     ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0); /* client-visible: synced itself */
-    ASSERT_EQ(store_sync_count(st), 2);
+    ASSERT_EQ(store_sqlite_sync_count(st), 2);
     store_close(st); /* syncs what is pending */
 
     /* A 20 ms interval: the syncer catches up without help. */
@@ -53,10 +54,10 @@ static void test_relaxed_commits_are_synced_in_the_background(void)
     ASSERT_EQ(t.idx, 1);
     ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
     double until = clock_now_s() + 10;
-    while (store_sync_pending(st) && clock_now_s() < until)
+    while (store_sqlite_sync_pending(st) && clock_now_s() < until)
         usleep(2000);
-    ASSERT(!store_sync_pending(st));
-    ASSERT_LE(1, store_sync_count(st));
+    ASSERT(!store_sqlite_sync_pending(st));
+    ASSERT_LE(1, store_sqlite_sync_count(st));
     store_job j = get(st, id);
     ASSERT_EQ(j.chunks_done, 2);
     store_job_release(&j);
