@@ -89,9 +89,32 @@ static void check_sqlite(void)
 }
 
 /* Whether location is a PostgreSQL connection string: a URI, or libpq's
- * keyword=value form (a word of letters and underscores, then '='). */
+ * keyword=value form, recognized by its first keyword being one of
+ * libpq's (so a file named "notes=old.db" stays a SQLite path). */
 static bool is_postgres_location(const char *loc)
 {
+    static const char *const keywords[] = {
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "passfile",
+        "service",
+        "options",
+        "application_name",
+        "connect_timeout",
+        "sslmode",
+        "sslrootcert",
+        "sslcert",
+        "sslkey",
+        "target_session_attrs",
+        "client_encoding",
+        "keepalives",
+        "gssencmode",
+        "channel_binding",
+    };
     if (strncmp(loc, "postgresql://", 13) == 0 || strncmp(loc, "postgres://", 11) == 0)
         return true;
     const char *p = loc;
@@ -100,9 +123,15 @@ static bool is_postgres_location(const char *loc)
     const char *word = p;
     while (isalpha((unsigned char)*p) || *p == '_')
         p++;
+    size_t n = (size_t)(p - word);
     while (isspace((unsigned char)*p))
         p++;
-    return p > word && *p == '=';
+    if (*p != '=')
+        return false;
+    for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
+        if (strlen(keywords[i]) == n && strncmp(word, keywords[i], n) == 0)
+            return true;
+    return false;
 }
 
 /* ---- open, close, durability ----------------------------------------------- */

@@ -136,6 +136,10 @@ static void test_location_picks_the_backend(void)
         ASSERT(strstr(err.msg, pg[i]) != NULL);
         ASSERT_EQ(access(pg[i], F_OK), -1); /* no file of that name was made */
     }
+    /* A path that merely has an '=' in it is still a file. */
+    ASSERT_EQ(store_open("notes=old.db", NULL, &st, &err), 0);
+    store_close(st);
+    ASSERT_EQ(access("notes=old.db", F_OK), 0);
     ASSERT_EQ(store_open("sqlite:", NULL, &st, &err), HARK_EINVAL);
     ASSERT(strstr(err.msg, "store path is empty") != NULL);
     ASSERT_EQ(store_open("", NULL, &st, &err), HARK_EINVAL);

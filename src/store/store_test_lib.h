@@ -32,8 +32,9 @@ static inline const char *store_test_location(void)
     return loc && loc[0] ? loc : "store.db";
 }
 
-/* The file of a SQLite location, NULL for another backend's (the same
- * rule as store_open's: a PostgreSQL URI or a libpq "key=value" string). */
+/* The file of a SQLite location, NULL for another backend's: a PostgreSQL
+ * URI, or anything with an '=' in it, taken for libpq's "key=value" form
+ * (store_open is stricter, but the suite is never pointed at such a file). */
 static inline const char *store_test_sqlite_path(void)
 {
     const char *loc = store_test_location();
