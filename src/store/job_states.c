@@ -1,6 +1,7 @@
 /* job_states.c - names of states and the legal transitions (job_states.h). */
 #include "store/job_states.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char *const state_names[] = {"queued",    "running", "paused",
@@ -125,6 +126,11 @@ int store_admit_check(int priority, int64_t active, int max_active, hark_err *er
         return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
                        store_priority_name(priority), (long long)active, max_active);
     return 0;
+}
+
+int64_t store_deadline_ms(int64_t from_ms, double timeout_s)
+{
+    return timeout_s > 0 ? from_ms + (int64_t)llround(timeout_s * 1000.0) : 0;
 }
 
 int store_retry_check(int state, const char *id, hark_err *err)

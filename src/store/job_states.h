@@ -73,6 +73,11 @@ int store_finish_check(const char *id, bool prepared, int64_t done, int64_t tota
  * HARK_EFULL "the <class> queue is full (...)". */
 int store_admit_check(int priority, int64_t active, int max_active, hark_err *err);
 
+/* The deadline of a job with timeout_s (0 = none) counted from from_ms:
+ * from_ms + timeout_s in ms, rounded half away from zero; 0 for none.
+ * Set at submit, and again at a retry (counted from the retry). */
+int64_t store_deadline_ms(int64_t from_ms, double timeout_s);
+
 /* 0 if job id may be retried from state (FAILED only), else HARK_EINVAL. */
 int store_retry_check(int state, const char *id, hark_err *err);
 

@@ -3,6 +3,8 @@
 #include "store/job_states.h"
 #include "util/test.h"
 
+#define T0_MS 1700000000000LL
+
 static void test_names_round_trip(void)
 {
     for (int s = STORE_QUEUED; s <= STORE_CANCELLED; s++) {
@@ -81,6 +83,11 @@ static void test_other_arrows(void)
     ASSERT_EQ(store_stage_check("jx", STORE_QUEUED, true, 4, 4, STORE_MAX_CHUNKS, &err),
               HARK_EINVAL);
     ASSERT_STREQ(err.msg, "job jx would have too many tasks");
+
+    ASSERT_EQ(store_deadline_ms(T0_MS, 0), 0);
+    ASSERT_EQ(store_deadline_ms(T0_MS, 2.5), T0_MS + 2500);
+    ASSERT_EQ(store_deadline_ms(T0_MS, 0.0015), T0_MS + 2); /* 1.5 ms, half away from zero */
+    ASSERT_EQ(store_deadline_ms(T0_MS, 1e9), T0_MS + 1000000000000LL);
 
     ASSERT_EQ(store_admit_check(STORE_PRIO_LOW, 1000, 0, &err), 0);
     ASSERT_EQ(store_admit_check(STORE_PRIO_LOW, 1, 2, &err), 0);

@@ -121,7 +121,6 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -626,7 +625,7 @@ static int submit_tx(sq_store *st, const store_job_spec *spec, char id[STORE_ID_
                  "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value", "");
     if (rc)
         return rc;
-    int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
+    int64_t deadline = store_deadline_ms(t, spec->timeout_s);
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
                 " source, options, timeout_s, deadline_ms, callback_url, input_root, owner,"
@@ -1629,19 +1628,18 @@ static int retry_tx(sq_store *st, store_scope sc, const char *id, int max_active
                 "t", id);
     sqlite3_stmt *s = NULL;
     if (rc == 0)
-        rc = q_open(st, &s, err, "SELECT error, chunks_done FROM jobs WHERE id = ?1", "t", id);
+        rc = q_open(st, &s, err, "SELECT error, chunks_done, timeout_s FROM jobs WHERE id = ?1",
+                    "t", id);
     if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         json_t *data =
             store_event_retried((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+        int64_t deadline = store_deadline_ms(t, sqlite3_column_double(s, 2));
         sqlite3_finalize(s);
         s = NULL;
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = 'queued', error = '', finished_ms = NULL,"
-                    " result_ready = 0, updated_ms = ?1,"
-                    " deadline_ms = CASE WHEN timeout_s > 0"
-                    "  THEN ?1 + CAST(ROUND(timeout_s * 1000.0) AS INTEGER) ELSE 0 END"
-                    " WHERE id = ?2",
-                    "It", t, id);
+                    " result_ready = 0, updated_ms = ?1, deadline_ms = ?3 WHERE id = ?2",
+                    "ItI", t, id, deadline);
         if (rc == 0)
             rc = add_event(st, id, "retried", data, t, NULL, err);
         else

@@ -17,7 +17,7 @@
  *
  * Rules that are not about a database live above the backends, so that a
  * second backend does not restate them: job state names, the legal
- * transitions and the class limit (job_states.h), job ids (job_id.h),
+ * transitions, the class limit and deadlines (job_states.h), job ids (job_id.h),
  * retry backoff and its limits (backoff.h), the failure messages the store
  * composes (failure_text.h), the data of the events the store logs
  * (job_events.h), a webhook delivery's event, body and outcome
