@@ -1,19 +1,11 @@
-/* sqlite_store.c - the SQLite backend of store.h.
+/* sqlite_store.c - the SQLite backend of the store (store_sqlite_ops,
+ * store_backend.h): store.c checks every argument and calls the callbacks
+ * at the end of this file. What is SQLite's alone lives here: the SQL, the
+ * schema and its migrations (migrations.c), WAL mode and the deferred WAL
+ * sync, busy timeouts, the file-size and full-disk diagnosis.
  *
- * JOB STATES
- *
- *   submit ─► QUEUED ──claim──► RUNNING ──store_succeed (every chunk committed)──► SUCCEEDED
- *               ▲  ▲              │  │  │
- *               │  └─preempted────┘  │  └─attempts exhausted / store_fail / deadline──► FAILED
- *               │   (no lease left)  │
- *               │   recover          │
- *    resume ◄── PAUSED ◄──pause──────┘ (pause also from QUEUED)
- *
- *   any non-terminal ──cancel──► CANCELLED.  SUCCEEDED, FAILED, CANCELLED are
- *   terminal (ended): nothing leaves them but FAILED ──store_retry──► QUEUED,
- *   which keeps the committed chunks and gives the others fresh attempts.
- *   store_delete_job and store_prune (ended past a retention age) remove
- *   ended jobs. finished_ms is set exactly while a job is ended.
+ * JOB STATES: the diagram, the names and the legal transitions are
+ * job_states.h's, shared by every backend.
  *
  * TASKS. A job has a prepare task (idx -1) from submit, and chunk tasks
  * (idx 0..n-1) once the prepare commits its plan. A task is
@@ -114,17 +106,21 @@
  *   Several connections may use one file: writers wait up to
  *   busy_timeout_ms for each other.
  */
-#include "store/store.h"
+#include "store/sqlite_store.h"
 
+#include "store/store_backend.h"
+
+#include "store/backoff.h"
 #include "store/deferred_sync.h"
+#include "store/failure_text.h"
+#include "store/job_events.h"
+#include "store/job_id.h"
+#include "store/webhook_body.h"
 #include "store/migrations.h"
-#include "util/beneath.h"
 #include "util/fs.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -132,111 +128,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Longest failure message the store composes (causes are capped at 4096). */
-#define STORE_MSG_MAX 8192
-
-struct store {
+typedef struct sq_store {
+    store base; /* ops, resolved options (store_backend.h) */
     sqlite3 *db;
     pthread_mutex_t mu;
     char *path;
-    int64_t (*now_ms)(void *ctx);
-    void *now_ctx;
-    int max_attempts;
-    int64_t backoff_base_ms, backoff_max_ms;
-    int64_t resource_backoff_base_ms, resource_backoff_max_ms;
-    int max_resource_waits;
-    void (*on_commit)(void *ctx);
-    void *commit_ctx;
-    int webhook_max_attempts;
     deferred_sync *wal_sync; /* fsyncs the WAL after relaxed commits */
     bool relaxed;            /* the next COMMIT runs with synchronous=NORMAL */
-};
+} sq_store;
 
-static const char *const state_names[] = {"queued",    "running", "paused",
-                                          "succeeded", "failed",  "cancelled"};
-static const char *const prio_names[] = {"realtime", "high", "normal", "low"};
-static const char *const chunk_state_names[] = {"pending", "leased", "done"};
-static const char *const webhook_state_names[] = {"pending", "delivered", "failed"};
-
-#define N_STATES 6
-#define N_PRIOS 4
-
-const char *store_state_name(int state)
+/* The SQLite handle behind a store handle this backend opened. */
+static sq_store *sq(store *st)
 {
-    return state >= 0 && state < N_STATES ? state_names[state] : "?";
+    return (sq_store *)st;
 }
 
-const char *store_priority_name(int prio)
-{
-    return prio >= 0 && prio < N_PRIOS ? prio_names[prio] : "?";
-}
-
-int store_state_parse(const char *name, int *out, hark_err *err)
-{
-    for (int i = 0; name && i < N_STATES; i++) {
-        if (strcmp(name, state_names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return err_set(err, HARK_EINVAL, "unknown job state '%s'", name ? name : "");
-}
-
-int store_priority_parse(const char *name, int *out, hark_err *err)
-{
-    for (int i = 0; name && i < N_PRIOS; i++) {
-        if (strcmp(name, prio_names[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return err_set(err, HARK_EINVAL,
-                   "unknown priority '%s' (expected realtime, high, normal or low)",
-                   name ? name : "");
-}
-
-bool store_state_terminal(int state)
-{
-    return state == STORE_SUCCEEDED || state == STORE_FAILED || state == STORE_CANCELLED;
-}
-
-static int state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < N_STATES; i++)
-        if (strcmp((const char *)s, state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-static int chunk_state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp((const char *)s, chunk_state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *store_webhook_state_name(int state)
-{
-    return state >= 0 && state < 3 ? webhook_state_names[state] : "?";
-}
-
-/* -1 for NULL, "" or an unknown name. */
-static int webhook_state_from_text(const unsigned char *s)
-{
-    for (int i = 0; s && i < 3; i++)
-        if (strcmp((const char *)s, webhook_state_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-int store_schema_version(void)
+static int sq_schema_version(void)
 {
     size_t n;
     store_migrations(&n);
@@ -245,23 +157,10 @@ int store_schema_version(void)
 
 /* ---- small SQLite helpers ------------------------------------------------ */
 
-static int64_t real_now_ms(void *ctx)
-{
-    (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t now_of(store *st)
-{
-    return st->now_ms(st->now_ctx);
-}
-
 /* Whether the database or its WAL has reached the process's file-size
  * limit (ulimit -f): SQLite reports that as a short write (SQLITE_FULL) or
  * an I/O error, without the EFBIG behind it. */
-static bool at_size_limit(const store *st)
+static bool at_size_limit(const sq_store *st)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
@@ -276,7 +175,7 @@ static bool at_size_limit(const store *st)
 /* A failed call's code and message. A full disk (SQLITE_FULL, or ENOSPC
  * under an I/O error) is HARK_ENOSPC, a resource condition the caller may
  * wait out; at the file-size limit the message says so (HARK_EIO). */
-static int db_error(store *st, int rc, const char *what, hark_err *err)
+static int db_error(sq_store *st, int rc, const char *what, hark_err *err)
 {
     int prim = rc & 0xff, sys = sqlite3_system_errno(st->db);
     if ((prim == SQLITE_FULL || prim == SQLITE_IOERR) && (sys == EFBIG || at_size_limit(st))) {
@@ -294,8 +193,8 @@ static int db_error(store *st, int rc, const char *what, hark_err *err)
 /* Prepare sql and bind the arguments described by types, one character per
  * parameter ?1, ?2 ...: 't' const char * (NULL binds NULL), 'i' int,
  * 'I' int64_t, 'd' double. */
-static int q_vopen(store *st, sqlite3_stmt **out, hark_err *err, const char *sql, const char *types,
-                   va_list ap)
+static int q_vopen(sq_store *st, sqlite3_stmt **out, hark_err *err, const char *sql,
+                   const char *types, va_list ap)
 {
     sqlite3_stmt *s = NULL;
     int ret = 0;
@@ -339,8 +238,8 @@ out:
     return ret;
 }
 
-static int q_open(store *st, sqlite3_stmt **out, hark_err *err, const char *sql, const char *types,
-                  ...)
+static int q_open(sq_store *st, sqlite3_stmt **out, hark_err *err, const char *sql,
+                  const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
@@ -350,7 +249,7 @@ static int q_open(store *st, sqlite3_stmt **out, hark_err *err, const char *sql,
 }
 
 /* Step: 1 for a row, 0 when done, a negative code on error. */
-static int q_step(store *st, sqlite3_stmt *s, hark_err *err)
+static int q_step(sq_store *st, sqlite3_stmt *s, hark_err *err)
 {
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
@@ -361,7 +260,8 @@ static int q_step(store *st, sqlite3_stmt *s, hark_err *err)
 }
 
 /* Run a statement to completion; *changes (may be NULL) gets the rows changed. */
-static int q_exec(store *st, int *changes, hark_err *err, const char *sql, const char *types, ...)
+static int q_exec(sq_store *st, int *changes, hark_err *err, const char *sql, const char *types,
+                  ...)
 {
     sqlite3_stmt *s = NULL;
     va_list ap;
@@ -381,7 +281,7 @@ out:
 
 /* Run a statement that yields one integer (a SELECT or an UPDATE ... RETURNING).
  * *found (may be NULL) says whether there was a row; *out is 0 if not. */
-static int q_int64(store *st, int64_t *out, bool *found, hark_err *err, const char *sql,
+static int q_int64(sq_store *st, int64_t *out, bool *found, hark_err *err, const char *sql,
                    const char *types, ...)
 {
     sqlite3_stmt *s = NULL;
@@ -407,32 +307,32 @@ out:
     return rc < 0 ? rc : 0;
 }
 
-static int exec_plain(store *st, const char *sql, hark_err *err)
+static int exec_plain(sq_store *st, const char *sql, hark_err *err)
 {
     int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : db_error(st, rc, sql, err);
 }
 
-static void lock(store *st)
+static void lock(sq_store *st)
 {
     pthread_mutex_lock(&st->mu);
 }
 
-static void unlock(store *st)
+static void unlock(sq_store *st)
 {
     pthread_mutex_unlock(&st->mu);
 }
 
 /* Commit the next transaction with synchronous=NORMAL, its fsync left to
  * the WAL syncer (see DURABILITY); unrelax() after it. Under the mutex. */
-static int relax(store *st, hark_err *err)
+static int relax(sq_store *st, hark_err *err)
 {
     int rc = exec_plain(st, "PRAGMA synchronous = NORMAL", err);
     st->relaxed = rc == 0;
     return rc;
 }
 
-static void unrelax(store *st)
+static void unrelax(sq_store *st)
 {
     if (st->relaxed)
         exec_plain(st, "PRAGMA synchronous = FULL", NULL);
@@ -441,7 +341,7 @@ static void unrelax(store *st)
 
 /* Every mutating call: BEGIN IMMEDIATE (take the write lock now, so two
  * connections never deadlock upgrading a read), the body, then tx_end. */
-static int tx_begin(store *st, hark_err *err)
+static int tx_begin(sq_store *st, hark_err *err)
 {
     return exec_plain(st, "BEGIN IMMEDIATE", err);
 }
@@ -450,15 +350,15 @@ static int tx_begin(store *st, hark_err *err)
  * counter bump and nothing else: bodies change nothing else before they
  * return HARK_ESTALE); roll back on any other error. Returns the body's code
  * or the commit's error. */
-static int tx_end(store *st, int rc, hark_err *err)
+static int tx_end(sq_store *st, int rc, hark_err *err)
 {
     if (rc == 0 || rc == HARK_ESTALE) {
         int c = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
         if (c == SQLITE_OK) {
             if (st->relaxed)
                 deferred_sync_mark(st->wal_sync);
-            if (st->on_commit)
-                st->on_commit(st->commit_ctx);
+            if (st->base.opt.on_commit)
+                st->base.opt.on_commit(st->base.opt.commit_ctx);
             return rc;
         }
         rc = db_error(st, c, "commit", err);
@@ -480,38 +380,6 @@ static void copy_id(char dst[STORE_ID_SIZE], sqlite3_stmt *s, int col)
     snprintf(dst, STORE_ID_SIZE, "%s", t ? (const char *)t : "");
 }
 
-static int check_text(const char *what, const char *s, size_t max, bool empty_ok, hark_err *err)
-{
-    if (!s)
-        return err_set(err, HARK_EINVAL, "%s is missing", what);
-    size_t n = strnlen(s, max + 1);
-    if (n > max)
-        return err_set(err, HARK_EINVAL, "%s is too long (over %zu bytes)", what, max);
-    if (n == 0 && !empty_ok)
-        return err_set(err, HARK_EINVAL, "%s is empty", what);
-    return 0;
-}
-
-static int check_id(const char *id, hark_err *err)
-{
-    if (!id || strnlen(id, STORE_ID_SIZE) >= STORE_ID_SIZE || !id[0])
-        return err_set(err, HARK_EINVAL, "bad job id '%.40s'", id ? id : "");
-    return 0;
-}
-
-/* A scope is the all scope or names one owner (store.h): anything else is
- * a caller that did not say whose jobs it means, and gets nothing. */
-static int check_scope(store_scope sc, hark_err *err)
-{
-    if (sc.all && sc.owner)
-        return err_set(err, HARK_EINVAL, "job scope is both every job and owner '%.64s'", sc.owner);
-    if (!sc.all && !sc.owner)
-        return err_set(err, HARK_EINVAL, "job scope names no owner");
-    if (sc.owner && strnlen(sc.owner, STORE_OWNER_MAX + 1) > STORE_OWNER_MAX)
-        return err_set(err, HARK_EINVAL, "job owner is too long (over %d bytes)", STORE_OWNER_MAX);
-    return 0;
-}
-
 /* What a query binds for scope sc: NULL for every job, else the owner. The
  * queries say "(?N IS NULL OR owner = ?N)" or, where the owner picks the
  * index, "owner = ?N" only when scoped. */
@@ -523,7 +391,7 @@ static const char *scope_owner(store_scope sc)
 /* ---- events --------------------------------------------------------------- */
 
 /* Append an event; data (stolen, may be NULL for {}) is serialized here. */
-static int add_event(store *st, const char *job_id, const char *type, json_t *data, int64_t now,
+static int add_event(sq_store *st, const char *job_id, const char *type, json_t *data, int64_t now,
                      int64_t *event_id, hark_err *err)
 {
     char *text = NULL;
@@ -548,7 +416,7 @@ out:
 
 /* ---- open, migrate, close ------------------------------------------------- */
 
-static int user_version(store *st, int *v, hark_err *err)
+static int user_version(sq_store *st, int *v, hark_err *err)
 {
     int64_t x;
     int rc = q_int64(st, &x, NULL, err, "PRAGMA user_version", "");
@@ -556,7 +424,7 @@ static int user_version(store *st, int *v, hark_err *err)
     return rc;
 }
 
-static int migrate(store *st, hark_err *err)
+static int migrate(sq_store *st, hark_err *err)
 {
     size_t n;
     const store_migration *m = store_migrations(&n);
@@ -593,7 +461,7 @@ static int migrate(store *st, hark_err *err)
             rc = q_exec(st, NULL, err,
                         "INSERT INTO schema_migrations(version, name, applied_ms)"
                         " VALUES (?1, ?2, ?3)",
-                        "itI", m[i].version, m[i].name, now_of(st));
+                        "itI", m[i].version, m[i].name, store_now(&st->base));
         if (rc == 0) {
             /* PRAGMA takes no parameters; the value is our own integer. */
             char sql[64];
@@ -608,46 +476,14 @@ static int migrate(store *st, hark_err *err)
     return 0;
 }
 
-int store_open(const char *path, const store_options *opt, store **out, hark_err *err)
+/* path is a file name; opt is resolved (store_backend.h). */
+static int sq_open(const char *path, const store_options *opt, store **out, hark_err *err)
 {
-    store *st = NULL;
+    sq_store *st = NULL;
     int rc = 0;
     bool mu_init = false;
-    store_options o = {0};
-    if (opt)
-        o = *opt;
+    const store_options o = *opt;
     *out = NULL;
-    if (!path || !path[0]) {
-        rc = err_set(err, HARK_EINVAL, "store path is empty");
-        goto out;
-    }
-    if (o.max_attempts == 0)
-        o.max_attempts = 3;
-    if (o.backoff_base_ms == 0)
-        o.backoff_base_ms = 1000;
-    if (o.backoff_max_ms == 0)
-        o.backoff_max_ms = 30000;
-    if (o.busy_timeout_ms == 0)
-        o.busy_timeout_ms = 10000;
-    if (o.sync_interval_ms == 0)
-        o.sync_interval_ms = 1000;
-    if (o.webhook_max_attempts == 0)
-        o.webhook_max_attempts = STORE_WEBHOOK_MAX_ATTEMPTS;
-    if (o.resource_backoff_base_ms == 0)
-        o.resource_backoff_base_ms = 5000;
-    if (o.resource_backoff_max_ms == 0)
-        o.resource_backoff_max_ms = 60000;
-    if (o.max_resource_waits == 0)
-        o.max_resource_waits = 30;
-    if (o.max_attempts < 1 || o.max_attempts > 20 || o.backoff_base_ms < 0 ||
-        o.backoff_max_ms < 0 || o.backoff_base_ms > INT64_MAX >> 21 || o.busy_timeout_ms < 0 ||
-        o.sync_interval_ms < 1 || o.sync_interval_ms > 60000 || o.webhook_max_attempts < 1 ||
-        o.webhook_max_attempts > 100 || o.resource_backoff_base_ms < 0 ||
-        o.resource_backoff_base_ms > INT64_MAX >> 21 || o.resource_backoff_max_ms < 0 ||
-        o.max_resource_waits < 1 || o.max_resource_waits > 1000) {
-        rc = err_set(err, HARK_EINVAL, "bad store options for '%s'", path);
-        goto out;
-    }
     st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
         rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", path);
@@ -658,17 +494,8 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
         goto out;
     }
     mu_init = true;
-    st->now_ms = o.now_ms ? o.now_ms : real_now_ms;
-    st->now_ctx = o.now_ctx;
-    st->max_attempts = o.max_attempts;
-    st->backoff_base_ms = o.backoff_base_ms;
-    st->backoff_max_ms = o.backoff_max_ms;
-    st->resource_backoff_base_ms = o.resource_backoff_base_ms;
-    st->resource_backoff_max_ms = o.resource_backoff_max_ms;
-    st->max_resource_waits = o.max_resource_waits;
-    st->on_commit = o.on_commit;
-    st->commit_ctx = o.commit_ctx;
-    st->webhook_max_attempts = o.webhook_max_attempts;
+    st->base.ops = &store_sqlite_ops;
+    st->base.opt = o;
 
     bool existed = access(path, F_OK) == 0;
     int c = sqlite3_open_v2(
@@ -723,7 +550,7 @@ int store_open(const char *path, const store_options *opt, store **out, hark_err
             goto out;
         }
     }
-    *out = st;
+    *out = &st->base;
     st = NULL;
 out:
     if (st) {
@@ -737,10 +564,9 @@ out:
     return rc;
 }
 
-void store_close(store *st)
+static void sq_close(store *base)
 {
-    if (!st)
-        return;
+    sq_store *st = sq(base);
     deferred_sync_stop(st->wal_sync); /* the last relaxed commits become durable */
     sqlite3_close_v2(st->db);
     pthread_mutex_destroy(&st->mu);
@@ -748,46 +574,30 @@ void store_close(store *st)
     free(st);
 }
 
-int store_flush(store *st, hark_err *err)
+static int sq_flush(store *base, hark_err *err)
 {
+    sq_store *st = sq(base);
     if (deferred_sync_flush(st->wal_sync) != 0)
         return err_set(err, HARK_EIO, "store '%s': cannot sync the WAL", st->path);
     return 0;
 }
 
-bool store_sync_pending(store *st)
+bool store_sqlite_sync_pending(store *base)
 {
-    return deferred_sync_pending(st->wal_sync);
+    return base->ops == &store_sqlite_ops && deferred_sync_pending(sq(base)->wal_sync);
 }
 
-int64_t store_sync_count(store *st)
+int64_t store_sqlite_sync_count(store *base)
 {
-    return deferred_sync_count(st->wal_sync);
+    return base->ops == &store_sqlite_ops ? deferred_sync_count(sq(base)->wal_sync) : 0;
 }
 
 /* ---- submit ---------------------------------------------------------------- */
 
-static int new_id(char id[STORE_ID_SIZE], hark_err *err)
+static int submit_tx(sq_store *st, const store_job_spec *spec, char id[STORE_ID_SIZE],
+                     hark_err *err)
 {
-    unsigned char r[8];
-    size_t got = 0;
-    while (got < sizeof r) {
-        ssize_t n = getrandom(r + got, sizeof r - got, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return err_set(err, HARK_EIO, "cannot make a job id: getrandom: %s", strerror(errno));
-        got += (size_t)n;
-    }
-    id[0] = 'j';
-    for (size_t i = 0; i < sizeof r; i++)
-        snprintf(id + 1 + 2 * i, 3, "%02x", r[i]);
-    return 0;
-}
-
-static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err)
-{
-    int64_t t = now_of(st), seq, exists = 1;
+    int64_t t = store_now(&st->base), seq, exists = 1;
     const char *source = spec->source && spec->source[0] ? spec->source : spec->input;
     int rc = 0;
     if (spec->max_active > 0) {
@@ -798,13 +608,11 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
                      "i", spec->priority);
         if (rc)
             return rc;
-        if (active >= spec->max_active)
-            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
-                           store_priority_name(spec->priority), (long long)active,
-                           spec->max_active);
+        if ((rc = store_admit_check(spec->priority, active, spec->max_active, err)))
+            return rc;
     }
     for (int tries = 0; exists && tries < 4; tries++) {
-        rc = new_id(id, err);
+        rc = store_new_job_id(id, err);
         if (rc == 0)
             rc =
                 q_int64(st, &exists, NULL, err, "SELECT count(*) FROM jobs WHERE id = ?1", "t", id);
@@ -817,7 +625,7 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
                  "UPDATE meta SET value = value + 1 WHERE key = 'next_seq' RETURNING value", "");
     if (rc)
         return rc;
-    int64_t deadline = spec->timeout_s > 0 ? t + (int64_t)llround(spec->timeout_s * 1000.0) : 0;
+    int64_t deadline = store_deadline_ms(t, spec->timeout_s);
     rc = q_exec(st, NULL, err,
                 "INSERT INTO jobs(id, kind, state, priority, seq, created_ms, updated_ms, input,"
                 " source, options, timeout_s, deadline_ms, callback_url, input_root, owner,"
@@ -833,44 +641,20 @@ static int submit_tx(store *st, const store_job_spec *spec, char id[STORE_ID_SIZ
         rc = q_exec(st, NULL, err,
                     "INSERT INTO tasks(job_id, idx, state) VALUES (?1, -1, 'pending')", "t", id);
     if (rc == 0)
-        rc = add_event(st, id, "queued",
-                       json_pack("{s:s, s:s, s:I}", "priority", store_priority_name(spec->priority),
-                                 "source", source, "seq", (json_int_t)seq),
-                       t, NULL, err);
+        rc = add_event(st, id, "queued", store_event_queued(spec->priority, source, seq), t, NULL,
+                       err);
     return rc;
 }
 
-int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err)
+static int sq_submit(store *base, const store_job_spec *spec, char id[STORE_ID_SIZE], hark_err *err)
 {
-    int rc = 0;
-    id[0] = '\0';
-    if (!spec)
-        return err_set(err, HARK_EINVAL, "no job to submit");
-    if ((rc = check_text("job kind", spec->kind, 64, false, err)) ||
-        (rc = check_text("job input", spec->input, 4096, false, err)) ||
-        (spec->source && (rc = check_text("job source name", spec->source, 4096, true, err))) ||
-        (spec->options &&
-         (rc = check_text("job options", spec->options, STORE_MAX_TEXT, true, err))) ||
-        (spec->callback_url && (rc = check_text("callback URL", spec->callback_url,
-                                                STORE_CALLBACK_URL_MAX, true, err))) ||
-        (spec->input_root &&
-         (rc = check_text("job input root", spec->input_root, 4096, true, err))) ||
-        (spec->owner && (rc = check_text("job owner", spec->owner, STORE_OWNER_MAX, true, err))))
-        return rc;
-    if (spec->input_root && spec->input_root[0] && !beneath_rel(spec->input_root, spec->input))
-        return err_set(err, HARK_EINVAL, "job input '%s' is not beneath its root '%s'", spec->input,
-                       spec->input_root);
-    if (spec->priority < 0 || spec->priority >= N_PRIOS)
-        return err_set(err, HARK_EINVAL, "bad priority %d", spec->priority);
-    if (!isfinite(spec->timeout_s) || spec->timeout_s < 0 || spec->timeout_s > 1e9)
-        return err_set(err, HARK_EINVAL, "bad timeout %g s", spec->timeout_s);
+    sq_store *st = sq(base);
+    int rc;
     lock(st);
     rc = tx_begin(st, err);
     if (rc == 0)
         rc = tx_end(st, submit_tx(st, spec, id, err), err);
     unlock(st);
-    if (rc)
-        id[0] = '\0';
     return rc;
 }
 
@@ -892,31 +676,12 @@ int store_submit(store *st, const store_job_spec *spec, char id[STORE_ID_SIZE], 
     " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
     " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
 
-void store_job_release(store_job *job)
-{
-    if (!job)
-        return;
-    free(job->kind);
-    free(job->input);
-    free(job->source);
-    free(job->options);
-    free(job->prepare_error);
-    free(job->error);
-    free(job->callback_url);
-    free(job->webhook_last_error);
-    free(job->input_root);
-    free(job->owner);
-    free(job->content_key);
-    free(job->doc);
-    memset(job, 0, sizeof *job);
-}
-
-static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
+static int read_job(sq_store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
 {
     memset(j, 0, sizeof *j);
     copy_id(j->id, s, 0);
     j->kind = dup_col(s, 1);
-    j->state = state_from_text(sqlite3_column_text(s, 2));
+    j->state = store_state_of_name((const char *)sqlite3_column_text(s, 2));
     j->priority = sqlite3_column_int(s, 3);
     j->seq = sqlite3_column_int64(s, 4);
     j->created_ms = sqlite3_column_int64(s, 5);
@@ -937,7 +702,7 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     j->error = dup_col(s, 20);
     j->result_ready = sqlite3_column_int(s, 21) != 0;
     j->callback_url = dup_col(s, 22);
-    j->webhook_state = webhook_state_from_text(sqlite3_column_text(s, 23));
+    j->webhook_state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 23));
     j->webhook_attempts = sqlite3_column_int(s, 24);
     j->webhook_last_status = sqlite3_column_int(s, 25);
     j->webhook_last_error = dup_col(s, 26);
@@ -958,13 +723,11 @@ static int read_job(store *st, sqlite3_stmt *s, store_job *j, hark_err *err)
     return 0;
 }
 
-int store_get_job(store *st, store_scope sc, const char *id, store_job *out, hark_err *err)
+static int sq_get_job(store *base, store_scope sc, const char *id, store_job *out, hark_err *err)
 {
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
     int rc;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
     lock(st);
     rc = q_open(st, &s, err, "SELECT " JOB_COLS " WHERE j.id = ?1 AND (?2 IS NULL OR j.owner = ?2)",
                 "tt", id, scope_owner(sc));
@@ -981,23 +744,6 @@ out:
     return rc;
 }
 
-void store_job_filter_init(store_job_filter *f)
-{
-    memset(f, 0, sizeof *f);
-    f->state = -1;
-    f->priority = -1;
-}
-
-void store_job_list_release(store_job_list *list)
-{
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->n; i++)
-        store_job_release(&list->jobs[i]);
-    free(list->jobs);
-    memset(list, 0, sizeof *list);
-}
-
 /* The list query: [newest first][scoped to an owner]. Scoped, "j.owner =
  * ?7" lets jobs_owner (owner, seq) give one owner's jobs in order. */
 #define LIST_WHERE                                                                                 \
@@ -1012,30 +758,19 @@ static const char *const list_sql[2][2] = {
      LIST_WHERE " AND j.owner = ?7 AND (?5 = 0 OR j.seq < ?5) ORDER BY j.seq DESC LIMIT ?6"},
 };
 
-int store_list_jobs(store *st, store_scope sc, const store_job_filter *filter, store_job_list *out,
-                    hark_err *err)
+static int sq_list_jobs(store *base, store_scope sc, const store_job_filter *filter,
+                        store_job_list *out, hark_err *err)
 {
-    store_job_filter f;
+    sq_store *st = sq(base);
+    const store_job_filter f = *filter;
     sqlite3_stmt *s = NULL;
     int rc = 0;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_scope(sc, err)))
-        return rc;
-    if (filter)
-        f = *filter;
-    else
-        store_job_filter_init(&f);
-    if (f.limit == 0)
-        f.limit = 100;
-    if (f.limit < 1 || f.limit > 1000 || f.state < -1 || f.state >= N_STATES || f.priority < -1 ||
-        f.priority >= N_PRIOS || f.after_seq < 0)
-        return err_set(err, HARK_EINVAL, "bad job list filter");
     out->jobs = calloc((size_t)f.limit, sizeof *out->jobs);
     if (!out->jobs)
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
     lock(st);
     rc = q_open(st, &s, err, list_sql[f.newest_first][!sc.all], sc.all ? "tiIiIi" : "tiIiIit",
-                f.state < 0 ? NULL : state_names[f.state], f.priority, f.created_since,
+                f.state < 0 ? NULL : store_state_name(f.state), f.priority, f.created_since,
                 (int)f.ready_only, f.after_seq, f.limit + 1, sc.owner);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         if (out->n == (size_t)f.limit) { /* one more exists: there is a next page */
@@ -1070,16 +805,16 @@ int store_list_jobs(store *st, store_scope sc, const store_job_filter *filter, s
     "  AND t.attempts < ?2 AND t.not_before_ms <= ?1)"
 #define SQL_JOB_ORDER " ORDER BY j.priority, j.seq LIMIT 1"
 
-static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_priority,
+static int claim_tx(sq_store *st, const char *owner, int64_t lease_ms, int max_priority,
                     store_task *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int64_t t = now_of(st), token;
+    int64_t t = store_now(&st->base), token;
     bool first_start = false, was_queued = false;
     int rc = q_open(st, &s, err,
                     "SELECT j.id, j.priority, j.state, j.started_ms IS NULL" SQL_CLAIMABLE_JOBS
                     " AND j.priority <= ?3" SQL_JOB_ORDER,
-                    "Iii", t, st->max_attempts, max_priority);
+                    "Iii", t, st->base.opt.max_attempts, max_priority);
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -1087,7 +822,7 @@ static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_prio
         goto out; /* 0: nothing claimable, out->kind stays NONE */
     copy_id(out->job_id, s, 0);
     out->priority = sqlite3_column_int(s, 1);
-    was_queued = state_from_text(sqlite3_column_text(s, 2)) == STORE_QUEUED;
+    was_queued = store_state_of_name((const char *)sqlite3_column_text(s, 2)) == STORE_QUEUED;
     first_start = sqlite3_column_int(s, 3) != 0;
     sqlite3_finalize(s);
     s = NULL;
@@ -1095,7 +830,7 @@ static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_prio
                 "SELECT idx, start_sample, end_sample, attempts FROM tasks INDEXED BY tasks_state"
                 " WHERE state = 'pending' AND job_id = ?1 AND attempts < ?2 AND not_before_ms <= ?3"
                 " ORDER BY idx LIMIT 1",
-                "tiI", out->job_id, st->max_attempts, t);
+                "tiI", out->job_id, st->base.opt.max_attempts, t);
     if (rc == 0 && (rc = q_step(st, s, err)) == 0)
         rc = err_set(err, HARK_EIO, "store '%s': job %s lost its claimable task", st->path,
                      out->job_id);
@@ -1129,27 +864,17 @@ static int claim_tx(store *st, const char *owner, int64_t lease_ms, int max_prio
                     " started_ms = COALESCE(started_ms, ?1) WHERE id = ?2",
                     "It", t, out->job_id);
     if (rc == 0 && first_start)
-        rc = add_event(st, out->job_id, "started", json_pack("{s:s}", "worker", owner), t, NULL,
-                       err);
+        rc = add_event(st, out->job_id, "started", store_event_started(owner), t, NULL, err);
 out:
     sqlite3_finalize(s);
     return rc;
 }
 
-int store_claim(store *st, const char *owner, int64_t lease_ms, store_task *out, hark_err *err)
+static int sq_claim(store *base, const char *owner, int64_t lease_ms, int max_priority,
+                    store_task *out, hark_err *err)
 {
-    return store_claim_upto(st, owner, lease_ms, STORE_PRIO_LOW, out, err);
-}
-
-int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_priority,
-                     store_task *out, hark_err *err)
-{
+    sq_store *st = sq(base);
     int rc;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_text("worker id", owner, 256, false, err)))
-        return rc;
-    if (lease_ms <= 0 || lease_ms > 86400000LL)
-        return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -1158,25 +883,22 @@ int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_pri
         rc = tx_end(st, claim_tx(st, owner, lease_ms, max_priority, out, err), err);
     unrelax(st);
     unlock(st);
-    if (rc)
-        memset(out, 0, sizeof *out);
     return rc;
 }
 
-int store_peek(store *st, store_peek_info *out, hark_err *err)
+static int sq_peek(store *base, store_peek_info *out, hark_err *err)
 {
+    sq_store *st = sq(base);
     int64_t t, v;
     bool found;
     int rc;
-    out->best_priority = -1;
-    out->wake_ms = 0;
     lock(st);
-    t = now_of(st);
+    t = store_now(&st->base);
     rc = exec_plain(st, "BEGIN", err); /* one snapshot for both queries */
     if (rc)
         goto out;
     rc = q_int64(st, &v, &found, err, "SELECT j.priority" SQL_CLAIMABLE_JOBS SQL_JOB_ORDER, "Ii", t,
-                 st->max_attempts);
+                 st->base.opt.max_attempts);
     if (rc == 0 && found)
         out->best_priority = (int)v;
     if (rc == 0)
@@ -1189,7 +911,7 @@ int store_peek(store *st, store_peek_info *out, hark_err *err)
                      " UNION ALL SELECT MIN(lease_expires_ms) FROM tasks WHERE state = 'leased'"
                      " UNION ALL SELECT MIN(deadline_ms) FROM jobs"
                      "  WHERE state IN ('queued','running') AND deadline_ms > 0)",
-                     "Ii", t, st->max_attempts);
+                     "Ii", t, st->base.opt.max_attempts);
     if (rc == 0)
         out->wake_ms = v;
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
@@ -1208,7 +930,7 @@ typedef struct lease {
 
 /* Find the LEASED task holding token. Returns 0 with *l filled, or
  * HARK_ESTALE (err says why) when no task holds it. Expiry is not checked. */
-static int find_lease(store *st, int64_t token, lease *l, hark_err *err)
+static int find_lease(sq_store *st, int64_t token, lease *l, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = q_open(st, &s, err,
@@ -1234,7 +956,7 @@ out:
 }
 
 /* find_lease, and refuse an expired lease too. */
-static int find_live_lease(store *st, int64_t token, int64_t t, lease *l, hark_err *err)
+static int find_live_lease(sq_store *st, int64_t token, int64_t t, lease *l, hark_err *err)
 {
     int rc = find_lease(st, token, l, err);
     if (rc == 0 && l->expires_ms <= t)
@@ -1244,14 +966,14 @@ static int find_live_lease(store *st, int64_t token, int64_t t, lease *l, hark_e
     return rc;
 }
 
-static int bump_counter(store *st, const char *key, int64_t by, hark_err *err)
+static int bump_counter(sq_store *st, const char *key, int64_t by, hark_err *err)
 {
     return q_exec(st, NULL, err, "UPDATE meta SET value = value + ?1 WHERE key = ?2", "It", by,
                   key);
 }
 
 /* Count a refused commit and keep the HARK_ESTALE (tx_end commits it). */
-static int refuse(store *st, const char *counter, hark_err *err)
+static int refuse(sq_store *st, const char *counter, hark_err *err)
 {
     hark_err keep = {0};
     if (err)
@@ -1264,9 +986,9 @@ static int refuse(store *st, const char *counter, hark_err *err)
     return HARK_ESTALE;
 }
 
-static int renew_tx(store *st, int64_t token, int64_t lease_ms, hark_err *err)
+static int renew_tx(sq_store *st, int64_t token, int64_t lease_ms, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     int rc = find_live_lease(st, token, t, &l, err);
     if (rc == HARK_ESTALE)
@@ -1277,10 +999,9 @@ static int renew_tx(store *st, int64_t token, int64_t lease_ms, hark_err *err)
                   "II", t + lease_ms, token);
 }
 
-int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
+static int sq_renew(store *base, int64_t token, int64_t lease_ms, hark_err *err)
 {
-    if (lease_ms <= 0 || lease_ms > 86400000LL)
-        return err_set(err, HARK_EINVAL, "bad lease duration %lld ms", (long long)lease_ms);
+    sq_store *st = sq(base);
     lock(st);
     int rc = relax(st, err);
     if (rc == 0)
@@ -1292,16 +1013,10 @@ int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
     return rc;
 }
 
-static void clear_info(store_commit_info *info)
-{
-    if (info)
-        memset(info, 0, sizeof *info);
-}
-
-static int commit_chunk_tx(store *st, int64_t token, const char *result, double decode_s,
+static int commit_chunk_tx(sq_store *st, int64_t token, const char *result, double decode_s,
                            store_commit_info *info, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     sqlite3_stmt *s = NULL;
     int rc = find_live_lease(st, token, t, &l, err);
@@ -1338,24 +1053,18 @@ static int commit_chunk_tx(store *st, int64_t token, const char *result, double 
         info->n_chunks = n;
         info->job_complete = done == n;
     }
-    rc = add_event(st, l.job_id, "chunk_committed",
-                   json_pack("{s:i, s:i, s:i, s:f}", "chunk", l.idx, "chunks_done", done,
-                             "n_chunks", n, "progress", n > 0 ? (double)done / n : 1.0),
-                   t, NULL, err);
+    rc = add_event(st, l.job_id, "chunk_committed", store_event_chunk_committed(l.idx, done, n), t,
+                   NULL, err);
 out:
     sqlite3_finalize(s);
     return rc;
 }
 
-int store_commit_chunk(store *st, int64_t token, const char *result, double decode_s,
-                       store_commit_info *info, hark_err *err)
+static int sq_commit_chunk(store *base, int64_t token, const char *result, double decode_s,
+                           store_commit_info *info, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    clear_info(info);
-    if ((rc = check_text("chunk result", result, STORE_MAX_RESULT, false, err)))
-        return rc;
-    if (!isfinite(decode_s) || decode_s < 0)
-        return err_set(err, HARK_EINVAL, "bad decode time %g s", decode_s);
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -1364,16 +1073,14 @@ int store_commit_chunk(store *st, int64_t token, const char *result, double deco
         rc = tx_end(st, commit_chunk_tx(st, token, result, decode_s, info, err), err);
     unrelax(st);
     unlock(st);
-    if (rc)
-        clear_info(info);
     return rc;
 }
 
-static int commit_prepare_tx(store *st, int64_t token, double duration_s, const store_span *plan,
+static int commit_prepare_tx(sq_store *st, int64_t token, double duration_s, const store_span *plan,
                              size_t n, const char *content_key, store_commit_info *info,
                              hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     sqlite3_stmt *s = NULL;
     int rc = find_live_lease(st, token, t, &l, err);
@@ -1409,10 +1116,8 @@ static int commit_prepare_tx(store *st, int64_t token, double duration_s, const 
                     " content_key = ?5 WHERE id = ?4",
                     "diItt", duration_s, (int)n, t, l.job_id, content_key ? content_key : "");
     if (rc == 0)
-        rc = add_event(st, l.job_id, "progress",
-                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", (int)n,
-                                 "duration_s", duration_s, "chunks_done", 0),
-                       t, NULL, err);
+        rc = add_event(st, l.job_id, "progress", store_event_prepared((int)n, duration_s, 0), t,
+                       NULL, err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = -1;
@@ -1424,27 +1129,12 @@ out:
     return rc;
 }
 
-int store_commit_prepare(store *st, int64_t token, double duration_s, const store_span *plan,
-                         size_t n, const char *content_key, store_commit_info *info, hark_err *err)
+static int sq_commit_prepare(store *base, int64_t token, double duration_s, const store_span *plan,
+                             size_t n, const char *content_key, store_commit_info *info,
+                             hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    clear_info(info);
-    if (content_key &&
-        (rc = check_text("content key", content_key, STORE_CONTENT_KEY_MAX, true, err)))
-        return rc;
-    if (n > STORE_MAX_CHUNKS)
-        return err_set(err, HARK_EINVAL, "chunk plan too long: %zu chunks (at most %d)", n,
-                       STORE_MAX_CHUNKS);
-    if (n > 0 && !plan)
-        return err_set(err, HARK_EINVAL, "chunk plan is missing");
-    if (!isfinite(duration_s) || duration_s < 0)
-        return err_set(err, HARK_EINVAL, "bad duration %g s", duration_s);
-    for (size_t i = 0; i < n; i++) {
-        if (plan[i].start_sample < 0 || plan[i].end_sample <= plan[i].start_sample ||
-            (i > 0 && plan[i].start_sample < plan[i - 1].end_sample))
-            return err_set(err, HARK_EINVAL, "bad chunk plan: chunk %zu spans %lld-%lld", i,
-                           (long long)plan[i].start_sample, (long long)plan[i].end_sample);
-    }
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -1454,14 +1144,12 @@ int store_commit_prepare(store *st, int64_t token, double duration_s, const stor
                     err);
     unrelax(st);
     unlock(st);
-    if (rc)
-        clear_info(info);
     return rc;
 }
 
 /* ---- failing: a task's attempt, a whole job ---------------------------------- */
 
-static int revoke_job_leases(store *st, const char *id, int *n, hark_err *err)
+static int revoke_job_leases(sq_store *st, const char *id, int *n, hark_err *err)
 {
     return q_exec(st, n, err,
                   "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
@@ -1472,7 +1160,7 @@ static int revoke_job_leases(store *st, const char *id, int *n, hark_err *err)
 /* The state of job id if it is in scope sc: the gate of every call that
  * names a job, inside its transaction (or read snapshot), so what it lets
  * through is what the rest of the call touches. HARK_ENOENT otherwise. */
-static int job_state(store *st, store_scope sc, const char *id, int *state, hark_err *err)
+static int job_state(sq_store *st, store_scope sc, const char *id, int *state, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc =
@@ -1481,7 +1169,7 @@ static int job_state(store *st, store_scope sc, const char *id, int *state, hark
     if (rc == 0) {
         rc = q_step(st, s, err);
         if (rc == 1) {
-            *state = state_from_text(sqlite3_column_text(s, 0));
+            *state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
             rc = 0;
         } else if (rc == 0) {
             rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
@@ -1491,13 +1179,13 @@ static int job_state(store *st, store_scope sc, const char *id, int *state, hark
     return rc;
 }
 
-static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err);
+static int enqueue_webhook(sq_store *st, const char *id, int64_t t, hark_err *err);
 
 /* Move job id to a terminal state: revoke its leases, set state, message,
  * finished time, log event `type` with data (stolen), and put its webhook
  * (if it has a callback URL) in the outbox. Every terminal transition goes
  * through here, so none can end a job without its delivery. */
-static int finish_job(store *st, const char *id, int state, const char *error, json_t *data,
+static int finish_job(sq_store *st, const char *id, int state, const char *error, json_t *data,
                       int64_t t, hark_err *err)
 {
     int rc = revoke_job_leases(st, id, NULL, err);
@@ -1505,10 +1193,10 @@ static int finish_job(store *st, const char *id, int state, const char *error, j
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = ?1, error = ?2, updated_ms = ?3, finished_ms = ?3,"
                     " result_ready = ?4, input_open = 0 WHERE id = ?5",
-                    "ttIit", state_names[state], error ? error : "", t,
+                    "ttIit", store_state_name(state), error ? error : "", t,
                     (int)(state == STORE_SUCCEEDED), id);
     if (rc == 0)
-        rc = add_event(st, id, state_names[state], data, t, NULL, err);
+        rc = add_event(st, id, store_state_name(state), data, t, NULL, err);
     else
         json_decref(data);
     if (rc == 0)
@@ -1522,9 +1210,9 @@ static int finish_job(store *st, const char *id, int state, const char *error, j
     return rc;
 }
 
-static int fail_job(store *st, const char *id, const char *message, int64_t t, hark_err *err)
+static int fail_job(sq_store *st, const char *id, const char *message, int64_t t, hark_err *err)
 {
-    return finish_job(st, id, STORE_FAILED, message, json_pack("{s:s}", "error", message), t, err);
+    return finish_job(st, id, STORE_FAILED, message, store_event_failed(message), t, err);
 }
 
 /* Count a failed attempt of a LEASED task (job_id, idx) with cause: back to
@@ -1532,23 +1220,35 @@ static int fail_job(store *st, const char *id, const char *message, int64_t t, h
  * resource, count a wait for a resource instead (resource_waits, its own
  * longer backoff and limit; attempts unchanged). Returns 0, 1 if the task
  * was no longer leased (nothing done), or an error. */
-static int fail_task(store *st, const char *job_id, int idx, const char *cause, bool resource,
+static int fail_task(sq_store *st, const char *job_id, int idx, const char *cause, bool resource,
                      int64_t t, store_release_info *info, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     char *msg = NULL;
-    /* The right-hand sides see the row as it was: the n-th failure waits
-     * base << (n - 1). */
+    /* The n-th failure of a kind waits its backoff of n - 1 (backoff.h):
+     * the counts as they were, read in this transaction. */
     int rc = q_open(st, &s, err,
-                    "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
-                    " lease_expires_ms = NULL, attempts = attempts + 1 - ?7,"
-                    " resource_waits = resource_waits + ?7, last_error = ?3,"
-                    " not_before_ms = ?4 + CASE WHEN ?7 THEN MIN(?8, ?9 << MIN(resource_waits, 20))"
-                    "   ELSE MIN(?5, ?6 << MIN(attempts, 20)) END"
-                    " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
-                    " RETURNING attempts, not_before_ms, start_sample, end_sample, resource_waits",
-                    "titIIIiII", job_id, idx, cause, t, st->backoff_max_ms, st->backoff_base_ms,
-                    resource ? 1 : 0, st->resource_backoff_max_ms, st->resource_backoff_base_ms);
+                    "SELECT attempts, resource_waits FROM tasks"
+                    " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'",
+                    "ti", job_id, idx);
+    if (rc)
+        goto out;
+    rc = q_step(st, s, err);
+    if (rc == 0)
+        rc = 1;
+    if (rc < 0)
+        goto out;
+    int prior = sqlite3_column_int(s, resource ? 1 : 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    rc = q_open(st, &s, err,
+                "UPDATE tasks SET state = 'pending', lease_token = NULL, lease_owner = NULL,"
+                " lease_expires_ms = NULL, attempts = attempts + 1 - ?5,"
+                " resource_waits = resource_waits + ?5, last_error = ?3, not_before_ms = ?4"
+                " WHERE job_id = ?1 AND idx = ?2 AND state = 'leased'"
+                " RETURNING attempts, not_before_ms, start_sample, end_sample, resource_waits",
+                "titIi", job_id, idx, cause, t + store_backoff_ms(&st->base.opt, resource, prior),
+                resource ? 1 : 0);
     if (rc)
         goto out;
     rc = q_step(st, s, err);
@@ -1573,7 +1273,7 @@ static int fail_task(store *st, const char *job_id, int idx, const char *cause, 
         info->resource_waits = waits;
         info->not_before_ms = not_before;
     }
-    if (resource ? waits < st->max_resource_waits : attempts < st->max_attempts)
+    if (!store_gives_up(&st->base.opt, resource, attempts, waits))
         goto out;
     msg = malloc(STORE_MSG_MAX);
     if (!msg) {
@@ -1581,17 +1281,14 @@ static int fail_task(store *st, const char *job_id, int idx, const char *cause, 
         goto out;
     }
     int n = resource ? waits : attempts;
-    const char *what = resource ? "waited for a resource" : "failed";
     if (idx >= 0) {
-        snprintf(msg, STORE_MSG_MAX, "chunk %d (%.1f-%.1f s) %s %d time%s: %s", idx,
-                 (double)start / STORE_SAMPLE_RATE, (double)end / STORE_SAMPLE_RATE, what, n,
-                 n == 1 ? "" : "s", cause);
+        store_task_failure_text(msg, STORE_MSG_MAX, idx, start, end, NULL, resource, n, cause);
     } else {
         rc = q_open(st, &s, err, "SELECT source FROM jobs WHERE id = ?1", "t", job_id);
         if (rc == 0 && (rc = q_step(st, s, err)) >= 0) {
             const unsigned char *src = rc == 1 ? sqlite3_column_text(s, 0) : NULL;
-            snprintf(msg, STORE_MSG_MAX, "prepare of '%s' %s %d time%s: %s",
-                     src ? (const char *)src : job_id, what, n, n == 1 ? "" : "s", cause);
+            store_task_failure_text(msg, STORE_MSG_MAX, idx, start, end,
+                                    src ? (const char *)src : job_id, resource, n, cause);
             rc = 0;
         }
     }
@@ -1605,10 +1302,10 @@ out:
     return rc;
 }
 
-static int release_tx(store *st, int64_t token, int kind, const char *cause,
+static int release_tx(sq_store *st, int64_t token, int kind, const char *cause,
                       store_release_info *info, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     int rc = find_lease(st, token, &l, err);
     if (rc)
@@ -1628,7 +1325,7 @@ static int release_tx(store *st, int64_t token, int kind, const char *cause,
                     " (SELECT 1 FROM tasks WHERE job_id = ?2 AND state = 'leased')",
                     "It", t, l.job_id);
     if (rc == 0)
-        rc = add_event(st, l.job_id, "preempted", json_pack("{s:i}", "chunk", l.idx), t, NULL, err);
+        rc = add_event(st, l.job_id, "preempted", store_event_preempted(l.idx), t, NULL, err);
     if (rc == 0 && info) {
         int64_t a;
         rc = q_int64(st, &a, NULL, err, "SELECT attempts FROM tasks WHERE job_id = ?1 AND idx = ?2",
@@ -1641,18 +1338,11 @@ static int release_tx(store *st, int64_t token, int kind, const char *cause,
     return rc;
 }
 
-int store_release(store *st, int64_t token, int kind, const char *cause, store_release_info *info,
-                  hark_err *err)
+static int sq_release(store *base, int64_t token, int kind, const char *cause,
+                      store_release_info *info, hark_err *err)
 {
-    int rc;
-    if (info)
-        memset(info, 0, sizeof *info);
-    if (kind != STORE_RELEASE_PREEMPTED && kind != STORE_RELEASE_FAILED &&
-        kind != STORE_RELEASE_RESOURCE)
-        return err_set(err, HARK_EINVAL, "bad release kind %d", kind);
-    if (kind != STORE_RELEASE_PREEMPTED &&
-        (rc = check_text("failure cause", cause, 4096, false, err)))
-        return rc;
+    sq_store *st = sq(base);
+    int rc = 0;
     lock(st);
     if (kind == STORE_RELEASE_PREEMPTED) /* see DURABILITY */
         rc = relax(st, err);
@@ -1662,8 +1352,6 @@ int store_release(store *st, int64_t token, int kind, const char *cause, store_r
         rc = tx_end(st, release_tx(st, token, kind, cause, info, err), err);
     unrelax(st);
     unlock(st);
-    if (rc && info)
-        memset(info, 0, sizeof *info);
     return rc;
 }
 
@@ -1673,7 +1361,7 @@ typedef struct task_ref {
     int idx;
 } task_ref;
 
-static int collect(store *st, sqlite3_stmt *s, task_ref **out, size_t *n, hark_err *err)
+static int collect(sq_store *st, sqlite3_stmt *s, task_ref **out, size_t *n, hark_err *err)
 {
     size_t cap = 0;
     int rc;
@@ -1703,23 +1391,20 @@ static int collect(store *st, sqlite3_stmt *s, task_ref **out, size_t *n, hark_e
 }
 
 /* One transaction of a sweep that counts what it changed (expiry, overdue
- * jobs, recovery): *n is that count when it committed, else 0. */
-static int counted_tx(store *st, int (*fn)(store *, int *, hark_err *), int *n, hark_err *err)
+ * jobs, recovery) in *n. */
+static int counted_tx(sq_store *st, int (*fn)(sq_store *, int *, hark_err *), int *n, hark_err *err)
 {
-    int count = 0;
     lock(st);
     int rc = tx_begin(st, err);
     if (rc == 0)
-        rc = tx_end(st, fn(st, &count, err), err);
+        rc = tx_end(st, fn(st, n, err), err);
     unlock(st);
-    if (n)
-        *n = rc ? 0 : count;
     return rc;
 }
 
-static int expire_tx(store *st, int *count, hark_err *err)
+static int expire_tx(sq_store *st, int *count, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     sqlite3_stmt *s = NULL;
     task_ref *refs = NULL;
     size_t n = 0;
@@ -1744,14 +1429,14 @@ static int expire_tx(store *st, int *count, hark_err *err)
     return rc;
 }
 
-int store_expire_leases(store *st, int *n, hark_err *err)
+static int sq_expire_leases(store *base, int *n, hark_err *err)
 {
-    return counted_tx(st, expire_tx, n, err);
+    return counted_tx(sq(base), expire_tx, n, err);
 }
 
-static int overdue_tx(store *st, int *count, hark_err *err)
+static int overdue_tx(sq_store *st, int *count, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     sqlite3_stmt *s = NULL;
     task_ref *refs = NULL;
     size_t n = 0;
@@ -1774,7 +1459,7 @@ static int overdue_tx(store *st, int *count, hark_err *err)
         if (rc)
             break;
         char msg[128];
-        snprintf(msg, sizeof msg, "timed out after %g s", j.timeout_s);
+        store_timeout_text(msg, sizeof msg, j.timeout_s);
         store_job_release(&j);
         rc = fail_job(st, refs[i].job_id, msg, t, err);
         if (rc == 0)
@@ -1784,16 +1469,16 @@ static int overdue_tx(store *st, int *count, hark_err *err)
     return rc;
 }
 
-int store_fail_overdue(store *st, int *n, hark_err *err)
+static int sq_fail_overdue(store *base, int *n, hark_err *err)
 {
-    return counted_tx(st, overdue_tx, n, err);
+    return counted_tx(sq(base), overdue_tx, n, err);
 }
 
-static int close_input(store *st, const char *id, const char *reason, int64_t t, hark_err *err);
+static int close_input(sq_store *st, const char *id, const char *reason, int64_t t, hark_err *err);
 
-static int recover_tx(store *st, int *count, hark_err *err)
+static int recover_tx(sq_store *st, int *count, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     sqlite3_stmt *s = NULL;
     task_ref *refs = NULL;
     size_t n = 0;
@@ -1811,8 +1496,7 @@ static int recover_tx(store *st, int *count, hark_err *err)
             q_exec(st, NULL, err, "UPDATE jobs SET state = 'queued', updated_ms = ?1 WHERE id = ?2",
                    "It", t, refs[i].job_id);
         if (rc == 0)
-            rc = add_event(st, refs[i].job_id, "preempted", json_pack("{s:s}", "reason", "restart"),
-                           t, NULL, err);
+            rc = add_event(st, refs[i].job_id, "preempted", store_event_restarted(), t, NULL, err);
     }
     free(refs);
     refs = NULL;
@@ -1840,47 +1524,24 @@ static int recover_tx(store *st, int *count, hark_err *err)
     return rc;
 }
 
-int store_recover(store *st, int *n, hark_err *err)
+static int sq_recover(store *base, int *n, hark_err *err)
 {
-    return counted_tx(st, recover_tx, n, err);
+    return counted_tx(sq(base), recover_tx, n, err);
 }
 
 /* ---- job control -------------------------------------------------------------- */
 
-enum ctl { CTL_PAUSE, CTL_RESUME, CTL_CANCEL, CTL_FAIL, CTL_SUCCEED, CTL_DELETE };
-
-static const char *const ctl_verbs[] = {"pause", "resume", "cancel", "fail", "finish", "delete"};
-
-static int control_tx(store *st, store_scope sc, const char *id, enum ctl op, const char *message,
-                      hark_err *err)
+static int control_tx(sq_store *st, store_scope sc, const char *id, enum store_ctl op,
+                      const char *message, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     int state, rc = job_state(st, sc, id, &state, err);
-    bool ok;
+    if (rc == 0)
+        rc = store_ctl_check(op, state, id, err);
     if (rc)
         return rc;
     switch (op) {
-    case CTL_PAUSE:
-        ok = state == STORE_QUEUED || state == STORE_RUNNING;
-        break;
-    case CTL_RESUME:
-        ok = state == STORE_PAUSED;
-        break;
-    case CTL_DELETE:
-        ok = store_state_terminal(state);
-        break;
-    case CTL_SUCCEED:
-        ok = state == STORE_QUEUED || state == STORE_RUNNING;
-        break;
-    default:
-        ok = !store_state_terminal(state);
-        break;
-    }
-    if (!ok)
-        return err_set(err, HARK_EINVAL, "cannot %s job %s: it is %s", ctl_verbs[op], id,
-                       store_state_name(state));
-    switch (op) {
-    case CTL_PAUSE: {
+    case STORE_CTL_PAUSE: {
         int revoked = 0;
         rc = revoke_job_leases(st, id, &revoked, err);
         if (rc == 0)
@@ -1888,20 +1549,20 @@ static int control_tx(store *st, store_scope sc, const char *id, enum ctl op, co
                         "UPDATE jobs SET state = 'paused', updated_ms = ?1 WHERE id = ?2", "It", t,
                         id);
         if (rc == 0)
-            rc = add_event(st, id, "paused", json_pack("{s:i}", "revoked", revoked), t, NULL, err);
+            rc = add_event(st, id, "paused", store_event_paused(revoked), t, NULL, err);
         return rc;
     }
-    case CTL_RESUME:
+    case STORE_CTL_RESUME:
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = 'queued', updated_ms = ?1 WHERE id = ?2", "It", t, id);
         if (rc == 0)
             rc = add_event(st, id, "resumed", NULL, t, NULL, err);
         return rc;
-    case CTL_CANCEL:
+    case STORE_CTL_CANCEL:
         return finish_job(st, id, STORE_CANCELLED, NULL, NULL, t, err);
-    case CTL_FAIL:
+    case STORE_CTL_FAIL:
         return fail_job(st, id, message, t, err);
-    case CTL_SUCCEED: {
+    case STORE_CTL_SUCCEED: {
         int64_t done, total, prepared;
         rc = q_int64(st, &prepared, NULL, err, "SELECT prepared FROM jobs WHERE id = ?1", "t", id);
         if (rc == 0)
@@ -1909,32 +1570,25 @@ static int control_tx(store *st, store_scope sc, const char *id, enum ctl op, co
                          id);
         if (rc == 0)
             rc = q_int64(st, &total, NULL, err, "SELECT n_chunks FROM jobs WHERE id = ?1", "t", id);
+        if (rc == 0)
+            rc = store_finish_check(id, prepared != 0, done, total, err);
         if (rc)
             return rc;
-        if (!prepared)
-            return err_set(err, HARK_EINVAL, "cannot finish job %s: it is not prepared", id);
-        if (done != total)
-            return err_set(err, HARK_EINVAL, "cannot finish job %s: %lld of %lld chunks committed",
-                           id, (long long)done, (long long)total);
-        return finish_job(st, id, STORE_SUCCEEDED, NULL,
-                          json_pack("{s:I}", "n_chunks", (json_int_t)total), t, err);
+        return finish_job(st, id, STORE_SUCCEEDED, NULL, store_event_succeeded(total), t, err);
     }
-    case CTL_DELETE:
+    case STORE_CTL_DELETE:
         return q_exec(st, NULL, err, "DELETE FROM jobs WHERE id = ?1", "t", id);
     }
     return HARK_EINVAL;
 }
 
-static int control(store *st, store_scope sc, const char *id, enum ctl op, const char *message,
-                   hark_err *err)
+static int sq_control(store *base, store_scope sc, const char *id, enum store_ctl op,
+                      const char *message, hark_err *err)
 {
-    int rc = check_scope(sc, err);
-    if (rc == 0)
-        rc = check_id(id, err);
-    if (rc)
-        return rc;
+    sq_store *st = sq(base);
+    int rc = 0;
     lock(st);
-    if (op == CTL_SUCCEED) /* see DURABILITY */
+    if (op == STORE_CTL_SUCCEED) /* see DURABILITY */
         rc = relax(st, err);
     if (rc == 0)
         rc = tx_begin(st, err);
@@ -1945,47 +1599,15 @@ static int control(store *st, store_scope sc, const char *id, enum ctl op, const
     return rc;
 }
 
-int store_pause(store *st, store_scope sc, const char *id, hark_err *err)
-{
-    return control(st, sc, id, CTL_PAUSE, NULL, err);
-}
-
-int store_resume(store *st, store_scope sc, const char *id, hark_err *err)
-{
-    return control(st, sc, id, CTL_RESUME, NULL, err);
-}
-
-int store_cancel(store *st, store_scope sc, const char *id, hark_err *err)
-{
-    return control(st, sc, id, CTL_CANCEL, NULL, err);
-}
-
-int store_fail(store *st, store_scope sc, const char *id, const char *message, hark_err *err)
-{
-    int rc = check_text("failure message", message, 4096, false, err);
-    return rc ? rc : control(st, sc, id, CTL_FAIL, message, err);
-}
-
-int store_succeed(store *st, store_scope sc, const char *id, hark_err *err)
-{
-    return control(st, sc, id, CTL_SUCCEED, NULL, err);
-}
-
-int store_delete_job(store *st, store_scope sc, const char *id, hark_err *err)
-{
-    return control(st, sc, id, CTL_DELETE, NULL, err);
-}
-
 /* failed -> queued with its committed chunks (store.h). */
-static int retry_tx(store *st, store_scope sc, const char *id, int max_active, hark_err *err)
+static int retry_tx(sq_store *st, store_scope sc, const char *id, int max_active, hark_err *err)
 {
-    int64_t t = now_of(st), prio;
+    int64_t t = store_now(&st->base), prio;
     int state, rc = job_state(st, sc, id, &state, err);
+    if (rc == 0)
+        rc = store_retry_check(state, id, err);
     if (rc)
         return rc;
-    if (state != STORE_FAILED)
-        return err_set(err, HARK_EINVAL, "cannot retry job %s: it is %s", id,
-                       store_state_name(state));
     rc = q_int64(st, &prio, NULL, err, "SELECT priority FROM jobs WHERE id = ?1", "t", id);
     if (rc == 0 && max_active > 0) {
         int64_t active = 0;
@@ -1993,9 +1615,8 @@ static int retry_tx(store *st, store_scope sc, const char *id, int max_active, h
                      "SELECT count(*) FROM jobs WHERE priority = ?1"
                      " AND state IN ('queued', 'running', 'paused')",
                      "i", (int)prio);
-        if (rc == 0 && active >= max_active)
-            return err_set(err, HARK_EFULL, "the %s queue is full (%lld active jobs, at most %d)",
-                           store_priority_name((int)prio), (long long)active, max_active);
+        if (rc == 0 && (rc = store_admit_check((int)prio, active, max_active, err)))
+            return rc;
     }
     if (rc)
         return rc;
@@ -2007,19 +1628,18 @@ static int retry_tx(store *st, store_scope sc, const char *id, int max_active, h
                 "t", id);
     sqlite3_stmt *s = NULL;
     if (rc == 0)
-        rc = q_open(st, &s, err, "SELECT error, chunks_done FROM jobs WHERE id = ?1", "t", id);
+        rc = q_open(st, &s, err, "SELECT error, chunks_done, timeout_s FROM jobs WHERE id = ?1",
+                    "t", id);
     if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        json_t *data = json_pack("{s:s, s:i}", "error", (const char *)sqlite3_column_text(s, 0),
-                                 "chunks_done", sqlite3_column_int(s, 1));
+        json_t *data =
+            store_event_retried((const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1));
+        int64_t deadline = store_deadline_ms(t, sqlite3_column_double(s, 2));
         sqlite3_finalize(s);
         s = NULL;
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET state = 'queued', error = '', finished_ms = NULL,"
-                    " result_ready = 0, updated_ms = ?1,"
-                    " deadline_ms = CASE WHEN timeout_s > 0"
-                    "  THEN ?1 + CAST(ROUND(timeout_s * 1000.0) AS INTEGER) ELSE 0 END"
-                    " WHERE id = ?2",
-                    "It", t, id);
+                    " result_ready = 0, updated_ms = ?1, deadline_ms = ?3 WHERE id = ?2",
+                    "ItI", t, id, deadline);
         if (rc == 0)
             rc = add_event(st, id, "retried", data, t, NULL, err);
         else
@@ -2031,13 +1651,10 @@ static int retry_tx(store *st, store_scope sc, const char *id, int max_active, h
     return rc;
 }
 
-int store_retry(store *st, store_scope sc, const char *id, int max_active, hark_err *err)
+static int sq_retry(store *base, store_scope sc, const char *id, int max_active, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
-    if (max_active < 0)
-        return err_set(err, HARK_EINVAL, "bad class limit %d", max_active);
     lock(st);
     rc = tx_begin(st, err);
     if (rc == 0)
@@ -2049,7 +1666,8 @@ int store_retry(store *st, store_scope sc, const char *id, int max_active, hark_
 /* ---- retention -------------------------------------------------------------------- */
 
 /* Read every row of s (JOB_COLS) into out, at most limit. */
-static int collect_jobs(store *st, sqlite3_stmt *s, int limit, store_job_list *out, hark_err *err)
+static int collect_jobs(sq_store *st, sqlite3_stmt *s, int limit, store_job_list *out,
+                        hark_err *err)
 {
     int rc;
     while ((rc = q_step(st, s, err)) == 1 && out->n < (size_t)limit) {
@@ -2061,12 +1679,10 @@ static int collect_jobs(store *st, sqlite3_stmt *s, int limit, store_job_list *o
     return rc;
 }
 
-int store_list_unreleased(store *st, int limit, store_job_list *out, hark_err *err)
+static int sq_list_unreleased(store *base, int limit, store_job_list *out, hark_err *err)
 {
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
-    memset(out, 0, sizeof *out);
-    if (limit < 1 || limit > 1000)
-        return err_set(err, HARK_EINVAL, "bad job list limit %d", limit);
     if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
     lock(st);
@@ -2089,7 +1705,7 @@ int store_list_unreleased(store *st, int limit, store_job_list *out, hark_err *e
     return rc;
 }
 
-static int mark_released_tx(store *st, const char *const *ids, size_t n, hark_err *err)
+static int mark_released_tx(sq_store *st, const char *const *ids, size_t n, hark_err *err)
 {
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
@@ -2100,16 +1716,10 @@ static int mark_released_tx(store *st, const char *const *ids, size_t n, hark_er
     return rc;
 }
 
-int store_mark_released(store *st, const char *const *ids, size_t n, hark_err *err)
+static int sq_mark_released(store *base, const char *const *ids, size_t n, hark_err *err)
 {
-    int rc = 0;
-    if (n > 1000 || (n && !ids))
-        return err_set(err, HARK_EINVAL, "bad list of %zu job ids", n);
-    for (size_t i = 0; i < n; i++)
-        if ((rc = check_id(ids[i], err)))
-            return rc;
-    if (n == 0)
-        return 0;
+    sq_store *st = sq(base);
+    int rc;
     lock(st);
     rc = relax(st, err); /* see DURABILITY: a lost mark releases again */
     if (rc == 0)
@@ -2121,10 +1731,10 @@ int store_mark_released(store *st, const char *const *ids, size_t n, hark_err *e
     return rc;
 }
 
-static int prune_tx(store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
+static int prune_tx(sq_store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
-    int64_t before = now_of(st) - age_ms;
+    int64_t before = store_now(&st->base) - age_ms;
     int rc = q_open(st, &s, err,
                     "SELECT " JOB_COLS_FROM(
                         "jobs j INDEXED BY jobs_ended") " WHERE j.finished_ms IS NOT NULL"
@@ -2141,12 +1751,9 @@ static int prune_tx(store *st, int64_t age_ms, int limit, store_job_list *out, h
     return rc;
 }
 
-int store_prune(store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
+static int sq_prune(store *base, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
 {
-    memset(out, 0, sizeof *out);
-    if (age_ms < 0 || limit < 1 || limit > 1000)
-        return err_set(err, HARK_EINVAL, "bad prune of %d jobs older than %lld ms", limit,
-                       (long long)age_ms);
+    sq_store *st = sq(base);
     if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
         return err_set(err, HARK_ENOMEM, "out of memory pruning jobs");
     lock(st);
@@ -2161,30 +1768,14 @@ int store_prune(store *st, int64_t age_ms, int limit, store_job_list *out, hark_
 
 /* ---- chunks and events -------------------------------------------------------- */
 
-void store_chunk_list_release(store_chunk_list *list)
+static int sq_list_chunks_from(store *base, store_scope sc, const char *id, int from_idx, int limit,
+                               store_chunk_list *out, hark_err *err)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->n; i++) {
-        free(list->chunks[i].last_error);
-        free(list->chunks[i].result);
-    }
-    free(list->chunks);
-    memset(list, 0, sizeof *list);
-}
-
-int store_list_chunks_from(store *st, store_scope sc, const char *id, int from_idx, int limit,
-                           store_chunk_list *out, hark_err *err)
-{
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
     int64_t n_chunks = 0;
     bool found = false;
     int rc;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
-    if (from_idx < 0 || limit < 1)
-        return err_set(err, HARK_EINVAL, "bad chunk range %d+%d", from_idx, limit);
     lock(st);
     rc = exec_plain(st, "BEGIN", err);
     if (rc)
@@ -2219,7 +1810,7 @@ int store_list_chunks_from(store *st, store_scope sc, const char *id, int from_i
         c->idx = sqlite3_column_int(s, 0);
         c->start_sample = sqlite3_column_int64(s, 1);
         c->end_sample = sqlite3_column_int64(s, 2);
-        c->state = chunk_state_from_text(sqlite3_column_text(s, 3));
+        c->state = store_chunk_state_of_name((const char *)sqlite3_column_text(s, 3));
         c->attempts = sqlite3_column_int(s, 4);
         c->last_error = dup_col(s, 5);
         c->result = dup_col(s, 6);
@@ -2238,15 +1829,9 @@ unlock:
     return rc;
 }
 
-int store_list_chunks(store *st, store_scope sc, const char *id, store_chunk_list *out,
-                      hark_err *err)
-{
-    return store_list_chunks_from(st, sc, id, 0, INT_MAX, out, err);
-}
-
 /* ---- live inputs ----------------------------------------------------------- */
 
-static int close_input(store *st, const char *id, const char *reason, int64_t t, hark_err *err)
+static int close_input(sq_store *st, const char *id, const char *reason, int64_t t, hark_err *err)
 {
     int64_t bytes = 0;
     int rc = q_int64(st, &bytes, NULL, err,
@@ -2254,13 +1839,12 @@ static int close_input(store *st, const char *id, const char *reason, int64_t t,
                      " RETURNING input_bytes",
                      "It", t, id);
     if (rc == 0)
-        rc = add_event(st, id, "input_ended",
-                       json_pack("{s:s, s:I}", "reason", reason, "bytes", (json_int_t)bytes), t,
-                       NULL, err);
+        rc = add_event(st, id, "input_ended", store_event_input_ended(reason, bytes), t, NULL, err);
     return rc;
 }
 
-static int input_append_tx(store *st, store_scope sc, const char *id, int64_t bytes, hark_err *err)
+static int input_append_tx(sq_store *st, store_scope sc, const char *id, int64_t bytes,
+                           hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = q_open(st, &s, err,
@@ -2271,35 +1855,26 @@ static int input_append_tx(store *st, store_scope sc, const char *id, int64_t by
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
     if (rc < 0)
         goto out;
-    int state = state_from_text(sqlite3_column_text(s, 0));
+    int state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
     bool open = sqlite3_column_int(s, 1) != 0;
     int64_t had = sqlite3_column_int64(s, 2);
     sqlite3_finalize(s);
     s = NULL;
-    if (store_state_terminal(state))
-        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: it is %s", id,
-                     state_names[state]);
-    else if (!open)
-        rc = err_set(err, HARK_EINVAL, "job %s is not taking audio: its audio has ended", id);
-    else if (bytes < had)
-        rc = err_set(err, HARK_EINVAL, "job %s already has %lld bytes of audio, not %lld", id,
-                     (long long)had, (long long)bytes);
-    else
+    rc = store_append_check(id, state, open, had, bytes, err);
+    if (rc == 0)
         rc = q_exec(st, NULL, err,
                     "UPDATE jobs SET input_bytes = ?1, input_at_ms = ?2 WHERE id = ?3", "IIt",
-                    bytes, now_of(st), id);
+                    bytes, store_now(&st->base), id);
 out:
     sqlite3_finalize(s);
     return rc;
 }
 
-int store_input_append(store *st, store_scope sc, const char *id, int64_t bytes, hark_err *err)
+static int sq_input_append(store *base, store_scope sc, const char *id, int64_t bytes,
+                           hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
-    if (bytes < 0)
-        return err_set(err, HARK_EINVAL, "bad input length %lld", (long long)bytes);
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -2311,7 +1886,7 @@ int store_input_append(store *st, store_scope sc, const char *id, int64_t bytes,
     return rc;
 }
 
-static int input_close_tx(store *st, store_scope sc, const char *id, const char *reason,
+static int input_close_tx(sq_store *st, store_scope sc, const char *id, const char *reason,
                           bool *was_open, hark_err *err)
 {
     int64_t open = 0;
@@ -2322,21 +1897,17 @@ static int input_close_tx(store *st, store_scope sc, const char *id, const char 
     if (rc == 0 && !found)
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
     if (rc == 0 && open)
-        rc = close_input(st, id, reason, now_of(st), err);
+        rc = close_input(st, id, reason, store_now(&st->base), err);
     if (rc == 0 && was_open)
         *was_open = open != 0;
     return rc;
 }
 
-int store_input_close(store *st, store_scope sc, const char *id, const char *reason, bool *was_open,
-                      hark_err *err)
+static int sq_input_close(store *base, store_scope sc, const char *id, const char *reason,
+                          bool *was_open, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if (was_open)
-        *was_open = false;
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
-        (rc = check_text("reason", reason, 64, false, err)))
-        return rc;
     lock(st);
     /* Relaxed: closing loses nothing a power cut could take back (recovery
      * closes every open input), and a push-to-talk release waits on it. */
@@ -2350,11 +1921,9 @@ int store_input_close(store *st, store_scope sc, const char *id, const char *rea
     return rc;
 }
 
-int store_list_open_inputs(store *st, int limit, store_job_list *out, hark_err *err)
+static int sq_list_open_inputs(store *base, int limit, store_job_list *out, hark_err *err)
 {
-    memset(out, 0, sizeof *out);
-    if (limit < 1 || limit > 1000)
-        return err_set(err, HARK_EINVAL, "bad limit %d", limit);
+    sq_store *st = sq(base);
     if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
     sqlite3_stmt *s = NULL;
@@ -2373,21 +1942,21 @@ int store_list_open_inputs(store *st, int limit, store_job_list *out, hark_err *
     return rc;
 }
 
-static int add_delta(store *st, const char *id, const char *delta, int64_t t, hark_err *err)
+static int add_delta(sq_store *st, const char *id, const char *delta, int64_t t, hark_err *err)
 {
     if (!delta || !delta[0])
         return 0;
-    json_t *d = json_pack("{s:s}", "delta", delta);
+    json_t *d = store_event_delta(delta);
     if (!d)
         return err_set(err, HARK_EINVAL, "live text of job %s is not UTF-8", id);
     return add_event(st, id, "transcript.text.delta", d, t, NULL, err);
 }
 
-static int commit_live_chunk_tx(store *st, int64_t token, int64_t start, int64_t end,
+static int commit_live_chunk_tx(sq_store *st, int64_t token, int64_t start, int64_t end,
                                 const char *result, const char *delta, double decode_s,
                                 store_commit_info *info, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     int rc = find_live_lease(st, token, t, &l, err);
     if (rc == HARK_ESTALE)
@@ -2423,9 +1992,8 @@ static int commit_live_chunk_tx(store *st, int64_t token, int64_t start, int64_t
                     "It", t, l.job_id);
     if (rc == 0)
         rc = add_event(st, l.job_id, "chunk_committed",
-                       json_pack("{s:i, s:i, s:i, s:b}", "chunk", (int)n, "chunks_done", (int)n + 1,
-                                 "n_chunks", (int)n + 1, "live", 1),
-                       t, NULL, err);
+                       store_event_live_chunk_committed((int)n, (int)n + 1, (int)n + 1), t, NULL,
+                       err);
     if (rc == 0)
         rc = add_delta(st, l.job_id, delta, t, err);
     if (rc == 0 && info) {
@@ -2437,19 +2005,12 @@ static int commit_live_chunk_tx(store *st, int64_t token, int64_t start, int64_t
     return rc;
 }
 
-int store_commit_live_chunk(store *st, int64_t token, int64_t start, int64_t end,
-                            const char *result, const char *delta, double decode_s,
-                            store_commit_info *info, hark_err *err)
+static int sq_commit_live_chunk(store *base, int64_t token, int64_t start, int64_t end,
+                                const char *result, const char *delta, double decode_s,
+                                store_commit_info *info, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    clear_info(info);
-    if ((rc = check_text("chunk result", result, STORE_MAX_RESULT, false, err)))
-        return rc;
-    if (!isfinite(decode_s) || decode_s < 0)
-        return err_set(err, HARK_EINVAL, "bad decode time %g s", decode_s);
-    if (start < 0 || end <= start)
-        return err_set(err, HARK_EINVAL, "bad live chunk span %lld-%lld", (long long)start,
-                       (long long)end);
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -2460,14 +2021,13 @@ int store_commit_live_chunk(store *st, int64_t token, int64_t start, int64_t end
                     err);
     unrelax(st);
     unlock(st);
-    if (rc)
-        clear_info(info);
     return rc;
 }
 
-static int live_partial_tx(store *st, int64_t token, json_t *data, const char *delta, hark_err *err)
+static int live_partial_tx(sq_store *st, int64_t token, json_t *data, const char *delta,
+                           hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     int rc = find_live_lease(st, token, t, &l, err);
     if (rc == 0 && l.idx >= 0)
@@ -2483,17 +2043,11 @@ static int live_partial_tx(store *st, int64_t token, json_t *data, const char *d
     return rc;
 }
 
-int store_live_partial(store *st, int64_t token, const char *data, const char *delta, hark_err *err)
+static int sq_live_partial(store *base, int64_t token, json_t *obj, const char *delta,
+                           hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if ((rc = check_text("event data", data, STORE_MAX_TEXT, false, err)) ||
-        (delta && (rc = check_text("live text", delta, STORE_MAX_TEXT, true, err))))
-        return rc;
-    json_t *obj = json_loads(data, 0, NULL);
-    if (!json_is_object(obj)) {
-        json_decref(obj);
-        return err_set(err, HARK_EINVAL, "partial data is not a JSON object");
-    }
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -2507,10 +2061,10 @@ int store_live_partial(store *st, int64_t token, const char *data, const char *d
     return rc;
 }
 
-static int finish_live_tx(store *st, int64_t token, double duration_s, store_commit_info *info,
+static int finish_live_tx(sq_store *st, int64_t token, double duration_s, store_commit_info *info,
                           hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     lease l;
     int rc = find_live_lease(st, token, t, &l, err);
     if (rc == HARK_ESTALE)
@@ -2541,10 +2095,8 @@ static int finish_live_tx(store *st, int64_t token, double duration_s, store_com
         ;
     sqlite3_finalize(s);
     if (rc == 0)
-        rc = add_event(st, l.job_id, "progress",
-                       json_pack("{s:b, s:i, s:f, s:i}", "prepared", 1, "n_chunks", n, "duration_s",
-                                 duration_s, "chunks_done", done),
-                       t, NULL, err);
+        rc = add_event(st, l.job_id, "progress", store_event_prepared(n, duration_s, done), t, NULL,
+                       err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = -1;
@@ -2555,13 +2107,11 @@ static int finish_live_tx(store *st, int64_t token, double duration_s, store_com
     return rc;
 }
 
-int store_finish_live(store *st, int64_t token, double duration_s, store_commit_info *info,
-                      hark_err *err)
+static int sq_finish_live(store *base, int64_t token, double duration_s, store_commit_info *info,
+                          hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    clear_info(info);
-    if (!isfinite(duration_s) || duration_s < 0)
-        return err_set(err, HARK_EINVAL, "bad duration %g s", duration_s);
     lock(st);
     rc = relax(st, err);
     if (rc == 0)
@@ -2570,17 +2120,15 @@ int store_finish_live(store *st, int64_t token, double duration_s, store_commit_
         rc = tx_end(st, finish_live_tx(st, token, duration_s, info, err), err);
     unrelax(st);
     unlock(st);
-    if (rc)
-        clear_info(info);
     return rc;
 }
 
 /* ---- stages and the chunk cache ------------------------------------------------ */
 
-static int add_stage_tx(store *st, const char *id, const char *doc, const store_span *spans,
+static int add_stage_tx(sq_store *st, const char *id, const char *doc, const store_span *spans,
                         size_t n, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     sqlite3_stmt *s = NULL;
     int rc =
         q_open(st, &s, err, "SELECT state, prepared, n_chunks, chunks_done FROM jobs WHERE id = ?1",
@@ -2591,20 +2139,13 @@ static int add_stage_tx(store *st, const char *id, const char *doc, const store_
         sqlite3_finalize(s);
         return rc;
     }
-    int state = state_from_text(sqlite3_column_text(s, 0));
+    int state = store_state_of_name((const char *)sqlite3_column_text(s, 0));
     bool prepared = sqlite3_column_int(s, 1) != 0;
     int n_chunks = sqlite3_column_int(s, 2), done = sqlite3_column_int(s, 3);
     sqlite3_finalize(s);
     s = NULL;
-    if (state != STORE_QUEUED && state != STORE_RUNNING)
-        return err_set(err, HARK_EINVAL, "cannot add a stage to job %s: it is %s", id,
-                       store_state_name(state));
-    if (!prepared || done != n_chunks)
-        return err_set(err, HARK_EINVAL,
-                       "cannot add a stage to job %s: %d of %d chunks are committed", id, done,
-                       n_chunks);
-    if ((int64_t)n_chunks + (int64_t)n > STORE_MAX_CHUNKS)
-        return err_set(err, HARK_EINVAL, "job %s would have too many tasks", id);
+    if ((rc = store_stage_check(id, state, prepared, done, n_chunks, n, err)))
+        return rc;
     rc = q_open(st, &s, err,
                 "INSERT INTO tasks(job_id, idx, start_sample, end_sample, state)"
                 " VALUES (?1, ?2, ?3, ?4, 'pending')",
@@ -2625,43 +2166,31 @@ static int add_stage_tx(store *st, const char *id, const char *doc, const store_
                     " WHERE id = ?4",
                     "itIt", (int)n, doc, t, id);
     if (rc == 0)
-        rc = add_event(st, id, "stage",
-                       json_pack("{s:i, s:i, s:i}", "added", (int)n, "n_chunks", n_chunks + (int)n,
-                                 "chunks_done", done),
-                       t, NULL, err);
+        rc = add_event(st, id, "stage", store_event_stage((int)n, n_chunks + (int)n, done), t, NULL,
+                       err);
     return rc;
 }
 
-int store_add_stage(store *st, const char *id, const char *doc, const store_span *spans, size_t n,
-                    hark_err *err)
+static int sq_add_stage(store *base, const char *id, const char *doc, const store_span *spans,
+                        size_t n, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if ((rc = check_id(id, err)) ||
-        (rc = check_text("stage document", doc ? doc : "", STORE_MAX_RESULT, true, err)))
-        return rc;
-    if (n > 0 && !spans)
-        return err_set(err, HARK_EINVAL, "stage spans are missing");
-    for (size_t i = 0; i < n; i++)
-        if (spans[i].start_sample < 0 || spans[i].end_sample <= spans[i].start_sample)
-            return err_set(err, HARK_EINVAL, "bad stage: task %zu spans %lld-%lld", i,
-                           (long long)spans[i].start_sample, (long long)spans[i].end_sample);
     lock(st);
     rc = tx_begin(st, err);
     if (rc == 0)
-        rc = tx_end(st, add_stage_tx(st, id, doc ? doc : "", spans, n, err), err);
+        rc = tx_end(st, add_stage_tx(st, id, doc, spans, n, err), err);
     unlock(st);
     return rc;
 }
 
-int store_find_cached_chunks(store *st, const char *content_key, const char *except_id,
-                             int64_t start_sample, int64_t end_sample, store_chunk_list *out,
-                             hark_err *err)
+static int sq_find_cached_chunks(store *base, const char *content_key, const char *except_id,
+                                 int64_t start_sample, int64_t end_sample, store_chunk_list *out,
+                                 hark_err *err)
 {
     enum { MAX_MATCHES = 8 };
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
-    memset(out, 0, sizeof *out);
-    if (!content_key || !content_key[0])
-        return 0;
     int rc;
     if (!(out->chunks = calloc(MAX_MATCHES, sizeof *out->chunks)))
         return err_set(err, HARK_ENOMEM, "out of memory");
@@ -2673,8 +2202,7 @@ int store_find_cached_chunks(store *st, const char *content_key, const char *exc
                 " WHERE j.content_key = ?1 AND j.content_key != '' AND j.id != ?2 AND c.idx >= 0"
                 " AND c.start_sample = ?3 AND c.end_sample = ?4 AND c.state = 'done'"
                 " ORDER BY j.seq LIMIT ?5",
-                "ttIIi", content_key, except_id ? except_id : "", start_sample, end_sample,
-                (int)MAX_MATCHES);
+                "ttIIi", content_key, except_id, start_sample, end_sample, (int)MAX_MATCHES);
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         store_chunk *c = &out->chunks[out->n++];
         c->idx = sqlite3_column_int(s, 0);
@@ -2694,26 +2222,11 @@ int store_find_cached_chunks(store *st, const char *content_key, const char *exc
     return rc;
 }
 
-void store_event_list_release(store_event_list *list)
+static int sq_last_event_id(store *base, store_scope sc, const char *id, const char *type,
+                            int64_t *event_id, hark_err *err)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->n; i++) {
-        free(list->events[i].type);
-        free(list->events[i].data);
-    }
-    free(list->events);
-    memset(list, 0, sizeof *list);
-}
-
-int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,
-                        int64_t *event_id, hark_err *err)
-{
+    sq_store *st = sq(base);
     int rc;
-    *event_id = 0;
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
-        (rc = check_text("event type", type, 64, false, err)))
-        return rc;
     lock(st);
     rc = q_int64(st, event_id, NULL, err,
                  "SELECT COALESCE(MAX(e.id), 0) FROM events e JOIN jobs j ON j.id = e.job_id"
@@ -2723,18 +2236,12 @@ int store_last_event_id(store *st, store_scope sc, const char *id, const char *t
     return rc;
 }
 
-int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
-                      store_event_list *out, hark_err *err)
+static int sq_list_events(store *base, store_scope sc, const char *id, int64_t after_id, int limit,
+                          store_event_list *out, hark_err *err)
 {
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
     int state, rc;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
-    if (limit == 0)
-        limit = 1000;
-    if (limit < 0 || limit > 10000)
-        return err_set(err, HARK_EINVAL, "bad event list limit %d", limit);
     out->events = calloc((size_t)limit, sizeof *out->events);
     if (!out->events)
         return err_set(err, HARK_ENOMEM, "out of memory listing events");
@@ -2766,34 +2273,22 @@ unlock:
     return rc;
 }
 
-static int add_event_tx(store *st, store_scope sc, const char *id, const char *type, json_t *data,
-                        int64_t *event_id, hark_err *err)
+static int add_event_tx(sq_store *st, store_scope sc, const char *id, const char *type,
+                        json_t *data, int64_t *event_id, hark_err *err)
 {
     int state, rc = job_state(st, sc, id, &state, err);
     if (rc) {
         json_decref(data);
         return rc;
     }
-    return add_event(st, id, type, data, now_of(st), event_id, err);
+    return add_event(st, id, type, data, store_now(&st->base), event_id, err);
 }
 
-int store_add_event(store *st, store_scope sc, const char *id, const char *type, const char *data,
-                    int64_t *event_id, hark_err *err)
+static int sq_add_event(store *base, store_scope sc, const char *id, const char *type, json_t *obj,
+                        int64_t *event_id, hark_err *err)
 {
-    json_t *obj = NULL;
+    sq_store *st = sq(base);
     int rc;
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)) ||
-        (rc = check_text("event type", type, 64, false, err)))
-        return rc;
-    if (data) {
-        if ((rc = check_text("event data", data, STORE_MAX_TEXT, false, err)))
-            return rc;
-        obj = json_loads(data, 0, NULL);
-        if (!json_is_object(obj)) {
-            json_decref(obj);
-            return err_set(err, HARK_EINVAL, "event data for job %s is not a JSON object", id);
-        }
-    }
     lock(st);
     rc = tx_begin(st, err);
     if (rc == 0)
@@ -2806,58 +2301,9 @@ int store_add_event(store *st, store_scope sc, const char *id, const char *type,
 
 /* ---- webhooks ------------------------------------------------------------------ */
 
-/* A JSON number as the API's job object writes it: an integer when v is
- * integral (server/job_json.c's job_json_number). */
-static json_t *json_number_of(double v)
-{
-    if (isfinite(v) && v == floor(v) && fabs(v) <= 9007199254740992.0)
-        return json_integer((json_int_t)v);
-    return json_real(isfinite(v) ? v : 0.0);
-}
-
-static json_t *json_time_of(int64_t ms)
-{
-    return ms > 0 ? json_real((double)ms / 1000.0) : json_null();
-}
-
-/* The body of job j's delivery for event: its summary (store.h, "webhooks"),
- * dumped like the API's bodies. malloc'ed, NULL when out of memory. */
-static char *webhook_body(const store_job *j, const char *event)
-{
-    char result_url[64];
-    snprintf(result_url, sizeof result_url, "/v1/jobs/%s/result", j->id);
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    int bad = 0;
-    bad |= json_object_set_new(o, "event", json_string(event));
-    bad |= json_object_set_new(o, "id", json_string(j->id));
-    bad |= json_object_set_new(o, "object", json_string("job"));
-    bad |= json_object_set_new(o, "kind", json_string(j->kind));
-    bad |= json_object_set_new(o, "state", json_string(store_state_name(j->state)));
-    bad |= json_object_set_new(o, "priority", json_string(store_priority_name(j->priority)));
-    bad |= json_object_set_new(o, "source", json_string(j->source));
-    bad |= json_object_set_new(o, "created_at", json_time_of(j->created_ms));
-    bad |= json_object_set_new(o, "started_at", json_time_of(j->started_ms));
-    bad |= json_object_set_new(o, "finished_at", json_time_of(j->finished_ms));
-    bad |= json_object_set_new(o, "timeout", json_number_of(j->timeout_s));
-    bad |= json_object_set_new(o, "duration",
-                               j->prepared ? json_number_of(j->duration_s) : json_null());
-    bad |= json_object_set_new(o, "chunks", j->prepared ? json_integer(j->n_chunks) : json_null());
-    bad |= json_object_set_new(o, "chunks_done", json_integer(j->chunks_done));
-    bad |= json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
-    bad |= json_object_set_new(o, "result_url",
-                               j->state == STORE_SUCCEEDED ? json_string(result_url) : json_null());
-    /* JSON_COMPACT | JSON_REAL_PRECISION(13): server/job_json.h's flags, so
-     * epoch seconds keep their milliseconds without binary noise. */
-    char *text = bad ? NULL : json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(13));
-    json_decref(o);
-    return text;
-}
-
 /* Inside finish_job's transaction: if job id has a callback URL, insert its
  * delivery, due now. */
-static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err)
+static int enqueue_webhook(sq_store *st, const char *id, int64_t t, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
     store_job j;
@@ -2871,9 +2317,9 @@ static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err)
     if (rc)
         return rc;
     if (j.callback_url[0]) {
-        char event[32];
-        snprintf(event, sizeof event, "job.%s", store_state_name(j.state));
-        body = webhook_body(&j, event);
+        char event[STORE_WEBHOOK_EVENT_SIZE];
+        store_webhook_event(j.state, event);
+        body = store_webhook_body(&j, event);
         rc = body ? q_exec(st, NULL, err,
                            "INSERT INTO webhooks(job_id, url, event, body, next_at_ms, created_ms,"
                            " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
@@ -2889,32 +2335,8 @@ static int enqueue_webhook(store *st, const char *id, int64_t t, hark_err *err)
     "id, job_id, url, event, body, state, attempts, last_status, last_error, created_ms,"          \
     " next_at_ms, COALESCE(delivered_ms, 0)"
 
-static void webhook_release(store_webhook *w)
-{
-    free(w->url);
-    free(w->event);
-    free(w->body);
-    free(w->last_error);
-    memset(w, 0, sizeof *w);
-}
-
-void store_webhook_list_release(store_webhook_list *list)
-{
-    if (!list)
-        return;
-    for (size_t i = 0; i < list->n; i++)
-        webhook_release(&list->items[i]);
-    free(list->items);
-    memset(list, 0, sizeof *list);
-}
-
-void store_webhook_delivery_id(const store_webhook *w, char out[STORE_DELIVERY_ID_SIZE])
-{
-    snprintf(out, STORE_DELIVERY_ID_SIZE, "%s-%lld", w->job_id, (long long)w->id);
-}
-
 /* Append every row of s (WEBHOOK_COLS) to out. */
-static int collect_webhooks(store *st, sqlite3_stmt *s, store_webhook_list *out, hark_err *err)
+static int collect_webhooks(sq_store *st, sqlite3_stmt *s, store_webhook_list *out, hark_err *err)
 {
     size_t cap = out->n;
     int rc;
@@ -2936,7 +2358,7 @@ static int collect_webhooks(store *st, sqlite3_stmt *s, store_webhook_list *out,
         w->url = dup_col(s, 2);
         w->event = dup_col(s, 3);
         w->body = dup_col(s, 4);
-        w->state = webhook_state_from_text(sqlite3_column_text(s, 5));
+        w->state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 5));
         w->attempts = sqlite3_column_int(s, 6);
         w->last_status = sqlite3_column_int(s, 7);
         w->last_error = dup_col(s, 8);
@@ -2955,7 +2377,7 @@ static int collect_webhooks(store *st, sqlite3_stmt *s, store_webhook_list *out,
 #define SQL_WEBHOOK_DUE                                                                            \
     " FROM webhooks WHERE state = 'pending' AND next_at_ms <= ?1 AND claimed_until_ms <= ?1"
 
-static int claim_webhooks_tx(store *st, int max, int64_t t, int64_t lease_ms,
+static int claim_webhooks_tx(sq_store *st, int max, int64_t t, int64_t lease_ms,
                              store_webhook_list *out, hark_err *err)
 {
     sqlite3_stmt *s = NULL;
@@ -2970,21 +2392,15 @@ static int claim_webhooks_tx(store *st, int max, int64_t t, int64_t lease_ms,
     return rc;
 }
 
-int store_claim_webhooks(store *st, int max, int64_t lease_ms, store_webhook_list *out,
-                         int64_t *wait_ms, hark_err *err)
+static int sq_claim_webhooks(store *base, int max, int64_t lease_ms, store_webhook_list *out,
+                             int64_t *wait_ms, hark_err *err)
 {
+    sq_store *st = sq(base);
     int64_t t, due = 0, next = -1;
     bool found = false;
     int rc;
-    memset(out, 0, sizeof *out);
-    if (wait_ms)
-        *wait_ms = -1;
-    if (max < 1 || max > 64)
-        return err_set(err, HARK_EINVAL, "bad webhook claim size %d", max);
-    if (lease_ms <= 0 || lease_ms > 86400000LL)
-        return err_set(err, HARK_EINVAL, "bad webhook lease %lld ms", (long long)lease_ms);
     lock(st);
-    t = now_of(st);
+    t = store_now(&st->base);
     /* Look first: senders ask after every commit, and a claim of nothing
      * must not commit (its on_commit would wake the other senders, whose
      * empty claims would wake it, and so on). */
@@ -3003,24 +2419,22 @@ int store_claim_webhooks(store *st, int max, int64_t lease_ms, store_webhook_lis
                      " WHERE state = 'pending'",
                      "");
     unlock(st);
-    if (rc) {
-        store_webhook_list_release(out);
+    if (rc)
         return rc;
-    }
     if (wait_ms)
         *wait_ms = next < 0 ? -1 : next > t ? next - t : 0;
     return 0;
 }
 
-static int record_webhook_tx(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
+static int record_webhook_tx(sq_store *st, int64_t id, int attempt, const store_webhook_attempt *a,
                              int *state_out, hark_err *err)
 {
-    int64_t t = now_of(st);
+    int64_t t = store_now(&st->base);
     sqlite3_stmt *s = NULL;
     int state = -1, attempts = 0;
     int rc = q_open(st, &s, err, "SELECT state, attempts FROM webhooks WHERE id = ?1", "I", id);
     if (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        state = webhook_state_from_text(sqlite3_column_text(s, 0));
+        state = store_webhook_state_of_name((const char *)sqlite3_column_text(s, 0));
         attempts = sqlite3_column_int(s, 1);
         rc = 0;
     } else if (rc == 0) {
@@ -3033,38 +2447,24 @@ static int record_webhook_tx(store *st, int64_t id, int attempt, const store_web
         return err_set(err, HARK_ESTALE,
                        "webhook delivery %lld: attempt %d was already recorded (%s, %d attempts)",
                        (long long)id, attempt, store_webhook_state_name(state), attempts);
-    int to = a->state;
-    if (to == STORE_WEBHOOK_PENDING && attempt >= st->webhook_max_attempts)
-        to = STORE_WEBHOOK_FAILED;
+    int to = store_webhook_outcome(a->state, attempt, st->base.opt.webhook_max_attempts);
     rc = q_exec(st, NULL, err,
                 "UPDATE webhooks SET state = ?2, attempts = ?3, last_status = ?4, last_error = ?5,"
                 " next_at_ms = CASE WHEN ?2 = 'pending' THEN ?6 + ?7 ELSE next_at_ms END,"
                 " claimed_until_ms = 0, updated_ms = ?6,"
                 " delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?6 END WHERE id = ?1",
-                "ItiitII", id, webhook_state_names[to], attempt, a->status,
+                "ItiitII", id, store_webhook_state_name(to), attempt, a->status,
                 to == STORE_WEBHOOK_DELIVERED || !a->error ? "" : a->error, t, a->retry_delay_ms);
     if (rc == 0 && state_out)
         *state_out = to;
     return rc;
 }
 
-int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook_attempt *a,
-                         int *state_out, hark_err *err)
+static int sq_record_webhook(store *base, int64_t id, int attempt, const store_webhook_attempt *a,
+                             int *state_out, hark_err *err)
 {
+    sq_store *st = sq(base);
     int rc;
-    if (state_out)
-        *state_out = -1;
-    if (!a || a->state < STORE_WEBHOOK_PENDING || a->state > STORE_WEBHOOK_FAILED)
-        return err_set(err, HARK_EINVAL, "bad webhook attempt outcome");
-    if (attempt < 1 || attempt > 1000)
-        return err_set(err, HARK_EINVAL, "bad webhook attempt number %d", attempt);
-    if (a->status < 0 || a->status > 999)
-        return err_set(err, HARK_EINVAL, "bad HTTP status %d", a->status);
-    if (a->retry_delay_ms < 0 || a->retry_delay_ms > 366LL * 86400000LL)
-        return err_set(err, HARK_EINVAL, "bad webhook retry delay %lld ms",
-                       (long long)a->retry_delay_ms);
-    if (a->error && (rc = check_text("webhook error", a->error, 4096, true, err)))
-        return rc;
     lock(st);
     rc = relax(st, err); /* see DURABILITY */
     if (rc == 0)
@@ -3076,14 +2476,12 @@ int store_record_webhook(store *st, int64_t id, int attempt, const store_webhook
     return rc;
 }
 
-int store_list_webhooks(store *st, store_scope sc, const char *id, store_webhook_list *out,
-                        hark_err *err)
+static int sq_list_webhooks(store *base, store_scope sc, const char *id, store_webhook_list *out,
+                            hark_err *err)
 {
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
     int state, rc;
-    memset(out, 0, sizeof *out);
-    if ((rc = check_scope(sc, err)) || (rc = check_id(id, err)))
-        return rc;
     lock(st);
     rc = exec_plain(st, "BEGIN", err); /* one snapshot: the job, then its deliveries */
     if (rc)
@@ -3105,19 +2503,17 @@ unlock:
 
 /* ---- counters and checks ---------------------------------------------------- */
 
-int store_count_work(store *st, int64_t queued[4], int64_t *leased, hark_err *err)
+static int sq_count_work(store *base, int64_t queued[4], int64_t *leased, hark_err *err)
 {
+    sq_store *st = sq(base);
     sqlite3_stmt *s = NULL;
-    for (int i = 0; i < N_PRIOS; i++)
-        queued[i] = 0;
-    *leased = 0;
     lock(st);
     int rc =
         q_open(st, &s, err,
                "SELECT priority, count(*) FROM jobs WHERE state = 'queued' GROUP BY priority", "");
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
         int p = sqlite3_column_int(s, 0);
-        if (p >= 0 && p < N_PRIOS)
+        if (p >= STORE_PRIO_REALTIME && p <= STORE_PRIO_LOW)
             queued[p] = sqlite3_column_int64(s, 1);
         rc = 0;
     }
@@ -3130,8 +2526,9 @@ int store_count_work(store *st, int64_t queued[4], int64_t *leased, hark_err *er
     return rc;
 }
 
-int store_get_counters(store *st, store_counters *out, hark_err *err)
+static int sq_get_counters(store *base, store_counters *out, hark_err *err)
 {
+    sq_store *st = sq(base);
     static const struct {
         const char *key;
         size_t off;
@@ -3147,7 +2544,6 @@ int store_get_counters(store *st, store_counters *out, hark_err *err)
     };
     sqlite3_stmt *s = NULL;
     int rc;
-    memset(out, 0, sizeof *out);
     lock(st);
     rc = q_open(st, &s, err, "SELECT key, value FROM meta", "");
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
@@ -3162,8 +2558,9 @@ int store_get_counters(store *st, store_counters *out, hark_err *err)
     return rc;
 }
 
-int store_check(store *st, hark_err *err)
+static int sq_check(store *base, hark_err *err)
 {
+    sq_store *st = sq(base);
     static const struct {
         const char *what, *sql;
     } checks[] = {
@@ -3223,3 +2620,46 @@ int store_check(store *st, hark_err *err)
     unlock(st);
     return rc;
 }
+
+const store_backend_ops store_sqlite_ops = {
+    .name = "sqlite",
+    .schema_version = sq_schema_version,
+    .open = sq_open,
+    .close = sq_close,
+    .flush = sq_flush,
+    .submit = sq_submit,
+    .get_job = sq_get_job,
+    .list_jobs = sq_list_jobs,
+    .claim = sq_claim,
+    .peek = sq_peek,
+    .renew = sq_renew,
+    .commit_chunk = sq_commit_chunk,
+    .commit_prepare = sq_commit_prepare,
+    .release = sq_release,
+    .expire_leases = sq_expire_leases,
+    .fail_overdue = sq_fail_overdue,
+    .recover = sq_recover,
+    .control = sq_control,
+    .retry = sq_retry,
+    .list_unreleased = sq_list_unreleased,
+    .mark_released = sq_mark_released,
+    .prune = sq_prune,
+    .list_chunks_from = sq_list_chunks_from,
+    .add_stage = sq_add_stage,
+    .find_cached_chunks = sq_find_cached_chunks,
+    .input_append = sq_input_append,
+    .input_close = sq_input_close,
+    .list_open_inputs = sq_list_open_inputs,
+    .commit_live_chunk = sq_commit_live_chunk,
+    .live_partial = sq_live_partial,
+    .finish_live = sq_finish_live,
+    .list_events = sq_list_events,
+    .last_event_id = sq_last_event_id,
+    .add_event = sq_add_event,
+    .claim_webhooks = sq_claim_webhooks,
+    .record_webhook = sq_record_webhook,
+    .list_webhooks = sq_list_webhooks,
+    .count_work = sq_count_work,
+    .get_counters = sq_get_counters,
+    .check = sq_check,
+};

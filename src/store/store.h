@@ -3,8 +3,10 @@
  * per-job event log.
  *
  * The daemon owns the store; worker processes never touch it (the daemon
- * commits on their behalf). The interface is backend-neutral: SQLite today
- * (sqlite_store.c), PostgreSQL later behind the same functions.
+ * commits on their behalf). The interface is backend-neutral: store.c
+ * checks the arguments of every call and dispatches to a backend's ops
+ * table (store_backend.h): SQLite today (sqlite_store.c), PostgreSQL later
+ * behind the same functions.
  *
  * Conventions (util/err.h): every function returns 0 or a negative HARK_E*
  * code with err (may be NULL) set to one line; results go through
@@ -75,7 +77,7 @@ static inline store_scope store_scope_owner(const char *owner)
     return (store_scope){.all = false, .owner = owner};
 }
 
-/* Job states (see the diagram in sqlite_store.c). */
+/* Job states (see the diagram and the transitions in job_states.h). */
 enum store_job_state {
     STORE_QUEUED = 0,
     STORE_RUNNING = 1,
@@ -122,10 +124,12 @@ typedef struct store_options {
     int64_t resource_backoff_base_ms;
     int64_t resource_backoff_max_ms;
     int max_resource_waits;
-    int busy_timeout_ms; /* wait for another writer [10000] */
-    /* Relaxed commits (grants, renewals, prepare and chunk results,
-     * preemptions, successes: see DURABILITY in sqlite_store.c) reach the
-     * disk at most this long after they return, 1..60000 [1000]. */
+    /* SQLite only (other backends ignore them): how long to wait for
+     * another writer [10000]; relaxed commits (grants, renewals, prepare
+     * and chunk results, preemptions, successes: see DURABILITY in
+     * sqlite_store.c) reach the disk at most sync_interval_ms after they
+     * return, 1..60000 [1000]. */
+    int busy_timeout_ms;
     int sync_interval_ms;
     /* Called after every transaction this handle committed (under the
      * handle's mutex: it must only signal, never call the store). Lets a
@@ -137,25 +141,25 @@ typedef struct store_options {
     int webhook_max_attempts;
 } store_options;
 
-/* Open (creating if missing) the store at path and migrate its schema to
- * the latest version, each migration in its own transaction. opt may be
- * NULL. Returns 0 with *out set, or HARK_EIO (cannot open, corrupt),
- * HARK_EINVAL (bad options, or the file's schema is newer than this code:
- * it is left untouched), HARK_ENOMEM; *out is NULL then. */
-int store_open(const char *path, const store_options *opt, store **out, hark_err *err);
+/* Open (creating if missing) the store at location and migrate its schema
+ * to the latest version, each migration in its own transaction. location
+ * picks the backend: a file path, or "sqlite:" and a path, is SQLite; a
+ * PostgreSQL connection string ("postgresql://...", "postgres://...", or
+ * libpq's "key=value ..." form) is refused with HARK_EINVAL until that
+ * backend is built. opt may be NULL. Returns 0 with *out set, or HARK_EIO
+ * (cannot open, corrupt), HARK_EINVAL (bad options, an unknown kind of
+ * location, or a schema newer than this code: it is left untouched),
+ * HARK_ENOMEM; *out is NULL then. */
+int store_open(const char *location, const store_options *opt, store **out, hark_err *err);
 
 /* Close the handle (NULL is fine). Nothing is lost: relaxed commits are
  * synced first. */
 void store_close(store *st);
 
-/* Make every relaxed commit so far durable now (an fsync of the WAL if any
- * is pending). Returns 0 or HARK_EIO. */
+/* Make every relaxed commit so far durable now (on SQLite an fsync of the
+ * WAL if any is pending; a backend whose every commit is durable does
+ * nothing). Returns 0 or HARK_EIO. */
 int store_flush(store *st, hark_err *err);
-
-/* Whether relaxed commits are waiting for their fsync; how many fsyncs
- * the background syncer has done. */
-bool store_sync_pending(store *st);
-int64_t store_sync_count(store *st);
 
 /* The schema version this code migrates to. */
 int store_schema_version(void);

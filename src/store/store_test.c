@@ -1,159 +1,21 @@
-/* store_test.c - the SQLite job store: scheduling order, leases and fencing,
- * retries, control transitions, crash recovery, events, migrations, live
- * inputs and the chunks a live session commits.
+/* store_test.c - the store contract suite: scheduling order, leases and
+ * fencing, retries, control transitions, recovery, events, owners and
+ * scopes, webhooks, retention, live inputs and the chunks a live session
+ * commits; everything store.h promises of every backend. It runs on the
+ * store store_test_location() names (store_test_lib.h: SQLite by default,
+ * HARK_TEST_STORE for another), each case on an empty store.
  *
  * Time is injected (fake_now) except where real concurrency is tested, so no
  * test sleeps its way to a pass. */
-#include "store/migrations.h"
 #include "store/store.h"
+#include "store/store_test_lib.h"
 #include "util/clock.h"
 #include "util/test.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sqlite3.h>
 #include <stdint.h>
 #include <time.h>
-
-#define DB "store.db"
-#define T0 1700000000000LL
-#define LONG_LEASE 600000 /* 10 min: never expires within a test */
-
-static int64_t fake_now = T0;
-
-static int64_t fake_clock(void *ctx)
-{
-    (void)ctx;
-    return fake_now;
-}
-
-static store *open_db(void)
-{
-    store_options o = {.now_ms = fake_clock};
-    store *st = NULL;
-    hark_err err = {0};
-    int rc = store_open(DB, &o, &st, &err);
-    if (rc)
-        TEST_FAIL_("store_open: %s", err.msg);
-    return st;
-}
-
-static void submit(store *st, int prio, const char *input, char id[STORE_ID_SIZE])
-{
-    store_job_spec spec = {.kind = "transcribe", .input = input, .priority = prio};
-    hark_err err = {0};
-    if (store_submit(st, &spec, id, &err))
-        TEST_FAIL_("store_submit: %s", err.msg);
-    ASSERT_EQ(strlen(id), STORE_ID_SIZE - 1);
-}
-
-static store_task claim(store *st, const char *worker, int64_t lease_ms)
-{
-    store_task t;
-    hark_err err = {0};
-    if (store_claim(st, worker, lease_ms, &t, &err))
-        TEST_FAIL_("store_claim: %s", err.msg);
-    return t;
-}
-
-/* Claim the prepare task of id (it must be next) and commit a plan of n
- * chunks of 10 s each. */
-static void prepare(store *st, const char *id, int n)
-{
-    store_span plan[16];
-    ASSERT(n <= 16);
-    for (int i = 0; i < n; i++) {
-        plan[i].start_sample = (int64_t)i * 10 * STORE_SAMPLE_RATE;
-        plan[i].end_sample = (int64_t)(i + 1) * 10 * STORE_SAMPLE_RATE;
-    }
-    store_task t = claim(st, "prep", LONG_LEASE);
-    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
-    ASSERT_STREQ(t.job_id, id);
-    hark_err err = {0};
-    store_commit_info info;
-    if (store_commit_prepare(st, t.token, 10.0 * n, plan, (size_t)n, NULL, &info, &err))
-        TEST_FAIL_("store_commit_prepare: %s", err.msg);
-    ASSERT_EQ(info.n_chunks, n);
-}
-
-static store_job get(store *st, const char *id)
-{
-    store_job j;
-    hark_err err = {0};
-    if (store_get_job(st, STORE_SCOPE_ALL, id, &j, &err))
-        TEST_FAIL_("store_get_job: %s", err.msg);
-    return j;
-}
-
-static int job_state_of(store *st, const char *id)
-{
-    store_job j = get(st, id);
-    int s = j.state;
-    store_job_release(&j);
-    return s;
-}
-
-static store_counters counters(store *st)
-{
-    store_counters c;
-    ASSERT_EQ(store_get_counters(st, &c, NULL), 0);
-    return c;
-}
-
-static int commit(store *st, int64_t token, const char *result, hark_err *err)
-{
-    return store_commit_chunk(st, token, result, 0.5, NULL, err);
-}
-
-/* ---- durability: synced and relaxed commits ------------------------------ */
-
-static void test_relaxed_commits_are_synced_in_the_background(void)
-{
-    /* A one-minute interval: only store_flush syncs during the test. */
-    store_options o = {.now_ms = fake_clock, .sync_interval_ms = 60000};
-    store *st = NULL;
-    hark_err err = {0};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
-    char id[STORE_ID_SIZE];
-    submit(st, STORE_PRIO_NORMAL, "a.wav", id);
-    ASSERT(!store_sync_pending(st)); /* acknowledged: fsynced at commit */
-    prepare(st, id, 2);              /* grant + plan: relaxed */
-    ASSERT(store_sync_pending(st));
-    ASSERT_EQ(store_flush(st, &err), 0);
-    ASSERT(!store_sync_pending(st));
-    ASSERT_EQ(store_sync_count(st), 1);
-    store_task t = claim(st, "w", LONG_LEASE);
-    ASSERT_EQ(store_flush(st, &err), 0);
-    ASSERT_EQ(commit(st, t.token, "[]", &err), 0); /* a chunk result: relaxed */
-    ASSERT(store_sync_pending(st));
-    ASSERT_EQ(store_pause(st, STORE_SCOPE_ALL, id, &err), 0); /* client-visible: synced itself */
-    ASSERT_EQ(store_sync_count(st), 2);
-    store_close(st); /* syncs what is pending */
-
-    /* A 20 ms interval: the syncer catches up without help. */
-    o.sync_interval_ms = 20;
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
-    ASSERT_EQ(store_resume(st, STORE_SCOPE_ALL, id, &err), 0);
-    t = claim(st, "w", LONG_LEASE);
-    ASSERT_EQ(t.idx, 1);
-    ASSERT_EQ(commit(st, t.token, "[]", &err), 0);
-    double until = clock_now_s() + 10;
-    while (store_sync_pending(st) && clock_now_s() < until)
-        usleep(2000);
-    ASSERT(!store_sync_pending(st));
-    ASSERT_LE(1, store_sync_count(st));
-    store_job j = get(st, id);
-    ASSERT_EQ(j.chunks_done, 2);
-    store_job_release(&j);
-
-    o.sync_interval_ms = 60001;
-    store *bad = NULL;
-    ASSERT_EQ(store_open("other.db", &o, &bad, &err), HARK_EINVAL);
-    store_close(st);
-}
 
 static void test_finished_jobs_are_counted_by_state(void)
 {
@@ -357,7 +219,7 @@ static void *th_worker(void *arg)
     store *st = NULL;
     hark_err err = {0};
     int done = 0;
-    if (store_open(DB, NULL, &st, &err)) {
+    if (store_open(store_test_location(), NULL, &st, &err)) {
         fprintf(stderr, "%s: %s\n", name, err.msg);
         pthread_mutex_lock(&th.mu);
         th.errors++;
@@ -429,7 +291,7 @@ static void test_two_handles_in_threads_never_share_a_task(void)
 {
     store *st = NULL;
     hark_err err = {0};
-    ASSERT_EQ(store_open(DB, NULL, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), NULL, &st, &err), 0);
     pthread_mutex_init(&th.mu, NULL);
     for (int i = 0; i < TH_JOBS; i++) {
         store_job_spec spec = {.kind = "transcribe", .input = "x", .priority = i % 4};
@@ -665,7 +527,7 @@ static void test_failed_job_revokes_other_leases(void)
     store_options o = {.now_ms = fake_clock, .max_attempts = 1};
     store_close(st);
     hark_err err = {0};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &o, &st, &err), 0);
     char id[STORE_ID_SIZE];
     submit(st, STORE_PRIO_NORMAL, "a.wav", id);
     prepare(st, id, 3);
@@ -752,7 +614,7 @@ static void test_resource_waits_back_off_longer_and_count_apart(void)
 
     /* max_resource_waits (a small one here) ends it, saying why. */
     store_options o = {.now_ms = fake_clock, .max_resource_waits = 2};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &o, &st, &err), 0);
     ASSERT_EQ(store_submit(st, &spec, id, &err), 0);
     for (int w = 1; w <= 2; w++) {
         fake_now += 120000;
@@ -1123,85 +985,6 @@ static void test_list_jobs_filters_and_pages(void)
     ASSERT_STREQ(jl.jobs[0].id, ids[4]);
     store_job_list_release(&jl);
     store_close(st);
-}
-
-/* ---- migrations ------------------------------------------------------------- */
-
-static int64_t raw_int(const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
-}
-
-static void raw_text(const char *sql, char *out, size_t outlen)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_step(s), SQLITE_ROW);
-    const unsigned char *t = sqlite3_column_text(s, 0);
-    snprintf(out, outlen, "%s", t ? (const char *)t : "");
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-}
-
-static void raw_exec(const char *sql)
-{
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open_v2(DB, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    sqlite3_close(db);
-}
-
-static void test_migrations_fresh_reopen_and_newer(void)
-{
-    int latest = store_schema_version();
-    ASSERT(latest >= 1);
-    fake_now = 1000;
-    store *st = open_db();
-    store_close(st);
-    ASSERT_EQ(raw_int("PRAGMA user_version"), latest);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM schema_migrations"), latest);
-    ASSERT_EQ(raw_int("SELECT max(applied_ms) FROM schema_migrations"), 1000);
-    char text[64];
-    raw_text("PRAGMA journal_mode", text, sizeof text);
-    ASSERT_STREQ(text, "wal");
-
-    fake_now = 2000; /* reopening runs nothing again */
-    st = open_db();
-    char id[STORE_ID_SIZE];
-    submit(st, STORE_PRIO_NORMAL, "x", id);
-    store_close(st);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM schema_migrations"), latest);
-    ASSERT_EQ(raw_int("SELECT max(applied_ms) FROM schema_migrations"), 1000);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), 1);
-
-    raw_exec("PRAGMA user_version = 999");
-    hark_err err = {0};
-    st = (store *)&err; /* must be reset to NULL */
-    ASSERT_EQ(store_open(DB, NULL, &st, &err), HARK_EINVAL);
-    ASSERT(st == NULL);
-    ASSERT(strstr(err.msg, "schema version 999, newer than this hark") != NULL);
-    ASSERT_EQ(raw_int("PRAGMA user_version"), 999);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), 1);
-
-    /* Not a database at all. */
-    FILE *f = fopen("junk.db", "w");
-    ASSERT(f != NULL);
-    fputs("this is not sqlite, just some text that is long enough to matter.......\n", f);
-    for (int i = 0; i < 100; i++)
-        fputs("junk junk junk junk junk junk junk junk junk junk junk junk junk\n", f);
-    fclose(f);
-    ASSERT_EQ(store_open("junk.db", NULL, &st, &err), HARK_EIO);
-    ASSERT(strstr(err.msg, "cannot open store 'junk.db': file is not a database") != NULL);
 }
 
 /* ---- owners: every query is scoped (DESIGN.md invariant 9) ------------------------ */
@@ -1580,7 +1363,7 @@ static void test_webhook_enqueued_with_every_terminal_state(void)
 
     /* Deleting a job deletes its deliveries. */
     ASSERT_EQ(store_delete_job(st, STORE_SCOPE_ALL, cancelled, &err), 0);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 3);
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM webhooks"), 3);
     store_close(st);
 }
 
@@ -1591,7 +1374,7 @@ static void test_webhook_enqueued_when_attempts_run_out(void)
     store_options o = {.now_ms = fake_clock, .max_attempts = 1};
     store *st = NULL;
     hark_err err = {0};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &o, &st, &err), 0);
     char id[STORE_ID_SIZE];
     submit_cb(st, "http://127.0.0.1:9/x", 0, id);
     store_task t = claim(st, "w", LONG_LEASE);
@@ -1610,7 +1393,7 @@ static void test_webhook_retry_deliver_and_give_up(void)
     store_options o = {.now_ms = fake_clock, .webhook_max_attempts = 3};
     store *st = NULL;
     hark_err err = {0};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &o, &st, &err), 0);
     char a[STORE_ID_SIZE], b[STORE_ID_SIZE], c[STORE_ID_SIZE];
     submit_cb(st, "http://127.0.0.1:9/a", 0, a);
     submit_cb(st, "http://127.0.0.1:9/b", 0, b);
@@ -1739,7 +1522,7 @@ static void test_webhook_lease_and_claims_of_nothing(void)
     store_options o = {.now_ms = fake_clock, .on_commit = count_commit};
     store *st = NULL;
     hark_err err = {0};
-    ASSERT_EQ(store_open(DB, &o, &st, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &o, &st, &err), 0);
     char a[STORE_ID_SIZE];
     submit_cb(st, "http://127.0.0.1:9/a", 0, a);
     int before = commits_seen;
@@ -1814,47 +1597,6 @@ static void test_webhook_survives_restart_and_recover_frees_claims(void)
 
 /* A database made by the previous schema (version 2, with a job in it) is
  * migrated: the job has no callback and gets no delivery. */
-static void test_webhook_migration_from_version_2(void)
-{
-    size_t n;
-    const store_migration *m = store_migrations(&n);
-    ASSERT(n >= 3);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
-    for (size_t i = 0; i < 2; i++)
-        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA user_version = 2;"
-                           "UPDATE meta SET value = 1 WHERE key = 'next_seq';"
-                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
-                           " updated_ms, input, source, options)"
-                           " VALUES ('j00000000000000aa', 'transcribe', 'queued', 2, 1, 1, 1,"
-                           " 'old.wav', 'old.wav', '{}');"
-                           "INSERT INTO tasks(job_id, idx, state)"
-                           " VALUES ('j00000000000000aa', -1, 'pending');",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
-    store *st = open_db();
-    ASSERT_EQ(raw_int("PRAGMA user_version"), (int64_t)n);
-    store_job j = get(st, "j00000000000000aa");
-    ASSERT_STREQ(j.callback_url, "");
-    ASSERT_STREQ(j.input_root, ""); /* version 5: opened as named, as before */
-    ASSERT_EQ(j.webhook_state, -1);
-    ASSERT_STREQ(j.owner, ""); /* version 5: a job from before has no owner */
-    store_job_release(&j);
-    hark_err err = {0};
-    ASSERT_EQ(store_get_job(st, store_scope_owner("ci"), "j00000000000000aa", &j, &err),
-              HARK_ENOENT);
-    ASSERT_EQ(store_get_job(st, store_scope_owner(""), "j00000000000000aa", &j, &err), 0);
-    store_job_release(&j);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_owner'"), 1);
-    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, "j00000000000000aa", &err), 0);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 0);
-    ASSERT_EQ(store_check(st, &err), 0);
-    store_close(st);
-}
-
 /* ---- retry ---------------------------------------------------------------------- */
 
 static store_chunk_list chunks_of(store *st, const char *id)
@@ -2056,15 +1798,6 @@ static void test_retry_respects_class_limit_and_restarts_timeout(void)
 
 /* ---- retention ------------------------------------------------------------------ */
 
-static void ids_are(const store_job_list *l, const char *a, const char *b)
-{
-    ASSERT_EQ(l->n, (a != NULL) + (b != NULL));
-    if (a)
-        ASSERT_STREQ(l->jobs[0].id, a);
-    if (b)
-        ASSERT_STREQ(l->jobs[1].id, b);
-}
-
 static void test_unreleased_inputs_of_succeeded_and_cancelled_jobs(void)
 {
     fake_now = T0;
@@ -2158,9 +1891,13 @@ static void test_prune_deletes_ended_jobs_past_retention_only(void)
     ids_are(&l, failed, NULL);
     store_job_list_release(&l);
     ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, ok, &(store_job){0}, &err), HARK_ENOENT);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM tasks WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM events WHERE job_id NOT IN (SELECT id FROM jobs)"), 0);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM webhooks"), 0);
+    ASSERT_EQ(
+        store_test_count("SELECT count(*) FROM tasks WHERE job_id NOT IN (SELECT id FROM jobs)"),
+        0);
+    ASSERT_EQ(
+        store_test_count("SELECT count(*) FROM events WHERE job_id NOT IN (SELECT id FROM jobs)"),
+        0);
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM webhooks"), 0);
 
     /* Years later, only what ended is gone: unfinished jobs stay. */
     fake_now = T0 + 3LL * 365 * 86400000;
@@ -2186,70 +1923,10 @@ static void test_prune_deletes_ended_jobs_past_retention_only(void)
     store_close(st);
 }
 
-static void test_retention_of_jobs_from_version_4(void)
-{
-    /* A store of version 4 with an old finished job: it is listed as
-     * unreleased (its upload is removed at the next pass) and can be pruned. */
-    size_t n;
-    const store_migration *m = store_migrations(&n);
-    ASSERT(n >= 5);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
-    for (size_t i = 0; i < 4; i++)
-        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA user_version = 4;"
-                           "UPDATE meta SET value = 2 WHERE key = 'next_seq';"
-                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
-                           " updated_ms, finished_ms, input, source, options)"
-                           " VALUES ('j00000000000000aa', 'transcribe', 'cancelled', 2, 1, 1, 1,"
-                           " 1, 'old.wav', 'old.wav', '{}'),"
-                           " ('j00000000000000bb', 'transcribe', 'queued', 2, 2, 1, 1,"
-                           " NULL, 'new.wav', 'new.wav', '{}');"
-                           "INSERT INTO tasks(job_id, idx, state)"
-                           " VALUES ('j00000000000000aa', -1, 'pending'),"
-                           " ('j00000000000000bb', -1, 'pending');",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
-    fake_now = T0;
-    store *st = open_db();
-    hark_err err = {0};
-    store_job_list l;
-    ASSERT_EQ(store_list_unreleased(st, 10, &l, &err), 0);
-    ids_are(&l, "j00000000000000aa", NULL);
-    store_job_list_release(&l);
-    ASSERT_EQ(store_prune(st, 1000, 10, &l, &err), 0);
-    ids_are(&l, "j00000000000000aa", NULL);
-    store_job_list_release(&l);
-    ASSERT_EQ(store_check(st, &err), 0);
-    store_close(st);
-}
-
 /* ---- live inputs ------------------------------------------------------------------ */
 
 #define WORDS0 "[[\"hello\",0.5,0.9,0.95]]"
 #define WORDS1 "[[\"world\",1.5,1.9,0.9]]"
-
-/* A live job (its input open) of owner ("" = none), realtime. */
-static void submit_live(store *st, const char *owner, char id[STORE_ID_SIZE])
-{
-    store_job_spec spec = {.kind = "live",
-                           .input = "live.s16le",
-                           .priority = STORE_PRIO_REALTIME,
-                           .owner = owner,
-                           .input_open = true};
-    hark_err err = {0};
-    if (store_submit(st, &spec, id, &err))
-        TEST_FAIL_("store_submit: %s", err.msg);
-}
-
-static void check_store(store *st)
-{
-    hark_err err = {0};
-    if (store_check(st, &err))
-        TEST_FAIL_("store_check: %s", err.msg);
-}
 
 static int64_t last_event(store *st, const char *id)
 {
@@ -2395,14 +2072,6 @@ static void test_live_input_grows_and_closes(void)
     ASSERT_EQ(store_input_close(st, STORE_SCOPE_ALL, b, "", &was_open, &err), HARK_EINVAL);
     check_store(st);
     store_close(st);
-}
-
-/* The ids of list l are exactly ids (n of them), in order. */
-static void list_is(const store_job_list *l, size_t n, const char *const *ids)
-{
-    ASSERT_EQ(l->n, n);
-    for (size_t i = 0; i < n; i++)
-        ASSERT_STREQ(l->jobs[i].id, ids[i]);
 }
 
 static void test_open_inputs_longest_idle_first(void)
@@ -2792,268 +2461,10 @@ static void test_retry_of_a_failed_live_job_keeps_its_chunks(void)
 
 /* A store made by schema version 9 gets the live-input columns: its jobs
  * have a closed input, and live jobs work beside them. */
-static void test_live_migration_from_version_9(void)
-{
-    size_t n;
-    const store_migration *m = store_migrations(&n);
-    ASSERT(n >= 10);
-    ASSERT_EQ(m[9].version, 10);
-    sqlite3 *db = NULL;
-    ASSERT_EQ(sqlite3_open(DB, &db), SQLITE_OK);
-    for (size_t i = 0; i < 9; i++)
-        ASSERT_EQ(sqlite3_exec(db, m[i].sql, NULL, NULL, NULL), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db,
-                           "PRAGMA user_version = 9;"
-                           "UPDATE meta SET value = 1 WHERE key = 'next_seq';"
-                           "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
-                           " updated_ms, input, source, options)"
-                           " VALUES ('j00000000000000aa', 'transcribe', 'queued', 2, 1, 1, 1,"
-                           " 'old.wav', 'old.wav', '{}');"
-                           "INSERT INTO tasks(job_id, idx, state)"
-                           " VALUES ('j00000000000000aa', -1, 'pending');",
-                           NULL, NULL, NULL),
-              SQLITE_OK);
-    sqlite3_close(db);
-    fake_now = T0;
-    store *st = open_db();
-    ASSERT_EQ(raw_int("PRAGMA user_version"), (int64_t)n);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM sqlite_schema WHERE name = 'jobs_open_input'"), 1);
-    store_job j = get(st, "j00000000000000aa");
-    ASSERT(!j.input_open);
-    ASSERT_EQ(j.input_bytes, 0);
-    ASSERT_EQ(j.input_at_ms, 0);
-    store_job_release(&j);
-    check_store(st);
-    hark_err err = {0};
-    store_job_list l;
-    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
-    ASSERT_EQ(l.n, 0);
-    store_job_list_release(&l);
-    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, "j00000000000000aa", 10, &err), HARK_EINVAL);
-    char a[STORE_ID_SIZE];
-    submit_live(st, "", a);
-    ASSERT_EQ(store_input_append(st, STORE_SCOPE_ALL, a, 10, &err), 0);
-    ASSERT_EQ(store_list_open_inputs(st, 10, &l, &err), 0);
-    list_is(&l, 1, (const char *[]){a});
-    store_job_list_release(&l);
-    ASSERT_EQ(store_cancel(st, STORE_SCOPE_ALL, "j00000000000000aa", &err), 0);
-    check_store(st);
-    store_close(st);
-}
-
-/* ---- crash recovery ------------------------------------------------------------- */
-
-/* The child loops: submit, claim, commit, finish, and reports each
- * acknowledged step on fd as one line, after the store call returned. */
-static void crash_child(int fd, unsigned seed)
-{
-    store *st = NULL;
-    hark_err err = {0};
-    char line[128];
-    if (store_open(DB, NULL, &st, &err))
-        _exit(3);
-    srand(seed);
-    for (;;) {
-        store_task t;
-        if (rand() % 3 == 0) {
-            char id[STORE_ID_SIZE];
-            /* Half with a callback: store_check then also proves that no
-             * job ends without its webhook delivery, whenever the kill. */
-            store_job_spec spec = {.kind = "transcribe",
-                                   .input = "x",
-                                   .priority = rand() % 4,
-                                   .callback_url = rand() % 2 ? "http://127.0.0.1:9/h" : NULL};
-            if (store_submit(st, &spec, id, &err))
-                _exit(4);
-            int n = snprintf(line, sizeof line, "S %s\n", id);
-            if (write(fd, line, (size_t)n) != n)
-                _exit(5);
-        }
-        if (store_claim(st, "child", LONG_LEASE, &t, &err))
-            _exit(6);
-        if (t.kind == STORE_TASK_PREPARE) {
-            store_span plan[4] = {{0, 10}, {10, 20}, {20, 30}, {30, 40}};
-            if (store_commit_prepare(st, t.token, 1, plan, 4, NULL, NULL, &err))
-                _exit(7);
-        } else if (t.kind == STORE_TASK_CHUNK) {
-            char res[96];
-            store_commit_info info;
-            snprintf(res, sizeof res, "[\"%s\",%d,%lld]", t.job_id, t.idx, (long long)t.token);
-            if (rand() % 5 == 0) /* sometimes a worker walks away mid-chunk */
-                continue;
-            if (store_commit_chunk(st, t.token, res, 0.1, &info, &err))
-                _exit(8);
-            int n =
-                snprintf(line, sizeof line, "C %s %d %lld\n", t.job_id, t.idx, (long long)t.token);
-            if (write(fd, line, (size_t)n) != n)
-                _exit(5);
-            if (info.job_complete) {
-                if (store_succeed(st, STORE_SCOPE_ALL, t.job_id, &err))
-                    _exit(9);
-                n = snprintf(line, sizeof line, "D %s\n", t.job_id);
-                if (write(fd, line, (size_t)n) != n)
-                    _exit(5);
-            }
-        }
-    }
-}
-
-enum { CR_MAX = 20000 };
-
-static struct {
-    char kind[CR_MAX];
-    char id[CR_MAX][STORE_ID_SIZE];
-    int idx[CR_MAX];
-    long long token[CR_MAX];
-    int n;
-} cr;
-
-static void crash_record(const char *line)
-{
-    ASSERT(cr.n < CR_MAX);
-    char kind = line[0];
-    char id[STORE_ID_SIZE + 8] = "";
-    int idx = 0;
-    long long token = 0;
-    int got = sscanf(line + 2, "%18s %d %lld", id, &idx, &token);
-    ASSERT(got >= 1);
-    ASSERT_EQ(strlen(id), STORE_ID_SIZE - 1);
-    cr.kind[cr.n] = kind;
-    memcpy(cr.id[cr.n], id, STORE_ID_SIZE);
-    cr.idx[cr.n] = idx;
-    cr.token[cr.n] = token;
-    cr.n++;
-}
-
-static void test_kill_9_at_random_points_then_recover(void)
-{
-    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-    fprintf(stderr, "crash test seed %u\n", seed);
-    srand(seed);
-    long long max_token = 0;
-    for (int round = 0; round < 8; round++) {
-        int p[2];
-        ASSERT_EQ(pipe(p), 0);
-        unsigned child_seed = (unsigned)rand();
-        int kill_after = 5 + rand() % 80; /* acknowledged steps before the kill */
-        fflush(NULL);
-        pid_t pid = fork();
-        ASSERT(pid >= 0);
-        if (pid == 0) {
-            close(p[0]);
-            crash_child(p[1], child_seed);
-        }
-        close(p[1]);
-        FILE *in = fdopen(p[0], "r");
-        ASSERT(in != NULL);
-        char line[256];
-        int got = 0;
-        bool killed = false;
-        while (fgets(line, sizeof line, in)) {
-            crash_record(line);
-            if (++got == kill_after && !killed) {
-                ASSERT_EQ(kill(pid, SIGKILL), 0);
-                killed = true;
-            }
-        }
-        fclose(in);
-        int status = 0;
-        ASSERT_EQ(waitpid(pid, &status, 0), pid);
-        ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-
-        /* The daemon restarts. */
-        char text[256];
-        raw_text("PRAGMA integrity_check", text, sizeof text);
-        ASSERT_STREQ(text, "ok");
-        int64_t leased = raw_int("SELECT count(*) FROM tasks WHERE state = 'leased'");
-        store *st = NULL;
-        hark_err err = {0};
-        ASSERT_EQ(store_open(DB, NULL, &st, &err), 0);
-        int n = -1;
-        ASSERT_EQ(store_recover(st, &n, &err), 0);
-        ASSERT_EQ(n, leased);
-        if (store_check(st, &err))
-            TEST_FAIL_("store_check after round %d: %s", round, err.msg);
-        ASSERT_EQ(raw_int("SELECT count(*) FROM tasks WHERE state = 'leased'"), 0);
-        ASSERT_EQ(raw_int("SELECT count(*) FROM jobs WHERE state = 'running'"), 0);
-        /* Every acknowledged step is there, each chunk committed exactly once
-         * with the result of the lease that committed it. */
-        for (int i = 0; i < cr.n; i++) {
-            store_job j = get(st, cr.id[i]);
-            if (cr.kind[i] == 'D')
-                ASSERT_EQ(j.state, STORE_SUCCEEDED);
-            if (cr.kind[i] == 'C') {
-                store_chunk_list cl;
-                ASSERT_EQ(store_list_chunks(st, STORE_SCOPE_ALL, cr.id[i], &cl, &err), 0);
-                ASSERT(cr.idx[i] >= 0 && (size_t)cr.idx[i] < cl.n);
-                char want[96];
-                snprintf(want, sizeof want, "[\"%s\",%d,%lld]", cr.id[i], cr.idx[i], cr.token[i]);
-                ASSERT_EQ(cl.chunks[cr.idx[i]].state, STORE_CHUNK_DONE);
-                ASSERT_STREQ(cl.chunks[cr.idx[i]].result, want);
-                store_chunk_list_release(&cl);
-                if (cr.token[i] > max_token)
-                    max_token = cr.token[i];
-            }
-            store_job_release(&j);
-        }
-        /* A new lease never reuses a token. */
-        store_counters c = counters(st);
-        ASSERT(c.last_token >= max_token);
-        char id[STORE_ID_SIZE];
-        submit(st, STORE_PRIO_LOW, "after", id);
-        store_task t = claim(st, "parent", LONG_LEASE);
-        ASSERT(t.kind != STORE_TASK_NONE);
-        ASSERT_EQ(t.token, c.last_token + 1);
-        ASSERT_EQ(store_release(st, t.token, STORE_RELEASE_PREEMPTED, NULL, NULL, &err), 0);
-        store_close(st);
-    }
-    /* No (job, chunk) was acknowledged twice across all rounds. */
-    for (int i = 0; i < cr.n; i++)
-        for (int k = i + 1; k < cr.n; k++)
-            if (cr.kind[i] == 'C' && cr.kind[k] == 'C' && cr.idx[i] == cr.idx[k] &&
-                strcmp(cr.id[i], cr.id[k]) == 0)
-                TEST_FAIL_("chunk %s/%d committed twice", cr.id[i], cr.idx[i]);
-}
-
-/* A store that cannot grow (here the file-size limit, ulimit -f, with
- * SIGXFSZ ignored as hark does) fails its commits with a clear error, a
- * full disk's HARK_ENOSPC or an EFBIG that names the limit, keeps what was
- * committed, and works again once it may grow. */
-static void test_commits_fail_clearly_when_the_store_cannot_grow(void)
-{
-    signal(SIGXFSZ, SIG_IGN);
-    store *st = open_db();
-    char id[STORE_ID_SIZE];
-    submit(st, STORE_PRIO_NORMAL, "first.wav", id);
-    struct rlimit rl, was;
-    ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &was), 0);
-    rl = was;
-    rl.rlim_cur = 200000;
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
-    static char input[4000];
-    memset(input, 'x', sizeof input - 1);
-    hark_err err = {0};
-    int rc = 0, n = 0;
-    for (; rc == 0 && n < 1000; n++) {
-        store_job_spec spec = {.kind = "transcribe", .input = input, .priority = STORE_PRIO_LOW};
-        rc = store_submit(st, &spec, id, &err);
-    }
-    ASSERT(n < 1000);
-    ASSERT_EQ(rc, HARK_EIO);
-    if (!strstr(err.msg, "File too large: over the file-size limit (ulimit -f) of 200000 bytes"))
-        TEST_FAIL_("submit %d failed with: %s", n, err.msg);
-    ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &was), 0);
-    submit(st, STORE_PRIO_NORMAL, "after.wav", id);
-    ASSERT_EQ(store_check(st, &err), 0);
-    store_close(st);
-    st = open_db();
-    ASSERT_EQ(store_check(st, &err), 0);
-    ASSERT_EQ(raw_int("SELECT count(*) FROM jobs"), n + 1); /* every submit that said 0 */
-    store_close(st);
-}
 
 int main(void)
 {
+    test_setup_ = store_test_fresh;
     RUN(test_priority_order_and_fifo_within_class);
     RUN(test_prepare_first_then_chunks_in_index_order);
     RUN(test_sequential_claims_get_distinct_tasks);
@@ -3074,24 +2485,18 @@ int main(void)
     RUN(test_list_jobs_filters_and_pages);
     RUN(test_owner_scopes_every_job_query);
     RUN(test_bad_scopes_are_refused);
-    RUN(test_migrations_fresh_reopen_and_newer);
-    RUN(test_kill_9_at_random_points_then_recover);
-    RUN(test_relaxed_commits_are_synced_in_the_background);
     RUN(test_finished_jobs_are_counted_by_state);
     RUN(test_webhook_enqueued_with_every_terminal_state);
     RUN(test_webhook_enqueued_when_attempts_run_out);
     RUN(test_webhook_retry_deliver_and_give_up);
     RUN(test_webhook_lease_and_claims_of_nothing);
     RUN(test_webhook_survives_restart_and_recover_frees_claims);
-    RUN(test_webhook_migration_from_version_2);
     RUN(test_resource_waits_back_off_longer_and_count_apart);
-    RUN(test_commits_fail_clearly_when_the_store_cannot_grow);
     RUN(test_retry_keeps_committed_chunks_and_resets_attempts);
     RUN(test_retry_of_a_failed_prepare_prepares_again);
     RUN(test_retry_respects_class_limit_and_restarts_timeout);
     RUN(test_unreleased_inputs_of_succeeded_and_cancelled_jobs);
     RUN(test_prune_deletes_ended_jobs_past_retention_only);
-    RUN(test_retention_of_jobs_from_version_4);
     RUN(test_live_input_grows_and_closes);
     RUN(test_open_inputs_longest_idle_first);
     RUN(test_live_chunks_commit_under_the_session_lease);
@@ -3099,6 +2504,5 @@ int main(void)
     RUN(test_pause_and_cancel_revoke_the_session);
     RUN(test_recover_closes_open_inputs_and_keeps_live_chunks);
     RUN(test_retry_of_a_failed_live_job_keeps_its_chunks);
-    RUN(test_live_migration_from_version_9);
     TEST_DONE();
 }

@@ -84,6 +84,9 @@
 
 static int test_failures_;
 static int test_count_;
+/* Run in each test's child, in its directory, before the test (NULL =
+ * nothing): e.g. store_test.c empties the store under test. */
+static void (*test_setup_)(void);
 
 static inline void test_run_(const char *name, void (*fn)(void))
 {
@@ -98,6 +101,8 @@ static inline void test_run_(const char *name, void (*fn)(void))
     if (pid == 0) {
         if (chdir(dir) != 0)
             _exit(2);
+        if (test_setup_)
+            test_setup_();
         fn();
         /* exit, not _exit: LeakSanitizer checks at exit in the ASan build. */
         exit(0);
