@@ -913,6 +913,15 @@ static void server_free(server *s)
     free(s);
 }
 
+/* New connections are refused once the server is stopping (server_stop). */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr;
+    (void)addrlen;
+    server *srv = cls;
+    return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 int server_start(const server_opts *o, server **out, hark_err *err)
 {
     *out = NULL;
@@ -982,7 +991,7 @@ int server_start(const server_opts *o, server **out, hark_err *err)
                      (ipv6 ? MHD_USE_IPv6 : 0);
     /* The logger goes first, or libmicrohttpd prints to stderr until it is set. */
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        flags, 0, accept_policy, s, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)HTTP_THREADS,
         MHD_OPTION_CONNECTION_LIMIT, connection_limit(s->max_connections),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->max_per_address,
@@ -1015,10 +1024,11 @@ void server_stop(server *s)
      * checks the flag, so it either sees the flag or is woken. */
     atomic_store(&s->stopping, true);
     notify_signal(s->changes);
-    /* No new connections; the listening socket is ours to close. */
-    int lfd = (int)MHD_quiesce_daemon(s->daemon);
-    if (lfd >= 0)
-        close(lfd);
+    /* No new connections from here: accept_policy refuses them. Not
+     * MHD_quiesce_daemon: with epoll event-loop threads it races them to
+     * take the listening socket out of their epoll sets, and the loser
+     * aborts the process ("Failed to remove listen FD from epoll set";
+     * libmicrohttpd 0.9.75, seen in CI). MHD_stop_daemon closes the socket. */
     /* Every parked request resumes and answers (503, or the end of its
      * stream); let those answers, and any other in flight, go out before
      * the connections are closed under them. A request still sending its

@@ -1366,6 +1366,44 @@ static int count_fds(void)
     return n;
 }
 
+static atomic_bool spin_stop;
+
+static void *spin(void *arg)
+{
+    (void)arg;
+    volatile unsigned long x = 0;
+    while (!atomic_load(&spin_stop))
+        x++;
+    return NULL;
+}
+
+/* server_stop quiesces the daemon and closes its listening socket: closed
+ * before libmicrohttpd's event-loop threads had taken it out of their epoll
+ * sets, the socket made libmicrohttpd abort ("Failed to remove listen FD
+ * from epoll set"), on a loaded machine now and then. Many stops, each with
+ * a connection open, while busy threads keep the event loops slow to run. */
+static void test_stop_while_the_event_loops_are_slow(void)
+{
+    pthread_t hogs[3];
+    atomic_store(&spin_stop, false);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(pthread_create(&hogs[i], NULL, spin, NULL), 0);
+    start(); /* once before counting: what the first start opens for good */
+    stop();
+    int fds = count_fds();
+    for (int i = 0; i < 150; i++) {
+        start();
+        int fd = connect_raw();
+        send_all(fd, "GET /v1/jobs HTTP/1.1\r\nHo");
+        stop();
+        close(fd);
+    }
+    atomic_store(&spin_stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(hogs[i], NULL);
+    ASSERT_EQ(count_fds(), fds); /* the listening sockets closed too */
+}
+
 static void test_delete_and_list_filters(void)
 {
     start();
@@ -2791,6 +2829,7 @@ int main(void)
     RUN(test_sse_keepalive);
     RUN(test_stop_with_stream_open);
     RUN(test_slow_clients_block_nobody);
+    RUN(test_stop_while_the_event_loops_are_slow);
     RUN(test_listen_loopback_only);
     RUN(test_delete_and_list_filters);
     RUN(test_tokens_see_only_their_jobs);
