@@ -15,7 +15,8 @@
 #     go without live decoding), p50, and the ratio live / ptt.
 # Targets (issue 12): end-to-text p50 <= 150 ms and p95 <= 300 ms at every
 # length, idle and busy.
-# Reproduce: make build && bench/live_latency.sh build/hark   (TRIES=3 for a quick look)
+# Reproduce: make build && bench/live_latency.sh build/hark   (TRIES=3 for a quick look;
+# LENGTHS="d3" for one length; SERIES=1 to print every try in order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARK=$(realpath "${1:-build/hark}")
@@ -80,8 +81,9 @@ one() { # one MODE LENGTH: a live dictation and a ptt of the same clip
 }
 # One of each first, not counted: the page cache, the workers' first decodes.
 for d in d3 d12; do $LIVE "$HARK_SERVER" "$W/$d.raw" --pace 4 > /dev/null; "$HARK" ptt "$W/$d.wav" > /dev/null; done
+LENGTHS=${LENGTHS:-d3 d12 d30}
 for _ in $(seq 1 "$TRIES"); do
-  for d in d3 d12 d30; do
+  for d in $LENGTHS; do
     idle; one idle $d
     busy; one busy $d
   done
@@ -90,7 +92,7 @@ done
 
 echo "live dictation, end-to-text (ms from the last audio sent to the final text), $TRIES tries each, $WORKERS workers:"
 printf '%-6s %-5s %8s %8s %12s %10s %12s\n' length mode p50 p95 first-p50 ptt-p50 live/ptt
-for d in d3 d12 d30; do
+for d in $LENGTHS; do
   for mode in idle busy; do
     p50=$(pct "$W/$mode.$d.end" 50)
     p95=$(pct "$W/$mode.$d.end" 95)
@@ -100,4 +102,9 @@ for d in d3 d12 d30; do
       "$(echo "$p50 $pt" | awk '{ print $1 / $2 }')"
   done
 done
+if [ -n "${SERIES:-}" ]; then
+  for d in $LENGTHS; do for mode in idle busy; do
+    echo "$d $mode end-to-text in order: $(tr '\n' ' ' < "$W/$mode.$d.end")"
+  done; done
+fi
 echo "reproduce: make build && bench/live_latency.sh build/hark"
