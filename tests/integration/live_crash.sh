@@ -61,7 +61,7 @@ check "the resumed dictation's text equals an uninterrupted one's of the same au
 check "its text is the speech's (non-empty)" [ "$(wc -w < "$T/resumed.txt")" -ge 20 ]
 
 # ---- a dictation while both workers are busy on low work ----
-reps=$(scaled 6 2)
+reps=$(scaled 3 2)
 long=()
 for _ in $(seq 1 "$reps"); do long+=("$T/five.wav"); done
 sox "${long[@]}" "$T/long.wav"
