@@ -1,0 +1,348 @@
+/* store_pg_test.c - what is PostgreSQL's alone: connection strings in
+ * messages (no password), bad locations, several nodes sharing one
+ * database (recovery keeps live nodes' leases; a zombie's commit is
+ * refused), and a lost connection. The contract every backend keeps is
+ * store_test.c's, run on PostgreSQL by unit.store_test.postgresql.
+ *
+ * The cases that need a server run when HARK_TEST_STORE names a
+ * PostgreSQL location (tests/pg_fixture.sh, ctest
+ * unit.store_pg_test.postgresql); without one they say so and pass. */
+#include "store/pg_conn.h"
+#include "store/store_test_lib.h"
+
+#include <pthread.h>
+
+static bool have_server(const char *name)
+{
+    if (store_test_sqlite_path()) {
+        printf("skip %s: HARK_TEST_STORE is not PostgreSQL (tests/pg_fixture.sh)\n", name);
+        return false;
+    }
+    return true;
+}
+
+static void redacts(const char *in, const char *want)
+{
+    char out[512];
+    pg_redact(in, out, sizeof out);
+    ASSERT_STREQ(out, want);
+}
+
+static void test_redact_strips_passwords(void)
+{
+    redacts("postgresql://alice:s3cret@db.example:5433/hark",
+            "postgresql://alice@db.example:5433/hark");
+    redacts("postgres://alice@db/hark", "postgres://alice@db/hark");
+    redacts("postgresql:///hark?host=/tmp/x&user=postgres",
+            "postgresql:///hark?host=/tmp/x&user=postgres");
+    redacts("postgresql://db/hark?password=s3cret&sslmode=require",
+            "postgresql://db/hark?sslmode=require");
+    redacts("postgresql://db/hark?sslmode=require&password=s3cret",
+            "postgresql://db/hark?sslmode=require");
+    redacts("host=db dbname=hark password=s3cret user=alice", "host=db dbname=hark user=alice");
+    redacts("host=db password = 'a \\' b' user=alice", "host=db user=alice");
+    redacts("password=s3cret", "");
+    char small[8];
+    pg_redact("postgresql://alice:s3cret@db/hark", small, sizeof small);
+    ASSERT_STREQ(small, "postgre");
+}
+
+/* An unreachable server: HARK_EIO naming the location, never its password. */
+static void test_bad_location_names_it_without_the_password(void)
+{
+    static const char *const locs[] = {
+        "postgresql://alice:s3cret@/hark?host=/nonexistent-hark-dir",
+        "host=/nonexistent-hark-dir dbname=hark user=alice password=s3cret",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        store *st = NULL;
+        hark_err err = {0};
+        ASSERT_EQ(store_open(locs[i], NULL, &st, &err), HARK_EIO);
+        ASSERT(st == NULL);
+        ASSERT(strstr(err.msg, "s3cret") == NULL);
+        ASSERT(strstr(err.msg, "/nonexistent-hark-dir") != NULL);
+        ASSERT(strstr(err.msg, "cannot open store '") != NULL);
+    }
+    /* Bad options name it without the password too. */
+    store *st = NULL;
+    hark_err err = {0};
+    store_options o = {.max_attempts = 99};
+    ASSERT_EQ(store_open(locs[0], &o, &st, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "s3cret") == NULL);
+}
+
+/* A database that does not exist on a server that does. */
+static void test_wrong_database_is_named(void)
+{
+    if (!have_server(__func__))
+        return;
+    char loc[1024];
+    const char *q = strstr(store_test_location(), "/hark?");
+    ASSERT(q != NULL);
+    snprintf(loc, sizeof loc, "postgresql:///nosuchdb?%s&password=s3cret", q + 6);
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(loc, NULL, &st, &err), HARK_EIO);
+    ASSERT(strstr(err.msg, "nosuchdb") != NULL);
+    ASSERT(strstr(err.msg, "does not exist") != NULL);
+    ASSERT(strstr(err.msg, "s3cret") == NULL);
+}
+
+static store *open_node(const char *node, const char *life)
+{
+    store_options o = {.now_ms = fake_clock, .node = node, .incarnation = life};
+    store *st = NULL;
+    hark_err err = {0};
+    if (store_open(store_test_location(), &o, &st, &err))
+        TEST_FAIL_("store_open: %s", err.msg);
+    return st;
+}
+
+/* Node b starting (store_recover) keeps node a's live lease: a's commit
+ * goes through. */
+static void test_recover_keeps_other_nodes_live_leases(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 2);
+    store_task t = claim(a, "wa", LONG_LEASE);
+    ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+
+    store *b = open_node("node-b", "b-1");
+    int n = -1;
+    ASSERT_EQ(store_recover(b, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(job_state_of(b, id), STORE_RUNNING);
+    store_task u = claim(b, "wb", LONG_LEASE); /* the other chunk, not a's */
+    ASSERT_EQ(u.idx, 1 - t.idx);
+    ASSERT_EQ(commit(a, t.token, "[\"a\"]", &err), 0);
+    ASSERT_EQ(commit(b, u.token, "[\"b\"]", &err), 0);
+    ASSERT_EQ(counters(b).recovered_tasks, 0);
+    check_store(b);
+    store_close(a);
+    store_close(b);
+}
+
+/* Node a restarted (same name, a new incarnation) revokes what its earlier
+ * life held, and only that: b's lease stays, a's old token is refused. */
+static void test_restarted_node_revokes_its_earlier_leases_only(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    store *b = open_node("node-b", "b-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 2);
+    store_task ta = claim(a, "wa", LONG_LEASE);
+    store_task tb = claim(b, "wb", LONG_LEASE);
+    store_close(a); /* node a dies holding its lease */
+
+    store *a2 = open_node("node-a", "a-2");
+    int n = -1;
+    ASSERT_EQ(store_recover(a2, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(commit(a2, ta.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(commit(b, tb.token, "[\"b\"]", &err), 0);
+    store_task again = claim(a2, "wa", LONG_LEASE);
+    ASSERT_EQ(again.idx, ta.idx);
+    ASSERT_EQ(again.attempt, 1); /* revoked, not failed */
+    ASSERT(again.token > tb.token);
+    ASSERT_EQ(commit(a2, again.token, "[\"a\"]", &err), 0);
+    store_job j = get(b, id);
+    ASSERT_EQ(j.chunks_done, 2);
+    store_job_release(&j);
+    /* Recovering again in the same life revokes nothing. */
+    ASSERT_EQ(store_recover(a2, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    check_store(a2);
+    store_close(a2);
+    store_close(b);
+}
+
+/* A node that stops heartbeating: after its lease expires any node's sweep
+ * takes the task over, and the zombie's late commit is refused by its
+ * token. */
+static void test_expired_lease_is_taken_over_and_the_zombie_refused(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    store *b = open_node("node-b", "b-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 1);
+    store_task ta = claim(a, "wa", 30000);
+    fake_now += 10000;
+    int n = -1;
+    ASSERT_EQ(store_expire_leases(b, &n, &err), 0);
+    ASSERT_EQ(n, 0); /* still live */
+    ASSERT_EQ(store_recover(b, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    fake_now += 30000;
+    ASSERT_EQ(store_expire_leases(b, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    fake_now += 60000; /* past the backoff */
+    store_task tb = claim(b, "wb", LONG_LEASE);
+    ASSERT_EQ(tb.kind, STORE_TASK_CHUNK);
+    ASSERT_EQ(tb.attempt, 2);
+    ASSERT_EQ(commit(a, ta.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(store_renew(a, ta.token, 30000, &err), HARK_ESTALE);
+    ASSERT_EQ(commit(b, tb.token, "[\"b\"]", &err), 0);
+    store_counters c = counters(a);
+    ASSERT_EQ(c.expired_leases, 1);
+    ASSERT_EQ(c.refused_commits, 1);
+    ASSERT_EQ(c.refused_renewals, 1);
+    check_store(a);
+    store_close(a);
+    store_close(b);
+}
+
+/* The server drops the connection (a restart, a failover): the call that
+ * meets the broken connection fails with HARK_EIO and changes nothing; the
+ * next one reconnects. */
+static void test_lost_connection_is_reset_on_the_next_call(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "x.wav", id);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    PQfinish(c);
+    usleep(200000); /* let the server end it */
+    store_job j;
+    int rc = store_get_job(st, STORE_SCOPE_ALL, id, &j, &err);
+    if (rc == 0) /* the terminated backend's socket had not closed yet */
+        store_job_release(&j);
+    else
+        ASSERT_EQ(rc, HARK_EIO);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), 0);
+    ASSERT_STREQ(j.id, id);
+    store_job_release(&j);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    store_close(st);
+}
+
+/* Two nodes opening one new database at once migrate it once (the
+ * advisory lock): both get a working store. */
+static void *open_one(void *arg)
+{
+    store_options o = {.now_ms = fake_clock};
+    hark_err err = {0};
+    if (store_open(store_test_location(), &o, (store **)arg, &err))
+        fprintf(stderr, "store_open: %s\n", err.msg);
+    return NULL;
+}
+
+static void test_concurrent_opens_migrate_once(void)
+{
+    if (!have_server(__func__))
+        return;
+    pthread_t th[4];
+    store *st[4] = {0};
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, open_one, &st[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        ASSERT(st[i] != NULL);
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM schema_migrations"), 1);
+    char id[STORE_ID_SIZE];
+    submit(st[0], STORE_PRIO_NORMAL, "x.wav", id);
+    ASSERT_EQ(job_state_of(st[3], id), STORE_QUEUED);
+    for (int i = 0; i < 4; i++)
+        store_close(st[i]);
+}
+
+static int64_t pg_count(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Index entries of tasks_claim read, and sequential scans of tasks, so far
+ * (the server's statistics, as a new session sees them). */
+static void claim_reads(int64_t *entries, int64_t *seq_scans)
+{
+    PGconn *c = store_test_pg();
+    *entries = pg_count(c, "SELECT idx_tup_read FROM pg_stat_user_indexes"
+                           " WHERE indexrelname = 'tasks_claim'");
+    *seq_scans = pg_count(c, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'tasks'");
+    PQfinish(c);
+}
+
+/* A claim reads the first entries of the claim index, whatever the queue's
+ * length: 50 claims with 20000 jobs queued read a few entries each, and
+ * never scan the tasks table. */
+static void test_claim_reads_do_not_grow_with_the_queue(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *st = open_db(); /* the schema */
+    store_close(st);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                          " updated_ms, input, source, options)"
+                          " SELECT 'jbulk' || g, 'transcribe', 'queued', 2, nextval('job_seq'),"
+                          " 0, 0, 'x', 'x', '{}' FROM generate_series(1, 20000) g");
+    store_test_pg_exec(c, "INSERT INTO tasks(job_id, idx, prio, job_seq, state)"
+                          " SELECT id, -1, priority, seq, 'pending' FROM jobs");
+    store_test_pg_exec(c, "ANALYZE");
+    PQfinish(c);
+    int64_t entries0, scans0, entries = 0, scans = 0;
+    claim_reads(&entries0, &scans0);
+    st = open_db();
+    for (int i = 1; i <= 50; i++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        char want[32];
+        snprintf(want, sizeof want, "jbulk%d", i);
+        ASSERT_STREQ(t.job_id, want); /* FIFO */
+    }
+    store_close(st); /* its session's statistics reach the server as it ends */
+    for (int tries = 0; tries < 50 && entries - entries0 < 50; tries++) {
+        usleep(100000);
+        claim_reads(&entries, &scans);
+    }
+    printf("     50 claims over 20000 queued jobs: %lld claim-index entries read, %lld scans"
+           " of tasks\n",
+           (long long)(entries - entries0), (long long)(scans - scans0));
+    ASSERT(entries - entries0 >= 50);
+    ASSERT_LE(entries - entries0, 50 * 10);
+    ASSERT_EQ(scans - scans0, 0);
+}
+
+int main(void)
+{
+    test_setup_ = store_test_fresh;
+    RUN(test_redact_strips_passwords);
+    RUN(test_bad_location_names_it_without_the_password);
+    RUN(test_wrong_database_is_named);
+    RUN(test_recover_keeps_other_nodes_live_leases);
+    RUN(test_restarted_node_revokes_its_earlier_leases_only);
+    RUN(test_expired_lease_is_taken_over_and_the_zombie_refused);
+    RUN(test_lost_connection_is_reset_on_the_next_call);
+    RUN(test_concurrent_opens_migrate_once);
+    RUN(test_claim_reads_do_not_grow_with_the_queue);
+    TEST_DONE();
+}
