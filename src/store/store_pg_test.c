@@ -332,6 +332,38 @@ static void test_claim_reads_do_not_grow_with_the_queue(void)
     ASSERT_EQ(scans - scans0, 0);
 }
 
+/* The default clock is the server's (pg_store.c, THE CLOCK): every path
+ * that reads it (a writer's BEGIN, a reader's, a claim's) gives times
+ * that agree with the server's clock_timestamp(). */
+static void test_default_clock_is_the_servers(void)
+{
+    if (!have_server(__func__))
+        return;
+    PGconn *c = store_test_pg();
+    int64_t before = pg_count(c, "SELECT (extract(epoch from clock_timestamp()) * 1000)::int8");
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(store_test_location(), NULL, &st, &err), 0);
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "x.wav", id);
+    store_task t = claim(st, "w", 60000);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    store_peek_info p;
+    ASSERT_EQ(store_peek(st, &p, &err), 0);
+    int64_t after = pg_count(c, "SELECT (extract(epoch from clock_timestamp()) * 1000)::int8");
+    store_job j = get(st, id);
+    ASSERT(j.created_ms >= before && j.created_ms <= after);
+    ASSERT(j.started_ms >= j.created_ms && j.started_ms <= after);
+    store_job_release(&j);
+    ASSERT(t.expires_ms >= before + 60000 && t.expires_ms <= after + 60000);
+    ASSERT_EQ(p.wake_ms, t.expires_ms); /* the lease is the next thing to happen */
+    ASSERT_EQ(store_renew(st, t.token, 60000, &err), 0);
+    ASSERT_EQ(store_expire_leases(st, NULL, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_RUNNING);
+    PQfinish(c);
+    store_close(st);
+}
+
 int main(void)
 {
     test_setup_ = store_test_fresh;
@@ -344,5 +376,6 @@ int main(void)
     RUN(test_lost_connection_is_reset_on_the_next_call);
     RUN(test_concurrent_opens_migrate_once);
     RUN(test_claim_reads_do_not_grow_with_the_queue);
+    RUN(test_default_clock_is_the_servers);
     TEST_DONE();
 }
