@@ -3,7 +3,9 @@
  * comment holds the task diagram, the invariants and the lease and fencing
  * rules; this file follows them statement for statement, and says below
  * only what differs because several nodes (machines, processes) share one
- * database.
+ * database. Live inputs are in pg_live.c, the webhook outbox in
+ * pg_webhooks.c (sharing pg_store.h), the connection in pg_conn.c, the
+ * schema in pg_migrations.c.
  *
  * TRANSACTIONS. Every store.h call is one transaction on this handle's
  * connection (READ COMMITTED), rolled back on any error, so nothing changes
@@ -38,8 +40,8 @@
  * cost does not grow with the queue (pg_migrations.c). Tokens come from
  * the sequence lease_tokens.
  *
- * THE CLOCK. Each call computes its `now` once, at its start (tx_begin,
- * call_now), and passes it to every statement as a parameter. When the
+ * THE CLOCK. Each call computes its `now` once, at its start (pgs_tx_begin,
+ * pgs_call_now), and passes it to every statement as a parameter. When the
  * caller left store_options.now_ms at its default, now is the database's
  * clock (clock_timestamp() of the server, read in the same round trip as
  * BEGIN): every node judges lease expiry, deadlines and backoff by the one
@@ -59,10 +61,10 @@
  * connection breaks midway returns HARK_EIO and changes nothing (the
  * server rolls back an unfinished transaction).
  *
- * LISTEN/NOTIFY (waking other nodes' waiters) belongs in tx_end, next to
+ * LISTEN/NOTIFY (waking other nodes' waiters) belongs in pgs_tx_end, next to
  * on_commit: one NOTIFY per committed writer transaction.
  */
-#include "store/store_backend.h"
+#include "store/pg_store.h"
 
 #include "store/backoff.h"
 #include "store/failure_text.h"
@@ -82,30 +84,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* pg_advisory_xact_lock key of writers (see TRANSACTIONS). */
-#define WRITE_LOCK "7521981955374162551"
-/* The server's clock in ms since the epoch. */
-#define DB_NOW_MS "(extract(epoch from clock_timestamp()) * 1000)::int8"
-
-typedef struct pg_store {
-    store base; /* ops, resolved options (store_backend.h) */
-    pg_conn c;
-    pthread_mutex_t mu;
-    bool db_clock; /* the caller left the default clock: now is the server's */
-    int64_t now;   /* this call's now (see THE CLOCK) */
-    char *node;    /* store_options.node, or the host name */
-    char *life;    /* store_options.incarnation, or host-pid-random */
-} pg_store;
-
-static pg_store *pgs(store *st)
-{
-    return (pg_store *)st;
-}
-
 /* ---- calls and transactions --------------------------------------------- */
 
 /* Start a call: the handle's mutex, then a usable connection. */
-static int enter(pg_store *st, hark_err *err)
+int pgs_enter(pg_store *st, hark_err *err)
 {
     pthread_mutex_lock(&st->mu);
     int rc = pg_ensure(&st->c, err);
@@ -114,13 +96,13 @@ static int enter(pg_store *st, hark_err *err)
     return rc;
 }
 
-static void leave(pg_store *st)
+void pgs_leave(pg_store *st)
 {
     pthread_mutex_unlock(&st->mu);
 }
 
 /* This call's now, outside a transaction (reads). */
-static int call_now(pg_store *st, hark_err *err)
+int pgs_call_now(pg_store *st, hark_err *err)
 {
     if (!st->db_clock) {
         st->now = store_now(&st->base);
@@ -131,7 +113,7 @@ static int call_now(pg_store *st, hark_err *err)
 
 /* BEGIN (and WRITE_LOCK for a writer), and this call's now, in one round
  * trip. */
-static int tx_begin(pg_store *st, bool writer, hark_err *err)
+int pgs_tx_begin(pg_store *st, bool writer, hark_err *err)
 {
     static const char *const sql[2][2] = {
         {"BEGIN", "BEGIN; SELECT " DB_NOW_MS},
@@ -150,7 +132,7 @@ static int tx_begin(pg_store *st, bool writer, hark_err *err)
 
 /* Commit when the body returned 0 or HARK_ESTALE (a refused commit keeps its
  * counter bump and nothing else), roll back otherwise. */
-static int tx_end(pg_store *st, int rc, hark_err *err)
+int pgs_tx_end(pg_store *st, int rc, hark_err *err)
 {
     if (rc == 0 || rc == HARK_ESTALE) {
         PGresult *r = PQexec(st->c.db, "COMMIT");
@@ -171,17 +153,17 @@ static int tx_end(pg_store *st, int rc, hark_err *err)
 
 /* A read-only snapshot for calls that read twice (a scope's gate, then
  * rows). */
-static int snap_begin(pg_store *st, hark_err *err)
+int pgs_snap_begin(pg_store *st, hark_err *err)
 {
     return pg_plain(&st->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
 }
 
-static void copy_id(char dst[STORE_ID_SIZE], const PGresult *r, int row, int col)
+void pgs_copy_id(char dst[STORE_ID_SIZE], const PGresult *r, int row, int col)
 {
     snprintf(dst, STORE_ID_SIZE, "%s", pg_str(r, row, col));
 }
 
-static const char *scope_owner(store_scope sc)
+const char *pgs_scope_owner(store_scope sc)
 {
     return sc.all ? NULL : sc.owner;
 }
@@ -190,8 +172,8 @@ static const char *scope_owner(store_scope sc)
 
 /* Append an event (writers only: WRITE_LOCK is held); data (stolen, may be
  * NULL for {}) is serialized here. */
-static int add_event(pg_store *st, const char *job_id, const char *type, json_t *data,
-                     int64_t *event_id, hark_err *err)
+int pgs_add_event(pg_store *st, const char *job_id, const char *type, json_t *data,
+                  int64_t *event_id, hark_err *err)
 {
     char *text = NULL;
     int rc = 0;
@@ -262,7 +244,7 @@ static int pg_open_cb(const char *location, const store_options *opt, store **ou
         rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
         goto out;
     }
-    if ((rc = call_now(st, err)) || (rc = pg_migrate(&st->c, st->now, err)))
+    if ((rc = pgs_call_now(st, err)) || (rc = pg_migrate(&st->c, st->now, err)))
         goto out;
     *out = &st->base;
     st = NULL;
@@ -338,8 +320,8 @@ static int submit_tx(pg_store *st, const store_job_spec *spec, char id[STORE_ID_
                   " VALUES ($1, -1, $2, $3, 'pending')",
                   "tiI", id, spec->priority, seq);
     if (rc == 0)
-        rc =
-            add_event(st, id, "queued", store_event_queued(spec->priority, source, seq), NULL, err);
+        rc = pgs_add_event(st, id, "queued", store_event_queued(spec->priority, source, seq), NULL,
+                           err);
     return rc;
 }
 
@@ -347,36 +329,22 @@ static int pg_submit_cb(store *base, const store_job_spec *spec, char id[STORE_I
                         hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, submit_tx(st, spec, id, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, submit_tx(st, spec, id, err), err);
+    pgs_leave(st);
     return rc;
 }
 
 /* ---- jobs: read ------------------------------------------------------------------ */
 
-/* A job's columns in read_job's order. */
-#define JOB_COLS                                                                                   \
-    "j.id, j.kind, j.state, j.priority, j.seq, j.created_ms, j.updated_ms,"                        \
-    " COALESCE(j.started_ms, 0), COALESCE(j.finished_ms, 0), j.input, j.source, j.options,"        \
-    " j.timeout_s, j.deadline_ms, j.prepared, COALESCE(p.attempts, 0),"                            \
-    " COALESCE(p.last_error, ''), j.duration_s, j.n_chunks, j.chunks_done, j.error,"               \
-    " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
-    " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
-    " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc,"                   \
-    " j.input_open, j.input_bytes, j.input_at_ms"                                                  \
-    " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
-    " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
-    " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"
-
-static int read_job(pg_store *st, const PGresult *r, int row, store_job *j, hark_err *err)
+int pgs_read_job(pg_store *st, const PGresult *r, int row, store_job *j, hark_err *err)
 {
     memset(j, 0, sizeof *j);
-    copy_id(j->id, r, row, 0);
+    pgs_copy_id(j->id, r, row, 0);
     j->kind = pg_dup(r, row, 1);
     j->state = store_state_of_name(pg_str(r, row, 2));
     j->priority = pg_int(r, row, 3);
@@ -426,7 +394,7 @@ static int collect_jobs(pg_store *st, const PGresult *r, int limit, store_job_li
 {
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples(r) && out->n < (size_t)limit; i++) {
-        rc = read_job(st, r, i, &out->jobs[out->n], err);
+        rc = pgs_read_job(st, r, i, &out->jobs[out->n], err);
         if (rc == 0)
             out->n++;
     }
@@ -437,17 +405,17 @@ static int pg_get_job_cb(store *base, store_scope sc, const char *id, store_job 
 {
     pg_store *st = pgs(base);
     PGresult *r = NULL;
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
     rc = pg_q(&st->c, &r, NULL, err,
               "SELECT " JOB_COLS " WHERE j.id = $1 AND ($2::text IS NULL OR j.owner = $2)", "tt",
-              id, scope_owner(sc));
+              id, pgs_scope_owner(sc));
     if (rc == 0)
-        rc = PQntuples(r) > 0 ? read_job(st, r, 0, out, err)
+        rc = PQntuples(r) > 0 ? pgs_read_job(st, r, 0, out, err)
                               : err_set(err, HARK_ENOENT, "no job '%s'", id);
     PQclear(r);
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
@@ -472,7 +440,7 @@ static int pg_list_jobs_cb(store *base, store_scope sc, const store_job_filter *
     out->jobs = calloc((size_t)f.limit, sizeof *out->jobs);
     if (!out->jobs)
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc) {
         store_job_list_release(out);
         return rc;
@@ -486,7 +454,7 @@ static int pg_list_jobs_cb(store *base, store_scope sc, const store_job_filter *
             out->next_after = out->jobs[out->n - 1].seq;
     }
     PQclear(r);
-    leave(st);
+    pgs_leave(st);
     if (rc)
         store_job_list_release(out);
     return rc;
@@ -522,7 +490,7 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
                   lease_ms);
     if (rc || PQntuples(r) == 0)
         goto out; /* nothing claimable: out->kind stays NONE */
-    copy_id(out->job_id, r, 0, 0);
+    pgs_copy_id(out->job_id, r, 0, 0);
     out->idx = pg_int(r, 0, 1);
     out->kind = out->idx < 0 ? STORE_TASK_PREPARE : STORE_TASK_CHUNK;
     out->start_sample = pg_i64(r, 0, 2);
@@ -573,7 +541,7 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
                   " started_ms = COALESCE(started_ms, $1) WHERE id = $2",
                   "It", t, out->job_id);
     if (rc == 0 && first)
-        rc = add_event(st, out->job_id, "started", store_event_started(owner), NULL, err);
+        rc = pgs_add_event(st, out->job_id, "started", store_event_started(owner), NULL, err);
 out:
     PQclear(r);
     if (rc)
@@ -585,12 +553,12 @@ static int pg_claim_cb(store *base, const char *owner, int64_t lease_ms, int max
                        store_task *out, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
     bool locked = false;
     for (int tries = 0; tries < 5; tries++) {
-        rc = tx_begin(st, locked, err);
+        rc = pgs_tx_begin(st, locked, err);
         if (rc)
             break;
         rc = claim_tx(st, owner, lease_ms, max_priority, locked, out, err);
@@ -600,12 +568,12 @@ static int pg_claim_cb(store *base, const char *owner, int64_t lease_ms, int max
             continue;
         }
         bool again = rc < 0 && pg_retryable(&st->c); /* a deadlock victim: run it again */
-        rc = tx_end(st, rc, err);
+        rc = pgs_tx_end(st, rc, err);
         if (rc == 0 || !again)
             break;
         memset(out, 0, sizeof *out);
     }
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
@@ -614,12 +582,12 @@ static int pg_peek_cb(store *base, store_peek_info *out, hark_err *err)
     pg_store *st = pgs(base);
     int64_t v;
     bool found;
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = snap_begin(st, err);
+    rc = pgs_snap_begin(st, err);
     if (rc == 0)
-        rc = call_now(st, err);
+        rc = pgs_call_now(st, err);
     if (rc == 0)
         rc = pg_q_int64(&st->c, &v, &found, err, "SELECT t.prio" SQL_CLAIMABLE, "Iii", st->now,
                         st->base.opt.max_attempts, STORE_PRIO_LOW);
@@ -640,17 +608,11 @@ static int pg_peek_cb(store *base, store_peek_info *out, hark_err *err)
     if (rc == 0)
         out->wake_ms = v;
     pg_plain(&st->c, "COMMIT", NULL);
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
 /* ---- leases -------------------------------------------------------------------- */
-
-typedef struct lease {
-    char job_id[STORE_ID_SIZE];
-    int idx;
-    int64_t expires_ms;
-} lease;
 
 /* Find (and lock) the LEASED task holding token: 0 with *l filled, or
  * HARK_ESTALE. Expiry is not checked. */
@@ -662,7 +624,7 @@ static int find_lease(pg_store *st, int64_t token, lease *l, hark_err *err)
                   " WHERE lease_token = $1 AND state = 'leased' FOR UPDATE",
                   "I", token);
     if (rc == 0 && PQntuples(r) > 0) {
-        copy_id(l->job_id, r, 0, 0);
+        pgs_copy_id(l->job_id, r, 0, 0);
         l->idx = pg_int(r, 0, 1);
         l->expires_ms = pg_i64(r, 0, 2);
     } else if (rc == 0) {
@@ -674,7 +636,7 @@ static int find_lease(pg_store *st, int64_t token, lease *l, hark_err *err)
     return rc;
 }
 
-static int find_live_lease(pg_store *st, int64_t token, lease *l, hark_err *err)
+int pgs_find_live_lease(pg_store *st, int64_t token, lease *l, hark_err *err)
 {
     int rc = find_lease(st, token, l, err);
     if (rc == 0 && l->expires_ms <= st->now)
@@ -690,7 +652,7 @@ static int bump_counter(pg_store *st, const char *key, int64_t by, hark_err *err
                 by, key);
 }
 
-static int refuse(pg_store *st, const char *counter, hark_err *err)
+int pgs_refuse(pg_store *st, const char *counter, hark_err *err)
 {
     hark_err keep = {0};
     if (err)
@@ -703,16 +665,12 @@ static int refuse(pg_store *st, const char *counter, hark_err *err)
     return HARK_ESTALE;
 }
 
-#define CLEAR_LEASE                                                                                \
-    "lease_token = NULL, lease_owner = NULL, lease_node = NULL, lease_life = NULL,"                \
-    " lease_expires_ms = NULL"
-
 static int renew_tx(pg_store *st, int64_t token, int64_t lease_ms, hark_err *err)
 {
     lease l;
-    int rc = find_live_lease(st, token, &l, err);
+    int rc = pgs_find_live_lease(st, token, &l, err);
     if (rc == HARK_ESTALE)
-        return refuse(st, "refused_renewals", err);
+        return pgs_refuse(st, "refused_renewals", err);
     if (rc)
         return rc;
     return pg_q(&st->c, NULL, NULL, err,
@@ -723,13 +681,13 @@ static int renew_tx(pg_store *st, int64_t token, int64_t lease_ms, hark_err *err
 static int pg_renew_cb(store *base, int64_t token, int64_t lease_ms, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, false, err);
+    rc = pgs_tx_begin(st, false, err);
     if (rc == 0)
-        rc = tx_end(st, renew_tx(st, token, lease_ms, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, renew_tx(st, token, lease_ms, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -738,9 +696,9 @@ static int commit_chunk_tx(pg_store *st, int64_t token, const char *result, doub
 {
     lease l;
     PGresult *r = NULL;
-    int rc = find_live_lease(st, token, &l, err);
+    int rc = pgs_find_live_lease(st, token, &l, err);
     if (rc == HARK_ESTALE)
-        return refuse(st, "refused_commits", err);
+        return pgs_refuse(st, "refused_commits", err);
     if (rc)
         return rc;
     if (l.idx < 0)
@@ -767,8 +725,8 @@ static int commit_chunk_tx(pg_store *st, int64_t token, const char *result, doub
         info->n_chunks = n;
         info->job_complete = done == n;
     }
-    rc = add_event(st, l.job_id, "chunk_committed", store_event_chunk_committed(l.idx, done, n),
-                   NULL, err);
+    rc = pgs_add_event(st, l.job_id, "chunk_committed", store_event_chunk_committed(l.idx, done, n),
+                       NULL, err);
 out:
     PQclear(r);
     return rc;
@@ -778,13 +736,13 @@ static int pg_commit_chunk_cb(store *base, int64_t token, const char *result, do
                               store_commit_info *info, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, commit_chunk_tx(st, token, result, decode_s, info, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, commit_chunk_tx(st, token, result, decode_s, info, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -829,9 +787,9 @@ static int commit_prepare_tx(pg_store *st, int64_t token, double duration_s, con
                              hark_err *err)
 {
     lease l;
-    int rc = find_live_lease(st, token, &l, err);
+    int rc = pgs_find_live_lease(st, token, &l, err);
     if (rc == HARK_ESTALE)
-        return refuse(st, "refused_commits", err);
+        return pgs_refuse(st, "refused_commits", err);
     if (rc)
         return rc;
     if (l.idx >= 0)
@@ -848,8 +806,8 @@ static int commit_prepare_tx(pg_store *st, int64_t token, double duration_s, con
                   " content_key = $5 WHERE id = $4",
                   "diItt", duration_s, (int)n, st->now, l.job_id, content_key ? content_key : "");
     if (rc == 0)
-        rc = add_event(st, l.job_id, "progress", store_event_prepared((int)n, duration_s, 0), NULL,
-                       err);
+        rc = pgs_add_event(st, l.job_id, "progress", store_event_prepared((int)n, duration_s, 0),
+                           NULL, err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = -1;
@@ -864,14 +822,14 @@ static int pg_commit_prepare_cb(store *base, int64_t token, double duration_s,
                                 store_commit_info *info, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, commit_prepare_tx(st, token, duration_s, plan, n, content_key, info, err),
-                    err);
-    leave(st);
+        rc = pgs_tx_end(
+            st, commit_prepare_tx(st, token, duration_s, plan, n, content_key, info, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -897,7 +855,7 @@ static int job_state_at(pg_store *st, store_scope sc, const char *id, bool for_u
                                " AND ($2::text IS NULL OR owner = $2) FOR UPDATE"
                              : "SELECT state FROM jobs WHERE id = $1"
                                " AND ($2::text IS NULL OR owner = $2)",
-                  "tt", id, scope_owner(sc));
+                  "tt", id, pgs_scope_owner(sc));
     if (rc == 0) {
         if (PQntuples(r) > 0)
             *state = store_state_of_name(pg_str(r, 0, 0));
@@ -908,7 +866,7 @@ static int job_state_at(pg_store *st, store_scope sc, const char *id, bool for_u
     return rc;
 }
 
-static int job_state(pg_store *st, store_scope sc, const char *id, int *state, hark_err *err)
+int pgs_job_state(pg_store *st, store_scope sc, const char *id, int *state, hark_err *err)
 {
     return job_state_at(st, sc, id, false, state, err);
 }
@@ -919,8 +877,6 @@ static int lock_job(pg_store *st, const char *id, hark_err *err)
 {
     return pg_q(&st->c, NULL, NULL, err, "SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE", "t", id);
 }
-
-static int enqueue_webhook(pg_store *st, const char *id, hark_err *err);
 
 /* Every terminal transition (sqlite_store.c finish_job). */
 static int finish_job(pg_store *st, const char *id, int state, const char *error, json_t *data,
@@ -936,7 +892,7 @@ static int finish_job(pg_store *st, const char *id, int state, const char *error
                   "ttIit", store_state_name(state), error ? error : "", st->now,
                   (int)(state == STORE_SUCCEEDED), id);
     if (rc == 0)
-        rc = add_event(st, id, store_state_name(state), data, NULL, err);
+        rc = pgs_add_event(st, id, store_state_name(state), data, NULL, err);
     else
         json_decref(data);
     if (rc == 0)
@@ -946,7 +902,7 @@ static int finish_job(pg_store *st, const char *id, int state, const char *error
                                                    : "jobs_cancelled",
                           1, err);
     if (rc == 0)
-        rc = enqueue_webhook(st, id, err);
+        rc = pgs_enqueue_webhook(st, id, err);
     return rc;
 }
 
@@ -1049,7 +1005,7 @@ static int release_tx(pg_store *st, int64_t token, int kind, const char *cause,
                   " (SELECT 1 FROM tasks WHERE job_id = $2 AND state = 'leased')",
                   "It", st->now, l.job_id);
     if (rc == 0)
-        rc = add_event(st, l.job_id, "preempted", store_event_preempted(l.idx), NULL, err);
+        rc = pgs_add_event(st, l.job_id, "preempted", store_event_preempted(l.idx), NULL, err);
     if (rc == 0 && info) {
         snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
         info->idx = l.idx;
@@ -1063,26 +1019,26 @@ static int pg_release_cb(store *base, int64_t token, int kind, const char *cause
                          store_release_info *info, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, release_tx(st, token, kind, cause, info, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, release_tx(st, token, kind, cause, info, err), err);
+    pgs_leave(st);
     return rc;
 }
 
 /* One writer transaction of a sweep that counts what it changed. */
 static int counted_tx(pg_store *st, int (*fn)(pg_store *, int *, hark_err *), int *n, hark_err *err)
 {
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, fn(st, n, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, fn(st, n, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -1136,8 +1092,6 @@ static int pg_fail_overdue_cb(store *base, int *n, hark_err *err)
     return counted_tx(pgs(base), overdue_tx, n, err);
 }
 
-static int close_input(pg_store *st, const char *id, const char *reason, hark_err *err);
-
 /* See NODES: only expired leases and this node's earlier lives' are
  * revoked. A job that lost a lease here and holds none now goes back to
  * queued (other nodes' running jobs keep their state and events); every
@@ -1164,7 +1118,8 @@ static int recover_tx(pg_store *st, int *count, hark_err *err)
         requeued = rc == 0 && PQntuples(q) > 0;
         PQclear(q);
         if (requeued)
-            rc = add_event(st, pg_str(r, i, 0), "preempted", store_event_restarted(), NULL, err);
+            rc =
+                pgs_add_event(st, pg_str(r, i, 0), "preempted", store_event_restarted(), NULL, err);
     }
     PQclear(r);
     r = NULL;
@@ -1175,7 +1130,7 @@ static int recover_tx(pg_store *st, int *count, hark_err *err)
                   " ORDER BY seq",
                   "");
     for (int i = 0; rc == 0 && i < PQntuples(r); i++)
-        rc = close_input(st, pg_str(r, i, 0), "restart", err);
+        rc = pgs_close_input(st, pg_str(r, i, 0), "restart", err);
     PQclear(r);
     if (rc == 0 && *count)
         rc = bump_counter(st, "recovered_tasks", *count, err);
@@ -1213,7 +1168,7 @@ static int control_tx(pg_store *st, store_scope sc, const char *id, enum store_c
                       "UPDATE jobs SET state = 'paused', updated_ms = $1 WHERE id = $2", "It",
                       st->now, id);
         if (rc == 0)
-            rc = add_event(st, id, "paused", store_event_paused(revoked), NULL, err);
+            rc = pgs_add_event(st, id, "paused", store_event_paused(revoked), NULL, err);
         return rc;
     }
     case STORE_CTL_RESUME:
@@ -1221,7 +1176,7 @@ static int control_tx(pg_store *st, store_scope sc, const char *id, enum store_c
                   "UPDATE jobs SET state = 'queued', updated_ms = $1 WHERE id = $2", "It", st->now,
                   id);
         if (rc == 0)
-            rc = add_event(st, id, "resumed", NULL, NULL, err);
+            rc = pgs_add_event(st, id, "resumed", NULL, NULL, err);
         return rc;
     case STORE_CTL_CANCEL:
         return finish_job(st, id, STORE_CANCELLED, NULL, NULL, err);
@@ -1251,13 +1206,13 @@ static int pg_control_cb(store *base, store_scope sc, const char *id, enum store
                          const char *message, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, control_tx(st, sc, id, op, message, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, control_tx(st, sc, id, op, message, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -1300,7 +1255,7 @@ static int retry_tx(pg_store *st, store_scope sc, const char *id, int max_active
               " result_ready = 0, updated_ms = $1, deadline_ms = $3 WHERE id = $2",
               "ItI", st->now, id, deadline);
     if (rc == 0)
-        rc = add_event(st, id, "retried", data, NULL, err);
+        rc = pgs_add_event(st, id, "retried", data, NULL, err);
     else
         json_decref(data);
 out:
@@ -1311,21 +1266,21 @@ out:
 static int pg_retry_cb(store *base, store_scope sc, const char *id, int max_active, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, retry_tx(st, sc, id, max_active, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, retry_tx(st, sc, id, max_active, err), err);
+    pgs_leave(st);
     return rc;
 }
 
 /* ---- retention ---------------------------------------------------------------------- */
 
 /* A one-statement read of jobs (JOB_COLS) into out, at most limit. */
-static int read_jobs(pg_store *st, int limit, store_job_list *out, hark_err *err, const char *sql,
-                     const char *types, int64_t a, int b)
+int pgs_read_jobs(pg_store *st, int limit, store_job_list *out, hark_err *err, const char *sql,
+                  const char *types, int64_t a, int b)
 {
     PGresult *r = NULL;
     int rc = types[0] == 'I' ? pg_q(&st->c, &r, NULL, err, sql, types, a, b)
@@ -1341,14 +1296,14 @@ static int pg_list_unreleased_cb(store *base, int limit, store_job_list *out, ha
     pg_store *st = pgs(base);
     if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
         return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc == 0) {
-        rc = read_jobs(st, limit, out, err,
-                       "SELECT " JOB_COLS " WHERE j.input_released = 0"
-                       " AND j.state IN ('succeeded','cancelled')"
-                       " ORDER BY j.finished_ms, j.seq LIMIT $1",
-                       "i", 0, limit);
-        leave(st);
+        rc = pgs_read_jobs(st, limit, out, err,
+                           "SELECT " JOB_COLS " WHERE j.input_released = 0"
+                           " AND j.state IN ('succeeded','cancelled')"
+                           " ORDER BY j.finished_ms, j.seq LIMIT $1",
+                           "i", 0, limit);
+        pgs_leave(st);
     }
     if (rc)
         store_job_list_release(out);
@@ -1369,23 +1324,24 @@ static int mark_released_tx(pg_store *st, const char *const *ids, size_t n, hark
 static int pg_mark_released_cb(store *base, const char *const *ids, size_t n, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, false, err);
+    rc = pgs_tx_begin(st, false, err);
     if (rc == 0)
-        rc = tx_end(st, mark_released_tx(st, ids, n, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, mark_released_tx(st, ids, n, err), err);
+    pgs_leave(st);
     return rc;
 }
 
 static int prune_tx(pg_store *st, int64_t age_ms, int limit, store_job_list *out, hark_err *err)
 {
-    int rc = read_jobs(st, limit, out, err,
-                       "SELECT " JOB_COLS " WHERE j.finished_ms IS NOT NULL"
-                       " AND j.finished_ms <= $1 AND j.state IN ('succeeded','failed','cancelled')"
-                       " ORDER BY j.finished_ms, j.seq LIMIT $2 FOR UPDATE OF j",
-                       "Ii", st->now - age_ms, limit);
+    int rc =
+        pgs_read_jobs(st, limit, out, err,
+                      "SELECT " JOB_COLS " WHERE j.finished_ms IS NOT NULL"
+                      " AND j.finished_ms <= $1 AND j.state IN ('succeeded','failed','cancelled')"
+                      " ORDER BY j.finished_ms, j.seq LIMIT $2 FOR UPDATE OF j",
+                      "Ii", st->now - age_ms, limit);
     /* Tasks, events and webhook deliveries go with it (ON DELETE CASCADE). */
     for (size_t i = 0; rc == 0 && i < out->n; i++)
         rc = pg_q(&st->c, NULL, NULL, err, "DELETE FROM jobs WHERE id = $1", "t", out->jobs[i].id);
@@ -1397,12 +1353,12 @@ static int pg_prune_cb(store *base, int64_t age_ms, int limit, store_job_list *o
     pg_store *st = pgs(base);
     if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
         return err_set(err, HARK_ENOMEM, "out of memory pruning jobs");
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc == 0) {
-        rc = tx_begin(st, true, err);
+        rc = pgs_tx_begin(st, true, err);
         if (rc == 0)
-            rc = tx_end(st, prune_tx(st, age_ms, limit, out, err), err);
-        leave(st);
+            rc = pgs_tx_end(st, prune_tx(st, age_ms, limit, out, err), err);
+        pgs_leave(st);
     }
     if (rc)
         store_job_list_release(out);
@@ -1418,15 +1374,15 @@ static int pg_list_chunks_from_cb(store *base, store_scope sc, const char *id, i
     PGresult *r = NULL;
     int64_t n_chunks = 0;
     bool found = false;
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = snap_begin(st, err);
+    rc = pgs_snap_begin(st, err);
     if (rc)
         goto unlock;
     rc = pg_q_int64(&st->c, &n_chunks, &found, err,
                     "SELECT n_chunks FROM jobs WHERE id = $1 AND ($2::text IS NULL OR owner = $2)",
-                    "tt", id, scope_owner(sc));
+                    "tt", id, pgs_scope_owner(sc));
     if (rc == 0 && !found)
         rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
     n_chunks = n_chunks > from_idx ? n_chunks - from_idx : 0;
@@ -1461,278 +1417,9 @@ static int pg_list_chunks_from_cb(store *base, store_scope sc, const char *id, i
     PQclear(r);
     pg_plain(&st->c, "COMMIT", NULL);
 unlock:
-    leave(st);
+    pgs_leave(st);
     if (rc)
         store_chunk_list_release(out);
-    return rc;
-}
-
-/* ---- live inputs --------------------------------------------------------------------- */
-
-static int close_input(pg_store *st, const char *id, const char *reason, hark_err *err)
-{
-    int64_t bytes = 0;
-    int rc = pg_q_int64(&st->c, &bytes, NULL, err,
-                        "UPDATE jobs SET input_open = 0, updated_ms = $1 WHERE id = $2"
-                        " RETURNING input_bytes",
-                        "It", st->now, id);
-    if (rc == 0)
-        rc = add_event(st, id, "input_ended", store_event_input_ended(reason, bytes), NULL, err);
-    return rc;
-}
-
-static int input_append_tx(pg_store *st, store_scope sc, const char *id, int64_t bytes,
-                           hark_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_q(&st->c, &r, NULL, err,
-                  "SELECT state, input_open, input_bytes FROM jobs WHERE id = $1"
-                  " AND ($2::text IS NULL OR owner = $2) FOR UPDATE",
-                  "tt", id, scope_owner(sc));
-    if (rc == 0 && PQntuples(r) == 0)
-        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
-    if (rc == 0)
-        rc = store_append_check(id, store_state_of_name(pg_str(r, 0, 0)), pg_int(r, 0, 1) != 0,
-                                pg_i64(r, 0, 2), bytes, err);
-    PQclear(r);
-    if (rc == 0)
-        rc = pg_q(&st->c, NULL, NULL, err,
-                  "UPDATE jobs SET input_bytes = $1, input_at_ms = $2 WHERE id = $3", "IIt", bytes,
-                  st->now, id);
-    return rc;
-}
-
-static int pg_input_append_cb(store *base, store_scope sc, const char *id, int64_t bytes,
-                              hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = tx_begin(st, false, err);
-    if (rc == 0)
-        rc = tx_end(st, input_append_tx(st, sc, id, bytes, err), err);
-    leave(st);
-    return rc;
-}
-
-static int input_close_tx(pg_store *st, store_scope sc, const char *id, const char *reason,
-                          bool *was_open, hark_err *err)
-{
-    int64_t open = 0;
-    bool found = false;
-    int rc =
-        pg_q_int64(&st->c, &open, &found, err,
-                   "SELECT input_open FROM jobs WHERE id = $1 AND ($2::text IS NULL OR owner = $2)"
-                   " FOR UPDATE",
-                   "tt", id, scope_owner(sc));
-    if (rc == 0 && !found)
-        rc = err_set(err, HARK_ENOENT, "no job '%s'", id);
-    if (rc == 0 && open)
-        rc = close_input(st, id, reason, err);
-    if (rc == 0 && was_open)
-        *was_open = open != 0;
-    return rc;
-}
-
-static int pg_input_close_cb(store *base, store_scope sc, const char *id, const char *reason,
-                             bool *was_open, hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = tx_begin(st, true, err);
-    if (rc == 0)
-        rc = tx_end(st, input_close_tx(st, sc, id, reason, was_open, err), err);
-    leave(st);
-    return rc;
-}
-
-static int pg_list_open_inputs_cb(store *base, int limit, store_job_list *out, hark_err *err)
-{
-    pg_store *st = pgs(base);
-    if (!(out->jobs = calloc((size_t)limit, sizeof *out->jobs)))
-        return err_set(err, HARK_ENOMEM, "out of memory listing jobs");
-    int rc = enter(st, err);
-    if (rc == 0) {
-        rc = read_jobs(st, limit, out, err,
-                       "SELECT " JOB_COLS " WHERE j.input_open = 1 ORDER BY j.input_at_ms LIMIT $1",
-                       "i", 0, limit);
-        leave(st);
-    }
-    if (rc)
-        store_job_list_release(out);
-    return rc;
-}
-
-static int add_delta(pg_store *st, const char *id, const char *delta, hark_err *err)
-{
-    if (!delta || !delta[0])
-        return 0;
-    json_t *d = store_event_delta(delta);
-    if (!d)
-        return err_set(err, HARK_EINVAL, "live text of job %s is not UTF-8", id);
-    return add_event(st, id, "transcript.text.delta", d, NULL, err);
-}
-
-static int commit_live_chunk_tx(pg_store *st, int64_t token, int64_t start, int64_t end,
-                                const char *result, const char *delta, double decode_s,
-                                store_commit_info *info, hark_err *err)
-{
-    lease l;
-    int rc = find_live_lease(st, token, &l, err);
-    if (rc == HARK_ESTALE)
-        return refuse(st, "refused_commits", err);
-    if (rc)
-        return rc;
-    if (l.idx >= 0)
-        return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a live session's",
-                       (long long)token);
-    int64_t last_end = 0, n = 0;
-    rc = pg_q_int64(&st->c, &last_end, NULL, err,
-                    "SELECT COALESCE(MAX(end_sample), 0) FROM tasks WHERE job_id = $1 AND idx >= 0",
-                    "t", l.job_id);
-    if (rc == 0)
-        rc = pg_q_int64(&st->c, &n, NULL, err, "SELECT n_chunks FROM jobs WHERE id = $1", "t",
-                        l.job_id);
-    if (rc)
-        return rc;
-    if (start < last_end)
-        return err_set(err, HARK_EINVAL,
-                       "live chunk %lld-%lld of job %s overlaps the chunk before (to %lld)",
-                       (long long)start, (long long)end, l.job_id, (long long)last_end);
-    if (n >= STORE_MAX_CHUNKS)
-        return err_set(err, HARK_EINVAL, "job %s has %d chunks, the most a job may have", l.job_id,
-                       STORE_MAX_CHUNKS);
-    rc = pg_q(&st->c, NULL, NULL, err,
-              "INSERT INTO tasks(job_id, idx, prio, job_seq, start_sample, end_sample, state,"
-              " result, decode_s) SELECT id, $2, priority, seq, $3, $4, 'done', $5, $6"
-              " FROM jobs WHERE id = $1",
-              "tIIItd", l.job_id, n, start, end, result, decode_s);
-    if (rc == 0)
-        rc = pg_q(&st->c, NULL, NULL, err,
-                  "UPDATE jobs SET n_chunks = n_chunks + 1, chunks_done = chunks_done + 1,"
-                  " updated_ms = $1 WHERE id = $2",
-                  "It", st->now, l.job_id);
-    if (rc == 0)
-        rc = add_event(st, l.job_id, "chunk_committed",
-                       store_event_live_chunk_committed((int)n, (int)n + 1, (int)n + 1), NULL, err);
-    if (rc == 0)
-        rc = add_delta(st, l.job_id, delta, err);
-    if (rc == 0 && info) {
-        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
-        info->idx = (int)n;
-        info->chunks_done = info->n_chunks = (int)n + 1;
-        info->job_complete = false;
-    }
-    return rc;
-}
-
-static int pg_commit_live_chunk_cb(store *base, int64_t token, int64_t start, int64_t end,
-                                   const char *result, const char *delta, double decode_s,
-                                   store_commit_info *info, hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = tx_begin(st, true, err);
-    if (rc == 0)
-        rc = tx_end(st,
-                    commit_live_chunk_tx(st, token, start, end, result, delta, decode_s, info, err),
-                    err);
-    leave(st);
-    return rc;
-}
-
-static int live_partial_tx(pg_store *st, int64_t token, json_t *data, const char *delta,
-                           hark_err *err)
-{
-    lease l;
-    int rc = find_live_lease(st, token, &l, err);
-    if (rc == 0 && l.idx >= 0)
-        rc = err_set(err, HARK_ESTALE, "token %lld is a chunk lease, not a live session's",
-                     (long long)token);
-    if (rc) {
-        json_decref(data);
-        return rc;
-    }
-    rc = add_event(st, l.job_id, "transcript.partial", data, NULL, err);
-    if (rc == 0)
-        rc = add_delta(st, l.job_id, delta, err);
-    return rc;
-}
-
-static int pg_live_partial_cb(store *base, int64_t token, json_t *obj, const char *delta,
-                              hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc) {
-        json_decref(obj);
-        return rc;
-    }
-    rc = tx_begin(st, true, err);
-    if (rc == 0)
-        rc = tx_end(st, live_partial_tx(st, token, obj, delta, err), err);
-    else
-        json_decref(obj);
-    leave(st);
-    return rc;
-}
-
-static int finish_live_tx(pg_store *st, int64_t token, double duration_s, store_commit_info *info,
-                          hark_err *err)
-{
-    lease l;
-    PGresult *r = NULL;
-    int rc = find_live_lease(st, token, &l, err);
-    if (rc == HARK_ESTALE)
-        return refuse(st, "refused_commits", err);
-    if (rc)
-        return rc;
-    if (l.idx >= 0)
-        return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a live session's",
-                       (long long)token);
-    rc = pg_q(&st->c, NULL, NULL, err,
-              "UPDATE tasks SET state = 'done', " CLEAR_LEASE " WHERE job_id = $1 AND idx = -1",
-              "t", l.job_id);
-    if (rc == 0)
-        rc = pg_q(&st->c, &r, NULL, err,
-                  "UPDATE jobs SET prepared = 1, duration_s = $1, updated_ms = $2,"
-                  " input_open = 0 WHERE id = $3 RETURNING chunks_done, n_chunks",
-                  "dIt", duration_s, st->now, l.job_id);
-    if (rc == 0 && PQntuples(r) == 0)
-        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->c.where, l.job_id);
-    if (rc) {
-        PQclear(r);
-        return rc;
-    }
-    int done = pg_int(r, 0, 0), n = pg_int(r, 0, 1);
-    PQclear(r);
-    rc = add_event(st, l.job_id, "progress", store_event_prepared(n, duration_s, done), NULL, err);
-    if (rc == 0 && info) {
-        snprintf(info->job_id, sizeof info->job_id, "%s", l.job_id);
-        info->idx = -1;
-        info->chunks_done = done;
-        info->n_chunks = n;
-        info->job_complete = done == n;
-    }
-    return rc;
-}
-
-static int pg_finish_live_cb(store *base, int64_t token, double duration_s, store_commit_info *info,
-                             hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = tx_begin(st, true, err);
-    if (rc == 0)
-        rc = tx_end(st, finish_live_tx(st, token, duration_s, info, err), err);
-    leave(st);
     return rc;
 }
 
@@ -1765,8 +1452,8 @@ static int add_stage_tx(pg_store *st, const char *id, const char *doc, const sto
                   " WHERE id = $4",
                   "itIt", (int)n, doc, st->now, id);
     if (rc == 0)
-        rc = add_event(st, id, "stage", store_event_stage((int)n, n_chunks + (int)n, done), NULL,
-                       err);
+        rc = pgs_add_event(st, id, "stage", store_event_stage((int)n, n_chunks + (int)n, done),
+                           NULL, err);
     return rc;
 }
 
@@ -1774,13 +1461,13 @@ static int pg_add_stage_cb(store *base, const char *id, const char *doc, const s
                            size_t n, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, add_stage_tx(st, id, doc, spans, n, err), err);
-    leave(st);
+        rc = pgs_tx_end(st, add_stage_tx(st, id, doc, spans, n, err), err);
+    pgs_leave(st);
     return rc;
 }
 
@@ -1793,7 +1480,7 @@ static int pg_find_cached_chunks_cb(store *base, const char *content_key, const 
     PGresult *r = NULL;
     if (!(out->chunks = calloc(MAX_MATCHES, sizeof *out->chunks)))
         return err_set(err, HARK_ENOMEM, "out of memory");
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc) {
         store_chunk_list_release(out);
         return rc;
@@ -1819,7 +1506,7 @@ static int pg_find_cached_chunks_cb(store *base, const char *content_key, const 
         rc = c->last_error && c->result ? 0 : err_set(err, HARK_ENOMEM, "out of memory");
     }
     PQclear(r);
-    leave(st);
+    pgs_leave(st);
     if (rc)
         store_chunk_list_release(out);
     return rc;
@@ -1831,14 +1518,14 @@ static int pg_last_event_id_cb(store *base, store_scope sc, const char *id, cons
                                int64_t *event_id, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
     rc = pg_q_int64(&st->c, event_id, NULL, err,
                     "SELECT COALESCE(MAX(e.id), 0) FROM events e JOIN jobs j ON j.id = e.job_id"
                     " WHERE e.job_id = $1 AND e.type = $2 AND ($3::text IS NULL OR j.owner = $3)",
-                    "ttt", id, type, scope_owner(sc));
-    leave(st);
+                    "ttt", id, type, pgs_scope_owner(sc));
+    pgs_leave(st);
     return rc;
 }
 
@@ -1851,15 +1538,15 @@ static int pg_list_events_cb(store *base, store_scope sc, const char *id, int64_
     out->events = calloc((size_t)limit, sizeof *out->events);
     if (!out->events)
         return err_set(err, HARK_ENOMEM, "out of memory listing events");
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc) {
         store_event_list_release(out);
         return rc;
     }
-    rc = snap_begin(st, err);
+    rc = pgs_snap_begin(st, err);
     if (rc)
         goto unlock;
-    rc = job_state(st, sc, id, &state, err);
+    rc = pgs_job_state(st, sc, id, &state, err);
     if (rc == 0)
         rc = pg_q(&st->c, &r, NULL, err,
                   "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = $1"
@@ -1868,7 +1555,7 @@ static int pg_list_events_cb(store *base, store_scope sc, const char *id, int64_
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
         store_event *e = &out->events[out->n++];
         e->id = pg_i64(r, i, 0);
-        copy_id(e->job_id, r, i, 1);
+        pgs_copy_id(e->job_id, r, i, 1);
         e->type = pg_dup(r, i, 2);
         e->data = pg_dup(r, i, 3);
         e->time_ms = pg_i64(r, i, 4);
@@ -1877,7 +1564,7 @@ static int pg_list_events_cb(store *base, store_scope sc, const char *id, int64_
     PQclear(r);
     pg_plain(&st->c, "COMMIT", NULL);
 unlock:
-    leave(st);
+    pgs_leave(st);
     if (rc)
         store_event_list_release(out);
     return rc;
@@ -1886,231 +1573,29 @@ unlock:
 static int add_event_tx(pg_store *st, store_scope sc, const char *id, const char *type,
                         json_t *data, int64_t *event_id, hark_err *err)
 {
-    int state, rc = job_state(st, sc, id, &state, err);
+    int state, rc = pgs_job_state(st, sc, id, &state, err);
     if (rc) {
         json_decref(data);
         return rc;
     }
-    return add_event(st, id, type, data, event_id, err);
+    return pgs_add_event(st, id, type, data, event_id, err);
 }
 
 static int pg_add_event_cb(store *base, store_scope sc, const char *id, const char *type,
                            json_t *obj, int64_t *event_id, hark_err *err)
 {
     pg_store *st = pgs(base);
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc) {
         json_decref(obj);
         return rc;
     }
-    rc = tx_begin(st, true, err);
+    rc = pgs_tx_begin(st, true, err);
     if (rc == 0)
-        rc = tx_end(st, add_event_tx(st, sc, id, type, obj, event_id, err), err);
+        rc = pgs_tx_end(st, add_event_tx(st, sc, id, type, obj, event_id, err), err);
     else
         json_decref(obj);
-    leave(st);
-    return rc;
-}
-
-/* ---- webhooks ---------------------------------------------------------------------------- */
-
-static int enqueue_webhook(pg_store *st, const char *id, hark_err *err)
-{
-    PGresult *r = NULL;
-    store_job j;
-    char *body = NULL;
-    int rc = pg_q(&st->c, &r, NULL, err, "SELECT " JOB_COLS " WHERE j.id = $1", "t", id);
-    if (rc == 0 && PQntuples(r) == 0)
-        rc = err_set(err, HARK_EIO, "store '%s': job %s vanished", st->c.where, id);
-    if (rc == 0)
-        rc = read_job(st, r, 0, &j, err);
-    PQclear(r);
-    if (rc)
-        return rc;
-    if (j.callback_url[0]) {
-        char event[STORE_WEBHOOK_EVENT_SIZE];
-        store_webhook_event(j.state, event);
-        body = store_webhook_body(&j, event);
-        rc = body ? pg_q(&st->c, NULL, NULL, err,
-                         "INSERT INTO webhooks(job_id, url, event, body, next_at_ms, created_ms,"
-                         " updated_ms) VALUES ($1, $2, $3, $4, $5, $5, $5)",
-                         "ttttI", id, j.callback_url, event, body, st->now)
-                  : err_set(err, HARK_ENOMEM, "out of memory composing the webhook of job %s", id);
-    }
-    free(body);
-    store_job_release(&j);
-    return rc;
-}
-
-#define WEBHOOK_COLS                                                                               \
-    "id, job_id, url, event, body, state, attempts, last_status, last_error, created_ms,"          \
-    " next_at_ms, COALESCE(delivered_ms, 0)"
-
-static int collect_webhooks(pg_store *st, const PGresult *r, store_webhook_list *out, hark_err *err)
-{
-    int n = PQntuples(r);
-    if (n == 0)
-        return 0;
-    if (!(out->items = calloc((size_t)n, sizeof *out->items)))
-        return err_set(err, HARK_ENOMEM, "out of memory listing webhook deliveries");
-    for (int i = 0; i < n; i++) {
-        store_webhook *w = &out->items[out->n++];
-        w->id = pg_i64(r, i, 0);
-        copy_id(w->job_id, r, i, 1);
-        w->url = pg_dup(r, i, 2);
-        w->event = pg_dup(r, i, 3);
-        w->body = pg_dup(r, i, 4);
-        w->state = store_webhook_state_of_name(pg_str(r, i, 5));
-        w->attempts = pg_int(r, i, 6);
-        w->last_status = pg_int(r, i, 7);
-        w->last_error = pg_dup(r, i, 8);
-        w->created_ms = pg_i64(r, i, 9);
-        w->next_at_ms = pg_i64(r, i, 10);
-        w->delivered_ms = pg_i64(r, i, 11);
-        if (!w->url || !w->event || !w->body || !w->last_error)
-            return err_set(err, HARK_ENOMEM, "out of memory listing webhook deliveries (%s)",
-                           st->c.where);
-    }
-    return 0;
-}
-
-#define SQL_WEBHOOK_DUE                                                                            \
-    " FROM webhooks WHERE state = 'pending' AND next_at_ms <= $1 AND claimed_until_ms <= $1"
-
-static int claim_webhooks_tx(pg_store *st, int max, int64_t lease_ms, store_webhook_list *out,
-                             hark_err *err)
-{
-    PGresult *r = NULL;
-    int rc = pg_q(&st->c, &r, NULL, err,
-                  "UPDATE webhooks SET claimed_until_ms = $2, updated_ms = $1, claimed_node = $4,"
-                  " claimed_life = $5 WHERE id IN (SELECT id" SQL_WEBHOOK_DUE
-                  " ORDER BY next_at_ms, id LIMIT $3 FOR UPDATE SKIP LOCKED)"
-                  " RETURNING " WEBHOOK_COLS,
-                  "IIitt", st->now, st->now + lease_ms, max, st->node, st->life);
-    if (rc == 0)
-        rc = collect_webhooks(st, r, out, err);
-    PQclear(r);
-    /* RETURNING gives no order: the contract's is oldest due first. */
-    return rc;
-}
-
-static int cmp_webhook(const void *a, const void *b)
-{
-    const store_webhook *x = a, *y = b;
-    if (x->next_at_ms != y->next_at_ms)
-        return x->next_at_ms < y->next_at_ms ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int pg_claim_webhooks_cb(store *base, int max, int64_t lease_ms, store_webhook_list *out,
-                                int64_t *wait_ms, hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int64_t due = 0, next = -1;
-    bool found = false;
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = call_now(st, err);
-    int64_t t = st->now;
-    /* Look first: a claim of nothing must not commit (sqlite_store.c). */
-    if (rc == 0)
-        rc = pg_q_int64(&st->c, &due, &found, err, "SELECT id" SQL_WEBHOOK_DUE " LIMIT 1", "I", t);
-    if (rc == 0 && found) {
-        rc = tx_begin(st, false, err);
-        st->now = t;
-        if (rc == 0)
-            rc = tx_end(st, claim_webhooks_tx(st, max, lease_ms, out, err), err);
-        if (rc == 0 && out->n > 1) /* the next_at_ms sent back is the row's, as claimed */
-            qsort(out->items, out->n, sizeof *out->items, cmp_webhook);
-    }
-    if (rc == 0 && wait_ms)
-        rc = pg_q_int64(&st->c, &next, NULL, err,
-                        "SELECT COALESCE(MIN(GREATEST(next_at_ms, claimed_until_ms)), -1)"
-                        " FROM webhooks WHERE state = 'pending'",
-                        "");
-    leave(st);
-    if (rc) {
-        store_webhook_list_release(out);
-        return rc;
-    }
-    if (wait_ms)
-        *wait_ms = next < 0 ? -1 : next > t ? next - t : 0;
-    return 0;
-}
-
-static int record_webhook_tx(pg_store *st, int64_t id, int attempt, const store_webhook_attempt *a,
-                             int *state_out, hark_err *err)
-{
-    PGresult *r = NULL;
-    int state = -1, attempts = 0;
-    int rc = pg_q(&st->c, &r, NULL, err,
-                  "SELECT state, attempts FROM webhooks WHERE id = $1 FOR UPDATE", "I", id);
-    if (rc == 0 && PQntuples(r) > 0) {
-        state = store_webhook_state_of_name(pg_str(r, 0, 0));
-        attempts = pg_int(r, 0, 1);
-    } else if (rc == 0) {
-        rc = err_set(err, HARK_ENOENT, "no webhook delivery %lld", (long long)id);
-    }
-    PQclear(r);
-    if (rc)
-        return rc;
-    if (state != STORE_WEBHOOK_PENDING || attempts != attempt - 1)
-        return err_set(err, HARK_ESTALE,
-                       "webhook delivery %lld: attempt %d was already recorded (%s, %d attempts)",
-                       (long long)id, attempt, store_webhook_state_name(state), attempts);
-    int to = store_webhook_outcome(a->state, attempt, st->base.opt.webhook_max_attempts);
-    rc = pg_q(&st->c, NULL, NULL, err,
-              "UPDATE webhooks SET state = $2, attempts = $3, last_status = $4, last_error = $5,"
-              " next_at_ms = CASE WHEN $2 = 'pending' THEN $6 + $7 ELSE next_at_ms END,"
-              " claimed_until_ms = 0, claimed_node = NULL, claimed_life = NULL, updated_ms = $6,"
-              " delivered_ms = CASE WHEN $2 = 'delivered' THEN $6 END WHERE id = $1",
-              "ItiitII", id, store_webhook_state_name(to), attempt, a->status,
-              to == STORE_WEBHOOK_DELIVERED || !a->error ? "" : a->error, st->now,
-              a->retry_delay_ms);
-    if (rc == 0 && state_out)
-        *state_out = to;
-    return rc;
-}
-
-static int pg_record_webhook_cb(store *base, int64_t id, int attempt,
-                                const store_webhook_attempt *a, int *state_out, hark_err *err)
-{
-    pg_store *st = pgs(base);
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = tx_begin(st, false, err);
-    if (rc == 0)
-        rc = tx_end(st, record_webhook_tx(st, id, attempt, a, state_out, err), err);
-    leave(st);
-    return rc;
-}
-
-static int pg_list_webhooks_cb(store *base, store_scope sc, const char *id, store_webhook_list *out,
-                               hark_err *err)
-{
-    pg_store *st = pgs(base);
-    PGresult *r = NULL;
-    int state;
-    int rc = enter(st, err);
-    if (rc)
-        return rc;
-    rc = snap_begin(st, err);
-    if (rc)
-        goto unlock;
-    rc = job_state(st, sc, id, &state, err);
-    if (rc == 0)
-        rc = pg_q(&st->c, &r, NULL, err,
-                  "SELECT " WEBHOOK_COLS " FROM webhooks WHERE job_id = $1 ORDER BY id", "t", id);
-    if (rc == 0)
-        rc = collect_webhooks(st, r, out, err);
-    PQclear(r);
-    pg_plain(&st->c, "COMMIT", NULL);
-unlock:
-    leave(st);
-    if (rc)
-        store_webhook_list_release(out);
+    pgs_leave(st);
     return rc;
 }
 
@@ -2123,7 +1608,7 @@ static int pg_count_work_cb(store *base, int64_t queued[4], int64_t *leased, har
 {
     pg_store *st = pgs(base);
     PGresult *r = NULL;
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
     rc = pg_q(&st->c, &r, NULL, err,
@@ -2137,7 +1622,7 @@ static int pg_count_work_cb(store *base, int64_t queued[4], int64_t *leased, har
     if (rc == 0)
         rc = pg_q_int64(&st->c, leased, NULL, err,
                         "SELECT count(*) FROM tasks WHERE state = 'leased'", "");
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
@@ -2158,7 +1643,7 @@ static int pg_get_counters_cb(store *base, store_counters *out, hark_err *err)
         {"jobs_cancelled", offsetof(store_counters, jobs_cancelled)},
     };
     PGresult *r = NULL;
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
     rc = pg_q(&st->c, &r, NULL, err,
@@ -2170,7 +1655,7 @@ static int pg_get_counters_cb(store *base, store_counters *out, hark_err *err)
                 *(int64_t *)((char *)out + keys[j].off) = pg_i64(r, i, 1);
     }
     PQclear(r);
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
@@ -2217,10 +1702,10 @@ static int pg_check_cb(store *base, hark_err *err)
          "SELECT count(*) FROM jobs WHERE input_released != 0"
          " AND state NOT IN ('succeeded','cancelled')"},
     };
-    int rc = enter(st, err);
+    int rc = pgs_enter(st, err);
     if (rc)
         return rc;
-    rc = snap_begin(st, err);
+    rc = pgs_snap_begin(st, err);
     for (size_t i = 0; rc == 0 && i < sizeof checks / sizeof checks[0]; i++) {
         int64_t bad;
         rc = pg_q_int64(&st->c, &bad, NULL, err, checks[i].sql, "");
@@ -2229,7 +1714,7 @@ static int pg_check_cb(store *base, hark_err *err)
                          checks[i].what, (long long)bad);
     }
     pg_plain(&st->c, "COMMIT", NULL);
-    leave(st);
+    pgs_leave(st);
     return rc;
 }
 
