@@ -16,6 +16,9 @@ PACKAGES=(
   # JSON, the job store, the HTTP server and client; libcrypto (SHA-256 for
   # API tokens, HMAC-SHA256 for webhook signatures)
   libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev curl libssl-dev
+  # the PostgreSQL store: libpq to build, a real server (initdb, pg_ctl) for
+  # its tests (tests/pg_fixture.sh)
+  libpq-dev postgresql-15
   # test fixtures and tools: media conversion, synthetic audio, JSON checks,
   # peak memory, leak checks; promtool (checks the /metrics page)
   ffmpeg sox jq time valgrind sqlite3 prometheus

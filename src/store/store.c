@@ -2,12 +2,12 @@
  * of every store.h call once, and delegate to the backend's ops
  * (store_backend.h). Nothing here knows SQL.
  *
- * Locations: "sqlite:PATH" or a plain PATH is SQLite. A PostgreSQL
+ * Locations: "sqlite:PATH" or a plain PATH is SQLite; a PostgreSQL
  * connection string ("postgresql://...", "postgres://...", or libpq's
- * "key=value ..." form) is recognized and refused until that backend is
- * built. */
+ * "key=value ..." form) is PostgreSQL (pg_store.c). */
 #include "store/store.h"
 
+#include "store/pg_conn.h"
 #include "store/store_backend.h"
 #include "util/beneath.h"
 
@@ -15,13 +15,14 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 /* ---- backends ------------------------------------------------------------ */
 
-static int64_t real_now_ms(void *ctx)
+int64_t store_real_now_ms(void *ctx)
 {
     (void)ctx;
     struct timespec ts;
@@ -79,13 +80,15 @@ int store_backend_check(const store_backend_ops *o, hark_err *err)
 
 /* The SQLite backend's table, checked once (tableam's rule: a table with a
  * hole is refused when it is met, not when the hole is called). */
-static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
-static hark_err sqlite_check_err;
-static int sqlite_check_rc;
+static pthread_once_t backends_once = PTHREAD_ONCE_INIT;
+static hark_err backend_check_err;
+static int backend_check_rc;
 
-static void check_sqlite(void)
+static void check_backends(void)
 {
-    sqlite_check_rc = store_backend_check(&store_sqlite_ops, &sqlite_check_err);
+    backend_check_rc = store_backend_check(&store_sqlite_ops, &backend_check_err);
+    if (backend_check_rc == 0)
+        backend_check_rc = store_backend_check(&store_pg_ops, &backend_check_err);
 }
 
 /* Whether location is a PostgreSQL connection string: a URI, or libpq's
@@ -168,8 +171,11 @@ static int resolve_options(const char *location, const store_options *opt, store
         o->resource_backoff_base_ms > INT64_MAX >> 21 || o->resource_backoff_max_ms < 0 ||
         o->max_resource_waits < 1 || o->max_resource_waits > 1000)
         return err_set(err, HARK_EINVAL, "bad store options for '%s'", location);
+    if ((o->node && strnlen(o->node, 256) > 255) ||
+        (o->incarnation && strnlen(o->incarnation, 256) > 255))
+        return err_set(err, HARK_EINVAL, "store node name too long for '%s'", location);
     if (!o->now_ms)
-        o->now_ms = real_now_ms;
+        o->now_ms = store_real_now_ms;
     return 0;
 }
 
@@ -179,26 +185,31 @@ int store_open(const char *location, const store_options *opt, store **out, hark
     *out = NULL;
     if (!location || !location[0])
         return err_set(err, HARK_EINVAL, "store path is empty");
-    if (is_postgres_location(location))
-        return err_set(err, HARK_EINVAL,
-                       "cannot open store '%s': PostgreSQL store not built yet (use a file path)",
-                       location);
+    const store_backend_ops *ops = &store_sqlite_ops;
     const char *path = location;
-    if (strncmp(path, "sqlite:", 7) == 0) {
+    if (is_postgres_location(location))
+        ops = &store_pg_ops;
+    else if (strncmp(path, "sqlite:", 7) == 0) {
         path += 7;
         if (!path[0])
             return err_set(err, HARK_EINVAL, "store path is empty");
     }
-    int rc = resolve_options(path, opt, &o, err);
+    /* Messages name a connection string without its password. */
+    char shown[1024];
+    if (ops == &store_pg_ops)
+        pg_redact(location, shown, sizeof shown);
+    else
+        snprintf(shown, sizeof shown, "%s", path);
+    int rc = resolve_options(shown, opt, &o, err);
     if (rc)
         return rc;
-    pthread_once(&sqlite_once, check_sqlite);
-    if (sqlite_check_rc) {
+    pthread_once(&backends_once, check_backends);
+    if (backend_check_rc) {
         if (err)
-            *err = sqlite_check_err;
-        return sqlite_check_rc;
+            *err = backend_check_err;
+        return backend_check_rc;
     }
-    return store_sqlite_ops.open(path, &o, out, err);
+    return ops->open(path, &o, out, err);
 }
 
 void store_close(store *st)

@@ -5,8 +5,8 @@
  * The daemon owns the store; worker processes never touch it (the daemon
  * commits on their behalf). The interface is backend-neutral: store.c
  * checks the arguments of every call and dispatches to a backend's ops
- * table (store_backend.h): SQLite today (sqlite_store.c), PostgreSQL later
- * behind the same functions.
+ * table (store_backend.h): SQLite (sqlite_store.c) or PostgreSQL
+ * (pg_store.c) behind the same functions.
  *
  * Conventions (util/err.h): every function returns 0 or a negative HARK_E*
  * code with err (may be NULL) set to one line; results go through
@@ -139,14 +139,24 @@ typedef struct store_options {
     /* Attempts of a webhook delivery before it fails for good, 1..100
      * [STORE_WEBHOOK_MAX_ATTEMPTS]. */
     int webhook_max_attempts;
+    /* Who this handle is, where several nodes share one store (PostgreSQL;
+     * SQLite, one machine's file, ignores them): node names the node,
+     * stable across its restarts [the host name]; incarnation names this
+     * run of it [node, pid and a random number: new at every open]. Each
+     * lease and webhook claim records both, and store_recover revokes only
+     * the expired ones and those of node's earlier incarnations, never
+     * another live node's. Copied; at most 255 bytes each. */
+    const char *node;
+    const char *incarnation;
 } store_options;
 
 /* Open (creating if missing) the store at location and migrate its schema
  * to the latest version, each migration in its own transaction. location
  * picks the backend: a file path, or "sqlite:" and a path, is SQLite; a
  * PostgreSQL connection string ("postgresql://...", "postgres://...", or
- * libpq's "key=value ..." form) is refused with HARK_EINVAL until that
- * backend is built. opt may be NULL. Returns 0 with *out set, or HARK_EIO
+ * libpq's "key=value ..." form) is PostgreSQL (pg_store.c: the tables in
+ * the connection's schema; messages show the location without its
+ * password). opt may be NULL. Returns 0 with *out set, or HARK_EIO
  * (cannot open, corrupt), HARK_EINVAL (bad options, an unknown kind of
  * location, or a schema newer than this code: it is left untouched),
  * HARK_ENOMEM; *out is NULL then. */
@@ -394,6 +404,11 @@ int store_fail_overdue(store *st, int *n, hark_err *err);
  * running jobs back to queued (event "preempted" {"reason":"restart"}).
  * Webhook deliveries claimed by a sender that died become free again at
  * once, with their attempts unchanged (the attempt in flight is not counted).
+ * On a store several nodes share (PostgreSQL), "every lease" is every lease
+ * that has expired or that this node (store_options.node) held in an
+ * earlier incarnation, and likewise for webhook claims: other live nodes'
+ * leases stay; only jobs left without a lease go back to queued and have
+ * their open input closed.
  * *n (may be NULL) gets the number of tasks recovered. Jobs whose chunks were
  * all committed stay for the daemon to finish (store_list_jobs ready_only). */
 int store_recover(store *st, int *n, hark_err *err);

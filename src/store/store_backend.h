@@ -163,5 +163,10 @@ struct store_backend_ops {
 int store_backend_check(const store_backend_ops *ops, hark_err *err);
 
 extern const store_backend_ops store_sqlite_ops;
+extern const store_backend_ops store_pg_ops;
+
+/* The default clock (CLOCK_REALTIME in ms): a backend that has a clock of
+ * its own (PostgreSQL's server) uses that one when opt.now_ms is this. */
+int64_t store_real_now_ms(void *ctx);
 
 #endif

@@ -7,9 +7,10 @@
  *                               temporary directory (util/test.h)
  *   HARK_TEST_STORE=LOCATION    any store_open location, e.g.
  *                               "sqlite:store.db", or a PostgreSQL
- *                               connection string once that backend is
- *                               built; store_test_fresh() empties it
- *                               before each case.
+ *                               connection string (tests/pg_fixture.sh
+ *                               starts a server and sets it);
+ *                               store_test_fresh() empties it before
+ *                               each case.
  * store_sqlite_test.c checks what is SQLite's alone (the file, the WAL,
  * migrations of old files, kill -9 and the file-size limit) and always
  * runs on the default. */
@@ -19,6 +20,7 @@
 #include "store/store.h"
 #include "util/test.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -44,16 +46,41 @@ static inline const char *store_test_sqlite_path(void)
     return strncmp(loc, "sqlite:", 7) == 0 ? loc + 7 : loc;
 }
 
+/* A PostgreSQL location's own connection, for what a case does around the
+ * store: empty the database, count rows. Fails the case if it cannot. */
+static inline PGconn *store_test_pg(void)
+{
+    PGconn *c = PQconnectdb(store_test_location());
+    if (!c || PQstatus(c) != CONNECTION_OK)
+        TEST_FAIL_("cannot connect to '%s': %s", store_test_location(),
+                   c ? PQerrorMessage(c) : "out of memory");
+    return c;
+}
+
+static inline void store_test_pg_exec(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
 /* Before each case (util/test.h's test_setup_): an empty store. A
  * relative SQLite path is new in the case's new directory; an absolute one
- * is removed with its WAL. Another backend needs its own reset, which
- * comes with it. */
+ * is removed with its WAL. PostgreSQL's schema (public, where the store's
+ * tables, sequences and counters are) is dropped and made again: the next
+ * store_open migrates an empty database. */
 static inline void store_test_fresh(void)
 {
     const char *path = store_test_sqlite_path();
-    if (!path)
-        TEST_FAIL_("cannot empty store '%s' for a case: no reset for this backend yet",
-                   store_test_location());
+    if (!path) {
+        PGconn *c = store_test_pg();
+        store_test_pg_exec(c, "SET client_min_messages = warning;"
+                              " DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public");
+        PQfinish(c);
+        return;
+    }
     if (path[0] == '/') {
         char side[4200];
         unlink(path);
@@ -227,13 +254,19 @@ static inline void raw_exec(const char *sql)
 }
 
 /* A count the store's calls do not give (rows left behind, say), by a
- * query on the backend's own tables. SQLite only until another backend
- * brings its own way to ask. */
+ * query on the backend's own tables (the same SQL on both). */
 static inline int64_t store_test_count(const char *sql)
 {
-    if (!store_test_sqlite_path())
-        TEST_FAIL_("no direct query on store '%s' yet: %s", store_test_location(), sql);
-    return raw_int(sql);
+    if (store_test_sqlite_path())
+        return raw_int(sql);
+    PGconn *c = store_test_pg();
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
 }
 
 #endif

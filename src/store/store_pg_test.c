@@ -1,0 +1,537 @@
+/* store_pg_test.c - what is PostgreSQL's alone: connection strings in
+ * messages (no password), bad locations, several nodes sharing one
+ * database (recovery keeps live nodes' leases; a zombie's commit is
+ * refused), and a lost connection. The contract every backend keeps is
+ * store_test.c's, run on PostgreSQL by unit.store_test.postgresql.
+ *
+ * The cases that need a server run when HARK_TEST_STORE names a
+ * PostgreSQL location (tests/pg_fixture.sh, ctest
+ * unit.store_pg_test.postgresql); without one they say so and pass. */
+#include "store/pg_conn.h"
+#include "store/store_test_lib.h"
+
+#include <pthread.h>
+#include <time.h>
+
+static bool have_server(const char *name)
+{
+    if (store_test_sqlite_path()) {
+        printf("skip %s: HARK_TEST_STORE is not PostgreSQL (tests/pg_fixture.sh)\n", name);
+        return false;
+    }
+    return true;
+}
+
+static void redacts(const char *in, const char *want)
+{
+    char out[512];
+    pg_redact(in, out, sizeof out);
+    ASSERT_STREQ(out, want);
+}
+
+static void test_redact_strips_passwords(void)
+{
+    redacts("postgresql://alice:s3cret@db.example:5433/hark",
+            "postgresql://alice@db.example:5433/hark");
+    redacts("postgres://alice@db/hark", "postgres://alice@db/hark");
+    redacts("postgresql:///hark?host=/tmp/x&user=postgres",
+            "postgresql:///hark?host=/tmp/x&user=postgres");
+    redacts("postgresql://db/hark?password=s3cret&sslmode=require",
+            "postgresql://db/hark?sslmode=require");
+    redacts("postgresql://db/hark?sslmode=require&password=s3cret",
+            "postgresql://db/hark?sslmode=require");
+    redacts("host=db dbname=hark password=s3cret user=alice", "host=db dbname=hark user=alice");
+    redacts("host=db password = 'a \\' b' user=alice", "host=db user=alice");
+    redacts("password=s3cret", "");
+    char small[8];
+    pg_redact("postgresql://alice:s3cret@db/hark", small, sizeof small);
+    ASSERT_STREQ(small, "postgre");
+}
+
+/* An unreachable server: HARK_EIO naming the location, never its password. */
+static void test_bad_location_names_it_without_the_password(void)
+{
+    static const char *const locs[] = {
+        "postgresql://alice:s3cret@/hark?host=/nonexistent-hark-dir",
+        "host=/nonexistent-hark-dir dbname=hark user=alice password=s3cret",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        store *st = NULL;
+        hark_err err = {0};
+        ASSERT_EQ(store_open(locs[i], NULL, &st, &err), HARK_EIO);
+        ASSERT(st == NULL);
+        ASSERT(strstr(err.msg, "s3cret") == NULL);
+        ASSERT(strstr(err.msg, "/nonexistent-hark-dir") != NULL);
+        ASSERT(strstr(err.msg, "cannot open store '") != NULL);
+    }
+    /* Bad options name it without the password too. */
+    store *st = NULL;
+    hark_err err = {0};
+    store_options o = {.max_attempts = 99};
+    ASSERT_EQ(store_open(locs[0], &o, &st, &err), HARK_EINVAL);
+    ASSERT(strstr(err.msg, "s3cret") == NULL);
+}
+
+/* A database that does not exist on a server that does. */
+static void test_wrong_database_is_named(void)
+{
+    if (!have_server(__func__))
+        return;
+    char loc[1024];
+    const char *q = strstr(store_test_location(), "/hark?");
+    ASSERT(q != NULL);
+    snprintf(loc, sizeof loc, "postgresql:///nosuchdb?%s&password=s3cret", q + 6);
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(loc, NULL, &st, &err), HARK_EIO);
+    ASSERT(strstr(err.msg, "nosuchdb") != NULL);
+    ASSERT(strstr(err.msg, "does not exist") != NULL);
+    ASSERT(strstr(err.msg, "s3cret") == NULL);
+}
+
+static store *open_node(const char *node, const char *life)
+{
+    store_options o = {.now_ms = fake_clock, .node = node, .incarnation = life};
+    store *st = NULL;
+    hark_err err = {0};
+    if (store_open(store_test_location(), &o, &st, &err))
+        TEST_FAIL_("store_open: %s", err.msg);
+    return st;
+}
+
+/* Node b starting (store_recover) keeps node a's live lease: a's commit
+ * goes through. */
+static void test_recover_keeps_other_nodes_live_leases(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 2);
+    store_task t = claim(a, "wa", LONG_LEASE);
+    ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+
+    store *b = open_node("node-b", "b-1");
+    int n = -1;
+    ASSERT_EQ(store_recover(b, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    ASSERT_EQ(job_state_of(b, id), STORE_RUNNING);
+    store_task u = claim(b, "wb", LONG_LEASE); /* the other chunk, not a's */
+    ASSERT_EQ(u.idx, 1 - t.idx);
+    ASSERT_EQ(commit(a, t.token, "[\"a\"]", &err), 0);
+    ASSERT_EQ(commit(b, u.token, "[\"b\"]", &err), 0);
+    ASSERT_EQ(counters(b).recovered_tasks, 0);
+    check_store(b);
+    store_close(a);
+    store_close(b);
+}
+
+/* Node a restarted (same name, a new incarnation) revokes what its earlier
+ * life held, and only that: b's lease stays, a's old token is refused. */
+static void test_restarted_node_revokes_its_earlier_leases_only(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    store *b = open_node("node-b", "b-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 2);
+    store_task ta = claim(a, "wa", LONG_LEASE);
+    store_task tb = claim(b, "wb", LONG_LEASE);
+    store_close(a); /* node a dies holding its lease */
+
+    store *a2 = open_node("node-a", "a-2");
+    int n = -1;
+    ASSERT_EQ(store_recover(a2, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(commit(a2, ta.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(commit(b, tb.token, "[\"b\"]", &err), 0);
+    store_task again = claim(a2, "wa", LONG_LEASE);
+    ASSERT_EQ(again.idx, ta.idx);
+    ASSERT_EQ(again.attempt, 1); /* revoked, not failed */
+    ASSERT(again.token > tb.token);
+    ASSERT_EQ(commit(a2, again.token, "[\"a\"]", &err), 0);
+    store_job j = get(b, id);
+    ASSERT_EQ(j.chunks_done, 2);
+    store_job_release(&j);
+    /* Recovering again in the same life revokes nothing. */
+    ASSERT_EQ(store_recover(a2, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    check_store(a2);
+    store_close(a2);
+    store_close(b);
+}
+
+/* A node that stops heartbeating: after its lease expires any node's sweep
+ * takes the task over, and the zombie's late commit is refused by its
+ * token. */
+static void test_expired_lease_is_taken_over_and_the_zombie_refused(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    store *b = open_node("node-b", "b-1");
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 1);
+    store_task ta = claim(a, "wa", 30000);
+    fake_now += 10000;
+    int n = -1;
+    ASSERT_EQ(store_expire_leases(b, &n, &err), 0);
+    ASSERT_EQ(n, 0); /* still live */
+    ASSERT_EQ(store_recover(b, &n, &err), 0);
+    ASSERT_EQ(n, 0);
+    fake_now += 30000;
+    ASSERT_EQ(store_expire_leases(b, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    fake_now += 60000; /* past the backoff */
+    store_task tb = claim(b, "wb", LONG_LEASE);
+    ASSERT_EQ(tb.kind, STORE_TASK_CHUNK);
+    ASSERT_EQ(tb.attempt, 2);
+    ASSERT_EQ(commit(a, ta.token, "[\"zombie\"]", &err), HARK_ESTALE);
+    ASSERT_EQ(store_renew(a, ta.token, 30000, &err), HARK_ESTALE);
+    ASSERT_EQ(commit(b, tb.token, "[\"b\"]", &err), 0);
+    store_counters c = counters(a);
+    ASSERT_EQ(c.expired_leases, 1);
+    ASSERT_EQ(c.refused_commits, 1);
+    ASSERT_EQ(c.refused_renewals, 1);
+    check_store(a);
+    store_close(a);
+    store_close(b);
+}
+
+/* The server drops the connection (a restart, a failover): the call that
+ * meets the broken connection fails with HARK_EIO and changes nothing; the
+ * next one reconnects. */
+static void test_lost_connection_is_reset_on_the_next_call(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *st = open_db();
+    char id[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(st, STORE_PRIO_NORMAL, "x.wav", id);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    PQfinish(c);
+    usleep(200000); /* let the server end it */
+    store_job j;
+    int rc = store_get_job(st, STORE_SCOPE_ALL, id, &j, &err);
+    if (rc == 0) /* the terminated backend's socket had not closed yet */
+        store_job_release(&j);
+    else
+        ASSERT_EQ(rc, HARK_EIO);
+    ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), 0);
+    ASSERT_STREQ(j.id, id);
+    store_job_release(&j);
+    store_task t = claim(st, "w", LONG_LEASE);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    store_close(st);
+}
+
+/* Two nodes opening one new database at once migrate it once (the
+ * advisory lock): both get a working store. */
+static void *open_one(void *arg)
+{
+    store_options o = {.now_ms = fake_clock};
+    hark_err err = {0};
+    if (store_open(store_test_location(), &o, (store **)arg, &err))
+        fprintf(stderr, "store_open: %s\n", err.msg);
+    return NULL;
+}
+
+static void test_concurrent_opens_migrate_once(void)
+{
+    if (!have_server(__func__))
+        return;
+    pthread_t th[4];
+    store *st[4] = {0};
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, open_one, &st[i]), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        ASSERT(st[i] != NULL);
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM schema_migrations"), 1);
+    char id[STORE_ID_SIZE];
+    submit(st[0], STORE_PRIO_NORMAL, "x.wav", id);
+    ASSERT_EQ(job_state_of(st[3], id), STORE_QUEUED);
+    for (int i = 0; i < 4; i++)
+        store_close(st[i]);
+}
+
+static int64_t pg_count(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        TEST_FAIL_("%s: %s", sql, PQresultErrorMessage(r));
+    int64_t v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* Index entries of tasks_claim read, and sequential scans of tasks, so far
+ * (the server's statistics, as a new session sees them). */
+static void claim_reads(int64_t *entries, int64_t *seq_scans)
+{
+    PGconn *c = store_test_pg();
+    *entries = pg_count(c, "SELECT idx_tup_read FROM pg_stat_user_indexes"
+                           " WHERE indexrelname = 'tasks_claim'");
+    *seq_scans = pg_count(c, "SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'tasks'");
+    PQfinish(c);
+}
+
+/* A claim reads the first entries of the claim index, whatever the queue's
+ * length: 50 claims with 20000 jobs queued read a few entries each, and
+ * never scan the tasks table. */
+static void test_claim_reads_do_not_grow_with_the_queue(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *st = open_db(); /* the schema */
+    store_close(st);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                          " updated_ms, input, source, options)"
+                          " SELECT 'jbulk' || g, 'transcribe', 'queued', 2, nextval('job_seq'),"
+                          " 0, 0, 'x', 'x', '{}' FROM generate_series(1, 20000) g");
+    store_test_pg_exec(c, "INSERT INTO tasks(job_id, idx, prio, job_seq, state)"
+                          " SELECT id, -1, priority, seq, 'pending' FROM jobs");
+    store_test_pg_exec(c, "ANALYZE");
+    PQfinish(c);
+    int64_t entries0, scans0, entries = 0, scans = 0;
+    claim_reads(&entries0, &scans0);
+    st = open_db();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 1; i <= 50; i++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+        char want[32];
+        snprintf(want, sizeof want, "jbulk%d", i);
+        ASSERT_STREQ(t.job_id, want); /* FIFO */
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3;
+    store_close(st); /* its session's statistics reach the server as it ends */
+    for (int tries = 0; tries < 50 && entries - entries0 < 50; tries++) {
+        usleep(100000);
+        claim_reads(&entries, &scans);
+    }
+    printf("     50 claims over 20000 queued jobs: %lld claim-index entries read, %lld scans"
+           " of tasks, %.0f us a claim\n",
+           (long long)(entries - entries0), (long long)(scans - scans0), us / 50);
+    ASSERT(entries - entries0 >= 50);
+    ASSERT_LE(entries - entries0, 50 * 10);
+    ASSERT_EQ(scans - scans0, 0);
+}
+
+/* The default clock is the server's (pg_store.c, THE CLOCK): every path
+ * that reads it (a writer's BEGIN, a reader's, a claim's) gives times
+ * that agree with the server's clock_timestamp(). */
+static void test_default_clock_is_the_servers(void)
+{
+    if (!have_server(__func__))
+        return;
+    PGconn *c = store_test_pg();
+    int64_t before = pg_count(c, "SELECT (extract(epoch from clock_timestamp()) * 1000)::int8");
+    store *st = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(store_test_location(), NULL, &st, &err), 0);
+    char id[STORE_ID_SIZE];
+    submit(st, STORE_PRIO_NORMAL, "x.wav", id);
+    store_task t = claim(st, "w", 60000);
+    ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
+    store_peek_info p;
+    ASSERT_EQ(store_peek(st, &p, &err), 0);
+    int64_t after = pg_count(c, "SELECT (extract(epoch from clock_timestamp()) * 1000)::int8");
+    store_job j = get(st, id);
+    ASSERT(j.created_ms >= before && j.created_ms <= after);
+    ASSERT(j.started_ms >= j.created_ms && j.started_ms <= after);
+    store_job_release(&j);
+    ASSERT(t.expires_ms >= before + 60000 && t.expires_ms <= after + 60000);
+    ASSERT_EQ(p.wake_ms, t.expires_ms); /* the lease is the next thing to happen */
+    ASSERT_EQ(store_renew(st, t.token, 60000, &err), 0);
+    ASSERT_EQ(store_expire_leases(st, NULL, &err), 0);
+    ASSERT_EQ(job_state_of(st, id), STORE_RUNNING);
+    PQfinish(c);
+    store_close(st);
+}
+
+/* ---- nodes racing on one job's rows (pg_store.c, JOB ROW LOCKS) ---------- */
+
+enum { RACE_JOBS = 4, RACE_CHUNKS = 16, RACE_ROUNDS = 150 };
+static char race_ids[RACE_JOBS][STORE_ID_SIZE];
+
+/* Any code but these is a failure: a deadlock or a lock error would come
+ * back as HARK_EIO. */
+static void race_ok(const char *what, int rc, const hark_err *err)
+{
+    if (rc != 0 && rc != HARK_ESTALE && rc != HARK_EINVAL)
+        TEST_FAIL_("%s: %d %s", what, rc, err->msg);
+}
+
+static void *race_worker(void *arg)
+{
+    store *st = arg;
+    hark_err err = {0};
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        store_task t;
+        int rc = store_claim(st, "w", LONG_LEASE, &t, &err);
+        race_ok("claim", rc, &err);
+        if (rc || t.kind == STORE_TASK_NONE)
+            continue;
+        if (i % 5 == 4)
+            rc = store_release(st, t.token, STORE_RELEASE_PREEMPTED, NULL, NULL, &err);
+        else if (i % 7 == 6)
+            rc = store_release(st, t.token, STORE_RELEASE_FAILED, "racing", NULL, &err);
+        else
+            rc = store_commit_chunk(st, t.token, "[\"w\"]", 0.1, NULL, &err);
+        race_ok("commit or release", rc, &err);
+    }
+    return NULL;
+}
+
+static void *race_controller(void *arg)
+{
+    store *st = arg;
+    hark_err err = {0};
+    for (int i = 0; i < RACE_ROUNDS; i++) {
+        const char *id = race_ids[i % RACE_JOBS];
+        race_ok("pause", store_pause(st, STORE_SCOPE_ALL, id, &err), &err);
+        race_ok("resume", store_resume(st, STORE_SCOPE_ALL, id, &err), &err);
+        if (i == RACE_ROUNDS / 2)
+            race_ok("cancel", store_cancel(st, STORE_SCOPE_ALL, race_ids[0], &err), &err);
+        int n;
+        race_ok("expire", store_expire_leases(st, &n, &err), &err);
+    }
+    return NULL;
+}
+
+/* Two nodes claim and commit while a third pauses, resumes and cancels the
+ * same jobs: no call fails with a lock error, and no lease is left in a
+ * job that is not queued or running (store_check). */
+static void test_claims_race_pauses_without_deadlock_or_stray_leases(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1"), *b = open_node("node-b", "b-1"),
+          *c = open_node("node-c", "c-1");
+    for (int i = 0; i < RACE_JOBS; i++) { /* each class above the last: its prepare is next */
+        submit(a, STORE_PRIO_LOW - i, "x.wav", race_ids[i]);
+        prepare(a, race_ids[i], RACE_CHUNKS);
+    }
+    pthread_t th[3];
+    ASSERT_EQ(pthread_create(&th[0], NULL, race_worker, a), 0);
+    ASSERT_EQ(pthread_create(&th[1], NULL, race_worker, b), 0);
+    ASSERT_EQ(pthread_create(&th[2], NULL, race_controller, c), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    check_store(c);
+    ASSERT_EQ(job_state_of(c, race_ids[0]), STORE_CANCELLED);
+    int64_t done = 0;
+    for (int i = 0; i < RACE_JOBS; i++) {
+        store_job j = get(c, race_ids[i]);
+        done += j.chunks_done;
+        store_job_release(&j);
+    }
+    printf("     %lld chunks committed while racing\n", (long long)done);
+    ASSERT(done > 0);
+    store_close(a);
+    store_close(b);
+    store_close(c);
+}
+
+typedef struct pause_call {
+    store *st;
+    const char *id;
+    int rc;
+    volatile int done;
+} pause_call;
+
+static void *pause_thread(void *arg)
+{
+    pause_call *p = arg;
+    hark_err err = {0};
+    p->rc = store_pause(p->st, STORE_SCOPE_ALL, p->id, &err);
+    p->done = 1;
+    return NULL;
+}
+
+/* A claim in flight holds its job's row (FOR KEY SHARE) and has leased a
+ * task it has not committed yet; a pause on another node waits for it and
+ * then revokes that lease too, instead of missing it and leaving a lease
+ * in a paused job. The claim is played by a raw session doing what
+ * pg_store.c's claim does, stopped before its commit. */
+static void test_pause_waits_for_a_claim_in_flight(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1");
+    char id[STORE_ID_SIZE];
+    submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+    prepare(a, id, 2);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "BEGIN");
+    const char *params[2] = {id, NULL};
+    char expires[32];
+    snprintf(expires, sizeof expires, "%lld", (long long)(T0 + LONG_LEASE));
+    params[1] = expires;
+    PGresult *r = PQexecParams(c, "SELECT 1 FROM jobs WHERE id = $1 FOR KEY SHARE", 1, NULL, params,
+                               NULL, NULL, 0);
+    ASSERT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    r = PQexecParams(c,
+                     "UPDATE tasks SET state = 'leased', lease_token = nextval('lease_tokens'),"
+                     " lease_owner = 'raw', lease_expires_ms = $2::int8"
+                     " WHERE job_id = $1 AND idx = 0",
+                     2, NULL, params, NULL, NULL, 0);
+    ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK);
+    ASSERT_STREQ(PQcmdTuples(r), "1");
+    PQclear(r);
+
+    pause_call p = {.st = a, .id = id};
+    pthread_t th;
+    ASSERT_EQ(pthread_create(&th, NULL, pause_thread, &p), 0);
+    usleep(300000);
+    ASSERT_EQ(p.done, 0); /* waiting for the claim's row lock */
+    store_test_pg_exec(c, "COMMIT");
+    pthread_join(th, NULL);
+    ASSERT_EQ(p.rc, 0);
+    ASSERT_EQ(job_state_of(a, id), STORE_PAUSED);
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM tasks WHERE state = 'leased'"), 0);
+    check_store(a);
+    PQfinish(c);
+    store_close(a);
+}
+
+int main(void)
+{
+    test_setup_ = store_test_fresh;
+    RUN(test_redact_strips_passwords);
+    RUN(test_bad_location_names_it_without_the_password);
+    RUN(test_wrong_database_is_named);
+    RUN(test_recover_keeps_other_nodes_live_leases);
+    RUN(test_restarted_node_revokes_its_earlier_leases_only);
+    RUN(test_expired_lease_is_taken_over_and_the_zombie_refused);
+    RUN(test_lost_connection_is_reset_on_the_next_call);
+    RUN(test_concurrent_opens_migrate_once);
+    RUN(test_claim_reads_do_not_grow_with_the_queue);
+    RUN(test_default_clock_is_the_servers);
+    RUN(test_claims_race_pauses_without_deadlock_or_stray_leases);
+    RUN(test_pause_waits_for_a_claim_in_flight);
+    TEST_DONE();
+}
