@@ -67,6 +67,7 @@
 #include "store/pg_store.h"
 
 #include "store/backoff.h"
+#include "store/counter_keys.h"
 #include "store/failure_text.h"
 #include "store/job_events.h"
 #include "store/job_id.h"
@@ -1629,19 +1630,6 @@ static int pg_count_work_cb(store *base, int64_t queued[4], int64_t *leased, har
 static int pg_get_counters_cb(store *base, store_counters *out, hark_err *err)
 {
     pg_store *st = pgs(base);
-    static const struct {
-        const char *key;
-        size_t off;
-    } keys[] = {
-        {"refused_commits", offsetof(store_counters, refused_commits)},
-        {"refused_renewals", offsetof(store_counters, refused_renewals)},
-        {"expired_leases", offsetof(store_counters, expired_leases)},
-        {"recovered_tasks", offsetof(store_counters, recovered_tasks)},
-        {"last_token", offsetof(store_counters, last_token)},
-        {"jobs_succeeded", offsetof(store_counters, jobs_succeeded)},
-        {"jobs_failed", offsetof(store_counters, jobs_failed)},
-        {"jobs_cancelled", offsetof(store_counters, jobs_cancelled)},
-    };
     PGresult *r = NULL;
     int rc = pgs_enter(st, err);
     if (rc)
@@ -1649,10 +1637,7 @@ static int pg_get_counters_cb(store *base, store_counters *out, hark_err *err)
     rc = pg_q(&st->c, &r, NULL, err,
               "SELECT key, value FROM meta UNION ALL SELECT 'last_token', " SQL_LAST_TOKEN, "");
     for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        const char *k = pg_str(r, i, 0);
-        for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
-            if (strcmp(k, keys[j].key) == 0)
-                *(int64_t *)((char *)out + keys[j].off) = pg_i64(r, i, 1);
+        store_counters_set(out, pg_str(r, i, 0), pg_i64(r, i, 1));
     }
     PQclear(r);
     pgs_leave(st);

@@ -111,6 +111,7 @@
 #include "store/store_backend.h"
 
 #include "store/backoff.h"
+#include "store/counter_keys.h"
 #include "store/deferred_sync.h"
 #include "store/failure_text.h"
 #include "store/job_events.h"
@@ -2529,28 +2530,13 @@ static int sq_count_work(store *base, int64_t queued[4], int64_t *leased, hark_e
 static int sq_get_counters(store *base, store_counters *out, hark_err *err)
 {
     sq_store *st = sq(base);
-    static const struct {
-        const char *key;
-        size_t off;
-    } keys[] = {
-        {"refused_commits", offsetof(store_counters, refused_commits)},
-        {"refused_renewals", offsetof(store_counters, refused_renewals)},
-        {"expired_leases", offsetof(store_counters, expired_leases)},
-        {"recovered_tasks", offsetof(store_counters, recovered_tasks)},
-        {"last_token", offsetof(store_counters, last_token)},
-        {"jobs_succeeded", offsetof(store_counters, jobs_succeeded)},
-        {"jobs_failed", offsetof(store_counters, jobs_failed)},
-        {"jobs_cancelled", offsetof(store_counters, jobs_cancelled)},
-    };
     sqlite3_stmt *s = NULL;
     int rc;
     lock(st);
     rc = q_open(st, &s, err, "SELECT key, value FROM meta", "");
     while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        const char *k = (const char *)sqlite3_column_text(s, 0);
-        for (size_t i = 0; k && i < sizeof keys / sizeof keys[0]; i++)
-            if (strcmp(k, keys[i].key) == 0)
-                *(int64_t *)((char *)out + keys[i].off) = sqlite3_column_int64(s, 1);
+        store_counters_set(out, (const char *)sqlite3_column_text(s, 0),
+                           sqlite3_column_int64(s, 1));
         rc = 0;
     }
     sqlite3_finalize(s);
