@@ -12,7 +12,7 @@
 # initdb refuses to run as root (CI runs as root): then the cluster belongs
 # to the unprivileged `postgres` user (runuser); otherwise to the caller.
 # fsync is off: the contract suite checks the store's logic, not the
-# server's durability (a crash test would start its own server with it on).
+# server's durability (HARK_PG_DURABLE=1 keeps it on).
 set -euo pipefail
 
 PG_BIN=${HARK_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -38,9 +38,11 @@ if ! as_owner "$PG_BIN/initdb" -D "$D/data" -A trust -U postgres --no-sync -E UT
   cat "$D/initdb.log" >&2
   exit 2
 fi
-if ! as_owner "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/pg.log" -w \
-     -o "-k $D -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
-     start >/dev/null; then
+# HARK_PG_DURABLE=1 keeps the server's durable defaults (fsync,
+# synchronous_commit): for benchmarks and crash tests.
+opts="-k $D -c listen_addresses=''"
+[ "${HARK_PG_DURABLE:-0}" = 1 ] || opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if ! as_owner "$PG_BIN/pg_ctl" -D "$D/data" -l "$D/pg.log" -w -o "$opts" start >/dev/null; then
   cat "$D/pg.log" >&2
   exit 2
 fi

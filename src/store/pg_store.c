@@ -473,12 +473,26 @@ static int pg_list_jobs_cb(store *base, store_scope sc, const store_job_filter *
 
 enum { CLAIM_RELOCK = 1 }; /* claim_tx: run again with WRITE_LOCK taken first */
 
+/* Within the transaction: plan the next claim statement as a walk of
+ * tasks_claim in claim order, whatever the table's statistics say. A
+ * queue fills in bursts (a long recording's plan adds thousands of chunks
+ * in one commit) faster than autovacuum analyzes it; with stale counts the
+ * planner joins every pending task and sorts them all (measured: 11 ms a
+ * claim with 10 000 waiting, growing with the queue), where the index
+ * walk stops at the first claimable task (0.1 ms at 100 000). */
+static int claim_plan(pg_store *st, hark_err *err)
+{
+    return pg_q(&st->c, NULL, NULL, err, "SET LOCAL enable_sort = off", "");
+}
+
 static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_priority,
                     bool locked, store_task *out, hark_err *err)
 {
     int64_t t = st->now;
     PGresult *r = NULL;
-    int rc = pg_q(&st->c, &r, NULL, err,
+    int rc = claim_plan(st, err);
+    if (rc == 0)
+        rc = pg_q(&st->c, &r, NULL, err,
                   "WITH c AS (SELECT t.job_id, t.idx" SQL_CLAIMABLE
                   " FOR UPDATE OF t SKIP LOCKED FOR KEY SHARE OF j)"
                   " UPDATE tasks t SET state = 'leased', lease_token = nextval('lease_tokens'),"
@@ -589,6 +603,8 @@ static int pg_peek_cb(store *base, store_peek_info *out, hark_err *err)
     rc = pgs_snap_begin(st, err);
     if (rc == 0)
         rc = pgs_call_now(st, err);
+    if (rc == 0)
+        rc = claim_plan(st, err);
     if (rc == 0)
         rc = pg_q_int64(&st->c, &v, &found, err, "SELECT t.prio" SQL_CLAIMABLE, "Iii", st->now,
                         st->base.opt.max_attempts, STORE_PRIO_LOW);

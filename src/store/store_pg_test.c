@@ -337,6 +337,51 @@ static void test_claim_reads_do_not_grow_with_the_queue(void)
     ASSERT_EQ(scans - scans0, 0);
 }
 
+/* The same when the queue has just grown by a burst the server's
+ * statistics have not seen (analyzed while nearly empty, then 20 jobs of
+ * 1000 chunks each committed at once, as a long recording's plan adds
+ * them): the claims still walk the claim index from its start instead of
+ * reading every pending task and sorting them (pg_store.c, claim_plan). */
+static void test_claims_after_a_burst_the_statistics_missed(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *st = open_db();
+    store_close(st);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "ANALYZE");
+    store_test_pg_exec(c, "INSERT INTO jobs(id, kind, state, priority, seq, created_ms,"
+                          " updated_ms, input, source, options)"
+                          " SELECT 'jburst' || g, 'transcribe', 'running', 3, nextval('job_seq'),"
+                          " 0, 0, 'x', 'x', '{}' FROM generate_series(1, 20) g");
+    store_test_pg_exec(c, "INSERT INTO tasks(job_id, idx, prio, job_seq, state,"
+                          " start_sample, end_sample)"
+                          " SELECT id, g, priority, seq, 'pending', g * 16000, (g + 1) * 16000"
+                          " FROM jobs, generate_series(0, 999) g");
+    PQfinish(c);
+    int64_t entries0, scans0, entries = 0, scans = 0;
+    claim_reads(&entries0, &scans0);
+    st = open_db();
+    for (int i = 0; i < 50; i++) {
+        store_task t = claim(st, "w", LONG_LEASE);
+        ASSERT_EQ(t.kind, STORE_TASK_CHUNK);
+        ASSERT_STREQ(t.job_id, "jburst1"); /* FIFO: the first job's chunks in order */
+        ASSERT_EQ(t.idx, i);
+    }
+    store_close(st);
+    for (int tries = 0; tries < 50 && entries - entries0 < 50; tries++) {
+        usleep(100000);
+        claim_reads(&entries, &scans);
+    }
+    printf("     50 claims just after a burst of 20000 chunks: %lld claim-index entries read,"
+           " %lld scans of tasks\n",
+           (long long)(entries - entries0), (long long)(scans - scans0));
+    ASSERT(entries - entries0 >= 50);
+    ASSERT_LE(entries - entries0, 50 * 10);
+    ASSERT_EQ(scans - scans0, 0);
+}
+
 /* The default clock is the server's (pg_store.c, THE CLOCK): every path
  * that reads it (a writer's BEGIN, a reader's, a claim's) gives times
  * that agree with the server's clock_timestamp(). */
@@ -530,6 +575,7 @@ int main(void)
     RUN(test_lost_connection_is_reset_on_the_next_call);
     RUN(test_concurrent_opens_migrate_once);
     RUN(test_claim_reads_do_not_grow_with_the_queue);
+    RUN(test_claims_after_a_burst_the_statistics_missed);
     RUN(test_default_clock_is_the_servers);
     RUN(test_claims_race_pauses_without_deadlock_or_stray_leases);
     RUN(test_pause_waits_for_a_claim_in_flight);
