@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- redaction --------------------------------------------------------------- */
 
@@ -18,9 +19,11 @@ static void put(char *out, size_t n, size_t *at, const char *s, size_t len)
     out[*at < n ? *at : n - 1] = '\0';
 }
 
+/* libpq's keys are lower case; any spelling is dropped all the same (a
+ * key libpq refuses is still the user's secret). */
 static bool is_password_key(const char *k, size_t len)
 {
-    return len == 8 && strncmp(k, "password", 8) == 0;
+    return len == 8 && strncasecmp(k, "password", 8) == 0;
 }
 
 /* postgresql://[user[:password]@][host][:port][/db][?k=v&...] */
@@ -60,7 +63,8 @@ static void redact_uri(const char *loc, char *out, size_t n)
     }
 }
 
-/* key = value pairs; a value may be 'quoted' with \ escapes. */
+/* key = value pairs; a value may be 'quoted'; quoted or not, \ escapes
+ * the next character (libpq's conninfo_parse: "pw\ x" is one value). */
 static void redact_keywords(const char *loc, char *out, size_t n)
 {
     size_t at = 0;
@@ -88,8 +92,9 @@ static void redact_keywords(const char *loc, char *out, size_t n)
             if (*p)
                 p++;
         } else {
-            while (*p && !isspace((unsigned char)*p))
-                p++;
+            for (; *p && !isspace((unsigned char)*p); p++)
+                if (*p == '\\' && p[1])
+                    p++;
         }
         if (!is_password_key(start, klen)) {
             if (at)

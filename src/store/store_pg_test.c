@@ -43,6 +43,13 @@ static void test_redact_strips_passwords(void)
     redacts("host=db dbname=hark password=s3cret user=alice", "host=db dbname=hark user=alice");
     redacts("host=db password = 'a \\' b' user=alice", "host=db user=alice");
     redacts("password=s3cret", "");
+    /* An unquoted value's escaped space is part of it (libpq's rule). */
+    redacts("host=db password=s3\\ cret user=alice", "host=db user=alice");
+    redacts("host=db PASSWORD=s3cret", "host=db");
+    redacts("postgresql://db/hark?Password=s3cret", "postgresql://db/hark");
+    redacts("postgresql://alice:p@ss@db/hark", "postgresql://alice@db/hark");
+    redacts("postgresql://alice:s3cret@h1:5432,h2:5433/hark",
+            "postgresql://alice@h1:5432,h2:5433/hark");
     char small[8];
     pg_redact("postgresql://alice:s3cret@db/hark", small, sizeof small);
     ASSERT_STREQ(small, "postgre");
