@@ -6,7 +6,8 @@
 #     scenarios at a smaller scale)
 #  4. bounded libFuzzer runs over the media decode path, the live input
 #     reader, the worker framing, the serve config parser, the server's
-#     request parsing and its Range header parsing
+#     request parsing, its Range header parsing and the PostgreSQL store's
+#     location redaction
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NPROC=$(nproc 2>/dev/null || echo 2)
@@ -45,16 +46,16 @@ export HARK_TEST_QUICK=1
 run_ctest build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS HARK_TEST_QUICK
 
-# The six fuzzers run two at a time (one per core): the two media ones in a
-# row (decode, then live input, FUZZ_SECONDS between them) beside the other
-# four in a row (frame 20 s, config and request 15 s each, the small Range
-# parser 10 s: 60 s in all).
+# The seven fuzzers run two at a time (one per core): the two media ones in
+# a row (decode, then live input, FUZZ_SECONDS between them) beside the
+# other five in a row (frame 20 s, config and request 15 s each, the small
+# Range parser and the PostgreSQL location redaction 10 s each: 70 s).
 LIVE_SECONDS=$(( FUZZ_SECONDS / 2 ))
 DECODE_SECONDS=$(( FUZZ_SECONDS - LIVE_SECONDS ))
 step "libFuzzer: build"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARK_FUZZ=ON -DHARK_SANITIZE=ON >/dev/null
 cmake --build build-fuzz -j"$NPROC" --target fuzz_decode fuzz_live_input fuzz_frame fuzz_config fuzz_request \
-  fuzz_range
+  fuzz_range fuzz_pg_redact
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1
 # fuzz NAME SECONDS LOG [libFuzzer args...]: one bounded run, its log kept.
 fuzz() {
@@ -76,7 +77,8 @@ for f in build-fuzz/live/*.webm build-fuzz/live/*.mkv build-fuzz/live/*.ogg buil
   case $f in *.ogg) b='\001' ;; *.mp4) b='\002' ;; *) b='\000' ;; esac
   { printf "$b\143"; cat "$f"; } > build-fuzz/corpus-live/"$(basename "$f")"
 done
-mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request build-fuzz/corpus-range
+mkdir -p build-fuzz/corpus-frame build-fuzz/corpus-config build-fuzz/corpus-request build-fuzz/corpus-range \
+  build-fuzz/corpus-pg
 cp tests/fuzz/fuzz_config.seed build-fuzz/corpus-config/
 printf '\000{"path": "/srv/a.wav", "priority": "low", "timeout": 60}' > build-fuzz/corpus-request/json
 printf '\001model=whisper-1\nresponse_format=verbose_json\ntimestamp_granularities[]=word\ntimestamp_granularities[]=segment\nstream=true\ntemperature=0.5\nlanguage=en\npriority=high' > build-fuzz/corpus-request/form
@@ -91,8 +93,13 @@ printf '\003bytes=10-19' > build-fuzz/corpus-range/int
 printf '\004bytes=-500' > build-fuzz/corpus-range/suffix
 printf '\003bytes=0-1, 5-6' > build-fuzz/corpus-range/multi
 printf '\007Bytes=99999999999999999999-' > build-fuzz/corpus-range/big
+# PostgreSQL locations (tests/fuzz/fuzz_pg_redact.c): both forms, passwords in each place.
+printf 'postgresql://alice:s3cret@db.example:5433/hark?sslmode=require' > build-fuzz/corpus-pg/uri
+printf 'postgresql:///hark?host=/run/pg&password=s3cret' > build-fuzz/corpus-pg/query
+printf '%s' "host=db password='a \\' b' dbname=hark user=alice" > build-fuzz/corpus-pg/quoted
+printf '%s' 'host=db password=s3\ cret dbname=hark' > build-fuzz/corpus-pg/escaped
 
-step "libFuzzer: media decode ${DECODE_SECONDS}s and live input ${LIVE_SECONDS}s, beside frame 20s, config 15s, request 15s, Range 10s"
+step "libFuzzer: media decode ${DECODE_SECONDS}s and live input ${LIVE_SECONDS}s, beside frame 20s, config 15s, request 15s, Range 10s, PostgreSQL locations 10s"
 ( rc=0
   fuzz fuzz_decode "$DECODE_SECONDS" build-fuzz/decode.log -timeout=20 "$corpus" || rc=1
   fuzz fuzz_live_input "$LIVE_SECONDS" build-fuzz/live.log -timeout=20 build-fuzz/corpus-live || rc=1
@@ -104,14 +111,15 @@ fuzz fuzz_config 15 build-fuzz/config.log -timeout=10 -dict=tests/fuzz/fuzz_conf
   build-fuzz/corpus-config || fuzz_rc=1
 fuzz fuzz_request 15 build-fuzz/request.log -timeout=10 build-fuzz/corpus-request || fuzz_rc=1
 fuzz fuzz_range 10 build-fuzz/range.log -timeout=10 build-fuzz/corpus-range || fuzz_rc=1
+fuzz fuzz_pg_redact 10 build-fuzz/pg_redact.log -timeout=10 build-fuzz/corpus-pg || fuzz_rc=1
 wait $decode_pid || fuzz_rc=1
-for f in decode live frame config request range; do
+for f in decode live frame config request range pg_redact; do
   echo "-- fuzz_$f"
   tail -n "$([ $fuzz_rc -eq 0 ] && echo 8 || echo 60)" build-fuzz/$f.log
 done
 unset LSAN_OPTIONS ASAN_OPTIONS
 [ $fuzz_rc -eq 0 ] || { echo "a fuzzer found a failure (build-fuzz/*.log)"; exit 1; }
-total=$(( total + 6 ))
+total=$(( total + 7 ))
 
 step "done"
 echo "$total passed, 0 failed"

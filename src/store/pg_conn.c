@@ -32,7 +32,10 @@ static void redact_uri(const char *loc, char *out, size_t n)
     size_t at = 0;
     const char *p = strstr(loc, "://") + 3;
     put(out, n, &at, loc, (size_t)(p - loc));
-    const char *auth_end = p + strcspn(p, "/?");
+    /* libpq looks for the user's credentials up to the first '/', past any
+     * '?' ("postgresql://u:p?w@h" is user u, password "p?w"); the last '@'
+     * before it ends them, so a password with a bare '@' in it goes too. */
+    const char *auth_end = p + strcspn(p, "/");
     const char *atsign = NULL;
     for (const char *q = p; q < auth_end; q++)
         if (*q == '@')
@@ -97,10 +100,51 @@ static void redact_keywords(const char *loc, char *out, size_t n)
                     p++;
         }
         if (!is_password_key(start, klen)) {
-            if (at)
+            /* One space where the input had some: a pair that followed a
+             * closing quote directly stays joined (never longer). */
+            if (at && start > loc && isspace((unsigned char)start[-1]))
                 put(out, n, &at, " ", 1);
             put(out, n, &at, start, (size_t)(p - start));
         }
+    }
+}
+
+/* libpq's password in loc ("" if none); *parsed: libpq could parse loc. */
+static bool libpq_password(const char *loc, bool *parsed, PQconninfoOption **opts_out)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(loc, &errmsg);
+    PQfreemem(errmsg);
+    *parsed = opts != NULL;
+    bool has = false;
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        has |= strcmp(o->keyword, "password") == 0 && o->val && o->val[0];
+    if (opts_out)
+        *opts_out = opts;
+    else
+        PQconninfoFree(opts);
+    return has;
+}
+
+/* The options libpq parsed, password left out, as key=value pairs (values
+ * quoted when they must be). */
+static void rebuild(const PQconninfoOption *opts, char *out, size_t n)
+{
+    size_t at = 0;
+    put(out, n, &at, "", 0);
+    for (const PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || strcmp(o->keyword, "password") == 0)
+            continue;
+        if (at)
+            put(out, n, &at, " ", 1);
+        put(out, n, &at, o->keyword, strlen(o->keyword));
+        put(out, n, &at, "='", 2);
+        for (const char *v = o->val; *v; v++) {
+            if (*v == '\\' || *v == '\'')
+                put(out, n, &at, "\\", 1);
+            put(out, n, &at, v, 1);
+        }
+        put(out, n, &at, "'", 1);
     }
 }
 
@@ -109,10 +153,43 @@ void pg_redact(const char *location, char *out, size_t n)
     if (n == 0)
         return;
     out[0] = '\0';
-    if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0)
-        redact_uri(location, out, n);
-    else
-        redact_keywords(location, out, n);
+    /* libpq's parser is the judge of what the password is. The text is
+     * kept as the user spelled it, less what looks like a password; if
+     * libpq still finds one in that (a spelling the scan above reads
+     * differently from libpq), the options libpq parsed are shown instead,
+     * rebuilt without it; a string libpq cannot parse is not shown at all
+     * (it is never connected to, and any of it might be a secret). */
+    bool parsed = false;
+    PQconninfoOption *opts = NULL;
+    bool secret = libpq_password(location, &parsed, &opts);
+    if (!parsed) {
+        size_t at = 0;
+        put(out, n, &at, "(unparsable)", 12);
+        return;
+    }
+    char *text = malloc(strlen(location) + 1);
+    if (text) {
+        if (strncmp(location, "postgresql://", 13) == 0 ||
+            strncmp(location, "postgres://", 11) == 0)
+            redact_uri(location, text, strlen(location) + 1);
+        else
+            redact_keywords(location, text, strlen(location) + 1);
+    }
+    bool text_ok = false;
+    if (text && secret) {
+        bool text_parsed = false;
+        text_ok = !libpq_password(text, &text_parsed, NULL) && text_parsed;
+    } else if (text) {
+        text_ok = true; /* nothing secret to leave out */
+    }
+    if (text_ok) {
+        size_t at = 0;
+        put(out, n, &at, text, strlen(text));
+    } else {
+        rebuild(opts, out, n);
+    }
+    free(text);
+    PQconninfoFree(opts);
 }
 
 /* ---- connection ----------------------------------------------------------------- */
@@ -143,6 +220,20 @@ int pg_connect(pg_conn *c, const char *location, hark_err *err)
     pg_redact(location, where, sizeof where);
     if (!(c->where = strdup(where)))
         return err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", where);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(location, &perr);
+    PQconninfoFree(opts);
+    if (!opts) {
+        /* libpq's parse error may quote part of the string: not shown. */
+        PQfreemem(perr);
+        int rc = err_set(err, HARK_EINVAL,
+                         "cannot open store: not a connection string libpq accepts (a URI "
+                         "postgresql://[user@][host][:port][/db][?param=value&...] or "
+                         "key=value pairs)");
+        pg_disconnect(c);
+        return rc;
+    }
+    PQfreemem(perr);
     c->db = PQconnectdb(location);
     if (!c->db) {
         int rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", where);

@@ -24,7 +24,11 @@ typedef struct pg_conn {
 
 /* Copy location into out (n bytes) without any password: the ":secret" of
  * a URI's user info, and every "password" parameter of a URI query or of
- * libpq's key=value form. Always NUL-terminated (truncated if it must). */
+ * libpq's key=value form, as libpq's own parser reads them (the spelling
+ * is kept when libpq finds no password left in it; otherwise the options
+ * libpq parsed are rebuilt as key='value' pairs without it). A string
+ * libpq cannot parse gives "(unparsable)". Always NUL-terminated
+ * (truncated if it must). */
 void pg_redact(const char *location, char *out, size_t n);
 
 /* Connect to location (a libpq connection string of any form). 0, or
