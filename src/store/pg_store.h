@@ -6,6 +6,7 @@
 #define HARK_STORE_PG_STORE_H
 
 #include "store/pg_conn.h"
+#include "store/pg_watch.h"
 #include "store/store_backend.h"
 
 #include <jansson.h>
@@ -22,10 +23,14 @@ typedef struct pg_store {
     store base; /* ops, resolved options (store_backend.h) */
     pg_conn c;
     pthread_mutex_t mu;
-    bool db_clock; /* the caller left the default clock: now is the server's */
-    int64_t now;   /* this call's now (see THE CLOCK) */
-    char *node;    /* store_options.node, or the host name */
-    char *life;    /* store_options.incarnation, or host-pid-random */
+    bool db_clock;    /* the caller left the default clock: now is the server's */
+    int64_t now;      /* this call's now (see THE CLOCK) */
+    char *node;       /* store_options.node, or the host name */
+    char *life;       /* store_options.incarnation, or host-pid-random */
+    char *location;   /* as given: the watcher connects with it */
+    char *notify_sql; /* "NOTIFY <channel>, '<life>'; COMMIT" (see LISTEN/NOTIFY) */
+    bool tx_notify;   /* this transaction is a writer's: its commit notifies */
+    pg_watch *watch;  /* store_watch's thread, or NULL */
 } pg_store;
 
 static inline pg_store *pgs(store *st)

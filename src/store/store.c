@@ -223,6 +223,13 @@ int store_flush(store *st, hark_err *err)
     return st->ops->flush ? st->ops->flush(st, err) : 0;
 }
 
+int store_watch(store *st, hark_err *err)
+{
+    if (!st->ops->watch || !st->opt.on_remote_change)
+        return 0;
+    return st->ops->watch(st, err);
+}
+
 int store_schema_version(void)
 {
     return store_sqlite_ops.schema_version();

@@ -148,6 +148,11 @@ typedef struct store_options {
      * another live node's. Copied; at most 255 bytes each. */
     const char *node;
     const char *incarnation;
+    /* Called when another handle on a shared store (another node) may have
+     * committed a change: after store_watch, from a thread of the store's
+     * own, so it must only signal (like on_commit). [none] */
+    void (*on_remote_change)(void *ctx);
+    void *remote_ctx;
 } store_options;
 
 /* Open (creating if missing) the store at location and migrate its schema
@@ -173,6 +178,14 @@ int store_flush(store *st, hark_err *err);
 
 /* The schema version this code migrates to. */
 int store_schema_version(void);
+
+/* Start calling opt.on_remote_change when other handles commit (several
+ * nodes on one PostgreSQL database: LISTEN/NOTIFY on a connection of its
+ * own, and while that is down a poll every 250 ms: pg_watch.h). It stops
+ * when st is closed. A backend without other writers to hear (SQLite), or
+ * no on_remote_change, starts nothing: 0. Returns 0, or HARK_ENOMEM /
+ * HARK_EIO (no thread; nothing started). Call it at most once. */
+int store_watch(store *st, hark_err *err);
 
 /* ---- jobs ------------------------------------------------------------
  *
