@@ -223,6 +223,14 @@ int store_flush(store *st, hark_err *err)
     return st->ops->flush ? st->ops->flush(st, err) : 0;
 }
 
+void store_location_shown(const char *location, char *out, size_t n)
+{
+    if (is_postgres_location(location))
+        pg_redact(location, out, n);
+    else
+        snprintf(out, n, "%s", strncmp(location, "sqlite:", 7) == 0 ? location + 7 : location);
+}
+
 int store_watch(store *st, hark_err *err)
 {
     if (!st->ops->watch || !st->opt.on_remote_change)

@@ -179,6 +179,11 @@ int store_flush(store *st, hark_err *err);
 /* The schema version this code migrates to. */
 int store_schema_version(void);
 
+/* location as messages show it (a connection string without its
+ * password, a SQLite path without "sqlite:"), in out (n bytes, always
+ * NUL-terminated). */
+void store_location_shown(const char *location, char *out, size_t n);
+
 /* Start calling opt.on_remote_change when other handles commit (several
  * nodes on one PostgreSQL database: LISTEN/NOTIFY on a connection of its
  * own, and while that is down a poll every 250 ms: pg_watch.h). It stops
