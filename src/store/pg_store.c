@@ -423,9 +423,10 @@ int pgs_read_job(pg_store *st, const PGresult *r, int row, store_job *j, hark_er
     j->input_open = pg_int(r, row, 32) != 0;
     j->input_bytes = pg_i64(r, row, 33);
     j->input_at_ms = pg_i64(r, row, 34);
+    j->nodes = pg_dup(r, row, 35);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
         !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner ||
-        !j->content_key || !j->doc) {
+        !j->content_key || !j->doc || !j->nodes) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->c.where);
     }

@@ -69,7 +69,9 @@ const char *pgs_scope_owner(store_scope sc);
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
     " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc,"                   \
-    " j.input_open, j.input_bytes, j.input_at_ms"                                                  \
+    " j.input_open, j.input_bytes, j.input_at_ms,"                                                 \
+    " COALESCE((SELECT string_agg(DISTINCT l.lease_node, ',' ORDER BY l.lease_node) FROM tasks l"  \
+    "  WHERE l.job_id = j.id AND l.state = 'leased' AND l.lease_node IS NOT NULL), '')"            \
     " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
     " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
     " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"

@@ -354,6 +354,7 @@ void store_job_release(store_job *job)
     free(job->owner);
     free(job->content_key);
     free(job->doc);
+    free(job->nodes);
     memset(job, 0, sizeof *job);
 }
 

@@ -266,6 +266,10 @@ typedef struct store_job {
      * was made; 0 for a job from before live inputs). */
     bool input_open;
     int64_t input_bytes, input_at_ms;
+    /* The nodes (store_options.node) holding leases of its tasks now,
+     * sorted, comma-separated, "" if none; NULL where the backend does not
+     * record nodes (SQLite: one machine). */
+    char *nodes;
     /* The job's webhook delivery (the latest, if there were several), once
      * the job has ended with a callback_url: webhook_state is an enum
      * store_webhook_state, or -1 while there is none (no callback_url, or

@@ -121,8 +121,17 @@ static void test_recover_keeps_other_nodes_live_leases(void)
     ASSERT_EQ(job_state_of(b, id), STORE_RUNNING);
     store_task u = claim(b, "wb", LONG_LEASE); /* the other chunk, not a's */
     ASSERT_EQ(u.idx, 1 - t.idx);
+    store_job j = get(a, id); /* which nodes run it: both */
+    ASSERT_STREQ(j.nodes, "node-a,node-b");
+    store_job_release(&j);
     ASSERT_EQ(commit(a, t.token, "[\"a\"]", &err), 0);
+    j = get(b, id);
+    ASSERT_STREQ(j.nodes, "node-b");
+    store_job_release(&j);
     ASSERT_EQ(commit(b, u.token, "[\"b\"]", &err), 0);
+    j = get(b, id);
+    ASSERT_STREQ(j.nodes, "");
+    store_job_release(&j);
     ASSERT_EQ(counters(b).recovered_tasks, 0);
     check_store(b);
     store_close(a);

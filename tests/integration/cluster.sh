@@ -96,8 +96,23 @@ check "... ending with succeeded" grep -q '^event: succeeded' "$T/sse"
 on a
 jp=$("$HARK" submit --priority low "$T/b.wav")
 check "pause: job running on node b" wait_leased_by b "$jp"
+check "hark ls --json on node a says node b runs it" \
+  bash -c "HARK_SERVER=${URL[a]} '$HARK' ls --json | jq -e '.[] | select(.id == \"$jp\") | .nodes | index(\"b\")' > /dev/null"
 on a
+t0=$(date +%s%N)
 "$HARK" pause "$jp" > /dev/null
+# Node b stops the chunk when a's commit wakes it (NOTIFY): its runtime
+# says so. Without the wake it would only learn at its next heartbeat's
+# refused renewal, and would not say this.
+stop_ms=none
+for _ in $(seq 1 300); do
+  if grep -q "job $jp was paused or ended: stopping its task" "$T/b.log"; then
+    stop_ms=$(( ($(date +%s%N) - t0) / 1000000 )); break
+  fi
+  sleep 0.01
+done
+check "node b stopped its chunk $stop_ms ms after the pause through a (woken, < 1000 ms)" \
+  bash -c "[ $stop_ms != none ] && [ $stop_ms -lt 1000 ]"
 check "paused through node a" wait_state "$jp" paused 10
 sleep 1.5   # the stopped chunks would have committed by now
 after=$(sql "SELECT COUNT(*) FROM events WHERE job_id = '$jp' AND type = 'chunk_committed'
