@@ -761,6 +761,7 @@ int cli_serve(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "hark: %s\n", err.msg);
+    store_unwatch(st);          /* no more remote wakes: the runtime is freed below */
     webhook_sender_stop(hooks); /* an attempt in flight is abandoned, kept pending */
     notify_close(&changes);     /* event streams end */
     server_stop(srv);

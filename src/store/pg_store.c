@@ -305,6 +305,13 @@ static void pg_close_cb(store *base)
     free(st);
 }
 
+static void pg_unwatch_cb(store *base)
+{
+    pg_store *st = pgs(base);
+    pg_watch_stop(st->watch);
+    st->watch = NULL;
+}
+
 static int pg_watch_cb(store *base, hark_err *err)
 {
     pg_store *st = pgs(base);
@@ -1779,6 +1786,7 @@ const store_backend_ops store_pg_ops = {
     .open = pg_open_cb,
     .close = pg_close_cb,
     .watch = pg_watch_cb,
+    .unwatch = pg_unwatch_cb,
     .submit = pg_submit_cb,
     .get_job = pg_get_job_cb,
     .list_jobs = pg_list_jobs_cb,

@@ -238,6 +238,12 @@ int store_watch(store *st, hark_err *err)
     return st->ops->watch(st, err);
 }
 
+void store_unwatch(store *st)
+{
+    if (st && st->ops->unwatch)
+        st->ops->unwatch(st);
+}
+
 int store_schema_version(void)
 {
     return store_sqlite_ops.schema_version();

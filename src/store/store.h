@@ -192,6 +192,12 @@ void store_location_shown(const char *location, char *out, size_t n);
  * HARK_EIO (no thread; nothing started). Call it at most once. */
 int store_watch(store *st, hark_err *err);
 
+/* Stop what store_watch started, waiting for its thread: on_remote_change
+ * is not called after this returns (call it before freeing what the
+ * callback touches). Nothing started, or st NULL: nothing to do.
+ * store_close does it too. */
+void store_unwatch(store *st);
+
 /* ---- jobs ------------------------------------------------------------
  *
  * A scope that is neither all nor names an owner (a zeroed store_scope),
