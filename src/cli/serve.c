@@ -666,8 +666,8 @@ int cli_serve(int argc, char **argv)
          * refers to is a leftover of a kill -9 or crash mid-upload. In a
          * directory other nodes share, their uploads may be in flight:
          * only files untouched for an hour go (upload_sweep.h says why). */
-        rc =
-            upload_sweep_older(uploads, st, shared_arg ? UPLOAD_SWEEP_SHARED_AGE_S : 0, NULL, &err);
+        rc = upload_sweep_older(uploads, st, files != state ? UPLOAD_SWEEP_SHARED_AGE_S : 0, NULL,
+                                &err);
     }
     if (rc == 0) {
         o.worker_path = exe;

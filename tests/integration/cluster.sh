@@ -143,7 +143,16 @@ check "kill: no chunk committed twice" [ "$(twice)" = 0 ]
 check "kill: b's lease expired into a failed attempt, not lost" \
   [ "$(sql "SELECT COALESCE(SUM(attempts), 0) FROM tasks WHERE job_id = '$jk1'")" -ge 1 ]
 
-for n in a c; do
+# ---- node b back: its start-up sweep of the shared uploads ----
+echo RIFF > "$SHARED/uploads/ffffffffffffffff.wav"   # another node's upload in flight
+echo RIFF > "$SHARED/uploads/eeeeeeeeeeeeeeee.wav"   # a leftover of some kill -9
+touch -d '2 hours ago' "$SHARED/uploads/eeeeeeeeeeeeeeee.wav"
+check "node b restarted" node b
+check "its sweep spared an upload no job names yet, written just now" \
+  [ -e "$SHARED/uploads/ffffffffffffffff.wav" ]
+check "... and removed an old leftover" [ ! -e "$SHARED/uploads/eeeeeeeeeeeeeeee.wav" ]
+
+for n in a b c; do
   SERVER_PID=${PID[$n]}
   check "node $n stops cleanly" stop_server
 done
