@@ -958,6 +958,12 @@ bool serve_config_mode_warning(const serve_config *cfg, char *msg, size_t n)
     bool secrets = cfg->webhook_secret != NULL;
     for (size_t i = 0; i < cfg->n_tokens && !secrets; i++)
         secrets = !cfg->tokens[i].from_env;
+    if (!secrets && cfg->store && strncmp(cfg->store, "sqlite:", 7) != 0) {
+        /* A connection string with a password: shown differs from it. */
+        char shown[1024];
+        store_location_shown(cfg->store, shown, sizeof shown);
+        secrets = strcmp(shown, cfg->store) != 0;
+    }
     if (!secrets)
         return false;
     if (msg && n)

@@ -784,6 +784,18 @@ static void test_load_and_mode_warning(void)
     ASSERT(serve_config_mode_warning(&cfg, msg, sizeof msg));
     serve_config_release(&cfg);
 
+    /* So is a store location's password; a location without one is not. */
+    write_file("pg.conf", "store = postgresql://hark:s3cret@db/hark\n", 0644);
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_load("pg.conf", &cfg, &err), 0);
+    ASSERT(serve_config_mode_warning(&cfg, msg, sizeof msg));
+    serve_config_release(&cfg);
+    write_file("pg2.conf", "store = postgresql://hark@db/hark?sslmode=require\n", 0644);
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_load("pg2.conf", &cfg, &err), 0);
+    ASSERT(!serve_config_mode_warning(&cfg, msg, sizeof msg));
+    serve_config_release(&cfg);
+
     /* No secrets in the file: a world-readable file is fine, even when
      * HARK_TOKENS adds tokens. */
     write_file("plain.conf", "workers = 2\n", 0644);
