@@ -13,9 +13,9 @@
  * backoff (250 ms doubling to 5 s); after a reconnect fn fires once
  * (notifications sent while it was down are gone). While connected, fn
  * also fires after PG_WATCH_IDLE_MS without any notification, as a safety
- * net (a connection that hangs without an error). fn runs on the watcher's thread: it must only
- * signal (notify_signal, runtime_wake), never block. Only pg_store.c
- * includes this. */
+ * net (a connection that hangs without an error). fn runs on the watcher's
+ * thread: it must only signal (notify_signal, runtime_wake), never block.
+ * Only pg_store.c (and its test) include this. */
 #ifndef HARK_STORE_PG_WATCH_H
 #define HARK_STORE_PG_WATCH_H
 
