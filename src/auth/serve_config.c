@@ -51,6 +51,9 @@ enum key_id {
     KEY_KEEP_INPUTS,
     KEY_JOB_RETENTION,
     KEY_LIVE_IDLE_TIMEOUT,
+    KEY_STORE,
+    KEY_SHARED_DIR,
+    KEY_NODE,
     N_KEYS
 };
 
@@ -81,6 +84,9 @@ static const char *const key_names[N_KEYS] = {
     [KEY_KEEP_INPUTS] = "keep_inputs",
     [KEY_JOB_RETENTION] = "job_retention",
     [KEY_LIVE_IDLE_TIMEOUT] = "live_idle_timeout",
+    [KEY_STORE] = "store",
+    [KEY_SHARED_DIR] = "shared_dir",
+    [KEY_NODE] = "node",
 };
 
 /* Keys that may be given more than once: each adds a value. */
@@ -524,6 +530,14 @@ static int set_key(parser *p, const char *key, const char *v)
         return set_string(p, &cfg->listen, v);
     case KEY_STATE_DIR:
         return set_string(p, &cfg->state_dir, v);
+    case KEY_STORE:
+        return set_string(p, &cfg->store, v);
+    case KEY_SHARED_DIR:
+        return set_string(p, &cfg->shared_dir, v);
+    case KEY_NODE:
+        if (!valid_token_name(v, strlen(v)))
+            return FAIL(p, "node: bad name \"%s\" (" NAME_RULE ")", SHOW(v, show));
+        return set_string(p, &cfg->node, v);
     case KEY_WORKERS:
         return set_int(p, key, v, 1, SERVE_CONFIG_MAX_WORKERS, &cfg->workers);
     case KEY_MAX_UPLOAD:
@@ -751,6 +765,9 @@ void serve_config_release(serve_config *cfg)
         return;
     free(cfg->listen);
     free(cfg->state_dir);
+    free(cfg->store);
+    free(cfg->shared_dir);
+    free(cfg->node);
     for (size_t i = 0; i < cfg->n_roots; i++)
         free(cfg->roots[i]);
     free(cfg->roots);
@@ -941,6 +958,12 @@ bool serve_config_mode_warning(const serve_config *cfg, char *msg, size_t n)
     bool secrets = cfg->webhook_secret != NULL;
     for (size_t i = 0; i < cfg->n_tokens && !secrets; i++)
         secrets = !cfg->tokens[i].from_env;
+    if (!secrets && cfg->store && strncmp(cfg->store, "sqlite:", 7) != 0) {
+        /* A connection string with a password: shown differs from it. */
+        char shown[1024];
+        store_location_shown(cfg->store, shown, sizeof shown);
+        secrets = strcmp(shown, cfg->store) != 0;
+    }
     if (!secrets)
         return false;
     if (msg && n)

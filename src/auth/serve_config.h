@@ -62,6 +62,10 @@ typedef struct serve_token {
 typedef struct serve_config {
     char *listen;          /* HOST:PORT; HOST non-empty, an IPv6 one in brackets; PORT 0..65535 */
     char *state_dir;       /* as written (a relative one is relative to the working directory) */
+    char *store;           /* the job store's location (store_open: a path or a PostgreSQL
+                              connection string), as written */
+    char *shared_dir;      /* root of uploads/, work/, artifacts/ every node mounts, as written */
+    char *node;            /* this node's name (NAME_RULE of tokens) */
     int workers;           /* 1..SERVE_CONFIG_MAX_WORKERS */
     int64_t max_upload;    /* bytes, >= 1 */
     int64_t max_body;      /* bytes, >= 1: request bodies other than uploads */

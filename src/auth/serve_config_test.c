@@ -117,6 +117,28 @@ static void test_every_key(void)
     serve_config_release(NULL);
 }
 
+/* Several machines: the store's location, the shared directory, the node's
+ * name (a token name's rule: it shows in logs and metric labels). */
+static void test_cluster_keys(void)
+{
+    serve_config cfg;
+    PARSE_OK("store = postgresql://hark@db.lan/hark?sslmode=require\n"
+             "shared_dir = /mnt/hark\n"
+             "node = asr-1.rack_2\n",
+             &cfg);
+    ASSERT_STREQ(cfg.store, "postgresql://hark@db.lan/hark?sslmode=require");
+    ASSERT_STREQ(cfg.shared_dir, "/mnt/hark");
+    ASSERT_STREQ(cfg.node, "asr-1.rack_2");
+    serve_config_release(&cfg);
+    PARSE_OK("", &cfg);
+    ASSERT(cfg.store == NULL && cfg.shared_dir == NULL && cfg.node == NULL);
+    serve_config_release(&cfg);
+    EXPECT_ERR("node = a b\n",
+               "hark.conf:1: node: bad name \"a b\" (1 to 64 of A-Z a-z 0-9 . _ -)");
+    EXPECT_ERR("store = /a\nstore = /b\n",
+               "hark.conf:2: duplicate key \"store\" (first set on line 1)");
+}
+
 static void test_empty_means_unset(void)
 {
     const char *texts[] = {"", "\n\n", "# only a comment\n   \n\t# indented\n", "\r\n"};
@@ -762,6 +784,18 @@ static void test_load_and_mode_warning(void)
     ASSERT(serve_config_mode_warning(&cfg, msg, sizeof msg));
     serve_config_release(&cfg);
 
+    /* So is a store location's password; a location without one is not. */
+    write_file("pg.conf", "store = postgresql://hark:s3cret@db/hark\n", 0644);
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_load("pg.conf", &cfg, &err), 0);
+    ASSERT(serve_config_mode_warning(&cfg, msg, sizeof msg));
+    serve_config_release(&cfg);
+    write_file("pg2.conf", "store = postgresql://hark@db/hark?sslmode=require\n", 0644);
+    serve_config_init(&cfg);
+    ASSERT_EQ(serve_config_load("pg2.conf", &cfg, &err), 0);
+    ASSERT(!serve_config_mode_warning(&cfg, msg, sizeof msg));
+    serve_config_release(&cfg);
+
     /* No secrets in the file: a world-readable file is fine, even when
      * HARK_TOKENS adds tokens. */
     write_file("plain.conf", "workers = 2\n", 0644);
@@ -873,6 +907,7 @@ int main(void)
 {
     RUN(test_every_key);
     RUN(test_empty_means_unset);
+    RUN(test_cluster_keys);
     RUN(test_line_endings);
     RUN(test_bytes);
     RUN(test_ints);

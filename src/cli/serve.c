@@ -33,11 +33,13 @@
 #include "util/notify.h"
 #include "util/sigwatch.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
@@ -67,6 +69,13 @@ static void usage(FILE *to)
                 "                           (repeatable; none: paths are refused)\n"
                 "  --state-dir DIR          job store, uploads, decoded audio, artifacts\n"
                 "                           (default: $XDG_STATE_HOME/hark/server)\n"
+                "  --store LOCATION         the job store: a SQLite file, or a PostgreSQL\n"
+                "                           connection string several nodes share\n"
+                "                           (default: STATE_DIR/hark.db)\n"
+                "  --shared-dir DIR         uploads, decoded audio and artifacts, on storage\n"
+                "                           every node mounts (default: STATE_DIR)\n"
+                "  --node NAME              this node's name in leases, logs and /metrics\n"
+                "                           (default: the host name)\n"
                 "  -j, --workers N          worker processes (default: the number of cores)\n"
                 "  --max-upload BYTES       largest accepted upload (default: 2 GiB)\n"
                 "  --max-body BYTES         largest JSON request body (default: 64 KiB)\n"
@@ -168,7 +177,44 @@ static int parse_count(const char *s, long min, long max, long *out)
     return 0;
 }
 
-enum { OPT_URL_MAX_BYTES = 0x300, OPT_URL_TIMEOUT, OPT_URL_STALL, OPT_URL_ALLOW };
+enum {
+    OPT_URL_MAX_BYTES = 0x300,
+    OPT_URL_TIMEOUT,
+    OPT_URL_STALL,
+    OPT_URL_ALLOW,
+    OPT_STORE,
+    OPT_SHARED_DIR,
+    OPT_NODE
+};
+
+/* A node name: what a token name may be (1 to 64 of A-Z a-z 0-9 . _ -), so
+ * it is safe in logs, metric labels and the store. */
+static bool node_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+            return false;
+    return true;
+}
+
+/* What the store's watcher wakes when another node commits: event
+ * streams and long polls (changes), and the runtime (a job queued or
+ * paused elsewhere). rt is set before store_watch starts the thread. */
+typedef struct remote_wake {
+    notify *changes;
+    runtime *rt;
+} remote_wake;
+
+static void on_remote_change(void *ctx)
+{
+    remote_wake *w = ctx;
+    notify_signal(w->changes);
+    if (w->rt)
+        runtime_wake(w->rt);
+}
 
 /* --url-*: the limits of downloads of URL inputs (done by the workers). */
 static int url_option(int opt, const char *arg, net_fetch_opts *f)
@@ -256,11 +302,15 @@ int cli_serve(int argc, char **argv)
         {"url-timeout", required_argument, NULL, OPT_URL_TIMEOUT},
         {"url-stall", required_argument, NULL, OPT_URL_STALL},
         {"url-allow", required_argument, NULL, OPT_URL_ALLOW},
+        {"store", required_argument, NULL, OPT_STORE},
+        {"shared-dir", required_argument, NULL, OPT_SHARED_DIR},
+        {"node", required_argument, NULL, OPT_NODE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *state_arg = NULL, *config_path = NULL, *secret_file = NULL;
+    const char *store_arg = NULL, *shared_arg = NULL, *node_arg = NULL;
     const char *roots_arg[MAX_ROOTS];
     size_t n_roots_arg = 0;
     const char *allow_arg[MAX_URL_ALLOW];
@@ -342,6 +392,24 @@ int cli_serve(int argc, char **argv)
         case 'W':
             secret_file = optarg;
             break;
+        case OPT_STORE:
+            if (!optarg[0]) {
+                fprintf(stderr, "hark: --store wants a location\n");
+                return EXIT_USAGE;
+            }
+            store_arg = optarg;
+            break;
+        case OPT_SHARED_DIR:
+            shared_arg = optarg;
+            break;
+        case OPT_NODE:
+            if (!node_name_ok(optarg)) {
+                fprintf(stderr, "hark: --node wants 1 to 64 of A-Z a-z 0-9 . _ -, not '%.100s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            node_arg = optarg;
+            break;
         case OPT_URL_ALLOW: {
             net_allow a;
             hark_err why = {0};
@@ -401,6 +469,12 @@ int cli_serve(int argc, char **argv)
         listen = cfg.listen ? cfg.listen : "127.0.0.1:8090";
     if (!state_arg)
         state_arg = cfg.state_dir;
+    if (!store_arg)
+        store_arg = cfg.store;
+    if (!shared_arg)
+        shared_arg = cfg.shared_dir;
+    if (!node_arg)
+        node_arg = cfg.node;
     if (!workers)
         workers = cfg.workers > 0       ? cfg.workers
                   : cores < 1           ? 1
@@ -489,9 +563,32 @@ int cli_serve(int argc, char **argv)
     } else {
         strncat(state, "/server", sizeof state - strlen(state) - 1);
     }
-    snprintf(db, sizeof db, "%s/hark.db", state);
-    snprintf(work, sizeof work, "%s/work", state);
-    snprintf(artifacts, sizeof artifacts, "%s/artifacts", state);
+    /* The store (default: a SQLite file in the state directory), and the
+     * files jobs keep: in the state directory, or where every node of a
+     * cluster reaches them (--shared-dir). */
+    const char *files = shared_arg && shared_arg[0] ? shared_arg : state;
+    if (store_arg)
+        snprintf(db, sizeof db, "%s", store_arg);
+    else
+        snprintf(db, sizeof db, "%s/hark.db", state);
+    snprintf(work, sizeof work, "%s/work", files);
+    snprintf(artifacts, sizeof artifacts, "%s/artifacts", files);
+    /* Who this daemon is among the nodes of one store, and this run of it
+     * (a new incarnation at every start: store.h, store_options). */
+    char node[256], life[400];
+    if (node_arg)
+        snprintf(node, sizeof node, "%s", node_arg);
+    else if (gethostname(node, sizeof node - 1) != 0 || !node[0])
+        snprintf(node, sizeof node, "localhost");
+    node[sizeof node - 1] = '\0';
+    {
+        unsigned char rnd[8] = {0};
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+            return setup_failed("cannot read random bytes", cfg_secret, &cfg, &tokens, &roots,
+                                metrics, &dest);
+        snprintf(life, sizeof life, "%s-%ld-%02x%02x%02x%02x%02x%02x%02x%02x", node, (long)getpid(),
+                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    }
     if (fs_self_exe(exe, sizeof exe)) {
         err_set(&err, HARK_EIO, "cannot find the hark executable: %s", strerror(errno));
         return setup_failed(err.msg, cfg_secret, &cfg, &tokens, &roots, metrics, &dest);
@@ -513,7 +610,7 @@ int cli_serve(int argc, char **argv)
      * directly in it. */
     {
         char up[4200];
-        snprintf(up, sizeof up, "%s/uploads", state);
+        snprintf(up, sizeof up, "%s/uploads", files);
         char *real = fs_mkdir_p(up, 0700, &err) == 0 ? realpath(up, NULL) : NULL;
         if (!real && !err.msg[0])
             err_set(&err, HARK_EIO, "cannot resolve '%s': %s", up, strerror(errno));
@@ -548,8 +645,14 @@ int cli_serve(int argc, char **argv)
         return setup_failed("cannot create a condition variable", webhook_secret, &cfg, &tokens,
                             &roots, metrics, &dest);
     }
-    store_options so = {
-        .max_attempts = (int)attempts, .on_commit = notify_signal, .commit_ctx = &changes};
+    remote_wake rwake = {.changes = &changes};
+    store_options so = {.max_attempts = (int)attempts,
+                        .on_commit = notify_signal,
+                        .commit_ctx = &changes,
+                        .node = node,
+                        .incarnation = life,
+                        .on_remote_change = on_remote_change,
+                        .remote_ctx = &rwake};
     store *st = NULL;
     runtime *rt = NULL;
     server *srv = NULL;
@@ -559,9 +662,12 @@ int cli_serve(int argc, char **argv)
     if (rc == 0)
         rc = store_recover(st, &recovered, &err);
     if (rc == 0) {
-        /* Before listening, so no upload is in flight: what no job refers
-         * to is a leftover of a kill -9 or crash mid-upload. */
-        rc = upload_sweep(uploads, st, NULL, &err);
+        /* Before listening, so no upload of ours is in flight: what no job
+         * refers to is a leftover of a kill -9 or crash mid-upload. In a
+         * directory other nodes share, their uploads may be in flight:
+         * only files untouched for an hour go (upload_sweep.h says why). */
+        rc = upload_sweep_older(uploads, st, files != state ? UPLOAD_SWEEP_SHARED_AGE_S : 0, NULL,
+                                &err);
     }
     if (rc == 0) {
         o.worker_path = exe;
@@ -574,7 +680,13 @@ int cli_serve(int argc, char **argv)
         runtime_hooks h = {.complete = on_complete, .finished = on_finished, .ctx = &dctx};
         rc = runtime_new(st, &o, &h, &rt, &err);
         dctx.rt = rt;
+        rwake.rt = rt;
     }
+    /* Other nodes' commits wake this one (PostgreSQL; nothing on SQLite). */
+    if (rc == 0)
+        rc = store_watch(st, &err);
+    if (rc == 0)
+        hark_metrics_set_node(metrics, node, life);
     if (rc == 0 && webhook_secret) {
         wo.st = st;
         wo.changes = &changes;
@@ -586,7 +698,7 @@ int cli_serve(int argc, char **argv)
     }
     if (rc == 0) {
         server_opts sv = {.listen = listen,
-                          .state_dir = state,
+                          .state_dir = files, /* uploads/ is there */
                           .artifact_root = artifacts,
                           .st = st,
                           .changes = &changes,
@@ -627,6 +739,14 @@ int cli_serve(int argc, char **argv)
         snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - listen) : 0, listen);
         fprintf(stderr, "hark: serving http://%s:%d (state %s, %ld workers%s)\n", host,
                 server_port(srv), state, workers, recovered ? ", recovered running jobs" : "");
+        if (store_arg || shared_arg || node_arg) {
+            char shown[1024];
+            store_location_shown(db, shown, sizeof shown);
+            fprintf(stderr, "hark: node %s (incarnation %s), store %s, files in %s\n", node, life,
+                    shown, files);
+        } else {
+            log_info("node %s (incarnation %s)", node, life);
+        }
         if (tokens.n)
             log_info("%zu API token%s; %zu path root%s", tokens.n, tokens.n == 1 ? "" : "s",
                      roots.n, roots.n == 1 ? "" : "s");
@@ -641,6 +761,7 @@ int cli_serve(int argc, char **argv)
     }
     if (rc)
         fprintf(stderr, "hark: %s\n", err.msg);
+    store_unwatch(st);          /* no more remote wakes: the runtime is freed below */
     webhook_sender_stop(hooks); /* an attempt in flight is abandoned, kept pending */
     notify_close(&changes);     /* event streams end */
     server_stop(srv);

@@ -126,6 +126,9 @@ hark_metrics *hark_metrics_new(hark_err *err)
         "Tasks put back to wait for disk space (not counted as failed attempts).", NULL, err);
     hm->build_info = metrics_gauge(r, "hark_build_info", "Always 1; the version of hark.",
                                    METRIC_LABELS("version"), err);
+    hm->node_info = metrics_gauge(r, "hark_node_info",
+                                  "Always 1; this daemon's node name and incarnation (this run).",
+                                  METRIC_LABELS("node", "incarnation"), err);
     hm->process_cpu =
         metrics_counter(r, "process_cpu_seconds_total",
                         "User and system CPU time of the daemon, seconds.", NULL, err);
@@ -140,13 +143,28 @@ hark_metrics *hark_metrics_new(hark_err *err)
         metrics_gauge(r, "process_open_fds", "File descriptors the daemon has open.", NULL, err);
     hm->process_max_fds = metrics_gauge(r, "process_max_fds",
                                         "The daemon's limit of open file descriptors.", NULL, err);
-    metric *all[] = {hm->queue_depth,    hm->running_chunks,       hm->jobs_finished,
-                     hm->preemptions,    hm->chunk_decode_seconds, hm->chunk_audio_seconds,
-                     hm->chunk_rtf,      hm->job_latency,          hm->worker_restarts,
-                     hm->deadline_kills, hm->stale_commits,        hm->webhook_deliveries,
-                     hm->http_requests,  hm->upload_bytes,         hm->resource_waits,
-                     hm->build_info,     hm->process_cpu,          hm->process_rss,
-                     hm->process_vsize,  hm->process_start,        hm->process_fds,
+    metric *all[] = {hm->queue_depth,
+                     hm->running_chunks,
+                     hm->jobs_finished,
+                     hm->preemptions,
+                     hm->chunk_decode_seconds,
+                     hm->chunk_audio_seconds,
+                     hm->chunk_rtf,
+                     hm->job_latency,
+                     hm->worker_restarts,
+                     hm->deadline_kills,
+                     hm->stale_commits,
+                     hm->webhook_deliveries,
+                     hm->http_requests,
+                     hm->upload_bytes,
+                     hm->resource_waits,
+                     hm->build_info,
+                     hm->node_info,
+                     hm->process_cpu,
+                     hm->process_rss,
+                     hm->process_vsize,
+                     hm->process_start,
+                     hm->process_fds,
                      hm->process_max_fds};
     for (size_t i = 0; i < N(all); i++) {
         if (!all[i]) {
@@ -193,6 +211,11 @@ int hark_metrics_on_collect(hark_metrics *hm, void (*fn)(void *ctx), void *ctx)
 int hark_metrics_render(hark_metrics *hm, buf *out)
 {
     return metrics_render(hm->reg, out);
+}
+
+void hark_metrics_set_node(hark_metrics *hm, const char *node, const char *incarnation)
+{
+    metric_set(hm->node_info, METRIC_LABELS(node, incarnation), 1);
 }
 
 void hark_metrics_set_queue_depth(hark_metrics *hm, int priority, int64_t jobs)

@@ -34,6 +34,8 @@
  *   hark_resource_waits_total          counter   -        runtime: tasks put back to wait
  *                                                        for disk space
  *   hark_build_info                    gauge     version  new: 1, the version as a label
+ *   hark_node_info                     gauge     node,    serve: 1, who this daemon is
+ *                                                incarnation among the nodes of one store
  *   process_cpu_seconds_total          counter   -        collect: /proc/self (procstat.h)
  *   process_resident_memory_bytes      gauge     -        collect
  *   process_virtual_memory_bytes       gauge     -        collect
@@ -79,7 +81,7 @@ typedef struct hark_metrics {
     metric *queue_depth, *running_chunks, *jobs_finished, *preemptions;
     metric *chunk_decode_seconds, *chunk_audio_seconds, *chunk_rtf, *job_latency;
     metric *worker_restarts, *deadline_kills, *stale_commits, *webhook_deliveries;
-    metric *http_requests, *upload_bytes, *build_info, *resource_waits;
+    metric *http_requests, *upload_bytes, *build_info, *resource_waits, *node_info;
     metric *process_cpu, *process_rss, *process_vsize, *process_start, *process_fds,
         *process_max_fds;
 } hark_metrics;
@@ -96,6 +98,9 @@ int hark_metrics_on_collect(hark_metrics *hm, void (*fn)(void *ctx), void *ctx);
 /* Append the page for GET /metrics (Content-Type METRICS_CONTENT_TYPE). */
 int hark_metrics_render(hark_metrics *hm, buf *out);
 
+/* Name this daemon: hark_node_info{node, incarnation} 1 (set once, at
+ * start; label values longer than METRICS_MAX_VALUE are cut). */
+void hark_metrics_set_node(hark_metrics *hm, const char *node, const char *incarnation);
 /* Jobs waiting (state queued) in class priority (enum store_priority). */
 void hark_metrics_set_queue_depth(hark_metrics *hm, int priority, int64_t jobs);
 /* Chunk tasks being decoded now. */

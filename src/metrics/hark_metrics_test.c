@@ -68,6 +68,7 @@ static void test_names_types_and_known_series(void)
                         "# TYPE hark_upload_bytes_total counter\n"
                         "# TYPE hark_resource_waits_total counter\n"
                         "# TYPE hark_build_info gauge\n"
+                        "# TYPE hark_node_info gauge\n"
                         "# TYPE process_cpu_seconds_total counter\n"
                         "# TYPE process_resident_memory_bytes gauge\n"
                         "# TYPE process_virtual_memory_bytes gauge\n"
@@ -115,6 +116,11 @@ static void test_names_types_and_known_series(void)
     expect_line(s, "hark_upload_bytes_total 0");
     expect_line(s, "hark_chunk_decode_seconds_bucket{le=\"+Inf\"} 0");
     expect_line(s, "hark_build_info{version=\"" HARK_VERSION "\"} 1");
+    ASSERT(strstr(s, "hark_node_info{") == NULL); /* until serve names it */
+    free(s);
+    hark_metrics_set_node(hm, "asr-1", "asr-1-4242-00ff");
+    s = render(hm);
+    expect_line(s, "hark_node_info{node=\"asr-1\",incarnation=\"asr-1-4242-00ff\"} 1");
     /* This process's own figures, read at render time. */
     /* The resident set is positive and never above the peak the kernel
      * reports for this process (ru_maxrss, KiB), read after it. A fixed

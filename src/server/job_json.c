@@ -97,6 +97,21 @@ static json_t *artifacts_url_json(const store_job *job)
     return json_string(url);
 }
 
+/* "a,b" -> ["a", "b"]. */
+static json_t *nodes_json(const char *list)
+{
+    json_t *a = json_array();
+    for (const char *p = list; a && *p;) {
+        size_t n = strcspn(p, ",");
+        if (json_array_append_new(a, json_stringn(p, n))) {
+            json_decref(a);
+            return NULL;
+        }
+        p += n + (p[n] == ',');
+    }
+    return a;
+}
+
 json_t *job_json(const store_job *job)
 {
     json_t *o = json_object();
@@ -126,6 +141,10 @@ json_t *job_json(const store_job *job)
     bad |= json_object_set_new(o, "webhook", webhook_json(job));
     bad |= json_object_set_new(o, "options", options_json(job));
     bad |= json_object_set_new(o, "artifacts_url", artifacts_url_json(job));
+    /* Several machines (PostgreSQL store): which nodes run it now. Absent
+     * where the store does not know (SQLite) and when no node does. */
+    if (job->nodes && job->nodes[0])
+        bad |= json_object_set_new(o, "nodes", nodes_json(job->nodes));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct candidate {
@@ -103,7 +104,30 @@ static int mark_used(store *st, candidate *c, size_t n, hark_err *err)
     }
 }
 
+/* Whether dir/name was modified within the last min_age_s seconds (or
+ * cannot be read: then it is spared too). */
+static bool too_young(const char *dir, const char *name, double min_age_s)
+{
+    if (min_age_s <= 0)
+        return false;
+    char path[4096];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (lstat(path, &sb) != 0)
+        return true;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double age =
+        (double)(now.tv_sec - sb.st_mtim.tv_sec) + (double)(now.tv_nsec - sb.st_mtim.tv_nsec) / 1e9;
+    return age < min_age_s;
+}
+
 int upload_sweep(const char *dir, store *st, int *removed, hark_err *err)
+{
+    return upload_sweep_older(dir, st, 0, removed, err);
+}
+
+int upload_sweep_older(const char *dir, store *st, double min_age_s, int *removed, hark_err *err)
 {
     if (removed)
         *removed = 0;
@@ -114,7 +138,7 @@ int upload_sweep(const char *dir, store *st, int *removed, hark_err *err)
         return rc;
     rc = mark_used(st, c, n, err);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (c[i].used)
+        if (c[i].used || too_young(dir, c[i].name, min_age_s))
             continue;
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, c[i].name);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static void touch(const char *path)
 {
@@ -67,8 +68,36 @@ static void test_sweep(void)
     store_close(st);
 }
 
+/* On a shared directory: an unreferenced file written within the bound (a
+ * node's upload in flight) stays; an older one goes. */
+static void test_sweep_spares_young_files(void)
+{
+    hark_err err = {0};
+    store *st;
+    ASSERT_EQ(store_open("hark.db", NULL, &st, &err), 0);
+    ASSERT_EQ(mkdir("uploads", 0700), 0);
+    touch("uploads/aaaaaaaaaaaaaaaa.wav"); /* being written by another node */
+    touch("uploads/bbbbbbbbbbbbbbbb.wav"); /* a kill -9's leftover, two hours old */
+    struct timespec old[2];
+    clock_gettime(CLOCK_REALTIME, &old[0]);
+    old[0].tv_sec -= 2 * 3600;
+    old[1] = old[0];
+    ASSERT_EQ(utimensat(AT_FDCWD, "uploads/bbbbbbbbbbbbbbbb.wav", old, 0), 0);
+    int removed = -1;
+    ASSERT_EQ(upload_sweep_older("uploads", st, UPLOAD_SWEEP_SHARED_AGE_S, &removed, &err), 0);
+    ASSERT_EQ(removed, 1);
+    ASSERT(exists("uploads/aaaaaaaaaaaaaaaa.wav"));
+    ASSERT(!exists("uploads/bbbbbbbbbbbbbbbb.wav"));
+    /* Without the bound (one machine: nothing is in flight at start) it goes. */
+    ASSERT_EQ(upload_sweep("uploads", st, &removed, &err), 0);
+    ASSERT_EQ(removed, 1);
+    ASSERT(!exists("uploads/aaaaaaaaaaaaaaaa.wav"));
+    store_close(st);
+}
+
 int main(void)
 {
     RUN(test_sweep);
+    RUN(test_sweep_spares_young_files);
     TEST_DONE();
 }

@@ -61,8 +61,14 @@
  * connection breaks midway returns HARK_EIO and changes nothing (the
  * server rolls back an unfinished transaction).
  *
- * LISTEN/NOTIFY (waking other nodes' waiters) belongs in pgs_tx_end, next to
- * on_commit: one NOTIFY per committed writer transaction.
+ * LISTEN/NOTIFY. A writer's transaction (one that logs events or changes
+ * what may be claimed) ends with NOTIFY hark_changes, '<incarnation>' sent
+ * in the same round trip as its COMMIT (pgs_tx_end): exactly one per
+ * transaction, delivered only if it commits. Claims of a running job's
+ * chunks, renewals and input appends change nothing another node waits
+ * for, and do not notify (heartbeats would wake every node otherwise).
+ * store_watch starts pg_watch.c's listener, which calls on_remote_change
+ * for other incarnations' notifications.
  */
 #include "store/pg_store.h"
 
@@ -73,6 +79,7 @@
 #include "store/job_id.h"
 #include "store/pg_conn.h"
 #include "store/pg_migrations.h"
+#include "store/pg_watch.h"
 #include "store/webhook_body.h"
 
 #include <inttypes.h>
@@ -122,6 +129,7 @@ int pgs_tx_begin(pg_store *st, bool writer, hark_err *err)
          "BEGIN; SELECT pg_advisory_xact_lock(" WRITE_LOCK "); SELECT " DB_NOW_MS},
     };
     int64_t now = 0;
+    st->tx_notify = writer;
     int rc = pg_plain_int64(&st->c, sql[writer][st->db_clock], &now, err);
     if (rc) {
         pg_plain(&st->c, "ROLLBACK", NULL);
@@ -136,7 +144,7 @@ int pgs_tx_begin(pg_store *st, bool writer, hark_err *err)
 int pgs_tx_end(pg_store *st, int rc, hark_err *err)
 {
     if (rc == 0 || rc == HARK_ESTALE) {
-        PGresult *r = PQexec(st->c.db, "COMMIT");
+        PGresult *r = PQexec(st->c.db, st->tx_notify ? st->notify_sql : "COMMIT");
         bool ok =
             r && PQresultStatus(r) == PGRES_COMMAND_OK && strcmp(PQcmdStatus(r), "COMMIT") == 0;
         if (ok) {
@@ -215,6 +223,23 @@ static int make_life(const char *node, char **out)
     return 0;
 }
 
+/* The commit of a writer's transaction, with its one NOTIFY (the payload,
+ * this incarnation, quoted by the server's rules). */
+static int make_notify_sql(pg_store *st, hark_err *err)
+{
+    char *lit = PQescapeLiteral(st->c.db, st->life, strlen(st->life));
+    if (!lit)
+        return err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
+    size_t n = strlen(lit) + sizeof "NOTIFY " PG_WATCH_CHANNEL ", ; COMMIT";
+    st->notify_sql = malloc(n);
+    if (st->notify_sql)
+        snprintf(st->notify_sql, n, "NOTIFY " PG_WATCH_CHANNEL ", %s; COMMIT", lit);
+    PQfreemem(lit);
+    return st->notify_sql
+               ? 0
+               : err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
+}
+
 static int pg_open_cb(const char *location, const store_options *opt, store **out, hark_err *err)
 {
     pg_store *st = calloc(1, sizeof *st);
@@ -245,6 +270,11 @@ static int pg_open_cb(const char *location, const store_options *opt, store **ou
         rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
         goto out;
     }
+    if (!(st->location = strdup(location)) || (rc = make_notify_sql(st, err)) != 0) {
+        rc = rc ? rc
+                : err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
+        goto out;
+    }
     if ((rc = pgs_call_now(st, err)) || (rc = pg_migrate(&st->c, st->now, err)))
         goto out;
     *out = &st->base;
@@ -256,6 +286,8 @@ out:
             pthread_mutex_destroy(&st->mu);
         free(st->node);
         free(st->life);
+        free(st->location);
+        free(st->notify_sql);
         free(st);
     }
     return rc;
@@ -264,11 +296,30 @@ out:
 static void pg_close_cb(store *base)
 {
     pg_store *st = pgs(base);
+    pg_watch_stop(st->watch);
     pg_disconnect(&st->c);
     pthread_mutex_destroy(&st->mu);
     free(st->node);
     free(st->life);
+    free(st->location);
+    free(st->notify_sql);
     free(st);
+}
+
+static void pg_unwatch_cb(store *base)
+{
+    pg_store *st = pgs(base);
+    pg_watch_stop(st->watch);
+    st->watch = NULL;
+}
+
+static int pg_watch_cb(store *base, hark_err *err)
+{
+    pg_store *st = pgs(base);
+    if (st->watch)
+        return 0;
+    return pg_watch_start(st->location, st->c.where, st->life, st->base.opt.on_remote_change,
+                          st->base.opt.remote_ctx, &st->watch, err);
 }
 
 /* ---- submit ------------------------------------------------------------------ */
@@ -380,9 +431,10 @@ int pgs_read_job(pg_store *st, const PGresult *r, int row, store_job *j, hark_er
     j->input_open = pg_int(r, row, 32) != 0;
     j->input_bytes = pg_i64(r, row, 33);
     j->input_at_ms = pg_i64(r, row, 34);
+    j->nodes = pg_dup(r, row, 35);
     if (!j->kind || !j->input || !j->source || !j->options || !j->prepare_error || !j->error ||
         !j->callback_url || !j->webhook_last_error || !j->input_root || !j->owner ||
-        !j->content_key || !j->doc) {
+        !j->content_key || !j->doc || !j->nodes) {
         store_job_release(j);
         return err_set(err, HARK_ENOMEM, "store '%s': out of memory reading a job", st->c.where);
     }
@@ -1053,8 +1105,14 @@ static int counted_tx(pg_store *st, int (*fn)(pg_store *, int *, hark_err *), in
     if (rc)
         return rc;
     rc = pgs_tx_begin(st, true, err);
-    if (rc == 0)
-        rc = pgs_tx_end(st, fn(st, n, err), err);
+    if (rc == 0) {
+        rc = fn(st, n, err);
+        /* A sweep that changed nothing wakes no node: every node sweeps
+         * each tick, and they would wake each other for nothing. */
+        if (rc == 0 && *n == 0)
+            st->tx_notify = false;
+        rc = pgs_tx_end(st, rc, err);
+    }
     pgs_leave(st);
     return rc;
 }
@@ -1373,8 +1431,12 @@ static int pg_prune_cb(store *base, int64_t age_ms, int limit, store_job_list *o
     int rc = pgs_enter(st, err);
     if (rc == 0) {
         rc = pgs_tx_begin(st, true, err);
-        if (rc == 0)
-            rc = pgs_tx_end(st, prune_tx(st, age_ms, limit, out, err), err);
+        if (rc == 0) {
+            rc = prune_tx(st, age_ms, limit, out, err);
+            if (rc == 0 && out->n == 0)
+                st->tx_notify = false; /* as counted_tx */
+            rc = pgs_tx_end(st, rc, err);
+        }
         pgs_leave(st);
     }
     if (rc)
@@ -1724,6 +1786,8 @@ const store_backend_ops store_pg_ops = {
     .schema_version = pg_schema_version_cb,
     .open = pg_open_cb,
     .close = pg_close_cb,
+    .watch = pg_watch_cb,
+    .unwatch = pg_unwatch_cb,
     .submit = pg_submit_cb,
     .get_job = pg_get_job_cb,
     .list_jobs = pg_list_jobs_cb,

@@ -6,6 +6,7 @@
 #define HARK_STORE_PG_STORE_H
 
 #include "store/pg_conn.h"
+#include "store/pg_watch.h"
 #include "store/store_backend.h"
 
 #include <jansson.h>
@@ -22,10 +23,14 @@ typedef struct pg_store {
     store base; /* ops, resolved options (store_backend.h) */
     pg_conn c;
     pthread_mutex_t mu;
-    bool db_clock; /* the caller left the default clock: now is the server's */
-    int64_t now;   /* this call's now (see THE CLOCK) */
-    char *node;    /* store_options.node, or the host name */
-    char *life;    /* store_options.incarnation, or host-pid-random */
+    bool db_clock;    /* the caller left the default clock: now is the server's */
+    int64_t now;      /* this call's now (see THE CLOCK) */
+    char *node;       /* store_options.node, or the host name */
+    char *life;       /* store_options.incarnation, or host-pid-random */
+    char *location;   /* as given: the watcher connects with it */
+    char *notify_sql; /* "NOTIFY <channel>, '<life>'; COMMIT" (see LISTEN/NOTIFY) */
+    bool tx_notify;   /* this transaction is a writer's: its commit notifies */
+    pg_watch *watch;  /* store_watch's thread, or NULL */
 } pg_store;
 
 static inline pg_store *pgs(store *st)
@@ -64,7 +69,9 @@ const char *pgs_scope_owner(store_scope sc);
     " j.result_ready, COALESCE(j.callback_url, ''), COALESCE(w.state, ''),"                        \
     " COALESCE(w.attempts, 0), COALESCE(w.last_status, 0), COALESCE(w.last_error, ''),"            \
     " COALESCE(w.delivered_ms, 0), j.input_root, j.owner, j.content_key, j.doc,"                   \
-    " j.input_open, j.input_bytes, j.input_at_ms"                                                  \
+    " j.input_open, j.input_bytes, j.input_at_ms,"                                                 \
+    " COALESCE((SELECT string_agg(DISTINCT l.lease_node, ',' ORDER BY l.lease_node) FROM tasks l"  \
+    "  WHERE l.job_id = j.id AND l.state = 'leased' AND l.lease_node IS NOT NULL), '')"            \
     " FROM jobs j LEFT JOIN tasks p ON p.job_id = j.id AND p.idx = -1"                             \
     " LEFT JOIN webhooks w ON j.finished_ms IS NOT NULL"                                           \
     " AND w.id = (SELECT MAX(id) FROM webhooks WHERE job_id = j.id)"

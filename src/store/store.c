@@ -223,6 +223,27 @@ int store_flush(store *st, hark_err *err)
     return st->ops->flush ? st->ops->flush(st, err) : 0;
 }
 
+void store_location_shown(const char *location, char *out, size_t n)
+{
+    if (is_postgres_location(location))
+        pg_redact(location, out, n);
+    else
+        snprintf(out, n, "%s", strncmp(location, "sqlite:", 7) == 0 ? location + 7 : location);
+}
+
+int store_watch(store *st, hark_err *err)
+{
+    if (!st->ops->watch || !st->opt.on_remote_change)
+        return 0;
+    return st->ops->watch(st, err);
+}
+
+void store_unwatch(store *st)
+{
+    if (st && st->ops->unwatch)
+        st->ops->unwatch(st);
+}
+
 int store_schema_version(void)
 {
     return store_sqlite_ops.schema_version();
@@ -339,6 +360,7 @@ void store_job_release(store_job *job)
     free(job->owner);
     free(job->content_key);
     free(job->doc);
+    free(job->nodes);
     memset(job, 0, sizeof *job);
 }
 

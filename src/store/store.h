@@ -148,6 +148,11 @@ typedef struct store_options {
      * another live node's. Copied; at most 255 bytes each. */
     const char *node;
     const char *incarnation;
+    /* Called when another handle on a shared store (another node) may have
+     * committed a change: after store_watch, from a thread of the store's
+     * own, so it must only signal (like on_commit). [none] */
+    void (*on_remote_change)(void *ctx);
+    void *remote_ctx;
 } store_options;
 
 /* Open (creating if missing) the store at location and migrate its schema
@@ -173,6 +178,25 @@ int store_flush(store *st, hark_err *err);
 
 /* The schema version this code migrates to. */
 int store_schema_version(void);
+
+/* location as messages show it (a connection string without its
+ * password, a SQLite path without "sqlite:"), in out (n bytes, always
+ * NUL-terminated). */
+void store_location_shown(const char *location, char *out, size_t n);
+
+/* Start calling opt.on_remote_change when other handles commit (several
+ * nodes on one PostgreSQL database: LISTEN/NOTIFY on a connection of its
+ * own, and while that is down a poll every 250 ms: pg_watch.h). It stops
+ * when st is closed. A backend without other writers to hear (SQLite), or
+ * no on_remote_change, starts nothing: 0. Returns 0, or HARK_ENOMEM /
+ * HARK_EIO (no thread; nothing started). Call it at most once. */
+int store_watch(store *st, hark_err *err);
+
+/* Stop what store_watch started, waiting for its thread: on_remote_change
+ * is not called after this returns (call it before freeing what the
+ * callback touches). Nothing started, or st NULL: nothing to do.
+ * store_close does it too. */
+void store_unwatch(store *st);
 
 /* ---- jobs ------------------------------------------------------------
  *
@@ -248,6 +272,10 @@ typedef struct store_job {
      * was made; 0 for a job from before live inputs). */
     bool input_open;
     int64_t input_bytes, input_at_ms;
+    /* The nodes (store_options.node) holding leases of its tasks now,
+     * sorted, comma-separated, "" if none; NULL where the backend does not
+     * record nodes (SQLite: one machine). */
+    char *nodes;
     /* The job's webhook delivery (the latest, if there were several), once
      * the job has ended with a callback_url: webhook_state is an enum
      * store_webhook_state, or -1 while there is none (no callback_url, or

@@ -64,6 +64,11 @@ struct store_backend_ops {
 
     /* Optional (NULL: every commit is durable when it returns; flush is 0). */
     int (*flush)(store *st, hark_err *err);
+    /* Optional (NULL: nothing to watch; store_watch is 0). Called only when
+     * opt.on_remote_change is set, at most once; close stops it. */
+    int (*watch)(store *st, hark_err *err);
+    /* Optional (NULL with watch): stop what watch started; nothing if none. */
+    void (*unwatch)(store *st);
 
     /* ---- jobs. spec is checked (texts, priority, timeout, input beneath
      * its root); id is the out-parameter of store_submit. */

@@ -8,6 +8,7 @@
  * PostgreSQL location (tests/pg_fixture.sh, ctest
  * unit.store_pg_test.postgresql); without one they say so and pass. */
 #include "store/pg_conn.h"
+#include "store/pg_watch.h"
 #include "store/store_test_lib.h"
 
 #include <pthread.h>
@@ -134,8 +135,17 @@ static void test_recover_keeps_other_nodes_live_leases(void)
     ASSERT_EQ(job_state_of(b, id), STORE_RUNNING);
     store_task u = claim(b, "wb", LONG_LEASE); /* the other chunk, not a's */
     ASSERT_EQ(u.idx, 1 - t.idx);
+    store_job j = get(a, id); /* which nodes run it: both */
+    ASSERT_STREQ(j.nodes, "node-a,node-b");
+    store_job_release(&j);
     ASSERT_EQ(commit(a, t.token, "[\"a\"]", &err), 0);
+    j = get(b, id);
+    ASSERT_STREQ(j.nodes, "node-b");
+    store_job_release(&j);
     ASSERT_EQ(commit(b, u.token, "[\"b\"]", &err), 0);
+    j = get(b, id);
+    ASSERT_STREQ(j.nodes, "");
+    store_job_release(&j);
     ASSERT_EQ(counters(b).recovered_tasks, 0);
     check_store(b);
     store_close(a);
@@ -576,6 +586,156 @@ static void test_pause_waits_for_a_claim_in_flight(void)
     store_close(a);
 }
 
+/* ---- store_watch: LISTEN/NOTIFY between nodes ---- */
+
+typedef struct wake_count {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int n;
+} wake_count;
+
+static void count_wake(void *ctx)
+{
+    wake_count *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->n++;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int wakes(wake_count *w)
+{
+    pthread_mutex_lock(&w->mu);
+    int n = w->n;
+    pthread_mutex_unlock(&w->mu);
+    return n;
+}
+
+/* Wait up to ms for w to pass n; true if it did. */
+static bool wait_wake(wake_count *w, int n, int ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    while (w->n <= n && rc == 0)
+        rc = pthread_cond_timedwait(&w->cond, &w->mu, &until);
+    bool passed = w->n > n;
+    pthread_mutex_unlock(&w->mu);
+    return passed;
+}
+
+static store *open_watching(const char *node, const char *life, wake_count *w)
+{
+    store_options o = {.now_ms = fake_clock,
+                       .node = node,
+                       .incarnation = life,
+                       .on_remote_change = count_wake,
+                       .remote_ctx = w};
+    store *st = NULL;
+    hark_err err = {0};
+    if (store_open(store_test_location(), &o, &st, &err))
+        TEST_FAIL_("store_open: %s", err.msg);
+    ASSERT_EQ(store_watch(st, &err), 0);
+    return st;
+}
+
+/* A commit on node a wakes node b's watcher, and not a's own (its
+ * in-process on_commit does that); a dropped listener connection is
+ * made again and fires once (what was sent meanwhile is lost). */
+static void test_watch_hears_other_nodes_commits_only(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    wake_count wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    wake_count wb = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    store *a = open_watching("node-a", "a-1", &wa);
+    store *b = open_watching("node-b", "b-1", &wb);
+    char id[STORE_ID_SIZE];
+    /* The listener connects on its thread: submit until b hears one. */
+    bool heard = false;
+    for (int i = 0; i < 20 && !heard; i++) {
+        int n = wakes(&wb);
+        submit(a, STORE_PRIO_NORMAL, "x.wav", id);
+        heard = wait_wake(&wb, n, 250);
+    }
+    ASSERT(heard);
+    /* Every further writer commit of a reaches b, well under the poll
+     * interval of the fallback (typically a few ms; 1 s for a loaded
+     * machine); none of a's reaches a. */
+    int a0 = wakes(&wa);
+    for (int i = 0; i < 5; i++) {
+        int n = wakes(&wb);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        submit(a, STORE_PRIO_NORMAL, "y.wav", id);
+        ASSERT(wait_wake(&wb, n, 2000));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+        ASSERT(ms < 1000); /* 5 s without the NOTIFY (the idle poll) */
+    }
+    ASSERT_EQ(wakes(&wa), a0);
+    /* b's commit wakes a. */
+    submit(b, STORE_PRIO_NORMAL, "z.wav", id);
+    ASSERT(wait_wake(&wa, a0, 2000));
+    /* Kill every other backend (both handles' and both listeners'): the
+     * listeners come back by themselves and fire, no commit needed. */
+    int nb = wakes(&wb);
+    PGconn *c = store_test_pg();
+    store_test_pg_exec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                          " WHERE datname = current_database() AND pid <> pg_backend_pid()");
+    PQfinish(c);
+    ASSERT(wait_wake(&wb, nb, 3000));
+    /* And hear commits again (a's handle reconnects on its next call). */
+    heard = false;
+    for (int i = 0; i < 20 && !heard; i++) {
+        int n = wakes(&wb);
+        hark_err err = {0};
+        store_job_spec spec = {.kind = "transcribe", .input = "w.wav"};
+        if (store_submit(a, &spec, id, &err) != 0) /* the reset connection's first call */
+            continue;
+        heard = wait_wake(&wb, n, 250);
+    }
+    ASSERT(heard);
+    /* Unwatched, b hears nothing more (serve stops it before freeing the
+     * runtime its callback wakes). */
+    store_unwatch(b);
+    int quiet_n = wakes(&wb);
+    submit(a, STORE_PRIO_NORMAL, "v.wav", id);
+    usleep(300000);
+    ASSERT_EQ(wakes(&wb), quiet_n);
+    store_close(a); /* stops a's watcher: LeakSanitizer sees nothing left */
+    store_close(b);
+}
+
+/* A server that cannot be reached: the watcher polls (fires every
+ * PG_WATCH_POLL_MS), and stops at once when asked. Needs no server. */
+static void test_watch_polls_while_the_server_is_unreachable(void)
+{
+    wake_count w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    pg_watch *pw = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(pg_watch_start("postgresql:///hark?host=/nonexistent-hark-dir", "nowhere", "me",
+                             count_wake, &w, &pw, &err),
+              0);
+    usleep(1200000);
+    int n = wakes(&w);
+    ASSERT(n >= 3 && n <= 6); /* about one per 250 ms */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pg_watch_stop(pw);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ASSERT(ms < 500);
+}
+
 int main(void)
 {
     test_setup_ = store_test_fresh;
@@ -592,5 +752,7 @@ int main(void)
     RUN(test_default_clock_is_the_servers);
     RUN(test_claims_race_pauses_without_deadlock_or_stray_leases);
     RUN(test_pause_waits_for_a_claim_in_flight);
+    RUN(test_watch_hears_other_nodes_commits_only);
+    RUN(test_watch_polls_while_the_server_is_unreachable);
     TEST_DONE();
 }

@@ -30,7 +30,7 @@ set_key() {
   sed -i "s|^$1 = .*|$1 = $2|" "$T/serve.conf"
 }
 # Absolute paths move under $T; the rest as the doc says.
-sed -e "s#^\(state_dir\|root\) = /#\1 = $T/#" "$T/example.conf" > "$T/serve.conf"
+sed -e "s#^\(state_dir\|root\|store\|shared_dir\) = /#\1 = $T/#" "$T/example.conf" > "$T/serve.conf"
 set_key listen "127.0.0.1:$PORT"
 set_key workers 2
 set_key max_upload 200K              # the 3 s and 5 s clips fit, the 7 s one does not
@@ -91,6 +91,12 @@ check "listen: serves on the configured port $PORT" [ $up = yes ]
 [ $up = yes ] || { cat "$T/d.log"; finish; exit 1; }
 check "state_dir: the store is in the configured directory" [ -f "$state/hark.db" ]
 check "state_dir: said at start" grep -q "state $state," "$T/d.log"
+store=$(sed -n 's/^store = //p' "$T/serve.conf")
+shared=$(sed -n 's/^shared_dir = //p' "$T/serve.conf")
+check "store: the store is the configured file" [ -f "$store" ]
+check "shared_dir: uploads, work and artifacts are there" \
+  [ -d "$shared/uploads" -a -d "$shared/artifacts" -a ! -d "$state/uploads" ]
+check "node: said at start" grep -q "^hark: node asr-1 (incarnation asr-1-[0-9]*-[0-9a-f]*), store $store, files in $shared$" "$T/d.log"
 check "workers: 2 worker processes" [ "$(pgrep -P $SERVER_PID | wc -l)" = 2 ]
 check "workers: said at start" grep -q ", 2 workers" "$T/d.log"
 for _ in $(seq 1 600); do
@@ -197,6 +203,7 @@ check "process_cpu_seconds_total" awk -v a="$(m process_cpu_seconds_total)" 'BEG
 check "process_open_fds" awk -v a="$(m process_open_fds)" 'BEGIN { exit !(a >= 5) }'
 check "process_start_time_seconds" awk -v a="$(m process_start_time_seconds)" -v now="$(date +%s)" \
   'BEGIN { exit !(a > now - 3600 && a <= now) }'
+check "hark_node_info names the node" grep -q '^hark_node_info{node="asr-1",incarnation="asr-1-[0-9]*-[0-9a-f]*"} 1$' "$T/body"
 check "hark_build_info names the version" \
   grep -q "^hark_build_info{version=\"$("$HARK" --version | awk '{print $2}')\"} 1$" "$T/body"
 

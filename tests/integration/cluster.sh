@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Several machines: three `hark serve` nodes (one worker each) on one
+# PostgreSQL database and one shared directory. Run under
+# tests/pg_fixture.sh (ctest integration.cluster), which starts the server
+# and exports HARK_TEST_STORE; without it the test says so and passes.
+#  - jobs submitted to node a are decoded by several nodes, byte-identical
+#    to `hark transcribe`;
+#  - an event stream opened on node a sees every event of a job the other
+#    nodes decoded, in order, exactly once (they reach a through NOTIFY);
+#  - a job running on node b paused through node a stops (no chunk
+#    committed after its pause), and resumed through node c completes;
+#  - kill -9 of node b mid-job: the others finish its work after its lease
+#    expires, no chunk committed twice, outputs byte-identical;
+#  - an unreachable --store: a one-line error naming it, no password.
+. "$(dirname "$0")/../lib.sh"
+if [ -z "${HARK_TEST_STORE:-}" ]; then
+  echo "skip: no PostgreSQL (run under tests/pg_fixture.sh)"; finish; exit
+fi
+PSQL=${HARK_PG_BIN:-/usr/lib/postgresql/15/bin}/psql
+sql() { "$PSQL" -X -q -At "$HARK_TEST_STORE" -c "$1" 2>/dev/null; }
+# One ~25 s file (3 chunks) for every job: three idle nodes take a chunk
+# each, which is what is tested; longer files would only cost time.
+sox "$DATA"/*.wav "$T/b.wav"
+"$HARK" transcribe -q -o "$T/ref" -f txt,srt "$T/b.wav"
+
+SHARED=$T/shared
+declare -A URL PID
+# node NAME: start (or restart) node NAME; URL[NAME], PID[NAME].
+node() {
+  HARK_LOG=debug start_server "$T/$1" --workers 1 --lease 2 --store "$HARK_TEST_STORE" \
+    --shared-dir "$SHARED" --node "$1" || return 1
+  URL[$1]=$HARK_SERVER PID[$1]=$SERVER_PID
+}
+on() { HARK_SERVER=${URL[$1]}; }
+# same_output NAME ID: job ID's txt and srt are the reference's of NAME.
+same_output() {
+  curl -s "${URL[a]}/v1/jobs/$2/result?format=txt" > "$T/out.txt"
+  curl -s "${URL[a]}/v1/jobs/$2/result?format=srt" > "$T/out.srt"
+  cmp -s "$T/ref/$1.txt" "$T/out.txt" && cmp -s "$T/ref/$1.srt" "$T/out.srt"
+}
+# nodes_of ID: the nodes whose workers decoded chunks of job ID (their logs).
+nodes_of() {
+  for n in a b c; do grep -q "job $1 chunk [0-9]*: dispatch" "$T/$n.log" && echo "$n"; done
+}
+# Chunks of the job committed more than once.
+twice() {
+  sql "SELECT COUNT(*) FROM (SELECT job_id, data::jsonb->>'chunk' FROM events
+       WHERE type = 'chunk_committed' GROUP BY 1, 2 HAVING COUNT(*) > 1) d"
+}
+# wait_leased_by NODE ID: (bounded, 60 s) until NODE holds a lease of job ID.
+wait_leased_by() {
+  for _ in $(seq 1 1200); do
+    [ "$(sql "SELECT COUNT(*) FROM tasks WHERE job_id = '$2' AND state = 'leased'
+              AND lease_node = '$1'")" -ge 1 ] 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+# ---- the cluster ----
+mkdir -p "$SHARED"
+for n in a b c; do
+  check "node $n started" node $n
+done
+check "each node says who it is" \
+  grep -q "^hark: node a (incarnation a-[0-9]*-[0-9a-f]*), store postgresql://" "$T/a.log"
+curl -s "${URL[b]}/metrics" > "$T/metrics"
+check "/metrics names the node" grep -q '^hark_node_info{node="b",incarnation="b-[0-9]*-[0-9a-f]*"} 1$' "$T/metrics"
+
+# ---- jobs submitted to a, decoded by several nodes; SSE on a ----
+on a
+ja=$("$HARK" submit --priority low "$T/b.wav")
+jb=$("$HARK" submit --priority low "$T/b.wav")
+curl -sN --max-time 120 "${URL[a]}/v1/jobs/$jb/events" > "$T/sse" &
+sse=$!
+ok_all=yes
+for j in "$ja:b" "$jb:b"; do
+  "$HARK" wait "${j%%:*}" > /dev/null 2>&1 || ok_all=no
+  same_output "${j##*:}" "${j%%:*}" || ok_all=no
+done
+check "jobs submitted to node a succeeded, byte-identical to hark transcribe" [ $ok_all = yes ]
+check "their uploads were stored in the shared directory" \
+  [ "$(sql "SELECT COUNT(*) FROM jobs WHERE id IN ('$ja', '$jb') AND input LIKE '$SHARED/uploads/%'")" = 2 ]
+check "... not in node a's state directory" [ ! -e "$T/a/uploads" ]
+ran=$( (nodes_of "$ja"; nodes_of "$jb") | sort -u | tr '\n' ' ')
+check "their chunks were decoded by several nodes ($ran)" [ "$(echo $ran | wc -w)" -ge 2 ]
+wait $sse
+sed -n 's/^id: //p' "$T/sse" > "$T/sse.ids"
+sql "SELECT id FROM events WHERE job_id = '$jb' ORDER BY id" > "$T/db.ids"
+check "SSE on node a: every event of job b, in order, exactly once ($(wc -l < "$T/sse.ids") events)" \
+  cmp -s "$T/sse.ids" "$T/db.ids"
+check "... of which other nodes decoded some ($(nodes_of "$jb" | tr '\n' ' '))" \
+  bash -c "[ -n \"\$(echo '$(nodes_of "$jb")' | grep -v '^a\$')\" ]"
+check "... ending with succeeded" grep -q '^event: succeeded' "$T/sse"
+
+# ---- a job running on b, paused through a, resumed through c ----
+on a
+jp=$("$HARK" submit --priority low "$T/b.wav")
+check "pause: job running on node b" wait_leased_by b "$jp"
+check "hark ls --json on node a says node b runs it" \
+  bash -c "HARK_SERVER=${URL[a]} '$HARK' ls --json | jq -e '.[] | select(.id == \"$jp\") | .nodes | index(\"b\")' > /dev/null"
+on a
+t0=$(date +%s%N)
+"$HARK" pause "$jp" > /dev/null
+# Node b stops the chunk when a's commit wakes it (NOTIFY): its runtime
+# says so. Without the wake it would only learn at its next heartbeat's
+# refused renewal, and would not say this.
+stop_ms=none
+for _ in $(seq 1 300); do
+  if grep -q "job $jp was paused or ended: stopping its task" "$T/b.log"; then
+    stop_ms=$(( ($(date +%s%N) - t0) / 1000000 )); break
+  fi
+  sleep 0.01
+done
+check "node b stopped its chunk $stop_ms ms after the pause through a (woken, < 1000 ms)" \
+  bash -c "[ $stop_ms != none ] && [ $stop_ms -lt 1000 ]"
+check "paused through node a" wait_state "$jp" paused 10
+sleep 1.5   # the stopped chunks would have committed by now
+after=$(sql "SELECT COUNT(*) FROM events WHERE job_id = '$jp' AND type = 'chunk_committed'
+             AND id > (SELECT MAX(id) FROM events WHERE job_id = '$jp' AND type = 'paused')")
+check "no chunk committed after the pause" [ "$after" = 0 ]
+check "no lease left on the paused job" \
+  [ "$(sql "SELECT COUNT(*) FROM tasks WHERE job_id = '$jp' AND state = 'leased'")" = 0 ]
+on c
+"$HARK" resume "$jp" > /dev/null
+check "resumed through node c, it completes" wait_state "$jp" succeeded 90
+check "... byte-identical" same_output b "$jp"
+
+# ---- kill -9 of node b mid-job ----
+on a
+jk1=$("$HARK" submit --priority low "$T/b.wav")
+jk2=$("$HARK" submit --priority low "$T/b.wav")
+check "kill: node b holds a lease" wait_leased_by b "$jk1"
+kids=$(children_of ${PID[b]})
+kill -9 ${PID[b]}; wait ${PID[b]} 2>/dev/null
+check "kill: its workers died with it" all_gone $kids
+ok_all=yes
+for j in "$jk1:b" "$jk2:b"; do
+  wait_state "${j%%:*}" succeeded 120 || ok_all=no
+  same_output "${j##*:}" "${j%%:*}" || ok_all=no
+done
+check "kill: nodes a and c finished its jobs, byte-identical" [ $ok_all = yes ]
+check "kill: no chunk committed twice" [ "$(twice)" = 0 ]
+check "kill: b's lease expired into a failed attempt, not lost" \
+  [ "$(sql "SELECT COALESCE(SUM(attempts), 0) FROM tasks WHERE job_id = '$jk1'")" -ge 1 ]
+
+# ---- node b back: its start-up sweep of the shared uploads ----
+echo RIFF > "$SHARED/uploads/ffffffffffffffff.wav"   # another node's upload in flight
+echo RIFF > "$SHARED/uploads/eeeeeeeeeeeeeeee.wav"   # a leftover of some kill -9
+touch -d '2 hours ago' "$SHARED/uploads/eeeeeeeeeeeeeeee.wav"
+check "node b restarted" node b
+check "its sweep spared an upload no job names yet, written just now" \
+  [ -e "$SHARED/uploads/ffffffffffffffff.wav" ]
+check "... and removed an old leftover" [ ! -e "$SHARED/uploads/eeeeeeeeeeeeeeee.wav" ]
+
+for n in a b c; do
+  SERVER_PID=${PID[$n]}
+  check "node $n stops cleanly" stop_server
+done
+check "no chunk committed twice in the whole run" [ "$(twice)" = 0 ]
+
+# ---- an unreachable store ----
+"$HARK" serve --listen 127.0.0.1:0 --state-dir "$T/x" \
+  --store "postgresql://hark:s3cret@/hark?host=$T/nowhere" > "$T/x.out" 2>&1
+rc=$?
+check "unreachable store: serve exits non-zero ($rc)" [ $rc -ne 0 ]
+check "... with one line" [ "$(wc -l < "$T/x.out")" = 1 ]
+check "... naming the location" grep -q "cannot open store 'postgresql://hark@/hark?host=$T/nowhere'" "$T/x.out"
+check "... without its password" bash -c "! grep -q s3cret '$T/x.out'"
+finish
