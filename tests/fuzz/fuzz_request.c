@@ -104,7 +104,8 @@ static void fuzz_json(const char *s, size_t n)
     if (submit_parse_json(s, n, f, &e) != 0) {
         check_error(&e);
     } else if (f->priority < -1 || f->priority > 3 || (f->has_timeout && !(f->timeout_s > 0)) ||
-               !f->path[0] || !text_is_clean(f->path, strlen(f->path))) {
+               !f->path[0] == !f->url[0] || /* exactly one input: a path or a url */
+               !text_is_clean(f->path, strlen(f->path)) || !text_is_clean(f->url, strlen(f->url))) {
         __builtin_trap();
     }
     free(f);
