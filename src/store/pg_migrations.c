@@ -145,7 +145,15 @@ static const pg_migration migrations[] = {
      ");"
      "CREATE INDEX webhooks_due ON webhooks(next_at_ms) WHERE state = 'pending';"
      "CREATE INDEX webhooks_job ON webhooks(job_id, id);"},
-    /* Add new migrations here: {2, "what it does", "ALTER TABLE ..."}. */
+    {2, "yield requests: a lease asked to yield for a better task (cross-node preemption)",
+     "ALTER TABLE tasks ADD COLUMN yield_asked_ms BIGINT;"
+     "CREATE TABLE yield_grants ("
+     "  life TEXT NOT NULL,"
+     "  owner TEXT NOT NULL,"
+     "  until_ms BIGINT NOT NULL,"
+     "  PRIMARY KEY (life, owner)"
+     ");"},
+    /* Add new migrations here: {3, "what it does", "ALTER TABLE ..."}. */
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -515,14 +515,6 @@ static int pg_list_jobs_cb(store *base, store_scope sc, const store_job_filter *
 
 /* ---- claim and peek ------------------------------------------------------------ */
 
-/* Claimable tasks in claim order (invariant 4 of sqlite_store.c), through
- * tasks_claim. $1 now, $2 max_attempts, $3 max_priority. */
-#define SQL_CLAIMABLE                                                                              \
-    " FROM tasks t JOIN jobs j ON j.id = t.job_id"                                                 \
-    " WHERE t.state = 'pending' AND t.prio <= $3 AND t.attempts < $2 AND t.not_before_ms <= $1"    \
-    " AND j.state IN ('queued','running') AND (j.deadline_ms = 0 OR j.deadline_ms > $1)"           \
-    " ORDER BY t.prio, t.job_seq, t.idx LIMIT 1"
-
 enum { CLAIM_RELOCK = 1 }; /* claim_tx: run again with WRITE_LOCK taken first */
 
 /* Within the transaction: plan the next claim statement as a walk of
@@ -532,7 +524,7 @@ enum { CLAIM_RELOCK = 1 }; /* claim_tx: run again with WRITE_LOCK taken first */
  * planner joins every pending task and sorts them all (measured: 11 ms a
  * claim with 10 000 waiting, growing with the queue), where the index
  * walk stops at the first claimable task (0.1 ms at 100 000). */
-static int claim_plan(pg_store *st, hark_err *err)
+int pgs_claim_plan(pg_store *st, hark_err *err)
 {
     return pg_q(&st->c, NULL, NULL, err, "SET LOCAL enable_sort = off", "");
 }
@@ -542,14 +534,15 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
 {
     int64_t t = st->now;
     PGresult *r = NULL;
-    int rc = claim_plan(st, err);
+    int rc = pgs_claim_plan(st, err);
     if (rc == 0)
         rc = pg_q(&st->c, &r, NULL, err,
-                  "WITH c AS (SELECT t.job_id, t.idx" SQL_CLAIMABLE
+                  "WITH g AS (DELETE FROM yield_grants WHERE life = $6 AND owner = $4),"
+                  " c AS (SELECT t.job_id, t.idx" SQL_CLAIMABLE
                   " FOR UPDATE OF t SKIP LOCKED FOR KEY SHARE OF j)"
                   " UPDATE tasks t SET state = 'leased', lease_token = nextval('lease_tokens'),"
                   " lease_owner = $4, lease_node = $5, lease_life = $6,"
-                  " lease_expires_ms = $1 + $7 FROM c, jobs j"
+                  " lease_expires_ms = $1 + $7, yield_asked_ms = NULL FROM c, jobs j"
                   " WHERE t.job_id = c.job_id AND t.idx = c.idx AND j.id = c.job_id"
                   " RETURNING t.job_id, t.idx, t.start_sample, t.end_sample, t.attempts,"
                   " t.lease_token, t.lease_expires_ms, j.priority, j.state, j.started_ms IS NULL",
@@ -656,7 +649,7 @@ static int pg_peek_cb(store *base, store_peek_info *out, hark_err *err)
     if (rc == 0)
         rc = pgs_call_now(st, err);
     if (rc == 0)
-        rc = claim_plan(st, err);
+        rc = pgs_claim_plan(st, err);
     if (rc == 0)
         rc = pg_q_int64(&st->c, &v, &found, err, "SELECT t.prio" SQL_CLAIMABLE, "Iii", st->now,
                         st->base.opt.max_attempts, STORE_PRIO_LOW);
@@ -1063,6 +1056,8 @@ static int release_tx(pg_store *st, int64_t token, int kind, const char *cause,
     int64_t a = 0;
     rc = lock_job(st, l.job_id, err);
     if (rc == 0)
+        rc = pgs_grant_yield(st, token, err);
+    if (rc == 0)
         rc = pg_q_int64(&st->c, &a, NULL, err,
                         "UPDATE tasks SET state = 'pending', " CLEAR_LEASE
                         " WHERE job_id = $1 AND idx = $2 RETURNING attempts",
@@ -1209,6 +1204,8 @@ static int recover_tx(pg_store *st, int *count, hark_err *err)
     PQclear(r);
     if (rc == 0 && *count)
         rc = bump_counter(st, "recovered_tasks", *count, err);
+    if (rc == 0)
+        rc = pgs_sweep_yield_grants(st, err);
     if (rc == 0)
         rc = pg_q(&st->c, NULL, NULL, err,
                   "UPDATE webhooks SET claimed_until_ms = 0, claimed_node = NULL,"
@@ -1794,6 +1791,8 @@ const store_backend_ops store_pg_ops = {
     .claim = pg_claim_cb,
     .peek = pg_peek_cb,
     .renew = pg_renew_cb,
+    .request_yield = pg_request_yield_cb,
+    .yields_asked = pg_yields_asked_cb,
     .commit_chunk = pg_commit_chunk_cb,
     .commit_prepare = pg_commit_prepare_cb,
     .release = pg_release_cb,

@@ -89,6 +89,21 @@ int pgs_job_state(pg_store *st, store_scope sc, const char *id, int *state, hark
 int pgs_add_event(pg_store *st, const char *job_id, const char *type, json_t *data,
                   int64_t *event_id, hark_err *err);
 
+/* ---- claims (pg_store.c) ---------------------------------------------------------- */
+
+/* Claimable tasks in claim order (invariant 4 of sqlite_store.c), through
+ * tasks_claim: the condition, then the order and the first. $1 now, $2
+ * max_attempts, $3 max_priority. */
+#define SQL_CLAIMABLE_WHERE                                                                        \
+    " FROM tasks t JOIN jobs j ON j.id = t.job_id"                                                 \
+    " WHERE t.state = 'pending' AND t.prio <= $3 AND t.attempts < $2 AND t.not_before_ms <= $1"    \
+    " AND j.state IN ('queued','running') AND (j.deadline_ms = 0 OR j.deadline_ms > $1)"
+#define SQL_CLAIMABLE SQL_CLAIMABLE_WHERE " ORDER BY t.prio, t.job_seq, t.idx LIMIT 1"
+
+/* Within a transaction: plan the next claim-order read as a walk of
+ * tasks_claim, whatever the statistics say (pg_store.c says why). */
+int pgs_claim_plan(pg_store *st, hark_err *err);
+
 /* ---- leases --------------------------------------------------------------------- */
 
 typedef struct lease {
@@ -106,7 +121,19 @@ int pgs_refuse(pg_store *st, const char *counter, hark_err *err);
 /* What clears a lease from a task row (SET ...). */
 #define CLEAR_LEASE                                                                                \
     "lease_token = NULL, lease_owner = NULL, lease_node = NULL, lease_life = NULL,"                \
-    " lease_expires_ms = NULL"
+    " lease_expires_ms = NULL, yield_asked_ms = NULL"
+
+/* ---- preemption across nodes (pg_yield.c) --------------------------------------- */
+
+/* Inside the transaction that releases token as preempted: if the lease
+ * was asked to yield, its worker is owed the task it yielded for (a grant,
+ * counted as an asked yield until that worker's next claim or for a
+ * moment), so that no other node asks a second worker meanwhile. */
+int pgs_grant_yield(pg_store *st, int64_t token, hark_err *err);
+/* Drop grants whose moment passed (at recovery). */
+int pgs_sweep_yield_grants(pg_store *st, hark_err *err);
+int pg_request_yield_cb(store *base, int64_t *token, char *node, size_t n, hark_err *err);
+int pg_yields_asked_cb(store *base, const int64_t *tokens, size_t n, bool *asked, hark_err *err);
 
 /* ---- live inputs (pg_live.c) ------------------------------------------------------ */
 

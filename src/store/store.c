@@ -425,6 +425,35 @@ int store_peek(store *st, store_peek_info *out, hark_err *err)
     return st->ops->peek(st, out, err);
 }
 
+bool store_coordinates_yields(const store *st)
+{
+    return st->ops->request_yield && st->ops->yields_asked;
+}
+
+int store_request_yield(store *st, int64_t *token, char *node, size_t n, hark_err *err)
+{
+    char spare[1];
+    *token = 0;
+    if (!node || n == 0)
+        node = spare, n = sizeof spare;
+    node[0] = '\0';
+    if (!store_coordinates_yields(st))
+        return err_set(err, HARK_EINVAL, "this store's runtime decides its yields alone");
+    return st->ops->request_yield(st, token, node, n, err);
+}
+
+int store_yields_asked(store *st, const int64_t *tokens, size_t n, bool *asked, hark_err *err)
+{
+    if (n == 0)
+        return 0;
+    if (n > 64 || !tokens || !asked)
+        return err_set(err, HARK_EINVAL, "store_yields_asked: 1 to 64 tokens");
+    memset(asked, 0, n * sizeof *asked);
+    if (!store_coordinates_yields(st))
+        return err_set(err, HARK_EINVAL, "this store's runtime decides its yields alone");
+    return st->ops->yields_asked(st, tokens, n, asked, err);
+}
+
 int store_renew(store *st, int64_t token, int64_t lease_ms, hark_err *err)
 {
     int rc = check_lease_ms(lease_ms, err);

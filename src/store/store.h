@@ -356,6 +356,30 @@ typedef struct store_peek_info {
 /* Look without claiming (the scheduler's preemption and sleep decisions). */
 int store_peek(store *st, store_peek_info *out, hark_err *err);
 
+/* Preemption across nodes. On a store several nodes share (PostgreSQL), no
+ * node sees every worker, so the store picks who yields: exactly one
+ * worker in the cluster for each better task that waits, not one on every
+ * node that noticed it. On a store one runtime owns (SQLite) the runtime
+ * sees every worker and decides alone: store_coordinates_yields is false,
+ * and the two calls below answer HARK_EINVAL without touching anything. */
+bool store_coordinates_yields(const store *st);
+
+/* If a task waits that is better than some live lease, and fewer yields
+ * are asked (on live leases) than tasks of that best class wait, ask one
+ * more: the live lease of the lowest class, among equals the newest (the
+ * least work lost), is marked asked. Every node hears of it (the store's
+ * change notification) and the one holding it asks its worker to yield;
+ * the mark goes with the lease (commit, release, expiry). Decisions are
+ * serialized in the store, so two nodes asking at once ask one worker.
+ * *token gets the asked lease's token and node (n bytes, may be NULL) its
+ * node, or 0 and "" when nothing was asked (nothing better waits, nothing
+ * worse runs, or enough yields are asked already). */
+int store_request_yield(store *st, int64_t *token, char *node, size_t n, hark_err *err);
+
+/* Which of the n lease tokens are asked to yield: asked[i] (n entries) is
+ * set for each. n <= 64. */
+int store_yields_asked(store *st, const int64_t *tokens, size_t n, bool *asked, hark_err *err);
+
 /* Extend the lease of token to now + lease_ms. HARK_ESTALE (counted as a
  * refused renewal) if the lease was revoked, committed or has expired: the
  * worker must drop the task. */

@@ -85,6 +85,12 @@ struct store_backend_ops {
     /* out->best_priority is -1 and out->wake_ms 0 on entry. */
     int (*peek)(store *st, store_peek_info *out, hark_err *err);
     int (*renew)(store *st, int64_t token, int64_t lease_ms, hark_err *err);
+    /* Optional, both or neither (NULL: the store has one runtime, which
+     * decides yields alone; store_coordinates_yields is false). *token is 0
+     * and node "" on entry (node has n >= 1 bytes, never NULL); tokens has
+     * 1..64 entries and asked is all false on entry. */
+    int (*request_yield)(store *st, int64_t *token, char *node, size_t n, hark_err *err);
+    int (*yields_asked)(store *st, const int64_t *tokens, size_t n, bool *asked, hark_err *err);
     /* result and decode_s are checked; info (may be NULL) zeroed. */
     int (*commit_chunk)(store *st, int64_t token, const char *result, double decode_s,
                         store_commit_info *info, hark_err *err);

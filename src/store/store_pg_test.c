@@ -8,6 +8,7 @@
  * PostgreSQL location (tests/pg_fixture.sh, ctest
  * unit.store_pg_test.postgresql); without one they say so and pass. */
 #include "store/pg_conn.h"
+#include "store/pg_migrations.h"
 #include "store/pg_watch.h"
 #include "store/store_test_lib.h"
 
@@ -285,7 +286,10 @@ static void test_concurrent_opens_migrate_once(void)
         pthread_join(th[i], NULL);
     for (int i = 0; i < 4; i++)
         ASSERT(st[i] != NULL);
-    ASSERT_EQ(store_test_count("SELECT count(*) FROM schema_migrations"), 1);
+    /* Each migration applied once (a second run of one would have failed
+     * on its CREATE, or left a second row). */
+    ASSERT_EQ(store_test_count("SELECT count(*) FROM schema_migrations"), pg_schema_version());
+    ASSERT_EQ(store_test_count("SELECT max(version) FROM schema_migrations"), pg_schema_version());
     char id[STORE_ID_SIZE];
     submit(st[0], STORE_PRIO_NORMAL, "x.wav", id);
     ASSERT_EQ(job_state_of(st[3], id), STORE_QUEUED);
@@ -736,6 +740,170 @@ static void test_watch_polls_while_the_server_is_unreachable(void)
     ASSERT(ms < 500);
 }
 
+/* store_request_yield from node "who": the token asked (0: none), and the
+ * node holding it in node (may be NULL). */
+static int64_t ask_yield(store *who, char *node)
+{
+    int64_t token = -1;
+    char spare[64];
+    hark_err err = {0};
+    if (store_request_yield(who, &token, node ? node : spare, 64, &err))
+        TEST_FAIL_("store_request_yield: %s", err.msg);
+    return token;
+}
+
+static bool yield_asked_of(store *st, int64_t token)
+{
+    bool asked = false;
+    hark_err err = {0};
+    if (store_yields_asked(st, &token, 1, &asked, &err))
+        TEST_FAIL_("store_yields_asked: %s", err.msg);
+    return asked;
+}
+
+/* Preemption across nodes: three nodes busy (two on low work, one on
+ * normal), a realtime task arrives. Whichever node asks, one worker in the
+ * cluster is picked, the newest low lease; asking again, from any node,
+ * asks no other. Its node sees the mark; after its yield the freed worker
+ * is owed the task (no second worker is asked before it claims), and once
+ * it claimed nothing more is asked. Two realtime tasks waiting ask two
+ * workers, the low one first, then the normal one, then nothing. */
+static void test_one_worker_in_the_cluster_yields(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1"), *b = open_node("node-b", "b-1"),
+          *c = open_node("node-c", "c-1");
+    ASSERT(store_coordinates_yields(a));
+    char low[STORE_ID_SIZE], normal[STORE_ID_SIZE], rt[STORE_ID_SIZE], rt2[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit(a, STORE_PRIO_LOW, "low.wav", low);
+    prepare(a, low, 4);
+    submit(a, STORE_PRIO_NORMAL, "normal.wav", normal);
+    prepare(a, normal, 1);
+    store_task tb = claim(b, "w1", LONG_LEASE); /* the normal chunk */
+    ASSERT_STREQ(tb.job_id, normal);
+    store_task ta = claim(a, "w1", LONG_LEASE);
+    store_task tc = claim(c, "w1", LONG_LEASE); /* the newest low lease */
+    ASSERT_STREQ(tc.job_id, low);
+    ASSERT_EQ(ask_yield(a, NULL), 0); /* nothing better waits */
+
+    submit(a, STORE_PRIO_REALTIME, "rt.wav", rt);
+    prepare(a, rt, 1);
+    char node[64];
+    ASSERT_EQ(ask_yield(b, node), tc.token);
+    ASSERT_STREQ(node, "node-c");
+    ASSERT_EQ(ask_yield(a, NULL), 0);
+    ASSERT_EQ(ask_yield(c, NULL), 0);
+    ASSERT(yield_asked_of(c, tc.token));
+    ASSERT(!yield_asked_of(a, ta.token));
+    ASSERT(!yield_asked_of(b, tb.token));
+
+    /* c's worker yields: until it claims, the waiting task is its. */
+    ASSERT_EQ(store_release(c, tc.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, &err), 0);
+    ASSERT_EQ(ask_yield(a, NULL), 0);
+    ASSERT_EQ(ask_yield(b, NULL), 0);
+    store_task r = claim(c, "w1", LONG_LEASE);
+    ASSERT_STREQ(r.job_id, rt);
+    ASSERT_EQ(ask_yield(a, NULL), 0); /* nothing better waits */
+    ASSERT(!yield_asked_of(c, r.token));
+    ASSERT_EQ(commit(c, r.token, "[\"rt\"]", &err), 0);
+
+    /* Two realtime chunks wait and every worker is busy: two are asked. */
+    store_task tc2 = claim(c, "w1", LONG_LEASE);
+    ASSERT_STREQ(tc2.job_id, low);
+    submit(b, STORE_PRIO_REALTIME, "rt2.wav", rt2);
+    prepare(b, rt2, 2);
+    ASSERT_EQ(ask_yield(a, NULL), tc2.token);
+    ASSERT_EQ(ask_yield(c, NULL), ta.token);
+    ASSERT_EQ(ask_yield(b, NULL), 0); /* the normal lease is spared: enough asked */
+    check_store(a);
+    /* A grant whose worker never claims (its node died) stops counting. */
+    ASSERT_EQ(store_release(a, ta.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, &err), 0);
+    ASSERT_EQ(store_release(c, tc2.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, &err), 0);
+    ASSERT_EQ(ask_yield(b, NULL), 0);
+    fake_now += 2000;
+    ASSERT_EQ(ask_yield(b, NULL), tb.token);
+    store_close(a);
+    store_close(b);
+    store_close(c);
+}
+
+typedef struct yield_race {
+    store *st;
+    pthread_barrier_t *go;
+    int64_t token;
+} yield_race;
+
+static void *yield_racer(void *arg)
+{
+    yield_race *y = arg;
+    pthread_barrier_wait(y->go);
+    hark_err err = {0};
+    char node[64];
+    if (store_request_yield(y->st, &y->token, node, sizeof node, &err))
+        y->token = -1;
+    return NULL;
+}
+
+/* Three nodes ask at the same moment: one worker is asked, not three. */
+static void test_nodes_asking_at_once_ask_one_worker(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *n[3] = {open_node("node-a", "a-1"), open_node("node-b", "b-1"),
+                   open_node("node-c", "c-1")};
+    char low[STORE_ID_SIZE], rt[STORE_ID_SIZE];
+    submit(n[0], STORE_PRIO_LOW, "low.wav", low);
+    prepare(n[0], low, 3);
+    store_task cur[3];
+    for (int i = 0; i < 3; i++) {
+        cur[i] = claim(n[i], "w1", LONG_LEASE);
+        ASSERT_STREQ(cur[i].job_id, low);
+    }
+    for (int round = 0; round < 5; round++) {
+        submit(n[0], STORE_PRIO_REALTIME, "rt.wav", rt);
+        prepare(n[0], rt, 1);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 3);
+        yield_race y[3];
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++) {
+            y[i] = (yield_race){.st = n[i], .go = &go};
+            ASSERT_EQ(pthread_create(&th[i], NULL, yield_racer, &y[i]), 0);
+        }
+        int asked = 0;
+        int64_t token = 0;
+        for (int i = 0; i < 3; i++) {
+            pthread_join(th[i], NULL);
+            ASSERT(y[i].token >= 0);
+            asked += y[i].token > 0;
+            if (y[i].token > 0)
+                token = y[i].token;
+        }
+        pthread_barrier_destroy(&go);
+        ASSERT_EQ(asked, 1);
+        /* The asked worker yields, runs the realtime chunk, and takes its
+         * low chunk back: three low leases again, none asked. */
+        int k = 0;
+        while (k < 3 && cur[k].token != token)
+            k++;
+        ASSERT(k < 3);
+        hark_err err = {0};
+        ASSERT_EQ(store_release(n[k], token, STORE_RELEASE_PREEMPTED, "preempted", NULL, &err), 0);
+        store_task r = claim(n[k], "w1", LONG_LEASE);
+        ASSERT_STREQ(r.job_id, rt);
+        ASSERT_EQ(commit(n[k], r.token, "[\"rt\"]", &err), 0);
+        cur[k] = claim(n[k], "w1", LONG_LEASE);
+        ASSERT_STREQ(cur[k].job_id, low);
+    }
+    check_store(n[0]);
+    for (int i = 0; i < 3; i++)
+        store_close(n[i]);
+}
+
 int main(void)
 {
     test_setup_ = store_test_fresh;
@@ -754,5 +922,7 @@ int main(void)
     RUN(test_pause_waits_for_a_claim_in_flight);
     RUN(test_watch_hears_other_nodes_commits_only);
     RUN(test_watch_polls_while_the_server_is_unreachable);
+    RUN(test_one_worker_in_the_cluster_yields);
+    RUN(test_nodes_asking_at_once_ask_one_worker);
     TEST_DONE();
 }

@@ -1,0 +1,141 @@
+/* pg_yield.c - preemption across nodes on the PostgreSQL store: which
+ * worker of the cluster yields for a better waiting task (store.h,
+ * store_request_yield).
+ *
+ * Each node sees only its own workers. If every node that found its
+ * workers busy while a push-to-talk clip waited asked one of them to
+ * yield, a cluster of ten nodes would stop ten chunks for one clip. So the
+ * choice is made here, in one statement under YIELD_LOCK: count the tasks
+ * of the best waiting class, count the yields already asked on live
+ * leases, and only if fewer are asked mark one more lease, the lowest
+ * class's newest. The mark lives in the task row (yield_asked_ms) and goes
+ * with the lease: every path that ends a lease clears it (CLEAR_LEASE), and
+ * a claim starts without it. The marking transaction's commit notifies
+ * (LISTEN/NOTIFY), so the node holding that lease hears of it at once and
+ * asks its worker (store_yields_asked).
+ *
+ * Between that worker's yield and its claim of the better task, the lease
+ * is gone but the better task still waits: another node deciding then
+ * would see nothing asked and ask a second worker. So the preempted
+ * release of an asked lease leaves a grant (yield_grants: the worker's
+ * incarnation and name) that counts as an asked yield until that worker
+ * claims again (the claim statement deletes it) or GRANT_MS pass (its node
+ * died in between).
+ *
+ * YIELD_LOCK, not WRITE_LOCK: a decision that asks nothing changes nothing
+ * and must not notify (every node would wake and decide again, and so on),
+ * and it must not queue behind the writers' commits. Two deciders are
+ * serialized by it; each statement under READ COMMITTED then sees the other's
+ * committed mark. */
+#include "store/pg_store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* pg_advisory_xact_lock key of yield decisions ("hark" "yld!" in ASCII). */
+#define YIELD_LOCK "7521981955383297057"
+
+/* $1 now, $2 max_attempts, $3 the lowest class. The best waiting class is
+ * the claim's first task's; the demand counts that class's claimable tasks
+ * (at most 64: no cluster has more workers to ask); a lease is live until
+ * its expiry, after which it is not a worker anyone can ask. */
+static const char ask_sql[] =
+    "WITH best AS (SELECT t.prio" SQL_CLAIMABLE "),"
+    " demand AS (SELECT COUNT(*) AS n FROM (SELECT 1" SQL_CLAIMABLE_WHERE
+    "  AND t.prio = (SELECT prio FROM best) LIMIT 64) d),"
+    " asked AS (SELECT (SELECT COUNT(*) FROM tasks WHERE state = 'leased'"
+    "  AND yield_asked_ms IS NOT NULL AND lease_expires_ms > $1)"
+    "  + (SELECT COUNT(*) FROM yield_grants WHERE until_ms > $1) AS n),"
+    " victim AS (SELECT job_id, idx FROM tasks WHERE state = 'leased'"
+    "  AND yield_asked_ms IS NULL AND lease_expires_ms > $1"
+    "  AND prio > (SELECT prio FROM best)"
+    "  AND (SELECT n FROM asked) < (SELECT n FROM demand)"
+    "  ORDER BY prio DESC, lease_token DESC LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    " UPDATE tasks t SET yield_asked_ms = $1 FROM victim v"
+    " WHERE t.job_id = v.job_id AND t.idx = v.idx"
+    " RETURNING t.lease_token, COALESCE(t.lease_node, '')";
+
+/* How long a grant counts: the freed worker claims within milliseconds;
+ * this only bounds what a node that died in between holds up. */
+#define GRANT_MS 1000
+
+int pgs_grant_yield(pg_store *st, int64_t token, hark_err *err)
+{
+    return pg_q(&st->c, NULL, NULL, err,
+                "INSERT INTO yield_grants(life, owner, until_ms)"
+                " SELECT lease_life, lease_owner, $2 FROM tasks WHERE lease_token = $1"
+                " AND yield_asked_ms IS NOT NULL AND lease_life IS NOT NULL"
+                " AND lease_owner IS NOT NULL"
+                " ON CONFLICT (life, owner) DO UPDATE SET until_ms = EXCLUDED.until_ms",
+                "II", token, st->now + GRANT_MS);
+}
+
+int pgs_sweep_yield_grants(pg_store *st, hark_err *err)
+{
+    return pg_q(&st->c, NULL, NULL, err, "DELETE FROM yield_grants WHERE until_ms <= $1", "I",
+                st->now);
+}
+
+int pg_request_yield_cb(store *base, int64_t *token, char *node, size_t n, hark_err *err)
+{
+    pg_store *st = pgs(base);
+    int rc = pgs_enter(st, err);
+    if (rc)
+        return rc;
+    PGresult *r = NULL;
+    rc = pgs_tx_begin(st, false, err);
+    if (rc) {
+        pgs_leave(st);
+        return rc;
+    }
+    rc = pg_plain(&st->c, "SELECT pg_advisory_xact_lock(" YIELD_LOCK ")", err);
+    if (rc == 0)
+        rc = pgs_claim_plan(st, err);
+    if (rc == 0)
+        rc = pg_q(&st->c, &r, NULL, err, ask_sql, "Iii", st->now, st->base.opt.max_attempts,
+                  STORE_PRIO_LOW);
+    if (rc == 0 && PQntuples(r) == 1) {
+        *token = pg_i64(r, 0, 0);
+        snprintf(node, n, "%s", pg_str(r, 0, 1));
+        st->tx_notify = true; /* the node holding it hears now */
+    }
+    PQclear(r);
+    rc = pgs_tx_end(st, rc, err);
+    if (rc) {
+        *token = 0;
+        node[0] = '\0';
+    }
+    pgs_leave(st);
+    return rc;
+}
+
+int pg_yields_asked_cb(store *base, const int64_t *tokens, size_t n, bool *asked, hark_err *err)
+{
+    pg_store *st = pgs(base);
+    /* The tokens as one array parameter: "{1,2,3}" (64 tokens of at most
+     * 20 digits and a comma each). */
+    char list[64 * 21 + 3];
+    size_t at = 0;
+    list[at++] = '{';
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%lld", i ? "," : "",
+                               (long long)tokens[i]);
+    snprintf(list + at, sizeof list - at, "}");
+    int rc = pgs_enter(st, err);
+    if (rc)
+        return rc;
+    PGresult *r = NULL;
+    rc = pg_q(&st->c, &r, NULL, err,
+              "SELECT lease_token FROM tasks WHERE lease_token = ANY($1::int8[])"
+              " AND state = 'leased' AND yield_asked_ms IS NOT NULL",
+              "t", list);
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t t = pg_i64(r, row, 0);
+        for (size_t i = 0; i < n; i++)
+            if (tokens[i] == t)
+                asked[i] = true;
+    }
+    PQclear(r);
+    pgs_leave(st);
+    return rc;
+}
