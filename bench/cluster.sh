@@ -202,7 +202,7 @@ if [ -n "${CLUSTER_INNER:-}" ]; then
     up "$1" "$d"
     t0=$(date +%s%N)
     id=$(HARK_SERVER=${URLS[0]} "$HARK" submit "$W/long.wav")
-    HARK_SERVER=${URLS[0]} "$HARK" wait -q "$id" > /dev/null || true
+    HARK_SERVER=${URLS[0]} timeout $((120 + LONG_S * 4)) "$HARK" wait -q "$id" > /dev/null || true
     t1=$(date +%s%N)
     state=$(curl -s "${URLS[0]}/v1/jobs/$id" | jq -r .state)
     for f in txt srt; do
