@@ -53,6 +53,7 @@
 #define CHUNK_WATCHDOG_BASE_S 30.0
 #define CHUNK_WATCHDOG_PER_S 4.0 /* seconds of wall time allowed per second of audio */
 #define RESPAWN_BACKOFF_MAX_S 10.0
+#define YIELD_POLL_S 0.25 /* shared_preempt's fallback when no wake comes */
 #define SWEEP_EVERY_S 2.0 /* work directories of jobs that ended elsewhere */
 
 enum slot_state { SLOT_DEAD, SLOT_STARTING, SLOT_IDLE, SLOT_BUSY };
@@ -101,6 +102,13 @@ struct runtime {
     pthread_mutex_t resource_mu;
     char resource_why[512]; /* "" = none */
     char resource_job[STORE_ID_SIZE];
+    /* Preemption across nodes (store_coordinates_yields): the store picks
+     * who yields. yield_recheck: the store changed since the last request
+     * that asked nothing, so ask again; yield_best and yield_at: the best
+     * waiting class and the time of that request. */
+    bool shared_yields, yield_recheck;
+    int yield_best;
+    double yield_at;
 };
 
 void runtime_opts_default(runtime_opts *o)
@@ -856,13 +864,79 @@ static bool realtime_running(const runtime *rt)
     return false;
 }
 
+/* for_priority: the class yielded for, -1 when another node's request
+ * picked it (store_yields_asked). */
 static void ask_yield(runtime *rt, slot *s, int for_priority)
 {
     s->yielding = true;
     s->yield_at = clock_now_s();
     log_info("%s: yield job %s chunk %d for a %s task", s->name, s->task.job_id, s->task.idx,
-             store_priority_name(for_priority));
+             for_priority < 0 ? "better" : store_priority_name(for_priority));
     slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
+}
+
+/* The slot holding lease token, or NULL. */
+static slot *slot_of_token(runtime *rt, int64_t token)
+{
+    for (int i = 0; i < rt->n; i++)
+        if (rt->slots[i].state == SLOT_BUSY && rt->slots[i].task.token == token)
+            return &rt->slots[i];
+    return NULL;
+}
+
+/* Every worker of this node is busy and a task of class best waits: on a
+ * shared store, ask the store to pick the cluster's one worker to yield
+ * (store_request_yield). Nothing is worse than the lowest class, so only a
+ * better class is worth a request; after a request that asked nothing,
+ * the next waits for a change in the store (a wake: a commit, a release,
+ * a submit, on any node), a better class, or the poll fallback. */
+static void shared_preempt(runtime *rt, int best)
+{
+    if (best >= STORE_PRIO_LOW)
+        return;
+    double now = clock_now_s();
+    if (!rt->yield_recheck && best >= rt->yield_best && now - rt->yield_at < YIELD_POLL_S)
+        return;
+    rt->yield_recheck = false;
+    rt->yield_best = best;
+    rt->yield_at = now;
+    int64_t token = 0;
+    char node[128];
+    hark_err err = {0};
+    if (store_request_yield(rt->st, &token, node, sizeof node, &err)) {
+        log_warn("preemption: %s", err.msg);
+        return;
+    }
+    if (!token)
+        return;
+    slot *s = slot_of_token(rt, token);
+    if (s && !s->yielding && !s->kill_cause[0])
+        ask_yield(rt, s, best);
+    else if (!s)
+        log_info("asked node %s to yield a task for a %s task", node[0] ? node : "?",
+                 store_priority_name(best));
+}
+
+/* A wake: was a task of ours picked to yield by another node's request? */
+static void shared_yield_check(runtime *rt)
+{
+    int64_t tokens[64];
+    slot *of[64];
+    size_t n = 0;
+    for (int i = 0; i < rt->n && n < 64; i++) {
+        slot *s = &rt->slots[i];
+        if (s->state == SLOT_BUSY && !s->yielding && !s->kill_cause[0]) {
+            tokens[n] = s->task.token;
+            of[n++] = s;
+        }
+    }
+    bool asked[64];
+    hark_err err = {0};
+    if (n == 0 || store_yields_asked(rt->st, tokens, n, asked, &err))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (asked[i])
+            ask_yield(rt, of[i], -1);
 }
 
 static void schedule(runtime *rt)
@@ -899,7 +973,11 @@ static void schedule(runtime *rt)
         dispatch(rt, s, &t);
         s->dispatch_s = clock_now_s() - claim_at;
     }
-    if (exclusive) {
+    /* On a shared store exclusivity is this machine's (caches and memory
+     * bandwidth are per machine): the node running a realtime task clears
+     * its other workers; one that only sees it wait asks the store like
+     * any better task (shared_preempt), so one worker in the cluster yields. */
+    if (exclusive && (!rt->shared_yields || realtime_running(rt))) {
         for (int i = 0; i < rt->n; i++) {
             slot *s = &rt->slots[i];
             if (s->state == SLOT_BUSY && !s->yielding && !s->kill_cause[0] &&
@@ -913,6 +991,10 @@ static void schedule(runtime *rt)
     /* Every worker is busy: does a better task wait? */
     if (store_peek(rt->st, &pk, NULL) || pk.best_priority < 0)
         return;
+    if (rt->shared_yields) {
+        shared_preempt(rt, pk.best_priority);
+        return;
+    }
     slot *victim = NULL;
     for (int i = 0; i < rt->n; i++) {
         slot *s = &rt->slots[i];
@@ -956,6 +1038,7 @@ static void revoke_check(runtime *rt)
         store_job_release(&job);
         if (!live) {
             s->yielding = true;
+            s->yield_at = clock_now_s();
             log_info("%s: job %s was paused or ended: stopping its task", s->name, s->task.job_id);
             slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
         }
@@ -1137,6 +1220,10 @@ static int poll_once(runtime *rt, int timeout_ms)
             if (read(rt->wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
                 log_warn("runtime: wake read: %s", strerror(errno));
             revoke_check(rt);
+            if (rt->shared_yields) {
+                rt->yield_recheck = true;
+                shared_yield_check(rt);
+            }
         } else if (!s) {
             int sig = sigwatch_pending(rt->o.sigfd);
             if (sig && !rt->signo)
@@ -1181,6 +1268,8 @@ int runtime_new(store *st, const runtime_opts *o, const runtime_hooks *h, runtim
     rt->h = *h;
     rt->slots = slots;
     rt->n = o->workers;
+    rt->shared_yields = store_coordinates_yields(st);
+    rt->yield_best = STORE_PRIO_LOW;
     for (int i = 0; i < rt->n; i++) {
         slots[i].n = i + 1;
         snprintf(slots[i].name, sizeof slots[i].name, "worker-%d", i + 1);

@@ -14,6 +14,11 @@
  *    uncounted. Nobody blocks holding anything (DESIGN.md invariant 2).
  *    Realtime work is exclusive by default (opts.realtime_exclusive): while
  *    it waits or runs, every other worker yields and stays idle.
+ *    On a store several nodes share (store_coordinates_yields) the store
+ *    picks the one worker of the cluster that yields (store_request_yield)
+ *    and the node holding it hears of it on a wake (store_yields_asked);
+ *    exclusivity is then this machine's: only a node running realtime
+ *    work clears its other workers.
  *  - Fencing: results are committed with the task's token; the store
  *    refuses a token whose lease expired or was revoked (invariant 4).
  *  - Deadlines, never signals as timers (invariant 1): a worker whose

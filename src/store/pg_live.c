@@ -239,9 +239,11 @@ static int finish_live_tx(pg_store *st, int64_t token, double duration_s, store_
     if (l.idx >= 0)
         return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a live session's",
                        (long long)token);
-    rc = pg_q(&st->c, NULL, NULL, err,
-              "UPDATE tasks SET state = 'done', " CLEAR_LEASE " WHERE job_id = $1 AND idx = -1",
-              "t", l.job_id);
+    rc = pgs_worker_freed(st, token, err);
+    if (rc == 0)
+        rc = pg_q(&st->c, NULL, NULL, err,
+                  "UPDATE tasks SET state = 'done', " CLEAR_LEASE " WHERE job_id = $1 AND idx = -1",
+                  "t", l.job_id);
     if (rc == 0)
         rc = pg_q(&st->c, &r, NULL, err,
                   "UPDATE jobs SET prepared = 1, duration_s = $1, updated_ms = $2,"

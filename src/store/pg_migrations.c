@@ -145,9 +145,11 @@ static const pg_migration migrations[] = {
      ");"
      "CREATE INDEX webhooks_due ON webhooks(next_at_ms) WHERE state = 'pending';"
      "CREATE INDEX webhooks_job ON webhooks(job_id, id);"},
-    {2, "yield requests: a lease asked to yield for a better task (cross-node preemption)",
+    {2, "yield requests: leases asked to yield, workers between tasks (cross-node preemption)",
      "ALTER TABLE tasks ADD COLUMN yield_asked_ms BIGINT;"
-     "CREATE TABLE yield_grants ("
+     /* Unlogged: what it holds is for the next second, and writing it
+      * (every idle claim) must not wait for a WAL flush. */
+     "CREATE UNLOGGED TABLE yield_grants ("
      "  life TEXT NOT NULL,"
      "  owner TEXT NOT NULL,"
      "  until_ms BIGINT NOT NULL,"

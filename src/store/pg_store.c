@@ -548,6 +548,8 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
                   " t.lease_token, t.lease_expires_ms, j.priority, j.state, j.started_ms IS NULL",
                   "IiitttI", t, st->base.opt.max_attempts, max_priority, owner, st->node, st->life,
                   lease_ms);
+    if (rc == 0 && PQntuples(r) == 0)
+        rc = pgs_worker_idle(st, owner, err);
     if (rc || PQntuples(r) == 0)
         goto out; /* nothing claimable: out->kind stays NONE */
     pgs_copy_id(out->job_id, r, 0, 0);
@@ -766,10 +768,12 @@ static int commit_chunk_tx(pg_store *st, int64_t token, const char *result, doub
     if (l.idx < 0)
         return err_set(err, HARK_EINVAL, "token %lld is a prepare lease, not a chunk lease",
                        (long long)token);
-    rc = pg_q(&st->c, NULL, NULL, err,
-              "UPDATE tasks SET state = 'done', result = $1, decode_s = $2, " CLEAR_LEASE
-              " WHERE job_id = $3 AND idx = $4",
-              "tdti", result, decode_s, l.job_id, l.idx);
+    rc = pgs_worker_freed(st, token, err);
+    if (rc == 0)
+        rc = pg_q(&st->c, NULL, NULL, err,
+                  "UPDATE tasks SET state = 'done', result = $1, decode_s = $2, " CLEAR_LEASE
+                  " WHERE job_id = $3 AND idx = $4",
+                  "tdti", result, decode_s, l.job_id, l.idx);
     if (rc == 0)
         rc = pg_q(&st->c, &r, NULL, err,
                   "UPDATE jobs SET chunks_done = chunks_done + 1, updated_ms = $1 WHERE id = $2"
@@ -858,6 +862,8 @@ static int commit_prepare_tx(pg_store *st, int64_t token, double duration_s, con
         return err_set(err, HARK_EINVAL, "token %lld is a chunk lease, not a prepare lease",
                        (long long)token);
     rc = insert_tasks(st, l.job_id, 0, plan, n, err);
+    if (rc == 0)
+        rc = pgs_worker_freed(st, token, err);
     if (rc == 0)
         rc = pg_q(&st->c, NULL, NULL, err,
                   "UPDATE tasks SET state = 'done', " CLEAR_LEASE " WHERE job_id = $1 AND idx = -1",
@@ -1047,6 +1053,8 @@ static int release_tx(pg_store *st, int64_t token, int kind, const char *cause,
 {
     lease l;
     int rc = find_lease(st, token, &l, err);
+    if (rc == 0)
+        rc = pgs_worker_freed(st, token, err);
     if (rc)
         return rc;
     if (kind == STORE_RELEASE_FAILED || kind == STORE_RELEASE_RESOURCE) {
@@ -1055,8 +1063,6 @@ static int release_tx(pg_store *st, int64_t token, int kind, const char *cause,
     }
     int64_t a = 0;
     rc = lock_job(st, l.job_id, err);
-    if (rc == 0)
-        rc = pgs_grant_yield(st, token, err);
     if (rc == 0)
         rc = pg_q_int64(&st->c, &a, NULL, err,
                         "UPDATE tasks SET state = 'pending', " CLEAR_LEASE

@@ -125,12 +125,14 @@ int pgs_refuse(pg_store *st, const char *counter, hark_err *err);
 
 /* ---- preemption across nodes (pg_yield.c) --------------------------------------- */
 
-/* Inside the transaction that releases token as preempted: if the lease
- * was asked to yield, its worker is owed the task it yielded for (a grant,
- * counted as an asked yield until that worker's next claim or for a
- * moment), so that no other node asks a second worker meanwhile. */
-int pgs_grant_yield(pg_store *st, int64_t token, hark_err *err);
-/* Drop grants whose moment passed (at recovery). */
+/* Inside a transaction that ends the lease token (a commit, a release):
+ * its worker is between tasks, about to claim, so it counts as a worker
+ * a waiting task will get, and no other is asked to yield for it, until
+ * its next claim or for a moment (its node may have died). */
+int pgs_worker_freed(pg_store *st, int64_t token, hark_err *err);
+/* A claim of worker owner found nothing: it is idle, and counts so too. */
+int pgs_worker_idle(pg_store *st, const char *owner, hark_err *err);
+/* Drop what stopped counting (at recovery). */
 int pgs_sweep_yield_grants(pg_store *st, hark_err *err);
 int pg_request_yield_cb(store *base, int64_t *token, char *node, size_t n, hark_err *err);
 int pg_yields_asked_cb(store *base, const int64_t *tokens, size_t n, bool *asked, hark_err *err);

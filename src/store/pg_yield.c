@@ -14,13 +14,16 @@
  * (LISTEN/NOTIFY), so the node holding that lease hears of it at once and
  * asks its worker (store_yields_asked).
  *
- * Between that worker's yield and its claim of the better task, the lease
- * is gone but the better task still waits: another node deciding then
- * would see nothing asked and ask a second worker. So the preempted
- * release of an asked lease leaves a grant (yield_grants: the worker's
- * incarnation and name) that counts as an asked yield until that worker
- * claims again (the claim statement deletes it) or GRANT_MS pass (its node
- * died in between).
+ * A worker between tasks is about to claim: when it ended its task (a
+ * commit, a release: a yield among them) or found nothing to claim, its
+ * row in yield_grants (its incarnation and name) says so until its next
+ * claim takes a task (the claim statement deletes it) or GRANT_MS pass
+ * (an idle worker claims again every tick, renewing it; a dead node's
+ * lapse). Each counts as an asked yield: the waiting task is that
+ * worker's. Without it, the moment between a yield and the claim that
+ * follows, or between a job's prepare and its first chunk's claim, would
+ * look to another node like a cluster with every worker busy, and a second
+ * worker would be asked.
  *
  * YIELD_LOCK, not WRITE_LOCK: a decision that asks nothing changes nothing
  * and must not notify (every node would wake and decide again, and so on),
@@ -55,19 +58,27 @@ static const char ask_sql[] =
     " WHERE t.job_id = v.job_id AND t.idx = v.idx"
     " RETURNING t.lease_token, COALESCE(t.lease_node, '')";
 
-/* How long a grant counts: the freed worker claims within milliseconds;
- * this only bounds what a node that died in between holds up. */
+/* How long a worker between tasks counts: a freed worker claims within
+ * milliseconds, an idle one every runtime tick (250 ms); this bounds what
+ * a node that died holds up. */
 #define GRANT_MS 1000
 
-int pgs_grant_yield(pg_store *st, int64_t token, hark_err *err)
+int pgs_worker_freed(pg_store *st, int64_t token, hark_err *err)
 {
     return pg_q(&st->c, NULL, NULL, err,
                 "INSERT INTO yield_grants(life, owner, until_ms)"
                 " SELECT lease_life, lease_owner, $2 FROM tasks WHERE lease_token = $1"
-                " AND yield_asked_ms IS NOT NULL AND lease_life IS NOT NULL"
-                " AND lease_owner IS NOT NULL"
+                " AND lease_life IS NOT NULL AND lease_owner IS NOT NULL"
                 " ON CONFLICT (life, owner) DO UPDATE SET until_ms = EXCLUDED.until_ms",
                 "II", token, st->now + GRANT_MS);
+}
+
+int pgs_worker_idle(pg_store *st, const char *owner, hark_err *err)
+{
+    return pg_q(&st->c, NULL, NULL, err,
+                "INSERT INTO yield_grants(life, owner, until_ms) VALUES ($1, $2, $3)"
+                " ON CONFLICT (life, owner) DO UPDATE SET until_ms = EXCLUDED.until_ms",
+                "ttI", st->life, owner, st->now + GRANT_MS);
 }
 
 int pgs_sweep_yield_grants(pg_store *st, hark_err *err)

@@ -779,7 +779,7 @@ static void test_one_worker_in_the_cluster_yields(void)
     char low[STORE_ID_SIZE], normal[STORE_ID_SIZE], rt[STORE_ID_SIZE], rt2[STORE_ID_SIZE];
     hark_err err = {0};
     submit(a, STORE_PRIO_LOW, "low.wav", low);
-    prepare(a, low, 4);
+    prepare(a, low, 2);
     submit(a, STORE_PRIO_NORMAL, "normal.wav", normal);
     prepare(a, normal, 1);
     store_task tb = claim(b, "w1", LONG_LEASE); /* the normal chunk */
@@ -788,9 +788,17 @@ static void test_one_worker_in_the_cluster_yields(void)
     store_task tc = claim(c, "w1", LONG_LEASE); /* the newest low lease */
     ASSERT_STREQ(tc.job_id, low);
     ASSERT_EQ(ask_yield(a, NULL), 0); /* nothing better waits */
+    /* A worker whose claim found nothing is idle: a better task arriving
+     * is its (below), nobody yields for it. */
+    store_task none = claim(b, "w2", LONG_LEASE);
+    ASSERT_EQ(none.kind, STORE_TASK_NONE);
 
     submit(a, STORE_PRIO_REALTIME, "rt.wav", rt);
     prepare(a, rt, 1);
+    /* prepare()'s worker is between tasks and b's w2 idle: either would
+     * take the waiting task, so nobody is asked to yield... */
+    ASSERT_EQ(ask_yield(b, NULL), 0);
+    fake_now += 1500; /* ... until they lapse (they never claim) */
     char node[64];
     ASSERT_EQ(ask_yield(b, node), tc.token);
     ASSERT_STREQ(node, "node-c");
@@ -815,6 +823,7 @@ static void test_one_worker_in_the_cluster_yields(void)
     ASSERT_STREQ(tc2.job_id, low);
     submit(b, STORE_PRIO_REALTIME, "rt2.wav", rt2);
     prepare(b, rt2, 2);
+    fake_now += 1500;
     ASSERT_EQ(ask_yield(a, NULL), tc2.token);
     ASSERT_EQ(ask_yield(c, NULL), ta.token);
     ASSERT_EQ(ask_yield(b, NULL), 0); /* the normal lease is spared: enough asked */
@@ -866,6 +875,7 @@ static void test_nodes_asking_at_once_ask_one_worker(void)
     for (int round = 0; round < 5; round++) {
         submit(n[0], STORE_PRIO_REALTIME, "rt.wav", rt);
         prepare(n[0], rt, 1);
+        fake_now += 1500; /* prepare()'s worker no longer counts as about to claim */
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, 3);
         yield_race y[3];

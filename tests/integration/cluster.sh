@@ -9,8 +9,12 @@
 #    nodes decoded, in order, exactly once (they reach a through NOTIFY);
 #  - a job running on node b paused through node a stops (no chunk
 #    committed after its pause), and resumed through node c completes;
-#  - kill -9 of node b mid-job: the others finish its work after its lease
-#    expires, no chunk committed twice, outputs byte-identical;
+#  - a realtime clip submitted to node a while every worker of every node
+#    is busy on low work: it succeeds while they run, and exactly one
+#    worker in the cluster yielded for it;
+#  - kill -9 of node b mid-chunk and between tasks: the others finish its
+#    work after its lease expires, no chunk committed twice, outputs
+#    byte-identical;
 #  - an unreachable --store: a one-line error naming it, no password.
 . "$(dirname "$0")/../lib.sh"
 if [ -z "${HARK_TEST_STORE:-}" ]; then
@@ -54,6 +58,12 @@ wait_leased_by() {
               AND lease_node = '$1'")" -ge 1 ] 2>/dev/null && return 0
     sleep 0.05
   done
+  return 1
+}
+# wait_until SECS CMD...: (bounded) until CMD succeeds.
+wait_until() {
+  local n=$(( $1 * 20 )); shift
+  for _ in $(seq 1 $n); do "$@" && return 0; sleep 0.05; done
   return 1
 }
 # ---- the cluster ----
@@ -125,23 +135,62 @@ on c
 check "resumed through node c, it completes" wait_state "$jp" succeeded 90
 check "... byte-identical" same_output b "$jp"
 
-# ---- kill -9 of node b mid-job ----
+# ---- a realtime clip while every worker of every node is busy ----
+# Each node sees only its own worker busy; the store picks the one worker
+# of the cluster that yields (the newest low lease), so exactly one does.
+cp "$DATA"/*0880.wav "$T/clip.wav"
+"$HARK" transcribe -q -o "$T/ref" -f txt,srt "$T/clip.wav"
 on a
-jk1=$("$HARK" submit --priority low "$T/b.wav")
-jk2=$("$HARK" submit --priority low "$T/b.wav")
-check "kill: node b holds a lease" wait_leased_by b "$jk1"
-kids=$(children_of ${PID[b]})
-kill -9 ${PID[b]}; wait ${PID[b]} 2>/dev/null
-check "kill: its workers died with it" all_gone $kids
+jl=$(for _ in 1 2 3; do "$HARK" submit --priority low "$T/b.wav"; done | tr '\n' ' ')
+inlist="'$(echo $jl | sed "s/ /','/g")'"
+busy_all() {
+  [ "$(sql "SELECT COUNT(DISTINCT lease_node) FROM tasks WHERE state = 'leased'
+            AND job_id IN ($inlist)")" = 3 ]
+}
+check "preempt: all three nodes busy on low work" wait_until 60 busy_all
+yields() { cat "$T"/[abc].log | grep -c ": yield job .* for a " || true; }
+before=$(yields)
+jr=$("$HARK" submit --priority realtime "$T/clip.wav")
+"$HARK" wait "$jr" > /dev/null 2>&1
+check "preempt: the realtime clip submitted to node a succeeded" wait_state "$jr" succeeded 1
+check "... byte-identical to hark transcribe" same_output clip "$jr"
+check "... while the low jobs still ran" \
+  [ "$(sql "SELECT COUNT(*) FROM jobs WHERE id IN ($inlist) AND state = 'succeeded'")" -lt 3 ]
+check "... and exactly one worker in the cluster yielded ($(( $(yields) - before )))" \
+  [ $(( $(yields) - before )) = 1 ]
 ok_all=yes
-for j in "$jk1:b" "$jk2:b"; do
-  wait_state "${j%%:*}" succeeded 120 || ok_all=no
-  same_output "${j##*:}" "${j%%:*}" || ok_all=no
+for j in $jl; do wait_state "$j" succeeded 120 && same_output b "$j" || ok_all=no; done
+check "preempt: the low jobs completed byte-identical" [ $ok_all = yes ]
+
+# ---- kill -9 of node b, at several points ----
+#  chunk: while it decodes a chunk;
+#  between: just after it ended a task and claimed its next (its commit,
+#  the next lease, and the kill race).
+for point in chunk between; do
+  on a
+  jk=$(for _ in 1 2 3; do "$HARK" submit --priority low "$T/b.wav"; done | tr '\n' ' ')
+  set -- $jk
+  if [ $point = chunk ]; then
+    check "kill ($point): node b holds a lease" wait_leased_by b "$1"
+  else
+    pat="job \($(echo $jk | sed 's/ /\\|/g')\) chunk -\?[0-9]*: dispatch"
+    b_tasks() { [ "$(grep -c "$pat" "$T/b.log")" -ge 2 ]; }
+    check "kill ($point): node b took its second task" wait_until 60 b_tasks
+  fi
+  kids=$(children_of ${PID[b]})
+  kill -9 ${PID[b]}; wait ${PID[b]} 2>/dev/null
+  check "kill ($point): its workers died with it" all_gone $kids
+  ok_all=yes
+  for j in $jk; do
+    wait_state "$j" succeeded 120 || ok_all=no
+    same_output b "$j" || ok_all=no
+  done
+  check "kill ($point): nodes a and c finished its jobs, byte-identical" [ $ok_all = yes ]
+  check "kill ($point): no chunk committed twice" [ "$(twice)" = 0 ]
+  [ $point = chunk ] && check "kill ($point): b's lease expired into a failed attempt, not lost" \
+    [ "$(sql "SELECT COALESCE(SUM(attempts), 0) FROM tasks WHERE job_id = '$1'")" -ge 1 ]
+  [ $point = chunk ] && check "node b restarted" node b
 done
-check "kill: nodes a and c finished its jobs, byte-identical" [ $ok_all = yes ]
-check "kill: no chunk committed twice" [ "$(twice)" = 0 ]
-check "kill: b's lease expired into a failed attempt, not lost" \
-  [ "$(sql "SELECT COALESCE(SUM(attempts), 0) FROM tasks WHERE job_id = '$jk1'")" -ge 1 ]
 
 # ---- node b back: its start-up sweep of the shared uploads ----
 echo RIFF > "$SHARED/uploads/ffffffffffffffff.wav"   # another node's upload in flight
