@@ -141,7 +141,8 @@ check "... byte-identical" same_output b "$jp"
 cp "$DATA"/*0880.wav "$T/clip.wav"
 "$HARK" transcribe -q -o "$T/ref" -f txt,srt "$T/clip.wav"
 on a
-jl=$(for _ in 1 2 3; do "$HARK" submit --priority low "$T/b.wav"; done | tr '\n' ' ')
+# One low job of three chunks keeps the three workers busy.
+jl=$("$HARK" submit --priority low "$T/b.wav")
 inlist="'$(echo $jl | sed "s/ /','/g")'"
 busy_all() {
   [ "$(sql "SELECT COUNT(DISTINCT lease_node) FROM tasks WHERE state = 'leased'
@@ -154,13 +155,13 @@ jr=$("$HARK" submit --priority realtime "$T/clip.wav")
 "$HARK" wait "$jr" > /dev/null 2>&1
 check "preempt: the realtime clip submitted to node a succeeded" wait_state "$jr" succeeded 1
 check "... byte-identical to hark transcribe" same_output clip "$jr"
-check "... while the low jobs still ran" \
-  [ "$(sql "SELECT COUNT(*) FROM jobs WHERE id IN ($inlist) AND state = 'succeeded'")" -lt 3 ]
+check "... while the low job still ran" \
+  [ "$(sql "SELECT COUNT(*) FROM jobs WHERE id IN ($inlist) AND state = 'succeeded'")" = 0 ]
 check "... and exactly one worker in the cluster yielded ($(( $(yields) - before )))" \
   [ $(( $(yields) - before )) = 1 ]
 ok_all=yes
 for j in $jl; do wait_state "$j" succeeded 120 && same_output b "$j" || ok_all=no; done
-check "preempt: the low jobs completed byte-identical" [ $ok_all = yes ]
+check "preempt: the low job completed byte-identical" [ $ok_all = yes ]
 
 # ---- kill -9 of node b, at several points ----
 #  chunk: while it decodes a chunk;
@@ -168,7 +169,7 @@ check "preempt: the low jobs completed byte-identical" [ $ok_all = yes ]
 #  the next lease, and the kill race).
 for point in chunk between; do
   on a
-  jk=$(for _ in 1 2 3; do "$HARK" submit --priority low "$T/b.wav"; done | tr '\n' ' ')
+  jk=$(for _ in 1 2; do "$HARK" submit --priority low "$T/b.wav"; done | tr '\n' ' ')
   set -- $jk
   if [ $point = chunk ]; then
     check "kill ($point): node b holds a lease" wait_leased_by b "$1"
