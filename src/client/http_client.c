@@ -242,6 +242,10 @@ typedef struct xfer {
     bool events;          /* an event stream: Accept and stall time */
     curl_write_callback write;
     void *write_ctx;
+    /* A multipart body is made again before it is sent again (NULL: out of
+     * memory); libcurl does not rewind a body it read to its end. */
+    curl_mime *(*remake)(void *ctx);
+    void *remake_ctx;
 } xfer;
 
 typedef struct sink {
@@ -491,6 +495,11 @@ static int json_xfer(hc_client *c, xfer *x, json_t **out, hark_err *err)
         }
         if (!nap(c, (double)wait))
             break;
+        if (x->remake && !(x->mime = x->remake(x->remake_ctx))) {
+            rc = err_set(err, HARK_ENOMEM, "cannot send the request to %s again: out of memory",
+                         c->base);
+            break;
+        }
         buf_release(&b);
         buf_init(&b, HC_JSON_MAX);
     }
@@ -656,30 +665,66 @@ static int source_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* What a multipart body is made of: made again (the file read from its
+ * start) for each time the request is sent. */
+typedef struct form {
+    hc_client *c;
+    const char *filename;
+    source *src;
+    curl_off_t size;
+    const hc_field *fields;
+    size_t n_fields;
+    curl_mime *mime; /* the current one */
+} form;
+
+/* (Re)make f's body, the file from its start: the new mime, or NULL when
+ * out of memory (or the file cannot be rewound). */
+static curl_mime *form_make(void *arg)
+{
+    form *f = arg;
+    curl_mime_free(f->mime);
+    f->mime = NULL;
+    f->src->pos = 0;
+    if (f->src->fd >= 0 && lseek(f->src->fd, 0, SEEK_SET) != 0)
+        return NULL;
+    curl_mime *mime = curl_mime_init(f->c->curl);
+    bool ok = mime != NULL;
+    for (size_t i = 0; ok && i < f->n_fields; i++) {
+        curl_mimepart *p = curl_mime_addpart(mime);
+        ok = p && curl_mime_name(p, f->fields[i].name) == CURLE_OK &&
+             curl_mime_data(p, f->fields[i].value, CURL_ZERO_TERMINATED) == CURLE_OK;
+    }
+    curl_mimepart *p = ok ? curl_mime_addpart(mime) : NULL;
+    ok = p && curl_mime_name(p, "file") == CURLE_OK &&
+         curl_mime_filename(p, f->filename) == CURLE_OK &&
+         curl_mime_type(p, "application/octet-stream") == CURLE_OK &&
+         curl_mime_data_cb(p, f->size, source_read, source_seek, NULL, f->src) == CURLE_OK;
+    if (!ok) {
+        curl_mime_free(mime);
+        return NULL;
+    }
+    return f->mime = mime;
+}
+
 static int upload(hc_client *c, const char *path, const char *filename, source *src,
                   curl_off_t size, const hc_field *fields, size_t n_fields, json_t **out,
                   hark_err *err)
 {
-    curl_mime *mime = curl_mime_init(c->curl);
-    bool ok = mime != NULL;
-    for (size_t i = 0; ok && i < n_fields; i++) {
-        curl_mimepart *p = curl_mime_addpart(mime);
-        ok = p && curl_mime_name(p, fields[i].name) == CURLE_OK &&
-             curl_mime_data(p, fields[i].value, CURL_ZERO_TERMINATED) == CURLE_OK;
-    }
-    curl_mimepart *p = ok ? curl_mime_addpart(mime) : NULL;
-    ok = p && curl_mime_name(p, "file") == CURLE_OK &&
-         curl_mime_filename(p, filename) == CURLE_OK &&
-         curl_mime_type(p, "application/octet-stream") == CURLE_OK &&
-         curl_mime_data_cb(p, size, source_read, source_seek, NULL, src) == CURLE_OK;
+    form f = {.c = c,
+              .filename = filename,
+              .src = src,
+              .size = size,
+              .fields = fields,
+              .n_fields = n_fields};
     int rc;
-    if (!ok) {
+    if (!form_make(&f)) {
         rc = err_set(err, HARK_ENOMEM, "out of memory");
     } else {
-        xfer x = {.method = "POST", .path = path, .mime = mime};
+        xfer x = {
+            .method = "POST", .path = path, .mime = f.mime, .remake = form_make, .remake_ctx = &f};
         rc = json_xfer(c, &x, out, err);
     }
-    curl_mime_free(mime);
+    curl_mime_free(f.mime);
     return rc;
 }
 
