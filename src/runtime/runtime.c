@@ -1397,6 +1397,8 @@ static void drain(runtime *rt)
         poll_once(rt, 50);
     for (int i = 0; i < rt->n; i++) {
         slot *s = &rt->slots[i];
+        if (s->pending) /* a last try: else its lease runs out */
+            retry_pending(rt, s);
         if (s->state == SLOT_BUSY) {
             store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "shutdown", NULL, NULL);
             s->state = SLOT_IDLE;
