@@ -166,7 +166,10 @@ enum MHD_Result handle_live_create(server *s, struct MHD_Connection *c, const ca
     }
     server_wake(s);
     store_job job;
-    if ((rc = store_get_job(s->st, caller_scope(who), id, &job, &err)) != 0)
+    rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
+    if (rc == HARK_EUNAVAIL) /* the unused job ends at its idle timeout */
+        return reply_store_error(c, rc, &err, id);
+    if (rc)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error",
                             "live job %s was made but cannot be read back: %s", id, err.msg);
     log_event(LOG_INFO, "job.submitted", {"job", id}, {"request", who->request_id},
