@@ -998,6 +998,61 @@ static void cmd_ls_newest_first_up_to_the_limit(void)
     }
 }
 
+/* A 503 with a Retry-After (the server's store is down) is sent again
+ * after it when the client allows it, the upload whole again; without
+ * the allowance, or without a Retry-After, it is the server's error. */
+static void http_unavailable_is_retried_after_its_delay(void)
+{
+    static const fake_step steps[] = {
+        {"POST /v1/jobs ", "filename=\"talk.wav\"",
+         "HTTP/1.1 503 Service Unavailable\r\n" JSON_HDR "Retry-After: 1\r\n\r\n"
+         "{\"error\": {\"message\": \"store 'x' is unavailable: down\", \"code\": "
+         "\"store_unavailable\"}}"},
+        {"POST /v1/jobs ", "filename=\"talk.wav\"",
+         "HTTP/1.1 201 Created\r\n" JSON_HDR "\r\n{\"id\": \"j1\", \"state\": \"queued\"}"},
+        {"POST /v1/jobs ", "filename=\"talk.wav\"",
+         "HTTP/1.1 503 Service Unavailable\r\n" JSON_HDR "Retry-After: 1\r\n\r\n"
+         "{\"error\": {\"message\": \"store 'x' is unavailable: down\"}}"},
+        {"POST /v1/jobs ", "filename=\"talk.wav\"",
+         "HTTP/1.1 503 Service Unavailable\r\n" JSON_HDR "\r\n"
+         "{\"error\": {\"message\": \"not now\"}}"},
+    };
+    FILE *w = fopen("talk.wav", "wb");
+    ASSERT(w);
+    for (int i = 0; i < 1000; i++)
+        fputc('a' + i % 26, w);
+    ASSERT_EQ(fclose(w), 0);
+    fake f = fake_start(steps, 4);
+    hc_client *c;
+    hark_err err = {0};
+    ASSERT_EQ(hc_open(f.url, &c, &err), 0);
+    hc_set_unavailable_retry(c, 10);
+    json_t *job = NULL;
+    ASSERT_EQ(hc_upload_file(c, "/v1/jobs", "talk.wav", NULL, 0, &job, &err), 0);
+    ASSERT_STREQ(json_string_value(json_object_get(job, "id")), "j1");
+    json_decref(job);
+    hc_set_unavailable_retry(c, 0);
+    ASSERT_EQ(hc_upload_file(c, "/v1/jobs", "talk.wav", NULL, 0, &job, &err), HARK_EIO);
+    ASSERT_STREQ(err.msg, "store 'x' is unavailable: down");
+    hc_set_unavailable_retry(c, 10); /* no Retry-After: not retried */
+    ASSERT_EQ(hc_upload_file(c, "/v1/jobs", "talk.wav", NULL, 0, &job, &err), HARK_EIO);
+    ASSERT_STREQ(err.msg, "not now");
+    hc_close(c);
+    fake_finish(&f);
+    /* The second request carried the whole file again. */
+    char *log = slurp("requests.log");
+    char *second = strstr(strstr(log, "filename=\"talk.wav\"") + 1, "filename=\"talk.wav\"");
+    ASSERT(second);
+    char *body = strstr(second, "\r\n\r\n");
+    ASSERT(body);
+    body += 4;
+    for (int i = 0; i < 1000; i++)
+        if (body[i] != 'a' + i % 26)
+            TEST_FAIL_("resent byte %d differs", i);
+    ASSERT(strncmp(body + 1000, "\r\n--", 4) == 0);
+    free(log);
+}
+
 static void cmd_retry_and_delete(void)
 {
     static const fake_step steps[] = {
@@ -1136,6 +1191,7 @@ int main(void)
     RUN(cmd_submit_reports_each_file);
     RUN(cmd_ls_follows_cursors);
     RUN(cmd_ls_newest_first_up_to_the_limit);
+    RUN(http_unavailable_is_retried_after_its_delay);
     RUN(cmd_retry_and_delete);
     RUN(cmd_wait_reports_the_job_error);
     RUN(cmd_ptt_uploads_stdin_as_wav_and_prints_text);

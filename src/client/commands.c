@@ -275,6 +275,8 @@ static const char *job_id_of(const json_t *job, hark_err *err)
     return id;
 }
 
+#define SUBMIT_UNAVAILABLE_S 60.0 /* how long a submit retries a 503 (store unavailable) */
+
 /* Submit each input (a URL, else a file by upload or by path); print the
  * job IDs. Returns the exit status. */
 static int submit_all(const char *server, const char *const *inputs, int n, bool by_path,
@@ -284,6 +286,9 @@ static int submit_all(const char *server, const char *const *inputs, int n, bool
     int rc = open_client(server, &c);
     if (rc)
         return rc;
+    /* A server whose store is down or restarting answers 503 with a
+     * Retry-After: the submit is sent again for up to a minute. */
+    hc_set_unavailable_retry(c, SUBMIT_UNAVAILABLE_S);
     int failed = 0;
     for (int i = 0; i < n; i++) {
         /* A URL is named without its credentials or query in messages. */

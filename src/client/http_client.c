@@ -28,7 +28,8 @@ struct hc_client {
     long timeout_ms;            /* the whole transfer, 0: none */
     int (*abort_fn)(void *ctx); /* nonzero: stop the transfer now */
     void *abort_ctx;
-    char auth[600]; /* "Authorization: Bearer <HARK_TOKEN>", or "" */
+    char auth[600];       /* "Authorization: Bearer <HARK_TOKEN>", or "" */
+    double unavailable_s; /* hc_set_unavailable_retry: 0 = a 503 is an error at once */
 };
 
 /* ---- pure helpers --------------------------------------------------- */
@@ -217,6 +218,11 @@ void hc_set_abort(hc_client *c, int (*fn)(void *ctx), void *ctx)
     c->abort_ctx = ctx;
 }
 
+void hc_set_unavailable_retry(hc_client *c, double seconds)
+{
+    c->unavailable_s = seconds > 0 ? seconds : 0;
+}
+
 bool hc_unreachable(const hc_client *c)
 {
     return c->unreachable;
@@ -236,6 +242,10 @@ typedef struct xfer {
     bool events;          /* an event stream: Accept and stall time */
     curl_write_callback write;
     void *write_ctx;
+    /* A multipart body is made again before it is sent again (NULL: out of
+     * memory); libcurl does not rewind a body it read to its end. */
+    curl_mime *(*remake)(void *ctx);
+    void *remake_ctx;
 } xfer;
 
 typedef struct sink {
@@ -427,7 +437,40 @@ static int parse_object(hc_client *c, const buf *b, json_t **out, hark_err *err)
     return 0;
 }
 
-/* Run x and take a 2xx JSON object (into *out if out is not NULL). */
+static double mono_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The whole seconds of the last answer's Retry-After (1..HC_RETRY_AFTER_MAX_S),
+ * 0 if it had none (or an HTTP date: not a delay we guess at). */
+static long retry_after_s(hc_client *c)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(c->curl, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h ||
+        !h->value || strspn(h->value, "0123456789") == 0 || strlen(h->value) > 6)
+        return 0;
+    long v = strtol(h->value, NULL, 10);
+    return v < 1 ? 1 : v > HC_RETRY_AFTER_MAX_S ? HC_RETRY_AFTER_MAX_S : v;
+}
+
+/* Sleep s seconds, in steps that ask the abort hook: false if it said stop. */
+static bool nap(hc_client *c, double s)
+{
+    for (double end = mono_s() + s; mono_s() < end;) {
+        if (c->abort_fn && c->abort_fn(c->abort_ctx))
+            return false;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return true;
+}
+
+/* Run x and take a 2xx JSON object (into *out if out is not NULL). A 503
+ * with a Retry-After is tried again after it, within the client's
+ * unavailable budget (hc_set_unavailable_retry). */
 static int json_xfer(hc_client *c, xfer *x, json_t **out, hark_err *err)
 {
     if (out)
@@ -435,7 +478,31 @@ static int json_xfer(hc_client *c, xfer *x, json_t **out, hark_err *err)
     buf b;
     buf_init(&b, HC_JSON_MAX);
     long status = 0;
-    int rc = perform_to_buf(c, x, &status, &b, err);
+    double give_up = mono_s() + c->unavailable_s;
+    bool said = false;
+    int rc;
+    for (;;) {
+        rc = perform_to_buf(c, x, &status, &b, err);
+        long wait = rc == 0 && status == 503 && c->unavailable_s > 0 ? retry_after_s(c) : 0;
+        if (!wait || mono_s() + (double)wait > give_up)
+            break;
+        if (!said) {
+            hark_err said_err = {0};
+            hc_status_error(status, b.data, b.len, &said_err);
+            fprintf(stderr, "hark: %s; trying again for up to %.0f s\n", said_err.msg,
+                    c->unavailable_s);
+            said = true;
+        }
+        if (!nap(c, (double)wait))
+            break;
+        if (x->remake && !(x->mime = x->remake(x->remake_ctx))) {
+            rc = err_set(err, HARK_ENOMEM, "cannot send the request to %s again: out of memory",
+                         c->base);
+            break;
+        }
+        buf_release(&b);
+        buf_init(&b, HC_JSON_MAX);
+    }
     if (rc == 0 && (status < 200 || status > 299))
         rc = hc_status_error(status, b.data, b.len, err);
     if (rc == 0 && out)
@@ -598,30 +665,66 @@ static int source_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* What a multipart body is made of: made again (the file read from its
+ * start) for each time the request is sent. */
+typedef struct form {
+    hc_client *c;
+    const char *filename;
+    source *src;
+    curl_off_t size;
+    const hc_field *fields;
+    size_t n_fields;
+    curl_mime *mime; /* the current one */
+} form;
+
+/* (Re)make f's body, the file from its start: the new mime, or NULL when
+ * out of memory (or the file cannot be rewound). */
+static curl_mime *form_make(void *arg)
+{
+    form *f = arg;
+    curl_mime_free(f->mime);
+    f->mime = NULL;
+    f->src->pos = 0;
+    if (f->src->fd >= 0 && lseek(f->src->fd, 0, SEEK_SET) != 0)
+        return NULL;
+    curl_mime *mime = curl_mime_init(f->c->curl);
+    bool ok = mime != NULL;
+    for (size_t i = 0; ok && i < f->n_fields; i++) {
+        curl_mimepart *p = curl_mime_addpart(mime);
+        ok = p && curl_mime_name(p, f->fields[i].name) == CURLE_OK &&
+             curl_mime_data(p, f->fields[i].value, CURL_ZERO_TERMINATED) == CURLE_OK;
+    }
+    curl_mimepart *p = ok ? curl_mime_addpart(mime) : NULL;
+    ok = p && curl_mime_name(p, "file") == CURLE_OK &&
+         curl_mime_filename(p, f->filename) == CURLE_OK &&
+         curl_mime_type(p, "application/octet-stream") == CURLE_OK &&
+         curl_mime_data_cb(p, f->size, source_read, source_seek, NULL, f->src) == CURLE_OK;
+    if (!ok) {
+        curl_mime_free(mime);
+        return NULL;
+    }
+    return f->mime = mime;
+}
+
 static int upload(hc_client *c, const char *path, const char *filename, source *src,
                   curl_off_t size, const hc_field *fields, size_t n_fields, json_t **out,
                   hark_err *err)
 {
-    curl_mime *mime = curl_mime_init(c->curl);
-    bool ok = mime != NULL;
-    for (size_t i = 0; ok && i < n_fields; i++) {
-        curl_mimepart *p = curl_mime_addpart(mime);
-        ok = p && curl_mime_name(p, fields[i].name) == CURLE_OK &&
-             curl_mime_data(p, fields[i].value, CURL_ZERO_TERMINATED) == CURLE_OK;
-    }
-    curl_mimepart *p = ok ? curl_mime_addpart(mime) : NULL;
-    ok = p && curl_mime_name(p, "file") == CURLE_OK &&
-         curl_mime_filename(p, filename) == CURLE_OK &&
-         curl_mime_type(p, "application/octet-stream") == CURLE_OK &&
-         curl_mime_data_cb(p, size, source_read, source_seek, NULL, src) == CURLE_OK;
+    form f = {.c = c,
+              .filename = filename,
+              .src = src,
+              .size = size,
+              .fields = fields,
+              .n_fields = n_fields};
     int rc;
-    if (!ok) {
+    if (!form_make(&f)) {
         rc = err_set(err, HARK_ENOMEM, "out of memory");
     } else {
-        xfer x = {.method = "POST", .path = path, .mime = mime};
+        xfer x = {
+            .method = "POST", .path = path, .mime = f.mime, .remake = form_make, .remake_ctx = &f};
         rc = json_xfer(c, &x, out, err);
     }
-    curl_mime_free(mime);
+    curl_mime_free(f.mime);
     return rc;
 }
 

@@ -78,6 +78,15 @@ void hc_set_transfer_timeout(hc_client *c, double seconds);
  * the server. fn NULL removes it. */
 void hc_set_abort(hc_client *c, int (*fn)(void *ctx), void *ctx);
 
+/* A 503 answer with a Retry-After (the server's store is down or
+ * restarting) to a JSON request (hc_get_json, hc_post_json, hc_upload_file
+ * ...): wait what it says (at most HC_RETRY_AFTER_MAX_S) and send the
+ * request again, for up to seconds in all, saying so once on stderr; then
+ * it is the server's error as usual. seconds <= 0: no retries (the
+ * default). */
+#define HC_RETRY_AFTER_MAX_S 30
+void hc_set_unavailable_retry(hc_client *c, double seconds);
+
 /* True when the last failure was not reaching the server at all (refused,
  * unknown host, connect timeout): later requests would fail the same way. */
 bool hc_unreachable(const hc_client *c);

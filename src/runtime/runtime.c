@@ -80,6 +80,16 @@ typedef struct slot {
     int64_t live_bytes;
     bool live_ended;
     double yield_at; /* when the yield was asked, for the debug log */
+    /* What the store could not take while it was unreachable
+     * (HARK_EUNAVAIL): a chunk's result to commit, or a task to hand back
+     * (PREEMPTED). Kept and tried again before the slot takes new work
+     * (retry_pending), so an outage shorter than the lease loses nothing
+     * and burns no attempt; after the lease the token is stale and the
+     * chunk is redone as for any expired lease. */
+    enum { PENDING_NONE, PENDING_COMMIT, PENDING_RELEASE } pending;
+    store_task pending_task;
+    char *pending_text; /* PENDING_COMMIT: the result */
+    double pending_decode_s;
 } slot;
 
 struct runtime {
@@ -91,6 +101,7 @@ struct runtime {
     int signo;
     int wakefd; /* eventfd: runtime_wake() from other threads */
     bool stopping;
+    bool store_down; /* the last claim found the store unreachable (logged once) */
     double last_housekeeping, last_sweep;
     char artifact_cursor[STORE_ID_SIZE]; /* retention_sweep_artifacts's place */
     runtime_stats stats;
@@ -299,6 +310,11 @@ static void complete_job(runtime *rt, const char *job_id)
     int state = STORE_SUCCEEDED;
     if (rc == RUNTIME_COMPLETE_KEEP)
         return; /* the hook keeps it unfinished, with its results */
+    if (rc && (rc == HARK_EUNAVAIL || err.code == HARK_EUNAVAIL)) {
+        /* Not the job's fault: finish_ready_jobs tries again. */
+        log_warn("job %s: %s", job_id, err.msg);
+        return;
+    }
     if (rc) {
         state = STORE_FAILED;
         hark_err e2 = {0};
@@ -447,7 +463,11 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
     hark_err err = {0};
     if (store_get_job(rt->st, STORE_SCOPE_ALL, t->job_id, &job, &err)) {
         log_error("job %s: %s", t->job_id, err.msg);
-        store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "job vanished", NULL, NULL);
+        if (store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "job vanished", NULL, NULL) ==
+            HARK_EUNAVAIL) {
+            s->pending = PENDING_RELEASE;
+            s->pending_task = *t;
+        }
         return;
     }
     const job_kind *kind = job_kind_of(&job);
@@ -691,9 +711,19 @@ static void on_result(runtime *rt, slot *s, json_t *m)
         hark_metrics_chunk_decoded(rt->o.metrics, decode_s,
                                    (double)(s->task.end_sample - s->task.start_sample) /
                                        STORE_SAMPLE_RATE);
-    free(text);
     s->state = SLOT_IDLE;
     s->failures = 0;
+    if (rc == HARK_EUNAVAIL) {
+        /* Kept: committed when the store answers again (retry_pending). */
+        log_warn("job %s chunk %d: result kept until the store is back: %s", s->task.job_id,
+                 s->task.idx, err.msg);
+        s->pending = PENDING_COMMIT;
+        s->pending_task = s->task;
+        s->pending_text = text;
+        s->pending_decode_s = decode_s;
+        return;
+    }
+    free(text);
     if (rc == 0)
         resource_clear(rt, NULL);
     if (rc == HARK_ENOSPC) {
@@ -817,7 +847,11 @@ static void slot_message(runtime *rt, slot *s, int type, json_t *m)
                       s->name, s->task.job_id, s->task.idx, (clock_now_s() - s->yield_at) * 1000,
                       s->dispatch_s * 1000,
                       json_number_value(json_object_get(m, "setup_s")) * 1000);
-            store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "preempted", NULL, NULL);
+            if (store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "preempted", NULL,
+                              NULL) == HARK_EUNAVAIL) {
+                s->pending = PENDING_RELEASE;
+                s->pending_task = s->task;
+            }
             rt->stats.preemptions++;
             if (rt->o.metrics)
                 hark_metrics_preemption(rt->o.metrics);
@@ -939,10 +973,57 @@ static void shared_yield_check(runtime *rt)
             ask_yield(rt, of[i], -1);
 }
 
+/* Hand the store what slot s kept while it was unreachable. True while
+ * it still cannot be reached (the slot waits: nothing can be claimed
+ * then anyway). */
+static bool retry_pending(runtime *rt, slot *s)
+{
+    hark_err err = {0};
+    const store_task *t = &s->pending_task;
+    if (s->pending == PENDING_RELEASE) {
+        int rc = store_release(rt->st, t->token, STORE_RELEASE_PREEMPTED, "store unavailable", NULL,
+                               &err);
+        if (rc == HARK_EUNAVAIL)
+            return true;
+        s->pending = PENDING_NONE;
+        return false;
+    }
+    store_commit_info info = {0};
+    int rc =
+        store_commit_chunk(rt->st, t->token, s->pending_text, s->pending_decode_s, &info, &err);
+    if (rc == HARK_EUNAVAIL)
+        return true;
+    free(s->pending_text);
+    s->pending_text = NULL;
+    s->pending = PENDING_NONE;
+    if (rc == 0) {
+        log_info("job %s chunk %d: kept result committed", t->job_id, t->idx);
+        resource_clear(rt, NULL);
+        if (rt->o.metrics)
+            hark_metrics_chunk_decoded(rt->o.metrics, s->pending_decode_s,
+                                       (double)(t->end_sample - t->start_sample) /
+                                           STORE_SAMPLE_RATE);
+        if (info.job_complete)
+            complete_job(rt, t->job_id);
+    } else if (rc == HARK_ENOSPC) {
+        release_for_space(rt, t, err.msg);
+    } else if (rc == HARK_ESTALE) {
+        rt->stats.stale_commits++;
+        log_info("%s: refused a kept result for job %s chunk %d (its lease ran out)", s->name,
+                 t->job_id, t->idx);
+    } else {
+        log_error("job %s: %s", t->job_id, err.msg);
+    }
+    return false;
+}
+
 static void schedule(runtime *rt)
 {
     if (rt->stopping)
         return;
+    for (int i = 0; i < rt->n; i++)
+        if (rt->slots[i].pending && retry_pending(rt, &rt->slots[i]))
+            return;
     store_peek_info pk;
     if (store_peek(rt->st, &pk, NULL))
         pk.best_priority = -1;
@@ -961,11 +1042,22 @@ static void schedule(runtime *rt)
         store_task t;
         hark_err err = {0};
         double claim_at = clock_now_s();
-        if (store_claim_upto(rt->st, s->name, rt->o.lease_ms,
-                             exclusive ? STORE_PRIO_REALTIME : STORE_PRIO_LOW, &t, &err)) {
+        int rc = store_claim_upto(rt->st, s->name, rt->o.lease_ms,
+                                  exclusive ? STORE_PRIO_REALTIME : STORE_PRIO_LOW, &t, &err);
+        if (rc == HARK_EUNAVAIL) {
+            /* Said once: the store's backoff makes each turn's try cheap. */
+            if (!rt->store_down)
+                log_warn("claim: %s; waiting for it", err.msg);
+            rt->store_down = true;
+            return;
+        }
+        if (rc) {
             log_error("claim: %s", err.msg);
             return;
         }
+        if (rt->store_down)
+            log_info("claim: the store answers again");
+        rt->store_down = false;
         if (t.kind == STORE_TASK_NONE) {
             idle_left = true;
             break;
@@ -1305,6 +1397,8 @@ static void drain(runtime *rt)
         poll_once(rt, 50);
     for (int i = 0; i < rt->n; i++) {
         slot *s = &rt->slots[i];
+        if (s->pending) /* a last try: else its lease runs out */
+            retry_pending(rt, s);
         if (s->state == SLOT_BUSY) {
             store_release(rt->st, s->task.token, STORE_RELEASE_PREEMPTED, "shutdown", NULL, NULL);
             s->state = SLOT_IDLE;
@@ -1382,6 +1476,8 @@ void runtime_free(runtime *rt)
         frame_reader_release(&s->reader);
         proc_release(&s->proc);
     }
+    for (int i = 0; i < rt->n; i++)
+        free(rt->slots[i].pending_text);
     close(rt->wakefd);
     pthread_mutex_destroy(&rt->resource_mu);
     free(rt->slots);

@@ -33,9 +33,22 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
     return 0;
 }
 
+int api_store_unavailable(api_error *e, const hark_err *err)
+{
+    int rc = api_error_set(e, MHD_HTTP_SERVICE_UNAVAILABLE, NULL, "store_unavailable", "%s",
+                           err->msg[0] ? err->msg : "the job store is unavailable");
+    e->retry_after = STORE_RETRY_AFTER;
+    return rc;
+}
+
 enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_err *err,
                                   const char *id)
 {
+    if (rc == HARK_EUNAVAIL) {
+        api_error e;
+        api_store_unavailable(&e, err);
+        return reply_error(c, &e);
+    }
     if (rc == HARK_ENOENT)
         return reply_errorf(c, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job %s not found", id);
     if (rc == HARK_EINVAL)
@@ -134,7 +147,7 @@ enum MHD_Result handle_list(server *s, struct MHD_Connection *c, const caller *w
     store_job_list l;
     int rc = store_list_jobs(s->st, caller_scope(who), &f, &l, &err);
     if (rc)
-        return reply_store_error(c, HARK_EIO, &err, "");
+        return reply_store_error(c, rc == HARK_EUNAVAIL ? rc : HARK_EIO, &err, "");
     json_t *data = json_array();
     for (size_t i = 0; data && i < l.n; i++)
         if (json_array_append_new(data, job_json(&l.jobs[i])) != 0) {

@@ -160,11 +160,16 @@ enum MHD_Result handle_live_create(server *s, struct MHD_Connection *c, const ca
         unlink(path);
         if (rc == HARK_EFULL)
             return reply_queue_full(c, prio, &err);
+        if (rc == HARK_EUNAVAIL)
+            return reply_store_error(c, rc, &err, "");
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error", "%s", err.msg);
     }
     server_wake(s);
     store_job job;
-    if ((rc = store_get_job(s->st, caller_scope(who), id, &job, &err)) != 0)
+    rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
+    if (rc == HARK_EUNAVAIL) /* the unused job ends at its idle timeout */
+        return reply_store_error(c, rc, &err, id);
+    if (rc)
         return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error",
                             "live job %s was made but cannot be read back: %s", id, err.msg);
     log_event(LOG_INFO, "job.submitted", {"job", id}, {"request", who->request_id},
@@ -244,6 +249,8 @@ int live_append_begin(server *s, const caller *who, const char *id, live_append 
     if (rc == HARK_ENOENT)
         return api_error_set(e, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job '%s' not found",
                              id);
+    if (rc == HARK_EUNAVAIL)
+        return api_store_unavailable(e, &err);
     if (rc)
         return api_error_set(e, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error", "%s", err.msg);
     const job_kind *k = job_kind_of(&job);
@@ -333,6 +340,8 @@ static int acknowledge(server *s, live_append *a, api_error *e)
         if (rc == HARK_ENOENT)
             return api_error_set(e, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job '%s' not found",
                                  a->id);
+        if (rc == HARK_EUNAVAIL)
+            return api_store_unavailable(e, &err);
         return api_error_set(e, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error", "%s", err.msg);
     }
     a->acked = a->size;

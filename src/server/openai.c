@@ -808,6 +808,8 @@ static enum MHD_Result handle_audio(server *s, struct MHD_Connection *c, const c
     rc = store_submit(s->st, &spec, id, &err);
     if (rc == HARK_EFULL)
         return reply_queue_full(c, r.priority, &err);
+    if (rc == HARK_EUNAVAIL)
+        return reply_store_error(c, rc, &err, "");
     if (rc)
         return reply_errorf(
             c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,

@@ -106,9 +106,16 @@ int parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* A store failure as a response: HARK_ENOENT -> 404 naming job id,
  * HARK_EINVAL -> 409 with the store's message (an illegal transition),
- * anything else -> 500. */
+ * HARK_EUNAVAIL -> 503 (api_store_unavailable), anything else -> 500. */
 enum MHD_Result reply_store_error(struct MHD_Connection *c, int rc, const hark_err *err,
                                   const char *id);
+
+/* The store cannot be reached (HARK_EUNAVAIL: PostgreSQL down or
+ * restarting): 503 "store_unavailable" with the store's message (which
+ * names the location without its password) and a Retry-After, so clients
+ * come back rather than give up. Nothing was done. Returns HARK_EIO. */
+int api_store_unavailable(api_error *e, const hark_err *err);
+#define STORE_RETRY_AFTER "2" /* seconds: about the store's reconnect backoff */
 
 /* job_wait.c: one look at job id for a request parked until the job ends
  * (POST /v1/live/{id}/end, the OpenAI endpoint without stream), as the

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SSE_STORE_RETRY_MS 1000 /* an unreachable store is asked again this often */
+
 typedef struct stream {
     sse_source src;
     char owner[STORE_OWNER_MAX + 1]; /* src.scope.owner points here (it outlives the request) */
@@ -122,13 +124,20 @@ static int refill(stream *s)
          * is there, in scope, every time): no final event will come. */
         if (rc == HARK_ENOENT)
             return 0;
-        if (rc) {
+        if (rc == HARK_EUNAVAIL) {
+            /* The store is down or restarting: the stream stays open and
+             * looks again within a second (keepalives go out meanwhile);
+             * the events of the outage follow once it answers. */
+            int64_t soon = clock_now_ns() + SSE_STORE_RETRY_MS * 1000000;
+            if (s->keepalive_at_ns > soon)
+                s->keepalive_at_ns = soon;
+        } else if (rc) {
             log_error("event stream of job %s: %s", s->job, err.msg);
             return -1;
         }
         if (s->batch.n)
             continue;
-        if (s->final_seen)
+        if (s->final_seen && rc == 0)
             return 0;
         if (park_client_gone(s->src.fd))
             return -1;

@@ -412,6 +412,11 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
         ret = reply_queue_full(c, prio, &err);
         goto out;
     }
+    if (rc == HARK_EUNAVAIL) { /* nothing stored: the client tries again */
+        api_store_unavailable(&e, &err);
+        ret = reply_error(c, &e);
+        goto out;
+    }
     if (rc) {
         ret = reply_errorf(
             c, rc == HARK_EINVAL ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
@@ -426,6 +431,15 @@ enum MHD_Result handle_submit(server *s, struct MHD_Connection *c, const caller 
     snprintf(location, sizeof location, "/v1/jobs/%s", id);
     store_job job;
     rc = store_get_job(s->st, caller_scope(who), id, &job, &err);
+    if (rc == HARK_EUNAVAIL) {
+        /* The job is stored (a 503 would have the client submit it
+         * again): its id, for the client to look at once the store is
+         * back. */
+        ret = reply_json(c, MHD_HTTP_CREATED,
+                         json_pack("{s:s, s:s, s:s}", "id", id, "object", "job", "state", "queued"),
+                         location);
+        goto out;
+    }
     if (rc) {
         ret = reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, "store_error",
                            "job %s was submitted but cannot be read back: %s", id, err.msg);

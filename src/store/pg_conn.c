@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- redaction --------------------------------------------------------------- */
 
@@ -234,7 +235,13 @@ int pg_connect(pg_conn *c, const char *location, hark_err *err)
         return rc;
     }
     PQfreemem(perr);
-    c->db = PQconnectdb(location);
+    /* Keywords are applied in order, the last one wins: the location's
+     * own connect_timeout overrides this default; an empty value defers to
+     * PGCONNECT_TIMEOUT. */
+    const char *env = getenv("PGCONNECT_TIMEOUT");
+    const char *const keys[] = {"connect_timeout", "dbname", NULL};
+    const char *const vals[] = {env && env[0] ? "" : PG_CONNECT_TIMEOUT_S, location, NULL};
+    c->db = PQconnectdbParams(keys, vals, 1);
     if (!c->db) {
         int rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", where);
         pg_disconnect(c);
@@ -259,6 +266,13 @@ void pg_disconnect(pg_conn *c)
     memset(c, 0, sizeof *c);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 int pg_ensure(pg_conn *c, hark_err *err)
 {
     if (PQstatus(c->db) == CONNECTION_OK) {
@@ -268,12 +282,30 @@ int pg_ensure(pg_conn *c, hark_err *err)
             pg_plain(c, "ROLLBACK", NULL);
         return 0;
     }
+    int64_t now = mono_ms();
+    if (c->retry_ms && now < c->retry_at)
+        return err_set(err, HARK_EUNAVAIL, "store '%s' is unavailable: %s", c->where, c->down);
     PQreset(c->db);
-    if (PQstatus(c->db) == CONNECTION_OK)
+    if (PQstatus(c->db) == CONNECTION_OK) {
+        c->retry_ms = 0;
         return 0;
-    char cause[512];
-    first_line(PQerrorMessage(c->db), cause, sizeof cause);
-    return err_set(err, HARK_EIO, "store '%s': connection lost: %s", c->where, cause);
+    }
+    first_line(PQerrorMessage(c->db), c->down, sizeof c->down);
+    c->retry_ms = !c->retry_ms                        ? PG_RETRY_MIN_MS
+                  : c->retry_ms * 2 > PG_RETRY_MAX_MS ? PG_RETRY_MAX_MS
+                                                      : c->retry_ms * 2;
+    c->retry_at = mono_ms() + c->retry_ms;
+    return err_set(err, HARK_EUNAVAIL, "store '%s' is unavailable: %s", c->where, c->down);
+}
+
+/* The server cannot be reached: the connection broke, or SQLSTATE class 08
+ * (connection exception) or 57P01-57P03 (admin shutdown, crash shutdown,
+ * cannot connect now). */
+static bool unreachable(const pg_conn *c)
+{
+    return PQstatus(c->db) != CONNECTION_OK || strncmp(c->sqlstate, "08", 2) == 0 ||
+           strcmp(c->sqlstate, "57P01") == 0 || strcmp(c->sqlstate, "57P02") == 0 ||
+           strcmp(c->sqlstate, "57P03") == 0;
 }
 
 int pg_error(pg_conn *c, const PGresult *r, const char *what, hark_err *err)
@@ -283,6 +315,9 @@ int pg_error(pg_conn *c, const PGresult *r, const char *what, hark_err *err)
     char cause[512];
     const char *msg = r ? PQresultErrorMessage(r) : NULL;
     first_line(msg && msg[0] ? msg : PQerrorMessage(c->db), cause, sizeof cause);
+    if (unreachable(c))
+        return err_set(err, HARK_EUNAVAIL, "store '%s' is unavailable: %s: %s", c->where, what,
+                       cause);
     int code = strcmp(c->sqlstate, "53200") == 0   ? HARK_ENOMEM
                : strcmp(c->sqlstate, "53100") == 0 ? HARK_ENOSPC
                                                    : HARK_EIO;

@@ -20,7 +20,19 @@ typedef struct pg_conn {
     PGconn *db;
     char *where;      /* the location, password stripped: for messages */
     char sqlstate[6]; /* SQLSTATE of the last failed statement, "" if none */
+    /* Reconnect backoff (pg_ensure): after a failed reset, no new attempt
+     * before retry_at (monotonic ms); the wait doubles from
+     * PG_RETRY_MIN_MS to PG_RETRY_MAX_MS, and is forgotten on success. */
+    int64_t retry_at, retry_ms;
+    char down[256]; /* why the last reset failed */
 } pg_conn;
+
+enum { PG_RETRY_MIN_MS = 250, PG_RETRY_MAX_MS = 5000 };
+
+/* The connect timeout (seconds) used when neither the location nor
+ * PGCONNECT_TIMEOUT sets one: a host that does not answer cannot hold a
+ * call (and the handle's lock) for longer. */
+#define PG_CONNECT_TIMEOUT_S "5"
 
 /* Copy location into out (n bytes) without any password: the ":secret" of
  * a URI's user info, and every "password" parameter of a URI query or of
@@ -31,19 +43,27 @@ typedef struct pg_conn {
  * (truncated if it must). */
 void pg_redact(const char *location, char *out, size_t n);
 
-/* Connect to location (a libpq connection string of any form). 0, or
- * HARK_EIO / HARK_ENOMEM naming the redacted location and the cause, with
- * nothing left open. */
+/* Connect to location (a libpq connection string of any form), with a
+ * connect_timeout of PG_CONNECT_TIMEOUT_S unless the location or the
+ * environment sets one. 0, or HARK_EIO / HARK_ENOMEM naming the redacted
+ * location and the cause, with nothing left open. */
 int pg_connect(pg_conn *c, const char *location, hark_err *err);
 void pg_disconnect(pg_conn *c);
 
 /* Before each call: a connection that was lost is reset once (PQreset);
- * 0 when it is usable, HARK_EIO naming the location if not. */
+ * 0 when it is usable, HARK_EUNAVAIL naming the location if not. After a
+ * failed reset, calls fail at once with HARK_EUNAVAIL (no connect
+ * attempt) until the backoff has passed: a server that is down is not
+ * hammered, and callers (the runtime's loop, HTTP threads) never wait on
+ * it for longer than one connect timeout. */
 int pg_ensure(pg_conn *c, hark_err *err);
 
 /* The code and message of a failure: r (may be NULL: the connection's own
  * message) while doing what. Out of memory is HARK_ENOMEM, a full disk
- * (SQLSTATE 53100) HARK_ENOSPC, anything else HARK_EIO. */
+ * (SQLSTATE 53100) HARK_ENOSPC; a server that cannot be reached is
+ * HARK_EUNAVAIL (the connection broke, SQLSTATE class 08, or 57P01-57P03:
+ * shut down by its administrator, crashed, cannot connect now); anything
+ * else HARK_EIO. */
 int pg_error(pg_conn *c, const PGresult *r, const char *what, hark_err *err);
 
 /* Run sql with the parameters described by types, one character per

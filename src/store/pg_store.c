@@ -57,9 +57,11 @@
  * failed attempts; a zombie's later commit is refused by its token.
  *
  * CONNECTION. A connection lost between calls is reset once at the start
- * of the next call (pg_ensure); HARK_EIO if that fails. A call whose
- * connection breaks midway returns HARK_EIO and changes nothing (the
- * server rolls back an unfinished transaction).
+ * of the next call (pg_ensure); HARK_EUNAVAIL if that fails, and at once
+ * (no connect attempt) until its backoff has passed. A call whose
+ * connection breaks midway returns HARK_EUNAVAIL and changes nothing (the
+ * server rolls back an unfinished transaction; a COMMIT whose answer was
+ * lost may have committed: the caller's retry meets a stale token).
  *
  * LISTEN/NOTIFY. A writer's transaction (one that logs events or changes
  * what may be claimed) ends with NOTIFY hark_changes, '<incarnation>' sent

@@ -253,14 +253,100 @@ static void test_lost_connection_is_reset_on_the_next_call(void)
     int rc = store_get_job(st, STORE_SCOPE_ALL, id, &j, &err);
     if (rc == 0) /* the terminated backend's socket had not closed yet */
         store_job_release(&j);
-    else
-        ASSERT_EQ(rc, HARK_EIO);
+    else /* terminated by an administrator (57P01): the server is unreachable */
+        ASSERT_EQ(rc, HARK_EUNAVAIL);
     ASSERT_EQ(store_get_job(st, STORE_SCOPE_ALL, id, &j, &err), 0);
     ASSERT_STREQ(j.id, id);
     store_job_release(&j);
     store_task t = claim(st, "w", LONG_LEASE);
     ASSERT_EQ(t.kind, STORE_TASK_PREPARE);
     store_close(st);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The value of libpq option key on connection db ("" if none). */
+static void conn_option(PGconn *db, const char *key, char *out, size_t n)
+{
+    PQconninfoOption *opts = PQconninfo(db);
+    snprintf(out, n, "%s", "");
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, key) == 0 && o->val)
+            snprintf(out, n, "%s", o->val);
+    PQconninfoFree(opts);
+}
+
+/* A server that cannot be reached (here: the database refuses
+ * connections, as one that is down or restarting does) is HARK_EUNAVAIL;
+ * after a failed reset no new connect is tried until the backoff passes
+ * (250 ms, then doubling); once it answers again the backoff is
+ * forgotten. And connects get a default connect_timeout, unless the
+ * location sets its own. */
+static void test_unreachable_server_is_unavailable_and_backed_off(void)
+{
+    if (!have_server(__func__))
+        return;
+    pg_conn c;
+    hark_err err = {0};
+    ASSERT_EQ(pg_connect(&c, store_test_location(), &err), 0);
+    char v[64];
+    conn_option(c.db, "connect_timeout", v, sizeof v);
+    ASSERT_STREQ(v, PG_CONNECT_TIMEOUT_S);
+    char loc[1024];
+    snprintf(loc, sizeof loc, "%s%sconnect_timeout=7", store_test_location(),
+             strchr(store_test_location(), '?') ? "&" : "?");
+    pg_conn c7;
+    ASSERT_EQ(pg_connect(&c7, loc, &err), 0);
+    conn_option(c7.db, "connect_timeout", v, sizeof v);
+    ASSERT_STREQ(v, "7");
+    pg_disconnect(&c7);
+
+    const char *const keys[] = {"dbname", "dbname", NULL};
+    const char *const vals[] = {store_test_location(), "postgres", NULL};
+    PGconn *admin = PQconnectdbParams(keys, vals, 1);
+    ASSERT_EQ(PQstatus(admin), CONNECTION_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS false", PQdb(c.db));
+    store_test_pg_exec(admin, sql);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(c.db));
+    store_test_pg_exec(admin, sql);
+    int rc = 0;
+    for (int i = 0; i < 100 && (rc = pg_plain(&c, "SELECT 1", &err)) == 0; i++)
+        usleep(20000); /* until the terminated backend's socket closes */
+    ASSERT_EQ(rc, HARK_EUNAVAIL);
+    ASSERT(strstr(err.msg, "is unavailable") != NULL);
+
+    ASSERT_EQ(pg_ensure(&c, &err), HARK_EUNAVAIL); /* the reset is refused */
+    ASSERT_EQ(c.retry_ms, PG_RETRY_MIN_MS);
+    ASSERT(strstr(err.msg, "is unavailable") != NULL);
+    ASSERT_EQ(pg_ensure(&c, &err), HARK_EUNAVAIL);
+    if (mono_ms() < c.retry_at) /* still within it: no attempt was made */
+        ASSERT_EQ(c.retry_ms, PG_RETRY_MIN_MS);
+    usleep((useconds_t)(c.retry_at - mono_ms() + 20) * 1000);
+    ASSERT_EQ(pg_ensure(&c, &err), HARK_EUNAVAIL); /* tried again, refused again */
+    ASSERT_EQ(c.retry_ms, 2 * PG_RETRY_MIN_MS);
+
+    snprintf(sql, sizeof sql, "ALTER DATABASE \"%s\" ALLOW_CONNECTIONS true", PQdb(c.db));
+    store_test_pg_exec(admin, sql);
+    PQfinish(admin);
+    int64_t asked = mono_ms();
+    rc = pg_ensure(&c, &err);
+    if (asked < c.retry_at) /* within the backoff: not tried, though it is back */
+        ASSERT_EQ(rc, HARK_EUNAVAIL);
+    if (rc) {
+        int64_t left = c.retry_at - mono_ms();
+        if (left > 0)
+            usleep((useconds_t)(left + 20) * 1000);
+        ASSERT_EQ(pg_ensure(&c, &err), 0);
+    }
+    ASSERT_EQ(c.retry_ms, 0);
+    ASSERT_EQ(pg_plain(&c, "SELECT 1", &err), 0);
+    pg_disconnect(&c);
 }
 
 /* Two nodes opening one new database at once migrate it once (the
@@ -924,6 +1010,7 @@ int main(void)
     RUN(test_restarted_node_revokes_its_earlier_leases_only);
     RUN(test_expired_lease_is_taken_over_and_the_zombie_refused);
     RUN(test_lost_connection_is_reset_on_the_next_call);
+    RUN(test_unreachable_server_is_unavailable_and_backed_off);
     RUN(test_concurrent_opens_migrate_once);
     RUN(test_claim_reads_do_not_grow_with_the_queue);
     RUN(test_claims_after_a_burst_the_statistics_missed);

@@ -52,6 +52,8 @@ const char *err_code_name(int code)
         return "stale";
     case HARK_ENOSPC:
         return "no-space";
+    case HARK_EUNAVAIL:
+        return "unavailable";
     default:
         return "unknown";
     }

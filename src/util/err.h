@@ -26,6 +26,7 @@ enum {
     HARK_ESTALE = -10,   /* a lease token that no longer holds its lease (fencing) */
     HARK_EFULL = -11,    /* a bounded queue is full: try again later */
     HARK_ENOSPC = -12,   /* out of disk space (or quota): a resource condition, retry later */
+    HARK_EUNAVAIL = -13, /* the store cannot be reached (down, restarting): retry later */
 };
 
 typedef struct hark_err {

@@ -15,7 +15,11 @@
 #  - kill -9 of node b mid-chunk and between tasks: the others finish its
 #    work after its lease expires, no chunk committed twice, outputs
 #    byte-identical;
-#  - an unreachable --store: a one-line error naming it, no password.
+#  - an unreachable --store: a one-line error naming it, no password;
+#  - PostgreSQL stopped and started again under load: a submit meanwhile
+#    is answered 503 with a Retry-After, the nodes stay up, and after it
+#    every job succeeds byte-identical, no chunk twice, no attempt counted;
+#    a `hark submit` made during the outage gets its job in.
 . "$(dirname "$0")/../lib.sh"
 if [ -z "${HARK_TEST_STORE:-}" ]; then
   echo "skip: no PostgreSQL (run under tests/pg_fixture.sh)"; finish; exit
@@ -216,4 +220,69 @@ check "unreachable store: serve exits non-zero ($rc)" [ $rc -ne 0 ]
 check "... with one line" [ "$(wc -l < "$T/x.out")" = 1 ]
 check "... naming the location" grep -q "cannot open store 'postgresql://hark@/hark?host=$T/nowhere'" "$T/x.out"
 check "... without its password" bash -c "! grep -q s3cret '$T/x.out'"
+# ---- PostgreSQL restarted under load ----
+# Nodes a and c again (a 30 s lease, longer than the outage), a job's
+# chunks running on both; PostgreSQL stops until a chunk finishes (a few
+# seconds), and starts again. Meanwhile a submit is answered 503 with a
+# Retry-After and the nodes stay up; after it, every job acknowledged
+# before succeeds, byte-identical, with no chunk committed twice and no
+# attempt counted, and a `hark submit` started during the outage gets its
+# job in.
+pgctl() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$HARK_PG_BIN/pg_ctl" "$@"
+  else "$HARK_PG_BIN/pg_ctl" "$@"; fi
+}
+for n in a c; do
+  HARK_LOG=debug start_server "$T/p$n" --workers 1 --lease 30 --store "$HARK_TEST_STORE" \
+    --shared-dir "$SHARED" --node "$n" && URL[$n]=$HARK_SERVER PID[$n]=$SERVER_PID
+  check "outage: node $n started" kill -0 "${PID[$n]}"
+done
+on a
+jo1=$("$HARK" submit --priority low "$T/b.wav")
+# both_leasing: (bounded, 60 s) until both nodes hold a lease of job jo1.
+both_leasing() {
+  for _ in $(seq 1 1200); do
+    [ "$(sql "SELECT COUNT(DISTINCT lease_node) FROM tasks WHERE state = 'leased'
+              AND job_id = '$jo1'")" = 2 ] 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+check "outage: nodes a and c both decode" both_leasing
+pgctl -D "$HARK_PG_DIR/data" -m fast -w stop > /dev/null
+curl -s -i -F "file=@$T/b.wav" "${URL[c]}/v1/jobs" > "$T/down.http"
+check "outage: a submit is answered 503" grep -q '^HTTP/1.1 503' "$T/down.http"
+check "... with a Retry-After" grep -qi '^Retry-After: [0-9]' "$T/down.http"
+check "... store_unavailable, naming the store" \
+  bash -c "sed -n '/^{/p' '$T/down.http' | jq -e '.error.code == \"store_unavailable\" and (.error.message | contains(\"host=$HARK_PG_DIR\"))' > /dev/null"
+on c
+# A 3 s clip: what is checked is that it gets in, not its decoding.
+"$HARK" submit --priority low "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" \
+  > "$T/late.id" 2> "$T/late.err" &
+late=$!
+for _ in $(seq 1 200); do grep -q 'trying again' "$T/late.err" && break; sleep 0.05; done
+check "outage: hark submit waits for the store ($(head -c 200 "$T/late.err"))" grep -q 'store_unavailable\|unavailable' "$T/late.err"
+check "outage: the nodes are alive" bash -c "kill -0 ${PID[a]} && kill -0 ${PID[c]} && \
+  curl -sf '${URL[a]}/healthz' > /dev/null && curl -sf '${URL[c]}/healthz' > /dev/null"
+# A chunk that ends meanwhile keeps its result until the store is back.
+kept() { grep -q 'result kept until the store is back' "$T/pa.log" "$T/pc.log"; }
+for _ in $(seq 1 600); do kept && break; sleep 0.05; done
+check "outage: a chunk finished during it kept its result" kept
+pgctl -D "$HARK_PG_DIR/data" -l "$HARK_PG_DIR/pg.log" -w \
+  -o "-k $HARK_PG_DIR -c listen_addresses=''" start > /dev/null
+wait $late
+check "outage: hark submit started during it got its job in" \
+  bash -c "[ \$(wc -w < '$T/late.id') = 1 ]"
+jo3=$(cat "$T/late.id")
+check "outage: the job acknowledged before it succeeded" wait_state "$jo1" succeeded 120
+check "... byte-identical" same_output b "$jo1"
+check "outage: the job submitted during it succeeded" wait_state "$jo3" succeeded 120
+check "outage: no chunk committed twice" [ "$(twice)" = 0 ]
+check "... the kept result was committed" grep -q 'kept result committed' "$T/pa.log" "$T/pc.log"
+check "outage: no attempt counted against the jobs" \
+  [ "$(sql "SELECT COALESCE(SUM(attempts), 0) FROM tasks WHERE job_id IN ('$jo1', '$jo3')")" = 0 ]
+for n in a c; do
+  SERVER_PID=${PID[$n]}
+  check "outage: node $n stops cleanly" stop_server
+done
 finish
