@@ -40,14 +40,17 @@
 
 /* $1 now, $2 max_attempts, $3 the lowest class. The best waiting class is
  * the claim's first task's; the demand counts that class's claimable tasks
- * (at most 64: no cluster has more workers to ask); a lease is live until
- * its expiry, after which it is not a worker anyone can ask. */
+ * (at most 64: no cluster has more workers to ask). An asked lease counts
+ * until it ends, expired or not: a worker may take a while to stop (its
+ * lease is not renewed while it yields, and a loaded machine can stretch
+ * the wait past a short lease); the expiry sweep ends a dead node's. Only
+ * a live lease is picked. */
 static const char ask_sql[] =
     "WITH best AS (SELECT t.prio" SQL_CLAIMABLE "),"
     " demand AS (SELECT COUNT(*) AS n FROM (SELECT 1" SQL_CLAIMABLE_WHERE
     "  AND t.prio = (SELECT prio FROM best) LIMIT 64) d),"
     " asked AS (SELECT (SELECT COUNT(*) FROM tasks WHERE state = 'leased'"
-    "  AND yield_asked_ms IS NOT NULL AND lease_expires_ms > $1)"
+    "  AND yield_asked_ms IS NOT NULL)"
     "  + (SELECT COUNT(*) FROM yield_grants WHERE until_ms > $1) AS n),"
     " victim AS (SELECT job_id, idx FROM tasks WHERE state = 'leased'"
     "  AND yield_asked_ms IS NULL AND lease_expires_ms > $1"

@@ -925,6 +925,36 @@ static void test_one_worker_in_the_cluster_yields(void)
     store_close(c);
 }
 
+/* A worker slow to stop outlives its lease (renewals stop while it
+ * yields): its asked lease, expired but not yet swept, still counts, so
+ * nobody asks a second worker meanwhile; the sweep ends it. */
+static void test_an_asked_lease_counts_until_it_ends(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    store *a = open_node("node-a", "a-1"), *b = open_node("node-b", "b-1");
+    char low[STORE_ID_SIZE], rt[STORE_ID_SIZE];
+    submit(a, STORE_PRIO_LOW, "low.wav", low);
+    prepare(a, low, 2);
+    store_task ta = claim(a, "w1", LONG_LEASE);
+    store_task tb = claim(b, "w1", 2000);
+    submit(a, STORE_PRIO_REALTIME, "rt.wav", rt);
+    prepare(a, rt, 1);
+    fake_now += 1500;
+    ASSERT_EQ(ask_yield(b, NULL), tb.token); /* the newest */
+    fake_now += 1000;                        /* tb's lease ran out, unswept */
+    ASSERT_EQ(ask_yield(a, NULL), 0);
+    int n = 0;
+    hark_err err = {0};
+    ASSERT_EQ(store_expire_leases(a, &n, &err), 0);
+    ASSERT_EQ(n, 1);
+    ASSERT_EQ(ask_yield(a, NULL), ta.token); /* now the clip waits for a yield again */
+    check_store(a);
+    store_close(a);
+    store_close(b);
+}
+
 typedef struct yield_race {
     store *st;
     pthread_barrier_t *go;
@@ -1021,5 +1051,6 @@ int main(void)
     RUN(test_watch_polls_while_the_server_is_unreachable);
     RUN(test_one_worker_in_the_cluster_yields);
     RUN(test_nodes_asking_at_once_ask_one_worker);
+    RUN(test_an_asked_lease_counts_until_it_ends);
     TEST_DONE();
 }
