@@ -70,6 +70,7 @@ typedef struct slot {
     double deadline; /* the task's watchdog */
     double last_beat, last_renew;
     bool yielding;        /* asked to yield; stays BUSY until it answers */
+    bool preempting;      /* ... for a better task: its lease is kept (renewed) meanwhile */
     double closed_at;     /* its socket closed (0: open); the pidfd tells why */
     char kill_cause[160]; /* why we killed it, for the released task */
     int failures;         /* deaths in a row without a task done: respawn backoff */
@@ -229,6 +230,7 @@ static void slot_spawn(runtime *rt, slot *s)
     s->state = SLOT_STARTING;
     s->since = clock_now_s();
     s->yielding = false;
+    s->preempting = false;
     s->closed_at = 0;
     s->kill_cause[0] = '\0';
     log_debug("%s: started pid %d", s->name, (int)s->proc.pid);
@@ -489,6 +491,7 @@ static void dispatch(runtime *rt, slot *s, const store_task *t)
     s->state = SLOT_BUSY;
     s->since = s->last_beat = s->last_renew = now;
     s->yielding = false;
+    s->preempting = false;
     if (t->kind == STORE_TASK_PREPARE) {
         if (fs_mkdir_p(dir, 0700, &err)) {
             store_job_release(&job);
@@ -787,14 +790,19 @@ static void on_heartbeat(runtime *rt, slot *s, json_t *m)
     if (rt->h.progress)
         rt->h.progress(rt->h.ctx, s->task.job_id, s->task.idx,
                        json_number_value(json_object_get(m, "done_s")));
-    if (now - s->last_renew < renew_every(rt) || s->yielding)
+    /* A task told to stop because its job ended has no lease left to
+     * renew; one yielding for a better task keeps its lease until it
+     * answers, which a loaded machine can stretch past a short lease (it
+     * would expire into a failed attempt, and on a shared store its
+     * asked mark would stop holding other nodes back). */
+    if (now - s->last_renew < renew_every(rt) || (s->yielding && !s->preempting))
         return;
     s->last_renew = now;
     hark_err err = {0};
     int rc = store_renew(rt->st, s->task.token, rt->o.lease_ms, &err);
     if (rc == HARK_ENOSPC)
         resource_set(rt, s->task.job_id, err.msg);
-    if (rc == HARK_ESTALE) {
+    if (rc == HARK_ESTALE && !s->yielding) {
         /* Paused, cancelled, failed or expired under us: stop now. */
         s->yielding = true;
         slot_send(rt, s, MSG_YIELD, json_pack("{s:I}", "token", (json_int_t)s->task.token));
@@ -903,6 +911,7 @@ static bool realtime_running(const runtime *rt)
 static void ask_yield(runtime *rt, slot *s, int for_priority)
 {
     s->yielding = true;
+    s->preempting = true;
     s->yield_at = clock_now_s();
     log_info("%s: yield job %s chunk %d for a %s task", s->name, s->task.job_id, s->task.idx,
              for_priority < 0 ? "better" : store_priority_name(for_priority));
