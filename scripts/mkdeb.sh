@@ -67,26 +67,26 @@ cat > "$root/DEBIAN/postinst" <<'SCRIPT'
 #!/bin/sh
 set -e
 # hark.service is not started by itself: `systemctl enable --now hark`.
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
+if [ "$1" = configure ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
 fi
 SCRIPT
 cat > "$root/DEBIAN/prerm" <<'SCRIPT'
 #!/bin/sh
 set -e
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+if [ "$1" = remove ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl stop hark.service || true
 fi
 SCRIPT
 cat > "$root/DEBIAN/postrm" <<'SCRIPT'
 #!/bin/sh
 set -e
-if [ -d /run/systemd/system ]; then
+if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
 fi
 # purge: the daemon's state (StateDirectory=hark with DynamicUser).
 if [ "$1" = purge ]; then
-  rm -rf /var/lib/private/hark /var/lib/hark
+  rm -rf "${DPKG_ROOT:-}/var/lib/private/hark" "${DPKG_ROOT:-}/var/lib/hark"
 fi
 SCRIPT
 chmod 0755 "$root/DEBIAN/postinst" "$root/DEBIAN/prerm" "$root/DEBIAN/postrm"
