@@ -137,7 +137,8 @@ depends=$(sed -n 's/^ Depends: //p' "$T/info")
 check "Depends names the model" grep -q 'pocketsphinx-en-us' <<< "$depends"
 # Each shared library the programs link (NEEDED) is in a package of Depends.
 libs=$(objdump -p "$B/hark" "$B/hark-engine" | sed -n 's/^ *NEEDED *//p' | sort -u)
-dpkg -S $(for l in $libs; do echo "*/$l"; done) > "$T/owners" 2> /dev/null
+pats=(); for l in $libs; do pats+=("*/$l"); done
+dpkg -S "${pats[@]}" > "$T/owners" 2> /dev/null
 missing=
 for lib in $libs; do
   pkg=$(grep -F "/$lib" "$T/owners" | grep -E "/$lib\$" | cut -d: -f1 | grep -v -- '-dev$' | sort -u | head -n 1)
