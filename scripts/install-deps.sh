@@ -38,6 +38,11 @@ PACKAGES=(
   # clipboard and typing under Xvfb (xclip, xdotool, a python3-tk window),
   # audio piped at real-time pace (pv -L)
   pulseaudio pulseaudio-utils xvfb xclip xdotool python3-tk pv
+  # packaging (make install, make deb; tests/integration/packaging.sh): man
+  # and groff render the generated man pages, dpkg-shlibdeps (dpkg-dev)
+  # computes the package's Depends, objdump (binutils) lists the linked
+  # libraries, xz compresses the .deb, systemd-analyze checks hark.service
+  man-db groff-base dpkg-dev binutils xz-utils systemd
 )
 
 # The client tests run the official `openai` npm package: Node.js and npm

@@ -903,6 +903,57 @@ static void test_docs_example(void)
     serve_config_release(&cfg);
 }
 
+/* contrib/hark.conf.example, the config file the package installs as
+ * /etc/hark/hark.conf, loads as it is (no secrets: no mode warning), and
+ * again with its commented-out settings switched on (a made-up secret in
+ * place of its "..."), so that every key it shows is one hark accepts. */
+static void test_contrib_example(void)
+{
+    const char *src = getenv("HARK_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/contrib/hark.conf.example", src ? src : "../..");
+    serve_config cfg;
+    hark_err err;
+    err_clear(&err);
+    serve_config_init(&cfg);
+    if (serve_config_load(path, &cfg, &err) != 0)
+        TEST_FAIL_("%s: %s", path, err.msg);
+    ASSERT_STREQ(cfg.listen, "127.0.0.1:8090");
+    ASSERT_STREQ(cfg.state_dir, "/var/lib/hark"); /* hark.service's StateDirectory */
+    ASSERT_EQ(cfg.workers, 4);
+    ASSERT_EQ(cfg.n_tokens, 0);
+    char msg[256];
+    ASSERT(!serve_config_mode_warning(&cfg, msg, sizeof msg)); /* no secrets */
+    serve_config_release(&cfg);
+
+    FILE *f = fopen(path, "r");
+    ASSERT(f != NULL);
+    static char on[1 << 16];
+    size_t n = 0, switched = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        const char *l = line;
+        /* "#key = value" and "#[token NAME]": a setting switched off. */
+        if (line[0] == '#' && (line[1] == '[' || (line[1] >= 'a' && line[1] <= 'z'))) {
+            l = line + 1;
+            switched++;
+        }
+        if (strcmp(l, "secret = ...\n") == 0)
+            l = "secret = hk-3b1f0c9e5d7a2b4c6e8f0a1b3c5d7e9f\n";
+        size_t len = strlen(l);
+        ASSERT(n + len < sizeof on);
+        memcpy(on + n, l, len);
+        n += len;
+    }
+    fclose(f);
+    ASSERT(switched >= 4);
+    parse_ok_(__LINE__, on, n, &cfg);
+    ASSERT_EQ(cfg.n_roots, 1);
+    ASSERT_EQ(cfg.n_tokens, 1);
+    ASSERT(cfg.tokens[0].admin);
+    serve_config_release(&cfg);
+}
+
 int main(void)
 {
     RUN(test_every_key);
@@ -925,5 +976,6 @@ int main(void)
     RUN(test_load_and_mode_warning);
     RUN(test_load_errors);
     RUN(test_docs_example);
+    RUN(test_contrib_example);
     TEST_DONE();
 }

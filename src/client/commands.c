@@ -655,7 +655,9 @@ static int cmd_ls(const command *cmd, int argc, char **argv)
 
 /* ---- show, cancel, pause, resume ------------------------------------- */
 
-/* Parse "[--json] ID" (json may be NULL: no --json) and open the client. */
+/* Parse "[--json] ID" (json may be NULL: no --json) and open the client:
+ * -1 when the command goes on, else the exit status to return at once
+ * (--help's 0 included). */
 static int id_command_args(const command *cmd, int argc, char **argv, bool *json, const char **id,
                            hc_client **c)
 {
@@ -673,7 +675,9 @@ static int id_command_args(const command *cmd, int argc, char **argv, bool *json
             return rc;
     }
     int rc = job_id_arg(cmd, argc, argv, id);
-    return rc ? rc : open_client(server, c);
+    if (!rc)
+        rc = open_client(server, c);
+    return rc ? rc : -1;
 }
 
 static int cmd_show(const command *cmd, int argc, char **argv)
@@ -682,7 +686,7 @@ static int cmd_show(const command *cmd, int argc, char **argv)
     const char *id;
     hc_client *c;
     int rc = id_command_args(cmd, argc, argv, &as_json, &id, &c);
-    if (rc)
+    if (rc >= 0)
         return rc;
     char path[128];
     snprintf(path, sizeof path, "/v1/jobs/%s", id);
@@ -718,7 +722,7 @@ static int job_request(const command *cmd, int argc, char **argv, bool del)
     const char *id;
     hc_client *c;
     int rc = id_command_args(cmd, argc, argv, NULL, &id, &c);
-    if (rc)
+    if (rc >= 0)
         return rc;
     char path[128];
     if (del)

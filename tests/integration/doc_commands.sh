@@ -21,6 +21,10 @@
 # - docs/operations.md: both `hark serve` lines, and the webhook signature
 #   check (which must say "signature valid").
 # - docs/config.md: the HARK_TOKENS example gives a daemon those tokens.
+# Not run here: README's "Install as a service" block (it builds, and
+# installs as root) is what tests/integration/packaging.sh does into
+# temporary trees; operations.md's unit drop-in and rule_files are not
+# commands (text and yaml blocks).
 . "$(dirname "$0")/../lib.sh"
 SRC=$HARK_SOURCE_DIR
 # block FILE N: the Nth ```sh block of FILE (1-based).
