@@ -38,23 +38,32 @@
 /* pg_advisory_xact_lock key of yield decisions ("hark" "yld!" in ASCII). */
 #define YIELD_LOCK "7521981955383297057"
 
-/* $1 now, $2 max_attempts, $3 the lowest class. The best waiting class is
- * the claim's first task's; the demand counts that class's claimable tasks
- * (at most 64: no cluster has more workers to ask). An asked lease counts
- * until it ends, expired or not: a worker may take a while to stop (its
- * lease is not renewed while it yields, and a loaded machine can stretch
- * the wait past a short lease); the expiry sweep ends a dead node's. Only
- * a live lease is picked. */
+/* Is a request worth the lock? $1 now, $2 max_attempts, $3 the lowest
+ * class: the best waiting class (the claim's first task's, read as the
+ * claim reads it: pgs_claim_plan), and whether a live lease of a worse
+ * class is not asked yet. Most calls end here, read-only and without the
+ * lock: a queue of one class behind busy workers of that class has
+ * nothing to preempt. */
+static const char best_sql[] = "SELECT t.prio" SQL_CLAIMABLE;
+static const char worse_sql[] = "SELECT COUNT(*) FROM tasks WHERE state = 'leased' AND prio > $2"
+                                " AND yield_asked_ms IS NULL AND lease_expires_ms > $1";
+
+/* $1 now, $2 max_attempts, $3 the best waiting class. The demand counts
+ * that class's claimable tasks (at most 64: no cluster has more workers to
+ * ask). An asked lease counts until it ends, expired or not: a worker may
+ * take a while to stop (a loaded machine can stretch the wait past a
+ * short lease); the expiry sweep ends a dead node's. Only a live lease is
+ * picked. Planned as PostgreSQL likes (enable_sort back on: the victim's
+ * order is a sort of the few leases; the demand walks tasks_claim at one
+ * class). */
 static const char ask_sql[] =
-    "WITH best AS (SELECT t.prio" SQL_CLAIMABLE "),"
-    " demand AS (SELECT COUNT(*) AS n FROM (SELECT 1" SQL_CLAIMABLE_WHERE
-    "  AND t.prio = (SELECT prio FROM best) LIMIT 64) d),"
+    "WITH demand AS (SELECT COUNT(*) AS n FROM (SELECT 1" SQL_CLAIMABLE_WHERE
+    "  AND t.prio = $3 LIMIT 64) d),"
     " asked AS (SELECT (SELECT COUNT(*) FROM tasks WHERE state = 'leased'"
     "  AND yield_asked_ms IS NOT NULL)"
     "  + (SELECT COUNT(*) FROM yield_grants WHERE until_ms > $1) AS n),"
     " victim AS (SELECT job_id, idx FROM tasks WHERE state = 'leased'"
-    "  AND yield_asked_ms IS NULL AND lease_expires_ms > $1"
-    "  AND prio > (SELECT prio FROM best)"
+    "  AND yield_asked_ms IS NULL AND lease_expires_ms > $1 AND prio > $3"
     "  AND (SELECT n FROM asked) < (SELECT n FROM demand)"
     "  ORDER BY prio DESC, lease_token DESC LIMIT 1 FOR UPDATE SKIP LOCKED)"
     " UPDATE tasks t SET yield_asked_ms = $1 FROM victim v"
@@ -102,13 +111,22 @@ int pg_request_yield_cb(store *base, int64_t *token, char *node, size_t n, hark_
         pgs_leave(st);
         return rc;
     }
-    rc = pg_plain(&st->c, "SELECT pg_advisory_xact_lock(" YIELD_LOCK ")", err);
+    int64_t best = -1, worse = 0;
+    bool waits = false;
+    rc = pgs_claim_plan(st, err);
     if (rc == 0)
-        rc = pgs_claim_plan(st, err);
-    if (rc == 0)
+        rc = pg_q_int64(&st->c, &best, &waits, err, best_sql, "Iii", st->now,
+                        st->base.opt.max_attempts, STORE_PRIO_LOW);
+    if (rc == 0 && waits)
+        rc = pg_q_int64(&st->c, &worse, NULL, err, worse_sql, "Ii", st->now, (int)best);
+    if (rc == 0 && waits && worse > 0)
+        rc = pg_plain(&st->c,
+                      "SELECT pg_advisory_xact_lock(" YIELD_LOCK "); SET LOCAL enable_sort = on",
+                      err);
+    if (rc == 0 && waits && worse > 0)
         rc = pg_q(&st->c, &r, NULL, err, ask_sql, "Iii", st->now, st->base.opt.max_attempts,
-                  STORE_PRIO_LOW);
-    if (rc == 0 && PQntuples(r) == 1) {
+                  (int)best);
+    if (rc == 0 && r && PQntuples(r) == 1) {
         *token = pg_i64(r, 0, 0);
         snprintf(node, n, "%s", pg_str(r, 0, 1));
         st->tx_notify = true; /* the node holding it hears now */
