@@ -5,9 +5,11 @@
  * Each node sees only its own workers. If every node that found its
  * workers busy while a push-to-talk clip waited asked one of them to
  * yield, a cluster of ten nodes would stop ten chunks for one clip. So the
- * choice is made here, in one statement under YIELD_LOCK: count the tasks
- * of the best waiting class, count the yields already asked on live
- * leases, and only if fewer are asked mark one more lease, the lowest
+ * choice is made here: a read without any lock says whether anything
+ * worse than the best waiting class runs unasked (most calls end there);
+ * then one statement under YIELD_LOCK counts the tasks of that class and
+ * the yields already owed (asked leases not yet ended, workers between
+ * tasks), and only if fewer are owed marks one more lease, the lowest
  * class's newest. The mark lives in the task row (yield_asked_ms) and goes
  * with the lease: every path that ends a lease clears it (CLEAR_LEASE), and
  * a claim starts without it. The marking transaction's commit notifies
@@ -35,15 +37,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* pg_advisory_xact_lock key of yield decisions ("hark" "yld!" in ASCII). */
+/* pg_advisory_xact_lock key of yield decisions (any constant of its own:
+ * WRITE_LOCK and the migrations' lock are others). */
 #define YIELD_LOCK "7521981955383297057"
 
-/* Is a request worth the lock? $1 now, $2 max_attempts, $3 the lowest
- * class: the best waiting class (the claim's first task's, read as the
- * claim reads it: pgs_claim_plan), and whether a live lease of a worse
- * class is not asked yet. Most calls end here, read-only and without the
- * lock: a queue of one class behind busy workers of that class has
- * nothing to preempt. */
+/* Is a request worth the lock? best_sql ($1 now, $2 max_attempts, $3 the
+ * lowest class): the best waiting class, the claim's first task's, read
+ * as the claim reads it (pgs_claim_plan); worse_sql ($1 now, $2 that
+ * class): the live leases of a worse class not asked yet. Most calls end here, read-only and
+ * without the lock: a queue of one class behind busy workers of that class has nothing to preempt.
+ */
 static const char best_sql[] = "SELECT t.prio" SQL_CLAIMABLE;
 static const char worse_sql[] = "SELECT COUNT(*) FROM tasks WHERE state = 'leased' AND prio > $2"
                                 " AND yield_asked_ms IS NULL AND lease_expires_ms > $1";

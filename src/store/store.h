@@ -365,13 +365,12 @@ int store_peek(store *st, store_peek_info *out, hark_err *err);
 bool store_coordinates_yields(const store *st);
 
 /* If a task waits that is better than some live lease, and fewer yields
- * are asked (on live leases) than tasks of that best class wait, ask one
- * more: the live lease of the lowest class, among equals the newest (the
- * least work lost), is marked asked. Every node hears of it (the store's
- * change notification) and the one holding it asks its worker to yield;
- * the mark goes with the lease (commit, release, expiry). Decisions are
- * serialized in the store, so two nodes asking at once ask one worker.
- * *token gets the asked lease's token and node (n bytes, may be NULL) its
+ * are owed (leases asked and not yet ended, workers between tasks about to
+ * claim) than tasks of that best class wait, ask one more: the live lease of the lowest class,
+ * among equals the newest (the least work lost), is marked asked. Every node hears of it (the
+ * store's change notification) and the one holding it asks its worker to yield; the mark goes with
+ * the lease (commit, release, expiry). Decisions are serialized in the store, so two nodes asking
+ * at once ask one worker. *token gets the asked lease's token and node (n bytes, may be NULL) its
  * node, or 0 and "" when nothing was asked (nothing better waits, nothing
  * worse runs, or enough yields are asked already). */
 int store_request_yield(store *st, int64_t *token, char *node, size_t n, hark_err *err);
