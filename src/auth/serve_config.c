@@ -54,6 +54,7 @@ enum key_id {
     KEY_STORE,
     KEY_SHARED_DIR,
     KEY_NODE,
+    KEY_MACHINE,
     N_KEYS
 };
 
@@ -87,6 +88,7 @@ static const char *const key_names[N_KEYS] = {
     [KEY_STORE] = "store",
     [KEY_SHARED_DIR] = "shared_dir",
     [KEY_NODE] = "node",
+    [KEY_MACHINE] = "machine",
 };
 
 /* Keys that may be given more than once: each adds a value. */
@@ -538,6 +540,10 @@ static int set_key(parser *p, const char *key, const char *v)
         if (!valid_token_name(v, strlen(v)))
             return FAIL(p, "node: bad name \"%s\" (" NAME_RULE ")", SHOW(v, show));
         return set_string(p, &cfg->node, v);
+    case KEY_MACHINE:
+        if (!valid_token_name(v, strlen(v)))
+            return FAIL(p, "machine: bad name \"%s\" (" NAME_RULE ")", SHOW(v, show));
+        return set_string(p, &cfg->machine, v);
     case KEY_WORKERS:
         return set_int(p, key, v, 1, SERVE_CONFIG_MAX_WORKERS, &cfg->workers);
     case KEY_MAX_UPLOAD:
@@ -768,6 +774,7 @@ void serve_config_release(serve_config *cfg)
     free(cfg->store);
     free(cfg->shared_dir);
     free(cfg->node);
+    free(cfg->machine);
     for (size_t i = 0; i < cfg->n_roots; i++)
         free(cfg->roots[i]);
     free(cfg->roots);

@@ -66,6 +66,7 @@ typedef struct serve_config {
                               connection string), as written */
     char *shared_dir;      /* root of uploads/, work/, artifacts/ every node mounts, as written */
     char *node;            /* this node's name (NAME_RULE of tokens) */
+    char *machine;         /* the machine it runs on, shared by nodes on one (NAME_RULE) */
     int workers;           /* 1..SERVE_CONFIG_MAX_WORKERS */
     int64_t max_upload;    /* bytes, >= 1 */
     int64_t max_body;      /* bytes, >= 1: request bodies other than uploads */

@@ -118,23 +118,28 @@ static void test_every_key(void)
 }
 
 /* Several machines: the store's location, the shared directory, the node's
- * name (a token name's rule: it shows in logs and metric labels). */
+ * name and its machine's (a token name's rule: they show in logs and metric
+ * labels). */
 static void test_cluster_keys(void)
 {
     serve_config cfg;
     PARSE_OK("store = postgresql://hark@db.lan/hark?sslmode=require\n"
              "shared_dir = /mnt/hark\n"
-             "node = asr-1.rack_2\n",
+             "node = asr-1.rack_2\n"
+             "machine = rack_2-host7\n",
              &cfg);
     ASSERT_STREQ(cfg.store, "postgresql://hark@db.lan/hark?sslmode=require");
     ASSERT_STREQ(cfg.shared_dir, "/mnt/hark");
     ASSERT_STREQ(cfg.node, "asr-1.rack_2");
+    ASSERT_STREQ(cfg.machine, "rack_2-host7");
     serve_config_release(&cfg);
     PARSE_OK("", &cfg);
-    ASSERT(cfg.store == NULL && cfg.shared_dir == NULL && cfg.node == NULL);
+    ASSERT(cfg.store == NULL && cfg.shared_dir == NULL && cfg.node == NULL && cfg.machine == NULL);
     serve_config_release(&cfg);
     EXPECT_ERR("node = a b\n",
                "hark.conf:1: node: bad name \"a b\" (1 to 64 of A-Z a-z 0-9 . _ -)");
+    EXPECT_ERR("machine = host/1\n",
+               "hark.conf:1: machine: bad name \"host/1\" (1 to 64 of A-Z a-z 0-9 . _ -)");
     EXPECT_ERR("store = /a\nstore = /b\n",
                "hark.conf:2: duplicate key \"store\" (first set on line 1)");
 }

@@ -76,6 +76,9 @@ static void usage(FILE *to)
                 "                           every node mounts (default: STATE_DIR)\n"
                 "  --node NAME              this node's name in leases, logs and /metrics\n"
                 "                           (default: the host name)\n"
+                "  --machine NAME           the machine it runs on: a push-to-talk clip\n"
+                "                           clears every node of its machine (default:\n"
+                "                           the host name)\n"
                 "  -j, --workers N          worker processes (default: the number of cores)\n"
                 "  --max-upload BYTES       largest accepted upload (default: 2 GiB)\n"
                 "  --max-body BYTES         largest JSON request body (default: 64 KiB)\n"
@@ -184,7 +187,8 @@ enum {
     OPT_URL_ALLOW,
     OPT_STORE,
     OPT_SHARED_DIR,
-    OPT_NODE
+    OPT_NODE,
+    OPT_MACHINE
 };
 
 /* A node name: what a token name may be (1 to 64 of A-Z a-z 0-9 . _ -), so
@@ -305,12 +309,13 @@ int cli_serve(int argc, char **argv)
         {"store", required_argument, NULL, OPT_STORE},
         {"shared-dir", required_argument, NULL, OPT_SHARED_DIR},
         {"node", required_argument, NULL, OPT_NODE},
+        {"machine", required_argument, NULL, OPT_MACHINE},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *state_arg = NULL, *config_path = NULL, *secret_file = NULL;
-    const char *store_arg = NULL, *shared_arg = NULL, *node_arg = NULL;
+    const char *store_arg = NULL, *shared_arg = NULL, *node_arg = NULL, *machine_arg = NULL;
     const char *roots_arg[MAX_ROOTS];
     size_t n_roots_arg = 0;
     const char *allow_arg[MAX_URL_ALLOW];
@@ -410,6 +415,15 @@ int cli_serve(int argc, char **argv)
             }
             node_arg = optarg;
             break;
+        case OPT_MACHINE:
+            if (!node_name_ok(optarg)) {
+                fprintf(stderr,
+                        "hark: --machine wants 1 to 64 of A-Z a-z 0-9 . _ -, not '%.100s'\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            machine_arg = optarg;
+            break;
         case OPT_URL_ALLOW: {
             net_allow a;
             hark_err why = {0};
@@ -475,6 +489,8 @@ int cli_serve(int argc, char **argv)
         shared_arg = cfg.shared_dir;
     if (!node_arg)
         node_arg = cfg.node;
+    if (!machine_arg)
+        machine_arg = cfg.machine;
     if (!workers)
         workers = cfg.workers > 0       ? cfg.workers
                   : cores < 1           ? 1
@@ -651,6 +667,7 @@ int cli_serve(int argc, char **argv)
                         .commit_ctx = &changes,
                         .node = node,
                         .incarnation = life,
+                        .machine = machine_arg,
                         .on_remote_change = on_remote_change,
                         .remote_ctx = &rwake};
     store *st = NULL;

@@ -1039,9 +1039,11 @@ static void schedule(runtime *rt)
     /* Realtime exclusivity: while realtime work waits or runs, nothing else
      * is started and every other worker yields, so a push-to-talk clip gets
      * the whole machine (cores share caches and memory bandwidth: measured,
-     * a neighbour's decode slows a clip by 10-15%). */
+     * a neighbour's decode slows a clip by 10-15%). A machine is shared by
+     * every node on it: another node's realtime task counts as ours. */
+    bool nearby = pk.realtime_nearby;
     bool exclusive = rt->o.realtime_exclusive &&
-                     (pk.best_priority == STORE_PRIO_REALTIME || realtime_running(rt));
+                     (pk.best_priority == STORE_PRIO_REALTIME || realtime_running(rt) || nearby);
     bool starting = false, idle_left = false;
     for (int i = 0; i < rt->n; i++) {
         slot *s = &rt->slots[i];
@@ -1074,11 +1076,12 @@ static void schedule(runtime *rt)
         dispatch(rt, s, &t);
         s->dispatch_s = clock_now_s() - claim_at;
     }
-    /* On a shared store exclusivity is this machine's (caches and memory
-     * bandwidth are per machine): the node running a realtime task clears
-     * its other workers; one that only sees it wait asks the store like
-     * any better task (shared_preempt), so one worker in the cluster yields. */
-    if (exclusive && (!rt->shared_yields || realtime_running(rt))) {
+    /* On a shared store exclusivity is the machine's (caches and memory
+     * bandwidth are per machine): the nodes of the machine running a
+     * realtime task clear their other workers; one that only sees it wait
+     * asks the store like any better task (shared_preempt), so one worker
+     * in the cluster yields. */
+    if (exclusive && (!rt->shared_yields || realtime_running(rt) || nearby)) {
         for (int i = 0; i < rt->n; i++) {
             slot *s = &rt->slots[i];
             if (s->state == SLOT_BUSY && !s->yielding && !s->kill_cause[0] &&

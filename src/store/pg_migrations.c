@@ -155,7 +155,9 @@ static const pg_migration migrations[] = {
      "  until_ms BIGINT NOT NULL,"
      "  PRIMARY KEY (life, owner)"
      ");"},
-    /* Add new migrations here: {3, "what it does", "ALTER TABLE ..."}. */
+    {3, "the machine of a lease (realtime exclusivity covers a machine's nodes)",
+     "ALTER TABLE tasks ADD COLUMN lease_machine TEXT;"},
+    /* Add new migrations here: {4, "what it does", "ALTER TABLE ..."}. */
 };
 
 #define N_MIGRATIONS (sizeof migrations / sizeof migrations[0])

@@ -261,12 +261,13 @@ static int pg_open_cb(const char *location, const store_options *opt, store **ou
     }
     mu = true;
     char host[256] = "localhost";
-    if (!opt->node || !opt->node[0]) {
+    if (!opt->node || !opt->node[0] || !opt->machine || !opt->machine[0]) {
         gethostname(host, sizeof host - 1);
         host[sizeof host - 1] = '\0';
     }
     st->node = strdup(opt->node && opt->node[0] ? opt->node : host);
-    if (!st->node ||
+    st->machine = strdup(opt->machine && opt->machine[0] ? opt->machine : host);
+    if (!st->node || !st->machine ||
         (opt->incarnation && opt->incarnation[0] ? !(st->life = strdup(opt->incarnation))
                                                  : make_life(st->node, &st->life) != 0)) {
         rc = err_set(err, HARK_ENOMEM, "cannot open store '%s': out of memory", st->c.where);
@@ -287,6 +288,7 @@ out:
         if (mu)
             pthread_mutex_destroy(&st->mu);
         free(st->node);
+        free(st->machine);
         free(st->life);
         free(st->location);
         free(st->notify_sql);
@@ -302,6 +304,7 @@ static void pg_close_cb(store *base)
     pg_disconnect(&st->c);
     pthread_mutex_destroy(&st->mu);
     free(st->node);
+    free(st->machine);
     free(st->life);
     free(st->location);
     free(st->notify_sql);
@@ -543,13 +546,13 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
                   " c AS (SELECT t.job_id, t.idx" SQL_CLAIMABLE
                   " FOR UPDATE OF t SKIP LOCKED FOR KEY SHARE OF j)"
                   " UPDATE tasks t SET state = 'leased', lease_token = nextval('lease_tokens'),"
-                  " lease_owner = $4, lease_node = $5, lease_life = $6,"
+                  " lease_owner = $4, lease_node = $5, lease_life = $6, lease_machine = $8,"
                   " lease_expires_ms = $1 + $7, yield_asked_ms = NULL FROM c, jobs j"
                   " WHERE t.job_id = c.job_id AND t.idx = c.idx AND j.id = c.job_id"
                   " RETURNING t.job_id, t.idx, t.start_sample, t.end_sample, t.attempts,"
                   " t.lease_token, t.lease_expires_ms, j.priority, j.state, j.started_ms IS NULL",
-                  "IiitttI", t, st->base.opt.max_attempts, max_priority, owner, st->node, st->life,
-                  lease_ms);
+                  "IiitttIt", t, st->base.opt.max_attempts, max_priority, owner, st->node, st->life,
+                  lease_ms, st->machine);
     if (rc == 0 && PQntuples(r) == 0)
         rc = pgs_worker_idle(st, owner, err);
     if (rc || PQntuples(r) == 0)
@@ -563,6 +566,10 @@ static int claim_tx(pg_store *st, const char *owner, int64_t lease_ms, int max_p
     out->token = pg_i64(r, 0, 5);
     out->expires_ms = pg_i64(r, 0, 6);
     out->priority = pg_int(r, 0, 7);
+    /* The other nodes on this machine clear their workers for a realtime
+     * task (store_peek_info.realtime_nearby): wake them. */
+    if (out->priority == STORE_PRIO_REALTIME)
+        st->tx_notify = true;
     bool was_queued = strcmp(pg_str(r, 0, 8), "queued") == 0;
     bool maybe_first = pg_bool(r, 0, 9);
     PQclear(r);
@@ -673,6 +680,13 @@ static int pg_peek_cb(store *base, store_peek_info *out, hark_err *err)
             "Ii", st->now, st->base.opt.max_attempts);
     if (rc == 0)
         out->wake_ms = v;
+    if (rc == 0)
+        rc = pg_q_int64(&st->c, &v, NULL, err,
+                        "SELECT COUNT(*) FROM tasks WHERE state = 'leased' AND prio = $1"
+                        " AND lease_machine = $2 AND lease_life <> $3 AND lease_expires_ms > $4",
+                        "ittI", STORE_PRIO_REALTIME, st->machine, st->life, st->now);
+    if (rc == 0)
+        out->realtime_nearby = v > 0;
     pg_plain(&st->c, "COMMIT", NULL);
     pgs_leave(st);
     return rc;

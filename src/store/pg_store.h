@@ -27,6 +27,7 @@ typedef struct pg_store {
     int64_t now;      /* this call's now (see THE CLOCK) */
     char *node;       /* store_options.node, or the host name */
     char *life;       /* store_options.incarnation, or host-pid-random */
+    char *machine;    /* store_options.machine, or the host name */
     char *location;   /* as given: the watcher connects with it */
     char *notify_sql; /* "NOTIFY <channel>, '<life>'; COMMIT" (see LISTEN/NOTIFY) */
     bool tx_notify;   /* this transaction is a writer's: its commit notifies */
@@ -121,7 +122,7 @@ int pgs_refuse(pg_store *st, const char *counter, hark_err *err);
 /* What clears a lease from a task row (SET ...). */
 #define CLEAR_LEASE                                                                                \
     "lease_token = NULL, lease_owner = NULL, lease_node = NULL, lease_life = NULL,"                \
-    " lease_expires_ms = NULL, yield_asked_ms = NULL"
+    " lease_machine = NULL, lease_expires_ms = NULL, yield_asked_ms = NULL"
 
 /* ---- preemption across nodes (pg_yield.c) --------------------------------------- */
 

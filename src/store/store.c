@@ -172,7 +172,8 @@ static int resolve_options(const char *location, const store_options *opt, store
         o->max_resource_waits < 1 || o->max_resource_waits > 1000)
         return err_set(err, HARK_EINVAL, "bad store options for '%s'", location);
     if ((o->node && strnlen(o->node, 256) > 255) ||
-        (o->incarnation && strnlen(o->incarnation, 256) > 255))
+        (o->incarnation && strnlen(o->incarnation, 256) > 255) ||
+        (o->machine && strnlen(o->machine, 256) > 255))
         return err_set(err, HARK_EINVAL, "store node name too long for '%s'", location);
     if (!o->now_ms)
         o->now_ms = store_real_now_ms;
@@ -422,6 +423,7 @@ int store_peek(store *st, store_peek_info *out, hark_err *err)
 {
     out->best_priority = -1;
     out->wake_ms = 0;
+    out->realtime_nearby = false;
     return st->ops->peek(st, out, err);
 }
 

@@ -148,6 +148,11 @@ typedef struct store_options {
      * another live node's. Copied; at most 255 bytes each. */
     const char *node;
     const char *incarnation;
+    /* The machine the node runs on [the host name]. Nodes on one machine
+     * share its cores, caches and memory bandwidth, so realtime
+     * exclusivity covers them all (store_peek_info.realtime_nearby). At
+     * most 255 bytes; copied. */
+    const char *machine;
     /* Called when another handle on a shared store (another node) may have
      * committed a change: after store_watch, from a thread of the store's
      * own, so it must only signal (like on_commit). [none] */
@@ -351,6 +356,10 @@ typedef struct store_peek_info {
     int64_t wake_ms;   /* earliest future moment something time-driven happens (a
                           backoff ends, a lease expires, a deadline passes), 0 = none;
                           may be <= now when store_expire_leases is due */
+    bool realtime_nearby; /* another node on this machine (store_options.machine)
+                             holds a live lease of a realtime task: its clip
+                             should have the machine to itself (SQLite: one
+                             runtime, always false) */
 } store_peek_info;
 
 /* Look without claiming (the scheduler's preemption and sleep decisions). */

@@ -1030,6 +1030,89 @@ static void test_nodes_asking_at_once_ask_one_worker(void)
         store_close(n[i]);
 }
 
+/* Realtime exclusivity covers a machine: a realtime lease of node a is
+ * seen by the peek of b, another node of a's machine, and by no node of
+ * another machine, nor by a itself (its runtime knows); the claim wakes
+ * b at once (a claim of other work does not), and the lease stops
+ * counting when it is committed or expires. */
+static void test_realtime_lease_is_seen_by_the_machines_other_nodes(void)
+{
+    if (!have_server(__func__))
+        return;
+    fake_now = T0;
+    wake_count wb = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    store_options oa = {
+        .now_ms = fake_clock, .node = "node-a", .incarnation = "a-1", .machine = "m1"};
+    store_options ob = {.now_ms = fake_clock,
+                        .node = "node-b",
+                        .incarnation = "b-1",
+                        .machine = "m1",
+                        .on_remote_change = count_wake,
+                        .remote_ctx = &wb};
+    store_options oc = {
+        .now_ms = fake_clock, .node = "node-c", .incarnation = "c-1", .machine = "m2"};
+    store *a = NULL, *b = NULL, *c = NULL;
+    hark_err err = {0};
+    ASSERT_EQ(store_open(store_test_location(), &oa, &a, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &ob, &b, &err), 0);
+    ASSERT_EQ(store_open(store_test_location(), &oc, &c, &err), 0);
+    ASSERT_EQ(store_watch(b, &err), 0);
+    char low[STORE_ID_SIZE], rt[STORE_ID_SIZE];
+    submit(a, STORE_PRIO_LOW, "low.wav", low);
+    prepare(a, low, 3);
+    submit(a, STORE_PRIO_REALTIME, "rt.wav", rt);
+    prepare(a, rt, 2);
+    /* The listener connects on its thread: wait until b hears a commit. */
+    bool heard = false;
+    for (int i = 0; i < 20 && !heard; i++) {
+        int n = wakes(&wb);
+        char id[STORE_ID_SIZE];
+        submit(a, STORE_PRIO_LOW, "x.wav", id);
+        heard = wait_wake(&wb, n, 250);
+    }
+    ASSERT(heard);
+    store_peek_info pk;
+    ASSERT_EQ(store_peek(b, &pk, &err), 0);
+    ASSERT(!pk.realtime_nearby);
+
+    int n = wakes(&wb);
+    store_task r = claim(a, "w1", LONG_LEASE);
+    ASSERT_STREQ(r.job_id, rt);
+    ASSERT(wait_wake(&wb, n, 2000)); /* the realtime claim's NOTIFY */
+    ASSERT_EQ(store_peek(b, &pk, &err), 0);
+    ASSERT(pk.realtime_nearby);
+    ASSERT_EQ(store_peek(c, &pk, &err), 0);
+    ASSERT(!pk.realtime_nearby); /* another machine */
+    ASSERT_EQ(store_peek(a, &pk, &err), 0);
+    ASSERT(!pk.realtime_nearby); /* its own */
+    ASSERT_EQ(commit(a, r.token, "[\"rt\"]", &err), 0);
+    ASSERT_EQ(store_peek(b, &pk, &err), 0);
+    ASSERT(!pk.realtime_nearby);
+
+    /* The second chunk: its lease expires (its node died) and stops
+     * counting, whether or not a sweep has ended it. */
+    r = claim(a, "w1", LONG_LEASE);
+    ASSERT_STREQ(r.job_id, rt);
+    ASSERT_EQ(store_peek(b, &pk, &err), 0);
+    ASSERT(pk.realtime_nearby);
+    fake_now += LONG_LEASE + 1;
+    ASSERT_EQ(store_peek(b, &pk, &err), 0);
+    ASSERT(!pk.realtime_nearby);
+
+    /* A claim of a running low job's chunk wakes nobody. */
+    store_task l1 = claim(c, "w1", LONG_LEASE);
+    ASSERT_STREQ(l1.job_id, low);
+    usleep(200000);
+    n = wakes(&wb);
+    store_task l2 = claim(c, "w2", LONG_LEASE);
+    ASSERT_STREQ(l2.job_id, low);
+    usleep(300000);
+    ASSERT_EQ(wakes(&wb), n);
+    store_close(a);
+    store_close(b);
+    store_close(c);
+}
+
 int main(void)
 {
     test_setup_ = store_test_fresh;
@@ -1052,5 +1135,6 @@ int main(void)
     RUN(test_one_worker_in_the_cluster_yields);
     RUN(test_nodes_asking_at_once_ask_one_worker);
     RUN(test_an_asked_lease_counts_until_it_ends);
+    RUN(test_realtime_lease_is_seen_by_the_machines_other_nodes);
     TEST_DONE();
 }

@@ -35,7 +35,7 @@ SHARED=$T/shared
 declare -A URL PID
 # node NAME: start (or restart) node NAME; URL[NAME], PID[NAME].
 node() {
-  HARK_LOG=debug start_server "$T/$1" --workers 1 --lease 2 --store "$HARK_TEST_STORE" \
+  HARK_LOG=debug start_server "$T/$1" --workers 1 --lease 2 --store "$HARK_TEST_STORE" --machine "m-$1" \
     --shared-dir "$SHARED" --node "$1" || return 1
   URL[$1]=$HARK_SERVER PID[$1]=$SERVER_PID
 }
