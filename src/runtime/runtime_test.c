@@ -24,6 +24,7 @@ typedef struct tctx {
     double t0;
     double realtime_done_at, low_done_at;
     uint64_t as_bytes; /* worker address-space limit, 0: the default */
+    int64_t lease_ms;  /* 0: the default */
 } tctx;
 
 static int find(tctx *c, const char *id)
@@ -120,6 +121,8 @@ static runtime *start(tctx *c, int workers, int max_attempts)
     o.work_root = "work";
     if (c->as_bytes)
         o.limits.as_bytes = c->as_bytes;
+    if (c->lease_ms)
+        o.lease_ms = c->lease_ms;
     runtime_hooks h = {complete, finished, progress, done, c};
     runtime *rt;
     if (runtime_new(c->st, &o, &h, &rt, &err))
@@ -228,6 +231,59 @@ static void test_realtime_preempts_low_and_output_is_identical(void)
     ASSERT(c.realtime_done_at > 0 && c.realtime_done_at < c.low_done_at);
     ASSERT_STREQ(c.output[0], expected);
     ASSERT_EQ(s.worker_restarts, 0);
+    free(expected);
+    cleanup(&c, rt);
+}
+
+/* A yield slower than the lease (HARK_FAULT=slowyield: 1.5 s, the lease
+ * 0.6 s): the worker keeps renewing its lease until it answers, so the
+ * low chunk is handed back, not expired into a failed attempt, and the
+ * low job's words are those of an uninterrupted run. */
+static int slow_yield_tick(tctx *c)
+{
+    if (c->stage == 0 && c->progress_events >= 2) {
+        submit(c, "clip.wav", STORE_PRIO_REALTIME);
+        c->stage = 1;
+    }
+    return c->n_ids == 2 && c->n_finished == 2;
+}
+
+static void test_slow_yield_keeps_its_lease(void)
+{
+    make_audio();
+    /* The low job: one 3 s chunk, 6 s with the fault's waits. */
+    ASSERT_EQ(system("cp clip.wav low-clip.wav"), 0);
+    tctx ref = {0};
+    runtime *rt = start(&ref, 1, 3);
+    submit(&ref, "low-clip.wav", STORE_PRIO_LOW);
+    ASSERT_EQ(runtime_run(rt, NULL), 0);
+    char *expected = strdup(ref.output[0]);
+    cleanup(&ref, rt);
+    ASSERT_EQ(system("rm -f hark.db*"), 0);
+
+    setenv("HARK_FAULT", "slowyield", 1);
+    setenv("HARK_FAULT_MATCH", "low-clip", 1);
+    setenv("HARK_FAULT_CHUNK", "0", 1);
+    tctx c = {0};
+    c.on_tick = slow_yield_tick;
+    c.lease_ms = 600;
+    rt = start(&c, 1, 3);
+    const char *low = submit(&c, "low-clip.wav", STORE_PRIO_LOW);
+    ASSERT_EQ(runtime_run(rt, NULL), 0);
+    unsetenv("HARK_FAULT");
+    unsetenv("HARK_FAULT_MATCH");
+    runtime_stats s;
+    runtime_get_stats(rt, &s);
+    store_counters k;
+    ASSERT_EQ(store_get_counters(c.st, &k, NULL), 0);
+    printf("preemptions %d, expired leases %lld, refused commits %lld\n", s.preemptions,
+           (long long)k.expired_leases, (long long)k.refused_commits);
+    ASSERT(s.preemptions >= 1);
+    ASSERT_EQ(k.expired_leases, 0);
+    ASSERT_EQ(k.refused_commits, 0);
+    ASSERT_EQ(s.stale_commits, 0);
+    ASSERT_EQ(state_of(&c, low), STORE_SUCCEEDED);
+    ASSERT_STREQ(c.output[find(&c, low)], expected);
     free(expected);
     cleanup(&c, rt);
 }
@@ -361,6 +417,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     RUN(test_priority_order_and_bad_input);
     RUN(test_realtime_preempts_low_and_output_is_identical);
+    RUN(test_slow_yield_keeps_its_lease);
     RUN(test_crashing_worker_is_replaced_and_job_fails_alone);
     RUN(test_hung_worker_is_killed);
     RUN(test_memory_bomb_fails_its_job_alone);

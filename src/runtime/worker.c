@@ -50,6 +50,7 @@ typedef struct worker {
     const char *fault; /* HARK_FAULT, NULL normally */
     int fault_chunk;
     int fault_armed; /* this task is the one to misbehave */
+    double stop_at;  /* slowyield: when the yield asked for takes effect, 0 = none */
     bool no_model;   /* started without a model: a task that asks for one fails */
     /* A live session's input (MSG_LIVE_INPUT): bytes that may be read, ended. */
     int64_t input_bytes;
@@ -73,8 +74,12 @@ static void handle(worker *w, int type, json_t *msg, json_t **task, int *task_ty
 {
     switch (type) {
     case MSG_YIELD:
-        if (w->token && json_integer_value(json_object_get(msg, "token")) == w->token)
-            w->stop = HARK_ECANCELED;
+        if (w->token && json_integer_value(json_object_get(msg, "token")) == w->token) {
+            if (w->fault_armed && strcmp(w->fault, "slowyield") == 0)
+                w->stop_at = clock_now_s() + 1.5;
+            else
+                w->stop = HARK_ECANCELED;
+        }
         json_decref(msg);
         return;
     case MSG_LIVE_INPUT:
@@ -100,6 +105,7 @@ static void handle(worker *w, int type, json_t *msg, json_t **task, int *task_ty
             *task_type = type;
             w->token = json_integer_value(json_object_get(msg, "token"));
             w->stop = 0;
+            w->stop_at = 0;
             w->done_s = 0;
             w->last_beat = clock_now_s();
             const json_t *live = json_object_get(msg, "live");
@@ -186,8 +192,10 @@ static void inject_fault(worker *w)
             memset(p, 1, 16 << 20);
             heartbeat(w);
         }
-    } else if (strcmp(w->fault, "slow") == 0) {
+    } else if (strcmp(w->fault, "slow") == 0 || strcmp(w->fault, "slowyield") == 0) {
         poll(NULL, 0, 20); /* a slow disk or encoder: it still checks in and beats */
+        if (w->stop_at > 0 && clock_now_s() >= w->stop_at)
+            w->stop = HARK_ECANCELED;
     } else if (strcmp(w->fault, "stall") == 0) {
         w->last_beat = clock_now_s() + 1e9; /* never beat again, keep working slowly */
         poll(NULL, 0, 100);

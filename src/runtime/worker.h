@@ -36,6 +36,9 @@ int worker_main(int fd, enum worker_model model);
  * decoding chunk HARK_FAULT_CHUNK (default 0) of a job whose input path
  * contains HARK_FAULT_MATCH (default: any); HARK_FAULT=slow waits 20 ms at
  * every check-in of every chunk task of such a job (a slow disk or encoder
- * that still checks in: the tests' way to hold a task open). */
+ * that still checks in: the tests' way to hold a task open);
+ * HARK_FAULT=slowyield is slow on that one chunk and answers a yield of it
+ * 1.5 s late, still beating (a loaded machine stretching a yield past a
+ * short lease). */
 
 #endif
