@@ -19,7 +19,9 @@
 #  - PostgreSQL stopped and started again under load: a submit meanwhile
 #    is answered 503 with a Retry-After, the nodes stay up, and after it
 #    every job succeeds byte-identical, no chunk twice, no attempt counted;
-#    a `hark submit` made during the outage gets its job in.
+#    a `hark submit` made during the outage gets its job in;
+#  - two nodes of one machine busy on low work: a realtime clip clears
+#    both (exclusivity is the machine's), though the store asked one.
 . "$(dirname "$0")/../lib.sh"
 if [ -z "${HARK_TEST_STORE:-}" ]; then
   echo "skip: no PostgreSQL (run under tests/pg_fixture.sh)"; finish; exit
@@ -258,6 +260,20 @@ both_leasing() {
   return 1
 }
 check "outage: nodes a and c both decode" both_leasing
+# Nodes a and c name no --machine: both are this host's. A realtime clip
+# (one chunk) sent to a: the store asks one worker to yield, and the
+# other node of the machine clears its worker too (exclusivity is the
+# machine's). Then both decode jo1 again.
+yields_of() { grep -c "yield job $jo1 chunk" "$T/p$1.log"; }
+ya=$(yields_of a) yc=$(yields_of c)
+sox "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" \
+  "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" "$T/clip6.wav"
+jm=$("$HARK" submit --priority realtime "$T/clip6.wav")
+check "machine: a realtime clip beside two busy nodes of one machine succeeded" \
+  wait_state "$jm" succeeded 60
+da=$(( $(yields_of a) - ya )) dc=$(( $(yields_of c) - yc ))
+check "... and both nodes' workers yielded for it (a $da, c $dc)" [ $da -ge 1 -a $dc -ge 1 ]
+check "machine: both decode again" both_leasing
 pgctl -D "$HARK_PG_DIR/data" -m fast -w stop > /dev/null
 curl -s -i -F "file=@$T/b.wav" "${URL[c]}/v1/jobs" > "$T/down.http"
 check "outage: a submit is answered 503" grep -q '^HTTP/1.1 503' "$T/down.http"
