@@ -352,10 +352,10 @@ int store_claim_upto(store *st, const char *owner, int64_t lease_ms, int max_pri
                      store_task *out, hark_err *err);
 
 typedef struct store_peek_info {
-    int best_priority; /* class of the task store_claim would give now, -1 = none */
-    int64_t wake_ms;   /* earliest future moment something time-driven happens (a
-                          backoff ends, a lease expires, a deadline passes), 0 = none;
-                          may be <= now when store_expire_leases is due */
+    int best_priority;    /* class of the task store_claim would give now, -1 = none */
+    int64_t wake_ms;      /* earliest future moment something time-driven happens (a
+                             backoff ends, a lease expires, a deadline passes), 0 = none;
+                             may be <= now when store_expire_leases is due */
     bool realtime_nearby; /* another node on this machine (store_options.machine)
                              holds a live lease of a realtime task: its clip
                              should have the machine to itself (SQLite: one
