@@ -1053,6 +1053,58 @@ static void http_unavailable_is_retried_after_its_delay(void)
     free(log);
 }
 
+/* The other kinds of request are sent again after a 503 with a
+ * Retry-After as well: a result's body, a download to a file (nothing of
+ * the 503 reaches it) and an event stream. */
+static void http_unavailable_reads_are_retried(void)
+{
+#define DOWN                                                                                       \
+    "HTTP/1.1 503 Service Unavailable\r\n" JSON_HDR "Retry-After: 1\r\n\r\n"                       \
+    "{\"error\": {\"message\": \"store 'x' is unavailable: down\", \"code\": "                     \
+    "\"store_unavailable\"}}"
+    static const fake_step steps[] = {
+        {"GET /v1/jobs/j1/result ", "", DOWN},
+        {"GET /v1/jobs/j1/result ", "",
+         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+         "Connection: close\r\n\r\nhello there"},
+        {"GET /v1/jobs/j1/artifacts/a.mp3 ", "", DOWN},
+        {"GET /v1/jobs/j1/artifacts/a.mp3 ", "",
+         "HTTP/1.1 200 OK\r\nContent-Type: audio/mpeg\r\n"
+         "Connection: close\r\n\r\nID3xyz"},
+        {"GET /v1/jobs/j1/events ", "Accept: text/event-stream", DOWN},
+        {"GET /v1/jobs/j1/events ", "Accept: text/event-stream",
+         SSE_HDR "id: 1\nevent: succeeded\ndata: {}\n\n"},
+    };
+#undef DOWN
+    fake f = fake_start(steps, 6);
+    hc_client *c;
+    hark_err err = {0};
+    ASSERT_EQ(hc_open(f.url, &c, &err), 0);
+    hc_set_unavailable_retry(c, 10);
+    buf b;
+    ASSERT_EQ(hc_get_body(c, "/v1/jobs/j1/result", 1 << 16, &b, &err), 0);
+    ASSERT_EQ(b.len, 11);
+    ASSERT(memcmp(b.data, "hello there", 11) == 0);
+    buf_release(&b);
+    int fd = open("a.mp3", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT(fd >= 0);
+    int64_t n = 0;
+    ASSERT_EQ(hc_download(c, "/v1/jobs/j1/artifacts/a.mp3", fd, "a.mp3", &n, &err), 0);
+    close(fd);
+    ASSERT_EQ(n, 6);
+    char *got = slurp("a.mp3");
+    ASSERT_STREQ(got, "ID3xyz");
+    free(got);
+    collected ev = {0};
+    buf_init(&ev.log, 1 << 16);
+    if (hc_events(c, "/v1/jobs/j1/events", NULL, stop_on_final, &ev, &err) != 0)
+        TEST_FAIL_("hc_events: %s", err.msg);
+    ASSERT_STREQ(ev.log.data, "succeeded|1|{}");
+    buf_release(&ev.log);
+    hc_close(c);
+    fake_finish(&f);
+}
+
 static void cmd_retry_and_delete(void)
 {
     static const fake_step steps[] = {
@@ -1192,6 +1244,7 @@ int main(void)
     RUN(cmd_ls_follows_cursors);
     RUN(cmd_ls_newest_first_up_to_the_limit);
     RUN(http_unavailable_is_retried_after_its_delay);
+    RUN(http_unavailable_reads_are_retried);
     RUN(cmd_retry_and_delete);
     RUN(cmd_wait_reports_the_job_error);
     RUN(cmd_ptt_uploads_stdin_as_wav_and_prints_text);

@@ -153,6 +153,8 @@ static int parse_timeout(const char *s, double *out)
 
 /* Resolve the server URL and open a client. Returns 0, or the exit status
  * after saying why not (a bad URL is a usage error). */
+#define UNAVAILABLE_S 60.0 /* how long a request retries a 503 (store unavailable) */
+
 static int open_client(const char *server, hc_client **c)
 {
     char base[1024];
@@ -160,8 +162,13 @@ static int open_client(const char *server, hc_client **c)
     int rc = hc_resolve_base(server, getenv(HC_SERVER_ENV), base, sizeof base, &err);
     if (rc == 0)
         rc = hc_open(base, c, &err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* A server whose store is down or restarting answers 503 with a
+         * Retry-After, having done nothing: every request is sent again
+         * for up to a minute (saying so once on stderr). */
+        hc_set_unavailable_retry(*c, UNAVAILABLE_S);
         return 0;
+    }
     fprintf(stderr, "hark: %s\n", err.msg);
     return rc == HARK_EINVAL ? EXIT_USAGE : EXIT_SOME_FAILED;
 }
@@ -275,8 +282,6 @@ static const char *job_id_of(const json_t *job, hark_err *err)
     return id;
 }
 
-#define SUBMIT_UNAVAILABLE_S 60.0 /* how long a submit retries a 503 (store unavailable) */
-
 /* Submit each input (a URL, else a file by upload or by path); print the
  * job IDs. Returns the exit status. */
 static int submit_all(const char *server, const char *const *inputs, int n, bool by_path,
@@ -286,9 +291,6 @@ static int submit_all(const char *server, const char *const *inputs, int n, bool
     int rc = open_client(server, &c);
     if (rc)
         return rc;
-    /* A server whose store is down or restarting answers 503 with a
-     * Retry-After: the submit is sent again for up to a minute. */
-    hc_set_unavailable_retry(c, SUBMIT_UNAVAILABLE_S);
     int failed = 0;
     for (int i = 0; i < n; i++) {
         /* A URL is named without its credentials or query in messages. */

@@ -468,6 +468,49 @@ static bool nap(hc_client *c, double s)
     return true;
 }
 
+/* Whether to send a request again that the server answered status (rc
+ * 0): a 503 with a Retry-After (its store is down or restarting; it
+ * stored nothing) within the client's unavailable budget, which ends at
+ * *give_up (set on the first call, from 0). Says so once on stderr (the
+ * error in body) and sleeps the Retry-After; false when it is the answer
+ * to keep (any other, the budget spent, or the abort hook said stop). */
+static bool again_after_503(hc_client *c, int rc, long status, const char *body, size_t len,
+                            double *give_up, bool *said)
+{
+    if (rc != 0 || status != 503 || c->unavailable_s <= 0)
+        return false;
+    if (*give_up == 0)
+        *give_up = mono_s() + c->unavailable_s;
+    long wait = retry_after_s(c);
+    if (!wait || mono_s() + (double)wait > *give_up)
+        return false;
+    if (!*said) {
+        hark_err said_err = {0};
+        hc_status_error(status, body, len, &said_err);
+        fprintf(stderr, "hark: %s; trying again for up to %.0f s\n", said_err.msg,
+                c->unavailable_s);
+        *said = true;
+    }
+    return nap(c, (double)wait);
+}
+
+/* Run x into b (max bytes), sent again while again_after_503 says so. */
+static int perform_retrying(hc_client *c, xfer *x, long *status, buf *b, size_t max, hark_err *err)
+{
+    double give_up = 0;
+    bool said = false;
+    for (;;) {
+        int rc = perform_to_buf(c, x, status, b, err);
+        if (!again_after_503(c, rc, *status, b->data, b->len, &give_up, &said))
+            return rc;
+        if (x->remake && !(x->mime = x->remake(x->remake_ctx)))
+            return err_set(err, HARK_ENOMEM, "cannot send the request to %s again: out of memory",
+                           c->base);
+        buf_release(b);
+        buf_init(b, max);
+    }
+}
+
 /* Run x and take a 2xx JSON object (into *out if out is not NULL). A 503
  * with a Retry-After is tried again after it, within the client's
  * unavailable budget (hc_set_unavailable_retry). */
@@ -478,31 +521,7 @@ static int json_xfer(hc_client *c, xfer *x, json_t **out, hark_err *err)
     buf b;
     buf_init(&b, HC_JSON_MAX);
     long status = 0;
-    double give_up = mono_s() + c->unavailable_s;
-    bool said = false;
-    int rc;
-    for (;;) {
-        rc = perform_to_buf(c, x, &status, &b, err);
-        long wait = rc == 0 && status == 503 && c->unavailable_s > 0 ? retry_after_s(c) : 0;
-        if (!wait || mono_s() + (double)wait > give_up)
-            break;
-        if (!said) {
-            hark_err said_err = {0};
-            hc_status_error(status, b.data, b.len, &said_err);
-            fprintf(stderr, "hark: %s; trying again for up to %.0f s\n", said_err.msg,
-                    c->unavailable_s);
-            said = true;
-        }
-        if (!nap(c, (double)wait))
-            break;
-        if (x->remake && !(x->mime = x->remake(x->remake_ctx))) {
-            rc = err_set(err, HARK_ENOMEM, "cannot send the request to %s again: out of memory",
-                         c->base);
-            break;
-        }
-        buf_release(&b);
-        buf_init(&b, HC_JSON_MAX);
-    }
+    int rc = perform_retrying(c, x, &status, &b, HC_JSON_MAX, err);
     if (rc == 0 && (status < 200 || status > 299))
         rc = hc_status_error(status, b.data, b.len, err);
     if (rc == 0 && out)
@@ -551,7 +570,7 @@ int hc_get_body(hc_client *c, const char *path, size_t max, buf *out, hark_err *
     buf_init(out, max);
     xfer x = {.method = "GET", .path = path};
     long status = 0;
-    int rc = perform_to_buf(c, &x, &status, out, err);
+    int rc = perform_retrying(c, &x, &status, out, max, err);
     if (rc == 0 && (status < 200 || status > 299))
         rc = hc_status_error(status, out->data, out->len, err);
     if (rc)
@@ -604,8 +623,20 @@ int hc_download(hc_client *c, const char *path, int fd, const char *name, int64_
     buf_init(&s.err_body, HC_JSON_MAX);
     xfer x = {.method = "GET", .path = path, .write = write_to_fd, .write_ctx = &s};
     long status = 0;
-    c->unreachable = false;
-    CURLcode cc = perform(c, &x, &status);
+    CURLcode cc;
+    double give_up = 0;
+    bool said = false;
+    for (;;) {
+        /* Nothing reaches fd but a 2xx answer's body: a 503 can be sent again. */
+        c->unreachable = false;
+        cc = perform(c, &x, &status);
+        if (s.write_errno || s.overflow || s.written ||
+            !again_after_503(c, cc == CURLE_OK ? 0 : -1, status, s.err_body.data, s.err_body.len,
+                             &give_up, &said))
+            break;
+        buf_release(&s.err_body);
+        buf_init(&s.err_body, HC_JSON_MAX);
+    }
     int rc = 0;
     if (s.write_errno)
         rc = err_set(err,
@@ -825,6 +856,8 @@ int hc_events(hc_client *c, const char *path, const char *last_event_id, sse_eve
     int left = c->reconnect_tries;
     long delay = c->reconnect_delay_ms;
     int rc = 0;
+    double give_up = 0;
+    bool said = false;
     for (int attempt = 0;; attempt++) {
         sse_reset(&s.p);
         buf_reset(&s.errbody);
@@ -855,6 +888,9 @@ int hc_events(hc_client *c, const char *path, const char *last_event_id, sse_eve
             break;
         }
         hark_err why = {0};
+        if (cc == CURLE_OK && status != 200 &&
+            again_after_503(c, 0, status, s.errbody.data, s.errbody.len, &give_up, &said))
+            continue; /* a stream refused while the server's store is down */
         if (cc == CURLE_OK && status != 200) {
             rc = hc_status_error(status, s.errbody.data, s.errbody.len, err);
             break;

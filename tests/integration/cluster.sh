@@ -19,7 +19,8 @@
 #  - PostgreSQL stopped and started again under load: a submit meanwhile
 #    is answered 503 with a Retry-After, the nodes stay up, and after it
 #    every job succeeds byte-identical, no chunk twice, no attempt counted;
-#    a `hark submit` made during the outage gets its job in;
+#    a `hark submit` and a `hark show` made during the outage wait for it
+#    and succeed;
 #  - two nodes of one machine busy on low work: a realtime clip clears
 #    both (exclusivity is the machine's), though the store asked one.
 . "$(dirname "$0")/../lib.sh"
@@ -285,6 +286,8 @@ on c
 "$HARK" submit --priority low "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" \
   > "$T/late.id" 2> "$T/late.err" &
 late=$!
+"$HARK" show --json "$jo1" > "$T/late-show.json" 2> "$T/late-show.err" &
+late_show=$!
 for _ in $(seq 1 200); do grep -q 'trying again' "$T/late.err" && break; sleep 0.05; done
 check "outage: hark submit waits for the store ($(head -c 200 "$T/late.err"))" grep -q 'store_unavailable\|unavailable' "$T/late.err"
 check "outage: the nodes are alive" bash -c "kill -0 ${PID[a]} && kill -0 ${PID[c]} && \
@@ -298,6 +301,9 @@ pgctl -D "$HARK_PG_DIR/data" -l "$HARK_PG_DIR/pg.log" -w \
 wait $late
 check "outage: hark submit started during it got its job in" \
   bash -c "[ \$(wc -w < '$T/late.id') = 1 ]"
+wait $late_show; rc=$?
+check "outage: hark show started during it waited and answered ($rc: $(head -c 120 "$T/late-show.err"))" \
+  bash -c "[ $rc = 0 ] && jq -e '.id == \"$jo1\"' '$T/late-show.json' > /dev/null && grep -q 'trying again' '$T/late-show.err'"
 jo3=$(cat "$T/late.id")
 check "outage: the job acknowledged before it succeeded" wait_state "$jo1" succeeded 120
 check "... byte-identical" same_output b "$jo1"
