@@ -26,6 +26,7 @@
 #include "server/live.h"
 #include "server/openai.h"
 #include "server/server_impl.h"
+#include "server/static_assets.h"
 #include "server/submit.h"
 #include "server/text.h"
 #include "jobs/artifacts.h"
@@ -80,6 +81,7 @@ enum route {
     R_LIVE,          /* POST /v1/live */
     R_LIVE_AUDIO,    /* POST /v1/live/{id}/audio */
     R_LIVE_END,      /* POST /v1/live/{id}/end */
+    R_STATIC,        /* GET / and /static/{name}: the dashboard */
 };
 
 /* Methods and query arguments each route accepts, and what it needs before
@@ -91,7 +93,7 @@ static const struct route_def {
     bool get, post, del;
     const char *allow;
     const char *args[8]; /* accepted query arguments, NULL-terminated */
-    bool public;         /* answered without a token: the probes */
+    bool public;         /* answered without a token: probes, the dashboard's files */
     bool has_id;         /* a job id in the path (r->id) */
 } routes[] = {
     [R_NONE] = {0},
@@ -118,6 +120,7 @@ static const struct route_def {
     [R_LIVE] = {.post = true, .allow = "POST"},
     [R_LIVE_AUDIO] = {.post = true, .allow = "POST", .has_id = true},
     [R_LIVE_END] = {.post = true, .allow = "POST", .args = {"format", NULL}, .has_id = true},
+    [R_STATIC] = {.get = true, .allow = "GET, HEAD", .public = true},
 };
 
 /* The OpenAI form a route takes, NULL for hark's own. */
@@ -135,6 +138,7 @@ typedef struct request {
     bool post, del;
     char id[STORE_ID_SIZE]; /* valid when id_ok */
     bool id_ok;
+    const static_asset *asset;        /* R_STATIC's file, NULL for none */
     char artifact[ARTIFACT_NAME_MAX]; /* R_ARTIFACT's name, valid when artifact_ok */
     bool artifact_ok;
     char id_shown[48]; /* the id segment as sent, cleaned, for a 404 message */
@@ -181,6 +185,11 @@ static bool id_valid(const char *s, size_t n)
 
 static enum route parse_route(const char *url, request *r)
 {
+    if (strcmp(url, "/") == 0 ||
+        strncmp(url, STATIC_ASSET_PREFIX, strlen(STATIC_ASSET_PREFIX)) == 0) {
+        r->asset = static_asset_find(url); /* NULL: a 404 from the handler */
+        return R_STATIC;
+    }
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTH;
     if (strcmp(url, "/readyz") == 0)
@@ -697,6 +706,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_live_audio(s, c, r->live);
     case R_LIVE_END:
         return handle_live_end(s, c, &r->who, r->id, &r->cont);
+    case R_STATIC:
+        return handle_static(s, c, r->asset, r->path);
     case R_NONE:
         break;
     }
