@@ -4,7 +4,8 @@
 # (on a server that has tokens, whose API still wants one), the exact bytes
 # of web/, the confinement headers (CSP, nosniff, ...), ETag and 304, HEAD,
 # 405 and 404 as JSON errors, the Host check as for every route, and a page
-# that names no other origin. One server, no job: a few seconds.
+# that names no other origin, and the page run by headless Chromium under
+# its CSP. One server, no job: a few seconds.
 . "$(dirname "$0")/../lib.sh"
 WEB=$HARK_SOURCE_DIR/web
 TOK=hk-dash-0123456789abcdef0123
@@ -16,7 +17,7 @@ check "index.html has no inline script (every <script> has a src)" \
 check "index.html has no inline style" bash -c "! grep -iqE '<style|style=' '$WEB/index.html'"
 check "index.html has a viewport for phones" grep -q 'name="viewport"' "$WEB/index.html"
 
-HARK_TOKENS="dash:normal:$TOK" start_server "$T/s" --workers 1
+HARK_LOG=info HARK_TOKENS="dash:normal:$TOK" start_server "$T/s" --workers 1
 check "server started" [ -n "${HARK_SERVER:-}" ]
 code() { rm -f "$T/body"; curl -s -o "$T/body" -D "$T/headers" -w '%{http_code}' "$@"; }
 header() { tr -d '\r' < "$T/headers" | sed -n "s/^$1: //Ip" | head -n 1; }
@@ -80,6 +81,24 @@ c=$(code "$HARK_SERVER/v1/jobs")
 check "the API still wants the token: 401 ($c)" [ "$c" = 401 ]
 c=$(code -H "Authorization: Bearer $TOK" -H "Origin: $HARK_SERVER" "$HARK_SERVER/v1/jobs")
 check "the page's own request with the token: 200 ($c)" [ "$c" = 200 ]
+
+# The page in a real browser, under its own CSP: Debian's headless
+# Chromium loads /, runs app.js (a script the policy blocked would leave the
+# page as served), which asks the API for the queue, gets the 401 of a
+# server with tokens and shows the token form. --dump-dom prints the DOM
+# once the page's fetches and timers have had 3 s of virtual time.
+queue_401s() { grep -c 'path=/v1/jobs status=401' "$T/s.log"; }
+before=$(queue_401s)
+timeout 60 /usr/bin/chromium --headless --no-sandbox --disable-gpu --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$T/chromium" --virtual-time-budget=3000 --dump-dom "$HARK_SERVER/" \
+  > "$T/dom.html" 2> "$T/chromium.err"
+check "chromium ran the page" grep -q '<tbody id="jobs">' "$T/dom.html"
+check "app.js ran: the token form is shown (the API said 401)" \
+  bash -c "grep -q '<section id=\"signin\"' '$T/dom.html' && ! grep -q '<section id=\"signin\"[^>]*hidden' '$T/dom.html'"
+check "app.js ran: the status says a token is needed" grep -q 'an API token is needed' "$T/dom.html"
+after=$(queue_401s)
+check "the server saw the page ask for the queue ($before then $after 401s)" [ "$after" -gt "$before" ]
 
 stop_server
 finish
