@@ -81,27 +81,6 @@ static void http_date(time_t t, char *out, size_t n)
              months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Whether If-None-Match (a list of entity tags, or *) names etag: the
- * client's copy is current (weak comparison, as RFC 9110 wants here). */
-static bool none_match_hits(const char *inm, const char *etag)
-{
-    if (!inm)
-        return false;
-    size_t n = strlen(etag);
-    for (const char *p = inm; *p;) {
-        p += strspn(p, " \t,");
-        if (*p == '*')
-            return true;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (strncmp(p, etag, n) == 0 &&
-            (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
-            return true;
-        p += strcspn(p, ",");
-    }
-    return false;
-}
-
 static void add_validators(struct MHD_Response *r, const char *etag, const char *last_modified)
 {
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
@@ -154,7 +133,7 @@ enum MHD_Result handle_artifact(server *s, struct MHD_Connection *c, const calle
              (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec);
     http_date(st.st_mtim.tv_sec, last_modified, sizeof last_modified);
 
-    if (none_match_hits(
+    if (http_none_match(
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH), etag)) {
         close(fd);
         struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);

@@ -184,3 +184,22 @@ bool http_range_if_range(const char *if_range, const char *etag, const char *las
         return etag && strlen(etag) == n && memcmp(v, etag, n) == 0;
     return n > 0 && last_modified && strlen(last_modified) == n && memcmp(v, last_modified, n) == 0;
 }
+
+bool http_none_match(const char *inm, const char *etag)
+{
+    if (!inm)
+        return false;
+    size_t n = strlen(etag);
+    for (const char *p = inm; *p;) {
+        p += strspn(p, " \t,");
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (strncmp(p, etag, n) == 0 &&
+            (p[n] == '\0' || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}

@@ -72,4 +72,11 @@ int http_range_content_range(const http_range *r, int64_t size, char *out, size_
  * sends them); a weak etag never matches (RFC 9110 13.1.5). */
 bool http_range_if_range(const char *if_range, const char *etag, const char *last_modified);
 
+/* Whether an If-None-Match header (NULL: none was sent: no) names etag, or
+ * is "*": the client's copy is current and the answer is 304. The weak
+ * comparison RFC 9110 13.1.2 asks for: "W/" before a tag is ignored.
+ * Shared by every GET that sends an ETag (artifacts, the dashboard's
+ * files). */
+bool http_none_match(const char *if_none_match, const char *etag);
+
 #endif

@@ -192,10 +192,25 @@ static void test_if_range(void)
     ASSERT(!http_range_if_range("", etag, lm));
 }
 
+static void test_none_match(void)
+{
+    const char *etag = "\"3e8-5f\"";
+    ASSERT(!http_none_match(NULL, etag));
+    ASSERT(!http_none_match("", etag));
+    ASSERT(http_none_match("\"3e8-5f\"", etag));
+    ASSERT(http_none_match("W/\"3e8-5f\"", etag)); /* weak comparison */
+    ASSERT(http_none_match("\"x\", \"3e8-5f\"", etag));
+    ASSERT(http_none_match(" *", etag));
+    ASSERT(!http_none_match("\"3e8-5\"", etag));
+    ASSERT(!http_none_match("\"3e8-5f\"x", etag));
+    ASSERT(!http_none_match("\"x\", \"y\"", etag));
+}
+
 int main(void)
 {
     RUN(test_table);
     RUN(test_if_range);
+    RUN(test_none_match);
     RUN(test_content_range);
     RUN(test_parse_then_content_range);
     TEST_DONE();

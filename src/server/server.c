@@ -26,6 +26,7 @@
 #include "server/live.h"
 #include "server/openai.h"
 #include "server/server_impl.h"
+#include "server/static_assets.h"
 #include "server/submit.h"
 #include "server/text.h"
 #include "jobs/artifacts.h"
@@ -80,55 +81,47 @@ enum route {
     R_LIVE,          /* POST /v1/live */
     R_LIVE_AUDIO,    /* POST /v1/live/{id}/audio */
     R_LIVE_END,      /* POST /v1/live/{id}/end */
+    R_STATIC,        /* GET / and /static/{name}: the dashboard */
 };
 
-/* Methods and query arguments each route accepts. HEAD is served as GET
- * (libmicrohttpd drops the body). */
+/* Methods and query arguments each route accepts, and what it needs before
+ * its handler runs: a token (unless public) and a job id in its path (a
+ * malformed one is a 404 before any handler). HEAD is served as GET
+ * (libmicrohttpd drops the body). A new route is one line here, one in
+ * parse_route and one in dispatch. */
 static const struct route_def {
-    bool get, post;
+    bool get, post, del;
     const char *allow;
     const char *args[8]; /* accepted query arguments, NULL-terminated */
-    bool del;
+    bool public;         /* answered without a token: probes, the dashboard's files */
+    bool has_id;         /* a job id in the path (r->id) */
 } routes[] = {
-    [R_NONE] = {false, false, NULL, {NULL}, false},
-    [R_HEALTH] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_JOBS] = {true,
-                true,
-                "GET, HEAD, POST",
-                {"state", "priority", "since", "order", "limit", "after", NULL},
-                false},
-    [R_JOB] = {true, false, "GET, HEAD, DELETE", {NULL}, true},
-    [R_CANCEL] = {false, true, "POST", {NULL}, false},
-    [R_PAUSE] = {false, true, "POST", {NULL}, false},
-    [R_RESUME] = {false, true, "POST", {NULL}, false},
-    [R_RETRY] = {false, true, "POST", {NULL}, false},
-    [R_RESULT] = {true, false, "GET, HEAD", {"format", NULL}, false},
-    [R_EVENTS] = {true, false, "GET, HEAD", {"after", NULL}, false},
-    [R_OA_TRANSCRIBE] = {false, true, "POST", {NULL}, false},
-    [R_OA_MODELS] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_OA_MODEL] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_OA_TRANSLATE] = {false, true, "POST", {NULL}, false},
-    [R_READY] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_METRICS] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_ARTIFACTS] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_ARTIFACT] = {true, false, "GET, HEAD", {NULL}, false},
-    [R_LIVE] = {false, true, "POST", {NULL}, false},
-    [R_LIVE_AUDIO] = {false, true, "POST", {NULL}, false},
-    [R_LIVE_END] = {false, true, "POST", {"format", NULL}, false},
+    [R_NONE] = {0},
+    [R_HEALTH] = {.get = true, .allow = "GET, HEAD", .public = true},
+    [R_JOBS] = {.get = true,
+                .post = true,
+                .allow = "GET, HEAD, POST",
+                .args = {"state", "priority", "since", "order", "limit", "after", NULL}},
+    [R_JOB] = {.get = true, .del = true, .allow = "GET, HEAD, DELETE", .has_id = true},
+    [R_CANCEL] = {.post = true, .allow = "POST", .has_id = true},
+    [R_PAUSE] = {.post = true, .allow = "POST", .has_id = true},
+    [R_RESUME] = {.post = true, .allow = "POST", .has_id = true},
+    [R_RETRY] = {.post = true, .allow = "POST", .has_id = true},
+    [R_RESULT] = {.get = true, .allow = "GET, HEAD", .args = {"format", NULL}, .has_id = true},
+    [R_EVENTS] = {.get = true, .allow = "GET, HEAD", .args = {"after", NULL}, .has_id = true},
+    [R_OA_TRANSCRIBE] = {.post = true, .allow = "POST"},
+    [R_OA_MODELS] = {.get = true, .allow = "GET, HEAD"},
+    [R_OA_MODEL] = {.get = true, .allow = "GET, HEAD"},
+    [R_OA_TRANSLATE] = {.post = true, .allow = "POST"},
+    [R_READY] = {.get = true, .allow = "GET, HEAD", .public = true},
+    [R_METRICS] = {.get = true, .allow = "GET, HEAD"},
+    [R_ARTIFACTS] = {.get = true, .allow = "GET, HEAD", .has_id = true},
+    [R_ARTIFACT] = {.get = true, .allow = "GET, HEAD", .has_id = true},
+    [R_LIVE] = {.post = true, .allow = "POST"},
+    [R_LIVE_AUDIO] = {.post = true, .allow = "POST", .has_id = true},
+    [R_LIVE_END] = {.post = true, .allow = "POST", .args = {"format", NULL}, .has_id = true},
+    [R_STATIC] = {.get = true, .allow = "GET, HEAD", .public = true},
 };
-
-/* Routes anyone may call, tokens or not: probes for orchestrators. */
-static bool route_is_public(enum route r)
-{
-    return r == R_HEALTH || r == R_READY;
-}
-
-/* Routes without a job id in their path. */
-static bool route_has_id(enum route r)
-{
-    return r != R_HEALTH && r != R_READY && r != R_METRICS && r != R_JOBS && r != R_OA_TRANSCRIBE &&
-           r != R_OA_MODELS && r != R_OA_MODEL && r != R_OA_TRANSLATE && r != R_LIVE;
-}
 
 /* The OpenAI form a route takes, NULL for hark's own. */
 static const openai_form *route_openai_form(enum route r)
@@ -145,6 +138,7 @@ typedef struct request {
     bool post, del;
     char id[STORE_ID_SIZE]; /* valid when id_ok */
     bool id_ok;
+    const static_asset *asset;        /* R_STATIC's file, NULL for none */
     char artifact[ARTIFACT_NAME_MAX]; /* R_ARTIFACT's name, valid when artifact_ok */
     bool artifact_ok;
     char id_shown[48]; /* the id segment as sent, cleaned, for a 404 message */
@@ -191,6 +185,11 @@ static bool id_valid(const char *s, size_t n)
 
 static enum route parse_route(const char *url, request *r)
 {
+    if (strcmp(url, "/") == 0 ||
+        strncmp(url, STATIC_ASSET_PREFIX, strlen(STATIC_ASSET_PREFIX)) == 0) {
+        r->asset = static_asset_find(url); /* NULL: a 404 from the handler */
+        return R_STATIC;
+    }
     if (strcmp(url, "/healthz") == 0)
         return R_HEALTH;
     if (strcmp(url, "/readyz") == 0)
@@ -434,7 +433,7 @@ static bool authenticate(server *s, struct MHD_Connection *c, request *r)
     r->who.token_name = r->token_name;
     r->who.request_id = r->request_id;
     r->who.admin = !s->tokens || s->tokens->n == 0;
-    if (!s->tokens || s->tokens->n == 0 || route_is_public(r->route))
+    if (!s->tokens || s->tokens->n == 0 || routes[r->route].public)
         return true;
     const char *hdr =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -578,7 +577,7 @@ static bool begin(server *s, struct MHD_Connection *c, const char *url, const ch
         r->error.allow = d->allow;
     } else if (!authenticate(s, c, r)) {
         /* r->error says why */
-    } else if (route_has_id(r->route) && !r->id_ok) {
+    } else if (d->has_id && !r->id_ok) {
         api_error_set(&r->error, MHD_HTTP_NOT_FOUND, "id", "job_not_found", "job '%s' not found",
                       r->id_shown);
     } else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &ac) < 0 ||
@@ -707,6 +706,8 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_live_audio(s, c, r->live);
     case R_LIVE_END:
         return handle_live_end(s, c, &r->who, r->id, &r->cont);
+    case R_STATIC:
+        return handle_static(s, c, r->asset, r->path);
     case R_NONE:
         break;
     }

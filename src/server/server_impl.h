@@ -170,4 +170,13 @@ enum MHD_Result handle_delete(server *s, struct MHD_Connection *c, const caller 
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id);
 
+/* static_http.c: GET|HEAD / and /static/NAME, the dashboard's files
+ * (static_assets.h), answered without a token. a is the asset the path
+ * names, NULL for none: 404 asset_not_found quoting path. 200 with the
+ * bytes, or 304 when If-None-Match names its ETag; both with the cache and
+ * confinement headers (Content-Security-Policy, nosniff, ...). */
+struct static_asset;
+enum MHD_Result handle_static(server *s, struct MHD_Connection *c, const struct static_asset *a,
+                              const char *path);
+
 #endif
