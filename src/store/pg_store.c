@@ -1668,6 +1668,40 @@ unlock:
     return rc;
 }
 
+static int pg_list_events_since_cb(store *base, store_scope sc, int64_t after_id, int limit,
+                                   store_event_list *out, hark_err *err)
+{
+    pg_store *st = pgs(base);
+    PGresult *r = NULL;
+    out->events = calloc((size_t)limit, sizeof *out->events);
+    if (!out->events)
+        return err_set(err, HARK_ENOMEM, "out of memory listing events");
+    int rc = pgs_enter(st, err);
+    if (rc) {
+        store_event_list_release(out);
+        return rc;
+    }
+    rc = pg_q(&st->c, &r, NULL, err,
+              "SELECT e.id, e.job_id, e.type, e.data, e.time_ms FROM events e"
+              " JOIN jobs j ON j.id = e.job_id WHERE e.id > $1"
+              " AND ($2::text IS NULL OR j.owner = $2) ORDER BY e.id LIMIT $3",
+              "Iti", after_id, pgs_scope_owner(sc), limit);
+    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
+        store_event *e = &out->events[out->n++];
+        e->id = pg_i64(r, i, 0);
+        pgs_copy_id(e->job_id, r, i, 1);
+        e->type = pg_dup(r, i, 2);
+        e->data = pg_dup(r, i, 3);
+        e->time_ms = pg_i64(r, i, 4);
+        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
+    }
+    PQclear(r);
+    pgs_leave(st);
+    if (rc)
+        store_event_list_release(out);
+    return rc;
+}
+
 static int add_event_tx(pg_store *st, store_scope sc, const char *id, const char *type,
                         json_t *data, int64_t *event_id, hark_err *err)
 {
@@ -1836,6 +1870,7 @@ const store_backend_ops store_pg_ops = {
     .live_partial = pg_live_partial_cb,
     .finish_live = pg_finish_live_cb,
     .list_events = pg_list_events_cb,
+    .list_events_since = pg_list_events_since_cb,
     .last_event_id = pg_last_event_id_cb,
     .add_event = pg_add_event_cb,
     .claim_webhooks = pg_claim_webhooks_cb,

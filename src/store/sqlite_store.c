@@ -2274,6 +2274,38 @@ unlock:
     return rc;
 }
 
+static int sq_list_events_since(store *base, store_scope sc, int64_t after_id, int limit,
+                                store_event_list *out, hark_err *err)
+{
+    sq_store *st = sq(base);
+    sqlite3_stmt *s = NULL;
+    int rc;
+    out->events = calloc((size_t)limit, sizeof *out->events);
+    if (!out->events)
+        return err_set(err, HARK_ENOMEM, "out of memory listing events");
+    lock(st);
+    /* By the events' primary key; the owner through the job's row. */
+    rc = q_open(st, &s, err,
+                "SELECT e.id, e.job_id, e.type, e.data, e.time_ms FROM events e"
+                " JOIN jobs j ON j.id = e.job_id WHERE e.id > ?1"
+                " AND (?2 IS NULL OR j.owner = ?2) ORDER BY e.id LIMIT ?3",
+                "Iti", after_id, scope_owner(sc), limit);
+    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
+        store_event *e = &out->events[out->n++];
+        e->id = sqlite3_column_int64(s, 0);
+        copy_id(e->job_id, s, 1);
+        e->type = dup_col(s, 2);
+        e->data = dup_col(s, 3);
+        e->time_ms = sqlite3_column_int64(s, 4);
+        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
+    }
+    sqlite3_finalize(s);
+    unlock(st);
+    if (rc)
+        store_event_list_release(out);
+    return rc;
+}
+
 static int add_event_tx(sq_store *st, store_scope sc, const char *id, const char *type,
                         json_t *data, int64_t *event_id, hark_err *err)
 {
@@ -2640,6 +2672,7 @@ const store_backend_ops store_sqlite_ops = {
     .live_partial = sq_live_partial,
     .finish_live = sq_finish_live,
     .list_events = sq_list_events,
+    .list_events_since = sq_list_events_since,
     .last_event_id = sq_last_event_id,
     .add_event = sq_add_event,
     .claim_webhooks = sq_claim_webhooks,

@@ -63,6 +63,7 @@ int store_backend_check(const store_backend_ops *o, hark_err *err)
                           : !o->live_partial       ? "live_partial"
                           : !o->finish_live        ? "finish_live"
                           : !o->list_events        ? "list_events"
+                          : !o->list_events_since  ? "list_events_since"
                           : !o->last_event_id      ? "last_event_id"
                           : !o->add_event          ? "add_event"
                           : !o->claim_webhooks     ? "claim_webhooks"
@@ -813,6 +814,25 @@ int store_list_events(store *st, store_scope sc, const char *id, int64_t after_i
     if (limit < 0 || limit > 10000)
         return err_set(err, HARK_EINVAL, "bad event list limit %d", limit);
     rc = st->ops->list_events(st, sc, id, after_id, limit, out, err);
+    if (rc)
+        store_event_list_release(out);
+    return rc;
+}
+
+int store_list_events_since(store *st, store_scope sc, int64_t after_id, int limit,
+                            store_event_list *out, hark_err *err)
+{
+    int rc;
+    memset(out, 0, sizeof *out);
+    if ((rc = check_scope(sc, err)))
+        return rc;
+    if (limit == 0)
+        limit = 1000;
+    if (limit < 0 || limit > 10000)
+        return err_set(err, HARK_EINVAL, "bad event list limit %d", limit);
+    if (after_id < 0)
+        after_id = 0;
+    rc = st->ops->list_events_since(st, sc, after_id, limit, out, err);
     if (rc)
         store_event_list_release(out);
     return rc;

@@ -669,6 +669,15 @@ void store_event_list_release(store_event_list *list);
 int store_list_events(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
                       store_event_list *out, hark_err *err);
 
+/* Events of every job in scope sc with id > after_id, oldest first (the
+ * store's global order: ids grow in commit order on both backends), at
+ * most limit (1..10000, 0 = 1000). The cursor is a bare id: events of jobs
+ * deleted since are gone, and a cursor that was such an event's id still
+ * pages on from there. 0 with *out filled (may be empty), HARK_EINVAL,
+ * HARK_EIO, HARK_EUNAVAIL. */
+int store_list_events_since(store *st, store_scope sc, int64_t after_id, int limit,
+                            store_event_list *out, hark_err *err);
+
 /* The id of job id's latest event of the given type into *event_id, 0 if
  * it has none (or there is no such job). 0, HARK_EINVAL, HARK_EIO. */
 int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,

@@ -147,6 +147,8 @@ struct store_backend_ops {
      * NULL for {}, stolen; *event_id is 0 on entry. */
     int (*list_events)(store *st, store_scope sc, const char *id, int64_t after_id, int limit,
                        store_event_list *out, hark_err *err);
+    int (*list_events_since)(store *st, store_scope sc, int64_t after_id, int limit,
+                             store_event_list *out, hark_err *err);
     int (*last_event_id)(store *st, store_scope sc, const char *id, const char *type,
                          int64_t *event_id, hark_err *err);
     int (*add_event)(store *st, store_scope sc, const char *id, const char *type, json_t *data,

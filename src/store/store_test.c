@@ -1165,6 +1165,76 @@ static void test_owner_scopes_every_job_query(void)
     store_close(st);
 }
 
+/* The global event list: every job's events of a scope in id order, paged
+ * by a bare id that survives the deletion of its event's job. */
+static void test_events_since_across_jobs_by_scope(void)
+{
+    store *st = open_db();
+    const store_scope alice = store_scope_owner("alice"), bob = store_scope_owner("bob");
+    char a1[STORE_ID_SIZE], b1[STORE_ID_SIZE], a2[STORE_ID_SIZE];
+    hark_err err = {0};
+    submit_owned(st, "alice", a1);
+    submit_owned(st, "bob", b1);
+    submit_owned(st, "alice", a2);
+    int64_t ea = 0, eb = 0;
+    ASSERT_EQ(store_add_event(st, alice, a1, "progress", "{\"p\":1}", &ea, &err), 0);
+    ASSERT_EQ(store_add_event(st, bob, b1, "progress", "{\"p\":2}", &eb, &err), 0);
+    ASSERT(eb > ea);
+
+    store_event_list el;
+    ASSERT_EQ(store_list_events_since(st, alice, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 3); /* a1 queued, a2 queued, a1 progress */
+    for (size_t i = 0; i < el.n; i++) {
+        ASSERT(strcmp(el.events[i].job_id, b1) != 0);
+        if (i)
+            ASSERT(el.events[i].id > el.events[i - 1].id);
+    }
+    ASSERT_STREQ(el.events[0].job_id, a1);
+    ASSERT_STREQ(el.events[1].job_id, a2);
+    ASSERT_EQ(el.events[2].id, ea);
+    ASSERT_STREQ(el.events[2].data, "{\"p\":1}");
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events_since(st, bob, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 2);
+    ASSERT_STREQ(el.events[0].job_id, b1);
+    ASSERT_EQ(el.events[1].id, eb);
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events_since(st, store_scope_owner("carol"), 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 0);
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events_since(st, STORE_SCOPE_ALL, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 5);
+    store_event_list_release(&el);
+    /* Paging: after an id, at most limit. */
+    ASSERT_EQ(store_list_events_since(st, STORE_SCOPE_ALL, 0, 2, &el, &err), 0);
+    ASSERT_EQ(el.n, 2);
+    int64_t second = el.events[1].id;
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events_since(st, STORE_SCOPE_ALL, second, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 3);
+    ASSERT(el.events[0].id > second);
+    store_event_list_release(&el);
+
+    /* A cursor that was an event of a job deleted since still pages on:
+     * the later events of the other jobs, none of the deleted job's. */
+    ASSERT_EQ(store_cancel(st, alice, a1, &err), 0);
+    ASSERT_EQ(store_delete_job(st, alice, a1, &err), 0);
+    ASSERT_EQ(store_add_event(st, alice, a2, "progress", NULL, &ea, &err), 0);
+    ASSERT_EQ(store_list_events_since(st, alice, eb, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 1);
+    ASSERT_EQ(el.events[0].id, ea);
+    ASSERT_STREQ(el.events[0].job_id, a2);
+    store_event_list_release(&el);
+    ASSERT_EQ(store_list_events_since(st, alice, 0, 0, &el, &err), 0);
+    ASSERT_EQ(el.n, 2); /* a2's queued and progress */
+    store_event_list_release(&el);
+
+    /* Bad arguments. */
+    ASSERT_EQ(store_list_events_since(st, (store_scope){0}, 0, 0, &el, &err), HARK_EINVAL);
+    ASSERT_EQ(store_list_events_since(st, alice, 0, 10001, &el, &err), HARK_EINVAL);
+    store_close(st);
+}
+
 /* A scope that says neither "every job" nor whose (a zeroed one: a caller
  * that forgot), or both, gets nothing; so does an owner no token can have. */
 static void test_bad_scopes_are_refused(void)
@@ -2484,6 +2554,7 @@ int main(void)
     RUN(test_events_replay_after_id);
     RUN(test_list_jobs_filters_and_pages);
     RUN(test_owner_scopes_every_job_query);
+    RUN(test_events_since_across_jobs_by_scope);
     RUN(test_bad_scopes_are_refused);
     RUN(test_finished_jobs_are_counted_by_state);
     RUN(test_webhook_enqueued_with_every_terminal_state);
