@@ -8,10 +8,12 @@
 #include "server/server_impl.h"
 #include "server/sse.h"
 
+#include "auth/stream_tickets.h"
 #include "jobs/artifacts.h"
 #include "jobs/job_result.h"
 #include "jobs/kind.h"
 #include "output/format.h"
+#include "util/clock.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -270,6 +272,30 @@ enum MHD_Result reply_job_result(server *s, struct MHD_Connection *c, const call
     return reply_bytes(c, MHD_HTTP_OK, kind->mimes[f], text, len, NULL);
 }
 
+/* The shared end of both event streams (sse.h): job_id NULL for every job
+ * of sc. The open streams of a client count against its connections like
+ * any request (max_per_address). */
+static enum MHD_Result reply_event_stream(server *s, struct MHD_Connection *c, store_scope sc,
+                                          const char *job_id, int64_t after, bool final)
+{
+    sse_source src = {.st = s->st,
+                      .scope = sc,
+                      .changes = s->changes,
+                      .stopping = &s->stopping,
+                      .keepalive_ms = atomic_load(&s->keepalive_ms),
+                      .park = s->park,
+                      .conn = c,
+                      .fd = server_connection_fd(c)};
+    struct MHD_Response *r = sse_response(&src, job_id, after, final);
+    if (!r)
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    enum MHD_Result ret = reply_queue(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id)
 {
@@ -315,21 +341,42 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller 
         if (store_last_event_id(s->st, sc, id, "retried", &retried, &err) == 0 && retried > 0)
             after = retried - 1;
     }
-    sse_source src = {.st = s->st,
-                      .scope = sc,
-                      .changes = s->changes,
-                      .stopping = &s->stopping,
-                      .keepalive_ms = atomic_load(&s->keepalive_ms),
-                      .park = s->park,
-                      .conn = c,
-                      .fd = server_connection_fd(c)};
-    struct MHD_Response *r = sse_response(&src, id, after, final);
-    if (!r)
-        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL, "out of memory");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    enum MHD_Result ret = reply_queue(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
+    return reply_event_stream(s, c, sc, id, after, final);
+}
+
+enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const caller *who)
+{
+    /* Last-Event-ID (a reconnecting EventSource) wins over ?since=N. Ids
+     * are the store's global event ids: one whose job was deleted since
+     * still says where the client was. */
+    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    int64_t since = 0;
+    if (hdr) {
+        if (parse_int64(hdr, 0, INT64_MAX, &since))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID", "invalid_value",
+                                "Last-Event-ID must be an event id");
+    } else if (has_arg(c, "since") && parse_int64(arg(c, "since"), 0, INT64_MAX, &since)) {
+        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
+                            "since must be an event id");
+    }
+    return reply_event_stream(s, c, caller_scope(who), NULL, since, false);
+}
+
+enum MHD_Result handle_stream_ticket(server *s, struct MHD_Connection *c, const caller *who)
+{
+    token_entry t = {.max_priority = who->max_priority, .admin = who->admin};
+    snprintf(t.name, sizeof t.name, "%s", who->token_name ? who->token_name : "");
+    char ticket[STREAM_TICKET_SIZE];
+    hark_err err = {0};
+    if (stream_ticket_issue(s->tickets, &t, clock_now_ns() / 1000000, ticket, &err)) {
+        log_error("%s", err.msg);
+        return reply_errorf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, NULL,
+                            "cannot issue a stream ticket");
+    }
+    enum MHD_Result ret = reply_json(
+        c, MHD_HTTP_CREATED,
+        json_pack("{s:s, s:i}", "ticket", ticket, "expires_in", STREAM_TICKET_TTL_S), NULL);
+    memset(ticket, 0, sizeof ticket);
     return ret;
 }
 

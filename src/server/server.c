@@ -29,6 +29,7 @@
 #include "server/static_assets.h"
 #include "server/submit.h"
 #include "server/text.h"
+#include "auth/stream_tickets.h"
 #include "jobs/artifacts.h"
 #include "util/clock.h"
 #include "util/fs.h"
@@ -82,6 +83,8 @@ enum route {
     R_LIVE_AUDIO,    /* POST /v1/live/{id}/audio */
     R_LIVE_END,      /* POST /v1/live/{id}/end */
     R_STATIC,        /* GET / and /static/{name}: the dashboard */
+    R_EVENTS_ALL,    /* GET /v1/events */
+    R_TICKETS,       /* POST /v1/stream-tickets */
 };
 
 /* Methods and query arguments each route accepts, and what it needs before
@@ -95,6 +98,7 @@ static const struct route_def {
     const char *args[8]; /* accepted query arguments, NULL-terminated */
     bool public;         /* answered without a token: probes, the dashboard's files */
     bool has_id;         /* a job id in the path (r->id) */
+    bool ticket;         /* an event stream: ?ticket= may stand for the token */
 } routes[] = {
     [R_NONE] = {0},
     [R_HEALTH] = {.get = true, .allow = "GET, HEAD", .public = true},
@@ -108,7 +112,16 @@ static const struct route_def {
     [R_RESUME] = {.post = true, .allow = "POST", .has_id = true},
     [R_RETRY] = {.post = true, .allow = "POST", .has_id = true},
     [R_RESULT] = {.get = true, .allow = "GET, HEAD", .args = {"format", NULL}, .has_id = true},
-    [R_EVENTS] = {.get = true, .allow = "GET, HEAD", .args = {"after", NULL}, .has_id = true},
+    [R_EVENTS] = {.get = true,
+                  .allow = "GET, HEAD",
+                  .args = {"after", "ticket", NULL},
+                  .has_id = true,
+                  .ticket = true},
+    [R_EVENTS_ALL] = {.get = true,
+                      .allow = "GET, HEAD",
+                      .args = {"since", "ticket", NULL},
+                      .ticket = true},
+    [R_TICKETS] = {.post = true, .allow = "POST"},
     [R_OA_TRANSCRIBE] = {.post = true, .allow = "POST"},
     [R_OA_MODELS] = {.get = true, .allow = "GET, HEAD"},
     [R_OA_MODEL] = {.get = true, .allow = "GET, HEAD"},
@@ -210,6 +223,10 @@ static enum route parse_route(const char *url, request *r)
         r->id_ok = n < sizeof r->id_shown && text_is_clean(url + 11, n);
         return R_OA_MODEL;
     }
+    if (strcmp(url, "/v1/events") == 0)
+        return R_EVENTS_ALL;
+    if (strcmp(url, "/v1/stream-tickets") == 0)
+        return R_TICKETS;
     if (strcmp(url, "/v1/live") == 0)
         return R_LIVE;
     if (strncmp(url, "/v1/live/", 9) == 0) {
@@ -423,6 +440,28 @@ static void set_request_id(server *s, struct MHD_Connection *c, request *r)
     MHD_set_connection_value(c, MHD_HEADER_KIND, "X-Request-Id", r->request_id);
 }
 
+/* The caller r->who is the token t (or a stream ticket's copy of it). */
+static bool authenticated(request *r, const token_entry *t)
+{
+    snprintf(r->token_name, sizeof r->token_name, "%s", t->name);
+    r->who.max_priority = t->max_priority;
+    r->who.admin = t->admin;
+    return true;
+}
+
+static bool authenticate_ticket(server *s, request *r, const char *ticket)
+{
+    token_entry t;
+    if (!stream_ticket_redeem(s->tickets, ticket, clock_now_ns() / 1000000, &t)) {
+        api_error_set(&r->error, MHD_HTTP_UNAUTHORIZED, "ticket", "invalid_ticket",
+                      "the stream ticket is not valid (a ticket opens one stream, within %d s "
+                      "of POST /v1/stream-tickets)",
+                      STREAM_TICKET_TTL_S);
+        return false;
+    }
+    return authenticated(r, &t);
+}
+
 /* With tokens configured, every route but the probes wants a known bearer
  * token; the caller's priority ceiling and whose jobs it sees come from it.
  * Without tokens every caller sees every job. False with r->error set
@@ -440,6 +479,14 @@ static bool authenticate(server *s, struct MHD_Connection *c, request *r)
     const char *secret = NULL;
     size_t len = 0;
     hark_err err = {0};
+    /* An EventSource cannot send the header: the event streams take a
+     * stream ticket in the URL instead (stream_tickets.h). No other route
+     * does, so a ticket that leaks opens one stream, once, for a minute. */
+    const char *ticket = routes[r->route].ticket
+                             ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ticket")
+                             : NULL;
+    if (!hdr && ticket)
+        return authenticate_ticket(s, r, ticket);
     if (!hdr) {
         api_error_set(&r->error, MHD_HTTP_UNAUTHORIZED, NULL, "missing_api_key",
                       "this server wants an API token: send 'Authorization: Bearer <token>'");
@@ -453,10 +500,7 @@ static bool authenticate(server *s, struct MHD_Connection *c, request *r)
                       "the API token is not valid");
         return false;
     }
-    snprintf(r->token_name, sizeof r->token_name, "%s", t->name);
-    r->who.max_priority = t->max_priority;
-    r->who.admin = t->admin;
-    return true;
+    return authenticated(r, t);
 }
 
 /* Answer a CORS preflight (OPTIONS with Access-Control-Request-Method)
@@ -708,6 +752,10 @@ static enum MHD_Result dispatch(server *s, struct MHD_Connection *c, request *r)
         return handle_live_end(s, c, &r->who, r->id, &r->cont);
     case R_STATIC:
         return handle_static(s, c, r->asset, r->path);
+    case R_EVENTS_ALL:
+        return handle_events_all(s, c, &r->who);
+    case R_TICKETS:
+        return handle_stream_ticket(s, c, &r->who);
     case R_NONE:
         break;
     }
@@ -908,6 +956,7 @@ static void server_free(server *s)
         return;
     park_free(s->park);
     conn_guard_free(s->guard);
+    stream_tickets_free(s->tickets);
     origin_policy_release(&s->hosts);
     free(s->uploads_dir);
     free(s->artifact_root);
@@ -974,7 +1023,8 @@ int server_start(const server_opts *o, server **out, hark_err *err)
         (rc = make_uploads_dir(s, o->state_dir, err)) ||
         (o->artifact_root && !(s->artifact_root = strdup(o->artifact_root)) &&
          (rc = err_set(err, HARK_ENOMEM, "out of memory"))) ||
-        (rc = park_new(s->changes, &s->park, err)) || (rc = conn_guard_new(&go, &s->guard, err))) {
+        (rc = park_new(s->changes, &s->park, err)) || (rc = conn_guard_new(&go, &s->guard, err)) ||
+        (rc = stream_tickets_new(&s->tickets, err))) {
         server_free(s);
         return rc;
     }

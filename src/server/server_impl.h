@@ -19,6 +19,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+typedef struct stream_tickets stream_tickets;
+
 #define SERVER_KEEPALIVE_MS 15000 /* SSE comment line while nothing happens */
 #define RESULT_MAX (256u << 20)   /* a rendered transcript; ~100 hours of verbose_json */
 
@@ -53,6 +55,7 @@ struct server {
     unsigned boot_id;     /* request ids: unique per process start */
     atomic_ullong next_request;
     atomic_int keepalive_ms;
+    stream_tickets *tickets; /* POST /v1/stream-tickets (auth/stream_tickets.h) */
 };
 
 /* What a request may do: the highest class it may submit at (a token's
@@ -149,6 +152,10 @@ void server_collect_metrics(void *ctx);
  * only an admin token may read them (403 otherwise). */
 enum MHD_Result handle_metrics(server *s, struct MHD_Connection *c, const caller *who);
 enum MHD_Result handle_list(server *s, struct MHD_Connection *c, const caller *who);
+/* GET /v1/events: every event of the caller's jobs (sse.h). */
+enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const caller *who);
+/* POST /v1/stream-tickets: a ticket standing for who's token. */
+enum MHD_Result handle_stream_ticket(server *s, struct MHD_Connection *c, const caller *who);
 enum MHD_Result handle_get(server *s, struct MHD_Connection *c, const caller *who, const char *id);
 enum MHD_Result handle_control(server *s, struct MHD_Connection *c, const caller *who,
                                const char *id, enum control_op op);

@@ -14,9 +14,9 @@
 typedef struct stream {
     sse_source src;
     char owner[STORE_OWNER_MAX + 1]; /* src.scope.owner points here (it outlives the request) */
-    char job[STORE_ID_SIZE];
-    int64_t last_id;        /* the last event id sent (or skipped) */
-    store_event_list batch; /* read but not yet formatted */
+    char job[STORE_ID_SIZE];         /* "" for every job of the scope (GET /v1/events) */
+    int64_t last_id;                 /* the last event id sent (or skipped) */
+    store_event_list batch;          /* read but not yet formatted */
     size_t next;
     buf out; /* formatted, not yet handed to libmicrohttpd */
     size_t out_pos;
@@ -97,7 +97,9 @@ static int refill(stream *s)
             const store_event *e = &s->batch.events[s->next++];
             hark_err err = {0};
             s->last_id = e->id;
-            if (sse_is_final(e->type))
+            if (!s->job[0])
+                ; /* every job's stream has no end of its own */
+            else if (sse_is_final(e->type))
                 s->final_seen = true;
             else if (strcmp(e->type, "retried") == 0) /* a failed job runs again */
                 s->final_seen = false;
@@ -118,11 +120,14 @@ static int refill(stream *s)
         if (stopping(s))
             return 0;
         hark_err err = {0};
-        int rc = store_list_events(s->src.st, s->src.scope, s->job, s->last_id, SSE_BATCH,
-                                   &s->batch, &err);
+        bool global = !s->job[0];
+        int rc = global ? store_list_events_since(s->src.st, s->src.scope, s->last_id, SSE_BATCH,
+                                                  &s->batch, &err)
+                        : store_list_events(s->src.st, s->src.scope, s->job, s->last_id, SSE_BATCH,
+                                            &s->batch, &err);
         /* The job was deleted under the stream (the store's read checks it
          * is there, in scope, every time): no final event will come. */
-        if (rc == HARK_ENOENT)
+        if (rc == HARK_ENOENT && !global)
             return 0;
         if (rc == HARK_EUNAVAIL) {
             /* The store is down or restarting: the stream stays open and
@@ -132,12 +137,12 @@ static int refill(stream *s)
             if (s->keepalive_at_ns > soon)
                 s->keepalive_at_ns = soon;
         } else if (rc) {
-            log_error("event stream of job %s: %s", s->job, err.msg);
+            log_error("event stream of %s: %s", global ? "every job" : s->job, err.msg);
             return -1;
         }
         if (s->batch.n)
             continue;
-        if (s->final_seen && rc == 0)
+        if (s->final_seen && rc == 0 && !global)
             return 0;
         if (park_client_gone(s->src.fd))
             return -1;
@@ -196,7 +201,7 @@ struct MHD_Response *sse_response(const sse_source *src, const char *job_id, int
     }
     if (s->src.keepalive_ms <= 0)
         s->src.keepalive_ms = 15000;
-    snprintf(s->job, sizeof s->job, "%s", job_id);
+    snprintf(s->job, sizeof s->job, "%s", job_id ? job_id : "");
     s->last_id = after_id;
     s->final_seen = job_final;
     buf_init(&s->out, SSE_FRAME_MAX);

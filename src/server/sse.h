@@ -1,11 +1,11 @@
-/* sse.h - GET /v1/jobs/{id}/events: a job's events as server-sent events.
+/* sse.h - GET /v1/jobs/{id}/events and GET /v1/events: events as server-sent events.
  *
  * The stream replays the job's stored events after a given id, then follows
  * new ones: it waits on the notify counter the store bumps on every commit
  * (never polling the database on a timer), and sends a ": keepalive" comment
  * after keepalive_ms without events, which also finds clients that went
  * away. It ends once a final event (succeeded, failed, cancelled) has been
- * sent and no stored event is left, when the server stops, or when the
+ * sent and no stored event is left (a per-job stream), when the server stops, or when the
  * notify is closed. Between events the connection is parked (park.h), so
  * a stream holds no thread.
  */
@@ -40,7 +40,14 @@ typedef struct sse_source {
 /* A response (content from a callback, size unknown) that streams job_id's
  * events with id > after_id. job_final: the job was already in a final
  * state, so the stream ends once the stored events are sent. The caller
- * adds the headers and queues it. NULL on allocation failure. */
+ * adds the headers and queues it. NULL on allocation failure.
+ *
+ * job_id NULL (GET /v1/events): the events of every job of src->scope, in
+ * the store's order (store_list_events_since), read SSE_BATCH at a time as
+ * the client takes them, so a client far behind costs one batch of memory
+ * and the socket's buffers; the stream has no final event and ends only
+ * with the server, the notify or the client. Jobs deleted under it simply
+ * have no more events. */
 struct MHD_Response *sse_response(const sse_source *src, const char *job_id, int64_t after_id,
                                   bool job_final);
 

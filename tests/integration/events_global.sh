@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# GET /v1/events, every job's events in one stream (docs/api.md "Events of
+# every job"), and the stream tickets that let a browser's EventSource open
+# it without an Authorization header: two tokens each see only their own
+# jobs' events; Last-Event-ID resumes with exactly the events after it; a
+# ticket opens one stream (the global one or a job's) once, and no other
+# route; no token, no stream. One server, two 3 s jobs: a few seconds.
+. "$(dirname "$0")/../lib.sh"
+A=hk-evA-0123456789abcdef0123
+B=hk-evB-0123456789abcdef0123
+CLIP=$DATA/sense_and_sensibility_01_austen_64kb-0880.wav # 3 s
+HARK_TOKENS="alice:normal:$A,bob:normal:$B" start_server "$T/s" --workers 1
+check "server started" [ -n "${HARK_SERVER:-}" ]
+
+ja=$(HARK_TOKEN=$A "$HARK" submit "$CLIP")
+jb=$(HARK_TOKEN=$B "$HARK" submit "$CLIP")
+HARK_TOKEN=$A wait_state "$ja" succeeded 60
+check "alice's job succeeded" [ "$(HARK_TOKEN=$A job_field "$ja" state)" = succeeded ]
+HARK_TOKEN=$B wait_state "$jb" succeeded 60
+check "bob's job succeeded" [ "$(HARK_TOKEN=$B job_field "$jb" state)" = succeeded ]
+
+# The stream never ends by itself: read what it replays within a second.
+events() { curl -s -N --max-time 1 "$@" "$HARK_SERVER/v1/events" || true; }
+jobs_in() { sed -n 's/^data: //p' "$1" | jq -r .job | sort -u | tr '\n' ' '; }
+events -H "Authorization: Bearer $A" > "$T/a"
+events -H "Authorization: Bearer $B" > "$T/b"
+check "alice's stream: her job's events only ($(jobs_in "$T/a"))" [ "$(jobs_in "$T/a")" = "$ja " ]
+check "bob's stream: his job's events only ($(jobs_in "$T/b"))" [ "$(jobs_in "$T/b")" = "$jb " ]
+check "alice's stream has her job's queued ... succeeded" \
+  bash -c "grep -qx 'event: queued' '$T/a' && grep -qx 'event: succeeded' '$T/a'"
+sed -n 's/^id: //p' "$T/a" > "$T/a.ids"
+check "ids increase" bash -c "sort -n -c '$T/a.ids' && [ \$(sort -u '$T/a.ids' | wc -l) -eq \$(wc -l < '$T/a.ids') ]"
+curl -s -H "Authorization: Bearer $A" "$HARK_SERVER/v1/jobs/$ja/events" | sed -n 's/^id: //p' > "$T/ja.ids"
+check "the same events as the job's own stream" cmp -s "$T/a.ids" "$T/ja.ids"
+
+# Resume: after the second event, exactly the rest.
+second=$(sed -n 2p "$T/a.ids")
+events -H "Authorization: Bearer $A" -H "Last-Event-ID: $second" | sed -n 's/^id: //p' > "$T/rest"
+check "Last-Event-ID $second: exactly the events after it" cmp -s "$T/rest" <(sed -n '3,$p' "$T/a.ids")
+events -H "Authorization: Bearer $A" -G -d "since=$second" | sed -n 's/^id: //p' > "$T/rest2"
+check "?since= the same" cmp -s "$T/rest2" "$T/rest"
+last=$(tail -n 1 "$T/a.ids")
+events -H "Authorization: Bearer $A" -H "Last-Event-ID: $last" > "$T/none"
+check "from the last id: nothing yet" [ -z "$(grep '^id:' "$T/none")" ]
+c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $A" -H "Last-Event-ID: x" "$HARK_SERVER/v1/events")
+check "a bad Last-Event-ID: 400 ($c)" [ "$c" = 400 ]
+
+# A new event while the stream is open arrives live: bob's job deleted,
+# a third job submitted, on a stream resumed from bob's last id.
+blast=$(sed -n 's/^id: //p' "$T/b" | tail -n 1)
+curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $B" "$HARK_SERVER/v1/jobs/$jb"
+curl -s -N --max-time 30 -H "Authorization: Bearer $B" -H "Last-Event-ID: $blast" \
+  "$HARK_SERVER/v1/events" > "$T/b2" &
+reader=$!
+sleep 0.3
+jb2=$(HARK_TOKEN=$B "$HARK" submit "$CLIP")
+for _ in $(seq 1 300); do grep -qx 'event: succeeded' "$T/b2" && break; sleep 0.05; done
+kill $reader 2>/dev/null
+wait $reader
+check "resumed from the id of a deleted job's event: the new job's events, live, to its end" \
+  bash -c "grep -qx 'event: succeeded' '$T/b2' && [ \"\$(sed -n 's/^data: //p' '$T/b2' | jq -r .job | sort -u)\" = '$jb2' ]"
+
+# Tickets.
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/events")
+check "no token: 401 ($c)" [ "$c" = 401 ]
+c=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$HARK_SERVER/v1/stream-tickets")
+check "a ticket wants a token: 401 ($c)" [ "$c" = 401 ]
+ticket() { curl -s -X POST -H "Authorization: Bearer $1" "$HARK_SERVER/v1/stream-tickets" | tee "$T/t.json" | jq -r .ticket; }
+t=$(ticket "$A")
+check "POST /v1/stream-tickets: a ticket good for 60 s" [ "$(jq .expires_in "$T/t.json")" = 60 ]
+check "192 random bits, hex" bash -c "[[ '$t' =~ ^hst_[0-9a-f]{48}\$ ]]"
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs?ticket=$t")
+check "the ticket on GET /v1/jobs: 401 ($c)" [ "$c" = 401 ]
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs/$ja?ticket=$t")
+check "the ticket on GET /v1/jobs/{id}: 401 ($c)" [ "$c" = 401 ]
+events -G -d "ticket=$t" > "$T/at"
+check "the ticket opens /v1/events as alice" cmp -s <(sed -n 's/^id: //p' "$T/at") "$T/a.ids"
+c=$(curl -s -o "$T/err" -w '%{http_code}' --max-time 1 "$HARK_SERVER/v1/events?ticket=$t")
+check "the same ticket again: 401 ($c)" [ "$c" = 401 ]
+check "invalid_ticket" [ "$(jq -r .error.code "$T/err")" = invalid_ticket ]
+t=$(ticket "$A")
+curl -s "$HARK_SERVER/v1/jobs/$ja/events?ticket=$t" | sed -n 's/^id: //p' > "$T/jat"
+check "a ticket opens a job's event stream" cmp -s "$T/jat" "$T/ja.ids"
+t=$(ticket "$B")
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs/$ja/events?ticket=$t")
+check "bob's ticket on alice's job: 404 ($c)" [ "$c" = 404 ]
+c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/events?ticket=hst_$(printf '0%.0s' $(seq 48))")
+check "a made-up ticket: 401 ($c)" [ "$c" = 401 ]
+stop_server
+finish
