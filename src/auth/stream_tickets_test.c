@@ -6,7 +6,8 @@
 #include <string.h>
 
 static const token_entry alice = {.name = "alice", .max_priority = STORE_PRIO_HIGH, .admin = false};
-static const token_entry root = {.name = "root", .max_priority = STORE_PRIO_REALTIME, .admin = true};
+static const token_entry root = {
+    .name = "root", .max_priority = STORE_PRIO_REALTIME, .admin = true};
 
 static void test_issue_redeem_once(void)
 {

@@ -355,9 +355,16 @@ enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const cal
         if (parse_int64(hdr, 0, INT64_MAX, &since))
             return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID", "invalid_value",
                                 "Last-Event-ID must be an event id");
-    } else if (has_arg(c, "since") && parse_int64(arg(c, "since"), 0, INT64_MAX, &since)) {
-        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
-                            "since must be an event id");
+    } else if (has_arg(c, "since")) {
+        if (parse_int64(arg(c, "since"), 0, INT64_MAX, &since))
+            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
+                                "since must be an event id");
+    } else {
+        /* Neither: from now on (a page lists the jobs, then follows them). */
+        hark_err err = {0};
+        int rc = store_latest_event_id(s->st, &since, &err);
+        if (rc)
+            return reply_store_error(c, rc, &err, NULL);
     }
     return reply_event_stream(s, c, caller_scope(who), NULL, since, false);
 }

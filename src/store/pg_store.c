@@ -1668,6 +1668,17 @@ unlock:
     return rc;
 }
 
+static int pg_latest_event_id_cb(store *base, int64_t *event_id, hark_err *err)
+{
+    pg_store *st = pgs(base);
+    int rc = pgs_enter(st, err);
+    if (rc)
+        return rc;
+    rc = pg_q_int64(&st->c, event_id, NULL, err, "SELECT COALESCE(MAX(id), 0) FROM events", "");
+    pgs_leave(st);
+    return rc;
+}
+
 static int pg_list_events_since_cb(store *base, store_scope sc, int64_t after_id, int limit,
                                    store_event_list *out, hark_err *err)
 {
@@ -1871,6 +1882,7 @@ const store_backend_ops store_pg_ops = {
     .finish_live = pg_finish_live_cb,
     .list_events = pg_list_events_cb,
     .list_events_since = pg_list_events_since_cb,
+    .latest_event_id = pg_latest_event_id_cb,
     .last_event_id = pg_last_event_id_cb,
     .add_event = pg_add_event_cb,
     .claim_webhooks = pg_claim_webhooks_cb,

@@ -2274,6 +2274,15 @@ unlock:
     return rc;
 }
 
+static int sq_latest_event_id(store *base, int64_t *event_id, hark_err *err)
+{
+    sq_store *st = sq(base);
+    lock(st);
+    int rc = q_int64(st, event_id, NULL, err, "SELECT COALESCE(MAX(id), 0) FROM events", "");
+    unlock(st);
+    return rc;
+}
+
 static int sq_list_events_since(store *base, store_scope sc, int64_t after_id, int limit,
                                 store_event_list *out, hark_err *err)
 {
@@ -2673,6 +2682,7 @@ const store_backend_ops store_sqlite_ops = {
     .finish_live = sq_finish_live,
     .list_events = sq_list_events,
     .list_events_since = sq_list_events_since,
+    .latest_event_id = sq_latest_event_id,
     .last_event_id = sq_last_event_id,
     .add_event = sq_add_event,
     .claim_webhooks = sq_claim_webhooks,

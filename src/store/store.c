@@ -64,6 +64,7 @@ int store_backend_check(const store_backend_ops *o, hark_err *err)
                           : !o->finish_live        ? "finish_live"
                           : !o->list_events        ? "list_events"
                           : !o->list_events_since  ? "list_events_since"
+                          : !o->latest_event_id    ? "latest_event_id"
                           : !o->last_event_id      ? "last_event_id"
                           : !o->add_event          ? "add_event"
                           : !o->claim_webhooks     ? "claim_webhooks"
@@ -836,6 +837,12 @@ int store_list_events_since(store *st, store_scope sc, int64_t after_id, int lim
     if (rc)
         store_event_list_release(out);
     return rc;
+}
+
+int store_latest_event_id(store *st, int64_t *event_id, hark_err *err)
+{
+    *event_id = 0;
+    return st->ops->latest_event_id(st, event_id, err);
 }
 
 int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,

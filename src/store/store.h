@@ -678,6 +678,11 @@ int store_list_events(store *st, store_scope sc, const char *id, int64_t after_i
 int store_list_events_since(store *st, store_scope sc, int64_t after_id, int limit,
                             store_event_list *out, hark_err *err);
 
+/* The id of the newest event of any job into *event_id (0 when there is
+ * none): where a stream that starts "from now" starts. Not scoped: an id
+ * is only a position. 0, HARK_EIO, HARK_EUNAVAIL. */
+int store_latest_event_id(store *st, int64_t *event_id, hark_err *err);
+
 /* The id of job id's latest event of the given type into *event_id, 0 if
  * it has none (or there is no such job). 0, HARK_EINVAL, HARK_EIO. */
 int store_last_event_id(store *st, store_scope sc, const char *id, const char *type,

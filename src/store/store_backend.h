@@ -149,6 +149,7 @@ struct store_backend_ops {
                        store_event_list *out, hark_err *err);
     int (*list_events_since)(store *st, store_scope sc, int64_t after_id, int limit,
                              store_event_list *out, hark_err *err);
+    int (*latest_event_id)(store *st, int64_t *event_id, hark_err *err);
     int (*last_event_id)(store *st, store_scope sc, const char *id, const char *type,
                          int64_t *event_id, hark_err *err);
     int (*add_event)(store *st, store_scope sc, const char *id, const char *type, json_t *data,

@@ -1173,6 +1173,9 @@ static void test_events_since_across_jobs_by_scope(void)
     const store_scope alice = store_scope_owner("alice"), bob = store_scope_owner("bob");
     char a1[STORE_ID_SIZE], b1[STORE_ID_SIZE], a2[STORE_ID_SIZE];
     hark_err err = {0};
+    int64_t none = -1;
+    ASSERT_EQ(store_latest_event_id(st, &none, &err), 0);
+    ASSERT_EQ(none, 0);
     submit_owned(st, "alice", a1);
     submit_owned(st, "bob", b1);
     submit_owned(st, "alice", a2);
@@ -1204,6 +1207,9 @@ static void test_events_since_across_jobs_by_scope(void)
     store_event_list_release(&el);
     ASSERT_EQ(store_list_events_since(st, STORE_SCOPE_ALL, 0, 0, &el, &err), 0);
     ASSERT_EQ(el.n, 5);
+    int64_t latest = -1;
+    ASSERT_EQ(store_latest_event_id(st, &latest, &err), 0);
+    ASSERT_EQ(latest, el.events[4].id);
     store_event_list_release(&el);
     /* Paging: after an id, at most limit. */
     ASSERT_EQ(store_list_events_since(st, STORE_SCOPE_ALL, 0, 2, &el, &err), 0);

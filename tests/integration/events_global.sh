@@ -22,8 +22,10 @@ check "bob's job succeeded" [ "$(HARK_TOKEN=$B job_field "$jb" state)" = succeed
 # The stream never ends by itself: read what it replays within a second.
 events() { curl -s -N --max-time 1 "$@" "$HARK_SERVER/v1/events" || true; }
 jobs_in() { sed -n 's/^data: //p' "$1" | jq -r .job | sort -u | tr '\n' ' '; }
-events -H "Authorization: Bearer $A" > "$T/a"
-events -H "Authorization: Bearer $B" > "$T/b"
+events -H "Authorization: Bearer $A" > "$T/a.now"
+check "no since, no Last-Event-ID: from now on, no replay" [ -z "$(grep '^id:' "$T/a.now")" ]
+events -H "Authorization: Bearer $A" -G -d since=0 > "$T/a"
+events -H "Authorization: Bearer $B" -G -d since=0 > "$T/b"
 check "alice's stream: her job's events only ($(jobs_in "$T/a"))" [ "$(jobs_in "$T/a")" = "$ja " ]
 check "bob's stream: his job's events only ($(jobs_in "$T/b"))" [ "$(jobs_in "$T/b")" = "$jb " ]
 check "alice's stream has her job's queued ... succeeded" \
@@ -73,7 +75,7 @@ c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs?ticket=$t")
 check "the ticket on GET /v1/jobs: 401 ($c)" [ "$c" = 401 ]
 c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs/$ja?ticket=$t")
 check "the ticket on GET /v1/jobs/{id}: 401 ($c)" [ "$c" = 401 ]
-events -G -d "ticket=$t" > "$T/at"
+events -G -d "ticket=$t" -d since=0 > "$T/at"
 check "the ticket opens /v1/events as alice" cmp -s <(sed -n 's/^id: //p' "$T/at") "$T/a.ids"
 c=$(curl -s -o "$T/err" -w '%{http_code}' --max-time 1 "$HARK_SERVER/v1/events?ticket=$t")
 check "the same ticket again: 401 ($c)" [ "$c" = 401 ]
