@@ -2,22 +2,26 @@
 // over the same HTTP API as every other client, on this page's own origin
 // (the Content-Security-Policy allows no other: connect-src 'self').
 //
-// - The queue is polled (GET /v1/jobs) every 2 s while the tab is visible.
-//   A global event stream, so the page follows every job over one
-//   connection, comes in a later step; one EventSource per job would hold a
-//   connection each.
+// - The queue follows one EventSource on /v1/events (every event of the
+//   jobs this token may see): a state or progress event updates its row,
+//   a new job's "queued" event reloads the list. The list is loaded when
+//   the stream opens (so nothing that happened while it was down is
+//   missed) and every RECONCILE_MS (a deleted job has no event). When the
+//   stream fails the page polls every SLOW_POLL_MS, and tries a new stream
+//   at each poll, from the last event id it saw (?since=).
 // - Signing in: without tokens (a loopback server) nothing is asked. With
 //   tokens the API answers 401 and the page asks for one; it is kept in
 //   sessionStorage (this tab only) and sent as "Authorization: Bearer".
-//   A later step replaces this with a sign-in that sets an HttpOnly
-//   SameSite cookie (which EventSource can send), with protection of
-//   state-changing requests against cross-site forgery.
+//   EventSource cannot send that header: for each stream the page first
+//   trades the token for a stream ticket (POST /v1/stream-tickets; one
+//   use, 60 s) and puts the ticket in the stream's URL, never the token.
 // - Everything from the server is put in the page as text (textContent),
 //   never as HTML: a job's source is whatever name its uploader gave.
 'use strict';
 
 const TOKEN_KEY = 'hark.token';
-const POLL_MS = 2000;
+const SLOW_POLL_MS = 10000;
+const RECONCILE_MS = 60000;
 const LIST_PATH = '/v1/jobs?order=desc&limit=100';
 const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -25,6 +29,11 @@ const $ = (id) => document.getElementById(id);
 const rows = new Map(); // job id -> {tr, cells, buttons}
 let timer = null;
 let inFlight = false;
+let stream = null; // the EventSource, while it is open or opening
+let streamUp = false;
+let lastEventId = null; // the last event id seen, as a string
+let streamGen = 0; // which openStream call is the current one
+let reloadSoon = null;
 
 function token() {
   return sessionStorage.getItem(TOKEN_KEY) || '';
@@ -109,6 +118,7 @@ function makeRow(id) {
 }
 
 function updateRow(row, job) {
+  row.job = job;
   const c = row.cells;
   c.kind.textContent = job.kind;
   c.priority.textContent = job.priority;
@@ -155,7 +165,8 @@ async function refresh() {
     const list = await api('GET', LIST_PATH);
     showSignin(false);
     render(list.data || []);
-    say($('conn'), 'updated ' + new Date().toLocaleTimeString(), false);
+    say($('conn'), (streamUp ? 'live, listed ' : 'updated ') + new Date().toLocaleTimeString(),
+      false);
   } catch (e) {
     if (e.status === 401) {
       showSignin(true);
@@ -168,14 +179,111 @@ async function refresh() {
   }
 }
 
+// ---- the event stream ----
+
+// The state an event leaves its job in, when it changes it.
+const EVENT_STATE = {
+  queued: 'queued', started: 'running', paused: 'paused', resumed: 'queued',
+  preempted: 'queued', retried: 'queued', succeeded: 'succeeded', failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+function reloadShortly() {
+  if (reloadSoon) return;
+  reloadSoon = setTimeout(() => {
+    reloadSoon = null;
+    refresh();
+  }, 300);
+}
+
+function onEvent(ev) {
+  if (ev.lastEventId) lastEventId = ev.lastEventId;
+  let data;
+  try {
+    data = JSON.parse(ev.data);
+  } catch (e) {
+    return;
+  }
+  const row = data && rows.get(data.job);
+  if (!row) {
+    if (ev.type === 'queued') reloadShortly(); // a new job
+    return;
+  }
+  const job = Object.assign({}, row.job);
+  if (EVENT_STATE[ev.type]) job.state = EVENT_STATE[ev.type];
+  if (ev.type === 'failed') job.error = data.error || job.error;
+  if (typeof data.progress === 'number') {
+    job.progress = data.progress;
+  } else if (typeof data.chunks_done === 'number' && data.n_chunks > 0) {
+    job.progress = data.chunks_done / data.n_chunks;
+  }
+  if (ev.type === 'succeeded') job.progress = 1;
+  updateRow(row, job);
+  if (ev.type === 'started') reloadShortly(); // its nodes
+}
+
+const EVENT_TYPES = [
+  'queued', 'started', 'progress', 'chunk_committed', 'stage', 'paused', 'resumed',
+  'preempted', 'retried', 'succeeded', 'failed', 'cancelled',
+];
+
+function closeStream() {
+  if (stream) stream.close();
+  stream = null;
+  streamUp = false;
+}
+
+async function openStream() {
+  closeStream();
+  const gen = ++streamGen;
+  if (document.hidden) return;
+  const q = new URLSearchParams();
+  if (lastEventId) q.set('since', lastEventId);
+  if (token()) {
+    try {
+      const t = await api('POST', '/v1/stream-tickets');
+      q.set('ticket', t.ticket);
+    } catch (e) {
+      if (e.status === 401) showSignin(true);
+      schedule();
+      return;
+    }
+    if (gen !== streamGen) return; // another call took over meanwhile
+  }
+  const qs = q.toString();
+  const es = new EventSource('/v1/events' + (qs ? '?' + qs : ''));
+  stream = es;
+  es.addEventListener('open', () => {
+    if (stream !== es) return;
+    streamUp = true;
+    refresh(); // what happened while no stream was open
+    schedule();
+  });
+  // A ticket opens one stream: the browser's own reconnect would be
+  // refused, so the page closes it and opens a new one (new ticket, the
+  // last id) at the next slow poll.
+  es.addEventListener('error', () => {
+    if (stream !== es) return;
+    const wasUp = streamUp;
+    closeStream();
+    if (wasUp) say($('conn'), 'live updates lost: polling', true);
+    refresh();
+    schedule();
+  });
+  for (const type of EVENT_TYPES) es.addEventListener(type, onEvent);
+}
+
+// A reconcile every RECONCILE_MS while the stream is up; else a slow
+// poll that also tries a new stream.
 function schedule() {
   clearTimeout(timer);
   timer = null;
-  if (document.hidden) return; // polled again when the tab is shown
+  if (document.hidden) return; // resumed when the tab is shown
   timer = setTimeout(async () => {
     await refresh();
-    schedule();
-  }, POLL_MS);
+    if (!streamUp && !document.hidden) openStream();
+    else schedule();
+  }, streamUp ? RECONCILE_MS : SLOW_POLL_MS);
 }
 
 async function control(id, action, button) {
@@ -226,23 +334,31 @@ function useToken(ev) {
   const t = $('token').value.trim();
   if (t) sessionStorage.setItem(TOKEN_KEY, t);
   $('token').value = '';
-  refresh();
+  lastEventId = null; // another token: another set of jobs
+  refresh().then(openStream);
 }
 
 function forgetToken() {
   sessionStorage.removeItem(TOKEN_KEY);
   $('token').value = '';
+  closeStream();
+  lastEventId = null;
   refresh();
+  schedule();
 }
 
 document.addEventListener('DOMContentLoaded', () => {
   $('upload').addEventListener('submit', upload);
   $('token-form').addEventListener('submit', useToken);
   $('token-forget').addEventListener('click', forgetToken);
+  // A hidden tab holds no stream; shown again, it resumes from its last id.
   document.addEventListener('visibilitychange', () => {
-    if (!document.hidden) refresh();
-    schedule();
+    if (document.hidden) {
+      closeStream();
+      schedule();
+    } else {
+      refresh().then(openStream);
+    }
   });
-  refresh();
-  schedule();
+  refresh().then(openStream);
 });
