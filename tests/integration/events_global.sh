@@ -4,12 +4,13 @@
 # it without an Authorization header: two tokens each see only their own
 # jobs' events; Last-Event-ID resumes with exactly the events after it; a
 # ticket opens one stream (the global one or a job's) once, and no other
-# route; no token, no stream. One server, two 3 s jobs: a few seconds.
+# route; no token, no stream; and the dashboard in headless Chromium follows
+# a job to its end over that stream. One server, four 3 s jobs: ~20 s.
 . "$(dirname "$0")/../lib.sh"
 A=hk-evA-0123456789abcdef0123
 B=hk-evB-0123456789abcdef0123
 CLIP=$DATA/sense_and_sensibility_01_austen_64kb-0880.wav # 3 s
-HARK_TOKENS="alice:normal:$A,bob:normal:$B" start_server "$T/s" --workers 1
+HARK_LOG=info HARK_TOKENS="alice:normal:$A,bob:normal:$B" start_server "$T/s" --workers 1
 check "server started" [ -n "${HARK_SERVER:-}" ]
 
 ja=$(HARK_TOKEN=$A "$HARK" submit "$CLIP")
@@ -88,5 +89,30 @@ c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/jobs/$ja/events?tick
 check "bob's ticket on alice's job: 404 ($c)" [ "$c" = 404 ]
 c=$(curl -s -o /dev/null -w '%{http_code}' "$HARK_SERVER/v1/events?ticket=hst_$(printf '0%.0s' $(seq 48))")
 check "a made-up ticket: 401 ($c)" [ "$c" = 401 ]
+# The dashboard in headless Chromium, signed in as alice: once its
+# EventSource is open (a ticket, since the server has tokens) a new job of
+# hers appears and reaches succeeded in the page, which lists the jobs only
+# when the stream opens, when a new job is queued and when one starts (the
+# 10 s poll is only for a stream that is down, the minute's reconcile does
+# not come within this test).
+if js_deps; then
+  lists() { grep -c "method=GET path=/v1/jobs status=200 .*token=alice$" "$T/s.log"; }
+  tickets() { grep -c 'path=/v1/stream-tickets status=201 .*token=alice$' "$T/s.log"; }
+  t0=$(tickets)
+  HARK_TOKEN=$A HARK_JOB_FILE=$T/page.job timeout 150 node "$JS/dashboard_live.mjs" \
+    "$HARK_SERVER" "$T/page" > "$T/page.log" 2>&1 &
+  page=$!
+  for _ in $(seq 1 600); do [ -s "$T/page.status" ] && break; sleep 0.05; done
+  check "the page went live ($(cat "$T/page.status" 2>/dev/null))" grep -q '^live' "$T/page.status"
+  l0=$(lists)
+  HARK_TOKEN=$A "$HARK" submit "$CLIP" > "$T/page.job"
+  wait $page; rc=$?
+  check "the page showed alice's new job succeeded (rc $rc, $(cat "$T/page.state" 2>/dev/null))" \
+    [ $rc -eq 0 ] || cat "$T/page.console"
+  check "the page's stream used a ticket" [ "$(tickets)" -gt "$t0" ]
+  check "it listed the jobs at most 3 times meanwhile ($l0 then $(lists))" [ $(( $(lists) - l0 )) -le 3 ]
+else
+  not_ok "npm install (tests/js)"
+fi
 stop_server
 finish
