@@ -1288,6 +1288,57 @@ static void test_sse_keepalive(void)
     stop();
 }
 
+/* GET /v1/events: from now on without since, every job's events, not
+ * ended by a job's final event (keepalives follow it); ends at stop. */
+static void test_sse_global(void)
+{
+    start();
+    server_set_keepalive_ms(F.srv, 100);
+    char a[STORE_ID_SIZE], b[STORE_ID_SIZE];
+    submit_direct(STORE_PRIO_NORMAL, a);
+    sse_client c;
+    sse_start(&c, "/v1/events", NULL);
+    ASSERT(sse_wait(&c, ": keepalive\n\n", 10)); /* open, and a's queued not replayed */
+    submit_direct(STORE_PRIO_NORMAL, b);
+    ASSERT(sse_wait(&c, b, 10));
+    hark_err err = {0};
+    ASSERT_EQ(store_cancel(F.st, STORE_SCOPE_ALL, a, &err), 0);
+    ASSERT(sse_wait(&c, "event: cancelled\n", 10));
+    pthread_mutex_lock(&c.mu);
+    size_t at = c.raw.len;
+    pthread_mutex_unlock(&c.mu);
+    /* Still open after a's final event: another keepalive comes. */
+    bool more = false;
+    for (int i = 0; i < 200 && !more; i++) {
+        pthread_mutex_lock(&c.mu);
+        more = strstr(c.raw.data + at, ": keepalive\n\n") != NULL;
+        bool done = c.done;
+        pthread_mutex_unlock(&c.mu);
+        ASSERT(!done);
+        if (!more)
+            usleep(50000);
+    }
+    ASSERT(more);
+    server_stop(F.srv);
+    F.srv = NULL;
+    sse_finish(&c);
+    event ev[MAX_EVENTS];
+    int ka;
+    size_t n = parse_events(c.raw.data, ev, MAX_EVENTS, &ka);
+    ASSERT_EQ(n, 2);
+    ASSERT_STREQ(ev[0].type, "queued");
+    ASSERT_STREQ(json_string_value(json_object_get(ev[0].data, "job")), b);
+    ASSERT_STREQ(ev[1].type, "cancelled");
+    ASSERT_STREQ(json_string_value(json_object_get(ev[1].data, "job")), a);
+    ASSERT(ev[1].id > ev[0].id);
+    ASSERT(ka >= 2);
+    free_events(ev, n);
+    buf_release(&c.raw);
+    store_close(F.st);
+    notify_destroy(&F.changes);
+    curl_global_cleanup();
+}
+
 static void test_stop_with_stream_open(void)
 {
     start();
@@ -2828,6 +2879,7 @@ int main(void)
     RUN(test_sse_replay);
     RUN(test_sse_live);
     RUN(test_sse_keepalive);
+    RUN(test_sse_global);
     RUN(test_stop_with_stream_open);
     RUN(test_slow_clients_block_nobody);
     RUN(test_stop_while_the_event_loops_are_slow);
