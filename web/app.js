@@ -237,6 +237,10 @@ async function openStream() {
   closeStream();
   const gen = ++streamGen;
   if (document.hidden) return;
+  if (!token() && !$('signin').hidden) {
+    schedule(); // the server wants a token the page does not have yet
+    return;
+  }
   const q = new URLSearchParams();
   if (lastEventId) q.set('since', lastEventId);
   if (token()) {

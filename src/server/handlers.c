@@ -359,13 +359,18 @@ enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const cal
         if (parse_int64(arg(c, "since"), 0, INT64_MAX, &since))
             return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
                                 "since must be an event id");
-    } else {
-        /* Neither: from now on (a page lists the jobs, then follows them). */
-        hark_err err = {0};
-        int rc = store_latest_event_id(s->st, &since, &err);
-        if (rc)
-            return reply_store_error(c, rc, &err, NULL);
     }
+    /* Neither: from now on (a page lists the jobs, then follows them). An
+     * id past the newest (a store restored from a backup, or another
+     * server's id) is from now on too: else the events up to it would be
+     * skipped. */
+    hark_err err = {0};
+    int64_t latest = 0;
+    int rc = store_latest_event_id(s->st, &latest, &err);
+    if (rc)
+        return reply_store_error(c, rc, &err, NULL);
+    if ((!hdr && !has_arg(c, "since")) || since > latest)
+        since = latest;
     return reply_event_stream(s, c, caller_scope(who), NULL, since, false);
 }
 

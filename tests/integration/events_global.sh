@@ -45,6 +45,8 @@ check "?since= the same" cmp -s "$T/rest2" "$T/rest"
 last=$(tail -n 1 "$T/a.ids")
 events -H "Authorization: Bearer $A" -H "Last-Event-ID: $last" > "$T/none"
 check "from the last id: nothing yet" [ -z "$(grep '^id:' "$T/none")" ]
+events -H "Authorization: Bearer $A" -G -d "since=$((last + 1000000))" > "$T/future"
+check "since past the newest id: from now on, no error" [ -z "$(grep '^id:' "$T/future")" ]
 c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $A" -H "Last-Event-ID: x" "$HARK_SERVER/v1/events")
 check "a bad Last-Event-ID: 400 ($c)" [ "$c" = 400 ]
 
