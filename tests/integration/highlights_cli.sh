@@ -8,7 +8,8 @@
 #  - a keywords file marks its phrases; bad options are usage errors.
 . "$(dirname "$0")/../lib.sh"
 TOOLS=$HARK_SOURCE_DIR/tests/tools
-bash "$TOOLS/make_vod.sh" "$T/v" --minutes 3 --seed 5 > /dev/null || not_ok "recording made"
+# One recording, as a WAV and as a video (the URL input below).
+bash "$TOOLS/make_vod.sh" "$T/v" --minutes 3 --seed 5 --video --wav-too > /dev/null || not_ok "recording made"
 vod=$T/v/vod.wav
 DB=$XDG_STATE_HOME/hark/transcribe.db
 # A keywords file: its phrases are marked (and the runs below use it too).
@@ -83,8 +84,7 @@ check "batch: two failures said, one line each" [ "$(grep -c "truncated.wav\|tex
 
 # ---- a URL input: its download is kept for the clips, cut from the original ----
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-bash "$TOOLS/make_vod.sh" "$T/m" --minutes 3 --seed 6 --video > /dev/null
-node "$HARK_SOURCE_DIR/tests/js/media_server.mjs" "$T/m" > "$T/media.log" 2>&1 &
+node "$HARK_SOURCE_DIR/tests/js/media_server.mjs" "$T/v" > "$T/media.log" 2>&1 &
 MEDIA_PID=$!
 trap 'kill $MEDIA_PID 2>/dev/null; rm -rf "$T"' EXIT
 for _ in $(seq 1 200); do PORT=$(sed -n 's/^listening //p' "$T/media.log"); [ -n "$PORT" ] && break; sleep 0.05; done

@@ -8,7 +8,8 @@
 #    a clip's name (a file there is whole), and after a restart the job
 #    completes with the same outputs and no leftovers;
 #  - a recording already transcribed is not recognized again: the
-#    highlights job's analysis reuses the committed chunks of the same audio.
+#    highlights job's analysis reuses the committed chunks of the same audio
+#    (the recording's first minute).
 # HARK_FAULT=slow (matching the recording only) holds the job's tasks open
 # long enough to act in the middle of each stage.
 . "$(dirname "$0")/../lib.sh"
@@ -21,11 +22,15 @@ vod=$T/v/vod.wav
 # test's time goes to the stages, not to the recognizer).
 OPTS='{"clips": true, "clip_format": "mp3", "top": 4, "transcript": false}'
 
-# The reference: uninterrupted, on the embedded runtime.
-"$HARK" highlights -q --state-dir "$T/ref-state" -o "$T/ref" --top 4 --clips --clip-format mp3 \
-  --no-transcript "$vod"
-"$HARK" transcribe -q --state-dir "$T/ref-state" -o "$T/ref" -f txt "$clip"
-check "reference run" [ -s "$T/ref/vod.highlights.json" ]
+# The reference: uninterrupted, on the embedded runtime, made meanwhile
+# while the daemon's slowed stages below wait (at the lowest priority: nice
+# ranks it below this test's daemon, in the same session and autogroup).
+(
+  nice -n 19 "$HARK" highlights -q --state-dir "$T/ref-state" -o "$T/ref" --top 4 --clips --clip-format mp3 \
+    --no-transcript "$vod" &&
+  nice -n 19 "$HARK" transcribe -q --state-dir "$T/ref-state" -o "$T/ref" -f txt "$clip"
+) &
+ref_pid=$!
 
 submit_hl() { # PRIORITY: a highlights job of the recording (a path under the server's root), its id
   curl -s -H 'Content-Type: application/json' \
@@ -41,9 +46,8 @@ wait_for() {
   done
   return 1
 }
-ptt_while_running() { # ID NAME
-  "$HARK" ptt "$clip" > "$T/ptt.txt"
-  check "$2: the push-to-talk text is right" cmp -s "$T/ref/clip.txt" "$T/ptt.txt"
+ptt_while_running() { # ID NAME OUT: the text to OUT (checked against the reference once made)
+  "$HARK" ptt "$clip" > "$3"
   check "$2: it finished while the highlights job was running" [ "$(job_field "$1" state)" = running ]
 }
 # same_outputs ID NAME: every format and clip as the reference's.
@@ -73,18 +77,25 @@ job=$(submit_hl low)
 check "submitted" [ -n "$job" ] && [ "$job" != null ]
 check "analysis under way" wait_for "$job" '.chunks != null and .chunks_done >= 1'
 n_analysis=$(job_field "$job" chunks)
-ptt_while_running "$job" "during the analysis"
+ptt_while_running "$job" "during the analysis" "$T/ptt-analysis.txt"
 check "export under way" wait_for "$job" ".chunks > $n_analysis and .chunks_done >= $n_analysis" 300
-ptt_while_running "$job" "during the export"
+ptt_while_running "$job" "during the export" "$T/ptt-export.txt"
 check "the job succeeds" wait_state "$job" succeeded 300
+wait $ref_pid
+check "reference run" [ -s "$T/ref/vod.highlights.json" -a -s "$T/ref/clip.txt" ]
+check "during the analysis: the push-to-talk text is right" cmp -s "$T/ref/clip.txt" "$T/ptt-analysis.txt"
+check "during the export: the push-to-talk text is right" cmp -s "$T/ref/clip.txt" "$T/ptt-export.txt"
 pre=$(curl -s --max-time 60 "$HARK_SERVER/v1/jobs/$job/events" | grep -c '^event: preempted')
 check "it was preempted ($pre times)" [ "$pre" -ge 2 ]
 same_outputs "$job" preempted "$T/s"
 
 # ---- the cache: the same audio transcribed first ----
-tj=$(curl -s -F "file=@$vod" "$HARK_SERVER/v1/jobs" | jq -r .id)
+# The recording's first minute: several chunks (the recognizer, not the
+# length, is what this costs).
+sox "$vod" "$T/minute.wav" trim 0 60
+tj=$(curl -s -F "file=@$T/minute.wav" "$HARK_SERVER/v1/jobs" | jq -r .id)
 check "transcription of the recording succeeds" wait_state "$tj" succeeded 300
-hj=$(curl -s -F "file=@$vod" -F kind=highlights -F 'options={"top": 4}' "$HARK_SERVER/v1/jobs" | jq -r .id)
+hj=$(curl -s -F "file=@$T/minute.wav" -F kind=highlights -F 'options={"top": 4}' "$HARK_SERVER/v1/jobs" | jq -r .id)
 check "highlights of the same audio succeed" wait_state "$hj" succeeded 300
 reused=$(sqlite3 "$T/s/hark.db" "SELECT count(*) FROM tasks WHERE job_id = '$hj' AND idx >= 0 AND result LIKE '%\"reused\":true%'")
 total=$(job_field "$hj" chunks)

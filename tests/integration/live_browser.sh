@@ -7,7 +7,8 @@
 # (tests/tools/live_feed). For each type Chromium records:
 #   - every blob decodes as it arrives, to the end, with no error;
 #   - the samples are exactly those of a one-shot ffmpeg decode of the
-#     whole recording, and the same when the bytes come 1 or 997 at a time;
+#     whole recording, and the same when the bytes come 1 or 997 at a time
+#     (the sanitizer pass: 1 at a time for the first 16 KB, then the rest);
 #   - they are the clip (correlated with it), of the length recorded;
 #   - the decoded audio is never far behind the blobs' arrival.
 . "$(dirname "$0")/../lib.sh"
@@ -49,7 +50,10 @@ for dir in "$T"/rec/audio_*/; do
   check "$tag: the samples of a one-shot ffmpeg decode" cmp -s "$T/$tag.raw" "$T/$tag.ref.raw"
   for b in 1 997; do
     [ "$b" = 1 ] && [ "$(stat -c %s "$T/$tag.whole")" -gt 300000 ] && continue # PCM: 1.5 MB
-    "$FEED" -o "$T/$tag.b$b.raw" -b "$b" "$fmt" "$T/$tag.whole" > /dev/null
+    # The sanitizer pass appends 1 byte at a time up to byte 16384 (the
+    # header and the first clusters, fragments or pages: every kind of
+    # structure split at every byte), then the rest at once.
+    "$FEED" -o "$T/$tag.b$b.raw" -b "$b" $([ "$b" = 1 ] && scaled "" "-u 16384") "$fmt" "$T/$tag.whole" > /dev/null
     check "$tag: the same samples from $b-byte appends" cmp -s "$T/$tag.b$b.raw" "$T/$tag.raw"
   done
   samples=$(field "$line" samples)

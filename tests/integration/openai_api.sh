@@ -8,7 +8,9 @@
 . "$(dirname "$0")/../lib.sh"
 clip=$T/clip.wav
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0880.wav" "$clip"
-sox "$DATA"/*.wav "$T/five.wav"                           # ~25 s: several chunks
+# ~25 s: several chunks (the sanitizer pass: the first three clips, ~15 s,
+# still several: the formats' paths are the same at any length)
+sox $(ls "$DATA"/*.wav | head -n "$(scaled 5 3)") "$T/five.wav"
 sox $(for i in 1 2 3; do echo "$DATA"/*.wav; done) "$T/mid.wav"   # ~75 s, 2.4 MB
 sox $(for i in 1 2 3 4 5 6; do echo "$DATA"/*.wav; done) "$T/long.wav"   # ~2.5 min, 4.8 MB
 echo "not audio" > "$T/notes.txt"

@@ -5,8 +5,14 @@
 # the zombie's late work is refused, and every output is byte-identical to
 # a clean run.
 . "$(dirname "$0")/../lib.sh"
-# The kills, not the lengths, are what is tested: both passes use the
-# small workload (the sanitizer pass too).
+# The kills, not the lengths, are what is tested: a small workload, five
+# jobs (a b c a c) and three kills of each kind; the sanitizer pass, which
+# looks for memory errors in the same recoveries, three jobs (a b c) and
+# two kills of each kind.
+WORKLOAD=$(scaled "a b c a c" "a b c")
+DAEMON_KILLS=$(scaled "2 6 11" "2 6")
+WORKER_KILLS=$(scaled "2 5 9" "2 5")
+NJOBS=$(wc -w <<< "$WORKLOAD")
 sox $(for i in 1 2; do echo "$DATA"/*.wav; done) "$T/a.wav"   # ~50 s, ~7 chunks
 sox "$DATA"/*.wav "$T/b.wav"   # ~25 s
 cp "$DATA/sense_and_sensibility_01_austen_64kb-0870.wav" "$T/c.wav"
@@ -24,7 +30,7 @@ wait_committed() {
   return 1
 }
 submit_all() { # prints "name id" lines
-  for f in a b c a c; do echo "$f $("$HARK" submit --priority low "$T/$f.wav")"; done
+  for f in $WORKLOAD; do echo "$f $("$HARK" submit --priority low "$T/$f.wav")"; done
 }
 # Every job done, each chunk committed exactly once, outputs as the reference.
 verify() { # NAME DIR
@@ -47,10 +53,11 @@ verify() { # NAME DIR
 D=$T/s1
 start_server "$D" --workers 2
 submit_all > "$T/jobs"
-check "daemon kill: 5 jobs acknowledged" [ "$(wc -l < "$T/jobs")" = 5 ]
+check "daemon kill: $NJOBS jobs acknowledged" [ "$(wc -l < "$T/jobs")" = "$NJOBS" ]
 n=0
-# The workload (a b c a c) is ~19 chunks: kills early, midway and late.
-for at in 2 6 11; do
+# The workload (a b c a c) is ~19 chunks (a b c ~12): kills early, midway
+# and late.
+for at in $DAEMON_KILLS; do
   wait_committed "$D" $at
   kids=$(children_of $SERVER_PID)
   kill -9 $SERVER_PID; wait $SERVER_PID 2>/dev/null
@@ -66,7 +73,7 @@ stop_server
 D=$T/s2
 start_server "$D" --workers 2
 submit_all > "$T/jobs"
-for at in 2 5 9; do
+for at in $WORKER_KILLS; do
   wait_committed "$D" $at
   kill -9 $(children_of $SERVER_PID)
 done

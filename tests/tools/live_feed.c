@@ -1,11 +1,12 @@
 /* live_feed.c - play a live client against media/live_input: grow a file piece by piece, decode it
  * as it grows.
  *
- *   live_feed [-o OUT.raw] [-r REF.raw] [-b BYTES | -m MS] FORMAT FILE
+ *   live_feed [-o OUT.raw] [-r REF.raw] [-b BYTES [-u UPTO] | -m MS] FORMAT FILE
  *   live_feed [-o OUT.raw] [-r REF.raw] [-m MS | -t TIMES] FORMAT PIECE1 PIECE2 ...
  *
  * With one FILE, it is appended in pieces of BYTES, or of MS milliseconds
  * of audio at the stream's average byte rate (found by a first decode);
+ * with -u, pieces of BYTES only up to byte UPTO, then the rest as one;
  * with several, each is one piece (MediaRecorder's blobs, MS apart, or at
  * the times in TIMES, one line of milliseconds per piece). A
  * piece is appended when the reader waits for more, so every piece is
@@ -29,6 +30,7 @@
 
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,14 +94,18 @@ static void append_file(feeder *f, const char *path)
     f->ends[f->n_ends++] = f->size;
 }
 
-static void cut(feeder *f, size_t bytes)
+static void cut(feeder *f, size_t bytes, size_t upto)
 {
     f->n_ends = 0;
-    for (size_t at = bytes; at < f->size + bytes; at += bytes) {
+    if (!f->size)
+        return;
+    for (size_t at = bytes;; at = at < upto ? at + bytes : f->size) {
         f->ends = realloc(f->ends, (f->n_ends + 1) * sizeof *f->ends);
         if (!f->ends)
             exit(2);
         f->ends[f->n_ends++] = at < f->size ? at : f->size;
+        if (at >= f->size)
+            break;
     }
 }
 
@@ -198,9 +204,9 @@ int main(int argc, char **argv)
 {
     log_init_from_env(); /* HARK_LOG=debug shows FFmpeg's messages */
     const char *outpath = NULL, *timespath = NULL, *refpath = NULL;
-    long bytes = 0, ms = 0;
+    long bytes = 0, ms = 0, upto = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "o:b:m:t:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "o:b:u:m:t:r:")) != -1) {
         if (opt == 'o')
             outpath = optarg;
         else if (opt == 't')
@@ -209,6 +215,8 @@ int main(int argc, char **argv)
             refpath = optarg;
         else if (opt == 'b')
             bytes = strtol(optarg, NULL, 10);
+        else if (opt == 'u')
+            upto = strtol(optarg, NULL, 10);
         else if (opt == 'm')
             ms = strtol(optarg, NULL, 10);
         else
@@ -217,7 +225,8 @@ int main(int argc, char **argv)
     enum live_format fmt;
     hark_err err;
     if (argc - optind < 2 || live_format_parse(argv[optind], &fmt, &err) != 0) {
-        fprintf(stderr, "usage: live_feed [-o OUT.raw] [-b BYTES | -m MS] FORMAT FILE...\n");
+        fprintf(stderr,
+                "usage: live_feed [-o OUT.raw] [-b BYTES [-u UPTO] | -m MS] FORMAT FILE...\n");
         return 2;
     }
     feeder f = {0};
@@ -243,7 +252,7 @@ int main(int argc, char **argv)
     if (argc - optind == 2) {
         if (bytes <= 0 && ms > 0) {
             size_t one = f.size;
-            cut(&f, one ? one : 1);
+            cut(&f, one ? one : 1, 0);
             if (run(&f, fmt, NULL, &err) < 0) {
                 printf("rc=%d error=%s\n", err.code, err.msg);
                 return 1;
@@ -254,7 +263,7 @@ int main(int argc, char **argv)
                 bytes = 1;
             f.piece_s = (double)bytes / (double)f.size * dur;
         }
-        cut(&f, bytes > 0 ? (size_t)bytes : f.size);
+        cut(&f, bytes > 0 ? (size_t)bytes : f.size, upto > 0 ? (size_t)upto : SIZE_MAX);
     } else if (timespath) {
         f.times = read_times(timespath, f.n_ends);
     } else {

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# make_vod.sh OUT_DIR [--seed N] [--minutes M] [--video] [--variant a|b]
+# make_vod.sh OUT_DIR [--seed N] [--minutes M] [--video [--wav-too]] [--variant a|b]
 #
 # Writes a synthetic stream VOD with planted highlights at known times, for
 # the highlights tests (issue 11):
 #   OUT_DIR/vod.wav   (16 kHz mono), or OUT_DIR/vod.mp4 with --video
 #                     (320x240 flat colour at 15 fps, H.264 ultrafast, a
 #                     keyframe every 2 s exactly; the same audio as AAC
-#                     16 kHz mono 48 kb/s)
+#                     16 kHz mono 48 kb/s); with --wav-too, vod.wav as well
 #   OUT_DIR/truth.json {"duration", "moments": [{"start", "end", "phrase",
 #                     "level_lu", "voice"}], "dead_air": {"start", "end"},
 #                     "seed", "variant", "minutes", "narration_lufs"}
@@ -32,15 +32,16 @@
 # Needs sox, espeak-ng, jq, awk and ffmpeg (loudness, and the video).
 set -euo pipefail
 
-usage() { echo "usage: make_vod.sh OUT_DIR [--seed N] [--minutes M] [--video] [--variant a|b]" >&2; exit 2; }
+usage() { echo "usage: make_vod.sh OUT_DIR [--seed N] [--minutes M] [--video [--wav-too]] [--variant a|b]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 OUT=$1; shift
-SEED=1 MINUTES=15 VIDEO=0 VARIANT=a
+SEED=1 MINUTES=15 VIDEO=0 WAV_TOO=0 VARIANT=a
 while [ $# -gt 0 ]; do
   case $1 in
     --seed) [ $# -ge 2 ] || usage; SEED=$2; shift 2 ;;
     --minutes) [ $# -ge 2 ] || usage; MINUTES=$2; shift 2 ;;
     --video) VIDEO=1; shift ;;
+    --wav-too) WAV_TOO=1; shift ;;
     --variant) [ $# -ge 2 ] || usage; VARIANT=$2; shift 2 ;;
     *) usage ;;
   esac
@@ -214,6 +215,7 @@ if [ $VIDEO = 1 ]; then
   ffmpeg -nostdin -loglevel error -y -i "$W/v.mp4" -i "$W/a.m4a" -map 0:v -map 1:a -c copy \
     "${bitexact[@]}" -movflags +faststart "$W/vod.mp4"
   mv "$W/vod.mp4" "$OUT/vod.mp4"
+  [ $WAV_TOO = 0 ] || mv "$W/vod.wav" "$OUT/vod.wav"
 else
   mv "$W/vod.wav" "$OUT/vod.wav"
 fi
