@@ -1627,6 +1627,23 @@ static int pg_last_event_id_cb(store *base, store_scope sc, const char *id, cons
     return rc;
 }
 
+/* Rows (id, job_id, type, data, time_ms) of r appended to out, whose
+ * events array has room for them. */
+static int read_events(const PGresult *r, store_event_list *out, hark_err *err)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        store_event *e = &out->events[out->n++];
+        e->id = pg_i64(r, i, 0);
+        pgs_copy_id(e->job_id, r, i, 1);
+        e->type = pg_dup(r, i, 2);
+        e->data = pg_dup(r, i, 3);
+        e->time_ms = pg_i64(r, i, 4);
+        if (!e->type || !e->data)
+            return err_set(err, HARK_ENOMEM, "out of memory listing events");
+    }
+    return 0;
+}
+
 static int pg_list_events_cb(store *base, store_scope sc, const char *id, int64_t after_id,
                              int limit, store_event_list *out, hark_err *err)
 {
@@ -1650,15 +1667,8 @@ static int pg_list_events_cb(store *base, store_scope sc, const char *id, int64_
                   "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = $1"
                   " AND id > $2 ORDER BY id LIMIT $3",
                   "tIi", id, after_id, limit);
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        store_event *e = &out->events[out->n++];
-        e->id = pg_i64(r, i, 0);
-        pgs_copy_id(e->job_id, r, i, 1);
-        e->type = pg_dup(r, i, 2);
-        e->data = pg_dup(r, i, 3);
-        e->time_ms = pg_i64(r, i, 4);
-        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
-    }
+    if (rc == 0)
+        rc = read_events(r, out, err);
     PQclear(r);
     pg_plain(&st->c, "COMMIT", NULL);
 unlock:
@@ -1697,15 +1707,8 @@ static int pg_list_events_since_cb(store *base, store_scope sc, int64_t after_id
               " JOIN jobs j ON j.id = e.job_id WHERE e.id > $1"
               " AND ($2::text IS NULL OR j.owner = $2) ORDER BY e.id LIMIT $3",
               "Iti", after_id, pgs_scope_owner(sc), limit);
-    for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-        store_event *e = &out->events[out->n++];
-        e->id = pg_i64(r, i, 0);
-        pgs_copy_id(e->job_id, r, i, 1);
-        e->type = pg_dup(r, i, 2);
-        e->data = pg_dup(r, i, 3);
-        e->time_ms = pg_i64(r, i, 4);
-        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
-    }
+    if (rc == 0)
+        rc = read_events(r, out, err);
     PQclear(r);
     pgs_leave(st);
     if (rc)

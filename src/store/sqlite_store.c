@@ -2237,6 +2237,24 @@ static int sq_last_event_id(store *base, store_scope sc, const char *id, const c
     return rc;
 }
 
+/* Every row (id, job_id, type, data, time_ms) of s appended to out, whose
+ * events array has room for them. */
+static int read_events(sq_store *st, sqlite3_stmt *s, store_event_list *out, hark_err *err)
+{
+    int rc;
+    while ((rc = q_step(st, s, err)) == 1) {
+        store_event *e = &out->events[out->n++];
+        e->id = sqlite3_column_int64(s, 0);
+        copy_id(e->job_id, s, 1);
+        e->type = dup_col(s, 2);
+        e->data = dup_col(s, 3);
+        e->time_ms = sqlite3_column_int64(s, 4);
+        if (!e->type || !e->data)
+            return err_set(err, HARK_ENOMEM, "out of memory listing events");
+    }
+    return rc;
+}
+
 static int sq_list_events(store *base, store_scope sc, const char *id, int64_t after_id, int limit,
                           store_event_list *out, hark_err *err)
 {
@@ -2256,15 +2274,8 @@ static int sq_list_events(store *base, store_scope sc, const char *id, int64_t a
                     "SELECT id, job_id, type, data, time_ms FROM events WHERE job_id = ?1"
                     " AND id > ?2 ORDER BY id LIMIT ?3",
                     "tIi", id, after_id, limit);
-    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        store_event *e = &out->events[out->n++];
-        e->id = sqlite3_column_int64(s, 0);
-        copy_id(e->job_id, s, 1);
-        e->type = dup_col(s, 2);
-        e->data = dup_col(s, 3);
-        e->time_ms = sqlite3_column_int64(s, 4);
-        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
-    }
+    if (rc == 0)
+        rc = read_events(st, s, out, err);
     sqlite3_finalize(s);
     sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 unlock:
@@ -2299,15 +2310,8 @@ static int sq_list_events_since(store *base, store_scope sc, int64_t after_id, i
                 " JOIN jobs j ON j.id = e.job_id WHERE e.id > ?1"
                 " AND (?2 IS NULL OR j.owner = ?2) ORDER BY e.id LIMIT ?3",
                 "Iti", after_id, scope_owner(sc), limit);
-    while (rc == 0 && (rc = q_step(st, s, err)) == 1) {
-        store_event *e = &out->events[out->n++];
-        e->id = sqlite3_column_int64(s, 0);
-        copy_id(e->job_id, s, 1);
-        e->type = dup_col(s, 2);
-        e->data = dup_col(s, 3);
-        e->time_ms = sqlite3_column_int64(s, 4);
-        rc = e->type && e->data ? 0 : err_set(err, HARK_ENOMEM, "out of memory listing events");
-    }
+    if (rc == 0)
+        rc = read_events(st, s, out, err);
     sqlite3_finalize(s);
     unlock(st);
     if (rc)
