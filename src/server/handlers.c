@@ -296,21 +296,33 @@ static enum MHD_Result reply_event_stream(server *s, struct MHD_Connection *c, s
     return ret;
 }
 
+/* Where an event stream resumes: Last-Event-ID (a reconnecting
+ * EventSource) wins over the query argument name (for clients that cannot
+ * set headers). *given: either was there. False with *bad the queued 400
+ * when the one given is not an event id. */
+static bool event_cursor(struct MHD_Connection *c, const char *name, int64_t *out, bool *given,
+                         enum MHD_Result *bad)
+{
+    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *v = hdr ? hdr : has_arg(c, name) ? arg(c, name) : NULL;
+    *out = 0;
+    *given = v != NULL;
+    if (!v || parse_int64(v, 0, INT64_MAX, out) == 0)
+        return true;
+    const char *what = hdr ? "Last-Event-ID" : name;
+    *bad = reply_errorf(c, MHD_HTTP_BAD_REQUEST, what, "invalid_value", "%s must be an event id",
+                        what);
+    return false;
+}
+
 enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller *who,
                               const char *id)
 {
-    /* A reconnecting EventSource sends Last-Event-ID; ?after=N is for clients
-     * that cannot set headers. */
-    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     int64_t after = 0;
-    if (hdr) {
-        if (parse_int64(hdr, 0, INT64_MAX, &after))
-            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID", "invalid_value",
-                                "Last-Event-ID must be an event id");
-    } else if (has_arg(c, "after") && parse_int64(arg(c, "after"), 0, INT64_MAX, &after)) {
-        return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "after", "invalid_value",
-                            "after must be an event id");
-    }
+    bool given = false;
+    enum MHD_Result bad;
+    if (!event_cursor(c, "after", &after, &given, &bad))
+        return bad;
     store_job job;
     hark_err err = {0};
     store_scope sc = caller_scope(who);
@@ -336,7 +348,7 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller 
     /* A new follower of a retried job that has not ended follows its
      * current run: from its last "retried" event, not through the final
      * event it was retried from. */
-    if (!final && !hdr && !has_arg(c, "after")) {
+    if (!final && !given) {
         int64_t retried = 0;
         if (store_last_event_id(s->st, sc, id, "retried", &retried, &err) == 0 && retried > 0)
             after = retried - 1;
@@ -346,20 +358,13 @@ enum MHD_Result handle_events(server *s, struct MHD_Connection *c, const caller 
 
 enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const caller *who)
 {
-    /* Last-Event-ID (a reconnecting EventSource) wins over ?since=N. Ids
-     * are the store's global event ids: one whose job was deleted since
-     * still says where the client was. */
-    const char *hdr = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    /* Ids are the store's global event ids: one whose job was deleted
+     * since still says where the client was. */
     int64_t since = 0;
-    if (hdr) {
-        if (parse_int64(hdr, 0, INT64_MAX, &since))
-            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "Last-Event-ID", "invalid_value",
-                                "Last-Event-ID must be an event id");
-    } else if (has_arg(c, "since")) {
-        if (parse_int64(arg(c, "since"), 0, INT64_MAX, &since))
-            return reply_errorf(c, MHD_HTTP_BAD_REQUEST, "since", "invalid_value",
-                                "since must be an event id");
-    }
+    bool given = false;
+    enum MHD_Result bad;
+    if (!event_cursor(c, "since", &since, &given, &bad))
+        return bad;
     /* Neither: from now on (a page lists the jobs, then follows them). An
      * id past the newest (a store restored from a backup, or another
      * server's id) is from now on too: else the events up to it would be
@@ -369,7 +374,7 @@ enum MHD_Result handle_events_all(server *s, struct MHD_Connection *c, const cal
     int rc = store_latest_event_id(s->st, &latest, &err);
     if (rc)
         return reply_store_error(c, rc, &err, NULL);
-    if ((!hdr && !has_arg(c, "since")) || since > latest)
+    if (!given || since > latest)
         since = latest;
     return reply_event_stream(s, c, caller_scope(who), NULL, since, false);
 }

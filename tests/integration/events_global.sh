@@ -47,8 +47,18 @@ events -H "Authorization: Bearer $A" -H "Last-Event-ID: $last" > "$T/none"
 check "from the last id: nothing yet" [ -z "$(grep '^id:' "$T/none")" ]
 events -H "Authorization: Bearer $A" -G -d "since=$((last + 1000000))" > "$T/future"
 check "since past the newest id: from now on, no error" [ -z "$(grep '^id:' "$T/future")" ]
-c=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $A" -H "Last-Event-ID: x" "$HARK_SERVER/v1/events")
-check "a bad Last-Event-ID: 400 ($c)" [ "$c" = 400 ]
+# bad_cursor WHAT URL [curl args]: 400 invalid_value naming WHAT.
+bad_cursor() {
+  local what=$1 url=$2; shift 2
+  c=$(curl -s -o "$T/bad.json" -w '%{http_code}' -H "Authorization: Bearer $A" "$@" "$url")
+  [ "$c" = 400 ] && jq -e --arg w "$what" '.error.code == "invalid_value" and
+    .error.message == ($w + " must be an event id")' "$T/bad.json" > /dev/null
+}
+check "a bad Last-Event-ID: 400" bad_cursor Last-Event-ID "$HARK_SERVER/v1/events" -H "Last-Event-ID: x"
+check "a bad since: 400" bad_cursor since "$HARK_SERVER/v1/events?since=-1"
+check "a bad after on a job's stream: 400" bad_cursor after "$HARK_SERVER/v1/jobs/$ja/events?after=1x"
+check "... and Last-Event-ID wins over it" \
+  bad_cursor Last-Event-ID "$HARK_SERVER/v1/jobs/$ja/events?after=1" -H "Last-Event-ID: 1x"
 
 # A new event while the stream is open arrives live: bob's job deleted,
 # a third job submitted, on a stream resumed from bob's last id.
