@@ -21,9 +21,8 @@
 //   not allow, json from there as case "refused" (fetch must fail).
 // Exits 0 once the cases have run, 1 if the browser could not be driven.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const [base, pageUrl, out, set, ...files] = process.argv.slice(2);
 const token = process.env.HARK_TOKEN || '';
@@ -31,16 +30,7 @@ const sameOrigin = new URL(pageUrl).origin === new URL(base).origin;
 const api = (p) => (sameOrigin ? p : base + p);
 const TRANSCRIBE = '/v1/audio/transcriptions';
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hark-chromium-'));
-// Chromium on a closed network: no background connections, no first-run
-// work, no component updates (they stall or fail here), a fresh profile.
-const browser = await puppeteer.launch({
-  executablePath: process.env.HARK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`],
-});
+const { browser, close: closeBrowser } = await launchChromium();
 const consoleLines = [];
 let status = 0;
 try {
@@ -145,7 +135,6 @@ try {
   status = 1;
 } finally {
   fs.writeFileSync(`${out}/console.txt`, consoleLines.join('\n') + '\n');
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await closeBrowser();
 }
 process.exit(status);

@@ -11,21 +11,13 @@
 // through request interception (a media element cannot send one itself).
 // Exits 0 when the page ran, 1 if the browser could not be driven.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const [base, media, kind, seekArg] = process.argv.slice(2);
 const seekTo = Number(seekArg);
 const token = process.env.HARK_TOKEN || '';
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hark-chromium-'));
-const browser = await puppeteer.launch({
-  executablePath: process.env.HARK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${profile}`],
-});
+const { browser, close: closeBrowser } =
+  await launchChromium(['--autoplay-policy=no-user-gesture-required']);
 let status = 0;
 try {
   const page = await browser.newPage();
@@ -65,7 +57,6 @@ try {
   console.error(`browser_seek: ${e.message}`);
   status = 1;
 } finally {
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await closeBrowser();
 }
 process.exit(status);

@@ -11,21 +11,12 @@
 // and OUT.console; exits 0 once the job's row said succeeded, 1 if not
 // within 60 s or if the browser could not be driven.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const [base, out] = process.argv.slice(2);
 const token = process.env.HARK_TOKEN || '';
 const jobFile = process.env.HARK_JOB_FILE;
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hark-chromium-'));
-const browser = await puppeteer.launch({
-  executablePath: process.env.HARK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${profile}`],
-});
+const { browser, close: closeBrowser } = await launchChromium();
 const lines = [];
 let status = 1;
 try {
@@ -66,7 +57,6 @@ try {
   lines.push(`error: ${e.message}`);
 } finally {
   fs.writeFileSync(out + '.console', lines.join('\n') + '\n');
-  await browser.close();
-  fs.rmSync(profile, { recursive: true, force: true });
+  await closeBrowser();
 }
 process.exit(status);

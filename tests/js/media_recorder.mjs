@@ -12,9 +12,8 @@
 // be driven.
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const [out, wav, seconds, slice, ...mimes] = process.argv.slice(2);
 fs.mkdirSync(out, { recursive: true });
@@ -26,16 +25,10 @@ const server = http.createServer((req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const pageUrl = `http://127.0.0.1:${server.address().port}/`;
 
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hark-chromium-'));
-const browser = await puppeteer.launch({
-  executablePath: process.env.HARK_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${path.resolve(wav)}`,
-    '--autoplay-policy=no-user-gesture-required', `--user-data-dir=${profile}`],
-});
+const { browser, close: closeBrowser } = await launchChromium([
+  '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  `--use-file-for-fake-audio-capture=${path.resolve(wav)}`,
+  '--autoplay-policy=no-user-gesture-required']);
 let status = 0;
 const unsupported = [];
 try {
@@ -94,8 +87,7 @@ try {
   status = 1;
 } finally {
   fs.writeFileSync(path.join(out, 'unsupported.txt'), unsupported.map((m) => m + '\n').join(''));
-  await browser.close();
+  await closeBrowser();
   server.close();
-  fs.rmSync(profile, { recursive: true, force: true });
 }
 process.exit(status);
